@@ -1,0 +1,508 @@
+//! config.yaml: every key optional, unknown keys and bad values rejected by name.
+//!
+//! Key names follow the Node.js agent where it had them (`server.https_port`, `ssl.cert_path`,
+//! `zones.max_concurrent_tasks`, `provisioning.network.*`) so an admin's file carries over.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_PATH: &str = "/etc/zoneweaver-agent/config.yaml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub ssl: SslConfig,
+    pub logging: LoggingConfig,
+    pub zones: ZonesConfig,
+    pub tasks: TasksConfig,
+    pub host: HostConfig,
+    pub provisioning: ProvisioningConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub https_port: u16,
+    pub http_port: Option<u16>,
+    pub bind_address: IpAddr,
+    pub max_body_bytes: usize,
+    pub request_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SslConfig {
+    pub cert_path: Option<PathBuf>,
+    pub key_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZonesConfig {
+    pub max_concurrent_tasks: usize,
+    pub task_timeout: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TasksConfig {
+    pub operation_timeout: u64,
+    pub kill_grace_seconds: u64,
+    pub retention_days: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    pub pfexec: Option<PathBuf>,
+    pub tool_dir: Option<PathBuf>,
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisioningConfig {
+    pub network: ProvisioningNetworkConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisioningNetworkConfig {
+    pub enabled: bool,
+    pub etherstub_name: String,
+    pub host_vnic_name: String,
+    pub subnet: String,
+    pub host_ip: String,
+    pub dhcp_range_start: String,
+    pub dhcp_range_end: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("/var/lib/zoneweaver-agent"),
+            server: ServerConfig::default(),
+            ssl: SslConfig::default(),
+            logging: LoggingConfig::default(),
+            zones: ZonesConfig::default(),
+            tasks: TasksConfig::default(),
+            host: HostConfig::default(),
+            provisioning: ProvisioningConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            https_port: 5001,
+            http_port: None,
+            bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            max_body_bytes: 1024 * 1024,
+            request_timeout_seconds: 60,
+        }
+    }
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for ZonesConfig {
+    fn default() -> Self {
+        ZonesConfig {
+            max_concurrent_tasks: 5,
+            task_timeout: 1800,
+        }
+    }
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        TasksConfig {
+            operation_timeout: 7200,
+            kill_grace_seconds: 10,
+            retention_days: 30,
+        }
+    }
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            pfexec: Some(PathBuf::from("/usr/bin/pfexec")),
+            tool_dir: None,
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+impl Default for ProvisioningNetworkConfig {
+    fn default() -> Self {
+        ProvisioningNetworkConfig {
+            enabled: true,
+            etherstub_name: "estub_provision".into(),
+            host_vnic_name: "provision_interconnect0".into(),
+            subnet: "10.190.190.0/24".into(),
+            host_ip: "10.190.190.1".into(),
+            dhcp_range_start: "10.190.190.10".into(),
+            dhcp_range_end: "10.190.190.254".into(),
+        }
+    }
+}
+
+/// The full default configuration, every key commented. `config defaults` prints it; a test
+/// checks it parses to exactly [`Config::default`], so the two cannot drift apart.
+pub const DEFAULTS_YAML: &str = r#"# Zoneweaver agent configuration (/etc/zoneweaver-agent/config.yaml).
+# Every key is optional; the values below are the defaults. Unknown keys are an error.
+
+# Where the agent keeps its database, TLS material, the bootstrap API key, artifacts and task
+# logs.
+data_dir: /var/lib/zoneweaver-agent
+
+server:
+  # HTTPS listener port.
+  https_port: 5001
+  # Plain-HTTP listener port; off unless set. Only for a trusted, local network.
+  http_port:
+  # Address both listeners bind to.
+  bind_address: 0.0.0.0
+  # Largest accepted request body, in bytes (artifact uploads have their own limit).
+  max_body_bytes: 1048576
+  # A request that takes longer than this many seconds is answered 408.
+  request_timeout_seconds: 60
+
+ssl:
+  # PEM certificate and private key. When unset or missing, a self-signed certificate for this
+  # host's name, localhost and 127.0.0.1 is generated once under data_dir/tls.
+  cert_path:
+  key_path:
+
+logging:
+  # json (one object a line, for log collectors) or text (for a terminal).
+  format: json
+  # A tracing filter: error, warn, info, debug, trace, or per-module directives.
+  level: info
+
+zones:
+  # How many tasks may run at once across the whole host.
+  max_concurrent_tasks: 5
+  # Seconds a single host command may run before it is killed.
+  task_timeout: 1800
+
+tasks:
+  # Seconds a whole operation may run before it is cancelled and undone.
+  operation_timeout: 7200
+  # Seconds between SIGTERM and SIGKILL when a command is cancelled or times out.
+  kill_grace_seconds: 10
+  # Finished tasks older than this many days are pruned; 0 keeps them forever.
+  retention_days: 30
+
+host:
+  # Privilege prefix for every host tool; empty to run tools directly (agent running as root).
+  pfexec: /usr/bin/pfexec
+  # When set, every host tool is run from this directory instead of its OmniOS path.
+  tool_dir:
+  # Prefix for every host file the agent reads or writes (/etc/dhcpd.conf, ...).
+  root: /
+
+provisioning:
+  network:
+    # Whether the provisioning network may be set up.
+    enabled: true
+    # Etherstub the provisioning network hangs off.
+    etherstub_name: estub_provision
+    # Host VNIC on that etherstub; carries host_ip.
+    host_vnic_name: provision_interconnect0
+    # Provisioning subnet, NATed to the outside.
+    subnet: 10.190.190.0/24
+    # Host address on the provisioning subnet (the zones' gateway and DHCP server).
+    host_ip: 10.190.190.1
+    # DHCP pool handed to zones on the provisioning network.
+    dhcp_range_start: 10.190.190.10
+    dhcp_range_end: 10.190.190.254
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads `path`; a missing file at the default path means all defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses and checks a config file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            key,
+            message,
+        };
+        // An empty file (or one with only comments) is all defaults.
+        if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            return Ok(Config::default());
+        }
+        let de = yaml_serde::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            let key = match unknown_field(&inner) {
+                Some(field) if key == "." => field.to_owned(),
+                Some(field) if key == field || key.ends_with(&format!(".{field}")) => key,
+                Some(field) => format!("{key}.{field}"),
+                None => key,
+            };
+            // yaml_serde prefixes its own idea of the location; the key already says it.
+            let parent = key.rsplit_once('.').map_or("", |(p, _)| p);
+            let message = inner
+                .strip_prefix(&format!("{parent}: "))
+                .unwrap_or(&inner)
+                .to_owned();
+            invalid(key, message)
+        })?;
+        config
+            .check()
+            .map_err(|(key, message)| invalid(key.to_owned(), message))?;
+        Ok(config)
+    }
+
+    /// Rules serde cannot express; each error names its key.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.server.https_port == 0 {
+            return Err(("server.https_port", "must be a port from 1 to 65535".into()));
+        }
+        if self.server.http_port == Some(0) {
+            return Err(("server.http_port", "must be a port from 1 to 65535".into()));
+        }
+        if self.server.http_port == Some(self.server.https_port) {
+            return Err((
+                "server.http_port",
+                "must differ from server.https_port".into(),
+            ));
+        }
+        if self.zones.max_concurrent_tasks == 0 {
+            return Err(("zones.max_concurrent_tasks", "must be at least 1".into()));
+        }
+        if self.zones.task_timeout == 0 {
+            return Err(("zones.task_timeout", "must be at least 1 second".into()));
+        }
+        if self.tasks.operation_timeout == 0 {
+            return Err((
+                "tasks.operation_timeout",
+                "must be at least 1 second".into(),
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(("server.max_body_bytes", "must be at least 1024".into()));
+        }
+        if self.ssl.cert_path.is_some() != self.ssl.key_path.is_some() {
+            return Err((
+                "ssl.key_path",
+                "ssl.cert_path and ssl.key_path must be set together".into(),
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
+            return Err((
+                "logging.level",
+                format!("not a log filter: {}", self.logging.level),
+            ));
+        }
+        if !self.host.root.is_absolute() {
+            return Err(("host.root", "must be an absolute path".into()));
+        }
+        Ok(())
+    }
+
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_secs(self.zones.task_timeout)
+    }
+
+    pub fn operation_timeout(&self) -> Duration {
+        Duration::from_secs(self.tasks.operation_timeout)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("agent.db")
+    }
+
+    pub fn bootstrap_key_path(&self) -> PathBuf {
+        self.data_dir.join("bootstrap-api-key")
+    }
+
+    /// Where an illumos path (`/etc/dhcpd.conf`) lives for this agent: under `host.root`.
+    pub fn host_file(&self, illumos_path: &str) -> PathBuf {
+        self.host.root.join(illumos_path.trim_start_matches('/'))
+    }
+
+    pub fn runner_config(&self) -> illumos::RunnerConfig {
+        illumos::RunnerConfig {
+            pfexec: self.host.pfexec.clone(),
+            tool_dir: self.host.tool_dir.clone(),
+            tool_paths: Default::default(),
+            timeout: self.command_timeout(),
+            kill_grace: Duration::from_secs(self.tasks.kill_grace_seconds),
+        }
+    }
+}
+
+/// serde reports an unknown key inside the message only; pull it out so the error names the
+/// full key path.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_defaults_are_the_defaults() {
+        assert_eq!(
+            Config::parse(DEFAULTS_YAML, "defaults").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn every_key_of_the_defaults_has_a_comment_above_it() {
+        let lines: Vec<&str> = DEFAULTS_YAML.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let next = lines[i + 1..].iter().find(|l| !l.trim().is_empty());
+            let is_section = next.is_some_and(|n| indent(n) > indent(line));
+            if is_section {
+                continue;
+            }
+            let commented = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| !l.trim().is_empty())
+                .any(|l| l.trim_start().starts_with('#'));
+            assert!(commented, "no comment for {line:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+        assert_eq!(
+            Config::parse("# nothing\n", "x").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn keys_from_the_original_agent_are_accepted() {
+        let c = Config::parse(
+            "server:\n  https_port: 6001\n  http_port: 6000\nssl:\n  cert_path: /a.crt\n  key_path: /a.key\nzones:\n  max_concurrent_tasks: 2\nprovisioning:\n  network:\n    subnet: 10.1.2.0/24\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.server.https_port, 6001);
+        assert_eq!(c.server.http_port, Some(6000));
+        assert_eq!(c.zones.max_concurrent_tasks, 2);
+        assert_eq!(c.provisioning.network.subnet, "10.1.2.0/24");
+        assert_eq!(c.provisioning.network.host_ip, "10.190.190.1");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = Config::parse("server:\n  https_prot: 1\n", "c.yaml").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("c.yaml: server.https_prot: unknown field"),
+            "{msg}"
+        );
+        let err = Config::parse("colour: red\n", "c.yaml").unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_is_named() {
+        let err = Config::parse("server:\n  https_port: lots\n", "c.yaml").unwrap_err();
+        assert!(
+            err.to_string().starts_with("c.yaml: server.https_port:"),
+            "{err}"
+        );
+        let err = Config::parse("zones:\n  max_concurrent_tasks: 0\n", "c.yaml").unwrap_err();
+        assert!(
+            err.to_string().contains("zones.max_concurrent_tasks"),
+            "{err}"
+        );
+        let err = Config::parse("logging:\n  format: xml\n", "c.yaml").unwrap_err();
+        assert!(err.to_string().contains("logging.format"), "{err}");
+    }
+
+    #[test]
+    fn host_files_live_under_the_root_prefix() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.host_file("/etc/dhcpd.conf"),
+            PathBuf::from("/etc/dhcpd.conf")
+        );
+        c.host.root = PathBuf::from("/tmp/h/root");
+        assert_eq!(
+            c.host_file("/etc/dhcpd.conf"),
+            PathBuf::from("/tmp/h/root/etc/dhcpd.conf")
+        );
+    }
+}

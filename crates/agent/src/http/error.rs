@@ -1,0 +1,109 @@
+//! The one error type of the API: the only place that picks a status and a `code`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+
+/// Every error answer: `{"success": false, "error": ..., "code": ..., "field": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always false.
+    pub success: bool,
+    /// What went wrong, for a person.
+    pub error: String,
+    /// What went wrong, for a program (kebab-case).
+    pub code: String,
+    /// The request field at fault, when there is one (a dotted path such as `boot_volume.size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    /// The full cause of an internal error: logged once, never sent.
+    pub internal: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            internal: None,
+        }
+    }
+
+    /// A 400 naming the request field at fault.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", message);
+        e.field = Some(field.into());
+        e
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "internal error; see the agent's log",
+        );
+        e.internal = Some(cause.to_string());
+        e
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Carried in the response's extensions so the logging middleware can record the cause of an
+/// internal error inside the request's span, once.
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            success: false,
+            error: self.message,
+            code: self.code.to_owned(),
+            field: self.field,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(cause) = self.internal {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
+    }
+}

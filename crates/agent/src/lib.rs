@@ -1,0 +1,13 @@
+//! The Zoneweaver agent: an HTTPS API over the host's zones, virtual network and provisioning,
+//! every change an asynchronous, durable task.
+//!
+//! `main.rs` parses flags and calls [`server::serve`] or the key and config commands here.
+
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod keys;
+pub mod server;
+pub mod tasks;
+pub mod time;

@@ -1,0 +1,995 @@
+//! The scheduler: durable, event-driven, with per-zone exclusivity, named locks, priorities,
+//! dependencies, groups and cancellation that reaches the child process group.
+//!
+//! A task is a row before it is work. One actor owns the in-memory picture of live tasks and is
+//! the only one that claims work; it wakes on messages (a task queued, finished or cancelled),
+//! never on a timer, so a runnable task starts as soon as its turn comes. Tasks that cannot run
+//! yet (a lock held, the concurrency limit reached) are skipped, not waited on, so one blocked
+//! task never holds back unrelated work.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::log::TaskLog;
+use super::model::{NewTask, Task, TaskEvent, TaskStatus};
+use super::operation::{OpCx, OpError, Operation};
+use super::store;
+use crate::db::{Db, DbError};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub max_concurrent: usize,
+    pub operation_timeout: Duration,
+    /// How long a cancelled operation gets to stop on its own before it is abandoned.
+    pub cancel_grace: Duration,
+}
+
+/// Observes finished tasks (metrics).
+pub trait TaskObserver: Send + Sync {
+    fn finished(&self, task: &Task);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    #[error("depends_on: no task {0}")]
+    NoSuchDependency(String),
+    #[error("parent_task_id: no task {0}")]
+    NoSuchParent(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The result of asking to cancel a task.
+#[derive(Debug)]
+pub enum CancelOutcome {
+    NotFound,
+    /// It had already ended; nothing changed.
+    AlreadyFinished(Task),
+    /// It was pending (or a group with nothing running) and is now cancelled.
+    Cancelled(Task),
+    /// It is running: its process group has been signalled and its undo will run.
+    Cancelling(Task),
+}
+
+/// A handle on the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct TaskQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    tx: mpsc::UnboundedSender<Msg>,
+    events: broadcast::Sender<TaskEvent>,
+    ops: HashMap<&'static str, Arc<dyn Operation>>,
+    runner: illumos::Runner,
+    config: EngineConfig,
+    observer: Option<Arc<dyn TaskObserver>>,
+}
+
+enum Msg {
+    Queued(Vec<Task>),
+    Finished(String, TaskStatus),
+    Cancel(
+        String,
+        String,
+        oneshot::Sender<Result<CancelOutcome, DbError>>,
+    ),
+}
+
+impl TaskQueue {
+    /// Recovers from a previous run (undoing what interrupted operations made), then starts the
+    /// scheduler with the pending tasks.
+    pub async fn start(
+        db: Db,
+        runner: illumos::Runner,
+        ops: Vec<Arc<dyn Operation>>,
+        config: EngineConfig,
+        observer: Option<Arc<dyn TaskObserver>>,
+    ) -> Result<TaskQueue, DbError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            db,
+            tx,
+            events,
+            ops: ops.into_iter().map(|op| (op.name(), op)).collect(),
+            runner,
+            config,
+            observer,
+        });
+        recover(&inner).await?;
+        let pending = inner
+            .db
+            .read(|c| store::with_status(c, TaskStatus::Pending))
+            .await?;
+        let running_groups = inner
+            .db
+            .read(|c| store::with_status(c, TaskStatus::Running))
+            .await?;
+        let mut scheduler = Scheduler::new(inner.clone());
+        scheduler
+            .queued(running_groups.into_iter().chain(pending).collect())
+            .await;
+        tokio::spawn(scheduler.run(rx));
+        Ok(TaskQueue { inner })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn knows(&self, operation: &str) -> bool {
+        self.inner.ops.contains_key(operation)
+    }
+
+    /// Records the task and wakes the scheduler.
+    pub async fn enqueue(&self, new: NewTask) -> Result<Task, EnqueueError> {
+        let mut tasks = self.enqueue_with(vec![new], |_| Ok(())).await?;
+        Ok(tasks.remove(0))
+    }
+
+    /// Records the tasks, and whatever `intent` writes, in one transaction, then wakes the
+    /// scheduler. Tasks may name each other (`depends_on`, `parent`) by preset ids.
+    pub async fn enqueue_with<F>(
+        &self,
+        new: Vec<NewTask>,
+        intent: F,
+    ) -> Result<Vec<Task>, EnqueueError>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<(), DbError> + Send + 'static,
+    {
+        let tasks = self
+            .inner
+            .db
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let mut made: Vec<Task> = Vec::with_capacity(new.len());
+                for n in &new {
+                    for (dep, missing) in [
+                        (
+                            &n.depends_on,
+                            EnqueueError::NoSuchDependency as fn(String) -> _,
+                        ),
+                        (
+                            &n.parent_task_id,
+                            EnqueueError::NoSuchParent as fn(String) -> _,
+                        ),
+                    ] {
+                        if let Some(d) = dep {
+                            if store::status_of(&tx, d)?.is_none() {
+                                return Ok(Err(missing(d.clone())));
+                            }
+                        }
+                    }
+                    made.push(store::insert(&tx, n)?);
+                }
+                intent(&tx)?;
+                tx.commit()?;
+                Ok(Ok(made))
+            })
+            .await??;
+        for t in &tasks {
+            let _ = self.inner.events.send(TaskEvent::of("task_created", t));
+        }
+        let _ = self.inner.tx.send(Msg::Queued(tasks.clone()));
+        Ok(tasks)
+    }
+
+    /// Cancels a task: a pending one at once, a running one by signalling its process group and
+    /// undoing what it made; a group by cancelling its children.
+    pub async fn cancel(&self, id: &str, reason: &str) -> Result<CancelOutcome, DbError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Msg::Cancel(id.to_owned(), reason.to_owned(), reply))
+            .map_err(|_| DbError::Join("scheduler stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbError::Join("scheduler stopped".into()))?
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Task>, DbError> {
+        let id = id.to_owned();
+        self.inner.db.read(move |c| store::get(c, &id)).await
+    }
+
+    /// Waits until the task has ended or `timeout` passes; returns its latest state.
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Option<Task>, DbError> {
+        let mut events = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let task = self.get(id).await?;
+            match &task {
+                None => return Ok(None),
+                Some(t) if t.status.is_terminal() => return Ok(task),
+                _ => {}
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, events.recv()).await {
+                    Err(_) => return Ok(task),
+                    Ok(Ok(ev)) if ev.task_id == id && ev.status.is_terminal() => break,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return Ok(task),
+                }
+            }
+        }
+    }
+}
+
+/// Runs the undo of every task that was running when the agent stopped, then fails it.
+async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
+    let interrupted = inner
+        .db
+        .read(|c| store::with_status(c, TaskStatus::Running))
+        .await?;
+    for task in interrupted.into_iter().filter(|t| !t.is_group) {
+        tracing::warn!(task_id = %task.id, operation = %task.operation, "undoing a task interrupted by a restart");
+        let log = TaskLog::start(inner.db.clone(), task.id.clone());
+        log.note("agent restarted during the operation; undoing what it made");
+        let mut message = "agent restarted during the operation".to_owned();
+        if let Some(op) = inner.ops.get(task.operation.as_str()) {
+            if let Err(e) = undo(inner, op.as_ref(), &task, &log).await {
+                message.push_str(&format!("; undo failed: {e}"));
+            }
+        }
+        log.flush().await;
+        let id = task.id.clone();
+        let done = inner
+            .db
+            .write(move |c| store::finish(c, &id, TaskStatus::Failed, Some(&message), None))
+            .await?;
+        if let Some(t) = done {
+            let _ = inner.events.send(TaskEvent::of("task_finished", &t));
+            if let Some(parent) = t.parent_task_id {
+                inner.db.write(move |c| store::roll_up(c, &parent)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn undo(
+    inner: &Arc<Inner>,
+    op: &dyn Operation,
+    task: &Task,
+    log: &Arc<TaskLog>,
+) -> Result<(), OpError> {
+    let id = task.id.clone();
+    let mut journal = inner.db.read(move |c| store::journal(c, &id)).await?;
+    if journal.is_empty() {
+        return Ok(());
+    }
+    journal.reverse();
+    // The undo gets a token of its own: the task's token may be the very cancel that got us here.
+    let cancel = CancellationToken::new();
+    let cx = OpCx {
+        task: task.clone(),
+        runner: inner.runner.scoped(
+            cancel.clone(),
+            Some(log.clone() as Arc<dyn illumos::OutputSink>),
+        ),
+        db: inner.db.clone(),
+        cancel,
+        log: log.clone(),
+        events: inner.events.clone(),
+    };
+    cx.note(&format!("undoing {} step(s)", journal.len()));
+    op.undo(&cx, journal).await
+}
+
+/// A live task as the scheduler sees it.
+struct Entry {
+    task: Task,
+}
+
+enum Live {
+    Ready(i64, i64),
+    Waiting(String),
+    Running(CancellationToken),
+    Group,
+}
+
+struct Scheduler {
+    inner: Arc<Inner>,
+    ready: BTreeMap<(Reverse<i64>, i64), Entry>,
+    waiting: HashMap<String, Vec<Entry>>,
+    live: HashMap<String, Live>,
+    locks_of: HashMap<String, Vec<String>>,
+    parent_of: HashMap<String, String>,
+    children: HashMap<String, Vec<String>>,
+    held: HashSet<String>,
+    running: usize,
+}
+
+impl Scheduler {
+    fn new(inner: Arc<Inner>) -> Self {
+        Scheduler {
+            inner,
+            ready: BTreeMap::new(),
+            waiting: HashMap::new(),
+            live: HashMap::new(),
+            locks_of: HashMap::new(),
+            parent_of: HashMap::new(),
+            children: HashMap::new(),
+            held: HashSet::new(),
+            running: 0,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        // Work recovered from the database may be runnable before any message arrives.
+        self.schedule().await;
+        while let Some(msg) = rx.recv().await {
+            self.handle(msg).await;
+            // Take whatever else arrived before scheduling once for all of it.
+            while let Ok(msg) = rx.try_recv() {
+                self.handle(msg).await;
+            }
+            self.schedule().await;
+        }
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Queued(tasks) => self.queued(tasks).await,
+            Msg::Finished(id, status) => self.finished(&id, status).await,
+            Msg::Cancel(id, reason, reply) => {
+                let outcome = self.cancel(&id, &reason).await;
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    async fn queued(&mut self, tasks: Vec<Task>) {
+        // Groups first, so children queued in the same batch find their parent live.
+        let (groups, work): (Vec<Task>, Vec<Task>) = tasks.into_iter().partition(|t| t.is_group);
+        for g in groups {
+            if !g.status.is_terminal() {
+                self.live.insert(g.id.clone(), Live::Group);
+                self.children.entry(g.id.clone()).or_default();
+            }
+        }
+        for task in work {
+            if let Some(p) = &task.parent_task_id {
+                self.parent_of.insert(task.id.clone(), p.clone());
+                self.children
+                    .entry(p.clone())
+                    .or_default()
+                    .push(task.id.clone());
+            }
+            self.locks_of.insert(task.id.clone(), task.locks.clone());
+            match task.depends_on.clone() {
+                Some(dep) if self.live.contains_key(&dep) => {
+                    self.live
+                        .insert(task.id.clone(), Live::Waiting(dep.clone()));
+                    self.waiting.entry(dep).or_default().push(Entry { task });
+                }
+                Some(dep) => {
+                    let dep_id = dep.clone();
+                    let status = self
+                        .inner
+                        .db
+                        .read(move |c| store::status_of(c, &dep_id))
+                        .await
+                        .ok()
+                        .flatten();
+                    match status {
+                        Some(TaskStatus::Completed) => self.make_ready(task),
+                        other => {
+                            let what = other.map(|s| s.as_str()).unwrap_or("gone");
+                            let reason = format!("dependency {dep} {what}");
+                            self.live.insert(task.id.clone(), Live::Waiting(dep));
+                            self.end_unstarted(task.id.clone(), &reason).await;
+                        }
+                    }
+                }
+                None => self.make_ready(task),
+            }
+        }
+    }
+
+    fn make_ready(&mut self, task: Task) {
+        let key = (Reverse(task.priority), task.seq);
+        self.live
+            .insert(task.id.clone(), Live::Ready(task.priority, task.seq));
+        self.ready.insert(key, Entry { task });
+    }
+
+    /// Starts every ready task that may run now, in priority then queue order.
+    async fn schedule(&mut self) {
+        loop {
+            if self.running >= self.inner.config.max_concurrent {
+                return;
+            }
+            let next = self
+                .ready
+                .iter()
+                .find(|(_, e)| e.task.locks.iter().all(|l| !self.held.contains(l)))
+                .map(|(k, _)| *k);
+            let Some(key) = next else { return };
+            let Entry { task } = self.ready.remove(&key).expect("key was just found");
+            let id = task.id.clone();
+            let claimed = self.inner.db.write(move |c| store::claim(c, &id)).await;
+            match claimed {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.forget(&task.id);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(task_id = %task.id, error = %e, "cannot claim task");
+                    self.forget(&task.id);
+                    continue;
+                }
+            }
+            let cancel = CancellationToken::new();
+            self.held.extend(task.locks.iter().cloned());
+            self.running += 1;
+            self.live
+                .insert(task.id.clone(), Live::Running(cancel.clone()));
+            let inner = self.inner.clone();
+            tokio::spawn(execute(inner, task, cancel));
+        }
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.live.remove(id);
+        self.locks_of.remove(id);
+    }
+
+    async fn finished(&mut self, id: &str, status: TaskStatus) {
+        if let Some(Live::Running(_)) = self.live.remove(id) {
+            self.running -= 1;
+            if let Some(locks) = self.locks_of.remove(id) {
+                for l in locks {
+                    self.held.remove(&l);
+                }
+            }
+        }
+        self.settle(id.to_owned(), status).await;
+    }
+
+    /// After a task ended: release its dependents and roll its group up.
+    async fn settle(&mut self, id: String, status: TaskStatus) {
+        let mut queue = vec![(id, status)];
+        while let Some((id, status)) = queue.pop() {
+            if let Some(dependents) = self.waiting.remove(&id) {
+                for Entry { task } in dependents {
+                    if status == TaskStatus::Completed {
+                        self.make_ready(task);
+                    } else {
+                        let reason = format!("dependency {id} {}", status.as_str());
+                        if let Some(ended) = self.end_now(&task.id, &reason).await {
+                            queue.push(ended);
+                        }
+                    }
+                }
+            }
+            if let Some(parent) = self.parent_of.remove(&id) {
+                if let Some(ended) = self.roll_up(&parent).await {
+                    queue.push(ended);
+                }
+            }
+            self.children.remove(&id);
+        }
+    }
+
+    async fn roll_up(&mut self, group: &str) -> Option<(String, TaskStatus)> {
+        let gid = group.to_owned();
+        match self.inner.db.write(move |c| store::roll_up(c, &gid)).await {
+            Ok(Some(t)) => {
+                let kind = if t.status.is_terminal() {
+                    "task_finished"
+                } else {
+                    "task_progress"
+                };
+                let _ = self.inner.events.send(TaskEvent::of(kind, &t));
+                if t.status.is_terminal() {
+                    self.live.remove(group);
+                    if let Some(o) = &self.inner.observer {
+                        o.finished(&t);
+                    }
+                    return Some((t.id, t.status));
+                }
+                None
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(group, error = %e, "cannot roll a group up");
+                None
+            }
+        }
+    }
+
+    /// Cancels a task that has not started; returns it for settling.
+    async fn end_now(&mut self, id: &str, reason: &str) -> Option<(String, TaskStatus)> {
+        match self.live.remove(id) {
+            Some(Live::Ready(p, s)) => {
+                self.ready.remove(&(Reverse(p), s));
+            }
+            Some(Live::Waiting(dep)) => {
+                if let Some(v) = self.waiting.get_mut(&dep) {
+                    v.retain(|e| e.task.id != id);
+                }
+            }
+            Some(other) => {
+                self.live.insert(id.to_owned(), other);
+                return None;
+            }
+            None => return None,
+        }
+        self.locks_of.remove(id);
+        let (tid, why) = (id.to_owned(), reason.to_owned());
+        match self
+            .inner
+            .db
+            .write(move |c| store::finish(c, &tid, TaskStatus::Cancelled, Some(&why), None))
+            .await
+        {
+            Ok(Some(t)) => {
+                let _ = self.inner.events.send(TaskEvent::of("task_finished", &t));
+                if let Some(o) = &self.inner.observer {
+                    o.finished(&t);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(task_id = id, error = %e, "cannot cancel task"),
+        }
+        Some((id.to_owned(), TaskStatus::Cancelled))
+    }
+
+    async fn end_unstarted(&mut self, id: String, reason: &str) {
+        if let Some(ended) = self.end_now(&id, reason).await {
+            self.settle(ended.0, ended.1).await;
+        }
+    }
+
+    async fn cancel(&mut self, id: &str, reason: &str) -> Result<CancelOutcome, DbError> {
+        let db = self.inner.db.clone();
+        let get = |id: String| {
+            let db = db.clone();
+            async move { db.read(move |c| store::get(c, &id)).await }
+        };
+        match self.live.get(id) {
+            None => Ok(match get(id.to_owned()).await? {
+                None => CancelOutcome::NotFound,
+                Some(t) => CancelOutcome::AlreadyFinished(t),
+            }),
+            Some(Live::Running(token)) => {
+                token.cancel();
+                let t = get(id.to_owned()).await?;
+                Ok(t.map_or(CancelOutcome::NotFound, CancelOutcome::Cancelling))
+            }
+            Some(Live::Ready(..)) | Some(Live::Waiting(_)) => {
+                self.end_unstarted(id.to_owned(), reason).await;
+                let t = get(id.to_owned()).await?;
+                Ok(t.map_or(CancelOutcome::NotFound, CancelOutcome::Cancelled))
+            }
+            Some(Live::Group) => {
+                let children = self.children.get(id).cloned().unwrap_or_default();
+                let mut any_running = false;
+                for child in children {
+                    match self.live.get(&child) {
+                        Some(Live::Running(token)) => {
+                            token.cancel();
+                            any_running = true;
+                        }
+                        Some(Live::Ready(..)) | Some(Live::Waiting(_)) => {
+                            self.end_unstarted(child, reason).await;
+                        }
+                        _ => {}
+                    }
+                }
+                if !any_running && self.live.contains_key(id) {
+                    // Nothing ran or remains: the roll-up has nothing to end it with.
+                    if let Some(ended) = self.roll_up(id).await {
+                        self.settle(ended.0, ended.1).await;
+                    }
+                }
+                let t = get(id.to_owned()).await?;
+                Ok(t.map_or(CancelOutcome::NotFound, |t| {
+                    if t.status.is_terminal() {
+                        CancelOutcome::Cancelled(t)
+                    } else {
+                        CancelOutcome::Cancelling(t)
+                    }
+                }))
+            }
+        }
+    }
+}
+
+/// Runs one task to its end: the operation, its undo on failure or cancel, the final row.
+async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
+    let _ = inner.events.send(TaskEvent::of(
+        "task_started",
+        &Task {
+            status: TaskStatus::Running,
+            ..task.clone()
+        },
+    ));
+    if let Some(parent) = task.parent_task_id.clone() {
+        if let Ok(Some(g)) = inner.db.write(move |c| store::roll_up(c, &parent)).await {
+            let _ = inner.events.send(TaskEvent::of("task_progress", &g));
+        }
+    }
+    let log = TaskLog::start(inner.db.clone(), task.id.clone());
+    let (status, error, result) = match inner.ops.get(task.operation.as_str()).cloned() {
+        None => (
+            TaskStatus::Failed,
+            Some(format!("unknown operation {}", task.operation)),
+            None,
+        ),
+        Some(op) => run_operation(&inner, op.as_ref(), &task, &cancel, &log).await,
+    };
+    log.flush().await;
+    let id = task.id.clone();
+    let err = error.clone();
+    let finished = inner
+        .db
+        .write(move |c| store::finish(c, &id, status, err.as_deref(), result.as_ref()))
+        .await;
+    match finished {
+        Ok(Some(t)) => {
+            tracing::info!(task_id = %t.id, operation = %t.operation, zone = %t.zone_name, status = t.status.as_str(), error = ?t.error_message, "task finished");
+            let _ = inner.events.send(TaskEvent::of("task_finished", &t));
+            if let Some(o) = &inner.observer {
+                o.finished(&t);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(task_id = %task.id, error = %e, "cannot record the end of a task")
+        }
+    }
+    let _ = inner.tx.send(Msg::Finished(task.id, status));
+}
+
+async fn run_operation(
+    inner: &Arc<Inner>,
+    op: &dyn Operation,
+    task: &Task,
+    cancel: &CancellationToken,
+    log: &Arc<TaskLog>,
+) -> (TaskStatus, Option<String>, Option<Value>) {
+    let cx = OpCx {
+        task: task.clone(),
+        runner: inner.runner.scoped(
+            cancel.clone(),
+            Some(log.clone() as Arc<dyn illumos::OutputSink>),
+        ),
+        db: inner.db.clone(),
+        cancel: cancel.clone(),
+        log: log.clone(),
+        events: inner.events.clone(),
+    };
+    let config = &inner.config;
+    let mut work = op.run(&cx);
+    let outcome = tokio::select! {
+        r = &mut work => Outcome::Done(r),
+        _ = tokio::time::sleep(config.operation_timeout) => {
+            cancel.cancel();
+            let _ = tokio::time::timeout(config.cancel_grace, &mut work).await;
+            Outcome::TimedOut
+        }
+        _ = cancel.cancelled() => {
+            // Let the operation see the cancel and stop its commands (their process groups are
+            // signalled by the runner); abandon it if it does not stop in time.
+            match tokio::time::timeout(config.cancel_grace, &mut work).await {
+                Ok(Ok(v)) => Outcome::Done(Ok(v)),
+                _ => Outcome::Cancelled,
+            }
+        }
+    };
+    drop(work);
+    let (status, mut error, result) = match outcome {
+        Outcome::Done(Ok(v)) => return (TaskStatus::Completed, None, v),
+        Outcome::Done(Err(OpError::Cancelled)) | Outcome::Cancelled => {
+            (TaskStatus::Cancelled, "cancelled".to_owned(), None)
+        }
+        Outcome::Done(Err(e))
+            if cancel.is_cancelled() && matches!(&e, OpError::Command(c) if c.is_cancelled()) =>
+        {
+            (TaskStatus::Cancelled, "cancelled".to_owned(), None)
+        }
+        Outcome::Done(Err(e)) => (TaskStatus::Failed, e.to_string(), None),
+        Outcome::TimedOut => (
+            TaskStatus::Failed,
+            format!(
+                "operation timed out after {} s",
+                config.operation_timeout.as_secs()
+            ),
+            None,
+        ),
+    };
+    log.note(&format!("{}: {error}", status.as_str()));
+    if let Err(e) = undo(inner, op, task, log).await {
+        log.note(&format!("undo failed: {e}"));
+        error.push_str(&format!("; undo failed: {e}"));
+    }
+    (status, Some(error), result)
+}
+
+enum Outcome {
+    Done(Result<Option<Value>, OpError>),
+    TimedOut,
+    Cancelled,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    use crate::tasks::operation::BoxFuture;
+
+    struct Dir(std::path::PathBuf);
+    impl Dir {
+        fn new(label: &str) -> Dir {
+            let p = std::env::temp_dir().join(format!(
+                "zw-engine-{}-{label}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4()
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Runs the `zfs` of its tool directory (a script), journalling first.
+    struct Script {
+        undone: Arc<Mutex<Vec<Value>>>,
+    }
+
+    impl Operation for Script {
+        fn name(&self) -> &'static str {
+            "script"
+        }
+        fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+            Box::pin(async move {
+                cx.will_make(&serde_json::json!({"made": "thing"})).await?;
+                let arg: String = cx.task.metadata["arg"].as_str().unwrap_or("").to_owned();
+                cx.runner
+                    .output(&illumos::Cmd::new(illumos::Tool::Zfs).arg(arg))
+                    .await?;
+                Ok(None)
+            })
+        }
+        fn undo<'a>(
+            &'a self,
+            _cx: &'a OpCx,
+            journal: Vec<Value>,
+        ) -> BoxFuture<'a, Result<(), OpError>> {
+            Box::pin(async move {
+                self.undone.lock().unwrap().extend(journal);
+                Ok(())
+            })
+        }
+    }
+
+    async fn engine(dir: &Dir, script: &str) -> (TaskQueue, Arc<Mutex<Vec<Value>>>) {
+        let tool = dir.0.join("zfs");
+        std::fs::write(&tool, format!("#!/bin/sh\n{script}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let runner = illumos::Runner::new(illumos::RunnerConfig {
+            pfexec: None,
+            tool_dir: Some(dir.0.clone()),
+            kill_grace: Duration::from_millis(300),
+            ..Default::default()
+        });
+        let db = Db::open(&dir.0.join("t.db")).unwrap();
+        let undone = Arc::new(Mutex::new(Vec::new()));
+        let ops: Vec<Arc<dyn Operation>> = vec![
+            Arc::new(Script {
+                undone: undone.clone(),
+            }),
+            Arc::new(crate::tasks::operation::Noop),
+        ];
+        let q = TaskQueue::start(
+            db,
+            runner,
+            ops,
+            EngineConfig {
+                max_concurrent: 4,
+                operation_timeout: Duration::from_secs(30),
+                cancel_grace: Duration::from_secs(5),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        (q, undone)
+    }
+
+    fn alive(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) == 0 }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelling_a_running_task_kills_its_process_group_and_undoes() {
+        let dir = Dir::new("cancel");
+        let pidfile = dir.0.join("pid");
+        let (q, undone) = engine(
+            &dir,
+            &format!("sleep 600 & echo $! > {}; wait", pidfile.display()),
+        )
+        .await;
+        let t = q.enqueue(NewTask::new("script", "system")).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !pidfile.exists() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the script never started"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(matches!(
+            q.cancel(&t.id, "test").await.unwrap(),
+            CancelOutcome::Cancelling(_)
+        ));
+        let done = q
+            .wait(&t.id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, TaskStatus::Cancelled);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive(pid) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!alive(pid), "the command's child {pid} survived the cancel");
+        assert_eq!(
+            *undone.lock().unwrap(),
+            vec![serde_json::json!({"made": "thing"})]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_command_fails_the_task_with_the_tools_words_and_undoes() {
+        let dir = Dir::new("fail");
+        let (q, undone) =
+            engine(&dir, "echo \"cannot create 'x': pool is full\" >&2; exit 1").await;
+        let t = q.enqueue(NewTask::new("script", "system")).await.unwrap();
+        let done = q
+            .wait(&t.id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, TaskStatus::Failed);
+        assert!(done.error_message.unwrap().contains("pool is full"));
+        assert_eq!(undone.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn named_locks_serialise_and_groups_roll_up() {
+        let dir = Dir::new("locks");
+        let (q, _) = engine(&dir, "sleep 0.2").await;
+        let group = uuid::Uuid::new_v4().to_string();
+        let a = uuid::Uuid::new_v4().to_string();
+        let tasks = q
+            .enqueue_with(
+                vec![
+                    NewTask::new("pipeline", "z1")
+                        .group()
+                        .with_id(group.clone()),
+                    NewTask::new("script", "z1")
+                        .lock("dhcpd.conf")
+                        .parent(Some(group.clone()))
+                        .with_id(a.clone()),
+                    NewTask::new("script", "z2")
+                        .lock("dhcpd.conf")
+                        .parent(Some(group.clone()))
+                        .depends_on(None),
+                ],
+                |_| Ok(()),
+            )
+            .await
+            .unwrap();
+        let b = tasks[2].id.clone();
+        let g = q
+            .wait(&group, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.status, TaskStatus::Completed);
+        assert_eq!(g.progress_percent, 100);
+        let ta = q.get(&a).await.unwrap().unwrap();
+        let tb = q.get(&b).await.unwrap().unwrap();
+        let (first, second) = if ta.started_at < tb.started_at {
+            (ta, tb)
+        } else {
+            (tb, ta)
+        };
+        assert!(
+            second.started_at >= first.completed_at,
+            "the lock did not serialise"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelling_a_group_cancels_its_children() {
+        let dir = Dir::new("group");
+        let (q, _) = engine(&dir, "sleep 600").await;
+        let group = uuid::Uuid::new_v4().to_string();
+        let first = uuid::Uuid::new_v4().to_string();
+        let made = q
+            .enqueue_with(
+                vec![
+                    NewTask::new("pipeline", "z1")
+                        .group()
+                        .with_id(group.clone()),
+                    NewTask::for_zone("script", "z1")
+                        .parent(Some(group.clone()))
+                        .with_id(first.clone()),
+                    NewTask::for_zone("script", "z1")
+                        .parent(Some(group.clone()))
+                        .depends_on(Some(first.clone())),
+                ],
+                |_| Ok(()),
+            )
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while q.get(&first).await.unwrap().unwrap().status != TaskStatus::Running {
+            assert!(std::time::Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        q.cancel(&group, "test").await.unwrap();
+        let g = q
+            .wait(&group, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.status, TaskStatus::Cancelled);
+        for t in &made[1..] {
+            assert_eq!(
+                q.get(&t.id).await.unwrap().unwrap().status,
+                TaskStatus::Cancelled
+            );
+        }
+    }
+
+    #[test]
+    fn retention_spares_what_a_pending_task_depends_on() {
+        let dir = Dir::new("prune");
+        let db = Db::open(&dir.0.join("p.db")).unwrap();
+        db.write_blocking(|c| {
+            let old = store::insert(c, &NewTask::new("noop", "system"))?;
+            let dep = store::insert(c, &NewTask::new("noop", "system"))?;
+            store::insert(c, &NewTask::new("noop", "system").depends_on(Some(dep.id.clone())))?;
+            store::finish(c, &old.id, TaskStatus::Completed, None, None)?;
+            store::finish(c, &dep.id, TaskStatus::Completed, None, None)?;
+            c.execute("UPDATE tasks SET completed_at = '2000-01-01T00:00:00.000000Z' WHERE status = 'completed'", [])?;
+            let n = store::prune(c, "2001-01-01T00:00:00.000000Z")?;
+            assert_eq!(n, 1);
+            assert!(store::get(c, &old.id)?.is_none());
+            assert!(store::get(c, &dep.id)?.is_some());
+            Ok(())
+        })
+        .unwrap();
+    }
+}

@@ -1,0 +1,119 @@
+//! A task's output log: host command lines and the operation's notes, appended in batches by
+//! one writer per task so a chatty command costs one transaction per batch, not per line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use illumos::{Cmd, OutputSink, Stream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::store;
+use crate::db::Db;
+use crate::time::now_rfc3339;
+
+enum Msg {
+    Line(&'static str, String, String),
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct TaskLog {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+/// Longest line kept; a runaway command cannot fill the database with one line.
+const MAX_LINE: usize = 8192;
+
+impl TaskLog {
+    pub fn start(db: Db, task_id: String) -> Arc<TaskLog> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        tokio::spawn(async move {
+            let id = task_id.clone();
+            let mut seq = db
+                .read(move |c| store::next_output_seq(c, &id))
+                .await
+                .unwrap_or(0);
+            while let Some(first) = rx.recv().await {
+                let mut batch = Vec::new();
+                let mut flushes = Vec::new();
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        Msg::Line(stream, line, ts) => {
+                            seq += 1;
+                            batch.push((seq, stream, line, ts));
+                        }
+                        Msg::Flush(done) => flushes.push(done),
+                    }
+                    if batch.len() < 512 {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                if !batch.is_empty() {
+                    let id = task_id.clone();
+                    if let Err(e) = db
+                        .write(move |c| store::append_output(c, &id, &batch))
+                        .await
+                    {
+                        tracing::warn!(task_id = %task_id, error = %e, "cannot append task output");
+                    }
+                }
+                for done in flushes {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Arc::new(TaskLog { tx })
+    }
+
+    fn push(&self, stream: &'static str, line: &str) {
+        let mut line = line.to_owned();
+        if line.len() > MAX_LINE {
+            let mut cut = MAX_LINE;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str(" [truncated]");
+        }
+        let _ = self.tx.send(Msg::Line(stream, line, now_rfc3339()));
+    }
+
+    pub fn note(&self, line: &str) {
+        self.push("agent", line);
+    }
+
+    /// Returns once every line sent before the call is in the database.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
+        }
+    }
+}
+
+impl OutputSink for TaskLog {
+    fn started(&self, cmd: &Cmd) {
+        self.push("agent", &format!("$ pfexec {cmd}"));
+    }
+
+    fn line(&self, stream: Stream, line: &str) {
+        self.push(stream.as_str(), line);
+    }
+
+    fn finished(&self, cmd: &Cmd, elapsed: Duration, exit_code: Option<i32>) {
+        if exit_code != Some(0) {
+            let how = match exit_code {
+                Some(c) => format!("exited {c}"),
+                None => "was stopped".to_owned(),
+            };
+            self.push(
+                "agent",
+                &format!(
+                    "{} {how} after {:.0} ms",
+                    cmd.tool(),
+                    elapsed.as_secs_f64() * 1e3
+                ),
+            );
+        }
+    }
+}

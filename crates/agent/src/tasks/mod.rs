@@ -1,0 +1,12 @@
+//! The durable task queue behind every change: model, store, engine, output log, routes.
+
+pub mod engine;
+pub mod log;
+pub mod model;
+pub mod operation;
+pub mod routes;
+pub mod store;
+
+pub use engine::{CancelOutcome, EngineConfig, EnqueueError, TaskQueue};
+pub use model::{NewTask, Task, TaskEvent, TaskStatus};
+pub use operation::{BoxFuture, OpCx, OpError, Operation};

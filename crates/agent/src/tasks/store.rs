@@ -1,0 +1,406 @@
+//! The tasks, task_output, task_journal and task_secrets tables. Plain functions over a
+//! connection: the engine decides when they run and in which transaction.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::model::{NewTask, OutputLine, Task, TaskStatus};
+use crate::db::DbError;
+use crate::time::now_rfc3339;
+
+const COLUMNS: &str =
+    "seq, id, zone_name, operation, status, priority, depends_on, parent_task_id, \
+    is_group, locks, created_by, progress_percent, progress_info, error_message, metadata, result, \
+    created_at, started_at, completed_at";
+
+fn row_to_task(r: &Row<'_>) -> rusqlite::Result<Task> {
+    let status: String = r.get(4)?;
+    let locks: String = r.get(9)?;
+    let metadata: String = r.get(14)?;
+    let result: Option<String> = r.get(15)?;
+    Ok(Task {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        zone_name: r.get(2)?,
+        operation: r.get(3)?,
+        status: TaskStatus::parse(&status).unwrap_or(TaskStatus::Failed),
+        priority: r.get(5)?,
+        depends_on: r.get(6)?,
+        parent_task_id: r.get(7)?,
+        is_group: r.get(8)?,
+        locks: serde_json::from_str(&locks).unwrap_or_default(),
+        created_by: r.get(10)?,
+        progress_percent: r.get(11)?,
+        progress_info: r.get(12)?,
+        error_message: r.get(13)?,
+        metadata: serde_json::from_str(&metadata).unwrap_or(Value::Null),
+        result: result.and_then(|s| serde_json::from_str(&s).ok()),
+        created_at: r.get(16)?,
+        started_at: r.get(17)?,
+        completed_at: r.get(18)?,
+    })
+}
+
+pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
+    let id = new
+        .id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let now = now_rfc3339();
+    conn.prepare_cached(
+        "INSERT INTO tasks (id, zone_name, operation, status, priority, depends_on, parent_task_id,
+            is_group, locks, created_by, metadata, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        id,
+        new.zone_name,
+        new.operation,
+        new.priority,
+        new.depends_on,
+        new.parent_task_id,
+        new.is_group,
+        serde_json::to_string(&new.locks).unwrap_or_else(|_| "[]".into()),
+        new.created_by,
+        new.metadata.to_string(),
+        now
+    ])?;
+    if let Some(secrets) = &new.secrets {
+        conn.execute(
+            "INSERT INTO task_secrets (task_id, secrets) VALUES (?1, ?2)",
+            params![id, secrets.to_string()],
+        )?;
+    }
+    get(conn, &id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
+
+pub fn get(conn: &Connection, id: &str) -> Result<Option<Task>, DbError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"))?
+        .query_row([id], row_to_task)
+        .optional()?)
+}
+
+pub fn status_of(conn: &Connection, id: &str) -> Result<Option<TaskStatus>, DbError> {
+    let s: Option<String> = conn
+        .prepare_cached("SELECT status FROM tasks WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(s.and_then(|s| TaskStatus::parse(&s)))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub status: Option<TaskStatus>,
+    pub zone_name: Option<String>,
+    pub operation: Option<String>,
+    pub since: Option<String>,
+    pub parent_task_id: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Newest first, with the total count matching the filter.
+pub fn list(conn: &Connection, f: &Filter) -> Result<(Vec<Task>, i64), DbError> {
+    let mut clauses = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(s) = f.status {
+        clauses.push("status = ?");
+        args.push(Box::new(s.as_str()));
+    }
+    if let Some(z) = &f.zone_name {
+        clauses.push("zone_name = ?");
+        args.push(Box::new(z.clone()));
+    }
+    if let Some(o) = &f.operation {
+        clauses.push("operation = ?");
+        args.push(Box::new(o.clone()));
+    }
+    if let Some(s) = &f.since {
+        clauses.push("created_at >= ?");
+        args.push(Box::new(s.clone()));
+    }
+    if let Some(p) = &f.parent_task_id {
+        clauses.push("parent_task_id = ?");
+        args.push(Box::new(p.clone()));
+    }
+    let where_ = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM tasks {where_}"))?
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let mut page_args = args;
+    page_args.push(Box::new(f.limit));
+    page_args.push(Box::new(f.offset));
+    let tasks = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks {where_} ORDER BY seq DESC LIMIT ? OFFSET ?"
+        ))?
+        .query_map(rusqlite::params_from_iter(page_args.iter()), row_to_task)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((tasks, total))
+}
+
+/// Tasks in a status, oldest first (restart recovery).
+pub fn with_status(conn: &Connection, status: TaskStatus) -> Result<Vec<Task>, DbError> {
+    let tasks = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE status = ?1 ORDER BY seq"
+        ))?
+        .query_map([status.as_str()], row_to_task)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(tasks)
+}
+
+/// Moves a pending task to running; false if it was no longer pending.
+pub fn claim(conn: &Connection, id: &str) -> Result<bool, DbError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE tasks SET status = 'running', started_at = ?2 WHERE id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![id, now_rfc3339()])?;
+    Ok(n == 1)
+}
+
+/// Ends a task (pending or running) and drops its secrets.
+pub fn finish(
+    conn: &mut Connection,
+    id: &str,
+    status: TaskStatus,
+    error: Option<&str>,
+    result: Option<&Value>,
+) -> Result<Option<Task>, DbError> {
+    let tx = conn.transaction()?;
+    tx.prepare_cached(
+        "UPDATE tasks SET status = ?2, error_message = ?3, result = ?4, completed_at = ?5,
+            progress_percent = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress_percent END
+         WHERE id = ?1 AND status IN ('pending', 'running')",
+    )?
+    .execute(params![
+        id,
+        status.as_str(),
+        error,
+        result.map(Value::to_string),
+        now_rfc3339()
+    ])?;
+    tx.prepare_cached("DELETE FROM task_secrets WHERE task_id = ?1")?
+        .execute([id])?;
+    let task = get(&tx, id)?;
+    tx.commit()?;
+    Ok(task)
+}
+
+pub fn set_progress(
+    conn: &Connection,
+    id: &str,
+    percent: i64,
+    info: Option<&str>,
+) -> Result<Option<Task>, DbError> {
+    conn.prepare_cached(
+        "UPDATE tasks SET progress_percent = ?2, progress_info = COALESCE(?3, progress_info)
+         WHERE id = ?1 AND status = 'running'",
+    )?
+    .execute(params![id, percent.clamp(0, 100), info])?;
+    get(conn, id)
+}
+
+/// Recomputes a group from its children: status, progress, start and end. Returns the group
+/// when its status changed.
+pub fn roll_up(conn: &Connection, group_id: &str) -> Result<Option<Task>, DbError> {
+    let Some(group) = get(conn, group_id)? else {
+        return Ok(None);
+    };
+    let children: Vec<(String, i64, Option<String>, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT status, progress_percent, started_at, error_message FROM tasks
+             WHERE parent_task_id = ?1 ORDER BY seq",
+        )?
+        .query_map([group_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    if children.is_empty() {
+        return Ok(None);
+    }
+    let statuses: Vec<TaskStatus> = children
+        .iter()
+        .map(|c| TaskStatus::parse(&c.0).unwrap_or(TaskStatus::Failed))
+        .collect();
+    let all_terminal = statuses.iter().all(|s| s.is_terminal());
+    let status = if all_terminal {
+        if statuses.iter().all(|s| *s == TaskStatus::Completed) {
+            TaskStatus::Completed
+        } else if statuses.contains(&TaskStatus::Failed) {
+            TaskStatus::Failed
+        } else {
+            TaskStatus::Cancelled
+        }
+    } else if statuses.iter().any(|s| *s != TaskStatus::Pending) {
+        TaskStatus::Running
+    } else {
+        TaskStatus::Pending
+    };
+    let progress = children
+        .iter()
+        .zip(&statuses)
+        .map(|(c, s)| {
+            if *s == TaskStatus::Completed {
+                100
+            } else {
+                c.1
+            }
+        })
+        .sum::<i64>()
+        / children.len() as i64;
+    let first_error = children.iter().find_map(|c| c.3.clone());
+    let started = children.iter().filter_map(|c| c.2.clone()).min();
+    conn.prepare_cached(
+        "UPDATE tasks SET status = ?2, progress_percent = ?3,
+            started_at = COALESCE(started_at, ?4),
+            completed_at = CASE WHEN ?5 THEN COALESCE(completed_at, ?6) ELSE NULL END,
+            error_message = CASE WHEN ?2 IN ('failed', 'cancelled') THEN ?7 ELSE NULL END
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        group_id,
+        status.as_str(),
+        progress,
+        started,
+        all_terminal,
+        now_rfc3339(),
+        first_error
+    ])?;
+    let updated = get(conn, group_id)?;
+    Ok(
+        updated
+            .filter(|u| u.status != group.status || u.progress_percent != group.progress_percent),
+    )
+}
+
+pub fn children(conn: &Connection, group_id: &str) -> Result<Vec<Task>, DbError> {
+    let tasks = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE parent_task_id = ?1 ORDER BY seq"
+        ))?
+        .query_map([group_id], row_to_task)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(tasks)
+}
+
+pub fn next_output_seq(conn: &Connection, id: &str) -> Result<i64, DbError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM task_output WHERE task_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn append_output(
+    conn: &mut Connection,
+    id: &str,
+    lines: &[(i64, &'static str, String, String)],
+) -> Result<(), DbError> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO task_output (task_id, seq, stream, line, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (seq, stream, line, ts) in lines {
+            stmt.execute(params![id, seq, stream, line, ts])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn output(
+    conn: &Connection,
+    id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<OutputLine>, DbError> {
+    let lines = conn
+        .prepare_cached(
+            "SELECT seq, stream, line, ts FROM task_output
+             WHERE task_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?
+        .query_map(params![id, after, limit], |r| {
+            Ok(OutputLine {
+                seq: r.get(0)?,
+                stream: r.get(1)?,
+                line: r.get(2)?,
+                timestamp: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lines)
+}
+
+pub fn journal_append(conn: &Connection, id: &str, entry: &Value) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO task_journal (task_id, seq, entry)
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_journal WHERE task_id = ?1), ?2)",
+    )?
+    .execute(params![id, entry.to_string()])?;
+    Ok(())
+}
+
+/// The journal in the order it was written.
+pub fn journal(conn: &Connection, id: &str) -> Result<Vec<Value>, DbError> {
+    let entries = conn
+        .prepare_cached("SELECT entry FROM task_journal WHERE task_id = ?1 ORDER BY seq")?
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .map(|r| {
+            r.map(|s| serde_json::from_str(&s).unwrap_or(Value::Null))
+                .map_err(DbError::from)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(entries)
+}
+
+pub fn secrets(conn: &Connection, id: &str) -> Result<Option<Value>, DbError> {
+    let s: Option<String> = conn
+        .query_row(
+            "SELECT secrets FROM task_secrets WHERE task_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// Deletes finished tasks completed before `cutoff`, never one that a pending task depends on
+/// or a child of a group that is still live. Returns how many went.
+pub fn prune(conn: &mut Connection, cutoff: &str) -> Result<usize, DbError> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY); DELETE FROM prune_ids;",
+    )?;
+    tx.execute(
+        "INSERT INTO prune_ids
+         SELECT t.id FROM tasks t
+         WHERE t.status IN ('completed', 'failed', 'cancelled')
+           AND t.completed_at < ?1
+           AND NOT EXISTS (SELECT 1 FROM tasks d
+                           WHERE d.depends_on = t.id AND d.status IN ('pending', 'running'))
+           AND NOT EXISTS (SELECT 1 FROM tasks p
+                           WHERE p.id = t.parent_task_id AND p.status IN ('pending', 'running'))
+           AND NOT EXISTS (SELECT 1 FROM tasks c
+                           WHERE c.parent_task_id = t.id AND c.status IN ('pending', 'running'))",
+        [cutoff],
+    )?;
+    tx.execute_batch(
+        "DELETE FROM task_output WHERE task_id IN (SELECT id FROM prune_ids);
+         DELETE FROM task_journal WHERE task_id IN (SELECT id FROM prune_ids);
+         DELETE FROM task_secrets WHERE task_id IN (SELECT id FROM prune_ids);",
+    )?;
+    let n = tx.execute(
+        "DELETE FROM tasks WHERE id IN (SELECT id FROM prune_ids)",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(n)
+}

@@ -1,0 +1,8 @@
+//! Integration tests: each starts the real `zoneweaver-agent` binary on an emulated host
+//! (`illumos-sim`) and talks to it over HTTPS.
+
+mod support;
+
+mod access;
+mod cli;
+mod tasks;

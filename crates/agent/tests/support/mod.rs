@@ -1,0 +1,373 @@
+//! A real agent on a fresh emulated host, per test.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The workspace's target directory, found from this test executable's path
+/// (`target/debug/deps/integration-*`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+pub fn agent_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_zoneweaver-agent"))
+}
+
+pub fn sim_bin() -> PathBuf {
+    let p = target_dir().join("illumos-sim");
+    assert!(
+        p.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace` (or build illumos-sim first)",
+        p.display()
+    );
+    p
+}
+
+/// A fresh directory under the system temp dir, removed on drop unless the test failed.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "zw-it-{}-{}-{label}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct TestAgent {
+    pub dir: TempDir,
+    pub host: PathBuf,
+    pub config_path: PathBuf,
+    pub port: u16,
+    pub key: String,
+    child: Option<Child>,
+    http: ureq::Agent,
+}
+
+impl TestAgent {
+    pub fn start() -> TestAgent {
+        TestAgent::start_with("")
+    }
+
+    /// Starts an agent whose config.yaml has `extra` appended (top-level keys not set here).
+    pub fn start_with(extra: &str) -> TestAgent {
+        let dir = TempDir::new("agent");
+        let host = dir.0.join("host");
+        let out = Command::new(sim_bin())
+            .arg("init")
+            .arg(&host)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "illumos-sim init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let config_path = dir.0.join("config.yaml");
+        let config = format!(
+            "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\nlogging:\n  format: text\n  level: info\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra}",
+            data = dir.0.join("data").display(),
+            host = host.display(),
+        );
+        std::fs::write(&config_path, config).unwrap();
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(true)
+            .build();
+        let http = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .new_agent();
+        let mut agent = TestAgent {
+            dir,
+            host,
+            config_path,
+            port,
+            key: String::new(),
+            child: None,
+            http,
+        };
+        agent.launch();
+        agent.key = std::fs::read_to_string(agent.dir.0.join("data/bootstrap-api-key"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        agent
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.0.join("data")
+    }
+
+    /// Starts the binary and waits for `/health` to answer.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.0.join("agent.log"))
+            .unwrap();
+        let child = Command::new(agent_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("agent exited with {status}: {}", self.log());
+            }
+            if let Ok(r) = self.http.get(&self.url("/health")).call() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent did not answer /health: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("agent.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to clean up, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        if let Some(k) = key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let result = match body {
+            Some(b) => self.http.run(
+                req.header("Content-Type", "application/json")
+                    .body(b.to_string())
+                    .unwrap(),
+            ),
+            None => self.http.run(req.body(()).unwrap()),
+        };
+        let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Response {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// Only the status: the body is not read (so an event stream does not block).
+    pub fn status(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> u16 {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        if let Some(k) = key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let resp = match body {
+            Some(b) => self.http.run(
+                req.header("Content-Type", "application/json")
+                    .body(b.to_string())
+                    .unwrap(),
+            ),
+            None => self.http.run(req.body(()).unwrap()),
+        };
+        resp.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+            .status()
+            .as_u16()
+    }
+
+    pub fn status_with_header(&self, method: &str, path: &str, name: &str, value: &str) -> u16 {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header(name, value)
+            .body(())
+            .unwrap();
+        self.http.run(req).unwrap().status().as_u16()
+    }
+
+    /// Opens `/events` and returns a reader of its lines.
+    pub fn events(&self, query: &str) -> Box<dyn BufRead + Send> {
+        let req = ureq::http::Request::builder()
+            .method("GET")
+            .uri(self.url(&format!("/events{query}")))
+            .header("Authorization", format!("Bearer {}", self.key))
+            .body(())
+            .unwrap();
+        let resp = self.http.run(req).unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        Box::new(BufReader::new(resp.into_body().into_reader()))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, Some(&self.key), None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Response {
+        self.request("POST", path, Some(&self.key), Some(&body))
+    }
+
+    pub fn delete(&self, path: &str) -> Response {
+        self.request("DELETE", path, Some(&self.key), None)
+    }
+
+    /// Queues a noop task and returns its id.
+    pub fn noop(&self, body: Value) -> String {
+        let mut body = body;
+        body["operation"] = "noop".into();
+        let r = self.post("/tasks", body);
+        assert_eq!(r.status, 202, "{:?}", r.body);
+        r.body["task_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Waits for the task to end and returns it.
+    pub fn wait(&self, id: &str) -> Value {
+        let r = self.get(&format!("/tasks/{id}/wait?timeout=60"));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(
+            matches!(
+                r.body["status"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            ),
+            "task {id} did not end: {:?}",
+            r.body
+        );
+        r.body
+    }
+
+    /// Polls `cond` until it holds, failing with the last value seen.
+    pub fn eventually<T: std::fmt::Debug>(
+        &self,
+        what: &str,
+        mut probe: impl FnMut() -> T,
+        cond: impl Fn(&T) -> bool,
+    ) -> T {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = probe();
+            if cond(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{what}: last seen {v:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn key_cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new(agent_bin())
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .output()
+            .unwrap()
+    }
+
+    pub fn host_path(&self, p: &str) -> PathBuf {
+        self.host.join(p)
+    }
+
+    pub fn invocations(&self) -> Vec<Value> {
+        read_jsonl(&self.host.join("invocations.log"))
+    }
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    match std::fs::File::open(path) {
+        Ok(f) => BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(&l).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! `illumos-sim init|config|dump`: creating, tuning and inspecting an emulated host.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::host::Host;
+use crate::lock::HostLock;
+use crate::simconf::SimConf;
+use crate::state::*;
+use crate::timefmt;
+
+const USAGE: &str = "usage: illumos-sim init <host-dir>
+       illumos-sim config <host-dir> [key=value ...]
+       illumos-sim dump <host-dir>";
+
+pub fn main(args: &[String]) -> i32 {
+    let r = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("init"), Some(dir)) if args.len() == 2 => init(Path::new(dir)),
+        (Some("config"), Some(dir)) => config(Path::new(dir), &args[2..]),
+        (Some("dump"), Some(dir)) if args.len() == 2 => dump(Path::new(dir)),
+        _ => {
+            eprintln!("{USAGE}");
+            return 2;
+        }
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("illumos-sim: {e}");
+            1
+        }
+    }
+}
+
+/// Creates the host (or refreshes the tool links of an existing one, keeping its state).
+pub fn init(dir: &Path) -> Result<(), String> {
+    let e = |what: &str, err: std::io::Error| format!("{what}: {err}");
+    std::fs::create_dir_all(dir).map_err(|x| e("create host dir", x))?;
+    let dir = std::fs::canonicalize(dir).map_err(|x| e("host dir", x))?;
+    let host = Host::new(&dir);
+    let exe = std::env::current_exe().map_err(|x| e("locate illumos-sim", x))?;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|x| e("create bin", x))?;
+    for tool in crate::TOOLS {
+        let link = bin.join(tool);
+        if std::fs::read_link(&link).ok().as_deref() == Some(exe.as_path()) {
+            continue;
+        }
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&exe, &link).map_err(|x| e("link tool", x))?;
+    }
+    let _lock = HostLock::acquire(&host.lock_path()).map_err(|x| e("lock", x))?;
+    if !host.state_path().exists() {
+        seed()
+            .save(&host.state_path())
+            .map_err(|x| e("write state", x))?;
+    }
+    for d in [
+        "etc/ipf",
+        "rpool/zones",
+        "var/svc/log",
+        "tmp",
+        "dev/zvol/dsk",
+        "dev/zvol/rdsk",
+    ] {
+        std::fs::create_dir_all(host.root.join(d)).map_err(|x| e("create root", x))?;
+    }
+    let ipnat = host.root.join("etc/ipf/ipnat.conf");
+    if !ipnat.exists() {
+        std::fs::write(&ipnat, "").map_err(|x| e("write ipnat.conf", x))?;
+    }
+    Ok(())
+}
+
+fn prop(ty: &str, vals: &[&str]) -> Prop {
+    Prop {
+        ty: ty.into(),
+        values: vals.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn service(desc: &str, enabled: bool, props: &[(&str, Prop)], now: u64) -> Service {
+    let mut pgs = BTreeMap::new();
+    let mut map = BTreeMap::new();
+    for (k, p) in props {
+        let pg = k.split('/').next().unwrap_or_default();
+        pgs.insert(pg.to_string(), "application".to_string());
+        map.insert(k.to_string(), p.clone());
+    }
+    Service {
+        desc: desc.into(),
+        enabled,
+        state: if enabled { "online" } else { "disabled" }.into(),
+        stime: now,
+        pgs,
+        running: map.clone(),
+        props: map,
+        ..Default::default()
+    }
+}
+
+/// A fresh OmniOS hypervisor: igb0 with 192.168.1.10/24 and a default route, rpool with
+/// rpool/zones, ipfilter and the ISC DHCP server disabled, forwarding off, no zones.
+pub fn seed() -> State {
+    let now = timefmt::now_secs();
+    let mut st = State::default();
+    st.pools.insert(
+        "rpool".into(),
+        Pool {
+            size: 107_374_182_400,
+            health: "ONLINE".into(),
+        },
+    );
+    for name in ["rpool", "rpool/zones"] {
+        let txg = st.next_txg();
+        st.datasets.insert(
+            name.into(),
+            Dataset {
+                kind: DsKind::Filesystem,
+                props: BTreeMap::new(),
+                received: BTreeMap::new(),
+                origin: None,
+                referenced: 98_304,
+                txg,
+                guid: 0x5eed_0000 + txg,
+                creation: now,
+            },
+        );
+    }
+    st.links.insert(
+        "igb0".into(),
+        Link {
+            class: "phys".into(),
+            over: String::new(),
+            mac: "0:1b:21:a4:3c:10".into(),
+            mac_type: String::new(),
+            vid: 0,
+            mtu: 1500,
+            temporary: false,
+            zone: None,
+            phys: Some(PhysInfo {
+                media: "Ethernet".into(),
+                speed: 1000,
+                duplex: "full".into(),
+                device: "igb0".into(),
+            }),
+        },
+    );
+    st.ifs.insert(
+        "lo0".into(),
+        IpIf {
+            temporary: false,
+            v6: true,
+            props: BTreeMap::new(),
+        },
+    );
+    st.ifs.insert("igb0".into(), IpIf::default());
+    for (obj, a) in [
+        ("lo0/v4", "127.0.0.1/8"),
+        ("igb0/v4", "192.168.1.10/24"),
+        ("lo0/v6", "::1/128"),
+    ] {
+        st.addrs.insert(
+            obj.into(),
+            Addr {
+                ty: "static".into(),
+                addr: a.into(),
+                temporary: false,
+            },
+        );
+    }
+    st.routes.push(Route {
+        dest: "default".into(),
+        gateway: "192.168.1.1".into(),
+        ifname: "igb0".into(),
+    });
+    for o in [
+        "ipv4-forwarding",
+        "ipv4-routing",
+        "ipv6-forwarding",
+        "ipv6-routing",
+    ] {
+        st.routing.options.insert(o.into(), (false, false));
+    }
+    for v in [
+        "ipv4-routing-daemon",
+        "ipv4-routing-daemon-args",
+        "ipv4-routing-stop-cmd",
+        "ipv6-routing-daemon",
+        "ipv6-routing-daemon-args",
+        "ipv6-routing-stop-cmd",
+    ] {
+        st.routing.vars.insert(v.into(), String::new());
+    }
+    st.routing
+        .vars
+        .insert("routing-svcs".into(), "route:default ripng:default".into());
+    let svcs: Vec<(&str, Service)> = vec![
+        (
+            "svc:/system/svc/restarter:default",
+            service("master restarter", true, &[], now),
+        ),
+        (
+            "svc:/system/filesystem/local:default",
+            service("local file system mounts", true, &[], now),
+        ),
+        (
+            "svc:/network/loopback:default",
+            service("loopback network interface", true, &[], now),
+        ),
+        (
+            "svc:/network/physical:default",
+            service("physical network interfaces", true, &[], now),
+        ),
+        (
+            "svc:/network/routing-setup:default",
+            service("Initial routing-related configuration", true, &[], now),
+        ),
+        (
+            "svc:/network/ipv4-forwarding:default",
+            service("IPv4 forwarding", false, &[], now),
+        ),
+        (
+            "svc:/network/ipv6-forwarding:default",
+            service("IPv6 forwarding", false, &[], now),
+        ),
+        (
+            "svc:/network/ssh:default",
+            service(
+                "SSH server",
+                true,
+                &[("config/port", prop("count", &["22"]))],
+                now,
+            ),
+        ),
+        (
+            "svc:/system/zones:default",
+            service("Zones autoboot", true, &[], now),
+        ),
+        (
+            "svc:/milestone/multi-user:default",
+            service("multi-user milestone", true, &[], now),
+        ),
+        (
+            "svc:/network/ipfilter:default",
+            service(
+                "IP Filter",
+                false,
+                &[
+                    (
+                        "config/ipf6_config_file",
+                        prop("astring", &["/etc/ipf/ipf6.conf"]),
+                    ),
+                    (
+                        "config/ipnat_config_file",
+                        prop("astring", &["/etc/ipf/ipnat.conf"]),
+                    ),
+                    (
+                        "config/ippool_config_file",
+                        prop("astring", &["/etc/ipf/ippool.conf"]),
+                    ),
+                    ("firewall_config_default/policy", prop("astring", &["none"])),
+                ],
+                now,
+            ),
+        ),
+        (
+            "svc:/network/dhcp/server:ipv4",
+            service(
+                "ISC DHCP Server",
+                false,
+                &[
+                    ("config/config_file", prop("astring", &["/etc/dhcpd.conf"])),
+                    (
+                        "config/lease_file",
+                        prop("astring", &["/var/db/isc-dhcp/dhcpd4.leases"]),
+                    ),
+                    ("config/listen_ifnames", prop("astring", &[])),
+                ],
+                now,
+            ),
+        ),
+        (
+            "svc:/network/dhcp/server:ipv6",
+            service(
+                "ISC DHCP Server",
+                false,
+                &[
+                    ("config/config_file", prop("astring", &["/etc/dhcpd6.conf"])),
+                    (
+                        "config/lease_file",
+                        prop("astring", &["/var/db/isc-dhcp/dhcpd6.leases"]),
+                    ),
+                    ("config/listen_ifnames", prop("astring", &[])),
+                ],
+                now,
+            ),
+        ),
+    ];
+    for (f, s) in svcs {
+        st.services.insert(f.into(), s);
+    }
+    st
+}
+
+fn config(dir: &Path, kvs: &[String]) -> Result<(), String> {
+    let host = Host::new(dir);
+    if !host.state_path().exists() {
+        return Err(format!("{} is not an emulated host", dir.display()));
+    }
+    let mut conf = SimConf::load(&host);
+    for kv in kvs {
+        conf.set(kv)?;
+    }
+    if !kvs.is_empty() {
+        conf.save(&host)
+            .map_err(|e| format!("write sim.conf: {e}"))?;
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&conf).unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn strip(v: &mut Value, keys: &[&str]) {
+    if let Value::Object(m) = v {
+        for k in keys {
+            m.remove(*k);
+        }
+    }
+}
+
+/// The canonical host state: no counters, ids, timestamps or transcripts, keys sorted, plus
+/// the two configuration files the agent edits.
+pub fn dump_value(host: &Host, st: &State) -> Value {
+    let mut v = serde_json::to_value(st).unwrap_or(Value::Null);
+    strip(&mut v, &["counters", "next_zone_id", "txg"]);
+    for (section, keys) in [
+        ("zones", &["id", "uuid", "booted_ms"][..]),
+        ("datasets", &["txg", "guid", "creation"][..]),
+        ("services", &["stime", "until_ms"][..]),
+    ] {
+        if let Some(Value::Object(m)) = v.get_mut(section) {
+            for item in m.values_mut() {
+                strip(item, keys);
+                if let Some(g) = item.get_mut("guest") {
+                    strip(g, &["transcript", "banner_shown"]);
+                }
+            }
+        }
+    }
+    let mut files = serde_json::Map::new();
+    for f in ["/etc/ipf/ipnat.conf", "/etc/dhcpd.conf"] {
+        let c = std::fs::read(host.in_root(f))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        files.insert(f.into(), c.map(Value::from).unwrap_or(Value::Null));
+    }
+    v["files"] = Value::Object(files);
+    v
+}
+
+fn dump(dir: &Path) -> Result<(), String> {
+    let host = Host::new(dir);
+    let st = {
+        let _lock = HostLock::acquire(&host.lock_path()).map_err(|e| format!("lock: {e}"))?;
+        State::load(&host.state_path()).map_err(|e| format!("{}: {e}", dir.display()))?
+    };
+    let v = dump_value(&host, &st);
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    Ok(())
+}

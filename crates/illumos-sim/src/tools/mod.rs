@@ -1,0 +1,45 @@
+//! One module per emulated tool; each exposes `run(cx, args) -> exit code`.
+
+pub mod console;
+pub mod dladm;
+pub mod ipadm;
+pub mod ipnat;
+pub mod route;
+pub mod routeadm;
+pub mod smf;
+pub mod svcadm;
+pub mod svccfg;
+pub mod svcprop;
+pub mod svcs;
+pub mod zfs;
+pub mod zfsprops;
+pub mod zlogin;
+pub mod zoneadm;
+pub mod zonecfg;
+pub mod zonecfg_lang;
+pub mod zpool;
+
+use crate::ctx::Ctx;
+
+pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
+    match tool {
+        "zonecfg" => zonecfg::run(cx, args),
+        "zoneadm" => zoneadm::run(cx, args),
+        "zlogin" => zlogin::run(cx, args),
+        "dladm" => dladm::run(cx, args),
+        "ipadm" => ipadm::run(cx, args),
+        "routeadm" => routeadm::run(cx, args),
+        "route" => route::run(cx, args),
+        "svcs" => svcs::run(cx, args),
+        "svcadm" => svcadm::run(cx, args),
+        "svccfg" => svccfg::run(cx, args),
+        "svcprop" => svcprop::run(cx, args),
+        "zfs" => zfs::run(cx, args),
+        "zpool" => zpool::run(cx, args),
+        "ipnat" => ipnat::run(cx, args),
+        _ => {
+            cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
+            1
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Conformance tests: each tool's formats, exit codes and error texts as the reference
+//! (shared/reference/illumos-cli.md) gives them, and the cross-tool rules, run against the
+//! built binary through a host's tool links.
+
+mod dladm;
+mod framework;
+mod ipadm;
+mod ipnat;
+mod net;
+mod smf;
+mod util;
+mod zfs;
+mod zlogin;
+mod zonecfg;
+mod zoneadm;

@@ -1,0 +1,200 @@
+//! Commands as data: a tool and its argument vector, never a shell string.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::time::Duration;
+
+/// The illumos tools the agent runs. Nothing else is ever executed through the runner, so this
+/// list is also the set of programs the agent's RBAC profile must grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tool {
+    Zonecfg,
+    Zoneadm,
+    Zlogin,
+    Dladm,
+    Ipadm,
+    Routeadm,
+    Route,
+    Svcs,
+    Svcadm,
+    Svccfg,
+    Svcprop,
+    Zfs,
+    Zpool,
+    Ipnat,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 14] = [
+        Tool::Zonecfg,
+        Tool::Zoneadm,
+        Tool::Zlogin,
+        Tool::Dladm,
+        Tool::Ipadm,
+        Tool::Routeadm,
+        Tool::Route,
+        Tool::Svcs,
+        Tool::Svcadm,
+        Tool::Svccfg,
+        Tool::Svcprop,
+        Tool::Zfs,
+        Tool::Zpool,
+        Tool::Ipnat,
+    ];
+
+    /// The program's name, as found in its directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Zonecfg => "zonecfg",
+            Tool::Zoneadm => "zoneadm",
+            Tool::Zlogin => "zlogin",
+            Tool::Dladm => "dladm",
+            Tool::Ipadm => "ipadm",
+            Tool::Routeadm => "routeadm",
+            Tool::Route => "route",
+            Tool::Svcs => "svcs",
+            Tool::Svcadm => "svcadm",
+            Tool::Svccfg => "svccfg",
+            Tool::Svcprop => "svcprop",
+            Tool::Zfs => "zfs",
+            Tool::Zpool => "zpool",
+            Tool::Ipnat => "ipnat",
+        }
+    }
+
+    /// Where OmniOS installs the tool.
+    pub fn default_path(self) -> &'static str {
+        match self {
+            Tool::Svcs => "/usr/bin/svcs",
+            Tool::Svcprop => "/usr/bin/svcprop",
+            Tool::Zonecfg => "/usr/sbin/zonecfg",
+            Tool::Zoneadm => "/usr/sbin/zoneadm",
+            Tool::Zlogin => "/usr/sbin/zlogin",
+            Tool::Dladm => "/usr/sbin/dladm",
+            Tool::Ipadm => "/usr/sbin/ipadm",
+            Tool::Routeadm => "/usr/sbin/routeadm",
+            Tool::Route => "/usr/sbin/route",
+            Tool::Svcadm => "/usr/sbin/svcadm",
+            Tool::Svccfg => "/usr/sbin/svccfg",
+            Tool::Zfs => "/usr/sbin/zfs",
+            Tool::Zpool => "/usr/sbin/zpool",
+            Tool::Ipnat => "/usr/sbin/ipnat",
+        }
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One invocation of a host tool: one argv element per token, optional bytes for stdin, and an
+/// optional timeout that overrides the runner's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    tool: Tool,
+    args: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
+    timeout: Option<Duration>,
+}
+
+impl Cmd {
+    pub fn new(tool: Tool) -> Self {
+        Cmd {
+            tool,
+            args: Vec::new(),
+            stdin: None,
+            timeout: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn tool(&self) -> Tool {
+        self.tool
+    }
+
+    pub fn get_args(&self) -> &[OsString] {
+        &self.args
+    }
+
+    pub fn get_stdin(&self) -> Option<&[u8]> {
+        self.stdin.as_deref()
+    }
+
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The tool name followed by its arguments, for assertions and log lines (never for running).
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.tool.name().to_owned())
+            .chain(self.args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect()
+    }
+}
+
+impl fmt::Display for Cmd {
+    /// A readable rendering for logs; arguments with spaces or quotes are quoted so the line is
+    /// unambiguous, but nothing ever parses this text back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.tool.name())?;
+        for a in &self.args {
+            let a = a.to_string_lossy();
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                write!(f, " {a:?}")?;
+            } else {
+                write!(f, " {a}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_keeps_one_element_per_token() {
+        let cmd = Cmd::new(Tool::Dladm)
+            .arg("create-vnic")
+            .args(["-l", "igb0"])
+            .arg("a b;c");
+        assert_eq!(cmd.argv(), ["dladm", "create-vnic", "-l", "igb0", "a b;c"]);
+        assert_eq!(cmd.to_string(), r#"dladm create-vnic -l igb0 "a b;c""#);
+    }
+
+    #[test]
+    fn every_tool_has_an_absolute_default_path_ending_in_its_name() {
+        for tool in Tool::ALL {
+            let p = tool.default_path();
+            assert!(p.starts_with('/'), "{p}");
+            assert!(p.ends_with(&format!("/{}", tool.name())), "{p}");
+        }
+    }
+}

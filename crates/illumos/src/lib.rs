@@ -1,0 +1,11 @@
+//! Typed control of the illumos host tools the Zoneweaver agent drives.
+//!
+//! Every call has three parts that can be tested alone: a `*_cmd` function builds the argument
+//! vector ([`Cmd`]), the one [`Runner`] runs it, and a pure `parse_*` function turns the tool's
+//! output into types. This crate knows tools, not HTTP, SQL or tasks.
+
+pub mod cmd;
+pub mod runner;
+
+pub use cmd::{Cmd, Tool};
+pub use runner::{CommandError, CommandFailed, Output, OutputSink, Runner, RunnerConfig, Stream};

@@ -1,0 +1,700 @@
+//! The one runner every host tool call goes through.
+//!
+//! It owns what every call needs: where the tools and `pfexec` live, a cleared and then explicit
+//! environment, a process group per child (so cancellation and timeouts reach grandchildren), a
+//! timeout, stdout and stderr read together and streamed line by line to whoever is listening
+//! (the running task's output log), and a trace span with argv, duration and exit code.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd::{Cmd, Tool};
+
+/// Which of a child's output streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Receives what the runner sees, as it happens: the command line before it starts, each output
+/// line, and the outcome. The agent's task engine implements it to fill a task's output log and
+/// the metrics; this crate knows nothing of either.
+pub trait OutputSink: Send + Sync {
+    fn started(&self, _cmd: &Cmd) {}
+    fn line(&self, stream: Stream, line: &str);
+    fn finished(&self, _cmd: &Cmd, _elapsed: Duration, _exit_code: Option<i32>) {}
+}
+
+/// Where the tools live and how they are run.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// The privilege prefix (`/usr/bin/pfexec`); `None` runs tools directly.
+    pub pfexec: Option<PathBuf>,
+    /// When set, every tool is `<tool_dir>/<name>` instead of its OmniOS path.
+    pub tool_dir: Option<PathBuf>,
+    /// Per-tool overrides, taking precedence over `tool_dir`.
+    pub tool_paths: HashMap<Tool, PathBuf>,
+    /// Default time a command may take before it is killed.
+    pub timeout: Duration,
+    /// How long a child gets between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            pfexec: Some(PathBuf::from("/usr/bin/pfexec")),
+            tool_dir: None,
+            tool_paths: HashMap::new(),
+            timeout: Duration::from_secs(300),
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RunnerConfig {
+    pub fn tool_path(&self, tool: Tool) -> PathBuf {
+        if let Some(p) = self.tool_paths.get(&tool) {
+            return p.clone();
+        }
+        match &self.tool_dir {
+            Some(dir) => dir.join(tool.name()),
+            None => PathBuf::from(tool.default_path()),
+        }
+    }
+}
+
+/// Runs [`Cmd`]s. Cheap to clone; [`Runner::scoped`] derives a runner bound to one task's
+/// cancellation token and output sink, so operations pass one value around.
+#[derive(Clone)]
+pub struct Runner {
+    config: Arc<RunnerConfig>,
+    cancel: Option<CancellationToken>,
+    sinks: Vec<Arc<dyn OutputSink>>,
+}
+
+impl fmt::Debug for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("config", &self.config)
+            .field("scoped", &self.cancel.is_some())
+            .finish()
+    }
+}
+
+/// Captured output of a command that exited 0.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// A command that ran and exited non-zero (or was killed by a signal). Keeps what a caller needs
+/// to classify the failure: the argv and the tool's own words.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{argv} exited with {}: {}", code.map(|c| c.to_string()).unwrap_or_else(|| "a signal".into()), stderr.trim())]
+pub struct CommandFailed {
+    pub argv: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot run {argv}: {source}")]
+    Spawn {
+        argv: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Failed(#[from] CommandFailed),
+    #[error("{argv} did not finish within {}s and was killed", timeout.as_secs_f64())]
+    TimedOut { argv: String, timeout: Duration },
+    #[error("{argv} was cancelled")]
+    Cancelled { argv: String },
+}
+
+impl CommandError {
+    /// The tool's stderr, when it ran to an exit.
+    pub fn stderr(&self) -> Option<&str> {
+        match self {
+            CommandError::Failed(f) => Some(&f.stderr),
+            _ => None,
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, CommandError::Cancelled { .. })
+    }
+}
+
+impl Runner {
+    pub fn new(config: RunnerConfig) -> Self {
+        Runner {
+            config: Arc::new(config),
+            cancel: None,
+            sinks: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &RunnerConfig {
+        &self.config
+    }
+
+    /// A runner whose commands are killed when `cancel` fires and whose output also goes to
+    /// `sink`. Sinks accumulate, so a runner scoped to a task keeps the process-wide observers.
+    pub fn scoped(&self, cancel: CancellationToken, sink: Option<Arc<dyn OutputSink>>) -> Runner {
+        let mut sinks = self.sinks.clone();
+        sinks.extend(sink);
+        Runner {
+            config: self.config.clone(),
+            cancel: Some(cancel),
+            sinks,
+        }
+    }
+
+    /// Adds an observer of every command (metrics, for instance).
+    pub fn with_sink(mut self, sink: Arc<dyn OutputSink>) -> Runner {
+        self.sinks.push(sink);
+        self
+    }
+
+    pub fn cancel_token(&self) -> Option<&CancellationToken> {
+        self.cancel.as_ref()
+    }
+
+    /// The program and arguments actually executed: `pfexec /abs/tool args...`.
+    pub fn command_line(&self, cmd: &Cmd) -> (PathBuf, Vec<std::ffi::OsString>) {
+        let tool = self.config.tool_path(cmd.tool());
+        match &self.config.pfexec {
+            Some(pfexec) => {
+                let mut args = vec![tool.into_os_string()];
+                args.extend(cmd.get_args().iter().cloned());
+                (pfexec.clone(), args)
+            }
+            None => (tool, cmd.get_args().to_vec()),
+        }
+    }
+
+    fn base_command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        // The tools' output is parsed: fix the locale; nothing of the agent's own environment
+        // (API keys in tests, proxies) leaks into a root-run child.
+        c.env_clear()
+            .env("PATH", "/usr/bin:/usr/sbin:/sbin:/bin")
+            .env("LANG", "C")
+            .env("LC_ALL", "C")
+            .process_group(0)
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs the command to completion. A non-zero exit is [`CommandError::Failed`] with the
+    /// tool's stderr.
+    pub async fn output(&self, cmd: &Cmd) -> Result<Output, CommandError> {
+        let (program, args) = self.command_line(cmd);
+        let argv = cmd.to_string();
+        let mut command = self.base_command(&program);
+        command
+            .args(&args)
+            .stdin(if cmd.get_stdin().is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for s in &self.sinks {
+            s.started(cmd);
+        }
+        let started = Instant::now();
+        let span = tracing::debug_span!("host_command", cmd = %argv);
+        let _enter = span.enter();
+        let mut child = command.spawn().map_err(|source| CommandError::Spawn {
+            argv: argv.clone(),
+            source,
+        })?;
+        drop(_enter);
+
+        let stdin_task = match (cmd.get_stdin(), child.stdin.take()) {
+            (Some(bytes), Some(mut pipe)) => {
+                let bytes = bytes.to_vec();
+                Some(tokio::spawn(async move {
+                    // A tool that exits without reading its input is not our error to report.
+                    let _ = pipe.write_all(&bytes).await;
+                    let _ = pipe.shutdown().await;
+                }))
+            }
+            _ => None,
+        };
+        let out = child.stdout.take().expect("stdout is piped");
+        let err = child.stderr.take().expect("stderr is piped");
+        let timeout = cmd.get_timeout().unwrap_or(self.config.timeout);
+
+        let collect = async {
+            let (stdout, stderr) = tokio::join!(
+                read_lines(out, Stream::Stdout, &self.sinks),
+                read_lines(err, Stream::Stderr, &self.sinks)
+            );
+            let status = child.wait().await;
+            (stdout, stderr, status)
+        };
+        let outcome = self.supervise(collect, timeout).await;
+        let elapsed = started.elapsed();
+        if let Some(t) = stdin_task {
+            t.abort();
+        }
+        let result = match outcome {
+            Supervised::Done((stdout, stderr, status)) => {
+                let status = status.map_err(|source| CommandError::Spawn {
+                    argv: argv.clone(),
+                    source,
+                })?;
+                finish(argv, status, stdout, stderr, elapsed)
+            }
+            Supervised::TimedOut => {
+                self.terminate(&mut child).await;
+                Err(CommandError::TimedOut { argv, timeout })
+            }
+            Supervised::Cancelled => {
+                self.terminate(&mut child).await;
+                Err(CommandError::Cancelled { argv })
+            }
+        };
+        let code = match &result {
+            Ok(_) => Some(0),
+            Err(CommandError::Failed(f)) => f.code,
+            Err(_) => None,
+        };
+        tracing::debug!(cmd = %cmd, elapsed_ms = elapsed.as_secs_f64() * 1e3, exit_code = ?code, "host command finished");
+        for s in &self.sinks {
+            s.finished(cmd, elapsed, code);
+        }
+        result
+    }
+
+    /// Runs `producer | consumer` with a real pipe between the two processes (`zfs send | zfs
+    /// recv`). Both run in their own process groups and both are killed on cancel or timeout;
+    /// the pipeline fails if either side does.
+    pub async fn pipe(&self, producer: &Cmd, consumer: &Cmd) -> Result<Output, CommandError> {
+        let argv = format!("{producer} | {consumer}");
+        let (p_prog, p_args) = self.command_line(producer);
+        let (c_prog, c_args) = self.command_line(consumer);
+        for s in &self.sinks {
+            s.started(producer);
+            s.started(consumer);
+        }
+        let started = Instant::now();
+        let mut first = self.base_command(&p_prog);
+        first
+            .args(&p_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut p_child = first.spawn().map_err(|source| CommandError::Spawn {
+            argv: producer.to_string(),
+            source,
+        })?;
+        let p_out = p_child.stdout.take().expect("stdout is piped");
+        let p_err = p_child.stderr.take().expect("stderr is piped");
+        let p_out: Stdio = p_out.try_into().map_err(|source| CommandError::Spawn {
+            argv: argv.clone(),
+            source,
+        })?;
+        let mut second = self.base_command(&c_prog);
+        second
+            .args(&c_args)
+            .stdin(p_out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut c_child = match second.spawn() {
+            Ok(c) => c,
+            Err(source) => {
+                self.terminate(&mut p_child).await;
+                return Err(CommandError::Spawn {
+                    argv: consumer.to_string(),
+                    source,
+                });
+            }
+        };
+        let c_out = c_child.stdout.take().expect("stdout is piped");
+        let c_err = c_child.stderr.take().expect("stderr is piped");
+        let timeout = consumer
+            .get_timeout()
+            .or(producer.get_timeout())
+            .unwrap_or(self.config.timeout);
+        let collect = async {
+            let (p_stderr, c_stdout, c_stderr) = tokio::join!(
+                read_lines(p_err, Stream::Stderr, &self.sinks),
+                read_lines(c_out, Stream::Stdout, &self.sinks),
+                read_lines(c_err, Stream::Stderr, &self.sinks),
+            );
+            let p_status = p_child.wait().await;
+            let c_status = c_child.wait().await;
+            (p_stderr, c_stdout, c_stderr, p_status, c_status)
+        };
+        let outcome = self.supervise(collect, timeout).await;
+        let elapsed = started.elapsed();
+        let result = match outcome {
+            Supervised::Done((p_stderr, c_stdout, c_stderr, p_status, c_status)) => {
+                let io = |source| CommandError::Spawn {
+                    argv: argv.clone(),
+                    source,
+                };
+                let p_status = p_status.map_err(io)?;
+                let c_status = c_status.map_err(|source| CommandError::Spawn {
+                    argv: argv.clone(),
+                    source,
+                })?;
+                // The consumer's failure says more (the producer usually dies of SIGPIPE after it).
+                if !c_status.success() {
+                    finish(consumer.to_string(), c_status, c_stdout, c_stderr, elapsed)
+                } else if !p_status.success() {
+                    finish(
+                        producer.to_string(),
+                        p_status,
+                        String::new(),
+                        p_stderr,
+                        elapsed,
+                    )
+                } else {
+                    Ok(Output {
+                        stdout: c_stdout,
+                        stderr: p_stderr + &c_stderr,
+                        elapsed,
+                    })
+                }
+            }
+            Supervised::TimedOut => {
+                self.terminate(&mut p_child).await;
+                self.terminate(&mut c_child).await;
+                Err(CommandError::TimedOut { argv, timeout })
+            }
+            Supervised::Cancelled => {
+                self.terminate(&mut p_child).await;
+                self.terminate(&mut c_child).await;
+                Err(CommandError::Cancelled { argv })
+            }
+        };
+        let code = match &result {
+            Ok(_) => Some(0),
+            Err(CommandError::Failed(f)) => f.code,
+            Err(_) => None,
+        };
+        for s in &self.sinks {
+            s.finished(producer, elapsed, code);
+            s.finished(consumer, elapsed, code);
+        }
+        result
+    }
+
+    async fn supervise<F: std::future::Future>(
+        &self,
+        work: F,
+        timeout: Duration,
+    ) -> Supervised<F::Output> {
+        let cancelled = async {
+            match &self.cancel {
+                Some(c) => c.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            out = work => Supervised::Done(out),
+            _ = tokio::time::sleep(timeout) => Supervised::TimedOut,
+            _ = cancelled => Supervised::Cancelled,
+        }
+    }
+
+    /// SIGTERM to the whole process group, then SIGKILL after the grace period.
+    async fn terminate(&self, child: &mut Child) {
+        let Some(pid) = child.id() else { return };
+        signal_group(pid, libc::SIGTERM);
+        if tokio::time::timeout(self.config.kill_grace, child.wait())
+            .await
+            .is_err()
+        {
+            signal_group(pid, libc::SIGKILL);
+            let _ = child.wait().await;
+        } else {
+            // The leader is gone; anything it left in its group goes too.
+            signal_group(pid, libc::SIGKILL);
+        }
+    }
+}
+
+enum Supervised<T> {
+    Done(T),
+    TimedOut,
+    Cancelled,
+}
+
+fn signal_group(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory of ours.
+    unsafe {
+        libc::kill(-pid, signal);
+    }
+}
+
+fn finish(
+    argv: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+) -> Result<Output, CommandError> {
+    if status.success() {
+        Ok(Output {
+            stdout,
+            stderr,
+            elapsed,
+        })
+    } else {
+        Err(CommandError::Failed(CommandFailed {
+            argv,
+            code: status.code(),
+            stdout,
+            stderr,
+        }))
+    }
+}
+
+async fn read_lines<R: AsyncRead + Unpin>(
+    reader: R,
+    stream: Stream,
+    sinks: &[Arc<dyn OutputSink>],
+) -> String {
+    let mut reader = BufReader::new(reader);
+    let mut all = String::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buf);
+                all.push_str(&text);
+                let line = text.trim_end_matches(['\n', '\r']);
+                for s in sinks {
+                    s.line(stream, line);
+                }
+            }
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A tool directory whose `zfs` is a shell script, so the runner's process handling is
+    /// tested on real processes without an emulator.
+    fn tool_dir(script: &str) -> (tempdir::Dir, RunnerConfig) {
+        let dir = tempdir::Dir::new();
+        let path = dir.0.join("zfs");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = RunnerConfig {
+            pfexec: None,
+            tool_dir: Some(dir.0.clone()),
+            timeout: Duration::from_secs(10),
+            kill_grace: Duration::from_millis(200),
+            ..Default::default()
+        };
+        (dir, config)
+    }
+
+    mod tempdir {
+        use std::path::PathBuf;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        pub struct Dir(pub PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "illumos-runner-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::SeqCst)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Lines(Mutex<Vec<(Stream, String)>>);
+    impl OutputSink for Lines {
+        fn line(&self, stream: Stream, line: &str) {
+            self.0.lock().unwrap().push((stream, line.to_owned()));
+        }
+    }
+
+    #[tokio::test]
+    async fn arguments_reach_the_tool_unsplit_and_uninterpreted() {
+        let (_d, config) = tool_dir(r#"for a in "$@"; do printf '[%s]\n' "$a"; done"#);
+        let out = Runner::new(config)
+            .output(&Cmd::new(Tool::Zfs).args(["a b", "$(id)", "x;y"]))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "[a b]\n[$(id)]\n[x;y]\n");
+    }
+
+    #[tokio::test]
+    async fn the_environment_is_cleared() {
+        std::env::set_var("ZW_SECRET_FOR_TEST", "leak");
+        let (_d, config) = tool_dir("env");
+        let out = Runner::new(config)
+            .output(&Cmd::new(Tool::Zfs))
+            .await
+            .unwrap();
+        assert!(!out.stdout.contains("ZW_SECRET_FOR_TEST"));
+        assert!(out.stdout.contains("LC_ALL=C"));
+    }
+
+    #[tokio::test]
+    async fn non_zero_exit_keeps_stderr_and_code() {
+        let (_d, config) = tool_dir("echo \"cannot open 'x': dataset does not exist\" >&2; exit 1");
+        let err = Runner::new(config)
+            .output(&Cmd::new(Tool::Zfs).arg("list"))
+            .await
+            .unwrap_err();
+        match err {
+            CommandError::Failed(f) => {
+                assert_eq!(f.code, Some(1));
+                assert_eq!(f.stderr.trim(), "cannot open 'x': dataset does not exist");
+                assert_eq!(f.argv, "zfs list");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn output_lines_stream_to_the_sink() {
+        let (_d, config) = tool_dir("echo one; echo two >&2; echo three");
+        let lines = Arc::new(Lines::default());
+        let runner = Runner::new(config).scoped(CancellationToken::new(), Some(lines.clone()));
+        runner.output(&Cmd::new(Tool::Zfs)).await.unwrap();
+        let mut seen = lines.0.lock().unwrap().clone();
+        seen.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(
+            seen,
+            vec![
+                (Stream::Stdout, "one".to_owned()),
+                (Stream::Stdout, "three".to_owned()),
+                (Stream::Stderr, "two".to_owned()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn stdin_is_fed() {
+        let (_d, config) = tool_dir("cat");
+        let out = Runner::new(config)
+            .output(&Cmd::new(Tool::Zfs).stdin("hello\n"))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "hello\n");
+    }
+
+    fn alive(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks for existence.
+        unsafe { libc::kill(pid, 0) == 0 }
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_process_group() {
+        let d = tempdir::Dir::new();
+        let pidfile = d.0.join("grandchild.pid");
+        let (_d, config) = tool_dir(&format!("sleep 60 & echo $! > {}; wait", pidfile.display()));
+        let err = Runner::new(config)
+            .output(&Cmd::new(Tool::Zfs).timeout(Duration::from_millis(300)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CommandError::TimedOut { .. }), "{err:?}");
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The grandchild was signalled with the group; give the kernel a moment to reap it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive(pid), "grandchild {pid} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn cancellation_kills_a_running_command() {
+        let (_d, config) = tool_dir("trap '' TERM; sleep 60");
+        let cancel = CancellationToken::new();
+        let runner = Runner::new(config).scoped(cancel.clone(), None);
+        let task = tokio::spawn(async move { runner.output(&Cmd::new(Tool::Zfs)).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cancel.cancel();
+        let err = task.await.unwrap().unwrap_err();
+        assert!(err.is_cancelled(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn pipe_connects_two_processes() {
+        let d = tempdir::Dir::new();
+        std::fs::write(d.0.join("zfs"), "#!/bin/sh\nif [ \"$1\" = send ]; then echo stream-of-$2; else read x; echo got $x; fi\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.0.join("zfs"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = RunnerConfig {
+            pfexec: None,
+            tool_dir: Some(d.0.clone()),
+            ..Default::default()
+        };
+        let out = Runner::new(config)
+            .pipe(
+                &Cmd::new(Tool::Zfs).args(["send", "a@s"]),
+                &Cmd::new(Tool::Zfs).args(["recv", "b"]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "got stream-of-a@s\n");
+    }
+
+    #[test]
+    fn pfexec_prefixes_the_absolute_tool_path() {
+        let runner = Runner::new(RunnerConfig::default());
+        let (program, args) = runner.command_line(&Cmd::new(Tool::Dladm).arg("show-link"));
+        assert_eq!(program, PathBuf::from("/usr/bin/pfexec"));
+        assert_eq!(args, ["/usr/sbin/dladm", "show-link"]);
+    }
+}
