@@ -19,8 +19,12 @@ pub struct Outcome {
     pub exit: bool,
 }
 
+/// Stands for `$?` until the command runs: its value is the status of the previous command
+/// of the same line.
+const STATUS: char = '\u{1}';
+
 /// Splits a command line into words (quotes, `$?`) and the operators `;` `&&` `||` `>` `>>`.
-fn lex(line: &str, last: i32) -> Vec<(String, bool)> {
+fn lex(line: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut has = false;
@@ -50,7 +54,7 @@ fn lex(line: &str, last: i32) -> Vec<(String, bool)> {
                         '\\' => cur.extend(chars.next()),
                         '$' if chars.peek() == Some(&'?') => {
                             chars.next();
-                            cur.push_str(&last.to_string());
+                            cur.push(STATUS);
                         }
                         _ => cur.push(x),
                     }
@@ -63,7 +67,7 @@ fn lex(line: &str, last: i32) -> Vec<(String, bool)> {
             '$' if chars.peek() == Some(&'?') => {
                 chars.next();
                 has = true;
-                cur.push_str(&last.to_string());
+                cur.push(STATUS);
             }
             ';' => {
                 push(&mut out, &mut cur, &mut has);
@@ -100,7 +104,11 @@ fn lex(line: &str, last: i32) -> Vec<(String, bool)> {
 }
 
 fn abs(p: &str) -> String {
-    if p.starts_with('/') { p.to_string() } else { format!("/root/{p}") }
+    if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/root/{p}")
+    }
 }
 
 fn printf(fmt: &str, args: &[String]) -> String {
@@ -136,16 +144,29 @@ fn printf(fmt: &str, args: &[String]) -> String {
 
 impl Guest<'_> {
     fn exists_dir(&self, p: &str) -> bool {
-        let prefix = if p.ends_with('/') { p.to_string() } else { format!("{p}/") };
-        ["/", "/root", "/etc", "/tmp", "/var", "/home"].contains(&p) || self.files.keys().any(|k| k.starts_with(&prefix))
+        let prefix = if p.ends_with('/') {
+            p.to_string()
+        } else {
+            format!("{p}/")
+        };
+        ["/", "/root", "/etc", "/tmp", "/var", "/home"].contains(&p)
+            || self.files.keys().any(|k| k.starts_with(&prefix))
     }
 
     fn simple(&mut self, argv: &[String], out: &mut String) -> (i32, bool) {
-        let Some((cmd, args)) = argv.split_first() else { return (0, false) };
+        let Some((cmd, args)) = argv.split_first() else {
+            return (0, false);
+        };
         match cmd.as_str() {
-            "true" | ":" | "sync" | "sleep" | "ip" | "ifconfig" | "dhclient" | "systemctl" | "service" => (0, false),
+            "true" | ":" | "sync" | "sleep" | "ip" | "ifconfig" | "dhclient" | "systemctl"
+            | "service" => (0, false),
             "false" => (1, false),
-            "exit" | "logout" => (args.first().and_then(|a| a.parse().ok()).unwrap_or(self.last), true),
+            "exit" | "logout" => (
+                args.first()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(self.last),
+                true,
+            ),
             "echo" => {
                 let (nl, words) = match args.first().map(String::as_str) {
                     Some("-n") => (false, &args[1..]),
@@ -158,7 +179,9 @@ impl Guest<'_> {
                 (0, false)
             }
             "printf" => {
-                let Some((fmt, rest)) = args.split_first() else { return (1, false) };
+                let Some((fmt, rest)) = args.split_first() else {
+                    return (1, false);
+                };
                 out.push_str(&printf(fmt, rest));
                 (0, false)
             }
@@ -183,7 +206,9 @@ impl Guest<'_> {
                     Some("-n") => self.hostname.clone(),
                     Some("-r") => "6.1.0-sim".into(),
                     Some("-m") => "x86_64".into(),
-                    Some("-a") => format!("Linux {} 6.1.0-sim #1 SMP x86_64 GNU/Linux", self.hostname),
+                    Some("-a") => {
+                        format!("Linux {} 6.1.0-sim #1 SMP x86_64 GNU/Linux", self.hostname)
+                    }
                     _ => "Linux".into(),
                 };
                 out.push_str(&format!("{s}\n"));
@@ -207,7 +232,10 @@ impl Guest<'_> {
                 (rc, false)
             }
             "ls" => {
-                let dir = abs(args.iter().find(|a| !a.starts_with('-')).map_or("/root", String::as_str));
+                let dir = abs(args
+                    .iter()
+                    .find(|a| !a.starts_with('-'))
+                    .map_or("/root", String::as_str));
                 if let Some(_f) = self.files.get(&dir) {
                     out.push_str(&format!("{dir}\n"));
                     return (0, false);
@@ -232,7 +260,9 @@ impl Guest<'_> {
                     if self.files.remove(&abs(a)).is_some() {
                         self.dirty = true;
                     } else if !force {
-                        out.push_str(&format!("rm: cannot remove '{a}': No such file or directory\n"));
+                        out.push_str(&format!(
+                            "rm: cannot remove '{a}': No such file or directory\n"
+                        ));
                         rc = 1;
                     }
                 }
@@ -270,7 +300,7 @@ impl Guest<'_> {
 
     /// Runs one command line; `exit` reports that the shell should end.
     pub fn run(&mut self, line: &str) -> Outcome {
-        let toks = lex(line, self.last);
+        let toks = lex(line);
         let mut out = String::new();
         let mut status = self.last;
         let mut i = 0;
@@ -278,14 +308,15 @@ impl Guest<'_> {
         while i < toks.len() {
             let mut argv: Vec<String> = Vec::new();
             let mut redirect: Option<(bool, String)> = None;
-            while i < toks.len() && !(toks[i].1 && matches!(toks[i].0.as_str(), ";" | "&&" | "||")) {
+            while i < toks.len() && !(toks[i].1 && matches!(toks[i].0.as_str(), ";" | "&&" | "||"))
+            {
                 let (t, op) = &toks[i];
                 if *op && (t == ">" || t == ">>") {
                     redirect = toks.get(i + 1).map(|x| (t == ">>", x.0.clone()));
                     i += 2;
                     continue;
                 }
-                argv.push(t.clone());
+                argv.push(t.replace(STATUS, &self.last.to_string()));
                 i += 1;
             }
             let sep = toks.get(i).map(|t| t.0.clone());
@@ -308,7 +339,11 @@ impl Guest<'_> {
                     None => out.push_str(&o),
                 }
                 if exit {
-                    return Outcome { out, status, exit: true };
+                    return Outcome {
+                        out,
+                        status,
+                        exit: true,
+                    };
                 }
             }
             skip = match sep.as_deref() {
@@ -317,7 +352,11 @@ impl Guest<'_> {
                 _ => false,
             };
         }
-        Outcome { out, status, exit: false }
+        Outcome {
+            out,
+            status,
+            exit: false,
+        }
     }
 }
 
@@ -328,7 +367,12 @@ mod tests {
     #[test]
     fn shell_runs_lists_redirections_and_status() {
         let mut files = BTreeMap::new();
-        let mut g = Guest { files: &mut files, hostname: "vm1".into(), last: 0, dirty: false };
+        let mut g = Guest {
+            files: &mut files,
+            hostname: "vm1".into(),
+            last: 0,
+            dirty: false,
+        };
         assert_eq!(g.run("hostname").out, "vm1\n");
         assert_eq!(g.run("false; echo $?").out, "1\n");
         let o = g.run("printf 'a=%s\\n' 1 > /etc/x && cat /etc/x");

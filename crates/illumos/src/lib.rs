@@ -5,6 +5,10 @@
 //! output into types. This crate knows tools, not HTTP, SQL or tasks.
 
 pub mod cmd;
+pub mod link;
+pub mod net;
+pub mod parsable;
+pub mod persistence;
 pub mod runner;
 
 pub use cmd::{Cmd, Tool};

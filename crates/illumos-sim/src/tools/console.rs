@@ -114,7 +114,11 @@ impl Con<'_> {
     fn password_ok(&mut self, pw: &str) -> bool {
         self.cx.relock();
         let want = self.cx.st.zones.get(&self.zone).and_then(|z| {
-            z.cfg.resources.iter().find(|r| r.kind == "attr" && r.get("name") == Some("password")).and_then(|r| r.get("value").map(String::from))
+            z.cfg
+                .resources
+                .iter()
+                .find(|r| r.kind == "attr" && r.get("name") == Some("password"))
+                .and_then(|r| r.get("value").map(String::from))
         });
         self.cx.unlock();
         want.is_none_or(|w| w == pw)
@@ -127,7 +131,12 @@ impl Con<'_> {
             self.cx.unlock();
             return (String::new(), true);
         };
-        let mut g = Guest { files: &mut z.guest.files, hostname: zone, last: *last, dirty: false };
+        let mut g = Guest {
+            files: &mut z.guest.files,
+            hostname: zone,
+            last: *last,
+            dirty: false,
+        };
         let o = g.run(line);
         *last = o.status;
         if g.dirty {
@@ -152,7 +161,10 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
     cx.flush_output();
     let _raw = RawMode::enter();
     if !o.quiet {
-        let _ = write!(std::io::stdout(), "[Connected to zone '{zone}' console]\r\n");
+        let _ = write!(
+            std::io::stdout(),
+            "[Connected to zone '{zone}' console]\r\n"
+        );
         let _ = std::io::stdout().flush();
     }
     cx.unlock();
@@ -174,7 +186,11 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
             }
         }
     });
-    let mut con = Con { cx, zone: zone.to_string(), pending: String::new() };
+    let mut con = Con {
+        cx,
+        zone: zone.to_string(),
+        pending: String::new(),
+    };
     let mut phase = Phase::WaitBoot;
     let mut line = String::new();
     let mut at_line_start = true;
@@ -183,7 +199,9 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
     let mut was_running = false;
     loop {
         if phase == Phase::WaitBoot || !was_running {
-            let Some((state, banner_shown)) = con.sync() else { break };
+            let Some((state, banner_shown)) = con.sync() else {
+                break;
+            };
             if state == ZoneState::Running {
                 if !banner_shown {
                     con.say(&banner(zone));
@@ -271,10 +289,9 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
                 };
                 let _ = con.sync();
             }
-            '\x7f' | '\x08' => {
-                if line.pop().is_some() && !matches!(phase, Phase::Password(_)) {
-                    con.say("\x08 \x08");
-                }
+            // Backspace: the guard erases (also while typing a password, which is not echoed).
+            '\x7f' | '\x08' if line.pop().is_some() && !matches!(phase, Phase::Password(_)) => {
+                con.say("\x08 \x08");
             }
             '\x03' => {
                 line.clear();

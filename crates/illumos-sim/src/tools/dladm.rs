@@ -613,12 +613,14 @@ fn set_linkprop(cx: &mut Ctx, args: &[String], reset: bool) -> i32 {
                 }
             }
             "maxbw" | "priority" | "cpus" | "protection" | "allowed-ips" => {}
-            _ => return die(
-                cx,
-                &format!(
+            _ => {
+                return die(
+                    cx,
+                    &format!(
                     "warning: cannot set link property '{k}' on '{name}': link property not found"
                 ),
-            ),
+                )
+            }
         }
     }
     cx.touch();

@@ -315,10 +315,7 @@ fn show_if(cx: &mut Ctx, args: &[String]) -> i32 {
     names.sort_by_key(|n| (*n != "lo0", (*n).clone()));
     if let Some(want) = o.operands.first() {
         if !cx.st.ifs.contains_key(want) {
-            return die(
-                cx,
-                &format!("Could not get interface(s): Interface does not exist"),
-            );
+            return die(cx, "Could not get interface(s): Interface does not exist");
         }
         names.retain(|n| *n == want);
     }

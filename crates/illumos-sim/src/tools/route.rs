@@ -60,10 +60,9 @@ fn get(cx: &mut Ctx, dest: &str) -> i32 {
             v4_net(&r.dest).unwrap_or((0, 32))
         };
         let exact_default = dest == "default" && len == 0;
-        if (dest != "default" && t & mask(len) == net & mask(len)) || exact_default {
-            if best.as_ref().is_none_or(|b| len > b.0) {
-                best = Some((len, r.dest.clone(), r.gateway.clone(), r.ifname.clone()));
-            }
+        let hit = (dest != "default" && t & mask(len) == net & mask(len)) || exact_default;
+        if hit && best.as_ref().is_none_or(|b| len > b.0) {
+            best = Some((len, r.dest.clone(), r.gateway.clone(), r.ifname.clone()));
         }
     }
     if dest != "default" {

@@ -147,13 +147,7 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
         }
     }
     for fmri in waits {
-        loop {
-            let Some(s) = cx.st.services.get(&fmri) else {
-                break;
-            };
-            if s.next_state.is_none() {
-                break;
-            }
+        while let Some(s) = cx.st.services.get(&fmri).filter(|s| s.next_state.is_some()) {
             let ms = s.until_ms.saturating_sub(timefmt::now_ms()) + 1;
             cx.pause(ms);
             smf::settle(cx);

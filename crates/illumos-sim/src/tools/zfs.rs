@@ -719,6 +719,8 @@ fn clone(cx: &mut Ctx, args: &[String]) -> i32 {
 }
 
 struct Walk {
+    /// `zfs list -t snapshot fs` (without -r) lists fs's snapshots; `zfs get` does not.
+    snapshots_of_operand: bool,
     types: u8,
     depth: Option<usize>,
     recurse: bool,
@@ -778,7 +780,11 @@ fn walk(cx: &mut Ctx, operands: &[String], w: &Walk, explicit_types: bool) -> (V
                     mine.push(d);
                 }
             }
-        } else if w.types & zp::SNAP != 0 && explicit_types && !r.contains('@') {
+        } else if w.snapshots_of_operand
+            && w.types & zp::SNAP != 0
+            && explicit_types
+            && !r.contains('@')
+        {
             // `zfs list -t snapshot fs` lists the snapshots of fs.
             mine.extend(zp::snapshots(st, r).into_iter().map(String::from));
         }
@@ -885,6 +891,7 @@ fn list(cx: &mut Ctx, args: &[String]) -> i32 {
         None => None,
     };
     let w = Walk {
+        snapshots_of_operand: true,
         types,
         depth,
         recurse: o.has('r'),
@@ -978,6 +985,7 @@ fn get(cx: &mut Ctx, args: &[String]) -> i32 {
     };
     let depth = o.val('d').and_then(|d| d.parse().ok());
     let w = Walk {
+        snapshots_of_operand: false,
         types,
         depth,
         recurse: o.has('r'),

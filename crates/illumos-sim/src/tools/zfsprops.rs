@@ -22,6 +22,7 @@ pub struct PropDef {
     pub values: &'static [&'static str],
 }
 
+#[allow(clippy::too_many_arguments)] // a table row: positional reads best
 const fn p(
     name: &'static str,
     alias: &'static str,

@@ -40,7 +40,9 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
         i += 1;
     }
     let Some(zone) = args.get(i).cloned() else {
-        cx.errln("usage: zlogin [ -dnCEINQS ] [ -e cmdchar ] [-l user] zonename [command [arg ...]]");
+        cx.errln(
+            "usage: zlogin [ -dnCEINQS ] [ -e cmdchar ] [-l user] zonename [command [arg ...]]",
+        );
         return 2;
     };
     let cmd = &args[i + 1..];
@@ -58,19 +60,36 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
             return 1;
         }
         if matches!(state, ZoneState::Configured | ZoneState::Incomplete) {
-            cx.errln(&format!("zlogin: cannot connect to the console of a zone which is '{}'", state.as_str()));
+            cx.errln(&format!(
+                "zlogin: cannot connect to the console of a zone which is '{}'",
+                state.as_str()
+            ));
             return 1;
         }
-        return console::run(cx, &zone, console::Opts { quiet, detach_on_halt, escape });
+        return console::run(
+            cx,
+            &zone,
+            console::Opts {
+                quiet,
+                detach_on_halt,
+                escape,
+            },
+        );
     }
     match state {
         ZoneState::Running => {}
         ZoneState::Configured | ZoneState::Incomplete => {
-            cx.errln(&format!("zlogin: cannot login to a zone which is '{}'", state.as_str()));
+            cx.errln(&format!(
+                "zlogin: cannot login to a zone which is '{}'",
+                state.as_str()
+            ));
             return 1;
         }
         s => {
-            cx.errln(&format!("zlogin: login allowed only to running zones ({zone} is '{}').", s.as_str()));
+            cx.errln(&format!(
+                "zlogin: login allowed only to running zones ({zone} is '{}').",
+                s.as_str()
+            ));
             return 1;
         }
     }
@@ -83,7 +102,12 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
         cmd.join(" ")
     };
     let z = cx.st.zones.get_mut(&zone).expect("checked above");
-    let mut g = Guest { files: &mut z.guest.files, hostname: zone.clone(), last: 0, dirty: false };
+    let mut g = Guest {
+        files: &mut z.guest.files,
+        hostname: zone.clone(),
+        last: 0,
+        dirty: false,
+    };
     let mut status = 0;
     let mut out = String::new();
     for l in line.lines() {

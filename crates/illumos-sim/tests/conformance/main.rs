@@ -11,5 +11,5 @@ mod smf;
 mod util;
 mod zfs;
 mod zlogin;
-mod zonecfg;
 mod zoneadm;
+mod zonecfg;

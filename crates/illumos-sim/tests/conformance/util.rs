@@ -47,7 +47,11 @@ impl Host {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("illumos-sim-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let o = Command::new(SIM).arg("init").arg(&dir).output().expect("run illumos-sim init");
+        let o = Command::new(SIM)
+            .arg("init")
+            .arg(&dir)
+            .output()
+            .expect("run illumos-sim init");
         assert!(o.status.success(), "init failed: {o:?}");
         Host { dir }
     }
@@ -74,7 +78,12 @@ impl Host {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tool");
-        child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
         Out::from(child.wait_with_output().expect("wait"))
     }
 
@@ -94,7 +103,11 @@ impl Host {
     }
 
     pub fn dump(&self) -> String {
-        let o = Command::new(SIM).arg("dump").arg(&self.dir).output().expect("dump");
+        let o = Command::new(SIM)
+            .arg("dump")
+            .arg(&self.dir)
+            .output()
+            .expect("dump");
         assert!(o.status.success());
         String::from_utf8(o.stdout).expect("utf8")
     }
@@ -104,7 +117,8 @@ impl Host {
     }
 
     pub fn state_json(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.dir.join("state")).expect("state")).expect("state JSON")
+        serde_json::from_slice(&std::fs::read(self.dir.join("state")).expect("state"))
+            .expect("state JSON")
     }
 
     pub fn log(&self) -> Vec<serde_json::Value> {
@@ -118,7 +132,15 @@ impl Host {
     pub fn log_argvs(&self) -> Vec<String> {
         self.log()
             .iter()
-            .map(|e| e["argv"].as_array().expect("argv").iter().map(|a| a.as_str().unwrap_or("")).collect::<Vec<_>>().join(" "))
+            .map(|e| {
+                e["argv"]
+                    .as_array()
+                    .expect("argv")
+                    .iter()
+                    .map(|a| a.as_str().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect()
     }
 
@@ -127,7 +149,12 @@ impl Host {
     }
 
     pub fn config(&self, kv: &str) {
-        let o = Command::new(SIM).args(["config"]).arg(&self.dir).arg(kv).output().expect("config");
+        let o = Command::new(SIM)
+            .args(["config"])
+            .arg(&self.dir)
+            .arg(kv)
+            .output()
+            .expect("config");
         assert!(o.status.success(), "{o:?}");
     }
 

@@ -1,0 +1,176 @@
+//! A real agent process on a fresh emulated host, for measuring.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Agent {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub port: u16,
+    pub key: String,
+    pub child: Option<Child>,
+    pub http: ureq::Agent,
+}
+
+/// The release binaries beside this one (`cargo build --release --workspace`).
+pub fn binary(name: &str) -> PathBuf {
+    let me = std::env::current_exe().expect("own path");
+    let p = me.parent().expect("bin dir").join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build --release --workspace` first",
+        p.display()
+    );
+    p
+}
+
+pub fn client(connect_timeout: Duration) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .disable_verification(true)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .timeout_connect(Some(connect_timeout))
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .new_agent()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Agent {
+    /// Creates the emulated host and config; does not start the agent.
+    pub fn prepare(root: &Path, extra_config: &str) -> Agent {
+        let dir = root.to_path_buf();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let host = dir.join("host");
+        let out = Command::new(binary("illumos-sim"))
+            .arg("init")
+            .arg(&host)
+            .output()
+            .expect("illumos-sim runs");
+        assert!(out.status.success(), "illumos-sim init failed");
+        let port = free_port();
+        let config = dir.join("config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\nlogging:\n  format: text\n  level: warn\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra_config}",
+                data = dir.join("data").display(),
+                host = host.display()
+            ),
+        )
+        .expect("config");
+        Agent {
+            dir,
+            config,
+            port,
+            key: String::new(),
+            child: None,
+            http: client(Duration::from_millis(200)),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Starts the agent; returns the time from spawning it to `/health` answering 200.
+    pub fn start(&mut self) -> Duration {
+        let log = std::fs::File::create(self.dir.join("agent.log")).expect("log");
+        let started = Instant::now();
+        let child = Command::new(binary("zoneweaver-agent"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("agent starts");
+        self.child = Some(child);
+        let deadline = started + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.http.get(&self.url("/health")).call() {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "agent did not come up");
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let elapsed = started.elapsed();
+        self.key = std::fs::read_to_string(self.dir.join("data/bootstrap-api-key"))
+            .expect("bootstrap key")
+            .trim()
+            .to_owned();
+        elapsed
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: sending SIGTERM to our own child.
+            unsafe_term(c.id());
+            let _ = c.wait();
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Resident set size in KiB, from /proc (the bench runs on Linux beside the emulator).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .expect("VmRSS")
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Value {
+        let mut r = self
+            .http
+            .post(&self.url(path))
+            .header("Authorization", &format!("Bearer {}", self.key))
+            .send_json(body)
+            .expect("POST");
+        r.body_mut().read_json().expect("JSON answer")
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let mut r = self
+            .http
+            .get(&self.url(path))
+            .header("Authorization", &format!("Bearer {}", self.key))
+            .call()
+            .expect("GET");
+        r.body_mut().read_json().expect("JSON answer")
+    }
+}
+
+fn unsafe_term(pid: u32) {
+    // The bench is a Linux test tool; `kill` keeps it free of a libc dependency.
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

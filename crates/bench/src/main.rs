@@ -1,0 +1,227 @@
+//! `zoneweaver-bench`: measures the real agent binary over HTTPS against the emulated host and
+//! prints a table. Build first: `cargo build --release --workspace`, then run
+//! `target/release/zoneweaver-bench [--quick]`.
+
+mod agent;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use agent::Agent;
+
+struct Row {
+    what: String,
+    value: String,
+    target: String,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let root = std::env::temp_dir().join(format!("zoneweaver-bench-{}", std::process::id()));
+    let mut rows = Vec::new();
+
+    startup_and_rss(&root, &mut rows);
+    let mut agent = Agent::prepare(&root.join("load"), "zones:\n  max_concurrent_tasks: 8\n");
+    agent.start();
+    seed_tasks(&agent, 100);
+    let secs = if quick { 2.0 } else { 5.0 };
+    for conns in [1usize, 32] {
+        let (rps, p50, p99, errors) = get_tasks_load(&agent, conns, Duration::from_secs_f64(secs));
+        rows.push(Row {
+            what: format!("GET /tasks, {conns} connection(s): throughput"),
+            value: format!("{rps:.0} req/s"),
+            target: if conns == 32 { "> 5,000 req/s".into() } else { String::new() },
+        });
+        rows.push(Row {
+            what: format!("GET /tasks, {conns} connection(s): p50 / p99"),
+            value: format!("{p50:.2} ms / {p99:.2} ms{}", if errors > 0 { format!(" ({errors} errors)") } else { String::new() }),
+            target: if conns == 32 { "p99 < 20 ms".into() } else { String::new() },
+        });
+    }
+    rows.push(Row {
+        what: "RSS after the load".into(),
+        value: format!("{:.1} MiB", agent.rss_kib() as f64 / 1024.0),
+        target: String::new(),
+    });
+    agent.stop();
+
+    let chain = if quick { 200 } else { 1000 };
+    chained_tasks(&root, chain, &mut rows);
+
+    println!("\n| measurement | value | target |\n|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} |", r.what, r.value, r.target);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn startup_and_rss(root: &std::path::Path, rows: &mut Vec<Row>) {
+    let mut agent = Agent::prepare(&root.join("start"), "");
+    let cold = agent.start();
+    std::thread::sleep(Duration::from_secs(1));
+    let rss = agent.rss_kib();
+    agent.stop();
+    let mut warm: Vec<f64> = (0..5)
+        .map(|_| {
+            let d = agent.start();
+            agent.stop();
+            d.as_secs_f64() * 1e3
+        })
+        .collect();
+    warm.sort_by(f64::total_cmp);
+    rows.push(Row {
+        what: "start to /health answering (first start: key, certificate, schema)".into(),
+        value: format!("{:.1} ms", cold.as_secs_f64() * 1e3),
+        target: String::new(),
+    });
+    rows.push(Row {
+        what: "start to /health answering (median of 5 restarts)".into(),
+        value: format!("{:.1} ms", percentile(&warm, 0.5)),
+        target: "< 100 ms".into(),
+    });
+    rows.push(Row {
+        what: "idle RSS after start".into(),
+        value: format!("{:.1} MiB", rss as f64 / 1024.0),
+        target: "< 16 MiB".into(),
+    });
+}
+
+fn seed_tasks(agent: &Agent, n: usize) {
+    let mut last = String::new();
+    for _ in 0..n {
+        let r = agent.post("/tasks", &json!({"operation": "noop"}));
+        last = r["task_id"].as_str().expect("task id").to_owned();
+    }
+    agent.get(&format!("/tasks/{last}/wait?timeout=60"));
+}
+
+/// `conns` threads, each with its own keep-alive HTTPS connection, for `duration`.
+fn get_tasks_load(agent: &Agent, conns: usize, duration: Duration) -> (f64, f64, f64, usize) {
+    let url = agent.url("/tasks");
+    let auth = format!("Bearer {}", agent.key);
+    let stop = Arc::new(AtomicBool::new(false));
+    let barrier = Arc::new(Barrier::new(conns + 1));
+    let handles: Vec<_> = (0..conns)
+        .map(|_| {
+            let (url, auth, stop, barrier) = (url.clone(), auth.clone(), stop.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let http = agent::client(Duration::from_secs(5));
+                // Warm the connection (TLS handshake) before the clock starts.
+                let _ = http.get(&url).header("Authorization", &auth).call();
+                barrier.wait();
+                let mut lat = Vec::new();
+                let mut errors = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    match http.get(&url).header("Authorization", &auth).call() {
+                        Ok(mut r) if r.status() == 200 => {
+                            let _ = r.body_mut().read_to_vec();
+                            lat.push(t.elapsed().as_secs_f64() * 1e3);
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    std::thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (lat, e) = h.join().expect("load thread");
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    (
+        all.len() as f64 / elapsed,
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        errors,
+    )
+}
+
+fn parse_ts(v: &Value) -> f64 {
+    // "2026-11-22T01:30:37.123456Z": seconds within the day are enough for differences, and
+    // the chain runs for seconds, not across midnight in practice (pairs that do are skipped).
+    let s = v.as_str().expect("timestamp");
+    let time = &s[11..s.len() - 1];
+    let mut parts = time.split(':');
+    let h: f64 = parts.next().and_then(|x| x.parse().ok()).expect("hours");
+    let m: f64 = parts.next().and_then(|x| x.parse().ok()).expect("minutes");
+    let sec: f64 = parts.next().and_then(|x| x.parse().ok()).expect("seconds");
+    h * 3600.0 + m * 60.0 + sec
+}
+
+/// A chain of `n` noop tasks, each depending on the previous, held behind a blocker until the
+/// whole chain is queued; reports the delay from each dependency's end to its dependent's start.
+fn chained_tasks(root: &std::path::Path, n: usize, rows: &mut Vec<Row>) {
+    let mut agent = Agent::prepare(&root.join("chain"), "zones:\n  max_concurrent_tasks: 8\n");
+    agent.start();
+    let blocker = agent.post("/tasks", &json!({"operation": "noop", "duration_ms": 2000 + 5 * n}));
+    let mut prev = blocker["task_id"].as_str().expect("id").to_owned();
+    let mut ids = vec![prev.clone()];
+    for _ in 0..n {
+        let r = agent.post("/tasks", &json!({"operation": "noop", "depends_on": prev}));
+        prev = r["task_id"].as_str().expect("id").to_owned();
+        ids.push(prev.clone());
+    }
+    let last = agent.get(&format!("/tasks/{prev}/wait?timeout=120"));
+    assert_eq!(last["status"], "completed", "chain did not complete: {last}");
+    let mut tasks = std::collections::HashMap::new();
+    let mut offset = 0;
+    loop {
+        let page = agent.get(&format!("/tasks?limit=1000&offset={offset}"));
+        let list = page["tasks"].as_array().expect("tasks").clone();
+        if list.is_empty() {
+            break;
+        }
+        offset += list.len();
+        for t in list {
+            tasks.insert(t["id"].as_str().expect("id").to_owned(), t);
+        }
+    }
+    let mut delays = Vec::new();
+    let mut skipped = 0;
+    for pair in ids.windows(2) {
+        let (dep, t) = (&tasks[&pair[0]], &tasks[&pair[1]]);
+        let (done, created, started) = (
+            parse_ts(&dep["completed_at"]),
+            parse_ts(&t["created_at"]),
+            parse_ts(&t["started_at"]),
+        );
+        if created > done || started < done {
+            skipped += 1;
+            continue;
+        }
+        delays.push((started - done) * 1e3);
+    }
+    delays.sort_by(f64::total_cmp);
+    rows.push(Row {
+        what: format!("dependency end to dependent start, {} chained noop tasks: median / p99", delays.len()),
+        value: format!(
+            "{:.3} ms / {:.3} ms{}",
+            percentile(&delays, 0.5),
+            percentile(&delays, 0.99),
+            if skipped > 0 { format!(" ({skipped} pairs not measurable)") } else { String::new() }
+        ),
+        target: "p99 < 2 ms".into(),
+    });
+    agent.stop();
+}
