@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use crate::cmd::{Cmd, Tool};
 use crate::link::{InvalidValue, LinkName, Mac, UnicastMac, VlanId};
+use crate::names::ZoneName;
 use crate::parsable::{field_arg, optional, parse_records, ParseError, Record};
 use crate::persistence::Persistence;
 use crate::runner::{CommandError, Runner};
@@ -169,7 +170,10 @@ impl FromStr for Mtu {
     type Err = InvalidValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || InvalidValue::new("MTU", s, "must be a number between 68 and 9000");
-        if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
+        if s.is_empty()
+            || s.len() > 4
+            || !s.bytes().all(|b| b.is_ascii_digit())
+            || s.starts_with('0')
         {
             return Err(bad());
         }
@@ -310,7 +314,9 @@ impl FromStr for Duplex {
 pub enum MacAddrType {
     Fixed,
     Random,
-    Factory { slot: u32 },
+    Factory {
+        slot: u32,
+    },
     /// VRRP and anything newer, kept as printed.
     Other(String),
 }
@@ -344,8 +350,7 @@ pub struct Vnic {
     /// `VID` 0 means no VLAN.
     pub vlan: Option<VlanId>,
     /// The zone the VNIC is assigned to; `None` for the global zone (printed `--`).
-    /// Kept as text: zone names are validated by the zone modules.
-    pub zone: Option<String>,
+    pub zone: Option<ZoneName>,
 }
 
 /// One line of `show-link`.
@@ -488,7 +493,13 @@ fn parse_vnic(r: &Record<'_>) -> Result<Vnic, ParseError> {
         mac: r.parse("MACADDRESS")?,
         mac_type: r.parse("MACADDRTYPE")?,
         vlan,
-        zone: r.get("ZONE").and_then(optional).map(str::to_owned),
+        zone: match r.get("ZONE").and_then(optional) {
+            None => None,
+            Some(z) => Some(
+                z.parse()
+                    .map_err(|e| r.error(format!("bad ZONE {z:?}: {e}")))?,
+            ),
+        },
     })
 }
 
@@ -581,7 +592,8 @@ pub async fn create_etherstub(
         .map_err(|e| CreateEtherstubError {
             name: name.clone(),
             kind: classify(e, |s| {
-                s.contains(OBJECT_EXISTS).then_some(LinkFailure::AlreadyExists)
+                s.contains(OBJECT_EXISTS)
+                    .then_some(LinkFailure::AlreadyExists)
             }),
         })
 }
@@ -693,9 +705,7 @@ pub async fn set_linkprop(
         .map(drop)
         .map_err(|e| SetLinkPropError {
             name: name.clone(),
-            kind: classify(e, |s| {
-                invalid_link_name(s).map(|_| LinkFailure::NotFound)
-            }),
+            kind: classify(e, |s| invalid_link_name(s).map(|_| LinkFailure::NotFound)),
         })
 }
 
@@ -824,11 +834,23 @@ mod tests {
         );
         assert_eq!(
             show_link_cmd(None).argv(),
-            ["dladm", "show-link", "-p", "-o", "LINK,CLASS,MTU,STATE,BRIDGE,OVER"]
+            [
+                "dladm",
+                "show-link",
+                "-p",
+                "-o",
+                "LINK,CLASS,MTU,STATE,BRIDGE,OVER"
+            ]
         );
         assert_eq!(
             show_phys_cmd(None).argv(),
-            ["dladm", "show-phys", "-p", "-o", "LINK,MEDIA,STATE,SPEED,DUPLEX,DEVICE"]
+            [
+                "dladm",
+                "show-phys",
+                "-p",
+                "-o",
+                "LINK,MEDIA,STATE,SPEED,DUPLEX,DEVICE"
+            ]
         );
     }
 
@@ -927,7 +949,7 @@ mod tests {
                 mac: "02:08:20:a3:1b:5c".parse().unwrap(),
                 mac_type: MacAddrType::Random,
                 vlan: None,
-                zone: Some("vm1".into()),
+                zone: Some("vm1".parse().unwrap()),
             }]
         );
     }
@@ -1024,13 +1046,19 @@ vm1net0:vnic:1500:up:stub0
     #[test]
     fn delete_of_unknown_link_is_not_found() {
         // reference §1.5: delete-vnic / delete-etherstub of unknown name
-        let k = classify(failed("dladm: invalid link name 'vm9net0'\n"), classify_delete);
+        let k = classify(
+            failed("dladm: invalid link name 'vm9net0'\n"),
+            classify_delete,
+        );
         assert!(matches!(k, LinkFailure::NotFound), "{k:?}");
     }
 
     #[test]
     fn delete_etherstub_with_vnics_is_busy() {
-        let k = classify(failed("dladm: vnic deletion failed: link busy\n"), classify_delete);
+        let k = classify(
+            failed("dladm: vnic deletion failed: link busy\n"),
+            classify_delete,
+        );
         assert!(matches!(k, LinkFailure::Busy), "{k:?}");
     }
 
@@ -1052,7 +1080,8 @@ vm1net0:vnic:1500:up:stub0
             "dladm: etherstub creation failed: object already exists\n",
         ] {
             let k = classify(failed(s), |s| {
-                s.contains(OBJECT_EXISTS).then_some(LinkFailure::AlreadyExists)
+                s.contains(OBJECT_EXISTS)
+                    .then_some(LinkFailure::AlreadyExists)
             });
             assert!(matches!(k, LinkFailure::AlreadyExists), "{k:?}");
         }
@@ -1105,5 +1134,40 @@ vm1net0:vnic:1500:up:stub0
         for v in crate::parsable::hostile_variants("1500") {
             assert!(v.parse::<Mtu>().is_err(), "{v:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn get_of_a_missing_vnic_is_none_but_other_failures_are_errors() {
+        let (_d, run) = crate::parsable::script::runner(
+            Tool::Dladm,
+            "echo \"dladm: invalid vnic name '$6': object not found\" >&2; exit 1",
+        );
+        assert_eq!(get_vnic(&run, &link("vm9net0")).await.unwrap(), None);
+        let (_d, run) = crate::parsable::script::runner(
+            Tool::Dladm,
+            "echo 'dladm: permission denied' >&2; exit 1",
+        );
+        let err = get_vnic(&run, &link("vm9net0")).await.unwrap_err();
+        assert!(matches!(err.kind, LinkFailure::Command(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn create_vnic_with_mtu_sets_it_again() {
+        let (_d, run) = crate::parsable::script::runner(Tool::Dladm, "echo \"$@\"");
+        let spec = CreateVnic {
+            name: link("vm1net0"),
+            over: link("stub0"),
+            mac: VnicMac::Auto,
+            vlan: None,
+            props: vec![LinkProp::Mtu(Mtu::new(9000).unwrap())],
+            persistence: Persistence::Temporary,
+        };
+        create_vnic(&run, &spec).await.unwrap();
+        let (_d, run) = crate::parsable::script::runner(
+            Tool::Dladm,
+            "echo \"dladm: invalid link name 'stub0'\" >&2; exit 1",
+        );
+        let err = create_vnic(&run, &spec).await.unwrap_err();
+        assert!(matches!(err.kind, LinkFailure::OverNotFound), "{err:?}");
     }
 }

@@ -5,11 +5,21 @@
 //! output into types. This crate knows tools, not HTTP, SQL or tasks.
 
 pub mod cmd;
+pub mod dladm;
+pub mod ipadm;
+pub mod ipnat;
 pub mod link;
+pub mod names;
 pub mod net;
 pub mod parsable;
 pub mod persistence;
+pub mod route;
+pub mod routeadm;
 pub mod runner;
+pub mod smf;
+pub mod zfs;
+pub mod zoneadm;
+pub mod zonecfg;
 
 pub use cmd::{Cmd, Tool};
 pub use runner::{CommandError, CommandFailed, Output, OutputSink, Runner, RunnerConfig, Stream};

@@ -74,9 +74,7 @@ impl FromStr for LinkName {
         if !s.as_bytes()[0].is_ascii_alphabetic() {
             return bad("must start with a letter");
         }
-        let start = s
-            .rfind(|c: char| !c.is_ascii_digit())
-            .map_or(0, |i| i + 1);
+        let start = s.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
         let number = &s[start..];
         if number.is_empty() {
             return bad("must end with a number");
@@ -156,10 +154,7 @@ impl FromStr for Mac {
             let part = parts
                 .next()
                 .ok_or_else(|| bad("must have six ':'-separated octets"))?;
-            if part.is_empty()
-                || part.len() > 2
-                || !part.bytes().all(|b| b.is_ascii_hexdigit())
-            {
+            if part.is_empty() || part.len() > 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(bad("each octet must be one or two hex digits"));
             }
             *octet = u8::from_str_radix(part, 16).map_err(|_| bad("bad octet"))?;
@@ -195,7 +190,11 @@ impl TryFrom<Mac> for UnicastMac {
     fn try_from(mac: Mac) -> Result<Self, Self::Error> {
         let text = mac.to_string();
         if mac.is_broadcast() {
-            Err(InvalidValue::new("VNIC MAC address", &text, "is the broadcast address"))
+            Err(InvalidValue::new(
+                "VNIC MAC address",
+                &text,
+                "is the broadcast address",
+            ))
         } else if mac.is_multicast() {
             Err(InvalidValue::new(
                 "VNIC MAC address",
@@ -277,7 +276,14 @@ mod tests {
 
     #[test]
     fn link_names_from_the_manual() {
-        for ok in ["net0", "vm1net10", "e1000g0", "natstub0", "provision_interconnect0", "a0"] {
+        for ok in [
+            "net0",
+            "vm1net10",
+            "e1000g0",
+            "natstub0",
+            "provision_interconnect0",
+            "a0",
+        ] {
             assert_eq!(ok.parse::<LinkName>().unwrap().as_str(), ok);
         }
         // dladm.8: leading zero, '-', no trailing number

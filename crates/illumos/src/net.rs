@@ -326,10 +326,16 @@ mod tests {
     fn netmask_must_be_contiguous() {
         assert_eq!("255.255.255.0".parse::<Ipv4Netmask>().unwrap().prefix(), 24);
         assert_eq!("0.0.0.0".parse::<Ipv4Netmask>().unwrap().prefix(), 0);
-        assert_eq!("255.255.255.255".parse::<Ipv4Netmask>().unwrap().prefix(), 32);
+        assert_eq!(
+            "255.255.255.255".parse::<Ipv4Netmask>().unwrap().prefix(),
+            32
+        );
         assert!("255.0.255.0".parse::<Ipv4Netmask>().is_err());
         assert!("255.255.255.1".parse::<Ipv4Netmask>().is_err());
-        assert_eq!(Ipv4Netmask::from_prefix(20).unwrap().to_string(), "255.255.240.0");
+        assert_eq!(
+            Ipv4Netmask::from_prefix(20).unwrap().to_string(),
+            "255.255.240.0"
+        );
     }
 
     #[test]

@@ -179,6 +179,47 @@ pub(crate) fn hostile_variants(valid: &str) -> Vec<String> {
     out
 }
 
+/// Test support: a [`crate::Runner`] whose `tool` is a shell script, to check the glue
+/// between running and classifying (exit codes, partial output) on real processes. Parsers
+/// and argv are tested directly; this is only for the few paths that depend on an exit.
+#[cfg(test)]
+pub(crate) mod script {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::cmd::Tool;
+    use crate::runner::{Runner, RunnerConfig};
+
+    pub struct Dir(PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    pub fn runner(tool: Tool, script: &str) -> (Dir, Runner) {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "illumos-net-script-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(tool.name());
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = RunnerConfig {
+            pfexec: None,
+            tool_dir: Some(dir.clone()),
+            timeout: std::time::Duration::from_secs(10),
+            ..Default::default()
+        };
+        (Dir(dir), Runner::new(config))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
