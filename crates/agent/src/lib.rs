@@ -8,6 +8,8 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod keys;
+pub mod network;
 pub mod server;
 pub mod tasks;
 pub mod time;
+pub mod zones;

@@ -104,8 +104,14 @@ fn bootstrap_key(config: &Config, db: &Db) -> Result<Option<String>, ServeError>
 }
 
 /// The operations the engine can run, area by area.
-fn operations() -> Vec<Arc<dyn Operation>> {
-    vec![Arc::new(Noop)]
+fn operations(
+    zones: &Arc<crate::zones::ZoneServices>,
+    network: &Arc<crate::network::NetworkServices>,
+) -> Vec<Arc<dyn Operation>> {
+    let mut ops: Vec<Arc<dyn Operation>> = vec![Arc::new(Noop)];
+    ops.extend(crate::zones::operations(zones));
+    ops.extend(crate::network::operations(network));
+    ops
 }
 
 pub struct ServeOptions {
@@ -146,17 +152,26 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         operation_timeout: config.operation_timeout(),
         cancel_grace: Duration::from_secs(config.tasks.kill_grace_seconds + 5),
     };
+    let config = Arc::new(config);
+    let zones = Arc::new(crate::zones::ZoneServices::new(
+        config.clone(),
+        runner.clone(),
+        db.clone(),
+    ));
+    let network = Arc::new(crate::network::NetworkServices::new(
+        config.clone(),
+        runner.clone(),
+    ));
     let queue = TaskQueue::start(
         db.clone(),
         runner.clone(),
-        operations(),
+        operations(&zones, &network),
         engine_config,
         Some(metrics.clone()),
     )
     .await?;
-    let config = Arc::new(config);
     spawn_retention(config.clone(), db.clone());
-    let state = AppState::new(config.clone(), db, queue, runner, metrics);
+    let state = AppState::new(config.clone(), db, queue, runner, metrics, zones, network);
     let app = crate::http::router(state);
 
     let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)

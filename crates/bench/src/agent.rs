@@ -130,8 +130,8 @@ impl Agent {
 
     /// Resident set size in KiB, from /proc (the bench runs on Linux beside the emulator).
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("/proc status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -150,6 +150,16 @@ impl Agent {
         r.body_mut().read_json().expect("JSON answer")
     }
 
+    pub fn get_raw(&self, path: &str) -> Vec<u8> {
+        let mut r = self
+            .http
+            .get(&self.url(path))
+            .header("Authorization", &format!("Bearer {}", self.key))
+            .call()
+            .expect("GET");
+        r.body_mut().read_to_vec().expect("body")
+    }
+
     pub fn get(&self, path: &str) -> Value {
         let mut r = self
             .http
@@ -163,7 +173,10 @@ impl Agent {
 
 fn unsafe_term(pid: u32) {
     // The bench is a Linux test tool; `kill` keeps it free of a libc dependency.
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 impl Drop for Agent {

@@ -12,7 +12,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 /// Migrations in order; `PRAGMA user_version` records how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_zones.sql"),
+];
 
 const READERS: usize = 4;
 

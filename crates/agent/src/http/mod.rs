@@ -40,17 +40,22 @@ pub struct AppState {
     pub runner: illumos::Runner,
     pub metrics: Arc<Metrics>,
     pub key_usage: Arc<KeyUsage>,
+    pub zones: Arc<crate::zones::ZoneServices>,
+    pub network: Arc<crate::network::NetworkServices>,
     pub started: Instant,
     health: Arc<Mutex<Option<(Instant, HostTools)>>>,
 }
 
 impl AppState {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Arc<Config>,
         db: Db,
         tasks: TaskQueue,
         runner: illumos::Runner,
         metrics: Arc<Metrics>,
+        zones: Arc<crate::zones::ZoneServices>,
+        network: Arc<crate::network::NetworkServices>,
     ) -> Self {
         AppState {
             config,
@@ -58,6 +63,8 @@ impl AppState {
             tasks,
             runner,
             metrics,
+            zones,
+            network,
             key_usage: Arc::default(),
             started: Instant::now(),
             health: Arc::default(),
@@ -72,6 +79,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics_text))
         .merge(crate::tasks::routes::router())
         .merge(crate::keys::routes::router())
+        .merge(crate::zones::router())
+        .merge(crate::network::router())
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {

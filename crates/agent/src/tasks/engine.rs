@@ -268,9 +268,6 @@ async fn undo(
 ) -> Result<(), OpError> {
     let id = task.id.clone();
     let mut journal = inner.db.read(move |c| store::journal(c, &id)).await?;
-    if journal.is_empty() {
-        return Ok(());
-    }
     journal.reverse();
     // The undo gets a token of its own: the task's token may be the very cancel that got us here.
     let cancel = CancellationToken::new();
@@ -285,7 +282,9 @@ async fn undo(
         log: log.clone(),
         events: inner.events.clone(),
     };
-    cx.note(&format!("undoing {} step(s)", journal.len()));
+    if !journal.is_empty() {
+        cx.note(&format!("undoing {} step(s)", journal.len()));
+    }
     op.undo(&cx, journal).await
 }
 

@@ -24,9 +24,10 @@ pub trait Operation: Send + Sync + 'static {
     /// Does the work. The returned value becomes the task's `result`.
     fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>>;
 
-    /// Undoes what the journal says was made, newest entry first is the caller's order
-    /// (`journal` arrives already reversed). Each undo step must treat "already gone" as
-    /// success: after a crash it may run twice.
+    /// Undoes what the journal says was made (`journal` arrives newest first, and may be empty:
+    /// the undo also runs for a task that failed before it made anything, so it can drop its
+    /// intent). Each undo step must treat "already gone" as success: after a crash it may run
+    /// twice.
     fn undo<'a>(
         &'a self,
         _cx: &'a OpCx,

@@ -1,0 +1,864 @@
+//! Zone requests as the API receives them, and their validation into typed specs. Nothing here
+//! runs a command: a spec is what a task operation may act on.
+
+use illumos::link::{LinkName, UnicastMac, VlanId};
+use illumos::names::{AttrName, DatasetName, HostPath, Size, ZoneName, ZonecfgValue};
+use illumos::net::Ipv4Cidr;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::error::ApiError;
+
+/// `POST /zones`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateZoneRequest {
+    /// Zone name: 1 to 63 characters, letters, digits, `-`, `_`, `.`, starting with a letter or digit.
+    pub name: String,
+    /// Only `bhyve`.
+    pub brand: String,
+    /// Memory, e.g. `2G` or `512M`.
+    pub ram: Option<String>,
+    /// CPUs: `N` or `[cpus=]N[,sockets=n][,cores=n][,threads=n]`.
+    pub vcpus: Option<String>,
+    /// `BHYVE_RELEASE`, `BHYVE_RELEASE_CSM`, `BHYVE_DEBUG`, `BHYVE_DEBUG_CSM`, `BHYVE`, `BHYVE_CSM`, or an absolute path.
+    pub bootrom: Option<String>,
+    /// `i440fx`, `q35`, `amd`, `netapp`, `intel` or `none`.
+    pub hostbridge: Option<String>,
+    /// `virtio`, `virtio-blk`, `ahci`, `ahci-hd` or `nvme`.
+    pub diskif: Option<String>,
+    /// `virtio`, `virtio-net-viona` or `e1000`.
+    pub netif: Option<String>,
+    /// `generic`, `windows` or `openbsd`.
+    pub os_type: Option<String>,
+    /// `on`, `off` or `wait`.
+    pub vnc: Option<String>,
+    /// `on` or `off`.
+    pub acpi: Option<String>,
+    /// `on` or `off`.
+    pub xhci: Option<String>,
+    pub autoboot: Option<bool>,
+    pub boot_volume: Option<BootVolume>,
+    #[serde(default)]
+    pub nics: Vec<NicRequest>,
+    #[serde(default)]
+    pub cdroms: Vec<CdromRequest>,
+    pub cloud_init: Option<CloudInitRequest>,
+    pub source: Option<SourceRequest>,
+    /// Attach an `existing_dataset` even if another zone uses it.
+    #[serde(default)]
+    pub force: bool,
+    /// Boot the zone once it is created (a second task, `start_task_id`).
+    #[serde(default)]
+    pub start_after_create: bool,
+}
+
+/// bhyve attributes (bhyve(7)); each is optional and validated against what the brand accepts.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneAttrs {
+    /// Memory, e.g. `2G` or `512M`.
+    pub ram: Option<String>,
+    /// CPUs: `N` or `[cpus=]N[,sockets=n][,cores=n][,threads=n]`.
+    pub vcpus: Option<String>,
+    /// `BHYVE_RELEASE`, `BHYVE_RELEASE_CSM`, `BHYVE_DEBUG`, `BHYVE_DEBUG_CSM`, `BHYVE`, `BHYVE_CSM`, or an absolute path.
+    pub bootrom: Option<String>,
+    /// `i440fx`, `q35`, `amd`, `netapp`, `intel` or `none`.
+    pub hostbridge: Option<String>,
+    /// `virtio`, `virtio-blk`, `ahci`, `ahci-hd` or `nvme`.
+    pub diskif: Option<String>,
+    /// `virtio`, `virtio-net-viona` or `e1000`.
+    pub netif: Option<String>,
+    /// `generic`, `windows` or `openbsd`.
+    pub os_type: Option<String>,
+    /// `on`, `off` or `wait`.
+    pub vnc: Option<String>,
+    /// `on` or `off`.
+    pub acpi: Option<String>,
+    /// `on` or `off`.
+    pub xhci: Option<String>,
+}
+
+macro_rules! zone_attrs_of {
+    ($t:ty) => {
+        impl $t {
+            pub fn attrs(&self) -> ZoneAttrs {
+                ZoneAttrs {
+                    ram: self.ram.clone(),
+                    vcpus: self.vcpus.clone(),
+                    bootrom: self.bootrom.clone(),
+                    hostbridge: self.hostbridge.clone(),
+                    diskif: self.diskif.clone(),
+                    netif: self.netif.clone(),
+                    os_type: self.os_type.clone(),
+                    vnc: self.vnc.clone(),
+                    acpi: self.acpi.clone(),
+                    xhci: self.xhci.clone(),
+                }
+            }
+        }
+    };
+}
+zone_attrs_of!(CreateZoneRequest);
+zone_attrs_of!(ModifyZoneRequest);
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BootVolume {
+    /// Make a new volume (default), or attach `existing_dataset`.
+    pub create_new: Option<bool>,
+    /// Default `rpool`.
+    pub pool: Option<String>,
+    /// Parent dataset under the pool, default `zones`: the zone's datasets live in `POOL/DATASET/NAME/`.
+    pub dataset: Option<String>,
+    /// Default `root`.
+    pub volume_name: Option<String>,
+    /// Volume size, e.g. `30G` (required for a new volume not made from a template).
+    pub size: Option<String>,
+    #[serde(default)]
+    pub sparse: bool,
+    /// An existing volume to boot from (with `create_new: false`); never destroyed by the agent.
+    pub existing_dataset: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NicRequest {
+    /// The VNIC's name (a datalink name: letters, digits, `_`, ending in a digit).
+    pub physical: String,
+    /// When set, the VNIC is created over this link when the zone boots.
+    pub global_nic: Option<String>,
+    pub mac_addr: Option<String>,
+    pub vlan_id: Option<u16>,
+    /// The only address the zone may use on this NIC (`10.0.0.5/24`).
+    pub allowed_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CdromRequest {
+    /// An ISO on the host.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudInitRequest {
+    /// `on` or `off` (true and false are accepted too).
+    pub enabled: Option<OnOff>,
+    pub dns_domain: Option<String>,
+    /// The guest's password. Stored in the zone's configuration, never returned.
+    pub password: Option<String>,
+    /// Comma-separated IPv4 resolvers.
+    pub resolvers: Option<String>,
+    /// An SSH public key.
+    pub sshkey: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OnOff {
+    Bool(bool),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRequest {
+    /// Only `template`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The template: `POOL/PATH` (its newest snapshot is used) or `POOL/PATH@SNAPSHOT`.
+    pub template_dataset: String,
+    /// `clone` (thin, default) or `copy` (full send | recv).
+    pub clone_strategy: Option<String>,
+}
+
+/// `PUT /zones/{name}`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyZoneRequest {
+    /// Memory, e.g. `2G` or `512M`.
+    pub ram: Option<String>,
+    /// CPUs: `N` or `[cpus=]N[,sockets=n][,cores=n][,threads=n]`.
+    pub vcpus: Option<String>,
+    /// `BHYVE_RELEASE`, `BHYVE_RELEASE_CSM`, `BHYVE_DEBUG`, `BHYVE_DEBUG_CSM`, `BHYVE`, `BHYVE_CSM`, or an absolute path.
+    pub bootrom: Option<String>,
+    /// `i440fx`, `q35`, `amd`, `netapp`, `intel` or `none`.
+    pub hostbridge: Option<String>,
+    /// `virtio`, `virtio-blk`, `ahci`, `ahci-hd` or `nvme`.
+    pub diskif: Option<String>,
+    /// `virtio`, `virtio-net-viona` or `e1000`.
+    pub netif: Option<String>,
+    /// `generic`, `windows` or `openbsd`.
+    pub os_type: Option<String>,
+    /// `on`, `off` or `wait`.
+    pub vnc: Option<String>,
+    /// `on` or `off`.
+    pub acpi: Option<String>,
+    /// `on` or `off`.
+    pub xhci: Option<String>,
+    pub autoboot: Option<bool>,
+    #[serde(default)]
+    pub add_nics: Vec<NicRequest>,
+    /// VNIC names (`physical`) to remove.
+    #[serde(default)]
+    pub remove_nics: Vec<String>,
+    #[serde(default)]
+    pub add_disks: Vec<BootVolume>,
+    /// Disk slots to detach (`disk0`, ...); the volumes are kept.
+    #[serde(default)]
+    pub remove_disks: Vec<String>,
+    #[serde(default)]
+    pub add_cdroms: Vec<CdromRequest>,
+    /// CD-ROMs to remove, by slot (`cdrom0`) or ISO path.
+    #[serde(default)]
+    pub remove_cdroms: Vec<String>,
+    pub cloud_init: Option<CloudInitRequest>,
+    /// Provisioning settings, stored for the provisioning pipeline.
+    #[schema(value_type = Option<Object>)]
+    pub provisioning: Option<serde_json::Value>,
+    /// Attach existing volumes even if another zone uses them.
+    #[serde(default)]
+    pub force: bool,
+}
+
+// ---- validated specs ----
+
+/// Attributes as zonecfg `attr` name/value pairs, validated.
+pub type AttrSet = Vec<(AttrName, ZonecfgValue)>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VolumeSpec {
+    /// `POOL/DATASET/ZONE/VOLUME` for a new one; the given dataset for an existing one.
+    pub dataset: String,
+    pub create_new: bool,
+    pub size: Option<String>,
+    pub sparse: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TemplateSpec {
+    pub template: String,
+    /// Set when the request named one; otherwise the newest is found by the task.
+    pub snapshot: Option<String>,
+    pub copy: bool,
+}
+
+/// A create request, validated. Serialized into the task's metadata, so secrets are kept out
+/// (the cloud-init password travels in the task's secrets).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateSpec {
+    pub name: String,
+    /// `POOL/DATASET/NAME`, the zone's own dataset.
+    pub root_dataset: String,
+    pub attrs: Vec<(String, String)>,
+    pub autoboot: bool,
+    pub boot: Option<VolumeSpec>,
+    pub template: Option<TemplateSpec>,
+    pub nics: Vec<NicRequest>,
+    pub cdroms: Vec<String>,
+    pub cloud_init: Vec<(String, String)>,
+    pub has_password: bool,
+    pub force: bool,
+}
+
+fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    if allowed.contains(&v) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("{field} must be one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+fn value(field: &str, v: &str) -> Result<ZonecfgValue, ApiError> {
+    v.parse()
+        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
+}
+
+fn attr(name: &str) -> AttrName {
+    name.parse().expect("built-in attr names are valid")
+}
+
+fn check_ram(v: &str) -> bool {
+    let digits = v.trim_end_matches(['G', 'g', 'M', 'm', 'T', 't']);
+    v.len() - digits.len() <= 1
+        && !digits.is_empty()
+        && digits.len() <= 12
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u64>().is_ok_and(|n| n > 0)
+}
+
+fn check_vcpus(v: &str) -> bool {
+    let small = |n: &str| n.parse::<u32>().is_ok_and(|n| (1..=512).contains(&n));
+    if small(v) {
+        return true;
+    }
+    let mut first = true;
+    v.split(',').all(|part| {
+        let ok = match part.split_once('=') {
+            Some((k, n)) => matches!(k, "cpus" | "sockets" | "cores" | "threads") && small(n),
+            None => first && small(part),
+        };
+        first = false;
+        ok
+    })
+}
+
+impl ZoneAttrs {
+    pub fn is_empty(&self) -> bool {
+        self.to_pairs().is_empty()
+    }
+
+    /// (request field, bhyve attr name, value) for each attribute given.
+    fn to_pairs(&self) -> Vec<(&'static str, &'static str, &String)> {
+        [
+            ("ram", "ram", &self.ram),
+            ("vcpus", "vcpus", &self.vcpus),
+            ("bootrom", "bootrom", &self.bootrom),
+            ("hostbridge", "hostbridge", &self.hostbridge),
+            ("diskif", "diskif", &self.diskif),
+            ("netif", "netif", &self.netif),
+            ("os_type", "type", &self.os_type),
+            ("vnc", "vnc", &self.vnc),
+            ("acpi", "acpi", &self.acpi),
+            ("xhci", "xhci", &self.xhci),
+        ]
+        .into_iter()
+        .filter_map(|(f, a, v)| v.as_ref().map(|v| (f, a, v)))
+        .collect()
+    }
+
+    /// Validated `attr` pairs, each error naming its field.
+    pub fn validate(&self) -> Result<AttrSet, ApiError> {
+        let mut out = Vec::new();
+        for (field, name, v) in self.to_pairs() {
+            match field {
+                "ram" if !check_ram(v) => {
+                    return Err(ApiError::invalid(
+                        field,
+                        "ram must be a size such as 2G or 512M",
+                    ))
+                }
+                "vcpus" if !check_vcpus(v) => {
+                    return Err(ApiError::invalid(
+                        field,
+                        "vcpus must be N or [cpus=]N[,sockets=n][,cores=n][,threads=n]",
+                    ))
+                }
+                "bootrom" if v.parse::<HostPath>().is_err() => one_of(
+                    field,
+                    v,
+                    &[
+                        "BHYVE_RELEASE",
+                        "BHYVE_RELEASE_CSM",
+                        "BHYVE_DEBUG",
+                        "BHYVE_DEBUG_CSM",
+                        "BHYVE",
+                        "BHYVE_CSM",
+                    ],
+                )?,
+                "hostbridge" => one_of(
+                    field,
+                    v,
+                    &["i440fx", "q35", "amd", "netapp", "intel", "none"],
+                )?,
+                "diskif" => one_of(
+                    field,
+                    v,
+                    &["virtio", "virtio-blk", "ahci", "ahci-hd", "nvme"],
+                )?,
+                "netif" => one_of(field, v, &["virtio", "virtio-net-viona", "e1000"])?,
+                "os_type" => one_of(field, v, &["generic", "windows", "openbsd"])?,
+                "vnc" => one_of(field, v, &["on", "off", "wait"])?,
+                "acpi" | "xhci" => one_of(field, v, &["on", "off"])?,
+                _ => {}
+            }
+            out.push((attr(name), value(field, v)?));
+        }
+        Ok(out)
+    }
+}
+
+impl NicRequest {
+    pub fn validate(&self, field: &str) -> Result<illumos::zonecfg::Net, ApiError> {
+        let link = |f: &str, v: &str| {
+            v.parse::<LinkName>()
+                .map_err(|e| ApiError::invalid(format!("{field}.{f}"), format!("{field}.{f}: {e}")))
+        };
+        Ok(illumos::zonecfg::Net {
+            physical: link("physical", &self.physical)?,
+            global_nic: self
+                .global_nic
+                .as_deref()
+                .map(|g| link("global_nic", g))
+                .transpose()?,
+            mac_addr: self
+                .mac_addr
+                .as_deref()
+                .map(|m| {
+                    m.parse::<UnicastMac>().map_err(|e| {
+                        ApiError::invalid(
+                            format!("{field}.mac_addr"),
+                            format!("{field}.mac_addr: {e}"),
+                        )
+                    })
+                })
+                .transpose()?,
+            vlan_id: self
+                .vlan_id
+                .map(|v| {
+                    v.to_string().parse::<VlanId>().map_err(|e| {
+                        ApiError::invalid(
+                            format!("{field}.vlan_id"),
+                            format!("{field}.vlan_id: {e}"),
+                        )
+                    })
+                })
+                .transpose()?,
+            allowed_address: self
+                .allowed_address
+                .as_deref()
+                .map(|a| {
+                    a.parse::<Ipv4Cidr>().map_err(|e| {
+                        ApiError::invalid(
+                            format!("{field}.allowed_address"),
+                            format!("{field}.allowed_address: {e}"),
+                        )
+                    })
+                })
+                .transpose()?,
+            defrouter: None,
+        })
+    }
+}
+
+pub fn host_path(field: &str, v: &str) -> Result<HostPath, ApiError> {
+    v.parse()
+        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
+}
+
+pub fn dataset(field: &str, v: &str) -> Result<DatasetName, ApiError> {
+    v.parse()
+        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
+}
+
+pub fn zone_name(v: &str) -> Result<ZoneName, ApiError> {
+    v.parse::<ZoneName>()
+        .map_err(|e| ApiError::invalid("name", e.to_string()))
+}
+
+impl CloudInitRequest {
+    /// The cloud-init `attr` pairs (password included: the caller keeps it out of metadata).
+    pub fn validate(&self, field: &str) -> Result<Vec<(AttrName, ZonecfgValue)>, ApiError> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.enabled {
+            let on = match e {
+                OnOff::Bool(b) => *b,
+                OnOff::Text(t) if t == "on" || t == "true" => true,
+                OnOff::Text(t) if t == "off" || t == "false" => false,
+                OnOff::Text(_) => {
+                    return Err(ApiError::invalid(
+                        format!("{field}.enabled"),
+                        "cloud_init.enabled must be on or off",
+                    ))
+                }
+            };
+            out.push((
+                attr("cloud-init"),
+                value("x", if on { "on" } else { "off" })?,
+            ));
+        }
+        if let Some(d) = &self.dns_domain {
+            let ok = !d.is_empty()
+                && d.len() <= 253
+                && d.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !ok {
+                return Err(ApiError::invalid(
+                    format!("{field}.dns_domain"),
+                    "cloud_init.dns_domain must be a domain name",
+                ));
+            }
+            out.push((attr("dns-domain"), value("x", d)?));
+        }
+        if let Some(r) = &self.resolvers {
+            if r.is_empty()
+                || r.split(',')
+                    .any(|a| a.trim().parse::<std::net::Ipv4Addr>().is_err())
+            {
+                return Err(ApiError::invalid(
+                    format!("{field}.resolvers"),
+                    "cloud_init.resolvers must be comma-separated IPv4 addresses",
+                ));
+            }
+            out.push((attr("resolvers"), value("x", r)?));
+        }
+        if let Some(k) = &self.sshkey {
+            let parts: Vec<&str> = k.split(' ').collect();
+            let ok = parts.len() >= 2
+                && (parts[0].starts_with("ssh-") || parts[0].starts_with("ecdsa-"))
+                && parts[1]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+            if !ok {
+                return Err(ApiError::invalid(
+                    format!("{field}.sshkey"),
+                    "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)",
+                ));
+            }
+            out.push((
+                attr("sshkey"),
+                k.parse().map_err(|e: illumos::names::InvalidName| {
+                    ApiError::invalid(format!("{field}.sshkey"), format!("cloud_init.sshkey: {e}"))
+                })?,
+            ));
+        }
+        if let Some(p) = &self.password {
+            if p.is_empty() {
+                return Err(ApiError::invalid(
+                    format!("{field}.password"),
+                    "cloud_init.password must not be empty",
+                ));
+            }
+            out.push((
+                attr("password"),
+                p.parse().map_err(|_| {
+                    ApiError::invalid(
+                        format!("{field}.password"),
+                        "cloud_init.password may hold printable ASCII and spaces, but no '\"', '\\' or ';'",
+                    )
+                })?,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Where a zone's datasets live: `POOL/DATASET/NAME`.
+pub fn zone_root(
+    pool: Option<&str>,
+    parent: Option<&str>,
+    zone: &ZoneName,
+) -> Result<DatasetName, ApiError> {
+    let pool = pool.unwrap_or("rpool");
+    let parent = parent.unwrap_or("zones");
+    let p: illumos::names::Pool = pool.parse().map_err(|e: illumos::names::InvalidName| {
+        ApiError::invalid("boot_volume.pool", format!("boot_volume.pool: {e}"))
+    })?;
+    let root = format!("{p}/{parent}/{zone}");
+    dataset("boot_volume.dataset", &root)
+}
+
+impl BootVolume {
+    /// The volume a disk request names: new under the zone's root, or an existing one.
+    pub fn validate(
+        &self,
+        field: &str,
+        zone: &ZoneName,
+        default_name: &str,
+        size_required: bool,
+    ) -> Result<VolumeSpec, ApiError> {
+        let create_new = self.create_new.unwrap_or(self.existing_dataset.is_none());
+        if !create_new {
+            let existing = self.existing_dataset.as_deref().ok_or_else(|| {
+                ApiError::invalid(
+                    format!("{field}.existing_dataset"),
+                    "existing_dataset is required when create_new is false",
+                )
+            })?;
+            let ds = dataset(&format!("{field}.existing_dataset"), existing)?;
+            if self.size.is_some() {
+                return Err(ApiError::invalid(
+                    format!("{field}.size"),
+                    "size applies only to a new volume",
+                ));
+            }
+            return Ok(VolumeSpec {
+                dataset: ds.to_string(),
+                create_new: false,
+                size: None,
+                sparse: false,
+            });
+        }
+        if self.existing_dataset.is_some() {
+            return Err(ApiError::invalid(
+                format!("{field}.existing_dataset"),
+                "existing_dataset needs create_new: false",
+            ));
+        }
+        let root =
+            zone_root(self.pool.as_deref(), self.dataset.as_deref(), zone).map_err(|mut e| {
+                e.field = e.field.map(|f| f.replacen("boot_volume", field, 1));
+                e
+            })?;
+        let name = self.volume_name.as_deref().unwrap_or(default_name);
+        let ds = root.child(name).map_err(|e| {
+            ApiError::invalid(
+                format!("{field}.volume_name"),
+                format!("{field}.volume_name: {e}"),
+            )
+        })?;
+        if name.contains('/') || name == "path" || name == "provisioning" {
+            return Err(ApiError::invalid(
+                format!("{field}.volume_name"),
+                "volume_name must be one component and not 'path' or 'provisioning'",
+            ));
+        }
+        let size = match &self.size {
+            Some(s) => Some(
+                s.parse::<Size>()
+                    .map_err(|e| {
+                        ApiError::invalid(format!("{field}.size"), format!("{field}.size: {e}"))
+                    })?
+                    .to_string(),
+            ),
+            None if size_required => {
+                return Err(ApiError::invalid(
+                    format!("{field}.size"),
+                    format!("{field}.size is required for a new volume"),
+                ))
+            }
+            None => None,
+        };
+        Ok(VolumeSpec {
+            dataset: ds.to_string(),
+            create_new: true,
+            size,
+            sparse: self.sparse,
+        })
+    }
+}
+
+impl CreateZoneRequest {
+    /// The typed spec and the secrets that must stay out of task metadata.
+    pub fn validate(&self) -> Result<(CreateSpec, Option<String>), ApiError> {
+        let zone = zone_name(&self.name)?;
+        if self.brand != "bhyve" {
+            return Err(ApiError::invalid("brand", "brand must be bhyve"));
+        }
+        let attrs = self.attrs().validate()?;
+        let template = match &self.source {
+            None => None,
+            Some(s) => {
+                if s.kind != "template" {
+                    return Err(ApiError::invalid(
+                        "source.type",
+                        "source.type must be template",
+                    ));
+                }
+                let copy = match s.clone_strategy.as_deref().unwrap_or("clone") {
+                    "clone" => false,
+                    "copy" => true,
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "source.clone_strategy",
+                            "source.clone_strategy must be clone or copy",
+                        ))
+                    }
+                };
+                let (ds, snap) = match s.template_dataset.split_once('@') {
+                    Some((d, sn)) => (d, Some(sn)),
+                    None => (s.template_dataset.as_str(), None),
+                };
+                let ds = dataset("source.template_dataset", ds)?;
+                if let Some(sn) = snap {
+                    ds.snapshot(sn).map_err(|e| {
+                        ApiError::invalid(
+                            "source.template_dataset",
+                            format!("source.template_dataset: {e}"),
+                        )
+                    })?;
+                }
+                Some(TemplateSpec {
+                    template: ds.to_string(),
+                    snapshot: snap.map(str::to_owned),
+                    copy,
+                })
+            }
+        };
+        let boot = match &self.boot_volume {
+            None if template.is_some() => Some(
+                BootVolume {
+                    create_new: Some(true),
+                    pool: None,
+                    dataset: None,
+                    volume_name: None,
+                    size: None,
+                    sparse: false,
+                    existing_dataset: None,
+                }
+                .validate("boot_volume", &zone, "root", false)?,
+            ),
+            None => None,
+            Some(b) => {
+                let v = b.validate("boot_volume", &zone, "root", template.is_none())?;
+                if template.is_some() && !v.create_new {
+                    return Err(ApiError::invalid(
+                        "source",
+                        "a template makes a new boot volume; it cannot be combined with existing_dataset",
+                    ));
+                }
+                Some(v)
+            }
+        };
+        let root = match &self.boot_volume {
+            Some(b) if b.create_new.unwrap_or(b.existing_dataset.is_none()) => {
+                zone_root(b.pool.as_deref(), b.dataset.as_deref(), &zone)?
+            }
+            _ => zone_root(None, None, &zone)?,
+        };
+        let mut nics = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, n) in self.nics.iter().enumerate() {
+            let net = n.validate(&format!("nics[{i}]"))?;
+            if !seen.insert(net.physical.to_string()) {
+                return Err(ApiError::invalid(
+                    format!("nics[{i}].physical"),
+                    "two NICs have the same name",
+                ));
+            }
+            nics.push(n.clone());
+        }
+        if self.cdroms.len() > 16 {
+            return Err(ApiError::invalid("cdroms", "at most 16 CD-ROMs"));
+        }
+        let mut cdroms = Vec::new();
+        for (i, c) in self.cdroms.iter().enumerate() {
+            cdroms.push(host_path(&format!("cdroms[{i}].path"), &c.path)?.to_string());
+        }
+        let mut cloud = Vec::new();
+        let mut password = None;
+        if let Some(ci) = &self.cloud_init {
+            for (k, v) in ci.validate("cloud_init")? {
+                if k.as_str() == "password" {
+                    password = Some(v.to_string());
+                } else {
+                    cloud.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        Ok((
+            CreateSpec {
+                name: zone.to_string(),
+                root_dataset: root.to_string(),
+                attrs: attrs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                autoboot: self.autoboot.unwrap_or(false),
+                boot,
+                template,
+                nics,
+                cdroms,
+                cloud_init: cloud,
+                has_password: password.is_some(),
+                force: self.force,
+            },
+            password,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(v: serde_json::Value) -> Result<(CreateSpec, Option<String>), ApiError> {
+        let r: CreateZoneRequest = serde_json::from_value(v).unwrap();
+        r.validate()
+    }
+
+    #[test]
+    fn the_spec_example_with_resources_validates() {
+        let (spec, pw) = create(serde_json::json!({
+            "name": "web-server-01", "brand": "bhyve", "ram": "2G", "vcpus": "2",
+            "diskif": "virtio", "netif": "virtio", "vnc": "on",
+            "boot_volume": {"create_new": true, "pool": "rpool", "dataset": "zones",
+                            "volume_name": "root", "size": "30G", "sparse": true},
+            "nics": [{"physical": "vnic0", "global_nic": "igb0"}],
+            "cdroms": [{"path": "/iso/omnios-r151050.iso"}],
+            "cloud_init": {"enabled": "on", "password": "changeme", "sshkey": "ssh-rsa AAAA u@h"},
+            "start_after_create": true
+        }))
+        .unwrap();
+        assert_eq!(spec.root_dataset, "rpool/zones/web-server-01");
+        assert_eq!(spec.boot.unwrap().dataset, "rpool/zones/web-server-01/root");
+        assert_eq!(pw.as_deref(), Some("changeme"));
+        assert!(spec.has_password);
+        assert!(!serde_json::to_string(&spec.cloud_init)
+            .unwrap()
+            .contains("changeme"));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        for (body, field) in [
+            (serde_json::json!({"name": "a;b", "brand": "bhyve"}), "name"),
+            (serde_json::json!({"name": "ok", "brand": "kvm"}), "brand"),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "ram": "lots"}),
+                "ram",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "vcpus": "0"}),
+                "vcpus",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "diskif": "scsi"}),
+                "diskif",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "nics": [{"physical": "vnic 0"}]}),
+                "nics[0].physical",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "nics": [{"physical": "vnic0", "mac_addr": "ff:ff:ff:ff:ff:ff"}]}),
+                "nics[0].mac_addr",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "cdroms": [{"path": "/iso/../etc/shadow"}]}),
+                "cdroms[0].path",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "boot_volume": {"size": "30G", "pool": "rpool;x"}}),
+                "boot_volume.pool",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "boot_volume": {"volume_name": "root"}}),
+                "boot_volume.size",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "cloud_init": {"password": "a\"b"}}),
+                "cloud_init.password",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "cloud_init": {"resolvers": "8.8.8.8;id"}}),
+                "cloud_init.resolvers",
+            ),
+            (
+                serde_json::json!({"name": "ok", "brand": "bhyve", "source": {"type": "template", "template_dataset": "rpool/t", "clone_strategy": "dd"}}),
+                "source.clone_strategy",
+            ),
+        ] {
+            let e = create(body.clone()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn vcpu_topologies() {
+        assert!(check_vcpus("4"));
+        assert!(check_vcpus("cpus=16,sockets=2,cores=4,threads=2"));
+        assert!(check_vcpus("16,sockets=2"));
+        assert!(!check_vcpus("sockets=2,16"));
+        assert!(!check_vcpus("cpus=16;reboot"));
+    }
+}
