@@ -21,6 +21,7 @@ pub struct Config {
     pub zones: ZonesConfig,
     pub tasks: TasksConfig,
     pub host: HostConfig,
+    pub network: NetworkConfig,
     pub provisioning: ProvisioningConfig,
 }
 
@@ -60,6 +61,7 @@ pub struct LoggingConfig {
 pub struct ZonesConfig {
     pub max_concurrent_tasks: usize,
     pub task_timeout: u64,
+    pub shutdown_timeout: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +78,7 @@ pub struct HostConfig {
     pub pfexec: Option<PathBuf>,
     pub tool_dir: Option<PathBuf>,
     pub root: PathBuf,
+    pub scratch_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -96,6 +99,32 @@ pub struct ProvisioningNetworkConfig {
     pub dhcp_range_end: String,
 }
 
+/// Host networking (`network:`): where the files the agent edits live and which SMF instances
+/// serve them. Paths are illumos paths, reached through `host.root`, except `dhcpd_path`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    pub ipnat_config_path: String,
+    pub ipfilter_service: String,
+    pub dhcp_config_path: String,
+    pub dhcp_leases_path: String,
+    pub dhcp_service: String,
+    pub dhcpd_path: PathBuf,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            ipnat_config_path: "/etc/ipf/ipnat.conf".into(),
+            ipfilter_service: "svc:/network/ipfilter:default".into(),
+            dhcp_config_path: "/etc/dhcpd.conf".into(),
+            dhcp_leases_path: "/var/db/isc-dhcp/dhcpd4.leases".into(),
+            dhcp_service: "svc:/network/dhcp/server:ipv4".into(),
+            dhcpd_path: PathBuf::from("/usr/lib/inet/dhcpd"),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -106,6 +135,7 @@ impl Default for Config {
             zones: ZonesConfig::default(),
             tasks: TasksConfig::default(),
             host: HostConfig::default(),
+            network: NetworkConfig::default(),
             provisioning: ProvisioningConfig::default(),
         }
     }
@@ -137,6 +167,7 @@ impl Default for ZonesConfig {
         ZonesConfig {
             max_concurrent_tasks: 5,
             task_timeout: 1800,
+            shutdown_timeout: 120,
         }
     }
 }
@@ -157,6 +188,7 @@ impl Default for HostConfig {
             pfexec: Some(PathBuf::from("/usr/bin/pfexec")),
             tool_dir: None,
             root: PathBuf::from("/"),
+            scratch_dir: PathBuf::from("/var/lib/zoneweaver-agent/tmp"),
         }
     }
 }
@@ -165,7 +197,7 @@ impl Default for ProvisioningNetworkConfig {
     fn default() -> Self {
         ProvisioningNetworkConfig {
             enabled: true,
-            etherstub_name: "estub_provision".into(),
+            etherstub_name: "estub_provision0".into(),
             host_vnic_name: "provision_interconnect0".into(),
             subnet: "10.190.190.0/24".into(),
             host_ip: "10.190.190.1".into(),
@@ -213,6 +245,8 @@ zones:
   max_concurrent_tasks: 5
   # Seconds a single host command may run before it is killed.
   task_timeout: 1800
+  # Seconds a graceful stop (zoneadm shutdown) may take before the zone is halted.
+  shutdown_timeout: 120
 
 tasks:
   # Seconds a whole operation may run before it is cancelled and undone.
@@ -229,13 +263,31 @@ host:
   tool_dir:
   # Prefix for every host file the agent reads or writes (/etc/dhcpd.conf, ...).
   root: /
+  # Host directory (under root) for the command files the agent hands to zonecfg.
+  scratch_dir: /var/lib/zoneweaver-agent/tmp
+
+network:
+  # ipfilter's NAT rules file, rewritten atomically (backup kept as FILE.zw-backup).
+  ipnat_config_path: /etc/ipf/ipnat.conf
+  # The SMF instance that loads ipnat_config_path.
+  ipfilter_service: svc:/network/ipfilter:default
+  # ISC dhcpd's configuration file, rewritten atomically (backup kept as FILE.zw-backup).
+  dhcp_config_path: /etc/dhcpd.conf
+  # dhcpd's leases file, read for GET /network/dhcp/leases.
+  dhcp_leases_path: /var/db/isc-dhcp/dhcpd4.leases
+  # The SMF instance of the DHCP server.
+  dhcp_service: svc:/network/dhcp/server:ipv4
+  # The dhcpd binary used to check a new configuration (dhcpd -t -cf FILE); the check is
+  # skipped with a warning when it is absent. A path on the agent's own file system.
+  dhcpd_path: /usr/lib/inet/dhcpd
 
 provisioning:
   network:
     # Whether the provisioning network may be set up.
     enabled: true
-    # Etherstub the provisioning network hangs off.
-    etherstub_name: estub_provision
+    # Etherstub the provisioning network hangs off (a datalink name: it must end in a digit,
+    # so the original agent's estub_provision became estub_provision0).
+    etherstub_name: estub_provision0
     # Host VNIC on that etherstub; carries host_ip.
     host_vnic_name: provision_interconnect0
     # Provisioning subnet, NATed to the outside.
@@ -363,6 +415,12 @@ impl Config {
         }
         if !self.host.root.is_absolute() {
             return Err(("host.root", "must be an absolute path".into()));
+        }
+        if !self.host.scratch_dir.is_absolute() {
+            return Err(("host.scratch_dir", "must be an absolute path".into()));
+        }
+        if self.zones.shutdown_timeout == 0 {
+            return Err(("zones.shutdown_timeout", "must be at least 1 second".into()));
         }
         Ok(())
     }

@@ -97,6 +97,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    quiet: bool,
 }
 
 impl Cmd {
@@ -106,7 +107,19 @@ impl Cmd {
             args: Vec::new(),
             stdin: None,
             timeout: None,
+            quiet: false,
         }
+    }
+
+    /// Keeps stdout out of the task's output log (it is still captured and parsed): for reads
+    /// whose output is data, not progress, and may hold secrets (`zonecfg export`).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {

@@ -311,6 +311,11 @@ impl FromStr for HostPath {
                     "path may not contain empty, '.' or '..' components".into(),
                 ));
             }
+            if c.len() > 255 {
+                return Err(InvalidName(
+                    "path component is longer than 255 characters".into(),
+                ));
+            }
             if let Some(bad) = c.chars().find(|ch| {
                 !(ch.is_ascii_alphanumeric()
                     || matches!(ch, '_' | '.' | ',' | '+' | '@' | '%' | '=' | '-'))

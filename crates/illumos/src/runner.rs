@@ -252,9 +252,10 @@ impl Runner {
         let err = child.stderr.take().expect("stderr is piped");
         let timeout = cmd.get_timeout().unwrap_or(self.config.timeout);
 
+        let out_sinks: &[Arc<dyn OutputSink>] = if cmd.is_quiet() { &[] } else { &self.sinks };
         let collect = async {
             let (stdout, stderr) = tokio::join!(
-                read_lines(out, Stream::Stdout, &self.sinks),
+                read_lines(out, Stream::Stdout, out_sinks),
                 read_lines(err, Stream::Stderr, &self.sinks)
             );
             let status = child.wait().await;

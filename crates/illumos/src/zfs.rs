@@ -154,7 +154,7 @@ pub fn list_cmd(name: &str, recursive: bool, types: &str) -> Cmd {
     if recursive {
         c = c.arg("-r");
     }
-    c.args(["-t", types]).arg(name)
+    c.args(["-t", types]).arg(name).quiet()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -262,6 +262,60 @@ pub async fn get(run: &Runner, name: &DatasetName) -> Result<Option<Dataset>, Zf
     Ok(list(run, name, false, false)
         .await?
         .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0))))
+}
+
+pub fn mountpoint_cmd(name: &DatasetName) -> Cmd {
+    Cmd::new(Tool::Zfs)
+        .args(["get", "-H", "-o", "value", "mountpoint"])
+        .arg(name)
+        .quiet()
+}
+
+/// The filesystem's mountpoint (`none` and `legacy` as printed), or `None` if it does not exist.
+pub async fn mountpoint(run: &Runner, name: &DatasetName) -> Result<Option<String>, ZfsError> {
+    match run.output(&mountpoint_cmd(name)).await {
+        Ok(out) => Ok(Some(out.stdout.trim().to_owned())),
+        Err(e) => {
+            let e = classify("get", name.as_str(), e);
+            if e.is_not_found() {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The snapshots of one dataset, oldest first (`-s creation`).
+pub fn snapshots_cmd(name: &DatasetName) -> Cmd {
+    Cmd::new(Tool::Zfs)
+        .args([
+            "list",
+            "-H",
+            "-p",
+            "-o",
+            LIST_FIELDS,
+            "-t",
+            "snapshot",
+            "-s",
+            "creation",
+            "-d",
+            "1",
+        ])
+        .arg(name)
+        .quiet()
+}
+
+pub async fn snapshots(run: &Runner, name: &DatasetName) -> Result<Vec<Dataset>, ZfsError> {
+    let out = run
+        .output(&snapshots_cmd(name))
+        .await
+        .map_err(|e| classify("list", name.as_str(), e))?;
+    parse_list(&out.stdout).map_err(|e| ZfsError {
+        op: "list",
+        name: name.to_string(),
+        kind: e.into(),
+    })
 }
 
 pub async fn snapshot_exists(run: &Runner, snap: &SnapshotName) -> Result<bool, ZfsError> {

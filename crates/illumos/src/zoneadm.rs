@@ -200,11 +200,13 @@ fn classify(op: &'static str, zone: &str, e: CommandError) -> ZoneadmError {
 }
 
 pub fn list_all_cmd() -> Cmd {
-    Cmd::new(Tool::Zoneadm).args(["list", "-cp"])
+    Cmd::new(Tool::Zoneadm).args(["list", "-cp"]).quiet()
 }
 
 pub fn list_one_cmd(zone: &ZoneName) -> Cmd {
-    Cmd::new(Tool::Zoneadm).args(["-z", zone.as_str(), "list", "-p"])
+    Cmd::new(Tool::Zoneadm)
+        .args(["-z", zone.as_str(), "list", "-p"])
+        .quiet()
 }
 
 fn zone_cmd(zone: &ZoneName, args: &[&str]) -> Cmd {

@@ -209,7 +209,9 @@ pub fn delete_cmd(zone: &ZoneName) -> Cmd {
 }
 
 pub fn export_cmd(zone: &ZoneName) -> Cmd {
-    Cmd::new(Tool::Zonecfg).args(["-z", zone.as_str(), "export"])
+    Cmd::new(Tool::Zonecfg)
+        .args(["-z", zone.as_str(), "export"])
+        .quiet()
 }
 
 pub async fn apply(run: &Runner, zone: &ZoneName, file: &str) -> Result<(), ZonecfgError> {

@@ -33,6 +33,9 @@ pub enum DbError {
     TooNew { found: usize, known: usize },
     #[error("database worker stopped: {0}")]
     Join(String),
+    /// A write refused because it conflicts with what is recorded (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 #[derive(Clone)]

@@ -83,7 +83,10 @@ impl ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        ApiError::internal(e)
+        match e {
+            DbError::Conflict(m) => ApiError::conflict(m),
+            other => ApiError::internal(other),
+        }
     }
 }
 

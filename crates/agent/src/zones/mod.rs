@@ -1,7 +1,12 @@
-//! Zones: create, modify, lifecycle, delete, with rollback and progress; the host is the truth
-//! for state and configuration, the database keeps what only the agent knows.
+//! Zones: create, modify, lifecycle, delete, with rollback and progress. The host is the truth
+//! for state and configuration; the database keeps what only the agent knows.
 
+pub mod host;
+pub mod ops;
 pub mod request;
+pub mod routes;
+pub mod store;
+pub mod view;
 
 use std::sync::Arc;
 
@@ -11,24 +16,43 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::http::AppState;
 use crate::tasks::Operation;
+use ops::lifecycle::{Action, Lifecycle};
 
 /// What the zones area keeps for the life of the agent.
 pub struct ZoneServices {
     pub config: Arc<Config>,
     pub runner: illumos::Runner,
     pub db: Db,
+    pub host: host::HostView,
 }
 
 impl ZoneServices {
     pub fn new(config: Arc<Config>, runner: illumos::Runner, db: Db) -> Self {
-        ZoneServices { config, runner, db }
+        host::clean_scratch(&config);
+        ZoneServices {
+            host: host::HostView::new(runner.clone()),
+            config,
+            runner,
+            db,
+        }
     }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    routes::router()
 }
 
-pub fn operations(_services: &Arc<ZoneServices>) -> Vec<Arc<dyn Operation>> {
-    Vec::new()
+pub fn operations(services: &Arc<ZoneServices>) -> Vec<Arc<dyn Operation>> {
+    let mut ops: Vec<Arc<dyn Operation>> = vec![
+        Arc::new(ops::create::CreateZone(services.clone())),
+        Arc::new(ops::modify::ModifyZone(services.clone())),
+        Arc::new(ops::delete::DeleteZone(services.clone())),
+    ];
+    for action in [Action::Start, Action::Stop, Action::Restart, Action::Halt] {
+        ops.push(Arc::new(Lifecycle {
+            svc: services.clone(),
+            action,
+        }));
+    }
+    ops
 }

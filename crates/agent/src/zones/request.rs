@@ -767,6 +767,174 @@ impl CreateZoneRequest {
     }
 }
 
+/// A modify request, validated. Secrets (the cloud-init password) travel apart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ModifySpec {
+    pub attrs: Vec<(String, String)>,
+    pub autoboot: Option<bool>,
+    pub add_nics: Vec<NicRequest>,
+    pub remove_nics: Vec<String>,
+    pub add_disks: Vec<VolumeSpec>,
+    pub remove_disks: Vec<String>,
+    pub add_cdroms: Vec<String>,
+    pub remove_cdroms: Vec<String>,
+    pub cloud_init: Vec<(String, String)>,
+    pub has_password: bool,
+    pub force: bool,
+}
+
+impl ModifySpec {
+    /// True when nothing on the host would change.
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+            && self.autoboot.is_none()
+            && self.add_nics.is_empty()
+            && self.remove_nics.is_empty()
+            && self.add_disks.is_empty()
+            && self.remove_disks.is_empty()
+            && self.add_cdroms.is_empty()
+            && self.remove_cdroms.is_empty()
+            && self.cloud_init.is_empty()
+            && !self.has_password
+    }
+
+    /// One line per change, for the pending-changes list of a running zone.
+    pub fn describe(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .attrs
+            .iter()
+            .map(|(k, val)| format!("set {k}={val}"))
+            .collect();
+        if let Some(a) = self.autoboot {
+            v.push(format!("set autoboot={a}"));
+        }
+        v.extend(
+            self.add_nics
+                .iter()
+                .map(|n| format!("add nic {}", n.physical)),
+        );
+        v.extend(self.remove_nics.iter().map(|n| format!("remove nic {n}")));
+        v.extend(
+            self.add_disks
+                .iter()
+                .map(|d| format!("add disk {}", d.dataset)),
+        );
+        v.extend(self.remove_disks.iter().map(|d| format!("remove disk {d}")));
+        v.extend(self.add_cdroms.iter().map(|c| format!("add cdrom {c}")));
+        v.extend(
+            self.remove_cdroms
+                .iter()
+                .map(|c| format!("remove cdrom {c}")),
+        );
+        v.extend(
+            self.cloud_init
+                .iter()
+                .map(|(k, _)| format!("set cloud-init {k}")),
+        );
+        if self.has_password {
+            v.push("set cloud-init password".into());
+        }
+        v
+    }
+}
+
+fn slot(field: &str, v: &str, prefix: &str) -> Result<String, ApiError> {
+    let ok = v
+        .strip_prefix(prefix)
+        .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n < 16) && !n.starts_with('0') || n == "0");
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("{field} must name slots {prefix}0 to {prefix}15"),
+        ))
+    }
+}
+
+impl ModifyZoneRequest {
+    pub fn validate(&self, zone: &ZoneName) -> Result<(ModifySpec, Option<String>), ApiError> {
+        let attrs = self.attrs().validate()?;
+        let mut add_nics = Vec::new();
+        for (i, n) in self.add_nics.iter().enumerate() {
+            n.validate(&format!("add_nics[{i}]"))?;
+            add_nics.push(n.clone());
+        }
+        let mut remove_nics = Vec::new();
+        for (i, n) in self.remove_nics.iter().enumerate() {
+            let l: LinkName = n.parse().map_err(|e| {
+                ApiError::invalid(
+                    format!("remove_nics[{i}]"),
+                    format!("remove_nics[{i}]: {e}"),
+                )
+            })?;
+            remove_nics.push(l.to_string());
+        }
+        let mut add_disks = Vec::new();
+        for (i, d) in self.add_disks.iter().enumerate() {
+            let field = format!("add_disks[{i}]");
+            add_disks.push(d.validate(&field, zone, &format!("disk{i}"), true)?);
+        }
+        let remove_disks = self
+            .remove_disks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| slot(&format!("remove_disks[{i}]"), d, "disk"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let add_cdroms = self
+            .add_cdroms
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                host_path(&format!("add_cdroms[{i}].path"), &c.path).map(|p| p.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let remove_cdroms = self
+            .remove_cdroms
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let field = format!("remove_cdroms[{i}]");
+                if c.starts_with('/') {
+                    host_path(&field, c).map(|p| p.to_string())
+                } else {
+                    slot(&field, c, "cdrom")
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut cloud_init = Vec::new();
+        let mut password = None;
+        if let Some(ci) = &self.cloud_init {
+            for (k, v) in ci.validate("cloud_init")? {
+                if k.as_str() == "password" {
+                    password = Some(v.to_string());
+                } else {
+                    cloud_init.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        Ok((
+            ModifySpec {
+                attrs: attrs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                autoboot: self.autoboot,
+                add_nics,
+                remove_nics,
+                add_disks,
+                remove_disks,
+                add_cdroms,
+                remove_cdroms,
+                cloud_init,
+                has_password: password.is_some(),
+                force: self.force,
+            },
+            password,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -205,9 +205,23 @@ impl TestAgent {
         key: Option<&str>,
         body: Option<&Value>,
     ) -> Response {
+        self.request_with(method, path, key, &[], body)
+    }
+
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
         let mut req = ureq::http::Request::builder()
             .method(method)
             .uri(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if let Some(k) = key {
             req = req.header("Authorization", format!("Bearer {k}"));
         }

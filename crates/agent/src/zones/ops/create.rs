@@ -1,0 +1,384 @@
+//! `zone_create`: storage, template, one zonecfg command file, install, record; undone step by
+//! step on failure, cancel or restart.
+
+use std::sync::Arc;
+
+use illumos::names::{DatasetName, HostPath, SnapshotName, ZoneName};
+use illumos::zfs::{self, DatasetType, Prop};
+use illumos::zoneadm;
+use illumos::zonecfg::{self, CommandFile};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{attr, db_write, fail_zfs, value, Made};
+use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use crate::zones::host::{destroy_owned, ScratchFile};
+use crate::zones::request::CreateSpec;
+use crate::zones::{store, ZoneServices};
+
+pub struct CreateZone(pub Arc<ZoneServices>);
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CreateSecrets {
+    pub password: Option<String>,
+}
+
+impl Operation for CreateZone {
+    fn name(&self) -> &'static str {
+        "zone_create"
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let spec: CreateSpec = cx.params()?;
+            let result = create(&self.0, cx, &spec).await;
+            self.0.host.invalidate();
+            result
+        })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, journal: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(async move {
+            let zone = cx.task.zone_name.clone();
+            let result = super::undo_made(&self.0, cx, &zone, journal).await;
+            let z = zone.clone();
+            db_write(cx, move |c| store::delete_if_creating(c, &z)).await?;
+            self.0.host.invalidate();
+            result
+        })
+    }
+}
+
+async fn create(
+    svc: &ZoneServices,
+    cx: &OpCx,
+    spec: &CreateSpec,
+) -> Result<Option<Value>, OpError> {
+    let run = &cx.runner;
+    let zone: ZoneName = spec
+        .name
+        .parse()
+        .map_err(|e| OpError::failed(format!("{e}")))?;
+    let root: DatasetName = spec
+        .root_dataset
+        .parse()
+        .map_err(|e| OpError::failed(format!("{e}")))?;
+
+    cx.progress(5, "Validating parameters").await?;
+    if zoneadm::get(run, &zone)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?
+        .is_some()
+    {
+        return Err(OpError::failed(format!(
+            "Zone {zone} already exists on the host"
+        )));
+    }
+    let parent = root
+        .parent()
+        .ok_or_else(|| OpError::failed("the zone dataset has no parent"))?;
+    if zfs::get(run, &parent).await.map_err(fail_zfs)?.is_none() {
+        return Err(OpError::failed(format!(
+            "dataset {parent} does not exist; create it (zfs create {parent}) or choose another boot_volume.pool/dataset"
+        )));
+    }
+    if zfs::get(run, &root).await.map_err(fail_zfs)?.is_some() {
+        return Err(OpError::failed(format!(
+            "dataset {root} already exists; the agent does not reuse datasets it did not create for this zone"
+        )));
+    }
+    let template_snapshot = match &spec.template {
+        None => None,
+        Some(t) => Some(resolve_template(cx, &t.template, t.snapshot.as_deref()).await?),
+    };
+    if let Some(boot) = spec.boot.as_ref().filter(|b| !b.create_new) {
+        check_existing_volume(svc, cx, &boot.dataset, &zone, spec.force).await?;
+    }
+    cx.check_cancelled()?;
+
+    cx.progress(10, "Preparing storage (ZFS volumes)").await?;
+    cx.will_make(&Made::Dataset {
+        name: root.to_string(),
+    })
+    .await?;
+    zfs::create_filesystem(run, &root, false, &[Prop::owner(zone.as_str())])
+        .await
+        .map_err(fail_zfs)?;
+    let boot_volume: Option<DatasetName> = match &spec.boot {
+        Some(b) => Some(
+            b.dataset
+                .parse()
+                .map_err(|e| OpError::failed(format!("{e}")))?,
+        ),
+        None => None,
+    };
+    if let (Some(b), Some(vol), None) = (&spec.boot, &boot_volume, &spec.template) {
+        if b.create_new {
+            let size = b
+                .size
+                .as_deref()
+                .ok_or_else(|| OpError::failed("boot_volume.size is required"))?
+                .parse()
+                .map_err(|e| OpError::failed(format!("{e}")))?;
+            cx.will_make(&Made::Dataset {
+                name: vol.to_string(),
+            })
+            .await?;
+            zfs::create_volume(run, vol, &size, b.sparse, &[Prop::owner(zone.as_str())])
+                .await
+                .map_err(fail_zfs)?;
+        }
+    }
+
+    if let (Some(t), Some(snap), Some(vol)) = (&spec.template, &template_snapshot, &boot_volume) {
+        cx.progress(30, "Importing template").await?;
+        cx.will_make(&Made::Dataset {
+            name: vol.to_string(),
+        })
+        .await?;
+        if t.copy {
+            cx.note(&format!("copying {snap} to {vol} (zfs send | zfs recv)"));
+            zfs::copy(run, snap, vol).await.map_err(fail_zfs)?;
+            zfs::set(run, vol, &Prop::owner(zone.as_str()))
+                .await
+                .map_err(fail_zfs)?;
+        } else {
+            zfs::clone(run, snap, vol, &[Prop::owner(zone.as_str())])
+                .await
+                .map_err(fail_zfs)?;
+        }
+    }
+    cx.check_cancelled()?;
+
+    cx.progress(40, "Applying zone configuration").await?;
+    let mountpoint = zfs::mountpoint(run, &root)
+        .await
+        .map_err(fail_zfs)?
+        .filter(|m| m.starts_with('/'))
+        .ok_or_else(|| {
+            OpError::failed(format!("dataset {root} has no mountpoint for the zonepath"))
+        })?;
+    let zonepath: HostPath = format!("{mountpoint}/path")
+        .parse()
+        .map_err(|e| OpError::failed(format!("zonepath: {e}")))?;
+    let secrets: CreateSecrets = cx
+        .secrets()
+        .await?
+        .map(serde_json::from_value)
+        .transpose()?
+        .unwrap_or_default();
+    let file = command_file(
+        spec,
+        &zonepath,
+        boot_volume.as_ref(),
+        secrets.password.as_deref(),
+    )?;
+    let scratch = ScratchFile::write(&svc.config, "zonecfg", &file.render())
+        .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
+    cx.will_make(&Made::ZoneConfig {
+        zone: zone.to_string(),
+    })
+    .await?;
+    zonecfg::apply(run, &zone, &scratch.host_path)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?;
+    drop(scratch);
+    svc.host.invalidate();
+
+    // The configuration went in as one file; read it back and check each part landed.
+    let applied = zonecfg::export(run, &zone)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?
+        .ok_or_else(|| OpError::failed("the zone vanished after configuration"))?;
+    cx.progress(50, "Configuring boot disk").await?;
+    if let Some(vol) = &boot_volume {
+        if !applied.zvols().iter().any(|v| v == vol.as_str()) {
+            return Err(OpError::failed(format!(
+                "boot disk {vol} is missing from the applied configuration"
+            )));
+        }
+    }
+    cx.progress(60, "Configuring additional disks").await?;
+    cx.progress(70, "Configuring CD-ROMs").await?;
+    if applied.fs.len() < spec.cdroms.len() {
+        return Err(OpError::failed(
+            "CD-ROMs are missing from the applied configuration",
+        ));
+    }
+    cx.progress(75, "Configuring network interfaces").await?;
+    if applied.nets.len() != spec.nics.len() {
+        return Err(OpError::failed(
+            "network interfaces are missing from the applied configuration",
+        ));
+    }
+    cx.progress(80, "Configuring cloud-init").await?;
+    for (k, _) in &spec.cloud_init {
+        if applied.attr(k).is_none() {
+            return Err(OpError::failed(format!(
+                "cloud-init attribute {k} is missing"
+            )));
+        }
+    }
+    cx.check_cancelled()?;
+
+    cx.progress(90, "Installing zone").await?;
+    cx.will_make(&Made::Installed {
+        zone: zone.to_string(),
+    })
+    .await?;
+    zoneadm::install(run, &zone)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?;
+    // zoneadm made the zonepath dataset for this zone: mark it so cleanup may take it.
+    if let Ok(zp) = root.child("path") {
+        if zfs::get(run, &zp).await.map_err(fail_zfs)?.is_some() {
+            zfs::set(run, &zp, &Prop::owner(zone.as_str()))
+                .await
+                .map_err(fail_zfs)?;
+        }
+    }
+    svc.host.invalidate();
+
+    cx.progress(95, "Creating database record").await?;
+    let z = zone.to_string();
+    db_write(cx, move |c| store::set_status(c, &z, "ready")).await?;
+    cx.progress(100, "Complete").await?;
+    Ok(Some(json!({
+        "zone_name": zone.as_str(),
+        "zonepath": zonepath.as_str(),
+        "boot_dataset": boot_volume.map(|v| v.to_string()),
+    })))
+}
+
+/// The snapshot a template is cloned or copied from: the one named, else its newest.
+async fn resolve_template(
+    cx: &OpCx,
+    template: &str,
+    snapshot: Option<&str>,
+) -> Result<SnapshotName, OpError> {
+    let ds: DatasetName = template
+        .parse()
+        .map_err(|e| OpError::failed(format!("{e}")))?;
+    match snapshot {
+        Some(s) => {
+            let snap = ds
+                .snapshot(s)
+                .map_err(|e| OpError::failed(format!("{e}")))?;
+            if !zfs::snapshot_exists(&cx.runner, &snap)
+                .await
+                .map_err(fail_zfs)?
+            {
+                return Err(OpError::failed(format!(
+                    "template snapshot {snap} does not exist"
+                )));
+            }
+            Ok(snap)
+        }
+        None => {
+            let snaps = zfs::snapshots(&cx.runner, &ds).await.map_err(fail_zfs)?;
+            let newest = snaps.last().ok_or_else(|| {
+                OpError::failed(format!(
+                    "template {ds} has no snapshot; name one as {ds}@SNAPSHOT"
+                ))
+            })?;
+            newest
+                .name
+                .parse()
+                .map_err(|e| OpError::failed(format!("{e}")))
+        }
+    }
+}
+
+/// An attached volume must exist, be a volume, and (unless forced) not be another zone's.
+pub async fn check_existing_volume(
+    svc: &ZoneServices,
+    cx: &OpCx,
+    dataset: &str,
+    zone: &ZoneName,
+    force: bool,
+) -> Result<(), OpError> {
+    let ds: DatasetName = dataset
+        .parse()
+        .map_err(|e| OpError::failed(format!("{e}")))?;
+    match zfs::get(&cx.runner, &ds).await.map_err(fail_zfs)? {
+        None => return Err(OpError::failed(format!("dataset {ds} does not exist"))),
+        Some(d) if d.kind != DatasetType::Volume => {
+            return Err(OpError::failed(format!("dataset {ds} is not a volume")))
+        }
+        Some(_) => {}
+    }
+    if !force {
+        if let Some(other) = svc
+            .host
+            .zone_using_volume(&cx.runner, ds.as_str(), zone.as_str())
+            .await
+            .map_err(OpError::failed)?
+        {
+            return Err(OpError::failed(format!(
+                "volume {ds} is in use by zone {other}; set force: true to attach it anyway"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The whole configuration as one command file.
+fn command_file(
+    spec: &CreateSpec,
+    zonepath: &HostPath,
+    boot: Option<&DatasetName>,
+    password: Option<&str>,
+) -> Result<CommandFile, OpError> {
+    let mut f = CommandFile::create_bhyve(zonepath, spec.autoboot);
+    for (k, v) in &spec.attrs {
+        f.add_attr(&attr(k)?, &value(v)?);
+    }
+    if let Some(vol) = boot {
+        f.add_attr(&attr("bootdisk")?, &value(vol.as_str())?);
+        f.add_device(vol);
+    }
+    for (i, iso) in spec.cdroms.iter().enumerate() {
+        let path: HostPath = iso.parse().map_err(|e| OpError::failed(format!("{e}")))?;
+        let slot = format!("cdrom{i}");
+        f.add_attr(&attr(&slot)?, &value(iso)?);
+        f.add_iso(&path);
+    }
+    for (i, n) in spec.nics.iter().enumerate() {
+        let net = n
+            .validate(&format!("nics[{i}]"))
+            .map_err(|e| OpError::failed(e.message))?;
+        f.add_net(&net);
+    }
+    for (k, v) in &spec.cloud_init {
+        f.add_attr(&attr(k)?, &value(v)?);
+    }
+    if let Some(p) = password {
+        f.add_attr(&attr("password")?, &value(p)?);
+    }
+    Ok(f)
+}
+
+/// Destroys a dataset this zone's task made, and only if it bears the zone's mark.
+pub async fn undo_dataset(cx: &OpCx, zone: &str, name: &str) -> Result<(), OpError> {
+    let Ok(ds) = name.parse::<DatasetName>() else {
+        return Ok(());
+    };
+    match zfs::get(&cx.runner, &ds).await.map_err(fail_zfs)? {
+        None => Ok(()),
+        Some(d) if !d.is_owned_by(zone) => {
+            cx.note(&format!(
+                "keeping {name}: it does not carry this zone's ownership mark"
+            ));
+            Ok(())
+        }
+        Some(_) => {
+            let report = destroy_owned(&cx.runner, zone, &ds)
+                .await
+                .map_err(fail_zfs)?;
+            for d in report.destroyed {
+                cx.note(&format!("destroyed {d}"));
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `zone_delete`: halt, uninstall, remove the configuration, optionally destroy the datasets
+//! the agent made for the zone, and forget it.
+
+use std::sync::Arc;
+
+use illumos::names::{DatasetName, ZoneName};
+use illumos::{zoneadm, zonecfg};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{db_write, fail_zfs};
+use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use crate::zones::host::{destroy_owned, Cleanup};
+use crate::zones::{store, ZoneServices};
+
+pub struct DeleteZone(pub Arc<ZoneServices>);
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteParams {
+    pub cleanup_datasets: bool,
+}
+
+impl Operation for DeleteZone {
+    fn name(&self) -> &'static str {
+        "zone_delete"
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let p: DeleteParams = cx.params()?;
+            let result = delete(&self.0, cx, &p).await;
+            self.0.host.invalidate();
+            result
+        })
+    }
+
+    /// A delete cannot be taken back; a failed one leaves the zone marked usable again so the
+    /// delete can be retried.
+    fn undo<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        _journal: Vec<Value>,
+    ) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(async move {
+            let z = cx.task.zone_name.clone();
+            db_write(cx, move |c| {
+                if store::get(c, &z)?.is_some_and(|r| r.status == "deleting") {
+                    store::set_status(c, &z, "ready")?;
+                }
+                Ok(())
+            })
+            .await
+        })
+    }
+}
+
+async fn delete(svc: &ZoneServices, cx: &OpCx, p: &DeleteParams) -> Result<Option<Value>, OpError> {
+    let run = &cx.runner;
+    let zone: ZoneName = cx
+        .task
+        .zone_name
+        .parse()
+        .map_err(|e| OpError::failed(format!("{e}")))?;
+    let fail = |e: zoneadm::ZoneadmError| OpError::failed(e.detail());
+    cx.progress(10, "Reading zone configuration").await?;
+    let z = zone.to_string();
+    let record = cx.db.read(move |c| store::get(c, &z)).await?;
+    let entry = zoneadm::get(run, &zone).await.map_err(fail)?;
+    if let Some(e) = &entry {
+        if e.state.is_booted() {
+            cx.progress(30, "Halting zone").await?;
+            zoneadm::halt(run, &zone).await.map_err(fail)?;
+            svc.host.invalidate();
+        }
+        if e.state != zoneadm::ZoneState::Configured {
+            cx.progress(50, "Uninstalling zone").await?;
+            zoneadm::uninstall(run, &zone).await.map_err(fail)?;
+            svc.host.invalidate();
+        }
+        cx.progress(70, "Removing zone configuration").await?;
+        zonecfg::delete(run, &zone)
+            .await
+            .map_err(|e| OpError::failed(e.detail()))?;
+        svc.host.invalidate();
+    } else {
+        cx.note(&format!("zone {zone} is not configured on the host"));
+    }
+
+    let mut cleanup = Cleanup::default();
+    if p.cleanup_datasets {
+        cx.progress(85, "Destroying datasets").await?;
+        match record.as_ref().and_then(|r| r.root_dataset.as_deref()) {
+            Some(root) => {
+                let root: DatasetName =
+                    root.parse().map_err(|e| OpError::failed(format!("{e}")))?;
+                cleanup = destroy_owned(run, zone.as_str(), &root)
+                    .await
+                    .map_err(fail_zfs)?;
+                for d in &cleanup.destroyed {
+                    cx.note(&format!("destroyed {d}"));
+                }
+                for d in &cleanup.kept {
+                    cx.note(&format!("kept {d}: not made by the agent for this zone"));
+                }
+            }
+            None => cx.note("the agent did not create this zone's datasets; none destroyed"),
+        }
+    }
+
+    cx.progress(95, "Removing database record").await?;
+    let z = zone.to_string();
+    db_write(cx, move |c| store::delete(c, &z).map(drop)).await?;
+    cx.progress(100, "Complete").await?;
+    Ok(Some(json!({
+        "zone_name": zone.as_str(),
+        "datasets_destroyed": cleanup.destroyed,
+        "datasets_kept": cleanup.kept,
+    })))
+}

@@ -1,0 +1,266 @@
+//! `zone_modify`: new volumes first, then every configuration change in one command file, so a
+//! failure leaves the configuration exactly as it was (and the new volumes are destroyed).
+
+use std::sync::Arc;
+
+use illumos::link::LinkName;
+use illumos::names::{DatasetName, HostPath, ZoneName};
+use illumos::zfs::{self, Prop};
+use illumos::zoneadm;
+use illumos::zonecfg::{self, CommandFile, ZoneConfig};
+use serde_json::{json, Value};
+
+use super::create::check_existing_volume;
+use super::{attr, db_write, fail_zfs, value, Made};
+use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use crate::zones::host::ScratchFile;
+use crate::zones::request::ModifySpec;
+use crate::zones::{store, ZoneServices};
+
+pub struct ModifyZone(pub Arc<ZoneServices>);
+
+impl Operation for ModifyZone {
+    fn name(&self) -> &'static str {
+        "zone_modify"
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let spec: ModifySpec = cx.params()?;
+            let result = modify(&self.0, cx, &spec).await;
+            self.0.host.invalidate();
+            result
+        })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, journal: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(async move {
+            let zone = cx.task.zone_name.clone();
+            super::undo_made(&self.0, cx, &zone, journal).await
+        })
+    }
+}
+
+/// The slots (`disk0`, `cdrom3`) in use, so new ones take the lowest free number.
+fn free_slot(cfg: &ZoneConfig, prefix: &str, taken_now: &[String]) -> Option<String> {
+    (0..16)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|s| cfg.attr(s).is_none() && !taken_now.contains(s))
+}
+
+/// Checks the request against the current configuration; the handler runs it for a quick
+/// 400 and the task runs it again on the configuration it is about to change.
+pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), (String, String)> {
+    for (i, n) in spec.remove_nics.iter().enumerate() {
+        if !cfg.nets.iter().any(|r| r.get("physical") == Some(n)) {
+            return Err((
+                format!("remove_nics[{i}]"),
+                format!("the zone has no NIC {n}"),
+            ));
+        }
+    }
+    for (i, n) in spec.add_nics.iter().enumerate() {
+        if cfg
+            .nets
+            .iter()
+            .any(|r| r.get("physical") == Some(&n.physical))
+            && !spec.remove_nics.contains(&n.physical)
+        {
+            return Err((
+                format!("add_nics[{i}].physical"),
+                format!("the zone already has a NIC {}", n.physical),
+            ));
+        }
+    }
+    for (i, d) in spec.remove_disks.iter().enumerate() {
+        if cfg.attr(d).is_none() {
+            return Err((
+                format!("remove_disks[{i}]"),
+                format!("the zone has no disk {d}"),
+            ));
+        }
+    }
+    for (i, c) in spec.remove_cdroms.iter().enumerate() {
+        let found = if c.starts_with('/') {
+            cfg.fs.iter().any(|f| f.get("dir") == Some(c))
+        } else {
+            cfg.attr(c).is_some()
+        };
+        if !found {
+            return Err((
+                format!("remove_cdroms[{i}]"),
+                format!("the zone has no CD-ROM {c}"),
+            ));
+        }
+    }
+    let disks_in_use = (0..16)
+        .filter(|n| cfg.attr(&format!("disk{n}")).is_some())
+        .count();
+    if disks_in_use - spec.remove_disks.len().min(disks_in_use) + spec.add_disks.len() > 16 {
+        return Err((
+            "add_disks".into(),
+            "a zone has at most 16 additional disks".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn modify(
+    svc: &ZoneServices,
+    cx: &OpCx,
+    spec: &ModifySpec,
+) -> Result<Option<Value>, OpError> {
+    let run = &cx.runner;
+    let zone: ZoneName = cx
+        .task
+        .zone_name
+        .parse()
+        .map_err(|e| OpError::failed(format!("{e}")))?;
+    cx.progress(10, "Reading current configuration").await?;
+    let cfg = zonecfg::export(run, &zone)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?
+        .ok_or_else(|| OpError::failed(format!("zone {zone} does not exist")))?;
+    check_against(&cfg, spec).map_err(|(f, m)| OpError::failed(format!("{f}: {m}")))?;
+
+    cx.progress(30, "Preparing storage (ZFS volumes)").await?;
+    let mut new_disks: Vec<DatasetName> = Vec::new();
+    for d in &spec.add_disks {
+        let ds: DatasetName = d
+            .dataset
+            .parse()
+            .map_err(|e| OpError::failed(format!("{e}")))?;
+        if d.create_new {
+            if let Some(parent) = ds.parent() {
+                if zfs::get(run, &parent).await.map_err(fail_zfs)?.is_none() {
+                    cx.will_make(&Made::Dataset {
+                        name: parent.to_string(),
+                    })
+                    .await?;
+                    zfs::create_filesystem(run, &parent, false, &[Prop::owner(zone.as_str())])
+                        .await
+                        .map_err(fail_zfs)?;
+                }
+            }
+            let size = d
+                .size
+                .as_deref()
+                .ok_or_else(|| OpError::failed("a new disk needs a size"))?
+                .parse()
+                .map_err(|e| OpError::failed(format!("{e}")))?;
+            cx.will_make(&Made::Dataset {
+                name: ds.to_string(),
+            })
+            .await?;
+            zfs::create_volume(run, &ds, &size, d.sparse, &[Prop::owner(zone.as_str())])
+                .await
+                .map_err(fail_zfs)?;
+        } else {
+            check_existing_volume(svc, cx, ds.as_str(), &zone, spec.force).await?;
+        }
+        new_disks.push(ds);
+    }
+    cx.check_cancelled()?;
+
+    cx.progress(60, "Applying zone configuration").await?;
+    let mut f = CommandFile::new();
+    for (k, v) in &spec.attrs {
+        f.set_attr(&attr(k)?, &value(v)?);
+    }
+    if let Some(a) = spec.autoboot {
+        f.set_autoboot(a);
+    }
+    for n in &spec.remove_nics {
+        let l: LinkName = n.parse().map_err(|e| OpError::failed(format!("{e}")))?;
+        f.remove_net(&l);
+    }
+    for (i, n) in spec.add_nics.iter().enumerate() {
+        let net = n
+            .validate(&format!("add_nics[{i}]"))
+            .map_err(|e| OpError::failed(e.message))?;
+        f.add_net(&net);
+    }
+    for d in &spec.remove_disks {
+        if let Some(ds) = cfg.attr(d).and_then(|v| v.split(',').next()) {
+            if let Ok(ds) = ds.parse::<DatasetName>() {
+                f.remove_device(&ds);
+            }
+        }
+        f.remove_attr(&attr(d)?);
+    }
+    let mut taken = Vec::new();
+    for ds in &new_disks {
+        let s =
+            free_slot(&cfg, "disk", &taken).ok_or_else(|| OpError::failed("no free disk slot"))?;
+        f.add_attr(&attr(&s)?, &value(ds.as_str())?);
+        f.add_device(ds);
+        taken.push(s);
+    }
+    for c in &spec.remove_cdroms {
+        let (slot, path) = if c.starts_with('/') {
+            let slot = cfg
+                .attrs
+                .iter()
+                .find(|a| a.name.starts_with("cdrom") && a.value == *c)
+                .map(|a| a.name.clone());
+            (slot, Some(c.clone()))
+        } else {
+            (Some(c.clone()), cfg.attr(c).map(str::to_owned))
+        };
+        if let Some(s) = slot {
+            f.remove_attr(&attr(&s)?);
+        }
+        if let Some(p) = path.and_then(|p| p.parse::<HostPath>().ok()) {
+            f.remove_fs(&p);
+        }
+    }
+    let mut taken = Vec::new();
+    for c in &spec.add_cdroms {
+        let p: HostPath = c.parse().map_err(|e| OpError::failed(format!("{e}")))?;
+        let s = free_slot(&cfg, "cdrom", &taken)
+            .ok_or_else(|| OpError::failed("no free CD-ROM slot"))?;
+        f.add_attr(&attr(&s)?, &value(c)?);
+        f.add_iso(&p);
+        taken.push(s);
+    }
+    for (k, v) in &spec.cloud_init {
+        f.set_attr(&attr(k)?, &value(v)?);
+    }
+    if spec.has_password {
+        let password = cx
+            .secrets()
+            .await?
+            .and_then(|s| s.get("password").and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| OpError::failed("the password was not kept for this task"))?;
+        f.set_attr(&attr("password")?, &value(&password)?);
+    }
+    let scratch = ScratchFile::write(&svc.config, "zonecfg", &f.render())
+        .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
+    zonecfg::apply(run, &zone, &scratch.host_path)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?;
+    drop(scratch);
+    svc.host.invalidate();
+
+    cx.progress(90, "Recording changes").await?;
+    let running = zoneadm::get(run, &zone)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?
+        .is_some_and(|z| z.state.is_booted());
+    let changes = spec.describe();
+    let z = zone.to_string();
+    db_write(cx, move |c| {
+        if running {
+            store::add_pending(c, &z, &changes)
+        } else {
+            store::bump(c, &z)
+        }
+    })
+    .await?;
+    cx.progress(100, "Complete").await?;
+    Ok(Some(json!({
+        "zone_name": zone.as_str(),
+        "requires_restart": running,
+        "disks_added": new_disks.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+    })))
+}

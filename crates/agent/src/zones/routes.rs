@@ -1,0 +1,698 @@
+//! `/zones`: validate, record intent, queue, answer.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use illumos::names::ZoneName;
+use illumos::zfs;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ops::lifecycle::Action;
+use super::ops::modify::check_against;
+use super::request::{zone_name, CreateZoneRequest, ModifyZoneRequest};
+use super::store;
+use super::view::{self, DatasetView, ZoneDetail, ZoneList, ZoneSummary};
+use crate::db::DbError;
+use crate::http::auth::{Auth, Operator, Viewer};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::AppState;
+use crate::tasks::model::TaskStatus;
+use crate::tasks::store::Filter;
+use crate::tasks::NewTask;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_zones, create_zone))
+        .routes(routes!(get_zone, modify_zone, delete_zone))
+        .routes(routes!(force_delete_zone))
+        .routes(routes!(start_zone))
+        .routes(routes!(stop_zone))
+        .routes(routes!(restart_zone))
+        .routes(routes!(halt_zone))
+}
+
+fn host_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "host-command-failed",
+        format!("the host did not answer: {e}"),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only zones in this state.
+    state: Option<String>,
+    /// Only zones of this brand.
+    brand: Option<String>,
+}
+
+/// List every zone on the host (including zones made outside the agent), with the agent's own
+/// record where it has one.
+#[utoipa::path(get, path = "/zones", tag = "zones", params(ListQuery),
+    security(("api_key" = ["viewer"])),
+    responses((status = 200, body = ZoneList), (status = 400, body = ErrorBody)))]
+async fn list_zones(
+    _: Viewer,
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<ZoneList>, ApiError> {
+    let host = app.zones.host.zones().await.map_err(host_error)?;
+    let records = app.db.read(store::all).await?;
+    let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
+    let configs = futures_util::future::join_all(host.iter().map(|e| async {
+        match e.name.parse::<ZoneName>() {
+            Ok(z) => app.zones.host.config(&z).await.ok().flatten(),
+            Err(_) => None,
+        }
+    }))
+    .await;
+    for (e, cfg) in host.iter().zip(configs) {
+        let rec = records.iter().find(|r| r.name == e.name);
+        zones.push(ZoneSummary::of(Some(e), rec, cfg.and_then(|c| c.autoboot)));
+    }
+    for r in records
+        .iter()
+        .filter(|r| !host.iter().any(|e| e.name == r.name))
+    {
+        zones.push(ZoneSummary::of(None, Some(r), None));
+    }
+    zones.retain(|z| {
+        q.state.as_ref().is_none_or(|s| *s == z.state)
+            && q.brand.as_ref().is_none_or(|b| *b == z.brand)
+    });
+    zones.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(ZoneList {
+        total: zones.len(),
+        zones,
+    }))
+}
+
+/// The answer to a request that queued a zone task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZoneTaskAccepted {
+    pub success: bool,
+    pub task_id: String,
+    pub zone_name: String,
+    pub operation: String,
+    pub status: TaskStatus,
+    pub message: String,
+    /// With `start_after_create`: the boot task, which runs once the create completes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_task_id: Option<String>,
+    /// For a modify: whether the zone must reboot to pick the change up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requires_restart: Option<bool>,
+}
+
+/// Create a zone (bare, with resources, from a template, or on an existing volume).
+#[utoipa::path(post, path = "/zones", tag = "zones", request_body = CreateZoneRequest,
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = ZoneTaskAccepted), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn create_zone(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<CreateZoneRequest>,
+) -> Result<(StatusCode, Json<ZoneTaskAccepted>), ApiError> {
+    let (spec, password) = req.validate()?;
+    let zone: ZoneName = spec.name.parse().expect("validated");
+    // Checks against the host (files first, then read-only commands), so a bad request is a
+    // 400 before anything is queued.
+    for (i, iso) in spec.cdroms.iter().enumerate() {
+        if !app.config.host_file(iso).is_file() {
+            return Err(ApiError::invalid(
+                format!("cdroms[{i}].path"),
+                format!("{iso} is not a file on the host"),
+            ));
+        }
+    }
+    if app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(host_error)?
+        .is_some()
+    {
+        return Err(ApiError::conflict(format!("Zone {zone} already exists")));
+    }
+    let run = &app.runner;
+    if let Some(t) = &spec.template {
+        let ds = t.template.parse().expect("validated");
+        let exists = match &t.snapshot {
+            Some(s) => zfs::snapshot_exists(run, &ds_snapshot(&ds, s)?).await,
+            None => zfs::get(run, &ds).await.map(|d| d.is_some()),
+        }
+        .map_err(host_error)?;
+        if !exists {
+            return Err(ApiError::invalid(
+                "source.template_dataset",
+                format!(
+                    "template {} does not exist",
+                    req.source
+                        .as_ref()
+                        .map(|s| s.template_dataset.as_str())
+                        .unwrap_or("")
+                ),
+            ));
+        }
+    }
+    if let Some(b) = spec.boot.as_ref().filter(|b| !b.create_new) {
+        let ds = b.dataset.parse().expect("validated");
+        if zfs::get(run, &ds).await.map_err(host_error)?.is_none() {
+            return Err(ApiError::invalid(
+                "boot_volume.existing_dataset",
+                format!("dataset {} does not exist", b.dataset),
+            ));
+        }
+    }
+    let create_id = uuid::Uuid::new_v4().to_string();
+    let mut tasks = vec![NewTask::for_zone("zone_create", zone.as_str())
+        .with_id(create_id.clone())
+        .metadata(serde_json::to_value(&spec).map_err(ApiError::internal)?)
+        .created_by(Some(caller.name.clone()))];
+    if let Some(p) = password {
+        tasks[0] = tasks[0].clone().secrets(json!({ "password": p }));
+    }
+    if req.start_after_create {
+        tasks.push(
+            NewTask::for_zone("zone_start", zone.as_str())
+                .depends_on(Some(create_id.clone()))
+                .created_by(Some(caller.name.clone())),
+        );
+    }
+    let (name, root, by) = (
+        zone.to_string(),
+        spec.root_dataset.clone(),
+        caller.name.clone(),
+    );
+    let made = app
+        .tasks
+        .enqueue_with(tasks, move |tx| {
+            if store::insert_creating(tx, &name, "bhyve", &root, Some(&by))? {
+                Ok(())
+            } else {
+                Err(DbError::Conflict(format!(
+                    "Zone {name} already exists in database"
+                )))
+            }
+        })
+        .await?;
+    let start_task_id = made.get(1).map(|t| t.id.clone());
+    let message = if start_task_id.is_some() {
+        "Zone creation task queued with auto-start"
+    } else {
+        "Zone creation task queued successfully"
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ZoneTaskAccepted {
+            success: true,
+            task_id: made[0].id.clone(),
+            zone_name: zone.to_string(),
+            operation: "zone_create".into(),
+            status: made[0].status,
+            message: message.into(),
+            start_task_id,
+            requires_restart: None,
+        }),
+    ))
+}
+
+fn ds_snapshot(
+    ds: &illumos::names::DatasetName,
+    s: &str,
+) -> Result<illumos::names::SnapshotName, ApiError> {
+    ds.snapshot(s).map_err(|e| {
+        ApiError::invalid(
+            "source.template_dataset",
+            format!("source.template_dataset: {e}"),
+        )
+    })
+}
+
+fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
+    zone_name(name).map_err(|mut e| {
+        e.field = Some("name".into());
+        e
+    })
+}
+
+fn no_zone(name: &str) -> ApiError {
+    ApiError::not_found(format!("Zone {name} not found"))
+}
+
+async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetail>, ApiError> {
+    let entry = app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(host_error)?;
+    let z = zone.to_string();
+    let record = app.db.read(move |c| store::get(c, &z)).await?;
+    if entry.is_none() && record.is_none() {
+        return Ok(None);
+    }
+    let config = match &entry {
+        Some(_) => app.zones.host.config(zone).await.map_err(host_error)?,
+        None => None,
+    };
+    let mut datasets = Vec::new();
+    if let Some(root) = record.as_ref().and_then(|r| r.root_dataset.as_deref()) {
+        if let Ok(root) = root.parse() {
+            for d in zfs::list(&app.runner, &root, true, false)
+                .await
+                .map_err(host_error)?
+                .unwrap_or_default()
+            {
+                datasets.push(DatasetView {
+                    owned: d.is_owned_by(zone.as_str()),
+                    kind: format!("{:?}", d.kind).to_lowercase(),
+                    volsize: d.volsize,
+                    name: d.name,
+                });
+            }
+        }
+    }
+    if let Some(cfg) = &config {
+        for vol in cfg.zvols() {
+            if datasets.iter().any(|d: &DatasetView| d.name == vol) {
+                continue;
+            }
+            if let Ok(ds) = vol.parse() {
+                if let Some(d) = zfs::get(&app.runner, &ds).await.map_err(host_error)? {
+                    datasets.push(DatasetView {
+                        owned: d.is_owned_by(zone.as_str()),
+                        kind: format!("{:?}", d.kind).to_lowercase(),
+                        volsize: d.volsize,
+                        name: d.name,
+                    });
+                }
+            }
+        }
+    }
+    let filter = Filter {
+        zone_name: Some(zone.to_string()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (tasks, _) = app
+        .db
+        .read(move |c| crate::tasks::store::list(c, &filter))
+        .await?;
+    Ok(Some(view::detail(
+        entry.as_ref(),
+        config.as_deref(),
+        record.as_ref(),
+        datasets,
+        tasks,
+    )))
+}
+
+/// One zone: configuration (secrets masked), state, datasets, pending changes, recent tasks.
+/// Answers an `ETag` for `If-Match` on `PUT`.
+#[utoipa::path(get, path = "/zones/{name}", tag = "zones", params(("name" = String, Path)),
+    security(("api_key" = ["viewer"])),
+    responses((status = 200, body = ZoneDetail), (status = 404, body = ErrorBody)))]
+async fn get_zone(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let zone = path_zone(&name)?;
+    let d = load_detail(&app, &zone)
+        .await?
+        .ok_or_else(|| no_zone(&name))?;
+    let tag = view::etag(&d);
+    let mut resp = Json(d).into_response();
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+/// Split provisioning settings into what is stored and the secrets kept apart.
+fn provisioning_parts(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
+    let mut settings = p.clone();
+    let obj = settings
+        .as_object_mut()
+        .ok_or_else(|| ApiError::invalid("provisioning", "provisioning must be an object"))?;
+    let mut secrets = serde_json::Map::new();
+    if let Some(creds) = obj.get_mut("credentials").and_then(Value::as_object_mut) {
+        for key in ["password", "ssh_private_key"] {
+            if let Some(v) = creds.remove(key) {
+                secrets.insert(key.to_owned(), v);
+                creds.insert(format!("{key}_set"), Value::Bool(true));
+            }
+        }
+    }
+    Ok((
+        settings,
+        (!secrets.is_empty()).then_some(Value::Object(secrets)),
+    ))
+}
+
+/// Modify a zone: changes go into its configuration now and take effect at its next boot.
+#[utoipa::path(put, path = "/zones/{name}", tag = "zones", params(("name" = String, Path)),
+    request_body = ModifyZoneRequest, security(("api_key" = ["operator"])),
+    responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Provisioning settings saved; nothing to change on the host"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+async fn modify_zone(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ModifyZoneRequest>,
+) -> Result<Response, ApiError> {
+    let zone = path_zone(&name)?;
+    let (spec, password) = req.validate(&zone)?;
+    if spec.is_empty() && req.provisioning.is_none() {
+        return Err(ApiError::bad_request("No modification fields specified"));
+    }
+    let detail = load_detail(&app, &zone)
+        .await?
+        .ok_or_else(|| no_zone(&name))?;
+    if let Some(want) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        if want.trim() != "*" && want.trim() != view::etag(&detail) {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "the zone changed since it was read (ETag mismatch); read it again",
+            ));
+        }
+    }
+    if !spec.is_empty() {
+        let cfg = app
+            .zones
+            .host
+            .config(&zone)
+            .await
+            .map_err(host_error)?
+            .ok_or_else(|| {
+                ApiError::conflict(format!("Zone {name} is not configured on the host yet"))
+            })?;
+        check_against(&cfg, &spec).map_err(|(f, m)| ApiError::invalid(f, m))?;
+    }
+    let provisioning = req
+        .provisioning
+        .as_ref()
+        .map(provisioning_parts)
+        .transpose()?;
+    let brand = detail.summary.brand.clone();
+    let z = zone.to_string();
+    if spec.is_empty() {
+        let (settings, secrets) = provisioning.expect("checked above");
+        app.db
+            .write(move |c| store::set_provisioning(c, &z, &brand, &settings, secrets.as_ref()))
+            .await?;
+        return Ok((
+            StatusCode::OK,
+            Json(json!({
+                "success": true,
+                "zone_name": name,
+                "message": "Provisioning configuration saved",
+                "requires_restart": false,
+            })),
+        )
+            .into_response());
+    }
+    let running = detail.summary.state == "running";
+    let mut task = NewTask::for_zone("zone_modify", zone.as_str())
+        .metadata(serde_json::to_value(&spec).map_err(ApiError::internal)?)
+        .created_by(Some(caller.name));
+    if let Some(p) = password {
+        task = task.secrets(json!({ "password": p }));
+    }
+    let made = app
+        .tasks
+        .enqueue_with(vec![task], move |tx| {
+            if let Some((settings, secrets)) = provisioning {
+                store::set_provisioning(tx, &z, &brand, &settings, secrets.as_ref())?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ZoneTaskAccepted {
+            success: true,
+            task_id: made[0].id.clone(),
+            zone_name: zone.to_string(),
+            operation: "zone_modify".into(),
+            status: made[0].status,
+            message: "Modification queued. Changes will take effect on next zone boot.".into(),
+            start_task_id: None,
+            requires_restart: Some(running),
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// Also destroy the datasets the agent made for the zone (never attached existing ones).
+    #[serde(default)]
+    cleanup_datasets: bool,
+}
+
+/// Delete a zone: halt, uninstall, remove its configuration and record; datasets are kept
+/// unless `cleanup_datasets=true`.
+#[utoipa::path(delete, path = "/zones/{name}", tag = "zones", params(("name" = String, Path), DeleteQuery),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = ZoneTaskAccepted), (status = 404, body = ErrorBody)))]
+async fn delete_zone(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
+) -> Result<(StatusCode, Json<ZoneTaskAccepted>), ApiError> {
+    let zone = path_zone(&name)?;
+    let on_host = app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(host_error)?
+        .is_some();
+    let z = zone.to_string();
+    let record = app.db.read(move |c| store::get(c, &z)).await?;
+    if !on_host && record.is_none() {
+        return Err(no_zone(&name));
+    }
+    let task = NewTask::for_zone("zone_delete", zone.as_str())
+        .metadata(json!({ "cleanup_datasets": q.cleanup_datasets }))
+        .created_by(Some(caller.name));
+    let z = zone.to_string();
+    let made = app
+        .tasks
+        .enqueue_with(vec![task], move |tx| {
+            if store::get(tx, &z)?.is_some_and(|r| r.status == "ready") {
+                store::set_status(tx, &z, "deleting")?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ZoneTaskAccepted {
+            success: true,
+            task_id: made[0].id.clone(),
+            zone_name: zone.to_string(),
+            operation: "zone_delete".into(),
+            status: made[0].status,
+            message: if q.cleanup_datasets {
+                "Zone deletion queued; its datasets will be destroyed".into()
+            } else {
+                "Zone deletion queued; its datasets are kept".into()
+            },
+            start_task_id: None,
+            requires_restart: None,
+        }),
+    ))
+}
+
+/// Forget a zone whose host side is gone (after a delete failed part way and was finished by
+/// hand). Refused while the zone is still configured on the host.
+#[utoipa::path(delete, path = "/zones/{name}/force", tag = "zones", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 200, description = "Record removed"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn force_delete_zone(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let zone = path_zone(&name)?;
+    app.zones.host.invalidate();
+    if app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(host_error)?
+        .is_some()
+    {
+        return Err(ApiError::conflict(format!(
+            "Zone {name} still exists on the host; delete it with DELETE /zones/{name}"
+        )));
+    }
+    let z = zone.to_string();
+    if !app.db.write(move |c| store::delete(c, &z)).await? {
+        return Err(no_zone(&name));
+    }
+    Ok(Json(json!({
+        "success": true,
+        "zone_name": name,
+        "message": "Zone record removed",
+    })))
+}
+
+async fn lifecycle(
+    app: AppState,
+    caller: String,
+    name: String,
+    action: Action,
+) -> Result<Response, ApiError> {
+    let zone = path_zone(&name)?;
+    let entry = app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(host_error)?;
+    let z = zone.to_string();
+    let record = app.db.read(move |c| store::get(c, &z)).await?;
+    if entry.is_none() && record.is_none() {
+        return Err(no_zone(&name));
+    }
+    // A new request wins over queued opposite ones (a stop cancels a pending start).
+    for op in action.supersedes() {
+        let filter = Filter {
+            status: Some(TaskStatus::Pending),
+            zone_name: Some(zone.to_string()),
+            operation: Some((*op).to_owned()),
+            limit: 100,
+            ..Default::default()
+        };
+        let (pending, _) = app
+            .db
+            .read(move |c| crate::tasks::store::list(c, &filter))
+            .await?;
+        for t in pending {
+            app.tasks
+                .cancel(
+                    &t.id,
+                    &format!("superseded by a {} request", action.operation()),
+                )
+                .await?;
+        }
+    }
+    let state = entry.as_ref().map(|e| e.state);
+    let satisfied = match (action, state) {
+        (Action::Start, Some(illumos::zoneadm::ZoneState::Running)) => {
+            Some("Zone is already running")
+        }
+        (Action::Stop | Action::Halt, Some(s)) if !s.is_booted() => Some("Zone is already stopped"),
+        _ => None,
+    };
+    let pending_same = {
+        let filter = Filter {
+            status: Some(TaskStatus::Pending),
+            zone_name: Some(zone.to_string()),
+            limit: 1,
+            ..Default::default()
+        };
+        app.db
+            .read(move |c| crate::tasks::store::list(c, &filter))
+            .await?
+            .1
+            > 0
+    };
+    if let (Some(message), false) = (satisfied, pending_same) {
+        return Ok(Json(json!({
+            "success": true,
+            "zone_name": name,
+            "operation": action.operation(),
+            "message": message,
+        }))
+        .into_response());
+    }
+    let task = app
+        .tasks
+        .enqueue(NewTask::for_zone(action.operation(), zone.as_str()).created_by(Some(caller)))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ZoneTaskAccepted {
+            success: true,
+            task_id: task.id.clone(),
+            zone_name: zone.to_string(),
+            operation: action.operation().into(),
+            status: task.status,
+            message: format!("{} task queued", action.operation()),
+            start_task_id: None,
+            requires_restart: None,
+        }),
+    )
+        .into_response())
+}
+
+/// Boot a zone (`zoneadm boot`). Already running: 200 and no task.
+#[utoipa::path(post, path = "/zones/{name}/start", tag = "zones", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Already running"), (status = 404, body = ErrorBody)))]
+async fn start_zone(
+    Auth(c): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    lifecycle(app, c.name, name, Action::Start).await
+}
+
+/// Stop a zone gracefully (`zoneadm shutdown`), halting it if that does not finish in
+/// `zones.shutdown_timeout` seconds. Cancels a pending start.
+#[utoipa::path(post, path = "/zones/{name}/stop", tag = "zones", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Already stopped"), (status = 404, body = ErrorBody)))]
+async fn stop_zone(
+    Auth(c): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    lifecycle(app, c.name, name, Action::Stop).await
+}
+
+/// Reboot a running zone, or boot a stopped one; applies pending configuration changes.
+#[utoipa::path(post, path = "/zones/{name}/restart", tag = "zones", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = ZoneTaskAccepted), (status = 404, body = ErrorBody)))]
+async fn restart_zone(
+    Auth(c): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    lifecycle(app, c.name, name, Action::Restart).await
+}
+
+/// Halt a zone at once (`zoneadm halt`, no shutdown scripts). Cancels a pending start.
+#[utoipa::path(post, path = "/zones/{name}/halt", tag = "zones", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Already stopped"), (status = 404, body = ErrorBody)))]
+async fn halt_zone(
+    Auth(c): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    lifecycle(app, c.name, name, Action::Halt).await
+}

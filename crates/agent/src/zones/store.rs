@@ -1,0 +1,152 @@
+//! The zones table: what only the agent knows about a zone.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::db::DbError;
+use crate::time::now_rfc3339;
+
+#[derive(Debug, Clone)]
+pub struct ZoneRecord {
+    pub name: String,
+    pub brand: String,
+    pub status: String,
+    pub root_dataset: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+    pub pending_changes: Vec<String>,
+    pub provisioning: Option<Value>,
+}
+
+const COLUMNS: &str = "name, brand, status, root_dataset, created_by, created_at, updated_at, \
+    version, pending_changes, provisioning";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ZoneRecord> {
+    let pending: String = r.get(8)?;
+    let prov: Option<String> = r.get(9)?;
+    Ok(ZoneRecord {
+        name: r.get(0)?,
+        brand: r.get(1)?,
+        status: r.get(2)?,
+        root_dataset: r.get(3)?,
+        created_by: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        version: r.get(7)?,
+        pending_changes: serde_json::from_str(&pending).unwrap_or_default(),
+        provisioning: prov.and_then(|p| serde_json::from_str(&p).ok()),
+    })
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<Option<ZoneRecord>, DbError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM zones WHERE name = ?1"))?
+        .query_row([name], row)
+        .optional()?)
+}
+
+pub fn all(conn: &Connection) -> Result<Vec<ZoneRecord>, DbError> {
+    let v = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM zones ORDER BY name"))?
+        .query_map([], row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(v)
+}
+
+/// Records a zone being created; `Ok(false)` if the name is taken (the UNIQUE key makes two
+/// concurrent creates of one name give one winner).
+pub fn insert_creating(
+    conn: &Connection,
+    name: &str,
+    brand: &str,
+    root_dataset: &str,
+    created_by: Option<&str>,
+) -> Result<bool, DbError> {
+    let now = now_rfc3339();
+    let n = conn.execute(
+        "INSERT INTO zones (name, brand, status, root_dataset, created_by, created_at, updated_at)
+         VALUES (?1, ?2, 'creating', ?3, ?4, ?5, ?5) ON CONFLICT (name) DO NOTHING",
+        params![name, brand, root_dataset, created_by, now],
+    )?;
+    Ok(n == 1)
+}
+
+pub fn set_status(conn: &Connection, name: &str, status: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE zones SET status = ?2, updated_at = ?3, version = version + 1 WHERE name = ?1",
+        params![name, status, now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Removes the row only while a create still owns it (the undo of a failed create).
+pub fn delete_if_creating(conn: &Connection, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM zones WHERE name = ?1 AND status = 'creating'",
+        [name],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, name: &str) -> Result<bool, DbError> {
+    conn.execute("DELETE FROM zone_secrets WHERE zone_name = ?1", [name])?;
+    Ok(conn.execute("DELETE FROM zones WHERE name = ?1", [name])? == 1)
+}
+
+pub fn bump(conn: &Connection, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE zones SET version = version + 1, updated_at = ?2 WHERE name = ?1",
+        params![name, now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+pub fn add_pending(conn: &Connection, name: &str, changes: &[String]) -> Result<(), DbError> {
+    let Some(rec) = get(conn, name)? else {
+        return Ok(());
+    };
+    let mut all = rec.pending_changes;
+    all.extend(changes.iter().cloned());
+    conn.execute(
+        "UPDATE zones SET pending_changes = ?2, version = version + 1, updated_at = ?3 WHERE name = ?1",
+        params![name, serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()), now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+pub fn clear_pending(conn: &Connection, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE zones SET pending_changes = '[]', version = version + 1, updated_at = ?2
+         WHERE name = ?1 AND pending_changes != '[]'",
+        params![name, now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Stores provisioning settings (without secrets) and the secrets apart, for a zone the agent
+/// may not have created: the row is made if missing.
+pub fn set_provisioning(
+    conn: &Connection,
+    name: &str,
+    brand: &str,
+    settings: &Value,
+    secrets: Option<&Value>,
+) -> Result<(), DbError> {
+    let now = now_rfc3339();
+    conn.execute(
+        "INSERT INTO zones (name, brand, status, created_at, updated_at, provisioning)
+         VALUES (?1, ?2, 'ready', ?3, ?3, ?4)
+         ON CONFLICT (name) DO UPDATE SET provisioning = ?4, updated_at = ?3, version = version + 1",
+        params![name, brand, now, settings.to_string()],
+    )?;
+    if let Some(s) = secrets {
+        conn.execute(
+            "INSERT INTO zone_secrets (zone_name, secrets) VALUES (?1, ?2)
+             ON CONFLICT (zone_name) DO UPDATE SET secrets = ?2",
+            params![name, s.to_string()],
+        )?;
+    }
+    Ok(())
+}

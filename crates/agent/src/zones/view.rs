@@ -1,0 +1,217 @@
+//! What `GET /zones` and `GET /zones/{name}` answer, assembled from the host (the truth for
+//! state and configuration) and the database (what only the agent knows).
+
+use std::collections::BTreeMap;
+
+use illumos::zoneadm::ZoneEntry;
+use illumos::zonecfg::ZoneConfig;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::store::ZoneRecord;
+use crate::tasks::Task;
+
+/// Attributes never shown as they are.
+const SECRET_ATTRS: &[&str] = &["password"];
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ZoneSummary {
+    pub name: String,
+    pub brand: String,
+    /// `configured`, `incomplete`, `installed`, `ready`, `running`, `shutting_down`, `down`, or
+    /// `creating` while the agent's create task has not configured it yet.
+    pub state: String,
+    pub autoboot: Option<bool>,
+    pub zonepath: Option<String>,
+    pub uuid: Option<String>,
+    /// True when the agent has a record of the zone (it created or configured it).
+    pub managed: bool,
+    /// The agent's own status: `creating`, `ready`, `deleting`.
+    pub agent_status: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: Option<String>,
+    /// How many configuration changes wait for the next boot.
+    pub pending_changes: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZoneList {
+    pub zones: Vec<ZoneSummary>,
+    pub total: usize,
+}
+
+impl ZoneSummary {
+    pub fn of(
+        entry: Option<&ZoneEntry>,
+        record: Option<&ZoneRecord>,
+        autoboot: Option<bool>,
+    ) -> Self {
+        ZoneSummary {
+            name: entry
+                .map(|e| e.name.clone())
+                .or_else(|| record.map(|r| r.name.clone()))
+                .unwrap_or_default(),
+            brand: entry
+                .map(|e| e.brand.clone())
+                .or_else(|| record.map(|r| r.brand.clone()))
+                .unwrap_or_default(),
+            state: entry
+                .map(|e| e.state.as_str().to_owned())
+                .unwrap_or_else(|| "creating".into()),
+            autoboot,
+            zonepath: entry.map(|e| e.zonepath.clone()),
+            uuid: entry.and_then(|e| e.uuid.clone()),
+            managed: record.is_some(),
+            agent_status: record.map(|r| r.status.clone()),
+            created_by: record.and_then(|r| r.created_by.clone()),
+            created_at: record.map(|r| r.created_at.clone()),
+            pending_changes: record.map_or(0, |r| r.pending_changes.len()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DiskView {
+    /// `bootdisk` or `disk0` ... `disk15`.
+    pub slot: String,
+    pub dataset: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NicView {
+    pub physical: Option<String>,
+    pub global_nic: Option<String>,
+    pub mac_addr: Option<String>,
+    pub vlan_id: Option<String>,
+    pub allowed_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CdromView {
+    pub slot: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CloudInitView {
+    pub enabled: Option<String>,
+    pub dns_domain: Option<String>,
+    pub resolvers: Option<String>,
+    pub sshkey: Option<String>,
+    /// Whether a password is set (it is never shown).
+    pub password_set: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DatasetView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub volsize: Option<u64>,
+    /// Made by the agent for this zone (cleanup may destroy it).
+    pub owned: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ZoneDetail {
+    #[serde(flatten)]
+    pub summary: ZoneSummary,
+    pub ip_type: Option<String>,
+    /// bhyve attributes (`ram`, `vcpus`, ...); secrets masked.
+    pub attributes: BTreeMap<String, String>,
+    pub disks: Vec<DiskView>,
+    pub nics: Vec<NicView>,
+    pub cdroms: Vec<CdromView>,
+    pub cloud_init: CloudInitView,
+    pub datasets: Vec<DatasetView>,
+    /// Changes applied to the configuration that take effect at the next boot.
+    pub pending_changes: Vec<String>,
+    pub requires_restart: bool,
+    /// Provisioning settings (secrets masked).
+    #[schema(value_type = Option<Object>)]
+    pub provisioning: Option<Value>,
+    /// The zone's ten most recent tasks.
+    pub recent_tasks: Vec<Task>,
+}
+
+pub fn detail(
+    entry: Option<&ZoneEntry>,
+    config: Option<&ZoneConfig>,
+    record: Option<&ZoneRecord>,
+    datasets: Vec<DatasetView>,
+    recent_tasks: Vec<Task>,
+) -> ZoneDetail {
+    let empty = ZoneConfig::default();
+    let cfg = config.unwrap_or(&empty);
+    let mut attributes = BTreeMap::new();
+    let mut disks = Vec::new();
+    let mut cdroms = Vec::new();
+    for a in &cfg.attrs {
+        let masked = if SECRET_ATTRS.contains(&a.name.as_str()) {
+            "********".to_owned()
+        } else {
+            a.value.clone()
+        };
+        if a.name == "bootdisk" || a.name.starts_with("disk") && a.name[4..].parse::<u8>().is_ok() {
+            disks.push(DiskView {
+                slot: a.name.clone(),
+                dataset: a.value.split(',').next().unwrap_or_default().to_owned(),
+            });
+        }
+        if a.name.starts_with("cdrom") {
+            cdroms.push(CdromView {
+                slot: a.name.clone(),
+                path: a.value.clone(),
+            });
+        }
+        attributes.insert(a.name.clone(), masked);
+    }
+    let nics = cfg
+        .nets
+        .iter()
+        .map(|n| NicView {
+            physical: n.get("physical").map(str::to_owned),
+            global_nic: n.get("global-nic").map(str::to_owned),
+            mac_addr: n.get("mac-addr").map(str::to_owned),
+            vlan_id: n.get("vlan-id").map(str::to_owned),
+            allowed_address: n.get("allowed-address").map(str::to_owned),
+        })
+        .collect();
+    let cloud_init = CloudInitView {
+        enabled: cfg.attr("cloud-init").map(str::to_owned),
+        dns_domain: cfg.attr("dns-domain").map(str::to_owned),
+        resolvers: cfg.attr("resolvers").map(str::to_owned),
+        sshkey: cfg.attr("sshkey").map(str::to_owned),
+        password_set: cfg.attr("password").is_some(),
+    };
+    let pending = record
+        .map(|r| r.pending_changes.clone())
+        .unwrap_or_default();
+    ZoneDetail {
+        summary: ZoneSummary::of(entry, record, cfg.autoboot),
+        ip_type: cfg.ip_type.clone(),
+        attributes,
+        disks,
+        nics,
+        cdroms,
+        cloud_init,
+        datasets,
+        requires_restart: !pending.is_empty(),
+        pending_changes: pending,
+        provisioning: record.and_then(|r| r.provisioning.clone()),
+        recent_tasks,
+    }
+}
+
+/// A strong validator of what a client sees of the zone (tasks aside): any change on the host
+/// or in the agent's record changes it.
+pub fn etag(d: &ZoneDetail) -> String {
+    use sha2::{Digest, Sha256};
+    let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("recent_tasks");
+    }
+    let digest = Sha256::digest(v.to_string().as_bytes());
+    format!("\"{}\"", crate::keys::hex(&digest[..16]))
+}

@@ -1,0 +1,723 @@
+//! Zones through the real binary on the emulated host: every example of the spec, the error
+//! cases, rollback at each stage, crash recovery, concurrency and injection.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::support::TestAgent;
+
+/// Runs an emulated host tool by hand (as an admin would), asserting success.
+fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> String {
+    let out = Command::new(agent.host.join("bin").join(tool))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The canonical host state (zones, datasets, links, services, files).
+fn dump(agent: &TestAgent) -> Value {
+    let out = Command::new(crate::support::sim_bin())
+        .arg("dump")
+        .arg(&agent.host)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn faults(agent: &TestAgent, rules: &[Value]) {
+    let text: String = rules.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(agent.host.join("faults"), text).unwrap();
+}
+
+fn create(agent: &TestAgent, body: Value) -> Value {
+    let r = agent.post("/zones", body);
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    agent.wait(r.body["task_id"].as_str().unwrap())
+}
+
+fn completed(t: &Value) {
+    assert_eq!(t["status"], "completed", "{t:?}");
+}
+
+fn zone(agent: &TestAgent, name: &str) -> Value {
+    let r = agent.get(&format!("/zones/{name}"));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}
+
+fn mutating(inv: &[Value]) -> Vec<String> {
+    inv.iter()
+        .map(|i| {
+            i["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|l| !(l.contains(" list") || l.starts_with("zfs get") || l.ends_with(" export")))
+        .collect()
+}
+
+#[test]
+fn a_minimal_zone_is_created_with_one_zonecfg_file() {
+    let agent = TestAgent::start();
+    let r = agent.post("/zones", json!({"name": "test-vm-01", "brand": "bhyve"}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    for (k, v) in [
+        ("success", json!(true)),
+        ("zone_name", json!("test-vm-01")),
+        ("operation", json!("zone_create")),
+        ("status", json!("pending")),
+        ("message", json!("Zone creation task queued successfully")),
+    ] {
+        assert_eq!(r.body[k], v, "{k}");
+    }
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    completed(&t);
+    assert_eq!(t["progress_percent"], 100);
+    let zonecfg_calls: Vec<_> = mutating(&agent.invocations())
+        .into_iter()
+        .filter(|l| l.starts_with("zonecfg"))
+        .collect();
+    assert_eq!(zonecfg_calls.len(), 1, "{zonecfg_calls:?}");
+    assert!(zonecfg_calls[0].starts_with("zonecfg -z test-vm-01 -f "));
+    let z = zone(&agent, "test-vm-01");
+    assert_eq!(z["state"], "installed");
+    assert_eq!(z["brand"], "bhyve");
+    assert_eq!(z["ip_type"], "exclusive");
+    assert_eq!(z["managed"], true);
+    assert_eq!(z["disks"], json!([]));
+    assert!(host(&agent, "zoneadm", &["list", "-cp"]).contains(":test-vm-01:installed:"));
+    // The list shows it, and the task reported every stage of the spec's table.
+    let list = agent.get("/zones");
+    assert!(list.body["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|z| z["name"] == "test-vm-01"));
+    let out = agent
+        .get(&format!("/tasks/{}/output", t["id"].as_str().unwrap()))
+        .body;
+    let text = out.to_string();
+    for pct in [5, 10, 40, 50, 60, 70, 75, 80, 90, 95, 100] {
+        assert!(text.contains(&format!("[{pct}%]")), "stage {pct}% missing");
+    }
+}
+
+#[test]
+fn a_zone_with_resources_boots_after_creation() {
+    let agent = TestAgent::start();
+    std::fs::create_dir_all(agent.host.join("root/iso")).unwrap();
+    std::fs::write(agent.host.join("root/iso/omnios-r151050.iso"), b"iso").unwrap();
+    let r = agent.post(
+        "/zones",
+        json!({
+            "name": "web-server-01", "brand": "bhyve", "ram": "2G", "vcpus": "2",
+            "diskif": "virtio", "netif": "virtio", "vnc": "on",
+            "boot_volume": {"create_new": true, "pool": "rpool", "dataset": "zones",
+                            "volume_name": "root", "size": "30G", "sparse": true},
+            "nics": [{"physical": "vnic0", "global_nic": "igb0"}],
+            "cdroms": [{"path": "/iso/omnios-r151050.iso"}],
+            "cloud_init": {"enabled": "on", "dns_domain": "example.com", "password": "changeme",
+                           "resolvers": "8.8.8.8,8.8.4.4", "sshkey": "ssh-rsa AAAAB3Nza user@host"},
+            "start_after_create": true
+        }),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(
+        r.body["message"],
+        "Zone creation task queued with auto-start"
+    );
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    completed(&agent.wait(r.body["start_task_id"].as_str().unwrap()));
+    let z = zone(&agent, "web-server-01");
+    assert_eq!(z["state"], "running");
+    assert_eq!(z["attributes"]["ram"], "2G");
+    assert_eq!(
+        z["attributes"]["bootdisk"],
+        "rpool/zones/web-server-01/root"
+    );
+    assert_eq!(z["nics"][0]["physical"], "vnic0");
+    assert_eq!(z["nics"][0]["global_nic"], "igb0");
+    assert_eq!(z["cdroms"][0]["path"], "/iso/omnios-r151050.iso");
+    assert_eq!(z["cloud_init"]["password_set"], true);
+    assert_eq!(z["cloud_init"]["dns_domain"], "example.com");
+    let text = z.to_string();
+    assert!(!text.contains("changeme"), "the password was shown");
+    let root = z["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "rpool/zones/web-server-01/root")
+        .expect("boot volume listed");
+    assert_eq!(root["type"], "volume");
+    assert_eq!(root["owned"], true);
+    let owner = host(
+        &agent,
+        "zfs",
+        &[
+            "get",
+            "-H",
+            "-o",
+            "value",
+            "zoneweaver:owner",
+            "rpool/zones/web-server-01/root",
+        ],
+    );
+    assert_eq!(owner.trim(), "web-server-01");
+    // The on-demand VNIC exists while the zone runs.
+    assert!(host(&agent, "dladm", &["show-vnic", "-p", "-o", "LINK"]).contains("vnic0"));
+    // No secret in any task's metadata or output.
+    let tasks = agent.get("/tasks?zone_name=web-server-01").body.to_string();
+    assert!(!tasks.contains("changeme"));
+    let out = agent
+        .get(&format!(
+            "/tasks/{}/output",
+            r.body["task_id"].as_str().unwrap()
+        ))
+        .body;
+    assert!(!out.to_string().contains("changeme"));
+}
+
+#[test]
+fn duplicates_and_concurrent_creates_of_one_name_give_one_zone() {
+    let agent = TestAgent::start();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    agent
+                        .post("/zones", json!({"name": "dup", "brand": "bhyve"}))
+                        .status
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        3,
+        "{statuses:?}"
+    );
+    let r = agent.post("/zones", json!({"name": "dup", "brand": "bhyve"}));
+    assert_eq!(r.status, 409);
+    assert!(r.body["error"].as_str().unwrap().contains("already exists"));
+}
+
+#[test]
+fn invalid_requests_are_400_naming_the_field_and_run_nothing() {
+    let agent = TestAgent::start();
+    let before = agent.invocations().len();
+    let hostile = [
+        "a;b",
+        "a b",
+        "a\nb",
+        "$(id)",
+        "`id`",
+        "a\"b",
+        "../x",
+        "a}b",
+        "a#b",
+        "ｚｏｎｅ",
+        &"x".repeat(300),
+    ];
+    let mut cases: Vec<(Value, &str)> = vec![
+        (json!({"name": "global", "brand": "bhyve"}), "name"),
+        (
+            json!({"name": "ok1", "brand": "bhyve", "colour": "red"}),
+            "colour",
+        ),
+        (json!({"name": "ok1", "brand": "bhyve", "ram": 2}), "ram"),
+    ];
+    for h in hostile {
+        cases.push((json!({"name": h, "brand": "bhyve"}), "name"));
+        cases.push((json!({"name": "ok1", "brand": "bhyve", "ram": h}), "ram"));
+        cases.push((
+            json!({"name": "ok1", "brand": "bhyve", "nics": [{"physical": h}]}),
+            "nics[0].physical",
+        ));
+        cases.push((
+            json!({"name": "ok1", "brand": "bhyve", "cdroms": [{"path": format!("/iso/{h}")}]}),
+            "cdroms[0].path",
+        ));
+        cases.push((json!({"name": "ok1", "brand": "bhyve", "boot_volume": {"size": "1G", "volume_name": h}}), "boot_volume.volume_name"));
+        cases.push((
+            json!({"name": "ok1", "brand": "bhyve", "cloud_init": {"dns_domain": h}}),
+            "cloud_init.dns_domain",
+        ));
+        cases.push((json!({"name": "ok1", "brand": "bhyve", "source": {"type": "template", "template_dataset": format!("rpool/{h}")}}), "source.template_dataset"));
+    }
+    for (body, field) in cases {
+        let r = agent.post("/zones", body.clone());
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+        assert_eq!(r.body["field"], field, "{body}: {:?}", r.body);
+    }
+    let r = agent.request(
+        "PUT",
+        "/zones/ok1",
+        Some(&agent.key),
+        Some(&json!({"ram": "1G;reboot"})),
+    );
+    assert_eq!(r.status, 400);
+    let after = agent.invocations();
+    assert_eq!(
+        after.len(),
+        before,
+        "a rejected request ran a host command: {:?}",
+        &after[before..]
+    );
+}
+
+#[test]
+fn templates_are_cloned_or_copied_and_must_exist() {
+    let agent = TestAgent::start();
+    host(&agent, "zfs", &["create", "-p", "rpool/templates"]);
+    host(
+        &agent,
+        "zfs",
+        &["create", "-V", "1G", "rpool/templates/omnios-base"],
+    );
+    host(
+        &agent,
+        "zfs",
+        &["snapshot", "rpool/templates/omnios-base@v1"],
+    );
+    let t = create(
+        &agent,
+        json!({"name": "from-template", "brand": "bhyve",
+               "source": {"type": "template", "template_dataset": "rpool/templates/omnios-base", "clone_strategy": "clone"},
+               "boot_volume": {"pool": "rpool", "dataset": "zones", "volume_name": "root", "size": "30G"}}),
+    );
+    completed(&t);
+    let origin = host(
+        &agent,
+        "zfs",
+        &[
+            "get",
+            "-H",
+            "-o",
+            "value",
+            "origin",
+            "rpool/zones/from-template/root",
+        ],
+    );
+    assert_eq!(origin.trim(), "rpool/templates/omnios-base@v1");
+    let t = create(
+        &agent,
+        json!({"name": "copied", "brand": "bhyve",
+               "source": {"type": "template", "template_dataset": "rpool/templates/omnios-base@v1", "clone_strategy": "copy"}}),
+    );
+    completed(&t);
+    let origin = host(
+        &agent,
+        "zfs",
+        &[
+            "get",
+            "-H",
+            "-o",
+            "value",
+            "origin",
+            "rpool/zones/copied/root",
+        ],
+    );
+    assert_eq!(origin.trim(), "-", "a copy is independent of the template");
+    let r = agent.post(
+        "/zones",
+        json!({"name": "nope", "brand": "bhyve", "source": {"type": "template", "template_dataset": "rpool/templates/missing"}}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["field"], "source.template_dataset");
+}
+
+#[test]
+fn an_existing_volume_in_use_needs_force() {
+    let agent = TestAgent::start();
+    host(&agent, "zfs", &["create", "-p", "rpool/vms/old-server"]);
+    host(
+        &agent,
+        "zfs",
+        &["create", "-V", "4G", "rpool/vms/old-server/root"],
+    );
+    let existing = json!({"create_new": false, "existing_dataset": "rpool/vms/old-server/root"});
+    completed(&create(
+        &agent,
+        json!({"name": "migrated-vm", "brand": "bhyve", "ram": "4G", "vcpus": "4", "boot_volume": existing}),
+    ));
+    let t = create(
+        &agent,
+        json!({"name": "second", "brand": "bhyve", "boot_volume": existing}),
+    );
+    assert_eq!(t["status"], "failed");
+    assert!(
+        t["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("in use by zone migrated-vm"),
+        "{t:?}"
+    );
+    assert_eq!(
+        agent.get("/zones/second").status,
+        404,
+        "a failed create leaves no zone"
+    );
+    completed(&create(
+        &agent,
+        json!({"name": "second", "brand": "bhyve", "boot_volume": existing, "force": true}),
+    ));
+    let r = agent.post("/zones", json!({"name": "third", "brand": "bhyve", "boot_volume": {"create_new": false, "existing_dataset": "rpool/vms/none"}}));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["field"], "boot_volume.existing_dataset");
+}
+
+#[test]
+fn a_failure_at_each_stage_leaves_the_host_as_it_was() {
+    let agent = TestAgent::start();
+    host(&agent, "zfs", &["create", "-p", "rpool/templates"]);
+    host(
+        &agent,
+        "zfs",
+        &["create", "-V", "1G", "rpool/templates/base"],
+    );
+    host(&agent, "zfs", &["snapshot", "rpool/templates/base@v1"]);
+    let before = dump(&agent);
+    let rules = [
+        json!({"tool": "zfs", "prefix": ["create"], "nth": 1, "action": "fail", "stderr": "cannot create 'x': out of space"}),
+        json!({"tool": "zfs", "prefix": ["clone"], "action": "fail", "stderr": "cannot create 'x': out of space"}),
+        json!({"tool": "zonecfg", "contains": "-f", "action": "fail", "stderr": "On line 3 of FILE:\nzonecfg: invalid"}),
+        json!({"tool": "zoneadm", "contains": "install", "action": "fail", "stderr": "zoneadm: zone 'x': install failed"}),
+        json!({"tool": "zfs", "prefix": ["set"], "action": "fail", "stderr": "cannot set property: permission denied"}),
+    ];
+    for (i, rule) in rules.iter().enumerate() {
+        faults(&agent, std::slice::from_ref(rule));
+        let t = create(
+            &agent,
+            json!({"name": format!("fail{i}"), "brand": "bhyve",
+                   "source": {"type": "template", "template_dataset": "rpool/templates/base"},
+                   "nics": [{"physical": "vnic0", "global_nic": "igb0"}]}),
+        );
+        assert_eq!(t["status"], "failed", "rule {rule}: {t:?}");
+        let stderr = rule["stderr"].as_str().unwrap().lines().last().unwrap();
+        assert!(
+            t["error_message"].as_str().unwrap().contains(stderr),
+            "{t:?}"
+        );
+        faults(&agent, &[]);
+        assert_eq!(dump(&agent), before, "rule {rule} left the host changed");
+        assert_eq!(agent.get(&format!("/zones/fail{i}")).status, 404);
+    }
+}
+
+#[test]
+fn a_crash_during_create_is_undone_at_restart() {
+    let mut agent = TestAgent::start();
+    let before = dump(&agent);
+    faults(
+        &agent,
+        &[json!({"tool": "zoneadm", "contains": "install", "action": "hang"})],
+    );
+    let r = agent.post(
+        "/zones",
+        json!({"name": "crashy", "brand": "bhyve", "boot_volume": {"size": "10G"}}),
+    );
+    let id = r.body["task_id"].as_str().unwrap().to_owned();
+    agent.eventually(
+        "install running",
+        || agent.get(&format!("/tasks/{id}")).body["progress_percent"].clone(),
+        |p| p == 90,
+    );
+    agent.kill();
+    faults(&agent, &[]);
+    // The hung zoneadm was the agent's child; it would die with a real pfexec session too.
+    let _ = Command::new("pkill")
+        .args(["-f", "zoneadm -z crashy install"])
+        .status();
+    agent.launch();
+    let t = agent.wait(&id);
+    assert_eq!(t["status"], "failed");
+    assert!(t["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("agent restarted"));
+    assert_eq!(
+        dump(&agent),
+        before,
+        "the interrupted create was not undone"
+    );
+}
+
+#[test]
+fn modify_queues_changes_for_the_next_boot() {
+    let agent = TestAgent::start();
+    completed(&create(
+        &agent,
+        json!({"name": "web", "brand": "bhyve", "ram": "1G", "nics": [{"physical": "vnic0", "global_nic": "igb0"}]}),
+    ));
+    // Installed zone: applied, no restart needed.
+    let r = agent.request(
+        "PUT",
+        "/zones/web",
+        Some(&agent.key),
+        Some(&json!({"ram": "4G", "vcpus": "4", "vnc": "on"})),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(r.body["operation"], "zone_modify");
+    assert_eq!(r.body["requires_restart"], false);
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    assert_eq!(zone(&agent, "web")["attributes"]["ram"], "4G");
+    // Running zone: applied to the configuration, pending until a reboot.
+    let r = agent.post("/zones/web/start", json!({}));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    let r = agent.request(
+        "PUT",
+        "/zones/web",
+        Some(&agent.key),
+        Some(&json!({"add_nics": [{"physical": "vnic1", "global_nic": "igb0"}], "remove_nics": ["vnic0"],
+                      "add_disks": [{"create_new": true, "pool": "rpool", "dataset": "zones", "volume_name": "data", "size": "10G"}]})),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(r.body["requires_restart"], true);
+    assert_eq!(
+        r.body["message"],
+        "Modification queued. Changes will take effect on next zone boot."
+    );
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    let z = zone(&agent, "web");
+    assert_eq!(z["requires_restart"], true);
+    assert_eq!(
+        z["pending_changes"].as_array().unwrap().len(),
+        3,
+        "{:?}",
+        z["pending_changes"]
+    );
+    assert_eq!(z["nics"][0]["physical"], "vnic1");
+    assert_eq!(z["disks"][0]["slot"], "disk0");
+    assert_eq!(z["disks"][0]["dataset"], "rpool/zones/web/data");
+    let r = agent.post("/zones/web/restart", json!({}));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    let z = zone(&agent, "web");
+    assert_eq!(z["requires_restart"], false);
+    assert_eq!(z["pending_changes"], json!([]));
+    // Remove the disk again; its volume stays.
+    let r = agent.request(
+        "PUT",
+        "/zones/web",
+        Some(&agent.key),
+        Some(&json!({"remove_disks": ["disk0"]})),
+    );
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    assert_eq!(zone(&agent, "web")["disks"], json!([]));
+    host(&agent, "zfs", &["list", "rpool/zones/web/data"]);
+}
+
+#[test]
+fn modify_errors() {
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "m1", "brand": "bhyve"})));
+    let put = |path: &str, body: Value| agent.request("PUT", path, Some(&agent.key), Some(&body));
+    let r = put("/zones/m1", json!({}));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"], "No modification fields specified");
+    assert_eq!(put("/zones/nosuch", json!({"ram": "1G"})).status, 404);
+    let r = put("/zones/m1", json!({"remove_nics": ["vnic9"]}));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["field"], "remove_nics[0]");
+    // Optimistic concurrency with the ETag.
+    let etag = agent.get("/zones/m1").header("etag").unwrap().to_owned();
+    let r = put("/zones/m1", json!({"ram": "2G"}));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    let req = ureq_put_if_match(&agent, "/zones/m1", &etag, json!({"ram": "3G"}));
+    assert_eq!(req, 412);
+    let fresh = agent.get("/zones/m1").header("etag").unwrap().to_owned();
+    assert_eq!(
+        ureq_put_if_match(&agent, "/zones/m1", &fresh, json!({"ram": "3G"})),
+        202
+    );
+}
+
+fn ureq_put_if_match(agent: &TestAgent, path: &str, etag: &str, body: Value) -> u16 {
+    agent
+        .request_with(
+            "PUT",
+            path,
+            Some(&agent.key),
+            &[("If-Match", etag)],
+            Some(&body),
+        )
+        .status
+}
+
+#[test]
+fn lifecycle_requests_already_satisfied_run_nothing() {
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "lc", "brand": "bhyve"})));
+    let r = agent.post("/zones/lc/stop", json!({}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["message"], "Zone is already stopped");
+    let r = agent.post("/zones/lc/start", json!({}));
+    assert_eq!(r.status, 202);
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    assert_eq!(zone(&agent, "lc")["state"], "running");
+    let r = agent.post("/zones/lc/start", json!({}));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["message"], "Zone is already running");
+    let r = agent.post("/zones/lc/stop", json!({}));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    assert_eq!(zone(&agent, "lc")["state"], "installed");
+    let r = agent.post("/zones/lc/restart", json!({}));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    let r = agent.post("/zones/lc/halt", json!({}));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    assert_eq!(zone(&agent, "lc")["state"], "installed");
+    assert_eq!(agent.post("/zones/none/start", json!({})).status, 404);
+}
+
+#[test]
+fn a_stop_cancels_a_pending_start() {
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "sc", "brand": "bhyve"})));
+    // Hold the zone's queue with a long task so the start stays pending.
+    let blocker = agent.noop(json!({"zone_name": "sc", "duration_ms": 2000}));
+    let start = agent.post("/zones/sc/start", json!({}));
+    assert_eq!(start.status, 202);
+    let stop = agent.post("/zones/sc/stop", json!({}));
+    let start_task = agent.wait(start.body["task_id"].as_str().unwrap());
+    assert_eq!(start_task["status"], "cancelled");
+    assert!(start_task["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("zone_stop"));
+    agent.wait(&blocker);
+    if stop.status == 202 {
+        completed(&agent.wait(stop.body["task_id"].as_str().unwrap()));
+    }
+    assert_eq!(zone(&agent, "sc")["state"], "installed");
+}
+
+#[test]
+fn delete_keeps_datasets_unless_asked_and_never_destroys_attached_ones() {
+    let agent = TestAgent::start();
+    host(&agent, "zfs", &["create", "-p", "rpool/vms/shared"]);
+    host(
+        &agent,
+        "zfs",
+        &["create", "-V", "1G", "rpool/vms/shared/backup-vol"],
+    );
+    completed(&create(
+        &agent,
+        json!({"name": "keep", "brand": "bhyve", "boot_volume": {"size": "10G"}}),
+    ));
+    completed(&create(
+        &agent,
+        json!({"name": "clean", "brand": "bhyve", "boot_volume": {"size": "10G"}}),
+    ));
+    let r = agent.request("PUT", "/zones/clean", Some(&agent.key), Some(&json!({"add_disks": [{"create_new": false, "existing_dataset": "rpool/vms/shared/backup-vol"}]})));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    let r = agent.post("/zones/clean/start", json!({}));
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+
+    let r = agent.delete("/zones/keep");
+    assert_eq!(r.status, 202);
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    assert_eq!(agent.get("/zones/keep").status, 404);
+    host(&agent, "zfs", &["list", "rpool/zones/keep/root"]);
+
+    let r = agent.delete("/zones/clean?cleanup_datasets=true");
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    completed(&t);
+    assert_eq!(agent.get("/zones/clean").status, 404);
+    let all = host(&agent, "zfs", &["list", "-H", "-o", "name", "-r", "rpool"]);
+    assert!(!all.contains("rpool/zones/clean"), "{all}");
+    assert!(
+        all.contains("rpool/vms/shared/backup-vol"),
+        "an attached volume was destroyed"
+    );
+    assert!(!host(&agent, "zoneadm", &["list", "-cp"]).contains(":clean:"));
+}
+
+#[test]
+fn force_delete_forgets_a_zone_whose_host_side_is_gone() {
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "gone", "brand": "bhyve"})));
+    assert_eq!(agent.delete("/zones/gone/force").status, 409);
+    host(&agent, "zoneadm", &["-z", "gone", "uninstall", "-F"]);
+    host(&agent, "zonecfg", &["-z", "gone", "delete", "-F"]);
+    let r = agent.delete("/zones/gone/force");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(agent.get("/zones/gone").status, 404);
+    assert_eq!(agent.delete("/zones/gone/force").status, 404);
+}
+
+#[test]
+fn zones_made_outside_the_agent_are_listed() {
+    let agent = TestAgent::start();
+    host(
+        &agent,
+        "zonecfg",
+        &[
+            "-z",
+            "handmade",
+            "create -b; set zonepath=/rpool/zones/handmade; set brand=bhyve; set ip-type=exclusive",
+        ],
+    );
+    let list = agent.get("/zones?brand=bhyve");
+    let z = list.body["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["name"] == "handmade")
+        .cloned()
+        .expect("listed");
+    assert_eq!(z["managed"], false);
+    assert_eq!(z["state"], "configured");
+    assert_eq!(agent.get("/zones?state=running").body["total"], 0);
+}
+
+#[test]
+fn parallel_work_on_different_zones_and_one_zone() {
+    let agent = TestAgent::start();
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            let r = agent.post(
+                "/zones",
+                json!({"name": format!("p{i}"), "brand": "bhyve", "boot_volume": {"size": "1G"}}),
+            );
+            r.body["task_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for id in &ids {
+        completed(&agent.wait(id));
+    }
+    // Parallel modifies of one zone all land, one after another.
+    let mods: Vec<String> = (0..4)
+        .map(|i| {
+            let r = agent.request(
+                "PUT",
+                "/zones/p0",
+                Some(&agent.key),
+                Some(&json!({"ram": format!("{}G", i + 1)})),
+            );
+            assert_eq!(r.status, 202);
+            r.body["task_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for id in &mods {
+        completed(&agent.wait(id));
+    }
+    assert_eq!(zone(&agent, "p0")["attributes"]["ram"], "4G");
+    assert_eq!(agent.get("/zones").body["total"], 6);
+}
