@@ -9,6 +9,7 @@ pub mod demo;
 pub mod http;
 pub mod keys;
 pub mod network;
+pub mod provisioning;
 pub mod server;
 pub mod tasks;
 pub mod time;

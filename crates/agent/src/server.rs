@@ -107,10 +107,12 @@ fn bootstrap_key(config: &Config, db: &Db) -> Result<Option<String>, ServeError>
 fn operations(
     zones: &Arc<crate::zones::ZoneServices>,
     network: &Arc<crate::network::NetworkServices>,
+    provisioning: &Arc<crate::provisioning::ProvisioningServices>,
 ) -> Vec<Arc<dyn Operation>> {
     let mut ops: Vec<Arc<dyn Operation>> = vec![Arc::new(Noop)];
     ops.extend(crate::zones::operations(zones));
     ops.extend(crate::network::operations(network));
+    ops.extend(crate::provisioning::operations(provisioning));
     ops
 }
 
@@ -162,16 +164,30 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         config.clone(),
         runner.clone(),
     ));
+    let provisioning = Arc::new(crate::provisioning::ProvisioningServices::new(
+        config.clone(),
+        runner.clone(),
+        db.clone(),
+    ));
     let queue = TaskQueue::start(
         db.clone(),
         runner.clone(),
-        operations(&zones, &network),
+        operations(&zones, &network, &provisioning),
         engine_config,
         Some(metrics.clone()),
     )
     .await?;
     spawn_retention(config.clone(), db.clone());
-    let state = AppState::new(config.clone(), db, queue, runner, metrics, zones, network);
+    let state = AppState::new(
+        config.clone(),
+        db,
+        queue,
+        runner,
+        metrics,
+        zones,
+        network,
+        provisioning,
+    );
     let app = crate::http::router(state);
 
     let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)

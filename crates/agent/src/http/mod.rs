@@ -42,6 +42,7 @@ pub struct AppState {
     pub key_usage: Arc<KeyUsage>,
     pub zones: Arc<crate::zones::ZoneServices>,
     pub network: Arc<crate::network::NetworkServices>,
+    pub provisioning: Arc<crate::provisioning::ProvisioningServices>,
     pub started: Instant,
     health: Arc<Mutex<Option<(Instant, HostTools)>>>,
 }
@@ -56,6 +57,7 @@ impl AppState {
         metrics: Arc<Metrics>,
         zones: Arc<crate::zones::ZoneServices>,
         network: Arc<crate::network::NetworkServices>,
+        provisioning: Arc<crate::provisioning::ProvisioningServices>,
     ) -> Self {
         AppState {
             config,
@@ -65,6 +67,7 @@ impl AppState {
             metrics,
             zones,
             network,
+            provisioning,
             key_usage: Arc::default(),
             started: Instant::now(),
             health: Arc::default(),
@@ -81,6 +84,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::keys::routes::router())
         .merge(crate::zones::router())
         .merge(crate::network::router())
+        .merge(crate::provisioning::router())
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
