@@ -3,6 +3,7 @@
 //! `target/release/zoneweaver-bench [--quick]`.
 
 mod agent;
+mod zones;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -12,10 +13,10 @@ use serde_json::{json, Value};
 
 use agent::Agent;
 
-struct Row {
-    what: String,
-    value: String,
-    target: String,
+pub struct Row {
+    pub what: String,
+    pub value: String,
+    pub target: String,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -102,6 +103,8 @@ fn main() {
 
     let chain = if quick { 200 } else { 1000 };
     chained_tasks(&root, chain, &mut rows);
+    let (creates, listed) = if quick { (20, 100) } else { (100, 500) };
+    zones::run(&root, creates, listed, secs, &mut rows);
 
     println!("\n| measurement | value | target |\n|---|---|---|");
     for r in rows {
@@ -151,7 +154,12 @@ fn seed_tasks(agent: &Agent, n: usize) {
 }
 
 /// `conns` threads, each with its own keep-alive HTTPS connection, for `duration`.
-fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> (f64, f64, f64, usize) {
+pub fn get_load(
+    agent: &Agent,
+    path: &str,
+    conns: usize,
+    duration: Duration,
+) -> (f64, f64, f64, usize) {
     let url = agent.url(path);
     let auth = format!("Bearer {}", agent.key);
     let stop = Arc::new(AtomicBool::new(false));

@@ -231,10 +231,9 @@ async fn create(
         .map_err(|e| OpError::failed(e.detail()))?;
     // zoneadm made the zonepath dataset for this zone: mark it so cleanup may take it.
     if let Ok(zp) = root.child("path") {
-        if zfs::get(run, &zp).await.map_err(fail_zfs)?.is_some() {
-            zfs::set(run, &zp, &Prop::owner(zone.as_str()))
-                .await
-                .map_err(fail_zfs)?;
+        match zfs::set(run, &zp, &Prop::owner(zone.as_str())).await {
+            Err(e) if !e.is_not_found() => return Err(fail_zfs(e)),
+            _ => {}
         }
     }
     svc.host.invalidate();

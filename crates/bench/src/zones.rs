@@ -1,0 +1,150 @@
+//! Zone benchmarks: the agent's own overhead per zone create, and `GET /zones` under load.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::agent::{self, Agent};
+use crate::{get_load, Row};
+
+/// Sets every emulated delay to zero, so only real work is timed.
+fn zero_delays(host: &Path) {
+    let out = Command::new(agent::binary("illumos-sim"))
+        .arg("config")
+        .arg(host)
+        .args([
+            "install_ms=0",
+            "uninstall_ms=0",
+            "boot_ms=0",
+            "shutdown_ms=0",
+            "halt_ms=0",
+        ])
+        .output()
+        .expect("illumos-sim config");
+    assert!(out.status.success(), "illumos-sim config failed");
+}
+
+/// Sum of the host commands' own run times logged after line `from` of the invocation log.
+fn host_ms_since(host: &Path, from: usize) -> (f64, usize) {
+    let text = std::fs::read_to_string(host.join("invocations.log")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let ms = lines[from.min(lines.len())..]
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["ms"].as_f64())
+        .sum();
+    (ms, lines.len())
+}
+
+/// The agent's own measure of the time its host commands took, spawn to exit (from /metrics).
+fn agent_command_secs(agent: &Agent) -> f64 {
+    let mut r = agent
+        .http
+        .get(&agent.url("/metrics"))
+        .header("Authorization", &format!("Bearer {}", agent.key))
+        .call()
+        .expect("metrics");
+    let text = r.body_mut().read_to_string().expect("metrics text");
+    text.lines()
+        .filter(|l| l.starts_with("zoneweaver_host_command_duration_seconds_sum"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn log_len(host: &Path) -> usize {
+    host_ms_since(host, usize::MAX).1
+}
+
+pub fn run(root: &Path, zones: usize, list_zones: usize, secs: f64, rows: &mut Vec<Row>) {
+    let mut agent = Agent::prepare(&root.join("zones"), "zones:\n  max_concurrent_tasks: 8\n");
+    let host = agent.dir.join("host");
+    zero_delays(&host);
+    agent.start();
+
+    // One create at a time, so the wall time of each is the agent's and the host's alone.
+    let mut wall = Duration::ZERO;
+    let mut host_ms = 0.0;
+    let mut commands = 0;
+    let mut spawned_ms = 0.0;
+    for i in 0..zones {
+        let before = log_len(&host);
+        let agent_before = agent_command_secs(&agent);
+        let started = Instant::now();
+        let r = agent.post(
+            "/zones",
+            &json!({"name": format!("bench{i}"), "brand": "bhyve", "ram": "1G",
+                    "boot_volume": {"size": "1G", "sparse": true},
+                    "nics": [{"physical": format!("bench{i}net0"), "global_nic": "igb0"}]}),
+        );
+        let id = r["task_id"].as_str().expect("create accepted").to_owned();
+        let t = agent.get(&format!("/tasks/{id}/wait?timeout=60"));
+        assert_eq!(t["status"], "completed", "create failed: {t}");
+        wall += started.elapsed();
+        spawned_ms += (agent_command_secs(&agent) - agent_before) * 1e3;
+        let (ms, after) = host_ms_since(&host, before);
+        host_ms += ms;
+        commands += after - before;
+    }
+    let wall_ms = wall.as_secs_f64() * 1e3;
+    let per_zone = wall_ms / zones as f64;
+    let host_per_zone = host_ms / zones as f64;
+    let overhead = per_zone - host_per_zone;
+    rows.push(Row {
+        what: format!(
+            "zone create with boot volume and NIC, {zones} zones one by one: wall / host commands per zone ({} commands each)",
+            commands / zones.max(1)
+        ),
+        value: format!("{per_zone:.1} ms / {host_per_zone:.1} ms"),
+        target: String::new(),
+    });
+    rows.push(Row {
+        what: "agent overhead per zone create (wall minus host command time from the invocation log), share of command time".into(),
+        value: format!("{overhead:.1} ms ({:.0} %)", 100.0 * overhead / host_per_zone),
+        target: "< 10 %".into(),
+    });
+    let spawned_per_zone = spawned_ms / zones as f64;
+    let own = per_zone - spawned_per_zone;
+    rows.push(Row {
+        what: "agent overhead per zone create (wall minus each command's spawn-to-exit time, as the agent measures it), share of command time".into(),
+        value: format!("{own:.1} ms ({:.0} %)", 100.0 * own / spawned_per_zone),
+        target: "< 10 %".into(),
+    });
+
+    // The rest of the zones straight through the host tools (zones made outside the agent are
+    // listed too), then the list under load.
+    let zonecfg = host.join("bin/zonecfg");
+    for i in zones..list_zones {
+        let out = Command::new(&zonecfg)
+            .args([
+                "-z",
+                &format!("extra{i}"),
+                &format!("create -b; set zonepath=/rpool/zones/extra{i}; set brand=bhyve; set ip-type=exclusive"),
+            ])
+            .output()
+            .expect("zonecfg");
+        assert!(out.status.success(), "zonecfg failed");
+    }
+    let listed = agent.get("/zones");
+    assert_eq!(listed["total"], list_zones, "not every zone is listed");
+    let (rps, p50, p99, errors) = get_load(&agent, "/zones", 32, Duration::from_secs_f64(secs));
+    rows.push(Row {
+        what: format!("GET /zones with {list_zones} zones, 32 connections: throughput"),
+        value: format!("{rps:.0} req/s"),
+        target: String::new(),
+    });
+    rows.push(Row {
+        what: format!("GET /zones with {list_zones} zones, 32 connections: p50 / p99"),
+        value: format!(
+            "{p50:.2} ms / {p99:.2} ms{}",
+            if errors > 0 {
+                format!(" ({errors} errors)")
+            } else {
+                String::new()
+            }
+        ),
+        target: "p99 < 20 ms".into(),
+    });
+    agent.stop();
+}
