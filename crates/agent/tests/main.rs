@@ -5,5 +5,6 @@ mod support;
 
 mod access;
 mod cli;
+mod packaging;
 mod tasks;
 mod zones;

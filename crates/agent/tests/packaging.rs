@@ -1,0 +1,106 @@
+//! The OmniOS package: the RBAC profile grants exactly the tools the agent runs, and the SMF
+//! manifest, man page and IPS manifest agree with each other.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn packaging() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../packaging/omnios")
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(packaging().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn the_exec_profile_grants_exactly_the_tools_the_agent_runs() {
+    let text = read("exec_attr.d/zoneweaver-agent");
+    let mut granted: Vec<String> = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let f: Vec<&str> = line.split(':').collect();
+        assert_eq!(f.len(), 7, "exec_attr has 7 fields: {line}");
+        assert_eq!(f[0], "Zoneweaver Agent", "{line}");
+        assert_eq!((f[1], f[2]), ("solaris", "cmd"), "{line}");
+        assert_eq!(f[6], "euid=0", "only euid=0 is granted: {line}");
+        granted.push(f[5].to_owned());
+    }
+    granted.sort();
+    let mut invoked: Vec<String> = illumos::Tool::ALL
+        .iter()
+        .map(|t| t.default_path().to_owned())
+        .collect();
+    invoked.sort();
+    assert_eq!(granted, invoked, "exec_attr.d and crates/illumos disagree");
+}
+
+#[test]
+fn the_profile_is_defined_and_given_to_the_service_user() {
+    let prof = read("prof_attr.d/zoneweaver-agent");
+    assert!(prof.starts_with("Zoneweaver Agent:"), "{prof}");
+    assert_eq!(prof.trim().split(':').count(), 5, "prof_attr has 5 fields");
+    let user = read("user_attr.d/zoneweaver-agent");
+    assert_eq!(user.trim(), "zoneweaver::::profiles=Zoneweaver Agent");
+    let smf = read("zoneweaver-agent.xml");
+    assert!(smf.contains(r#"<method_credential user="zoneweaver" group="zoneweaver""#));
+    assert!(!smf.contains("Primary Administrator"));
+}
+
+#[test]
+fn the_smf_manifest_is_well_formed_and_starts_the_packaged_binary() {
+    let path = packaging().join("zoneweaver-agent.xml");
+    let smf = read("zoneweaver-agent.xml");
+    for needle in [
+        r#"<service name="system/zoneweaver-agent""#,
+        r#"<create_default_instance enabled="false"/>"#,
+        "svc:/milestone/network:default",
+        "svc:/system/filesystem/local:default",
+        r#"exec="/opt/zoneweaver/bin/zoneweaver-agent serve --config %{config/file}""#,
+        r#"<propval name="duration" type="astring" value="child"/>"#,
+    ] {
+        assert!(smf.contains(needle), "manifest lacks {needle}");
+    }
+    let p5m = read("zoneweaver-agent.p5m");
+    assert!(p5m.contains("file path=opt/zoneweaver/bin/zoneweaver-agent "));
+    assert!(p5m.contains("file path=lib/svc/manifest/system/zoneweaver-agent.xml "));
+    let ci = std::env::var_os("CI").is_some();
+    match Command::new("xmllint").arg("--noout").arg(&path).output() {
+        Ok(out) => assert!(
+            out.status.success(),
+            "xmllint: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) if !ci => eprintln!("note: xmllint is not installed; well-formedness not checked"),
+        Err(e) => panic!("xmllint is required in CI (scripts/install-test-deps): {e}"),
+    }
+    if let Ok(out) = Command::new("xmllint")
+        .args(["--xpath", "count(//exec_method)"])
+        .arg(&path)
+        .output()
+    {
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    }
+}
+
+#[test]
+fn the_ips_manifest_delivers_what_build_proto_lays_out() {
+    let p5m = read("zoneweaver-agent.p5m");
+    let build = read("build-proto");
+    for line in p5m.lines().filter(|l| l.starts_with("file path=")) {
+        let path = line["file path=".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap();
+        let base = path.rsplit('/').next().unwrap();
+        assert!(build.contains(base), "build-proto does not install {path}");
+    }
+    assert!(p5m.contains("user username=zoneweaver"));
+    assert!(p5m.contains("file path=opt/zoneweaver/share/man/man8/zoneweaver-agent.8 "));
+    let man = read("zoneweaver-agent.8");
+    assert!(man.starts_with(".TH ZONEWEAVER-AGENT 8"));
+    for sub in ["serve", "keys create", "config defaults", "openapi"] {
+        assert!(man.contains(sub), "man page lacks {sub}");
+    }
+}
