@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod cli;
+mod crash;
 mod packaging;
 mod tasks;
 mod zones;

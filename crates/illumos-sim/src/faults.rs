@@ -23,7 +23,7 @@ pub struct Rule {
     /// Which matching invocation triggers (1 = the first); absent = every one.
     #[serde(default)]
     pub nth: Option<u64>,
-    /// `fail`, `hang` or `delay`.
+    /// `fail`, `hang`, `delay` or `kill_parent`.
     pub action: String,
     #[serde(default)]
     pub exit: Option<i32>,
@@ -96,6 +96,12 @@ pub fn apply(cx: &mut Ctx, args: &[String], start: Instant) -> Option<i32> {
     }
     let rule = fired?;
     match rule.action.as_str() {
+        "kill_parent" => {
+            // The tool runs normally; the caller (the agent) is killed right after it, so crash
+            // tests can stop the agent after exactly the Nth command it ran.
+            cx.fault = Some("kill_parent".into());
+            None
+        }
         "delay" => {
             cx.fault = Some("delay".into());
             cx.pause(rule.ms.unwrap_or(0));

@@ -228,27 +228,36 @@ impl TaskQueue {
     }
 }
 
-/// Runs the undo of every task that was running when the agent stopped, then fails it.
+/// Settles every task that was running when the agent stopped: rolled forward to `completed`
+/// if it had passed its commit point, otherwise undone and `failed`.
 async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
     let interrupted = inner
         .db
         .read(|c| store::with_status(c, TaskStatus::Running))
         .await?;
     for task in interrupted.into_iter().filter(|t| !t.is_group) {
-        tracing::warn!(task_id = %task.id, operation = %task.operation, "undoing a task interrupted by a restart");
+        tracing::warn!(task_id = %task.id, operation = %task.operation, "settling a task interrupted by a restart");
         let log = TaskLog::start(inner.db.clone(), task.id.clone());
-        log.note("agent restarted during the operation; undoing what it made");
+        log.note("agent restarted during the operation");
         let mut message = "agent restarted during the operation".to_owned();
+        let mut status = TaskStatus::Failed;
+        let mut result = None;
         if let Some(op) = inner.ops.get(task.operation.as_str()) {
-            if let Err(e) = undo(inner, op.as_ref(), &task, &log).await {
-                message.push_str(&format!("; undo failed: {e}"));
+            match settle(inner, op.as_ref(), &task, &log).await {
+                Ok(Some(v)) => {
+                    status = TaskStatus::Completed;
+                    result = v;
+                }
+                Ok(None) => {}
+                Err(e) => message.push_str(&format!("; undo failed: {e}")),
             }
         }
         log.flush().await;
         let id = task.id.clone();
+        let error = (status != TaskStatus::Completed).then_some(message);
         let done = inner
             .db
-            .write(move |c| store::finish(c, &id, TaskStatus::Failed, Some(&message), None))
+            .write(move |c| store::finish(c, &id, status, error.as_deref(), result.as_ref()))
             .await?;
         if let Some(t) = done {
             let _ = inner.events.send(TaskEvent::of("task_finished", &t));
@@ -260,16 +269,18 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
     Ok(())
 }
 
-async fn undo(
+/// After a failure, a cancel or a restart: rolls the operation forward if its journal shows it
+/// passed its commit point (`Ok(Some(result))`: the task completes), otherwise undoes what the
+/// journal says it made (`Ok(None)`).
+async fn settle(
     inner: &Arc<Inner>,
     op: &dyn Operation,
     task: &Task,
     log: &Arc<TaskLog>,
-) -> Result<(), OpError> {
+) -> Result<Option<Option<Value>>, OpError> {
     let id = task.id.clone();
     let mut journal = inner.db.read(move |c| store::journal(c, &id)).await?;
-    journal.reverse();
-    // The undo gets a token of its own: the task's token may be the very cancel that got us here.
+    // A token of its own: the task's token may be the very cancel that got us here.
     let cancel = CancellationToken::new();
     let cx = OpCx {
         task: task.clone(),
@@ -282,10 +293,15 @@ async fn undo(
         log: log.clone(),
         events: inner.events.clone(),
     };
+    if let Some(result) = op.roll_forward(&cx, &journal).await? {
+        cx.note("the change had taken effect on the host: finished it instead of undoing it");
+        return Ok(Some(result));
+    }
+    journal.reverse();
     if !journal.is_empty() {
         cx.note(&format!("undoing {} step(s)", journal.len()));
     }
-    op.undo(&cx, journal).await
+    op.undo(&cx, journal).await.map(|()| None)
 }
 
 /// A live task as the scheduler sees it.
@@ -714,9 +730,13 @@ async fn run_operation(
         ),
     };
     log.note(&format!("{}: {error}", status.as_str()));
-    if let Err(e) = undo(inner, op, task, log).await {
-        log.note(&format!("undo failed: {e}"));
-        error.push_str(&format!("; undo failed: {e}"));
+    match settle(inner, op, task, log).await {
+        Ok(Some(v)) => return (TaskStatus::Completed, None, v),
+        Ok(None) => {}
+        Err(e) => {
+            log.note(&format!("undo failed: {e}"));
+            error.push_str(&format!("; undo failed: {e}"));
+        }
     }
     (status, Some(error), result)
 }

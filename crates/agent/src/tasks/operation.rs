@@ -35,6 +35,19 @@ pub trait Operation: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), OpError>> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Called before [`Operation::undo`] when the operation failed, was cancelled or was
+    /// interrupted by a restart. An operation whose journal shows it passed its commit point
+    /// (the change took effect on the host and cannot be taken back cleanly) finishes its
+    /// remaining steps here and returns `Some(result)`: the task then ends `completed` and no
+    /// undo runs. `None`, the default, means "not past the commit point: undo".
+    fn roll_forward<'a>(
+        &'a self,
+        _cx: &'a OpCx,
+        _journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -182,6 +182,22 @@ impl TestAgent {
         }
     }
 
+    /// Waits for the agent process to exit on its own (killed by a test fault); false if it is
+    /// still running at the deadline.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.child.as_mut().map(|c| c.try_wait()) {
+                Some(Ok(Some(_))) | None => {
+                    self.child = None;
+                    return true;
+                }
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        false
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("agent.log")).unwrap_or_default()
     }
@@ -247,6 +263,24 @@ impl TestAgent {
             body,
             headers,
         }
+    }
+
+    /// A request whose connection may die with the agent: `None` when no answer came back.
+    pub fn request_raw(&self, method: &str, path: &str, body: Option<&Value>) -> Option<Value> {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.key));
+        let resp = match body {
+            Some(b) => {
+                req = req.header("Content-Type", "application/json");
+                self.http.run(req.body(b.to_string()).unwrap())
+            }
+            None => self.http.run(req.body(()).unwrap()),
+        };
+        let mut resp = resp.ok()?;
+        let text = resp.body_mut().read_to_string().ok()?;
+        serde_json::from_str(&text).ok()
     }
 
     /// Only the status: the body is not read (so an event stream does not block).

@@ -8,7 +8,7 @@ use illumos::{zoneadm, zonecfg};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{db_write, fail_zfs};
+use super::{db_write, fail_zfs, Made};
 use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
 use crate::zones::host::{destroy_owned, Cleanup};
 use crate::zones::{store, ZoneServices};
@@ -34,8 +34,29 @@ impl Operation for DeleteZone {
         })
     }
 
-    /// A delete cannot be taken back; a failed one leaves the zone marked usable again so the
-    /// delete can be retried.
+    /// Once the delete began destroying the zone it can only be finished: it runs again (each
+    /// step looks at the zone's state first, so steps already done are skipped).
+    fn roll_forward<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            if !super::journalled(journal)
+                .iter()
+                .any(|m| matches!(m, Made::Deleting { .. }))
+            {
+                return Ok(None);
+            }
+            let p: DeleteParams = cx.params()?;
+            let result = delete(&self.0, cx, &p).await;
+            self.0.host.invalidate();
+            result.map(Some)
+        })
+    }
+
+    /// A delete that failed before destroying anything leaves the zone marked usable again,
+    /// so the delete can be retried.
     fn undo<'a>(
         &'a self,
         cx: &'a OpCx,
@@ -66,6 +87,12 @@ async fn delete(svc: &ZoneServices, cx: &OpCx, p: &DeleteParams) -> Result<Optio
     let z = zone.to_string();
     let record = cx.db.read(move |c| store::get(c, &z)).await?;
     let entry = zoneadm::get(run, &zone).await.map_err(fail)?;
+    if entry.is_some() || p.cleanup_datasets {
+        cx.will_make(&Made::Deleting {
+            zone: zone.to_string(),
+        })
+        .await?;
+    }
     if let Some(e) = &entry {
         if e.state.is_booted() {
             cx.progress(30, "Halting zone").await?;

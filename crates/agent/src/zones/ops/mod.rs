@@ -25,6 +25,36 @@ pub enum Made {
     ZoneConfig { zone: String },
     /// The zone's installation (zoneadm install).
     Installed { zone: String },
+    /// A configuration change is about to be applied to a zone whose `zonecfg export` hashed
+    /// to `before`: if the export differs afterwards, the change took effect (a command file
+    /// is all or nothing) and the operation rolls forward instead of undoing.
+    Applying { zone: String, before: String },
+    /// A delete began destroying the zone: from here it can only be finished.
+    Deleting { zone: String },
+}
+
+/// The SHA-256 of a zone's `zonecfg export`, or "" when it has no configuration.
+pub async fn config_hash(cx: &OpCx, zone: &ZoneName) -> Result<String, OpError> {
+    use sha2::{Digest, Sha256};
+    let out = cx.runner.output(&zonecfg::export_cmd(zone)).await;
+    match out {
+        Ok(o) => Ok(crate::keys::hex(&Sha256::digest(o.stdout.as_bytes()))),
+        Err(e)
+            if e.stderr()
+                .is_some_and(|s| s.contains("No such zone configured")) =>
+        {
+            Ok(String::new())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The journal's entries of one kind, oldest first.
+pub fn journalled(journal: &[Value]) -> Vec<Made> {
+    journal
+        .iter()
+        .filter_map(|v| serde_json::from_value::<Made>(v.clone()).ok())
+        .collect()
 }
 
 /// Replays a journal (newest first); each step treats "already gone" as done.
@@ -43,6 +73,8 @@ pub async fn undo_made(
             Made::Dataset { name } => create::undo_dataset(cx, zone, name).await,
             Made::ZoneConfig { zone } => undo_config(cx, zone).await,
             Made::Installed { zone } => undo_install(cx, zone).await,
+            // Markers for roll_forward; nothing to undo.
+            Made::Applying { .. } | Made::Deleting { .. } => Ok(()),
         };
         svc.host.invalidate();
         if let Err(e) = step {

@@ -39,6 +39,66 @@ impl Operation for ModifyZone {
             super::undo_made(&self.0, cx, &zone, journal).await
         })
     }
+
+    /// Past the commit point when the zone's configuration no longer matches what it was
+    /// before the command file: the change is in, only the bookkeeping remains.
+    fn roll_forward<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            let Some(before) = super::journalled(journal)
+                .into_iter()
+                .find_map(|m| match m {
+                    Made::Applying { before, .. } => Some(before),
+                    _ => None,
+                })
+            else {
+                return Ok(None);
+            };
+            let zone: ZoneName = cx
+                .task
+                .zone_name
+                .parse()
+                .map_err(|e| OpError::failed(format!("{e}")))?;
+            if super::config_hash(cx, &zone).await? == before {
+                return Ok(None);
+            }
+            let spec: ModifySpec = cx.params()?;
+            let result = record(cx, &zone, &spec, Vec::new()).await;
+            self.0.host.invalidate();
+            result.map(Some)
+        })
+    }
+}
+
+/// The bookkeeping after the configuration changed: pending changes of a running zone.
+async fn record(
+    cx: &OpCx,
+    zone: &ZoneName,
+    spec: &ModifySpec,
+    new_disks: Vec<DatasetName>,
+) -> Result<Option<Value>, OpError> {
+    let running = zoneadm::get(&cx.runner, zone)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?
+        .is_some_and(|z| z.state.is_booted());
+    let changes = spec.describe();
+    let z = zone.to_string();
+    db_write(cx, move |c| {
+        if running {
+            store::add_pending(c, &z, &changes)
+        } else {
+            store::bump(c, &z)
+        }
+    })
+    .await?;
+    Ok(Some(json!({
+        "zone_name": zone.as_str(),
+        "requires_restart": running,
+        "disks_added": new_disks.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+    })))
 }
 
 /// The slots (`disk0`, `cdrom3`) in use, so new ones take the lowest free number.
@@ -236,6 +296,12 @@ async fn modify(
     }
     let scratch = ScratchFile::write(&svc.config, "zonecfg", &f.render())
         .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
+    let before = super::config_hash(cx, &zone).await?;
+    cx.will_make(&Made::Applying {
+        zone: zone.to_string(),
+        before,
+    })
+    .await?;
     zonecfg::apply(run, &zone, &scratch.host_path)
         .await
         .map_err(|e| OpError::failed(e.detail()))?;
@@ -243,24 +309,7 @@ async fn modify(
     svc.host.invalidate();
 
     cx.progress(90, "Recording changes").await?;
-    let running = zoneadm::get(run, &zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
-        .is_some_and(|z| z.state.is_booted());
-    let changes = spec.describe();
-    let z = zone.to_string();
-    db_write(cx, move |c| {
-        if running {
-            store::add_pending(c, &z, &changes)
-        } else {
-            store::bump(c, &z)
-        }
-    })
-    .await?;
+    let result = record(cx, &zone, spec, new_disks).await?;
     cx.progress(100, "Complete").await?;
-    Ok(Some(json!({
-        "zone_name": zone.as_str(),
-        "requires_restart": running,
-        "disks_added": new_disks.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-    })))
+    Ok(result)
 }
