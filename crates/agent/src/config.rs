@@ -81,10 +81,78 @@ pub struct HostConfig {
     pub scratch_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProvisioningConfig {
     pub network: ProvisioningNetworkConfig,
+    /// Where uploaded artifacts are kept; `None` means `<data_dir>/artifacts`.
+    pub artifacts_dir: Option<PathBuf>,
+    pub max_artifact_bytes: u64,
+    pub max_extract_bytes: u64,
+    pub max_extract_entries: u64,
+    /// Variables every recipe and provisioner sees (a zone's own variables win).
+    pub variables: std::collections::BTreeMap<String, String>,
+    pub ssh: ProvisioningSshConfig,
+    pub tools: ProvisioningToolsConfig,
+}
+
+impl Default for ProvisioningConfig {
+    fn default() -> Self {
+        ProvisioningConfig {
+            network: ProvisioningNetworkConfig::default(),
+            artifacts_dir: None,
+            max_artifact_bytes: 2 * 1024 * 1024 * 1024,
+            max_extract_bytes: 8 * 1024 * 1024 * 1024,
+            max_extract_entries: 100_000,
+            variables: Default::default(),
+            ssh: ProvisioningSshConfig::default(),
+            tools: ProvisioningToolsConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisioningSshConfig {
+    /// The agent's provisioning key pair (made once); `None` means `<data_dir>/ssh/provision_key`.
+    pub key_path: Option<PathBuf>,
+    pub connect_timeout_seconds: u64,
+    pub wait_timeout_seconds: u64,
+    pub wait_interval_seconds: u64,
+}
+
+impl Default for ProvisioningSshConfig {
+    fn default() -> Self {
+        ProvisioningSshConfig {
+            key_path: None,
+            connect_timeout_seconds: 10,
+            wait_timeout_seconds: 600,
+            wait_interval_seconds: 2,
+        }
+    }
+}
+
+/// The programs the provisioning stages run on the agent's own host (not illumos tools).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisioningToolsConfig {
+    pub ssh: PathBuf,
+    pub ssh_keygen: PathBuf,
+    pub rsync: PathBuf,
+    pub ansible_playbook: PathBuf,
+    pub ansible_galaxy: PathBuf,
+}
+
+impl Default for ProvisioningToolsConfig {
+    fn default() -> Self {
+        ProvisioningToolsConfig {
+            ssh: PathBuf::from("/usr/bin/ssh"),
+            ssh_keygen: PathBuf::from("/usr/bin/ssh-keygen"),
+            rsync: PathBuf::from("/usr/bin/rsync"),
+            ansible_playbook: PathBuf::from("ansible-playbook"),
+            ansible_galaxy: PathBuf::from("ansible-galaxy"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -297,6 +365,38 @@ provisioning:
     # DHCP pool handed to zones on the provisioning network.
     dhcp_range_start: 10.190.190.10
     dhcp_range_end: 10.190.190.254
+  # Where uploaded artifacts are kept (default: data_dir/artifacts).
+  artifacts_dir:
+  # Largest accepted artifact upload, in bytes.
+  max_artifact_bytes: 2147483648
+  # Extraction refuses an artifact that expands to more bytes than this ...
+  max_extract_bytes: 8589934592
+  # ... or holds more entries (files, directories, links) than this.
+  max_extract_entries: 100000
+  # Variables every recipe and provisioner sees; a zone's provisioning.variables win.
+  variables: {}
+  ssh:
+    # The agent's provisioning key pair, generated once (default: data_dir/ssh/provision_key).
+    # Its public key is what recipes install in guests ({{ssh_public_key}}).
+    key_path:
+    # Seconds one SSH connection attempt may take.
+    connect_timeout_seconds: 10
+    # Seconds the wait-for-SSH stage waits for the guest before it fails.
+    wait_timeout_seconds: 600
+    # Seconds between two attempts of the wait-for-SSH stage.
+    wait_interval_seconds: 2
+  tools:
+    # Programs the provisioning stages run on this host (a bare name is looked up in
+    # /usr/local/bin, /usr/bin, /bin, /opt/local/bin).
+    ssh: /usr/bin/ssh
+    # Makes the provisioning key pair.
+    ssh_keygen: /usr/bin/ssh-keygen
+    # Syncs folders into the guest.
+    rsync: /usr/bin/rsync
+    # Runs ansible provisioners from this host.
+    ansible_playbook: ansible-playbook
+    # Installs the collections an ansible provisioner names.
+    ansible_galaxy: ansible-galaxy
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -374,6 +474,7 @@ impl Config {
 
     /// Rules serde cannot express; each error names its key.
     fn check(&self) -> Result<(), (&'static str, String)> {
+        self.check_network()?;
         if self.server.https_port == 0 {
             return Err(("server.https_port", "must be a port from 1 to 65535".into()));
         }
@@ -419,6 +520,24 @@ impl Config {
         if !self.host.scratch_dir.is_absolute() {
             return Err(("host.scratch_dir", "must be an absolute path".into()));
         }
+        if self.provisioning.ssh.connect_timeout_seconds == 0 {
+            return Err((
+                "provisioning.ssh.connect_timeout_seconds",
+                "must be at least 1 second".into(),
+            ));
+        }
+        if self.provisioning.ssh.wait_interval_seconds == 0 {
+            return Err((
+                "provisioning.ssh.wait_interval_seconds",
+                "must be at least 1 second".into(),
+            ));
+        }
+        if self.provisioning.max_extract_entries == 0 {
+            return Err((
+                "provisioning.max_extract_entries",
+                "must be at least 1".into(),
+            ));
+        }
         if self.zones.shutdown_timeout == 0 {
             return Err(("zones.shutdown_timeout", "must be at least 1 second".into()));
         }
@@ -435,6 +554,21 @@ impl Config {
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("agent.db")
+    }
+
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.provisioning
+            .artifacts_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("artifacts"))
+    }
+
+    pub fn provisioning_key_path(&self) -> PathBuf {
+        self.provisioning
+            .ssh
+            .key_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("ssh/provision_key"))
     }
 
     pub fn bootstrap_key_path(&self) -> PathBuf {

@@ -6,6 +6,8 @@ mod support;
 mod access;
 mod cli;
 mod crash;
+mod network;
 mod packaging;
+mod provisioning;
 mod tasks;
 mod zones;

@@ -3,6 +3,7 @@
 //! `target/release/zoneweaver-bench [--quick]`.
 
 mod agent;
+mod network;
 mod zones;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,6 +104,8 @@ fn main() {
 
     let chain = if quick { 200 } else { 1000 };
     chained_tasks(&root, chain, &mut rows);
+    network::run(&root, quick, &mut rows);
+
     let (creates, listed) = if quick { (20, 100) } else { (100, 500) };
     zones::run(&root, creates, listed, secs, &mut rows);
 

@@ -512,6 +512,19 @@ pub fn set_forwarding_cmd(
         .arg(interface.as_str())
 }
 
+/// `reset-ifprop [-t] -p forwarding -m PROTO IF`: back to the default, with no persistent value.
+pub fn reset_forwarding_cmd(
+    interface: &LinkName,
+    protocol: Protocol,
+    persistence: Persistence,
+) -> Cmd {
+    Cmd::new(Tool::Ipadm)
+        .arg("reset-ifprop")
+        .args(persistence.flag())
+        .args(["-p", "forwarding", "-m", protocol.as_str()])
+        .arg(interface.as_str())
+}
+
 /// `show-ifprop -c -o FIELDS -p forwarding -m PROTO [IF]` (show-ifprop's parsable flag is
 /// `-c`, reference §1.6).
 pub fn show_forwarding_cmd(interface: Option<&LinkName>, protocol: Protocol) -> Cmd {
@@ -753,6 +766,23 @@ pub async fn show_forwarding(
     }
 }
 
+/// Resets an interface's forwarding property to its default (no stored value).
+pub async fn reset_forwarding(
+    run: &Runner,
+    interface: &LinkName,
+    protocol: Protocol,
+    persistence: Persistence,
+) -> Result<(), SetForwardingError> {
+    run.output(&reset_forwarding_cmd(interface, protocol, persistence))
+        .await
+        .map(drop)
+        .map_err(|e| SetForwardingError {
+            interface: interface.clone(),
+            protocol,
+            kind: classify(e, classify_delete_if),
+        })
+}
+
 pub async fn set_forwarding(
     run: &Runner,
     interface: &LinkName,
@@ -786,6 +816,22 @@ mod tests {
             stdout: String::new(),
             stderr: stderr.into(),
         })
+    }
+
+    #[test]
+    fn reset_forwarding_argv() {
+        assert_eq!(
+            reset_forwarding_cmd(&link("net0"), Protocol::Ipv4, Persistence::Persistent).argv(),
+            [
+                "ipadm",
+                "reset-ifprop",
+                "-p",
+                "forwarding",
+                "-m",
+                "ipv4",
+                "net0"
+            ]
+        );
     }
 
     #[test]

@@ -18,8 +18,10 @@ pub mod routeadm;
 pub mod runner;
 pub mod smf;
 pub mod zfs;
+pub mod zlogin;
 pub mod zoneadm;
 pub mod zonecfg;
 
 pub use cmd::{Cmd, Tool};
 pub use runner::{CommandError, CommandFailed, Output, OutputSink, Runner, RunnerConfig, Stream};
+pub use zlogin::PtySession;

@@ -180,6 +180,10 @@ impl Runner {
         self
     }
 
+    pub(crate) fn sinks(&self) -> &[Arc<dyn OutputSink>] {
+        &self.sinks
+    }
+
     pub fn cancel_token(&self) -> Option<&CancellationToken> {
         self.cancel.as_ref()
     }
@@ -197,7 +201,7 @@ impl Runner {
         }
     }
 
-    fn base_command(&self, program: &Path) -> Command {
+    pub(crate) fn base_command(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         // The tools' output is parsed: fix the locale; nothing of the agent's own environment
         // (API keys in tests, proxies) leaks into a root-run child.

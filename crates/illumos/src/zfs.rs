@@ -126,6 +126,16 @@ pub fn snapshot_cmd(snap: &SnapshotName) -> Cmd {
     Cmd::new(Tool::Zfs).arg("snapshot").arg(snap)
 }
 
+/// `zfs rollback [-r] SNAP`. Without `-r`, zfs refuses when newer snapshots exist
+/// (reference §1.9); with it they are destroyed.
+pub fn rollback_cmd(snap: &SnapshotName, destroy_newer: bool) -> Cmd {
+    let mut c = Cmd::new(Tool::Zfs).arg("rollback");
+    if destroy_newer {
+        c = c.arg("-r");
+    }
+    c.arg(snap)
+}
+
 pub fn clone_cmd(snap: &SnapshotName, target: &DatasetName, props: &[Prop]) -> Cmd {
     let mut c = Cmd::new(Tool::Zfs).arg("clone");
     for p in props {
@@ -382,6 +392,19 @@ pub async fn snapshot(run: &Runner, snap: &SnapshotName) -> Result<(), ZfsError>
         .map_err(|e| classify("snapshot", snap.as_str(), e))
 }
 
+/// Rolls a dataset back to `snap` (with `destroy_newer`, destroying the snapshots taken after
+/// it). A missing snapshot is [`ZfsFailure::NotFound`].
+pub async fn rollback(
+    run: &Runner,
+    snap: &SnapshotName,
+    destroy_newer: bool,
+) -> Result<(), ZfsError> {
+    run.output(&rollback_cmd(snap, destroy_newer))
+        .await
+        .map(drop)
+        .map_err(|e| classify("rollback", snap.as_str(), e))
+}
+
 pub async fn clone(
     run: &Runner,
     snap: &SnapshotName,
@@ -415,6 +438,28 @@ mod tests {
 
     fn ds(s: &str) -> DatasetName {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn rollback_destroys_newer_snapshots_only_when_asked() {
+        let snap: SnapshotName = "rpool/zones/z1/provisioning@pre-provision".parse().unwrap();
+        assert_eq!(
+            rollback_cmd(&snap, true).argv(),
+            [
+                "zfs",
+                "rollback",
+                "-r",
+                "rpool/zones/z1/provisioning@pre-provision"
+            ]
+        );
+        assert_eq!(
+            rollback_cmd(&snap, false).argv(),
+            [
+                "zfs",
+                "rollback",
+                "rpool/zones/z1/provisioning@pre-provision"
+            ]
+        );
     }
 
     #[test]

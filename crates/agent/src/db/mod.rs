@@ -15,6 +15,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_zones.sql"),
+    include_str!("migrations/0003_provisioning.sql"),
 ];
 
 const READERS: usize = 4;

@@ -54,8 +54,7 @@ impl<const R: u8> FromRequestParts<AppState> for Auth<R> {
         }
         let caller = state
             .db
-            .verify_key(token.to_owned())
-            .await?
+            .verify_key(token)?
             .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
         let needed = role_of(R);
         if caller.role < needed {

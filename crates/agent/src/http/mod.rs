@@ -124,7 +124,9 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
-    let long_lived = route == "/events" || route.ends_with("/wait");
+    // Event streams, waits and uploads take as long as they take (uploads enforce their own
+    // size limit).
+    let long_lived = route == "/events" || route.ends_with("/wait") || route == "/artifacts";
     let response = if long_lived {
         next.run(req).await
     } else {

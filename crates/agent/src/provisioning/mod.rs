@@ -1,6 +1,21 @@
 //! Zone provisioning: artifacts, console recipes typed through `zlogin -C`, waiting for SSH,
 //! rsync, shell and Ansible provisioners, snapshots before and after, status, cancel, rollback.
+//!
+//! `artifacts` and `routes` are the HTTP side; `pipeline` holds the stage operations; `console`
+//! drives a serial console; `remote` is the one module that runs ssh, rsync and Ansible;
+//! `extract` unpacks archives safely; `settings` and `recipes` are the validated models.
 
+pub mod artifacts;
+pub mod console;
+pub mod extract;
+pub mod pipeline;
+pub mod recipes;
+pub mod remote;
+pub mod routes;
+pub mod settings;
+pub mod store;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -21,13 +36,35 @@ impl ProvisioningServices {
     pub fn new(config: Arc<Config>, runner: illumos::Runner, db: Db) -> Self {
         ProvisioningServices { config, runner, db }
     }
+
+    /// Where an artifact's bytes are (named by its id, never by the client's file name).
+    pub fn artifact_path(&self, id: &str) -> PathBuf {
+        self.config.artifacts_dir().join(id)
+    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(artifacts::router())
+        .merge(routes::router())
 }
 
 /// The provisioning area's task operations.
-pub fn operations(_services: &Arc<ProvisioningServices>) -> Vec<Arc<dyn Operation>> {
-    Vec::new()
+pub fn operations(services: &Arc<ProvisioningServices>) -> Vec<Arc<dyn Operation>> {
+    let s = services.clone();
+    vec![
+        Arc::new(pipeline::Extract(s.clone())),
+        Arc::new(pipeline::Setup {
+            svc: s.clone(),
+            name: pipeline::SETUP,
+        }),
+        Arc::new(pipeline::Setup {
+            svc: s.clone(),
+            name: pipeline::RECIPE_TEST,
+        }),
+        Arc::new(pipeline::WaitSsh(s.clone())),
+        Arc::new(pipeline::SyncFolders(s.clone())),
+        Arc::new(pipeline::Provision(s.clone())),
+        Arc::new(pipeline::Rollback(s)),
+    ]
 }

@@ -341,25 +341,10 @@ async fn get_zone(
     Ok(resp)
 }
 
-/// Split provisioning settings into what is stored and the secrets kept apart.
+/// Split provisioning settings into what is stored and the secrets kept apart, after checking
+/// every field (the provisioning area owns the rules).
 fn provisioning_parts(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
-    let mut settings = p.clone();
-    let obj = settings
-        .as_object_mut()
-        .ok_or_else(|| ApiError::invalid("provisioning", "provisioning must be an object"))?;
-    let mut secrets = serde_json::Map::new();
-    if let Some(creds) = obj.get_mut("credentials").and_then(Value::as_object_mut) {
-        for key in ["password", "ssh_private_key"] {
-            if let Some(v) = creds.remove(key) {
-                secrets.insert(key.to_owned(), v);
-                creds.insert(format!("{key}_set"), Value::Bool(true));
-            }
-        }
-    }
-    Ok((
-        settings,
-        (!secrets.is_empty()).then_some(Value::Object(secrets)),
-    ))
+    crate::provisioning::settings::split(p)
 }
 
 /// Modify a zone: changes go into its configuration now and take effect at its next boot.

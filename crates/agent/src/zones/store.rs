@@ -142,10 +142,23 @@ pub fn set_provisioning(
         params![name, brand, now, settings.to_string()],
     )?;
     if let Some(s) = secrets {
+        // Merge: a PUT that sends only a password keeps a stored key, and the other way round.
+        let mut merged: serde_json::Map<String, Value> = conn
+            .query_row(
+                "SELECT secrets FROM zone_secrets WHERE zone_name = ?1",
+                [name],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        if let Some(new) = s.as_object() {
+            merged.extend(new.clone());
+        }
         conn.execute(
             "INSERT INTO zone_secrets (zone_name, secrets) VALUES (?1, ?2)
              ON CONFLICT (zone_name) DO UPDATE SET secrets = ?2",
-            params![name, s.to_string()],
+            params![name, Value::Object(merged).to_string()],
         )?;
     }
     Ok(())

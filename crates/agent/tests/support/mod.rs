@@ -283,6 +283,40 @@ impl TestAgent {
         serde_json::from_str(&text).ok()
     }
 
+    /// A request with a raw body of the given content type (multipart uploads).
+    pub fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.key))
+            .header("Content-Type", content_type)
+            .body(body)
+            .unwrap();
+        let mut resp = self
+            .http
+            .run(req)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Response {
+            status,
+            body,
+            headers,
+        }
+    }
+
     /// Only the status: the body is not read (so an event stream does not block).
     pub fn status(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> u16 {
         let mut req = ureq::http::Request::builder()

@@ -107,8 +107,23 @@ fn v4(a: &str) -> Option<(u32, u8)> {
 }
 
 /// `subnet A netmask M` declarations of a dhcpd.conf.
+/// The `subnet A netmask M` declarations of a dhcpd.conf, ignoring `#` comments and quoted
+/// strings (a commented-out subnet does not serve anything).
 fn dhcp_subnets(text: &str) -> Vec<(u32, u32)> {
-    let toks: Vec<&str> = text
+    let mut code = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut quoted = false;
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                '#' if !quoted => break,
+                _ if quoted => {}
+                _ => code.push(c),
+            }
+        }
+        code.push('\n');
+    }
+    let toks: Vec<&str> = code
         .split(|c: char| c.is_whitespace() || c == '{' || c == ';')
         .filter(|t| !t.is_empty())
         .collect();
@@ -297,5 +312,14 @@ pub fn refresh(cx: &mut Ctx, fmri: &str) {
             set_state(cx, fmri, "maintenance", &why);
             stop_method(cx, fmri);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn commented_and_quoted_subnets_do_not_count() {
+        let conf = "# subnet 10.0.0.0 netmask 255.255.255.0 {}\noption x \"subnet 10.1.0.0 netmask 255.255.0.0\";\nsubnet 10.2.0.0 netmask 255.255.0.0 { }\n";
+        assert_eq!(super::dhcp_subnets(conf), vec![(0x0a020000, 0xffff0000)]);
     }
 }

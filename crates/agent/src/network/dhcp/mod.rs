@@ -1,0 +1,949 @@
+//! `/network/dhcp/*`: ISC dhcpd's configuration (subnets and host reservations in
+//! `dhcpd.conf`, edited through [`conf::DhcpConf`]), its SMF service, and its leases.
+//!
+//! Every change: render, `dhcpd -t -cf` on a temp file beside the target (when a dhcpd binary
+//! is there), fsync, backup, rename, then refresh the service if it runs; a service that goes
+//! to maintenance fails the task, whose undo restores the previous file.
+
+pub mod check;
+pub mod conf;
+pub mod leases;
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use illumos::link::LinkName;
+use illumos::net::{Ipv4Cidr, Ipv4Net};
+use illumos::persistence::Persistence;
+use illumos::smf::{self, PropName, PropValue, ServiceState, SmfString, Wait};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::conffile::ConfFile;
+use super::journal::{self, Made, Reader};
+use super::settings::usable_in;
+use super::{op_err, read_err, validate, NetworkServices, LOCK_DHCPD, SCOPE};
+use crate::http::auth::{Auth, Operator, Viewer};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::ApiJson;
+use crate::http::AppState;
+use crate::tasks::routes::{accepted, TaskAccepted};
+use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation};
+use conf::{DhcpConf, HostEntry, SubnetConfig};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_config, put_config))
+        .routes(routes!(list_hosts, add_host))
+        .routes(routes!(delete_host))
+        .routes(routes!(get_status, put_status))
+        .routes(routes!(get_leases))
+}
+
+pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
+    vec![
+        Arc::new(ConfigOp(svc.clone())),
+        Arc::new(AddHostOp(svc.clone())),
+        Arc::new(DeleteHostOp(svc.clone())),
+        Arc::new(ServiceOp(svc.clone())),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file and the service, for tasks (and the provisioning network).
+
+pub fn dhcp_file(svc: &NetworkServices) -> ConfFile {
+    ConfFile::new(&svc.config, &svc.settings.dhcp_conf)
+}
+
+pub fn read_conf(svc: &NetworkServices) -> Result<DhcpConf, OpError> {
+    let text = dhcp_file(svc).read()?.unwrap_or_default();
+    DhcpConf::parse(&text).map_err(|e| {
+        OpError::failed(format!(
+            "{} cannot be edited safely: {e}",
+            svc.settings.dhcp_conf
+        ))
+    })
+}
+
+fn listen_prop() -> PropName {
+    "config/listen_ifnames"
+        .parse()
+        .expect("a valid property name")
+}
+
+/// `config/listen_ifnames` of the DHCP service (running snapshot).
+pub async fn listen_ifnames(
+    svc: &NetworkServices,
+    run: &illumos::Runner,
+) -> Result<Vec<String>, illumos::smf::SvcpropError> {
+    Ok(
+        smf::svcprop(run, &svc.settings.dhcp_service, &listen_prop())
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect(),
+    )
+}
+
+/// Sets `config/listen_ifnames` and refreshes the service so it reads it.
+pub async fn set_listen(svc: &NetworkServices, cx: &OpCx, value: PropValue) -> Result<(), OpError> {
+    smf::setprop(
+        &cx.runner,
+        &svc.settings.dhcp_service,
+        &listen_prop(),
+        &value,
+    )
+    .await
+    .map_err(op_err)?;
+    smf::refresh(&cx.runner, &svc.settings.dhcp_service)
+        .await
+        .map_err(op_err)?;
+    check_not_in_maintenance(svc, cx).await
+}
+
+/// Makes the service listen on exactly `interface`; returns whether it changed.
+pub async fn ensure_listen(
+    svc: &NetworkServices,
+    cx: &OpCx,
+    interface: &LinkName,
+) -> Result<bool, OpError> {
+    let now = listen_ifnames(svc, &cx.runner).await.map_err(op_err)?;
+    if now == [interface.to_string()] {
+        return Ok(false);
+    }
+    cx.will_make(&Made::ListenIfnames { previous: now }).await?;
+    let v: SmfString = interface
+        .as_str()
+        .parse()
+        .map_err(|e: illumos::link::InvalidValue| OpError::failed(e.to_string()))?;
+    set_listen(svc, cx, PropValue::Astrings(vec![v])).await?;
+    Ok(true)
+}
+
+async fn service_state(
+    svc: &NetworkServices,
+    run: &illumos::Runner,
+) -> Result<Option<ServiceState>, OpError> {
+    Ok(smf::service_state(run, &svc.settings.dhcp_service)
+        .await
+        .map_err(op_err)?
+        .map(|s| s.state))
+}
+
+async fn check_not_in_maintenance(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
+    if service_state(svc, &cx.runner).await? == Some(ServiceState::Maintenance) {
+        return Err(OpError::failed(format!(
+            "{} went to maintenance (see its SMF log)",
+            svc.settings.dhcp_service
+        )));
+    }
+    Ok(())
+}
+
+/// Refreshes the DHCP service when it is running, so it rereads its configuration.
+pub async fn refresh_if_enabled(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
+    match service_state(svc, &cx.runner).await? {
+        Some(ServiceState::Online | ServiceState::Degraded) => {
+            smf::refresh(&cx.runner, &svc.settings.dhcp_service)
+                .await
+                .map_err(op_err)?;
+            check_not_in_maintenance(svc, cx).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes `conf` atomically (see the module doc). Returns false when the file already had
+/// exactly this text.
+pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &DhcpConf) -> Result<bool, OpError> {
+    let file = dhcp_file(svc);
+    let text = conf.render();
+    if file.read()?.as_deref() == Some(text.as_str()) {
+        return Ok(false);
+    }
+    let temp = file.write_temp(&text)?;
+    match check::check(&svc.settings.dhcpd_path, &temp.local).await {
+        Ok(check::Checked::Valid) => cx.note("dhcpd -t: configuration OK"),
+        Ok(check::Checked::Skipped) => cx.note(&format!(
+            "{} not found: configuration check skipped",
+            svc.settings.dhcpd_path.display()
+        )),
+        Err(e) => {
+            file.discard_temp();
+            return Err(OpError::failed(e));
+        }
+    }
+    let replaced = file.keep_backup()?;
+    cx.will_make(&Made::ConfigFile {
+        file: replaced,
+        reader: Reader::Dhcpd,
+    })
+    .await?;
+    file.commit_temp()?;
+    cx.note(&format!("wrote {}", file.illumos));
+    refresh_if_enabled(svc, cx).await?;
+    Ok(true)
+}
+
+/// The entry `host` would clash with (same name, MAC or address), described for a 409.
+pub fn host_conflict(conf: &DhcpConf, host: &HostEntry) -> Option<String> {
+    conf.hosts().into_iter().find_map(|h| {
+        let what = if h.name == host.name {
+            "hostname"
+        } else if h.mac.is_some() && h.mac == host.mac {
+            "MAC address"
+        } else if h.ip.is_some() && h.ip == host.ip {
+            "IP address"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{what} already used by host entry {} ({}, {})",
+            h.name,
+            h.mac
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "no MAC".into()),
+            h.ip.map(|i| i.to_string())
+                .unwrap_or_else(|| "no address".into()),
+        ))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config.
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DhcpSubnetView {
+    /// Network address (`10.190.190.0`).
+    pub subnet: String,
+    pub netmask: String,
+    pub router: Option<String>,
+    pub range_start: Option<String>,
+    pub range_end: Option<String>,
+    /// Comma-separated (`8.8.8.8,8.8.4.4`).
+    pub dns: Option<String>,
+    /// The service's `config/listen_ifnames` (first value).
+    pub listen_interface: Option<String>,
+}
+
+fn view(c: &SubnetConfig, listen: Option<&String>) -> DhcpSubnetView {
+    DhcpSubnetView {
+        subnet: c.net.addr().to_string(),
+        netmask: c.net.netmask().to_string(),
+        router: c.router.map(|r| r.to_string()),
+        range_start: c.range.map(|r| r.0.to_string()),
+        range_end: c.range.map(|r| r.1.to_string()),
+        dns: (!c.dns.is_empty()).then(|| {
+            c.dns
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }),
+        listen_interface: listen.cloned(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DhcpConfigView {
+    pub success: bool,
+    /// The first subnet declaration (null when there is none).
+    pub config: Option<DhcpSubnetView>,
+    /// Every subnet declaration of the file.
+    pub subnets: Vec<DhcpSubnetView>,
+    pub service_enabled: bool,
+    pub config_path: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpConfigRequest {
+    /// Network address (`10.190.190.0`); with `netmask`, names the subnet declaration to
+    /// create or update. Other subnets are left alone.
+    pub subnet: String,
+    pub netmask: String,
+    /// Default gateway handed to clients; inside the subnet.
+    pub router: String,
+    pub range_start: String,
+    pub range_end: String,
+    /// DNS servers, comma-separated IPv4 addresses.
+    pub dns: Option<String>,
+    /// IP interface the server listens on (`config/listen_ifnames`); must exist.
+    pub listen_interface: Option<String>,
+}
+
+fn read_for_api(app: &AppState) -> Result<DhcpConf, ApiError> {
+    read_conf(&app.network)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "config-unparsable", e.to_string()))
+}
+
+fn service_running(state: Option<ServiceState>) -> bool {
+    matches!(state, Some(ServiceState::Online | ServiceState::Degraded))
+}
+
+/// The DHCP subnet configuration.
+#[utoipa::path(get, path = "/network/dhcp/config", tag = "network",
+    security(("api_key" = ["viewer"])), responses((status = 200, body = DhcpConfigView)))]
+async fn get_config(
+    _: Viewer,
+    State(app): State<AppState>,
+) -> Result<Json<DhcpConfigView>, ApiError> {
+    let conf = read_for_api(&app)?;
+    let run = &app.network.runner;
+    let listen = listen_ifnames(&app.network, run).await.map_err(read_err)?;
+    let state = smf::service_state(run, &app.network.settings.dhcp_service)
+        .await
+        .map_err(read_err)?
+        .map(|s| s.state);
+    let subnets: Vec<DhcpSubnetView> = conf
+        .subnets()
+        .map(|s| view(&s.config(), listen.first()))
+        .collect();
+    let config = subnets.first().cloned();
+    Ok(Json(DhcpConfigView {
+        success: true,
+        config,
+        subnets,
+        service_enabled: service_running(state),
+        config_path: app.network.settings.dhcp_conf.to_string(),
+    }))
+}
+
+/// Validates a subnet configuration: every address inside the subnet, the range ordered and
+/// clear of the network and broadcast addresses.
+pub fn subnet_config(
+    net: Ipv4Net,
+    router: Ipv4Addr,
+    start: Ipv4Addr,
+    end: Ipv4Addr,
+    dns: Vec<Ipv4Addr>,
+) -> Result<SubnetConfig, ApiError> {
+    for (field, a) in [
+        ("router", router),
+        ("range_start", start),
+        ("range_end", end),
+    ] {
+        if !usable_in(net, a) {
+            return Err(ApiError::invalid(
+                field,
+                format!("{field}: {a} is not a usable host address of {net}"),
+            ));
+        }
+    }
+    if u32::from(start) > u32::from(end) {
+        return Err(ApiError::invalid(
+            "range_end",
+            "range_end must not come before range_start",
+        ));
+    }
+    Ok(SubnetConfig {
+        net,
+        router: Some(router),
+        range: Some((start, end)),
+        dns,
+    })
+}
+
+impl DhcpConfigRequest {
+    pub fn validate(&self) -> Result<(SubnetConfig, Option<LinkName>), ApiError> {
+        let addr = validate::ipv4("subnet", &self.subnet)?;
+        let mask: illumos::net::Ipv4Netmask = self
+            .netmask
+            .parse()
+            .map_err(|e| ApiError::invalid("netmask", format!("netmask: {e}")))?;
+        let net = Ipv4Cidr::new(addr, mask.prefix())
+            .and_then(Ipv4Net::try_from)
+            .map_err(|_| {
+                ApiError::invalid(
+                    "subnet",
+                    format!(
+                        "subnet: {addr} is not the network address of a /{} subnet",
+                        mask.prefix()
+                    ),
+                )
+            })?;
+        let router = validate::ipv4("router", &self.router)?;
+        let start = validate::ipv4("range_start", &self.range_start)?;
+        let end = validate::ipv4("range_end", &self.range_end)?;
+        let mut dns = Vec::new();
+        if let Some(d) = &self.dns {
+            for part in d.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                dns.push(validate::ipv4("dns", part)?);
+            }
+            if dns.len() > 8 {
+                return Err(ApiError::invalid("dns", "dns: at most 8 servers"));
+            }
+        }
+        let cfg = subnet_config(net, router, start, end, dns)?;
+        let listen = self
+            .listen_interface
+            .as_deref()
+            .map(|l| validate::link("listen_interface", l))
+            .transpose()?;
+        Ok((cfg, listen))
+    }
+}
+
+/// Create or update a subnet declaration (keeping host entries, other subnets, global options
+/// and comments), and optionally the interface the server listens on.
+#[utoipa::path(put, path = "/network/dhcp/config", tag = "network",
+    request_body = DhcpConfigRequest, security(("api_key" = ["operator"])),
+    responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody)))]
+async fn put_config(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<DhcpConfigRequest>,
+) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let (cfg, listen) = req.validate()?;
+    read_for_api(&app)?;
+    if let Some(l) = &listen {
+        let known = illumos::ipadm::show_if(&app.network.runner, Some(l))
+            .await
+            .map_err(read_err)?;
+        if known.is_empty() {
+            return Err(ApiError::invalid(
+                "listen_interface",
+                format!("listen_interface: no IP interface named {l}"),
+            ));
+        }
+    }
+    let (start, end) = cfg.range.expect("validated");
+    let task = app
+        .tasks
+        .enqueue(
+            NewTask::new(CONFIG, SCOPE)
+                .lock(LOCK_DHCPD)
+                .metadata(json!({
+                    "subnet": cfg.net.to_string(),
+                    "router": cfg.router.map(|r| r.to_string()),
+                    "range_start": start.to_string(),
+                    "range_end": end.to_string(),
+                    "dns": cfg.dns.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "listen_interface": listen.as_ref().map(LinkName::as_str),
+                }))
+                .created_by(Some(caller.name)),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&task, "DHCP configuration update queued")),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosts.
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DhcpHost {
+    pub hostname: String,
+    pub mac: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DhcpHostList {
+    pub success: bool,
+    pub hosts: Vec<DhcpHost>,
+    pub config_path: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddHostRequest {
+    /// Unique: 1 to 63 letters, digits, `-`, `_`, `.`.
+    pub hostname: String,
+    /// Any common notation; stored as `02:08:20:ab:cd:01`. Unique.
+    pub mac: String,
+    /// Inside a configured subnet, not its network or broadcast address. Unique.
+    pub ip: String,
+}
+
+/// Host reservations (MAC to fixed address).
+#[utoipa::path(get, path = "/network/dhcp/hosts", tag = "network",
+    security(("api_key" = ["viewer"])), responses((status = 200, body = DhcpHostList)))]
+async fn list_hosts(
+    _: Viewer,
+    State(app): State<AppState>,
+) -> Result<Json<DhcpHostList>, ApiError> {
+    let conf = read_for_api(&app)?;
+    Ok(Json(DhcpHostList {
+        success: true,
+        hosts: conf
+            .hosts()
+            .into_iter()
+            .map(|h| DhcpHost {
+                hostname: h.name.clone(),
+                mac: h.mac.map(|m| m.to_string()),
+                ip: h.ip.map(|i| i.to_string()),
+            })
+            .collect(),
+        config_path: app.network.settings.dhcp_conf.to_string(),
+    }))
+}
+
+fn check_host(conf: &DhcpConf, host: &HostEntry) -> Result<(), ApiError> {
+    let ip = host.ip.expect("validated host has an address");
+    if !conf.subnets().any(|s| usable_in(s.net(), ip)) {
+        return Err(ApiError::invalid(
+            "ip",
+            format!("ip: {ip} is not a usable address of any configured DHCP subnet"),
+        ));
+    }
+    if let Some(c) = host_conflict(conf, host) {
+        return Err(ApiError::conflict(c));
+    }
+    Ok(())
+}
+
+/// Add a host reservation. 409 naming the clashing entry when the hostname, MAC or address is
+/// taken.
+#[utoipa::path(post, path = "/network/dhcp/hosts", tag = "network", request_body = AddHostRequest,
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn add_host(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<AddHostRequest>,
+) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let host = HostEntry {
+        name: validate::hostname("hostname", &req.hostname)?,
+        mac: Some(validate::mac("mac", &req.mac)?),
+        ip: Some(validate::ipv4("ip", &req.ip)?),
+    };
+    let conf = read_for_api(&app)?;
+    check_host(&conf, &host)?;
+    let task = app
+        .tasks
+        .enqueue(
+            NewTask::new(ADD_HOST, SCOPE)
+                .lock(LOCK_DHCPD)
+                .metadata(json!({
+                    "hostname": host.name,
+                    "mac": host.mac.map(|m| m.to_string()),
+                    "ip": host.ip.map(|i| i.to_string()),
+                }))
+                .created_by(Some(caller.name)),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&task, &format!("DHCP host {} queued", host.name))),
+    ))
+}
+
+/// Remove a host reservation.
+#[utoipa::path(delete, path = "/network/dhcp/hosts/{hostname}", tag = "network",
+    params(("hostname" = String, Path)), security(("api_key" = ["operator"])),
+    responses((status = 202, body = TaskAccepted), (status = 404, body = ErrorBody)))]
+async fn delete_host(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    Path(hostname): Path<String>,
+) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let name = validate::hostname("hostname", &hostname)?;
+    let conf = read_for_api(&app)?;
+    if !conf.hosts().iter().any(|h| h.name == name) {
+        return Err(ApiError::not_found(format!("no DHCP host entry {name}")));
+    }
+    let task = app
+        .tasks
+        .enqueue(
+            NewTask::new(DELETE_HOST, SCOPE)
+                .lock(LOCK_DHCPD)
+                .metadata(json!({"hostname": name}))
+                .created_by(Some(caller.name)),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&task, &format!("DHCP host {name} removal queued"))),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service.
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DhcpStatus {
+    pub success: bool,
+    /// `dhcp/server:ipv4`.
+    pub service: String,
+    pub state: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceAction {
+    Start,
+    Stop,
+    Refresh,
+    Restart,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRequest {
+    pub action: ServiceAction,
+}
+
+/// The DHCP server's SMF state.
+#[utoipa::path(get, path = "/network/dhcp/status", tag = "network",
+    security(("api_key" = ["viewer"])), responses((status = 200, body = DhcpStatus)))]
+async fn get_status(_: Viewer, State(app): State<AppState>) -> Result<Json<DhcpStatus>, ApiError> {
+    let fmri = &app.network.settings.dhcp_service;
+    let state = smf::service_state(&app.network.runner, fmri)
+        .await
+        .map_err(read_err)?
+        .map(|s| s.state);
+    Ok(Json(DhcpStatus {
+        success: true,
+        service: format!(
+            "{}:{}",
+            fmri.service().trim_start_matches("network/"),
+            fmri.instance()
+        ),
+        state: state.map_or("absent", |s| s.as_str()).to_owned(),
+        enabled: state.is_some_and(|s| s != ServiceState::Disabled && s != ServiceState::Absent),
+    }))
+}
+
+/// Start (enable), stop (disable), refresh or restart the DHCP server.
+#[utoipa::path(put, path = "/network/dhcp/status", tag = "network", request_body = ServiceRequest,
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody)))]
+async fn put_status(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<ServiceRequest>,
+) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let task = app
+        .tasks
+        .enqueue(
+            NewTask::new(SERVICE, SCOPE)
+                .lock(LOCK_DHCPD)
+                .metadata(json!({"action": req.action}))
+                .created_by(Some(caller.name)),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&task, "DHCP service action queued")),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeaseList {
+    pub success: bool,
+    pub leases: Vec<leases::Lease>,
+    pub leases_path: String,
+}
+
+/// Current leases, from dhcpd's leases file (the last record for each address).
+#[utoipa::path(get, path = "/network/dhcp/leases", tag = "network",
+    security(("api_key" = ["viewer"])), responses((status = 200, body = LeaseList)))]
+async fn get_leases(_: Viewer, State(app): State<AppState>) -> Result<Json<LeaseList>, ApiError> {
+    let path = app.config.host_file(&app.network.settings.dhcp_leases);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(ApiError::internal(format!("{}: {e}", path.display()))),
+    };
+    let leases = leases::parse(&text).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(LeaseList {
+        success: true,
+        leases,
+        leases_path: app.network.settings.dhcp_leases.clone(),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations.
+
+const CONFIG: &str = "network_dhcp_config";
+const ADD_HOST: &str = "network_dhcp_host_add";
+const DELETE_HOST: &str = "network_dhcp_host_delete";
+const SERVICE: &str = "network_dhcp_service";
+
+fn bad_params(e: impl std::fmt::Display) -> OpError {
+    OpError::failed(format!("invalid task parameters: {e}"))
+}
+
+#[derive(Deserialize)]
+struct ConfigParams {
+    subnet: String,
+    router: String,
+    range_start: String,
+    range_end: String,
+    #[serde(default)]
+    dns: Vec<String>,
+    listen_interface: Option<String>,
+}
+
+struct ConfigOp(Arc<NetworkServices>);
+
+impl Operation for ConfigOp {
+    fn name(&self) -> &'static str {
+        CONFIG
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let p: ConfigParams = cx.params()?;
+            let net: Ipv4Net = p.subnet.parse().map_err(bad_params)?;
+            let ip = |s: &str| s.parse::<Ipv4Addr>().map_err(bad_params);
+            let dns = p.dns.iter().map(|d| ip(d)).collect::<Result<Vec<_>, _>>()?;
+            let cfg = subnet_config(
+                net,
+                ip(&p.router)?,
+                ip(&p.range_start)?,
+                ip(&p.range_end)?,
+                dns,
+            )
+            .map_err(|e| bad_params(e.message))?;
+            let mut conf = read_conf(&self.0)?;
+            conf.upsert_subnet(&cfg);
+            cx.progress(30, "writing dhcpd.conf").await?;
+            let wrote = apply(&self.0, cx, &conf).await?;
+            let mut listen_changed = false;
+            if let Some(l) = &p.listen_interface {
+                let l: LinkName = l.parse().map_err(bad_params)?;
+                cx.progress(70, &format!("listening on {l}")).await?;
+                listen_changed = ensure_listen(&self.0, cx, &l).await?;
+            }
+            Ok(Some(
+                json!({"config_changed": wrote, "listen_changed": listen_changed}),
+            ))
+        })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(journal::undo(&self.0, cx, j))
+    }
+}
+
+#[derive(Deserialize)]
+struct HostParams {
+    hostname: String,
+    #[serde(default)]
+    mac: Option<String>,
+    #[serde(default)]
+    ip: Option<String>,
+}
+
+struct AddHostOp(Arc<NetworkServices>);
+
+impl Operation for AddHostOp {
+    fn name(&self) -> &'static str {
+        ADD_HOST
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let p: HostParams = cx.params()?;
+            let host = HostEntry {
+                name: validate::hostname("hostname", &p.hostname)
+                    .map_err(|e| bad_params(e.message))?,
+                mac: Some(
+                    p.mac
+                        .as_deref()
+                        .unwrap_or_default()
+                        .parse()
+                        .map_err(bad_params)?,
+                ),
+                ip: Some(
+                    p.ip.as_deref()
+                        .unwrap_or_default()
+                        .parse()
+                        .map_err(bad_params)?,
+                ),
+            };
+            let mut conf = read_conf(&self.0)?;
+            // Checked again under the lock: another task may have taken the name meanwhile.
+            check_host(&conf, &host).map_err(|e| OpError::failed(e.message))?;
+            conf.add_host(host.clone());
+            cx.progress(30, "writing dhcpd.conf").await?;
+            apply(&self.0, cx, &conf).await?;
+            Ok(Some(json!({
+                "hostname": host.name,
+                "mac": host.mac.map(|m| m.to_string()),
+                "ip": host.ip.map(|i| i.to_string()),
+            })))
+        })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(journal::undo(&self.0, cx, j))
+    }
+}
+
+struct DeleteHostOp(Arc<NetworkServices>);
+
+impl Operation for DeleteHostOp {
+    fn name(&self) -> &'static str {
+        DELETE_HOST
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let p: HostParams = cx.params()?;
+            let mut conf = read_conf(&self.0)?;
+            if !conf.remove_host(&p.hostname) {
+                cx.note(&format!("no host entry {}: already gone", p.hostname));
+                return Ok(Some(json!({"removed": false})));
+            }
+            cx.progress(30, "writing dhcpd.conf").await?;
+            apply(&self.0, cx, &conf).await?;
+            Ok(Some(json!({"removed": true})))
+        })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(journal::undo(&self.0, cx, j))
+    }
+}
+
+#[derive(Deserialize)]
+struct ServiceParams {
+    action: ServiceAction,
+}
+
+struct ServiceOp(Arc<NetworkServices>);
+
+/// Enables the DHCP service and waits for it; a start that ends in maintenance fails.
+pub async fn start(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
+    let fmri = &svc.settings.dhcp_service;
+    if service_state(svc, &cx.runner).await? == Some(ServiceState::Maintenance) {
+        smf::clear(&cx.runner, fmri).await.map_err(op_err)?;
+    }
+    smf::enable(&cx.runner, fmri, Wait::ForState, Persistence::Persistent)
+        .await
+        .map_err(op_err)?;
+    check_not_in_maintenance(svc, cx).await
+}
+
+pub async fn stop(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
+    smf::disable(
+        &cx.runner,
+        &svc.settings.dhcp_service,
+        Wait::ForState,
+        Persistence::Persistent,
+    )
+    .await
+    .map_err(op_err)
+}
+
+impl Operation for ServiceOp {
+    fn name(&self) -> &'static str {
+        SERVICE
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let p: ServiceParams = cx.params()?;
+            let svc = &self.0;
+            cx.progress(20, &format!("{:?}", p.action).to_lowercase())
+                .await?;
+            match p.action {
+                ServiceAction::Start => start(svc, cx).await?,
+                ServiceAction::Stop => stop(svc, cx).await?,
+                ServiceAction::Refresh => {
+                    smf::refresh(&cx.runner, &svc.settings.dhcp_service)
+                        .await
+                        .map_err(op_err)?;
+                    check_not_in_maintenance(svc, cx).await?;
+                }
+                ServiceAction::Restart => {
+                    stop(svc, cx).await?;
+                    start(svc, cx).await?;
+                }
+            }
+            let state = service_state(svc, &cx.runner).await?;
+            Ok(Some(
+                json!({"state": state.map_or("absent", |s| s.as_str())}),
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(v: Value) -> DhcpConfigRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn spec_example() -> Value {
+        json!({"subnet": "10.190.190.0", "netmask": "255.255.255.0", "router": "10.190.190.1",
+            "range_start": "10.190.190.10", "range_end": "10.190.190.254",
+            "dns": "8.8.8.8,8.8.4.4", "listen_interface": "provision_interconnect0"})
+    }
+
+    #[test]
+    fn the_spec_example_validates() {
+        let (cfg, listen) = req(spec_example()).validate().unwrap();
+        assert_eq!(cfg.net.to_string(), "10.190.190.0/24");
+        assert_eq!(cfg.dns.len(), 2);
+        assert_eq!(listen.unwrap().as_str(), "provision_interconnect0");
+    }
+
+    #[test]
+    fn bad_ranges_name_their_field() {
+        for (k, v, field) in [
+            ("subnet", "10.190.190.1", "subnet"),
+            ("netmask", "255.0.255.0", "netmask"),
+            ("router", "10.190.191.1", "router"),
+            ("range_start", "10.190.190.0", "range_start"),
+            ("range_end", "10.190.190.255", "range_end"),
+            ("range_end", "10.190.190.5", "range_end"),
+            ("dns", "8.8.8.8;", "dns"),
+            ("listen_interface", "vnic0\n}", "listen_interface"),
+        ] {
+            let mut body = spec_example();
+            body[k] = json!(v);
+            let e = req(body).validate().unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn conflicts_name_the_clashing_entry() {
+        let conf = DhcpConf::parse(
+            "subnet 10.0.0.0 netmask 255.255.255.0 { range 10.0.0.10 10.0.0.20; }\nhost a { hardware ethernet 2:8:20:0:0:1; fixed-address 10.0.0.5; }\n",
+        )
+        .unwrap();
+        let h = |n: &str, m: &str, i: &str| HostEntry {
+            name: n.into(),
+            mac: Some(m.parse().unwrap()),
+            ip: Some(i.parse().unwrap()),
+        };
+        let c = host_conflict(&conf, &h("b", "02:08:20:00:00:01", "10.0.0.6")).unwrap();
+        assert!(
+            c.contains("MAC address") && c.contains("host entry a"),
+            "{c}"
+        );
+        assert!(
+            host_conflict(&conf, &h("b", "02:08:20:00:00:02", "10.0.0.5"))
+                .unwrap()
+                .contains("IP address")
+        );
+        assert!(
+            host_conflict(&conf, &h("a", "02:08:20:00:00:02", "10.0.0.6"))
+                .unwrap()
+                .contains("hostname")
+        );
+        assert!(host_conflict(&conf, &h("b", "02:08:20:00:00:02", "10.0.0.6")).is_none());
+        assert!(check_host(&conf, &h("b", "02:08:20:00:00:02", "10.0.1.6")).is_err());
+        assert!(check_host(&conf, &h("b", "02:08:20:00:00:02", "10.0.0.255")).is_err());
+    }
+}

@@ -1,0 +1,787 @@
+//! `/network/nat/*`: ipfilter NAT rules in `ipnat.conf`.
+//!
+//! The file is parsed by [`illumos::ipnat::NatConf`], which keeps every line it did not write.
+//! A change is applied by [`apply`]: temp file beside the target, `ipnat -n -f` check, fsync,
+//! backup, rename, then `ipnat -CF -f` (or enabling ipfilter, whose start loads the file) and a
+//! check that `ipnat -l` shows every rule. A failure after the rename fails the task, and its
+//! undo restores the previous file and reloads it.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use illumos::ipnat::{
+    self, ActiveRule, BimapRule, Line, MapRule, NatConf, NatProto, NatRule, Port, Portmap,
+    PortmapPorts, RdrRule,
+};
+use illumos::net::{Ipv4Cidr, Ipv4Net};
+use illumos::persistence::Persistence;
+use illumos::smf::{self, ServiceState, Wait};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::conffile::ConfFile;
+use super::journal::{self, Made, Reader};
+use super::{op_err, read_err, validate, NetworkServices, LOCK_IPNAT, SCOPE};
+use crate::http::auth::{Auth, Operator, Viewer};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::ApiJson;
+use crate::http::AppState;
+use crate::tasks::routes::{accepted, TaskAccepted};
+use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_rules, create_rule))
+        .routes(routes!(delete_rule))
+        .routes(routes!(nat_status))
+}
+
+pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
+    vec![
+        Arc::new(AddRulesOp(svc.clone())),
+        Arc::new(DeleteRuleOp(svc.clone())),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The listing: every rule line of the file, understood or not.
+
+/// A rule line of ipnat.conf as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NatRuleInfo {
+    /// 0-based position among the file's rules (comments and blank lines not counted). Changes
+    /// when rules before it are removed; `id` does not.
+    pub rule_id: usize,
+    /// Stable id, derived from the rule itself (`nat-` and 12 hex digits).
+    pub id: String,
+    /// The rule as written in the file, without a trailing comment.
+    pub rule: String,
+    /// `map`, `bimap`, `rdr`, or the first word of a rule the agent does not model.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub interface: Option<String>,
+    /// The private side: map source, bimap internal address, rdr internal address.
+    pub subnet: Option<String>,
+    /// False for a rule the agent reads but does not model (`map-block`, `from ... to`).
+    pub managed: bool,
+}
+
+/// The text of a rule line without its comment, whitespace collapsed.
+fn rule_text(line: &str) -> String {
+    line.split('#')
+        .next()
+        .unwrap_or_default()
+        .split_ascii_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The stable id of a rule: a hash of its canonical form (or of its collapsed text for a rule
+/// outside the model), so the same rule however spaced has the same id across restarts.
+pub fn rule_id(line: &Line) -> String {
+    let key = match line {
+        Line::Rule(r) => r.rule().to_string(),
+        other => rule_text(other.text()),
+    };
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("nat-{hex}")
+}
+
+pub fn list(conf: &NatConf) -> Vec<NatRuleInfo> {
+    conf.lines()
+        .iter()
+        .filter(|l| matches!(l, Line::Rule(_) | Line::Other(_)))
+        .enumerate()
+        .map(|(i, line)| {
+            let text = rule_text(line.text());
+            let mut words = text.split(' ');
+            let (kind, interface, subnet, managed) = match line {
+                Line::Rule(r) => {
+                    let subnet = match r.rule() {
+                        NatRule::Map(m) => m.source.to_string(),
+                        NatRule::Bimap(b) => b.internal.to_string(),
+                        NatRule::Rdr(r) => r.internal.to_string(),
+                    };
+                    (
+                        r.rule().keyword().to_owned(),
+                        Some(r.rule().interface().to_string()),
+                        Some(subnet),
+                        true,
+                    )
+                }
+                _ => (
+                    words.next().unwrap_or_default().to_owned(),
+                    words.next().map(str::to_owned),
+                    None,
+                    false,
+                ),
+            };
+            NatRuleInfo {
+                rule_id: i,
+                id: rule_id(line),
+                rule: text,
+                kind,
+                interface,
+                subnet,
+                managed,
+            }
+        })
+        .collect()
+}
+
+fn nat_file(svc: &NetworkServices) -> ConfFile {
+    ConfFile::new(&svc.config, &svc.settings.ipnat_conf)
+}
+
+fn read_conf(svc: &NetworkServices) -> Result<NatConf, OpError> {
+    Ok(NatConf::parse(&nat_file(svc).read()?.unwrap_or_default()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying a new file.
+
+/// Reloads the rules from the file when ipfilter is online; says whether it did.
+pub async fn reload_if_online(svc: &NetworkServices, cx: &OpCx) -> Result<bool, OpError> {
+    let state = smf::service_state(&cx.runner, &svc.settings.ipfilter)
+        .await
+        .map_err(op_err)?;
+    if state.is_some_and(|s| s.state == ServiceState::Online) {
+        ipnat::reload(&cx.runner, &svc.settings.ipnat_conf)
+            .await
+            .map_err(op_err)?;
+        Ok(true)
+    } else {
+        Ok(false)
+    }
+}
+
+/// Writes `conf` atomically and makes it the active rule set (see the module doc). Returns
+/// false when the file already had exactly this text (nothing done).
+pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &NatConf) -> Result<bool, OpError> {
+    apply_with(svc, cx, conf, Activate::Yes).await
+}
+
+/// Whether [`apply_with`] may enable ipfilter to make the rules active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activate {
+    Yes,
+    /// Only reload when ipfilter already runs (removing rules needs no firewall).
+    IfOnline,
+}
+
+pub async fn apply_with(
+    svc: &NetworkServices,
+    cx: &OpCx,
+    conf: &NatConf,
+    activate: Activate,
+) -> Result<bool, OpError> {
+    let file = nat_file(svc);
+    let text = conf.render();
+    let current = file.read()?;
+    let state = smf::service_state(&cx.runner, &svc.settings.ipfilter)
+        .await
+        .map_err(op_err)?
+        .map(|s| s.state);
+    let online = state == Some(ServiceState::Online);
+    if current.as_deref() == Some(text.as_str()) && (online || activate == Activate::IfOnline) {
+        return Ok(false);
+    }
+    if current.as_deref() != Some(text.as_str()) {
+        let temp = file.write_temp(&text)?;
+        if let Err(e) = ipnat::check(&cx.runner, &temp.illumos).await {
+            file.discard_temp();
+            return Err(op_err(e));
+        }
+        let replaced = file.keep_backup()?;
+        cx.will_make(&Made::ConfigFile {
+            file: replaced,
+            reader: Reader::Ipnat,
+        })
+        .await?;
+        file.commit_temp()?;
+        cx.note(&format!("wrote {}", file.illumos));
+    }
+    if online {
+        ipnat::reload(&cx.runner, &svc.settings.ipnat_conf)
+            .await
+            .map_err(op_err)?;
+    } else if activate == Activate::IfOnline {
+        return Ok(true);
+    } else {
+        cx.will_make(&Made::ServiceEnabled {
+            fmri: svc.settings.ipfilter.to_string(),
+        })
+        .await?;
+        if state == Some(ServiceState::Maintenance) {
+            let _ = smf::clear(&cx.runner, &svc.settings.ipfilter).await;
+        }
+        smf::enable(
+            &cx.runner,
+            &svc.settings.ipfilter,
+            Wait::ForState,
+            Persistence::Persistent,
+        )
+        .await
+        .map_err(op_err)?;
+    }
+    verify(cx, conf).await?;
+    Ok(true)
+}
+
+/// Every rule the file holds must be active.
+async fn verify(cx: &OpCx, conf: &NatConf) -> Result<(), OpError> {
+    let active = ipnat::list(&cx.runner).await.map_err(op_err)?;
+    let missing: Vec<String> = conf
+        .rules()
+        .filter(|(_, r)| {
+            !active
+                .rules
+                .iter()
+                .any(|a| a == &ActiveRule::Rule((*r).clone()))
+        })
+        .map(|(_, r)| r.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(OpError::failed(format!(
+            "ipnat -l does not show the rules {}",
+            missing.join("; ")
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests.
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NatType {
+    /// `map ... portmap PROTO auto`, plus the plain `map` after it for ICMP and other
+    /// protocols.
+    Portmap,
+    /// A plain `map` (address translation only).
+    Map,
+    /// 1:1 both ways: `subnet` is the internal address, `target` the external one.
+    Bimap,
+    /// Port forwarding: `external_ip:external_port` to `internal_ip:internal_port`.
+    Rdr,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNatRule {
+    /// Default `portmap`.
+    #[serde(rename = "type")]
+    pub kind: Option<NatType>,
+    /// The outside interface (`igb0`).
+    pub bridge: String,
+    /// map/portmap: the private network (`10.190.190.0/24`); bimap: the internal address.
+    pub subnet: Option<String>,
+    /// map/portmap: default `0/32` (the interface's own address); bimap: the external address.
+    pub target: Option<String>,
+    /// portmap: `tcp`, `udp` or `tcp/udp` (default); rdr: default `tcp`.
+    pub protocol: Option<String>,
+    pub external_ip: Option<String>,
+    pub external_port: Option<u16>,
+    pub internal_ip: Option<String>,
+    pub internal_port: Option<u16>,
+}
+
+fn required<'a>(field: &str, v: &'a Option<String>) -> Result<&'a str, ApiError> {
+    v.as_deref()
+        .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
+}
+
+/// An address or CIDR in ipnat's forms: `0/32`, `A.B.C.D/bits`, or a bare address (`/32`).
+fn cidr(field: &str, s: &str) -> Result<Ipv4Cidr, ApiError> {
+    let text = match s.split_once('/') {
+        Some(("0", bits)) => format!("0.0.0.0/{bits}"),
+        Some(_) => s.to_owned(),
+        None => format!("{s}/32"),
+    };
+    text.parse()
+        .map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+}
+
+fn port(field: &str, v: Option<u16>) -> Result<Port, ApiError> {
+    let v = v.ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))?;
+    Port::new(v).map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+}
+
+fn proto(field: &str, v: Option<&str>, default: NatProto) -> Result<NatProto, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(p) => p
+            .parse()
+            .map_err(|e| ApiError::invalid(field, format!("{field}: {e}"))),
+    }
+}
+
+impl CreateNatRule {
+    /// The rules to add, first the one that decides "duplicate".
+    pub fn rules(&self) -> Result<Vec<NatRule>, ApiError> {
+        let interface = validate::link("bridge", &self.bridge)?;
+        let kind = self.kind.unwrap_or(NatType::Portmap);
+        let for_kind = |field: &str, present: bool| -> Result<(), ApiError> {
+            if present {
+                Err(ApiError::invalid(
+                    field,
+                    format!("{field} does not apply to a {kind:?} rule"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match kind {
+            NatType::Portmap | NatType::Map => {
+                for_kind("external_ip", self.external_ip.is_some())?;
+                for_kind("external_port", self.external_port.is_some())?;
+                for_kind("internal_ip", self.internal_ip.is_some())?;
+                for_kind("internal_port", self.internal_port.is_some())?;
+                let subnet: Ipv4Net =
+                    validate::network("subnet", required("subnet", &self.subnet)?)?;
+                let target = cidr("target", self.target.as_deref().unwrap_or("0/32"))?;
+                let plain = MapRule {
+                    interface,
+                    source: subnet.cidr(),
+                    target,
+                    portmap: None,
+                };
+                if kind == NatType::Map {
+                    for_kind("protocol", self.protocol.is_some())?;
+                    return Ok(vec![NatRule::Map(plain)]);
+                }
+                let pm = MapRule {
+                    portmap: Some(Portmap {
+                        proto: proto("protocol", self.protocol.as_deref(), NatProto::TcpUdp)?,
+                        ports: PortmapPorts::Auto,
+                    }),
+                    ..plain.clone()
+                };
+                Ok(vec![NatRule::Map(pm), NatRule::Map(plain)])
+            }
+            NatType::Bimap => {
+                for_kind("protocol", self.protocol.is_some())?;
+                for_kind("external_ip", self.external_ip.is_some())?;
+                for_kind("internal_ip", self.internal_ip.is_some())?;
+                Ok(vec![NatRule::Bimap(BimapRule {
+                    interface,
+                    internal: cidr("subnet", required("subnet", &self.subnet)?)?,
+                    external: cidr("target", required("target", &self.target)?)?,
+                })])
+            }
+            NatType::Rdr => {
+                for_kind("subnet", self.subnet.is_some())?;
+                for_kind("target", self.target.is_some())?;
+                let internal: Ipv4Addr =
+                    validate::ipv4("internal_ip", required("internal_ip", &self.internal_ip)?)?;
+                Ok(vec![NatRule::Rdr(RdrRule {
+                    interface,
+                    external: cidr("external_ip", required("external_ip", &self.external_ip)?)?,
+                    external_port: port("external_port", self.external_port)?,
+                    external_port_end: None,
+                    internal,
+                    internal_port: port("internal_port", self.internal_port)?,
+                    proto: proto("protocol", self.protocol.as_deref(), NatProto::Tcp)?,
+                })])
+            }
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NatRuleList {
+    pub success: bool,
+    pub rules: Vec<NatRuleInfo>,
+    /// Whether ipfilter is online (the rules are active).
+    pub ipfilter_enabled: bool,
+    pub config_path: String,
+}
+
+async fn ipfilter_state(app: &AppState) -> Result<Option<ServiceState>, ApiError> {
+    Ok(
+        smf::service_state(&app.network.runner, &app.network.settings.ipfilter)
+            .await
+            .map_err(read_err)?
+            .map(|s| s.state),
+    )
+}
+
+fn read_for_api(app: &AppState) -> Result<NatConf, ApiError> {
+    read_conf(&app.network).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// List the NAT rules of ipnat.conf.
+#[utoipa::path(get, path = "/network/nat/rules", tag = "network",
+    security(("api_key" = ["viewer"])), responses((status = 200, body = NatRuleList)))]
+async fn list_rules(_: Viewer, State(app): State<AppState>) -> Result<Json<NatRuleList>, ApiError> {
+    let conf = read_for_api(&app)?;
+    Ok(Json(NatRuleList {
+        success: true,
+        rules: list(&conf),
+        ipfilter_enabled: ipfilter_state(&app).await? == Some(ServiceState::Online),
+        config_path: app.network.settings.ipnat_conf.to_string(),
+    }))
+}
+
+/// Add a NAT rule (`portmap` also writes the plain `map` after it). 409 if it exists.
+#[utoipa::path(post, path = "/network/nat/rules", tag = "network", request_body = CreateNatRule,
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn create_rule(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<CreateNatRule>,
+) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let rules = req.rules()?;
+    let conf = read_for_api(&app)?;
+    if conf.contains(&rules[0]) {
+        let line = conf
+            .lines()
+            .iter()
+            .find(|l| matches!(l, Line::Rule(r) if r.rule() == &rules[0]))
+            .map(rule_id)
+            .unwrap_or_default();
+        return Err(ApiError::conflict(format!(
+            "the rule {:?} already exists (id {line})",
+            rules[0].to_string()
+        )));
+    }
+    let texts: Vec<String> = rules.iter().map(ToString::to_string).collect();
+    let task = app
+        .tasks
+        .enqueue(
+            NewTask::new(ADD_RULES, SCOPE)
+                .lock(LOCK_IPNAT)
+                .metadata(json!({"rules": texts}))
+                .created_by(Some(caller.name)),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&task, "NAT rule queued")),
+    ))
+}
+
+/// Delete a NAT rule by its 0-based `rule_id` or its stable `id`. Deleting a `portmap` rule
+/// also deletes the plain `map` the agent wrote after it.
+#[utoipa::path(delete, path = "/network/nat/rules/{ruleId}", tag = "network",
+    params(("ruleId" = String, Path, description = "0-based index or stable id (nat-...)")),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = TaskAccepted), (status = 404, body = ErrorBody)))]
+async fn delete_rule(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    Path(rule): Path<String>,
+) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let conf = read_for_api(&app)?;
+    let rules = list(&conf);
+    let found = if !rule.is_empty() && rule.len() <= 6 && rule.bytes().all(|b| b.is_ascii_digit()) {
+        rule.parse::<usize>().ok().and_then(|i| rules.get(i))
+    } else {
+        rules.iter().find(|r| r.id == rule)
+    };
+    let found = found.ok_or_else(|| ApiError::not_found(format!("no NAT rule {rule}")))?;
+    let task = app
+        .tasks
+        .enqueue(
+            NewTask::new(DELETE_RULE, SCOPE)
+                .lock(LOCK_IPNAT)
+                .metadata(json!({"id": found.id, "rule": found.rule}))
+                .created_by(Some(caller.name)),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&task, "NAT rule deletion queued")),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NatStatus {
+    pub success: bool,
+    pub service: String,
+    /// The SMF state (`online`, `disabled`, `maintenance`, ...).
+    pub state: String,
+    pub enabled: bool,
+    /// Rules active in the kernel (`ipnat -l`), when ipfilter is online.
+    pub active_rules: Option<Vec<String>>,
+    pub config_path: String,
+}
+
+/// ipfilter's service state and the active rules.
+#[utoipa::path(get, path = "/network/nat/status", tag = "network",
+    security(("api_key" = ["viewer"])), responses((status = 200, body = NatStatus)))]
+async fn nat_status(_: Viewer, State(app): State<AppState>) -> Result<Json<NatStatus>, ApiError> {
+    let state = ipfilter_state(&app).await?;
+    let active_rules = if state == Some(ServiceState::Online) {
+        let active = ipnat::list(&app.network.runner).await.map_err(read_err)?;
+        Some(
+            active
+                .rules
+                .iter()
+                .map(|r| match r {
+                    ActiveRule::Rule(r) => r.to_string(),
+                    ActiveRule::Other(s) => s.clone(),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Json(NatStatus {
+        success: true,
+        service: app.network.settings.ipfilter.to_string(),
+        state: state.map_or("absent", |s| s.as_str()).to_owned(),
+        enabled: state.is_some_and(|s| s != ServiceState::Disabled && s != ServiceState::Absent),
+        active_rules,
+        config_path: app.network.settings.ipnat_conf.to_string(),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations.
+
+const ADD_RULES: &str = "network_nat_add";
+const DELETE_RULE: &str = "network_nat_delete";
+
+#[derive(Deserialize)]
+struct AddParams {
+    rules: Vec<String>,
+}
+
+fn parse_rules(texts: &[String]) -> Result<Vec<NatRule>, OpError> {
+    texts
+        .iter()
+        .map(|t| {
+            t.parse()
+                .map_err(|e| OpError::failed(format!("invalid task parameters: {e}")))
+        })
+        .collect()
+}
+
+struct AddRulesOp(Arc<NetworkServices>);
+
+impl Operation for AddRulesOp {
+    fn name(&self) -> &'static str {
+        ADD_RULES
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let p: AddParams = cx.params()?;
+            let rules = parse_rules(&p.rules)?;
+            let mut conf = read_conf(&self.0)?;
+            if rules.first().is_some_and(|r| conf.contains(r)) {
+                return Err(OpError::failed(format!(
+                    "the rule {:?} already exists",
+                    rules[0].to_string()
+                )));
+            }
+            for r in rules.iter().cloned() {
+                conf.ensure(r);
+            }
+            cx.progress(30, "writing ipnat.conf").await?;
+            apply(&self.0, cx, &conf).await?;
+            let ids: Vec<Value> = conf
+                .lines()
+                .iter()
+                .filter(|l| matches!(l, Line::Rule(r) if rules.contains(r.rule())))
+                .map(|l| json!({"id": rule_id(l), "rule": l.text()}))
+                .collect();
+            Ok(Some(json!({"rules": ids})))
+        })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(journal::undo(&self.0, cx, j))
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteParams {
+    id: String,
+}
+
+struct DeleteRuleOp(Arc<NetworkServices>);
+
+/// The plain map the agent writes after a portmap rule.
+fn companion(rule: &NatRule) -> Option<NatRule> {
+    match rule {
+        NatRule::Map(m) if m.portmap.is_some() => Some(NatRule::Map(MapRule {
+            portmap: None,
+            ..m.clone()
+        })),
+        _ => None,
+    }
+}
+
+/// Removes the lines with this id (and a portmap's companion); returns their texts.
+pub fn remove_by_id(conf: &NatConf, id: &str) -> (NatConf, Vec<String>) {
+    let mut removed = Vec::new();
+    let mut companions = Vec::new();
+    let mut kept = String::new();
+    for line in conf.lines() {
+        if matches!(line, Line::Rule(_) | Line::Other(_)) && rule_id(line) == id {
+            removed.push(rule_text(line.text()));
+            if let Line::Rule(r) = line {
+                companions.extend(companion(r.rule()));
+            }
+            continue;
+        }
+        kept.push_str(line.text());
+        kept.push('\n');
+    }
+    let mut out = NatConf::parse(&kept);
+    for c in companions {
+        if out.remove(&c) > 0 {
+            removed.push(c.to_string());
+        }
+    }
+    (out, removed)
+}
+
+impl Operation for DeleteRuleOp {
+    fn name(&self) -> &'static str {
+        DELETE_RULE
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move {
+            let p: DeleteParams = cx.params()?;
+            let conf = read_conf(&self.0)?;
+            let (new, removed) = remove_by_id(&conf, &p.id);
+            if removed.is_empty() {
+                cx.note(&format!("no rule {} in the file: already gone", p.id));
+                return Ok(Some(json!({"removed": removed})));
+            }
+            cx.progress(30, "writing ipnat.conf").await?;
+            apply(&self.0, cx, &new).await?;
+            Ok(Some(json!({"removed": removed})))
+        })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(journal::undo(&self.0, cx, j))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(v: Value) -> CreateNatRule {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_spec_portmap_example_writes_the_rule_and_its_companion() {
+        let rules = req(
+            json!({"bridge": "igb0", "subnet": "10.190.190.0/24", "target": "0/32",
+            "protocol": "tcp/udp", "type": "portmap"}),
+        )
+        .rules()
+        .unwrap();
+        let texts: Vec<String> = rules.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "map igb0 10.190.190.0/24 -> 0/32 portmap tcp/udp auto",
+                "map igb0 10.190.190.0/24 -> 0/32"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_spec_rdr_example_is_valid_ipnat_syntax() {
+        let rules = req(
+            json!({"type": "rdr", "bridge": "igb0", "external_ip": "192.168.1.10",
+            "external_port": 8080, "internal_ip": "10.190.190.10", "internal_port": 80,
+            "protocol": "tcp"}),
+        )
+        .rules()
+        .unwrap();
+        assert_eq!(
+            rules[0].to_string(),
+            "rdr igb0 192.168.1.10/32 port 8080 -> 10.190.190.10 port 80 tcp"
+        );
+    }
+
+    #[test]
+    fn bimap_takes_subnet_and_target() {
+        let rules = req(
+            json!({"type": "bimap", "bridge": "igb0", "subnet": "10.190.190.10",
+            "target": "192.168.1.100"}),
+        )
+        .rules()
+        .unwrap();
+        assert_eq!(
+            rules[0].to_string(),
+            "bimap igb0 10.190.190.10/32 -> 192.168.1.100/32"
+        );
+    }
+
+    #[test]
+    fn ids_are_stable_and_indexes_count_rules_only() {
+        let conf = NatConf::parse(
+            "# nat\nmap igb0 10.0.0.0/24 -> 0/32 portmap tcp/udp auto\n\nmap   igb0 10.0.0.0/24 -> 0.0.0.0/32 # plain\nmap-block igb0 10.1.0.0/24 -> 0/32\n",
+        );
+        let l = list(&conf);
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[1].rule_id, 1);
+        assert_eq!(l[1].rule, "map igb0 10.0.0.0/24 -> 0.0.0.0/32");
+        assert_eq!(l[2].kind, "map-block");
+        assert!(!l[2].managed);
+        // Same rule, different spacing and spelling of 0/32: same id.
+        let again = NatConf::parse("map igb0 10.0.0.0/24 -> 0/32\n");
+        assert_eq!(list(&again)[0].id, l[1].id);
+    }
+
+    #[test]
+    fn deleting_a_portmap_takes_its_companion_and_keeps_the_rest() {
+        let text = "# keep me\nmap igb0 10.0.0.0/24 -> 0/32 portmap tcp/udp auto\nmap igb0 10.0.0.0/24 -> 0/32\nrdr igb0 1.2.3.4/32 port 80 -> 10.0.0.5 port 80 tcp\n";
+        let conf = NatConf::parse(text);
+        let id = list(&conf)[0].id.clone();
+        let (new, removed) = remove_by_id(&conf, &id);
+        assert_eq!(removed.len(), 2);
+        assert_eq!(
+            new.render(),
+            "# keep me\nrdr igb0 1.2.3.4/32 port 80 -> 10.0.0.5 port 80 tcp\n"
+        );
+    }
+
+    #[test]
+    fn hostile_fields_are_refused_before_any_rule_exists() {
+        for (field, v) in [
+            (
+                "bridge",
+                json!({"bridge": "igb0\nmap", "subnet": "10.0.0.0/24"}),
+            ),
+            (
+                "subnet",
+                json!({"bridge": "igb0", "subnet": "10.0.0.0/24 # x"}),
+            ),
+            (
+                "target",
+                json!({"bridge": "igb0", "subnet": "10.0.0.0/24", "target": "0/32;"}),
+            ),
+            (
+                "protocol",
+                json!({"bridge": "igb0", "subnet": "10.0.0.0/24", "protocol": "tcp}"}),
+            ),
+        ] {
+            let e = req(v).rules().unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field));
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! The programs the provisioning stages run on the agent's own host to reach a guest: `ssh`,
+//! `rsync`, `ansible-playbook`, `ansible-galaxy`, `ssh-keygen`. The only place outside
+//! `crates/illumos` that spawns a process.
+//!
+//! The same rules as the illumos runner: an argument vector (never a local shell), a cleared
+//! environment, the child leads its own process group, cancellation and timeouts signal the
+//! whole group, output streamed line by line (secrets masked) to the task's log. Secrets never
+//! go on a command line or into an environment: a key given inline is written to a mode-0600
+//! file in a private directory that is removed after the stage; passwords are only ever typed
+//! on the console, never used for SSH (key authentication only; no `sshpass`).
+//!
+//! What runs *inside* the guest (a provisioner's script, `ansible-playbook -c local`) is a
+//! command line for the guest's shell: built here only from validated values, each quoted.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ProvisioningToolsConfig;
+use crate::provisioning::console::sh_quote;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{program} exited with {}: {}", code.map(|c| c.to_string()).unwrap_or_else(|| "a signal".into()), stderr.trim())]
+    Failed {
+        program: String,
+        code: Option<i32>,
+        stderr: String,
+    },
+    #[error("{program} did not finish within {secs} s and was killed")]
+    TimedOut { program: String, secs: u64 },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Where a program is: an absolute path as configured, or a bare name looked up in a fixed
+/// list of directories (the agent's own PATH is not trusted).
+pub fn locate(program: &Path) -> PathBuf {
+    if program.is_absolute() {
+        return program.to_path_buf();
+    }
+    for dir in [
+        "/usr/local/bin",
+        "/usr/bin",
+        "/bin",
+        "/opt/local/bin",
+        "/opt/ooce/bin",
+    ] {
+        let p = Path::new(dir).join(program);
+        if p.is_file() {
+            return p;
+        }
+    }
+    program.to_path_buf()
+}
+
+/// Runs one host program for a stage.
+pub struct Proc<'a> {
+    pub cancel: &'a CancellationToken,
+    pub note: &'a (dyn Fn(&str) + Send + Sync),
+    pub secrets: &'a [String],
+    pub kill_grace: Duration,
+    /// HOME and working directory of the child: the stage's private directory.
+    pub home: &'a Path,
+}
+
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Proc<'_> {
+    fn mask(&self, line: &str) -> String {
+        let mut l = line.to_owned();
+        for s in self.secrets.iter().filter(|s| !s.is_empty()) {
+            l = l.replace(s.as_str(), "********");
+        }
+        l
+    }
+
+    /// Runs `program args` to its end; a non-zero exit is returned, not an error (callers
+    /// decide). `quiet` keeps stdout out of the log (it is still captured).
+    pub async fn run(
+        &self,
+        program: &Path,
+        args: &[OsString],
+        env: &[(&str, OsString)],
+        stdin: Option<Vec<u8>>,
+        timeout: Duration,
+        quiet: bool,
+    ) -> Result<Finished, RemoteError> {
+        let program = locate(program);
+        let name = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| program.display().to_string());
+        let shown: Vec<String> = std::iter::once(name.clone())
+            .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect();
+        (self.note)(&format!("$ {}", self.mask(&shown.join(" "))));
+        let mut c = Command::new(&program);
+        c.args(args)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", self.home)
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
+            .current_dir(self.home)
+            .process_group(0)
+            .kill_on_drop(true)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().map_err(|source| RemoteError::Spawn {
+            program: name.clone(),
+            source,
+        })?;
+        let pid = child.id();
+        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            tokio::spawn(async move {
+                let _ = pipe.write_all(&bytes).await;
+                let _ = pipe.shutdown().await;
+            });
+        }
+        let out = child.stdout.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        let work = async {
+            let (o, e) = tokio::join!(
+                self.lines(out, if quiet { None } else { Some("") }),
+                self.lines(err, Some("")),
+            );
+            let status = child.wait().await;
+            (o, e, status)
+        };
+        let outcome = tokio::select! {
+            r = work => Ok(r),
+            _ = tokio::time::sleep(timeout) => Err(RemoteError::TimedOut { program: name.clone(), secs: timeout.as_secs() }),
+            _ = self.cancel.cancelled() => Err(RemoteError::Cancelled),
+        };
+        match outcome {
+            Ok((stdout, stderr, status)) => {
+                let status = status.map_err(|source| RemoteError::Spawn {
+                    program: name.clone(),
+                    source,
+                })?;
+                // Whatever the program left in its group goes with it.
+                signal_group(pid, libc::SIGKILL);
+                Ok(Finished {
+                    code: status.code(),
+                    stdout,
+                    stderr,
+                })
+            }
+            Err(e) => {
+                signal_group(pid, libc::SIGTERM);
+                let grace = tokio::time::sleep(self.kill_grace);
+                tokio::pin!(grace);
+                tokio::select! {
+                    _ = &mut grace => {}
+                    _ = wait_gone(pid) => {}
+                }
+                signal_group(pid, libc::SIGKILL);
+                Err(e)
+            }
+        }
+    }
+
+    /// Like [`Proc::run`], but a non-zero exit is [`RemoteError::Failed`].
+    pub async fn check(
+        &self,
+        program: &Path,
+        args: &[OsString],
+        env: &[(&str, OsString)],
+        stdin: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Finished, RemoteError> {
+        let f = self.run(program, args, env, stdin, timeout, false).await?;
+        if f.code == Some(0) {
+            Ok(f)
+        } else {
+            Err(RemoteError::Failed {
+                program: locate(program)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                code: f.code,
+                stderr: self.mask(&f.stderr),
+            })
+        }
+    }
+
+    async fn lines<R: AsyncRead + Unpin>(&self, r: R, prefix: Option<&str>) -> String {
+        let mut reader = BufReader::new(r);
+        let mut all = String::new();
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&buf);
+                    all.push_str(&text);
+                    if let Some(p) = prefix {
+                        (self.note)(&format!(
+                            "{p}{}",
+                            self.mask(text.trim_end_matches(['\n', '\r']))
+                        ));
+                    }
+                }
+            }
+        }
+        all
+    }
+}
+
+async fn wait_gone(pid: Option<u32>) {
+    let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
+        return;
+    };
+    // SAFETY: signal 0 only probes for existence.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn signal_group(pid: Option<u32>, signal: libc::c_int) {
+    if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
+        // SAFETY: kill(2) on the process group we created for the child.
+        unsafe {
+            libc::kill(-pid, signal);
+        }
+    }
+}
+
+/// Makes the agent's provisioning key pair once (ed25519, no passphrase, mode 0600).
+pub async fn ensure_key(
+    proc: &Proc<'_>,
+    tools: &ProvisioningToolsConfig,
+    key: &Path,
+) -> Result<(), RemoteError> {
+    if key.is_file() && key.with_extension("pub").is_file() {
+        return Ok(());
+    }
+    if let Some(dir) = key.parent() {
+        private_dir(dir).map_err(|e| RemoteError::Setup(format!("{}: {e}", dir.display())))?;
+    }
+    let _ = std::fs::remove_file(key);
+    let _ = std::fs::remove_file(key.with_extension("pub"));
+    proc.check(
+        &tools.ssh_keygen,
+        &[
+            "-q".into(),
+            "-t".into(),
+            "ed25519".into(),
+            "-N".into(),
+            "".into(),
+            "-C".into(),
+            "zoneweaver-agent".into(),
+            "-f".into(),
+            key.into(),
+        ],
+        &[],
+        None,
+        Duration::from_secs(30),
+    )
+    .await
+    .map(drop)
+}
+
+/// A directory only the agent can read (0700), made if missing.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Writes a file only the agent can read (0600), never readable in between.
+pub fn private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// How to reach one guest over SSH.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub user: String,
+    pub key: PathBuf,
+    /// The zone's own known_hosts: its key is recorded at first contact, verified after.
+    pub known_hosts: PathBuf,
+    /// The name the host key is recorded under (the zone's), so a new address is not a new
+    /// host.
+    pub alias: String,
+    pub connect_timeout_secs: u64,
+}
+
+impl Target {
+    /// `-o` options shared by ssh, rsync's ssh and ansible's ssh. Every value is a path the
+    /// agent chose or a validated name.
+    pub fn ssh_options(&self) -> Vec<OsString> {
+        let mut o: Vec<OsString> = Vec::new();
+        let mut opt = |s: String| {
+            o.push("-o".into());
+            o.push(s.into());
+        };
+        opt("BatchMode=yes".into());
+        opt("IdentitiesOnly=yes".into());
+        opt("PasswordAuthentication=no".into());
+        opt("KbdInteractiveAuthentication=no".into());
+        opt(format!("IdentityFile={}", self.key.display()));
+        opt(format!("UserKnownHostsFile={}", self.known_hosts.display()));
+        opt("GlobalKnownHostsFile=/dev/null".into());
+        opt("StrictHostKeyChecking=accept-new".into());
+        opt(format!("HostKeyAlias={}", self.alias));
+        opt(format!("ConnectTimeout={}", self.connect_timeout_secs));
+        opt("ServerAliveInterval=15".into());
+        opt("LogLevel=ERROR".into());
+        opt(format!("Port={}", self.port));
+        opt(format!("User={}", self.user));
+        o
+    }
+
+    /// `ssh [options] -F /dev/null ADDR -- REMOTE`: the remote command line runs in the
+    /// guest's shell.
+    pub fn ssh_args(&self, remote: &str) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec!["-F".into(), "/dev/null".into(), "-T".into()];
+        a.extend(self.ssh_options());
+        a.push(self.addr.to_string().into());
+        a.push("--".into());
+        a.push(remote.into());
+        a
+    }
+
+    /// The ssh command as one string for `rsync -e` and ansible's `--ssh-common-args`, which
+    /// split it themselves (on blanks, honouring quotes): every token is quoted and none may
+    /// hold a quote.
+    pub fn ssh_command_string(&self, ssh: &Path) -> Result<String, RemoteError> {
+        let mut parts = vec![
+            locate(ssh).display().to_string(),
+            "-F".into(),
+            "/dev/null".into(),
+        ];
+        parts.extend(
+            self.ssh_options()
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned()),
+        );
+        for p in &parts {
+            if p.contains(['\'', '"', '\\']) {
+                return Err(RemoteError::Setup(format!(
+                    "{p:?}: quotes and backslashes cannot pass through rsync's -e"
+                )));
+            }
+        }
+        Ok(parts
+            .iter()
+            .map(|p| format!("'{p}'"))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    /// `rsync -a -s -e SSH [--exclude=P]... SRC/ ADDR:DEST/` (contents of SRC into DEST).
+    pub fn rsync_args(
+        &self,
+        ssh: &Path,
+        src: &Path,
+        dest: &str,
+        exclude: &[String],
+    ) -> Result<Vec<OsString>, RemoteError> {
+        let mut a: Vec<OsString> = vec![
+            "-a".into(),
+            // Protect args: the remote path is not split by the guest's shell.
+            "-s".into(),
+            "-e".into(),
+            self.ssh_command_string(ssh)?.into(),
+        ];
+        for e in exclude {
+            a.push(format!("--exclude={e}").into());
+        }
+        let mut s: OsString = src.as_os_str().to_owned();
+        s.push("/");
+        a.push(s);
+        let host = match self.addr {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        a.push(format!("{host}:{}/", dest.trim_end_matches('/')).into());
+        Ok(a)
+    }
+}
+
+/// The guest command line for a shell provisioner: the script arrives on stdin.
+pub fn shell_remote(args: &[String], env: &std::collections::BTreeMap<String, String>) -> String {
+    let mut cmd = String::new();
+    if !env.is_empty() {
+        cmd.push_str("env");
+        for (k, v) in env {
+            cmd.push(' ');
+            cmd.push_str(&sh_quote(&format!("{k}={v}")));
+        }
+        cmd.push(' ');
+    }
+    cmd.push_str("sh -s --");
+    for a in args {
+        cmd.push(' ');
+        cmd.push_str(&sh_quote(a));
+    }
+    cmd
+}
+
+/// The guest command line for `ansible_local`: install Ansible when missing, the collections,
+/// then run the playbook locally with the extra vars file.
+pub fn ansible_local_remote(playbook: &str, vars_file: &str, collections: &[String]) -> String {
+    let mut cmd = String::from(
+        "command -v ansible-playbook >/dev/null 2>&1 || { \
+         if command -v apt-get >/dev/null 2>&1; then \
+         DEBIAN_FRONTEND=noninteractive apt-get install -y ansible-core || apt-get install -y ansible; \
+         elif command -v pkg >/dev/null 2>&1; then pkg install -y ansible || pkg install ansible; \
+         else python3 -m pip install ansible-core; fi; }",
+    );
+    for c in collections {
+        cmd.push_str(" && ansible-galaxy collection install ");
+        cmd.push_str(&sh_quote(c));
+    }
+    cmd.push_str(" && ansible-playbook -i localhost, -c local -e @");
+    cmd.push_str(&sh_quote(vars_file));
+    cmd.push(' ');
+    cmd.push_str(&sh_quote(playbook));
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            addr: "10.190.190.10".parse().unwrap(),
+            port: 2222,
+            user: "root".into(),
+            key: "/var/lib/zw/ssh/provision_key".into(),
+            known_hosts: "/var/lib/zw/provisioning/known_hosts/web01".into(),
+            alias: "web01".into(),
+            connect_timeout_secs: 10,
+        }
+    }
+
+    #[test]
+    fn ssh_takes_the_remote_command_as_one_argument_after_the_options() {
+        let a = target().ssh_args("uname -a");
+        let a: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        assert_eq!(&a[a.len() - 3..], ["10.190.190.10", "--", "uname -a"]);
+        assert!(a.contains(&"StrictHostKeyChecking=accept-new".to_owned()));
+        assert!(a.contains(&"Port=2222".to_owned()));
+        assert!(a.contains(&"BatchMode=yes".to_owned()));
+    }
+
+    #[test]
+    fn rsync_copies_contents_into_dest_with_protected_args() {
+        let a = target()
+            .rsync_args(
+                Path::new("/usr/bin/ssh"),
+                Path::new("/rpool/zones/web01/provisioning"),
+                "/vagrant",
+                &["*.tmp".into()],
+            )
+            .unwrap();
+        let a: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        assert_eq!(a[0..3], ["-a", "-s", "-e"]);
+        assert!(a[3].starts_with("'/usr/bin/ssh' '-F' '/dev/null' '-o' 'BatchMode=yes'"));
+        assert_eq!(
+            a[4..],
+            [
+                "--exclude=*.tmp",
+                "/rpool/zones/web01/provisioning/",
+                "10.190.190.10:/vagrant/"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_quote_cannot_sneak_into_rsyncs_ssh_string() {
+        let mut t = target();
+        t.key = "/tmp/it's".into();
+        assert!(t.ssh_command_string(Path::new("/usr/bin/ssh")).is_err());
+    }
+
+    #[test]
+    fn guest_command_lines_quote_every_value() {
+        let env =
+            std::collections::BTreeMap::from([("GREETING".to_owned(), "it's $HOME".to_owned())]);
+        assert_eq!(
+            shell_remote(&["a b".into(), "$(id)".into()], &env),
+            r"env 'GREETING=it'\''s $HOME' sh -s -- 'a b' '$(id)'"
+        );
+        let l = ansible_local_remote("/vagrant/p.yml", "/tmp/v.json", &["a.b".into()]);
+        assert!(l.ends_with("ansible-galaxy collection install 'a.b' && ansible-playbook -i localhost, -c local -e @'/tmp/v.json' '/vagrant/p.yml'"), "{l}");
+    }
+}

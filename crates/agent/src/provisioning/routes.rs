@@ -1,0 +1,840 @@
+//! `/provisioning/recipes` and `/zones/{name}/provision`: validate, record intent, queue,
+//! answer.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use illumos::names::ZoneName;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::console::merge_vars;
+use super::pipeline::{self, StageParams};
+use super::recipes::{self, resolve_steps, Recipe, RecipeBody, Step};
+use super::settings::{is_uuid, var_text, Settings};
+use super::store;
+use crate::db::DbError;
+use crate::http::auth::{Auth, Operator, Viewer};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::AppState;
+use crate::tasks::model::TaskStatus;
+use crate::tasks::NewTask;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_recipes, create_recipe))
+        .routes(routes!(get_recipe, update_recipe, delete_recipe))
+        .routes(routes!(test_recipe))
+        .routes(routes!(provision_zone))
+        .routes(routes!(provision_status))
+        .routes(routes!(provision_cancel))
+        .routes(routes!(provision_rollback))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecipeQuery {
+    /// Only recipes for this OS family.
+    os_family: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipeList {
+    pub recipes: Vec<Recipe>,
+    pub total: usize,
+}
+
+async fn find_recipe(app: &AppState, id: &str) -> Result<Option<Recipe>, ApiError> {
+    if let Some(r) = recipes::builtin(id) {
+        return Ok(Some(r));
+    }
+    if !is_uuid(id) {
+        return Ok(None);
+    }
+    let id = id.to_owned();
+    Ok(app.db.read(move |c| store::recipe(c, &id)).await?)
+}
+
+fn no_recipe(id: &str) -> ApiError {
+    ApiError::not_found(format!("Recipe {id} not found"))
+}
+
+/// The built-in recipes and those written by clients.
+#[utoipa::path(get, path = "/provisioning/recipes", tag = "provisioning", params(RecipeQuery),
+    security(("api_key" = ["viewer"])), responses((status = 200, body = RecipeList)))]
+async fn list_recipes(
+    _: Viewer,
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<RecipeQuery>,
+) -> Result<Json<RecipeList>, ApiError> {
+    let mut all = recipes::builtins();
+    all.extend(app.db.read(store::recipes).await?);
+    all.retain(|r| q.os_family.as_ref().is_none_or(|f| *f == r.body.os_family));
+    Ok(Json(RecipeList {
+        total: all.len(),
+        recipes: all,
+    }))
+}
+
+fn check_builtin_name(body: &RecipeBody) -> Result<(), ApiError> {
+    if recipes::builtin(&body.name).is_some() {
+        return Err(ApiError::conflict(format!(
+            "{} is the name of a built-in recipe",
+            body.name
+        )));
+    }
+    Ok(())
+}
+
+/// Write a recipe. Only `name`, `os_family` and `steps` are required.
+#[utoipa::path(post, path = "/provisioning/recipes", tag = "provisioning",
+    request_body = RecipeBody, security(("api_key" = ["operator"])),
+    responses((status = 201, body = Recipe), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_recipe(
+    _: Operator,
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<RecipeBody>,
+) -> Result<(StatusCode, Json<Recipe>), ApiError> {
+    body.validate()?;
+    check_builtin_name(&body)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let r = app
+        .db
+        .write(move |c| store::insert_recipe(c, &id, &body))
+        .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// One recipe.
+#[utoipa::path(get, path = "/provisioning/recipes/{id}", tag = "provisioning", params(("id" = String, Path)),
+    security(("api_key" = ["viewer"])),
+    responses((status = 200, body = Recipe), (status = 404, body = ErrorBody)))]
+async fn get_recipe(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Recipe>, ApiError> {
+    find_recipe(&app, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| no_recipe(&id))
+}
+
+fn builtin_is_fixed(id: &str) -> Result<(), ApiError> {
+    if recipes::builtin(id).is_some() {
+        return Err(ApiError::conflict(format!(
+            "{id} is a built-in recipe and cannot be changed; write a new one"
+        )));
+    }
+    Ok(())
+}
+
+/// Replace a recipe (built-in recipes cannot be changed).
+#[utoipa::path(put, path = "/provisioning/recipes/{id}", tag = "provisioning", params(("id" = String, Path)),
+    request_body = RecipeBody, security(("api_key" = ["operator"])),
+    responses((status = 200, body = Recipe), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn update_recipe(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RecipeBody>,
+) -> Result<Json<Recipe>, ApiError> {
+    builtin_is_fixed(&id)?;
+    if !is_uuid(&id) {
+        return Err(no_recipe(&id));
+    }
+    body.validate()?;
+    check_builtin_name(&body)?;
+    let i = id.clone();
+    app.db
+        .write(move |c| store::update_recipe(c, &i, &body))
+        .await?
+        .map(Json)
+        .ok_or_else(|| no_recipe(&id))
+}
+
+/// Delete a recipe (built-in recipes cannot be deleted).
+#[utoipa::path(delete, path = "/provisioning/recipes/{id}", tag = "provisioning", params(("id" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 200, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_recipe(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    builtin_is_fixed(&id)?;
+    let i = id.clone();
+    if !is_uuid(&id) || !app.db.write(move |c| store::delete_recipe(c, &i)).await? {
+        return Err(no_recipe(&id));
+    }
+    Ok(Json(
+        json!({ "success": true, "id": id, "message": "Recipe deleted" }),
+    ))
+}
+
+/// Variables a recipe sees for a zone, lowest precedence first: the recipe's defaults, what the
+/// agent derives (zone name, user, the provisioning network's gateway and prefix, the agent's
+/// public key), `provisioning.variables` of the config, the zone's settings, the request's.
+fn variables_for(
+    app: &AppState,
+    zone: &str,
+    settings: &Settings,
+    recipe: Option<&RecipeBody>,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut derived = BTreeMap::new();
+    derived.insert("zone_name".to_owned(), zone.to_owned());
+    derived.insert("hostname".to_owned(), zone.to_owned());
+    derived.insert("username".to_owned(), settings.username().to_owned());
+    let net = &app.config.provisioning.network;
+    derived.insert("gateway".to_owned(), net.host_ip.clone());
+    if let Some((_, prefix)) = net.subnet.split_once('/') {
+        derived.insert("prefix".to_owned(), prefix.to_owned());
+    }
+    if let Ok(pk) =
+        std::fs::read_to_string(app.config.provisioning_key_path().with_extension("pub"))
+    {
+        derived.insert("ssh_public_key".to_owned(), pk.trim().to_owned());
+    }
+    let empty = BTreeMap::new();
+    let recipe_vars = recipe.map_or(&empty, |r| &r.variables);
+    merge_vars(&[
+        recipe_vars,
+        &derived,
+        &app.config.provisioning.variables,
+        &settings.variables_text(),
+        extra,
+    ])
+}
+
+/// The agent's provisioning key pair, made on first need so recipes can install its public key.
+async fn ensure_agent_key(app: &AppState) -> Result<(), ApiError> {
+    let key = app.config.provisioning_key_path();
+    if key.with_extension("pub").is_file() {
+        return Ok(());
+    }
+    let home = app.config.data_dir.join("provisioning/keygen");
+    super::remote::private_dir(&home).map_err(ApiError::internal)?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let note = |l: &str| tracing::info!(line = l, "ssh-keygen");
+    let proc = super::remote::Proc {
+        cancel: &cancel,
+        note: &note,
+        secrets: &[],
+        kill_grace: app.runner.config().kill_grace,
+        home: &home,
+    };
+    super::remote::ensure_key(&proc, &app.config.provisioning.tools, &key)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "cannot make the provisioning key pair");
+            ApiError::internal(e)
+        })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRecipeRequest {
+    /// The zone whose settings and console to use (required for a live test).
+    #[serde(default)]
+    pub zone_name: Option<String>,
+    /// Only show the resolved steps and the variables with no value (default true).
+    #[serde(default = "yes")]
+    pub dry_run: bool,
+    /// Extra variables (win over everything else).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: BTreeMap<String, Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRun {
+    pub recipe_id: String,
+    pub dry_run: bool,
+    /// The steps with variables substituted (secrets masked).
+    pub steps: Vec<Step>,
+    /// Variables the steps use that have no value.
+    pub unresolved: Vec<String>,
+    /// Every variable and its value (secrets masked).
+    pub variables: BTreeMap<String, String>,
+}
+
+fn zone_param(name: &str, field: &str) -> Result<ZoneName, ApiError> {
+    name.parse()
+        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, e.0))
+}
+
+async fn zone_settings(
+    app: &AppState,
+    zone: &ZoneName,
+) -> Result<Option<(Settings, String)>, ApiError> {
+    let z = zone.to_string();
+    let rec = app
+        .db
+        .read(move |c| crate::zones::store::get(c, &z))
+        .await?;
+    let Some(rec) = rec else { return Ok(None) };
+    let settings = match rec.provisioning {
+        Some(v) => serde_json::from_value(v).map_err(ApiError::internal)?,
+        None => Settings::default(),
+    };
+    Ok(Some((settings, rec.root_dataset.unwrap_or_default())))
+}
+
+/// Test a recipe: a dry run shows the resolved steps and the variables with no value; a live
+/// run is queued as a task on the zone's console.
+#[utoipa::path(post, path = "/provisioning/recipes/{id}/test", tag = "provisioning", params(("id" = String, Path)),
+    request_body = TestRecipeRequest, security(("api_key" = ["operator"])),
+    responses((status = 200, body = DryRun), (status = 202, description = "Live test queued"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn test_recipe(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<TestRecipeRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let recipe = find_recipe(&app, &id)
+        .await?
+        .ok_or_else(|| no_recipe(&id))?;
+    let mut extra = BTreeMap::new();
+    for (k, v) in &req.variables {
+        let field = format!("variables.{k}");
+        super::settings::check_var_name(&field, k)?;
+        let t = var_text(v)
+            .ok_or_else(|| ApiError::invalid(&field, "must be a string, number or boolean"))?;
+        super::settings::check_text(&field, &t, 1024)?;
+        extra.insert(k.clone(), t);
+    }
+    let zone = req
+        .zone_name
+        .as_deref()
+        .map(|z| zone_param(z, "zone_name"))
+        .transpose()?;
+    let (settings, _) = match &zone {
+        Some(z) => zone_settings(&app, z).await?.unwrap_or_default(),
+        None => Default::default(),
+    };
+    let _ = ensure_agent_key(&app).await;
+    let zname = zone.as_ref().map_or("ZONE", |z| z.as_str()).to_owned();
+    let vars = variables_for(&app, &zname, &settings, Some(&recipe.body), &extra);
+    if req.dry_run {
+        let mut shown = vars.clone();
+        if settings.credentials.password_set {
+            shown.insert("password".into(), "********".into());
+        }
+        let (steps, unresolved) = resolve_steps(&recipe.body.steps, &shown)?;
+        return Ok((
+            StatusCode::OK,
+            Json(
+                serde_json::to_value(DryRun {
+                    recipe_id: recipe.id,
+                    dry_run: true,
+                    steps,
+                    unresolved,
+                    variables: shown,
+                })
+                .map_err(ApiError::internal)?,
+            ),
+        ));
+    }
+    let zone = zone.ok_or_else(|| ApiError::invalid("zone_name", "a live test needs zone_name"))?;
+    if app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("Zone {zone} not found")));
+    }
+    let params = StageParams {
+        zone: zone.to_string(),
+        settings: settings.clone(),
+        dataset: String::new(),
+        boot_volume: None,
+        recipe: Some(recipe.body.clone()),
+        variables: vars,
+    };
+    let mut task = NewTask::for_zone(pipeline::RECIPE_TEST, zone.as_str())
+        .metadata(serde_json::to_value(&params).map_err(ApiError::internal)?)
+        .created_by(Some(caller.name));
+    let z = zone.to_string();
+    let secrets = app.db.read(move |c| store::zone_secrets(c, &z)).await?;
+    if let Some(pw) = secrets
+        .get("password")
+        .filter(|_| settings.credentials.password_set)
+    {
+        task = task.secrets(json!({ "password": pw }));
+    }
+    let t = app.tasks.enqueue(task).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "success": true,
+            "task_id": t.id,
+            "zone_name": zone.as_str(),
+            "operation": pipeline::RECIPE_TEST,
+            "status": t.status,
+            "message": format!("Live test of recipe {} queued", recipe.id),
+        })),
+    ))
+}
+
+/// The stages in pipeline order: (stage, operation).
+pub const STAGES: [(&str, &str); 6] = [
+    ("extract", pipeline::EXTRACT),
+    ("boot", "zone_start"),
+    ("setup", pipeline::SETUP),
+    ("wait_ssh", pipeline::WAIT_SSH),
+    ("sync", pipeline::SYNC),
+    ("provision", pipeline::PROVISION),
+];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PipelineAccepted {
+    pub success: bool,
+    /// The pipeline's group task: its status and progress roll up from the stages;
+    /// `DELETE /tasks/{id}` or `POST /zones/{name}/provision/cancel` cancels it.
+    pub task_id: String,
+    pub zone_name: String,
+    pub operation: String,
+    pub status: TaskStatus,
+    pub message: String,
+    /// Stage → task id (`extract`, `boot`, `setup`, `wait_ssh`, `sync`, `provision`).
+    #[schema(value_type = Object)]
+    pub pipeline_tasks: BTreeMap<String, String>,
+}
+
+fn host_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "host-command-failed",
+        format!("the host did not answer: {e}"),
+    )
+}
+
+fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
+    zone_param(name, "name")
+}
+
+/// Everything the stages need, checked before anything is queued.
+async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, ApiError> {
+    if app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(host_error)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("Zone {zone} not found")));
+    }
+    let (settings, root) = zone_settings(app, zone).await?.ok_or_else(|| {
+        ApiError::invalid(
+            "provisioning",
+            format!("zone {zone} has no provisioning settings; set them with PUT /zones/{zone}"),
+        )
+    })?;
+    settings.validate()?;
+    let recipe = match &settings.recipe_id {
+        Some(id) => Some(
+            find_recipe(app, id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid("provisioning.recipe_id", format!("no recipe {id}"))
+                })?
+                .body,
+        ),
+        None => None,
+    };
+    if let Some(a) = &settings.artifact_id {
+        let i = a.clone();
+        if app
+            .db
+            .read(move |c| store::artifact(c, &i))
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::invalid(
+                "provisioning.artifact_id",
+                format!("no artifact {a}"),
+            ));
+        }
+    }
+    if root.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "zone {zone} has no dataset made by the agent to hold its provisioning dataset"
+        )));
+    }
+    let dataset = format!("{root}/provisioning");
+    dataset
+        .parse::<illumos::names::DatasetName>()
+        .map_err(|e| ApiError::internal(e.0))?;
+    if settings.guest_address().is_none() {
+        return Err(ApiError::invalid(
+            "provisioning.variables.ip",
+            "the zone's address is unknown: set provisioning.variables.ip",
+        ));
+    }
+    let cfg = app.zones.host.config(zone).await.map_err(host_error)?;
+    let boot_volume = cfg
+        .as_ref()
+        .and_then(|c| c.attr("bootdisk"))
+        .and_then(|b| b.split(',').next())
+        .filter(|b| b.parse::<illumos::names::DatasetName>().is_ok())
+        .map(str::to_owned);
+    let _ = ensure_agent_key(app).await;
+    let variables = variables_for(
+        app,
+        zone.as_str(),
+        &settings,
+        recipe.as_ref(),
+        &BTreeMap::new(),
+    );
+    Ok(StageParams {
+        zone: zone.to_string(),
+        settings,
+        dataset,
+        boot_volume,
+        recipe,
+        variables,
+    })
+}
+
+fn is_active(s: Option<TaskStatus>) -> bool {
+    s.is_some_and(|s| !s.is_terminal())
+}
+
+/// Run the provisioning pipeline: extract, boot, setup, wait for SSH, sync, provision, each a
+/// task chained by `depends_on` under one group task.
+#[utoipa::path(post, path = "/zones/{name}/provision", tag = "provisioning", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, body = PipelineAccepted), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn provision_zone(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<PipelineAccepted>), ApiError> {
+    let zone = path_zone(&name)?;
+    let params = stage_params(&app, &zone).await?;
+    let metadata = serde_json::to_value(&params).map_err(ApiError::internal)?;
+    let z = zone.to_string();
+    let stored = app.db.read(move |c| store::zone_secrets(c, &z)).await?;
+    let creds = &params.settings.credentials;
+    let mut secrets = serde_json::Map::new();
+    if creds.password_set {
+        if let Some(p) = stored.get("password") {
+            secrets.insert("password".into(), p.clone().into());
+        }
+    }
+    if creds.ssh_private_key_set {
+        if let Some(k) = stored.get("ssh_private_key") {
+            secrets.insert("ssh_private_key".into(), k.clone().into());
+        }
+    }
+    let group = uuid::Uuid::new_v4().to_string();
+    let mut tasks = vec![NewTask::new(pipeline::PIPELINE, zone.as_str())
+        .group()
+        .with_id(group.clone())
+        .metadata(json!({ "zone_name": zone.as_str(), "stages": STAGES.iter().map(|s| s.0).collect::<Vec<_>>() }))
+        .created_by(Some(caller.name.clone()))];
+    let mut ids: Vec<(String, String)> = Vec::new();
+    let mut prev: Option<String> = None;
+    for (stage, op) in STAGES {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut t = NewTask::for_zone(op, zone.as_str())
+            .with_id(id.clone())
+            .parent(Some(group.clone()))
+            .depends_on(prev.clone())
+            .created_by(Some(caller.name.clone()));
+        if op != "zone_start" {
+            t = t.metadata(metadata.clone());
+            if !secrets.is_empty() && op != pipeline::EXTRACT {
+                t = t.secrets(Value::Object(secrets.clone()));
+            }
+        }
+        tasks.push(t);
+        ids.push((stage.to_owned(), id.clone()));
+        prev = Some(id);
+    }
+    let (z, g, stages) = (zone.to_string(), group.clone(), ids.clone());
+    let made = app
+        .tasks
+        .enqueue_with(tasks, move |tx| {
+            // Checked in the same transaction as the insert: two requests cannot both win.
+            if let Some(run) = store::run(tx, &z)? {
+                if is_active(crate::tasks::store::status_of(tx, &run.group_task_id)?) {
+                    return Err(DbError::Conflict(format!(
+                        "zone {z} is being provisioned (task {})",
+                        run.group_task_id
+                    )));
+                }
+            }
+            store::start_run(tx, &z, &g, &stages)
+        })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PipelineAccepted {
+            success: true,
+            task_id: group,
+            zone_name: zone.to_string(),
+            operation: pipeline::PIPELINE.into(),
+            status: made[0].status,
+            message: "Provisioning pipeline started".into(),
+            pipeline_tasks: ids.into_iter().collect(),
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisionStatus {
+    pub success: bool,
+    pub zone_name: String,
+    /// `not_provisioned`, `provisioning`, `provisioned`, `failed` or `cancelled`.
+    pub status: String,
+    /// The operation of the stage running (or next to run) while provisioning.
+    pub current_stage: Option<String>,
+    /// Stage → `pending`, `in_progress`, `completed`, `failed` or `cancelled`.
+    #[schema(value_type = Object)]
+    pub progress: BTreeMap<String, String>,
+    pub task_id: Option<String>,
+    pub last_provisioned_at: Option<String>,
+}
+
+/// Where the zone's latest pipeline is.
+#[utoipa::path(get, path = "/zones/{name}/provision/status", tag = "provisioning", params(("name" = String, Path)),
+    security(("api_key" = ["viewer"])),
+    responses((status = 200, body = ProvisionStatus), (status = 404, body = ErrorBody)))]
+async fn provision_status(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ProvisionStatus>, ApiError> {
+    let zone = path_zone(&name)?;
+    let z = zone.to_string();
+    let (run, zone_rec) = app
+        .db
+        .read(move |c| Ok((store::run(c, &z)?, crate::zones::store::get(c, &z)?)))
+        .await?;
+    let Some(run) = run else {
+        if zone_rec.is_none()
+            && app
+                .zones
+                .host
+                .zone(zone.as_str())
+                .await
+                .map_err(host_error)?
+                .is_none()
+        {
+            return Err(ApiError::not_found(format!("Zone {name} not found")));
+        }
+        return Ok(Json(ProvisionStatus {
+            success: true,
+            zone_name: zone.to_string(),
+            status: "not_provisioned".into(),
+            current_stage: None,
+            progress: BTreeMap::new(),
+            task_id: None,
+            last_provisioned_at: None,
+        }));
+    };
+    let ids: Vec<String> = std::iter::once(run.group_task_id.clone())
+        .chain(run.stages.iter().map(|s| s.1.clone()))
+        .collect();
+    let tasks = app
+        .db
+        .read(move |c| {
+            ids.iter()
+                .map(|id| crate::tasks::store::get(c, id))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    let group = tasks[0].as_ref();
+    let mut progress = BTreeMap::new();
+    let mut current = None;
+    for ((stage, _), t) in run.stages.iter().zip(&tasks[1..]) {
+        let s = match t.as_ref().map(|t| t.status) {
+            Some(TaskStatus::Pending) | None => "pending",
+            Some(TaskStatus::Running) => "in_progress",
+            Some(TaskStatus::Completed) => "completed",
+            Some(TaskStatus::Failed) => "failed",
+            Some(TaskStatus::Cancelled) => "cancelled",
+        };
+        if current.is_none() && matches!(s, "in_progress") {
+            current = t.as_ref().map(|t| t.operation.clone());
+        }
+        progress.insert(stage.clone(), s.to_owned());
+    }
+    let status = match group.map(|g| g.status) {
+        Some(TaskStatus::Pending | TaskStatus::Running) => "provisioning",
+        Some(TaskStatus::Completed) => "provisioned",
+        Some(TaskStatus::Failed) => "failed",
+        Some(TaskStatus::Cancelled) => "cancelled",
+        None => "unknown",
+    };
+    if current.is_none() && status == "provisioning" {
+        current = run
+            .stages
+            .iter()
+            .zip(&tasks[1..])
+            .find(|(_, t)| t.as_ref().is_some_and(|t| t.status == TaskStatus::Pending))
+            .and_then(|(_, t)| t.as_ref().map(|t| t.operation.clone()));
+    }
+    Ok(Json(ProvisionStatus {
+        success: true,
+        zone_name: zone.to_string(),
+        status: status.into(),
+        current_stage: current,
+        progress,
+        task_id: Some(run.group_task_id),
+        last_provisioned_at: run.last_provisioned_at,
+    }))
+}
+
+/// Cancel the zone's running pipeline: pending stages are cancelled, the running stage's
+/// processes (console session, ssh, rsync, ansible) are stopped.
+#[utoipa::path(post, path = "/zones/{name}/provision/cancel", tag = "provisioning", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 200, description = "Cancelling"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn provision_cancel(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let zone = path_zone(&name)?;
+    let z = zone.to_string();
+    let run = app
+        .db
+        .read(move |c| store::run(c, &z))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Zone {name} has no provisioning pipeline")))?;
+    let outcome = app
+        .tasks
+        .cancel(&run.group_task_id, "provisioning cancelled by request")
+        .await?;
+    use crate::tasks::CancelOutcome::*;
+    match outcome {
+        NotFound | AlreadyFinished(_) => Err(ApiError::conflict(format!(
+            "zone {name}'s pipeline has already ended"
+        ))),
+        Cancelled(t) | Cancelling(t) => Ok(Json(json!({
+            "success": true,
+            "zone_name": name,
+            "task_id": run.group_task_id,
+            "status": t.status,
+            "message": "Provisioning pipeline cancelled",
+        }))),
+    }
+}
+
+/// Roll the zone back to `@pre-provision`: halts it, then rolls the provisioning dataset and
+/// the boot volume back (a task; its result says what was rolled back).
+#[utoipa::path(post, path = "/zones/{name}/provision/rollback", tag = "provisioning", params(("name" = String, Path)),
+    security(("api_key" = ["operator"])),
+    responses((status = 202, description = "Rollback queued"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn provision_rollback(
+    Auth(caller): Operator,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let zone = path_zone(&name)?;
+    if app
+        .zones
+        .host
+        .zone(zone.as_str())
+        .await
+        .map_err(host_error)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("Zone {zone} not found")));
+    }
+    let z = zone.to_string();
+    let run = app.db.read(move |c| store::run(c, &z)).await?;
+    if let Some(r) = &run {
+        let g = r.group_task_id.clone();
+        let st = app
+            .db
+            .read(move |c| crate::tasks::store::status_of(c, &g))
+            .await?;
+        if is_active(st) {
+            return Err(ApiError::conflict(format!(
+                "zone {zone} is being provisioned; cancel the pipeline first"
+            )));
+        }
+    }
+    let (settings, root) = zone_settings(&app, &zone).await?.unwrap_or_default();
+    let dataset = format!("{root}/provisioning");
+    let cfg = app.zones.host.config(&zone).await.map_err(host_error)?;
+    let boot_volume = cfg
+        .as_ref()
+        .and_then(|c| c.attr("bootdisk"))
+        .and_then(|b| b.split(',').next())
+        .map(str::to_owned);
+    let mut any = false;
+    for ds in std::iter::once(&dataset).chain(boot_volume.iter()) {
+        if let Ok(d) = ds.parse::<illumos::names::DatasetName>() {
+            if let Ok(s) = d.snapshot(pipeline::PRE) {
+                any |= illumos::zfs::snapshot_exists(&app.runner, &s)
+                    .await
+                    .map_err(host_error)?;
+            }
+        }
+    }
+    if !any {
+        return Err(ApiError::conflict(format!(
+            "zone {zone} has no @{} snapshot to roll back to",
+            pipeline::PRE
+        )));
+    }
+    let params = StageParams {
+        zone: zone.to_string(),
+        settings,
+        dataset,
+        boot_volume,
+        recipe: None,
+        variables: BTreeMap::new(),
+    };
+    let halt = uuid::Uuid::new_v4().to_string();
+    let made = app
+        .tasks
+        .enqueue_with(
+            vec![
+                NewTask::for_zone("zone_halt", zone.as_str())
+                    .with_id(halt.clone())
+                    .created_by(Some(caller.name.clone())),
+                NewTask::for_zone(pipeline::ROLLBACK, zone.as_str())
+                    .depends_on(Some(halt.clone()))
+                    .metadata(serde_json::to_value(&params).map_err(ApiError::internal)?)
+                    .created_by(Some(caller.name)),
+            ],
+            |_| Ok(()),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "success": true,
+            "task_id": made[1].id,
+            "halt_task_id": halt,
+            "zone_name": zone.as_str(),
+            "operation": pipeline::ROLLBACK,
+            "status": made[1].status,
+            "message": "Rollback to @pre-provision queued (the zone is halted first)",
+        })),
+    ))
+}

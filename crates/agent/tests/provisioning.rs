@@ -1,0 +1,735 @@
+//! Provisioning through the real binary: artifacts, recipes, and the whole pipeline against the
+//! emulated host, with a real sshd (started here, on 127.0.0.1) standing in for the guest,
+//! real rsync and real Ansible.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::{free_port, TempDir, TestAgent};
+
+const BOUNDARY: &str = "zw-test-boundary-7d1c";
+
+fn multipart(file: Option<(&str, &[u8])>, sha256: Option<&str>) -> Vec<u8> {
+    let mut b = Vec::new();
+    if let Some(s) = sha256 {
+        write!(
+            b,
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"sha256\"\r\n\r\n{s}\r\n"
+        )
+        .unwrap();
+    }
+    if let Some((name, bytes)) = file {
+        write!(b, "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/gzip\r\n\r\n").unwrap();
+        b.extend_from_slice(bytes);
+        b.extend_from_slice(b"\r\n");
+    }
+    write!(b, "--{BOUNDARY}--\r\n").unwrap();
+    b
+}
+
+fn upload(
+    agent: &TestAgent,
+    name: &str,
+    bytes: &[u8],
+    sha: Option<&str>,
+) -> crate::support::Response {
+    agent.request_bytes(
+        "POST",
+        "/artifacts",
+        &format!("multipart/form-data; boundary={BOUNDARY}"),
+        multipart(Some((name, bytes)), sha),
+    )
+}
+
+/// A tar.gz of (path, contents, mode).
+fn targz(files: &[(&str, &str, u32)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut ar = tar::Builder::new(gz);
+    for (path, data, mode) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_cksum();
+        ar.append_data(&mut h, path, data.as_bytes()).unwrap();
+    }
+    ar.into_inner().unwrap().finish().unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn artifacts_upload_stream_verify_list_and_delete() {
+    let agent = TestAgent::start_with("provisioning:\n  max_artifact_bytes: 4096\n");
+    let bytes = targz(&[("a.txt", "hello\n", 0o644)]);
+    let sha = sha256_hex(&bytes);
+    let r = upload(&agent, "../../etc/passwd.tgz", &bytes, Some(&sha));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["sha256"], sha);
+    assert_eq!(r.body["size"], bytes.len());
+    assert_eq!(r.body["filename"], "passwd.tgz");
+    // Stored under its id, never under the client's name.
+    let dir = agent.data_dir().join("artifacts");
+    assert!(dir.join(&id).is_file());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+
+    let r = upload(&agent, "x.tgz", &bytes, Some(&"0".repeat(64)));
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (400, Some("sha256")),
+        "{:?}",
+        r.body
+    );
+    let r = upload(&agent, "x.txt", b"not an archive at all", None);
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (400, Some("file")),
+        "{:?}",
+        r.body
+    );
+    let big = vec![0x1f; 8192];
+    let r = upload(&agent, "big.tgz", &big, None);
+    assert_eq!(r.status, 413, "{:?}", r.body);
+    // Refused uploads leave nothing behind.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+
+    let list = agent.get("/artifacts");
+    assert_eq!(list.body["total"], 1);
+    assert_eq!(agent.get(&format!("/artifacts/{id}")).body["sha256"], sha);
+    assert_eq!(agent.get("/artifacts/nope").status, 400);
+    assert_eq!(agent.delete(&format!("/artifacts/{id}")).status, 200);
+    assert_eq!(agent.get(&format!("/artifacts/{id}")).status, 404);
+    assert!(!dir.join(&id).exists());
+}
+
+#[test]
+fn recipes_crud_filter_builtins_and_dry_run() {
+    let agent = TestAgent::start();
+    let list = agent.get("/provisioning/recipes");
+    let names: Vec<&str> = list.body["recipes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for b in [
+        "debian-netplan",
+        "omnios-dladm",
+        "cloud-init-wait",
+        "linux-ifconfig",
+    ] {
+        assert!(names.contains(&b), "{names:?}");
+    }
+    let illumos = agent.get("/provisioning/recipes?os_family=illumos");
+    assert_eq!(illumos.body["total"], 1);
+
+    let r = agent.post(
+        "/provisioning/recipes",
+        json!({"name": "mine", "os_family": "linux", "steps": [
+            {"type": "command", "command": "ip addr add {{ip}}/{{prefix}} dev {{nic}}"}]}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["shell_prompt"], r"[#$]\s*$");
+    let r = agent.post(
+        "/provisioning/recipes",
+        json!({"name": "mine", "os_family": "linux", "steps": []}),
+    );
+    assert_eq!(r.status, 409);
+    let r = agent.post(
+        "/provisioning/recipes",
+        json!({"name": "x", "os_family": "linux",
+        "steps": [{"type": "wait", "pattern": "("}]}),
+    );
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (400, Some("steps[0].pattern"))
+    );
+    let r = agent.post(
+        "/provisioning/recipes",
+        json!({"name": "x", "os_family": "linux"}),
+    );
+    assert_eq!((r.status, r.body["field"].as_str()), (400, Some("steps")));
+
+    let r = agent.post(
+        &format!("/provisioning/recipes/{id}/test"),
+        json!({"dry_run": true, "variables": {"ip": "10.190.190.20"}}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["steps"][0]["command"],
+        "ip addr add 10.190.190.20/24 dev {{nic}}"
+    );
+    assert_eq!(r.body["unresolved"], json!(["nic"]));
+
+    let r = agent.request(
+        "PUT",
+        &format!("/provisioning/recipes/{id}"),
+        Some(&agent.key),
+        Some(&json!({"name": "mine2", "os_family": "bsd", "steps": []})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        agent.get("/provisioning/recipes?os_family=bsd").body["total"],
+        1
+    );
+    let r = agent.request(
+        "PUT",
+        "/provisioning/recipes/debian-netplan",
+        Some(&agent.key),
+        Some(&json!({"name": "d", "os_family": "linux", "steps": []})),
+    );
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        agent.delete("/provisioning/recipes/debian-netplan").status,
+        409
+    );
+    assert_eq!(
+        agent.delete(&format!("/provisioning/recipes/{id}")).status,
+        200
+    );
+    assert_eq!(
+        agent.get(&format!("/provisioning/recipes/{id}")).status,
+        404
+    );
+}
+
+#[test]
+fn provisioning_settings_are_validated_and_secrets_masked() {
+    let agent = TestAgent::start();
+    create_zone(&agent, "vz1", "pw-not-shown-1");
+    let put = |body: Value| {
+        agent.request(
+            "PUT",
+            "/zones/vz1",
+            Some(&agent.key),
+            Some(&json!({ "provisioning": body })),
+        )
+    };
+    let r = put(json!({"sync_folders": [{"source": "/etc", "dest": "/x"}]}));
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (400, Some("provisioning.sync_folders[0].source"))
+    );
+    let r = put(json!({"provisioners": [{"type": "shell", "script": "../../etc/shadow"}]}));
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (400, Some("provisioning.provisioners[0].script"))
+    );
+    let r = put(
+        json!({"credentials": {"username": "root", "password": "Sup3r-Secret!"},
+        "variables": {"ip": "127.0.0.1"}}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let z = agent.get("/zones/vz1");
+    let text = z.body.to_string();
+    assert!(!text.contains("Sup3r-Secret!"), "{text}");
+    assert_eq!(z.body["provisioning"]["credentials"]["password_set"], true);
+    // No recipe, no artifact: still a valid pipeline, but a zone without settings is refused.
+    assert_eq!(agent.post("/zones/nope/provision", json!({})).status, 404);
+}
+
+fn create_zone(agent: &TestAgent, name: &str, password: &str) {
+    let r = agent.post(
+        "/zones",
+        json!({"name": name, "brand": "bhyve", "ram": "1G", "vcpus": "1",
+               "boot_volume": {"create_new": true, "pool": "rpool", "dataset": "zones",
+                               "volume_name": "root", "size": "10G", "sparse": true},
+               "cloud_init": {"enabled": "on", "password": password}}),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "completed", "{t:?}");
+}
+
+fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(agent.host.join("bin").join(tool))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// A real sshd on 127.0.0.1 with a throwaway host key, accepting one key the test made.
+struct Sshd {
+    child: Child,
+    port: u16,
+    client_key: PathBuf,
+    _dir: TempDir,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/sbin", "/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
+/// Whether the end-to-end test can run here; in CI it must.
+fn e2e_ready() -> Option<PathBuf> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let missing: Vec<&str> = ["sshd", "ssh", "ssh-keygen", "rsync"]
+        .into_iter()
+        .filter(|c| which(c).is_none())
+        .collect();
+    let ansible = ansible_playbook();
+    if !root || !missing.is_empty() || ansible.is_none() {
+        let why = format!(
+            "root: {root}, missing: {missing:?}, ansible-playbook: {ansible:?} (run scripts/install-test-deps as root)"
+        );
+        assert!(
+            !ci,
+            "the provisioning end-to-end test cannot run in CI: {why}"
+        );
+        eprintln!("skipping the provisioning end-to-end test: {why}");
+        return None;
+    }
+    ansible
+}
+
+/// ansible-playbook, also when pip put it beside a pyenv Python.
+fn ansible_playbook() -> Option<PathBuf> {
+    if let Some(p) = which("ansible-playbook") {
+        return Some(p);
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os,sys; print(os.path.join(os.path.dirname(os.path.realpath(sys.executable)), 'ansible-playbook'))",
+        ])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    p.is_file().then_some(p)
+}
+
+fn start_sshd() -> Sshd {
+    let dir = TempDir::new("sshd");
+    let d = &dir.0;
+    let keygen = |path: &Path| {
+        let ok = Command::new(which("ssh-keygen").unwrap())
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    keygen(&d.join("host_key"));
+    keygen(&d.join("client_key"));
+    std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+    // sshd wants its privilege-separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let port = free_port();
+    std::fs::write(
+        d.join("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(which("sshd").unwrap())
+        .args(["-D", "-e", "-f"])
+        .arg(d.join("sshd_config"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(d.join("sshd.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "sshd did not listen: {}",
+            std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Sshd {
+        child,
+        port,
+        client_key: d.join("client_key"),
+        _dir: dir,
+    }
+}
+
+/// Scans every process's argv and environment for `needle` until stopped; returns what it saw.
+fn watch_proc(needle: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut procs = std::collections::HashSet::new();
+        while !stop.load(Ordering::Relaxed) {
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let name = e.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+                else {
+                    continue;
+                };
+                if pid == std::process::id().to_string() {
+                    continue;
+                }
+                for what in ["cmdline", "environ"] {
+                    if let Ok(bytes) = std::fs::read(e.path().join(what)) {
+                        let text = String::from_utf8_lossy(&bytes);
+                        if what == "cmdline" {
+                            procs.insert(text.replace('\0', " "));
+                        }
+                        if text.contains(&needle) {
+                            seen.push(format!("{pid} {what}: {}", text.replace('\0', " ")));
+                        }
+                    }
+                }
+            }
+        }
+        seen.push(format!("(watched {} distinct command lines)", procs.len()));
+        seen
+    })
+}
+
+fn task_output(agent: &TestAgent, id: &str) -> String {
+    let r = agent.get(&format!("/tasks/{id}/output?limit=10000"));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body.to_string()
+}
+
+#[test]
+fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
+    let Some(ansible) = e2e_ready() else { return };
+    let sshd = start_sshd();
+    let agent = TestAgent::start_with(&format!(
+        "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n  tools:\n    ansible_playbook: {}\n",
+        ansible.display()
+    ));
+    const SECRET: &str = "Zw-console-S3cret";
+    create_zone(&agent, "prov1", SECRET);
+    let guest = TempDir::new("guest");
+    let g = guest.0.display().to_string();
+
+    let artifact = targz(&[
+        ("files/hello.txt", "hello from the artifact\n", 0o644),
+        ("files/skip.tmp", "excluded\n", 0o644),
+        ("scripts/setup.sh", "#!/bin/sh\nset -e\nprintf '%s %s\\n' \"$GREETING\" \"$(cat \"$2\")\" > \"$1\"\n", 0o755),
+        (
+            "ansible/site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: leave a marker\n      ansible.builtin.copy:\n        dest: \"{{ marker }}\"\n        content: \"ansible was here on {{ zone_name }}\\n\"\n",
+            0o644,
+        ),
+    ]);
+    let r = upload(&agent, "site.tgz", &artifact, None);
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let artifact_id = r.body["id"].as_str().unwrap().to_owned();
+
+    let r = agent.request(
+        "PUT",
+        "/zones/prov1",
+        Some(&agent.key),
+        Some(&json!({"provisioning": {
+            "recipe_id": "linux-ifconfig",
+            "mode": "shell",
+            "artifact_id": artifact_id,
+            "credentials": {"username": "root", "password": SECRET,
+                            "ssh_key_path": sshd.client_key.display().to_string()},
+            "sync_folders": [{"source": "provisioning_dataset/files", "dest": format!("{g}/synced"),
+                              "exclude": ["*.tmp"]}],
+            "provisioners": [
+                {"type": "shell", "script": "scripts/setup.sh",
+                 "args": [format!("{g}/shell-marker"), format!("{g}/synced/hello.txt")],
+                 "env": {"GREETING": "shell says"}},
+                {"type": "ansible", "playbook": "ansible/site.yml",
+                 // The stand-in guest is this machine: name its system Python (a pyenv shim
+                 // in root's PATH would otherwise be discovered).
+                 "extra_vars": {"marker": format!("{g}/ansible-marker"),
+                                "ansible_python_interpreter": "/usr/bin/python3"}}
+            ],
+            "variables": {"ip": "127.0.0.1", "dns": "192.0.2.53", "vnic_name": "eth0"},
+            "ssh_port": sshd.port
+        }})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_proc(SECRET.to_owned(), stop.clone());
+    let started = Instant::now();
+    let r = agent.post("/zones/prov1/provision", json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(r.body["operation"], "zone_provision");
+    assert_eq!(r.body["message"], "Provisioning pipeline started");
+    let group = r.body["task_id"].as_str().unwrap().to_owned();
+    let stages = r.body["pipeline_tasks"].clone();
+    for s in ["extract", "boot", "setup", "wait_ssh", "sync", "provision"] {
+        assert!(stages[s].is_string(), "{stages}");
+    }
+    // A second pipeline while one runs is refused.
+    assert_eq!(agent.post("/zones/prov1/provision", json!({})).status, 409);
+    let mut statuses = Vec::new();
+    let done = loop {
+        let s = agent.get("/zones/prov1/provision/status");
+        assert_eq!(s.status, 200);
+        statuses.push(s.body.clone());
+        let t = agent.get(&format!("/tasks/{group}")).body;
+        if matches!(
+            t["status"].as_str(),
+            Some("completed" | "failed" | "cancelled")
+        ) {
+            break t;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "pipeline stuck: {s:?}",
+            s = statuses.last()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    stop.store(true, Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    let outputs: Vec<(String, String)> =
+        ["extract", "boot", "setup", "wait_ssh", "sync", "provision"]
+            .iter()
+            .map(|s| {
+                (
+                    s.to_string(),
+                    task_output(&agent, stages[*s].as_str().unwrap()),
+                )
+            })
+            .collect();
+    assert_eq!(done["status"], "completed", "{done:?}\n{outputs:#?}");
+    assert_eq!(done["progress_percent"], 100);
+    eprintln!("pipeline took {:?}", started.elapsed());
+
+    // Status as the spec shows it.
+    let s = agent.get("/zones/prov1/provision/status").body;
+    assert_eq!(s["status"], "provisioned", "{s}");
+    assert!(s["last_provisioned_at"].is_string(), "{s}");
+    for st in ["extract", "boot", "setup", "wait_ssh", "sync", "provision"] {
+        assert_eq!(s["progress"][st], "completed", "{s}");
+    }
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s["status"] == "provisioning" && s["current_stage"].is_string()),
+        "{statuses:?}"
+    );
+
+    // The console recipe ran through the emulator's zlogin -C: its files are in the guest.
+    let (ok, resolv) = host(&agent, "zlogin", &["prov1", "cat", "/etc/resolv.conf"]);
+    assert!(ok, "{resolv}");
+    assert_eq!(resolv, "nameserver 192.0.2.53\n");
+    let setup_out = &outputs[2].1;
+    assert!(setup_out.contains("console: "), "{setup_out}");
+    assert!(
+        setup_out.contains("ifconfig eth0 127.0.0.1/24 up"),
+        "{setup_out}"
+    );
+
+    // rsync, the shell provisioner and Ansible each left their mark in the "guest".
+    assert_eq!(
+        std::fs::read_to_string(guest.0.join("synced/hello.txt")).unwrap(),
+        "hello from the artifact\n"
+    );
+    assert!(!guest.0.join("synced/skip.tmp").exists());
+    assert_eq!(
+        std::fs::read_to_string(guest.0.join("shell-marker")).unwrap(),
+        "shell says hello from the artifact\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(guest.0.join("ansible-marker")).unwrap(),
+        "ansible was here on prov1\n"
+    );
+
+    // Snapshots of the provisioning dataset and the boot volume, before and after.
+    let (_, snaps) = host(
+        &agent,
+        "zfs",
+        &[
+            "list",
+            "-H",
+            "-o",
+            "name",
+            "-t",
+            "snapshot",
+            "-r",
+            "rpool/zones/prov1",
+        ],
+    );
+    for s in [
+        "rpool/zones/prov1/provisioning@pre-provision",
+        "rpool/zones/prov1/provisioning@post-provision",
+        "rpool/zones/prov1/root@pre-provision",
+        "rpool/zones/prov1/root@post-provision",
+    ] {
+        assert!(snaps.lines().any(|l| l == s), "{s} missing from {snaps}");
+    }
+
+    // The secret never showed: not in any process, task output or API answer.
+    assert_eq!(seen.len(), 1, "the password was visible in /proc: {seen:?}");
+    for (stage, out) in &outputs {
+        assert!(
+            !out.contains(SECRET),
+            "{stage} output shows the password: {out}"
+        );
+    }
+    for path in [
+        "/zones/prov1",
+        "/tasks?limit=100",
+        &format!("/tasks/{group}"),
+        "/zones/prov1/provision/status",
+    ] {
+        let body = agent.get(path).body.to_string();
+        assert!(!body.contains(SECRET), "{path} shows the password");
+    }
+    for s in stages.as_object().unwrap().values() {
+        let body = agent
+            .get(&format!("/tasks/{}", s.as_str().unwrap()))
+            .body
+            .to_string();
+        assert!(
+            !body.contains(SECRET),
+            "task {s} shows the password: {body}"
+        );
+    }
+
+    // Rollback: halts the zone, rolls both datasets back to @pre-provision.
+    let r = agent.post("/zones/prov1/provision/rollback", json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "completed", "{t:?}");
+    assert_eq!(
+        t["result"]["rolled_back"],
+        json!([
+            "rpool/zones/prov1/provisioning@pre-provision",
+            "rpool/zones/prov1/root@pre-provision"
+        ])
+    );
+    let (_, snaps) = host(
+        &agent,
+        "zfs",
+        &[
+            "list",
+            "-H",
+            "-o",
+            "name",
+            "-t",
+            "snapshot",
+            "-r",
+            "rpool/zones/prov1",
+        ],
+    );
+    assert!(!snaps.contains("post-provision"), "{snaps}");
+    let (_, state) = host(&agent, "zoneadm", &["-z", "prov1", "list", "-p"]);
+    assert!(state.contains(":installed:"), "{state}");
+}
+
+#[test]
+fn a_failing_stage_fails_the_chain_and_cancel_stops_the_console() {
+    let agent = TestAgent::start_with(
+        "provisioning:\n  ssh:\n    wait_timeout_seconds: 2\n    wait_interval_seconds: 1\n",
+    );
+    create_zone(&agent, "fz1", "pw1");
+    // A recipe that waits for something that never comes.
+    let r = agent.post(
+        "/provisioning/recipes",
+        json!({"name": "stuck", "os_family": "linux", "timeout_seconds": 600,
+               "steps": [{"type": "wait", "pattern": "never-shown-\\d+"}]}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let stuck = r.body["id"].as_str().unwrap().to_owned();
+    let put = |recipe: &str| {
+        let r = agent.request(
+            "PUT",
+            "/zones/fz1",
+            Some(&agent.key),
+            Some(&json!({"provisioning": {
+            "recipe_id": recipe, "credentials": {"username": "root", "password": "pw1"},
+            "variables": {"ip": "127.0.0.1", "dns": "192.0.2.53"}, "ssh_port": free_port()}})),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    };
+    put(&stuck);
+    let r = agent.post("/zones/fz1/provision", json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let group = r.body["task_id"].as_str().unwrap().to_owned();
+    let setup = r.body["pipeline_tasks"]["setup"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    agent.eventually(
+        "the console stage runs",
+        || {
+            agent
+                .get(&format!("/tasks/{setup}/output"))
+                .body
+                .to_string()
+        },
+        |o| o.contains("Last login"),
+    );
+    // The zlogin -C of the stage is a live process until the cancel.
+    let zlogin_alive = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("zlogin\0-C\0fz1"))
+                .unwrap_or(false)
+        })
+    };
+    assert!(zlogin_alive());
+    let r = agent.post("/zones/fz1/provision/cancel", json!({}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let g = agent.wait(&group);
+    assert_eq!(g["status"], "cancelled", "{g:?}");
+    let s = agent.get("/zones/fz1/provision/status").body;
+    assert_eq!(s["status"], "cancelled");
+    assert_eq!(s["progress"]["setup"], "cancelled", "{s}");
+    assert_eq!(s["progress"]["provision"], "cancelled", "{s}");
+    agent.eventually("zlogin is gone", zlogin_alive, |alive| !alive);
+    assert_eq!(
+        agent.post("/zones/fz1/provision/cancel", json!({})).status,
+        409
+    );
+
+    // Now a chain whose wait-for-SSH fails (nothing listens): the rest is cancelled.
+    put("linux-ifconfig");
+    let r = agent.post("/zones/fz1/provision", json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let g = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(g["status"], "failed", "{g:?}");
+    let s = agent.get("/zones/fz1/provision/status").body;
+    assert_eq!(s["progress"]["setup"], "completed", "{s}");
+    assert_eq!(s["progress"]["wait_ssh"], "failed", "{s}");
+    assert_eq!(s["progress"]["sync"], "cancelled", "{s}");
+    assert_eq!(s["progress"]["provision"], "cancelled", "{s}");
+    // No @pre-provision: nothing to roll back to.
+    assert_eq!(
+        agent
+            .post("/zones/fz1/provision/rollback", json!({}))
+            .status,
+        409
+    );
+}

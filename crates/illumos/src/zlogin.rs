@@ -1,0 +1,317 @@
+//! zlogin: the zone console (`zlogin -C ZONE`), driven on a pseudo-terminal.
+//!
+//! The console is interactive: on a terminal zlogin switches its stdin to raw mode and the guest
+//! expects a serial line, so it must run on a pty, not on pipes. [`Runner::spawn_pty`] starts it
+//! with the runner's conventions (pfexec prefix, tool path, cleared environment, its own process
+//! group) and hands back a [`PtySession`] to read the console's bytes from and type into.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::process::Stdio;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::process::Child;
+
+use crate::cmd::{Cmd, Tool};
+use crate::names::ZoneName;
+use crate::runner::{CommandError, Runner};
+
+/// What zlogin's console understands as "disconnect" at the start of a line (reference §1.4).
+pub const DISCONNECT: &str = "~.";
+
+/// `zlogin -C ZONE`: attach to the zone's serial console (works before boot; persists across
+/// reboots).
+pub fn console_cmd(zone: &ZoneName) -> Cmd {
+    Cmd::new(Tool::Zlogin).arg("-C").arg(zone)
+}
+
+/// A command running on a pseudo-terminal. Reading gives what it prints (terminal escapes
+/// included); writing types into it. The child leads its own process group; [`close`] signals
+/// the whole group, and dropping the session kills it.
+///
+/// [`close`]: PtySession::close
+pub struct PtySession {
+    master: AsyncFd<OwnedFd>,
+    child: Child,
+    argv: String,
+    kill_grace: Duration,
+}
+
+fn os_err<T>(what: &str, r: libc::c_int, ok: T) -> io::Result<T> {
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+    } else {
+        Ok(ok)
+    }
+}
+
+/// A pty pair: the master (ours, non-blocking) and the slave (the child's terminal), in raw
+/// mode so the line discipline neither echoes nor rewrites what we type before the program
+/// sets its own mode.
+fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut master: libc::c_int = -1;
+    let mut slave: libc::c_int = -1;
+    let mut size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors into the ints we pass; name and termios are null
+    // (allowed), the window size points at a live local.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            // A raw pointer: illumos declares this parameter `*mut`, Linux `*const`.
+            std::ptr::addr_of_mut!(size),
+        )
+    };
+    os_err("openpty", r, ())?;
+    // SAFETY: openpty succeeded, so both are open descriptors that nothing else owns.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // SAFETY: termios is plain data filled by tcgetattr on a descriptor we own.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        os_err("tcgetattr", libc::tcgetattr(slave.as_raw_fd(), &mut t), ())?;
+        libc::cfmakeraw(&mut t);
+        os_err(
+            "tcsetattr",
+            libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t),
+            (),
+        )?;
+        let flags = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+        os_err("fcntl", flags, ())?;
+        os_err(
+            "fcntl",
+            libc::fcntl(master.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK),
+            (),
+        )?;
+        let fd_flags = libc::fcntl(master.as_raw_fd(), libc::F_GETFD);
+        os_err(
+            "fcntl",
+            libc::fcntl(
+                master.as_raw_fd(),
+                libc::F_SETFD,
+                fd_flags | libc::FD_CLOEXEC,
+            ),
+            (),
+        )?;
+    }
+    Ok((master, slave))
+}
+
+impl Runner {
+    /// Starts `cmd` on a new pseudo-terminal (stdin, stdout and stderr all on it). The runner's
+    /// timeout does not apply (a console session lasts as long as its driver wants); the
+    /// driver must [`PtySession::close`] it, and should watch [`Runner::cancel_token`].
+    pub fn spawn_pty(&self, cmd: &Cmd) -> Result<PtySession, CommandError> {
+        let argv = cmd.to_string();
+        let spawn_err = |source: io::Error| CommandError::Spawn {
+            argv: argv.clone(),
+            source,
+        };
+        let (master, slave) = open_pty().map_err(spawn_err)?;
+        let (program, args) = self.command_line(cmd);
+        let mut command = self.base_command(&program);
+        let stdin = slave.try_clone().map_err(spawn_err)?;
+        let stdout = slave.try_clone().map_err(spawn_err)?;
+        command
+            .args(&args)
+            .stdin(Stdio::from(stdin))
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(slave));
+        for s in self.sinks() {
+            s.started(cmd);
+        }
+        let child = command.spawn().map_err(spawn_err)?;
+        // `command` still holds the slave copies handed to the child; drop them so a read of
+        // the master ends (EIO) once the child and its descendants are gone.
+        drop(command);
+        // SAFETY: `master` is an open descriptor owned by the OwnedFd the AsyncFd takes; it
+        // stays open and unchanged until the AsyncFd is dropped.
+        let master =
+            unsafe { AsyncFd::register(master) }.map_err(|e| spawn_err(io::Error::from(e)))?;
+        tracing::debug!(cmd = %argv, "started on a pty");
+        Ok(PtySession {
+            master,
+            child,
+            argv,
+            kill_grace: self.config().kill_grace,
+        })
+    }
+}
+
+impl PtySession {
+    pub fn argv(&self) -> &str {
+        &self.argv
+    }
+
+    /// The child's exit status if it has ended.
+    pub fn try_wait(&mut self) -> io::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    /// Waits up to `grace` for the child to exit by itself, then signals its process group:
+    /// SIGTERM, and SIGKILL after the runner's kill grace.
+    pub async fn close(mut self, grace: Duration) {
+        if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
+            self.signal_group(libc::SIGKILL);
+            return;
+        }
+        self.signal_group(libc::SIGTERM);
+        if tokio::time::timeout(self.kill_grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            self.signal_group(libc::SIGKILL);
+            let _ = self.child.wait().await;
+        } else {
+            self.signal_group(libc::SIGKILL);
+        }
+    }
+
+    fn signal_group(&self, signal: libc::c_int) {
+        if let Some(pid) = self.child.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: kill(2) on a process group we created; touches no memory.
+            unsafe {
+                libc::kill(-pid, signal);
+            }
+        }
+    }
+}
+
+impl Drop for PtySession {
+    fn drop(&mut self) {
+        // A session dropped mid-way (a cancelled task) must not leave zlogin attached.
+        self.signal_group(libc::SIGKILL);
+    }
+}
+
+impl AsyncRead for PtySession {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            let mut guard = match this.master.poll_read_ready(cx) {
+                Poll::Ready(r) => r?,
+                Poll::Pending => return Poll::Pending,
+            };
+            let unfilled = buf.initialize_unfilled();
+            let r = guard.try_io(|fd| {
+                // SAFETY: reads into the initialised, unfilled part of the caller's buffer.
+                let n = unsafe {
+                    libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len())
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match r {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                // Linux reports a hung-up pty (the child is gone) as EIO: that is the end.
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for PtySession {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            let mut guard = match this.master.poll_write_ready(cx) {
+                Poll::Ready(r) => r?,
+                Poll::Pending => return Poll::Pending,
+            };
+            let r = guard.try_io(|fd| {
+                // SAFETY: writes from the caller's live slice.
+                let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match r {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::RunnerConfig;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn console_is_zlogin_dash_c() {
+        let z: ZoneName = "web01".parse().unwrap();
+        assert_eq!(console_cmd(&z).argv(), ["zlogin", "-C", "web01"]);
+    }
+
+    /// A `zlogin` that is a shell script: proves the child sees a terminal on stdin, that what
+    /// we type reaches it and what it prints reaches us.
+    #[tokio::test]
+    async fn a_pty_child_sees_a_terminal_and_talks_both_ways() {
+        let dir = std::env::temp_dir().join(format!("illumos-pty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tool = dir.join("zlogin");
+        std::fs::write(
+            &tool,
+            "#!/bin/sh\nif [ -t 0 ]; then echo tty; else echo notty; fi\nread x\necho \"got $x\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let runner = Runner::new(RunnerConfig {
+            pfexec: None,
+            tool_dir: Some(dir.clone()),
+            ..Default::default()
+        });
+        let mut s = runner
+            .spawn_pty(&console_cmd(&"z1".parse().unwrap()))
+            .unwrap();
+        s.write_all(b"hello\n").await.unwrap();
+        let mut all = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut all)).await;
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.contains("tty"), "{text:?}");
+        assert!(!text.contains("notty"), "{text:?}");
+        assert!(text.contains("got hello"), "{text:?}");
+        s.close(Duration::from_millis(100)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
