@@ -1,0 +1,71 @@
+//! `zw net ...` against the agent's `/network` endpoints (generic FIELD=VALUE bodies).
+
+use crate::support::{TestAgent, Zw};
+
+#[test]
+fn etherstubs_and_vnics_round_trip() {
+    let agent = TestAgent::start();
+    let zw = Zw::new();
+    zw.login(&agent);
+    let r = zw
+        .run(&["net", "etherstubs", "create", "name=estub0", "--wait"])
+        .ok();
+    assert!(r.stdout.contains("completed"), "{r:#?}");
+    zw.run(&[
+        "net",
+        "vnics",
+        "create",
+        "name=vnic0",
+        "link=estub0",
+        "--wait",
+    ])
+    .ok();
+
+    let list = zw.run(&["net", "etherstubs", "list"]).ok();
+    assert_eq!(list.stdout, "NAME    VNICS\nestub0  vnic0\n");
+    let show = zw.run(&["net", "vnics", "show", "vnic0"]).ok();
+    assert!(
+        show.stdout.contains("link:") && show.stdout.contains("estub0"),
+        "{show:#?}"
+    );
+    for (args, path) in [
+        (vec!["--json", "net", "vnics", "list"], "/network/vnics"),
+        (
+            vec!["--json", "net", "forwarding", "show"],
+            "/network/forwarding",
+        ),
+    ] {
+        let r = zw.run(&args).ok();
+        assert_eq!(
+            r.stdout.trim_end(),
+            agent.get_text(path).1.trim_end(),
+            "{args:?}"
+        );
+    }
+
+    // The API's refusals name the field (or say why, for a conflict).
+    let r = zw.run(&["net", "vnics", "create", "name=bad", "link=estub0"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("(field: name)"), "{r:#?}");
+    let r = zw.run(&["net", "etherstubs", "delete", "estub0"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("HTTP 409"), "{r:#?}");
+    let r = zw.run(&[
+        "net",
+        "vnics",
+        "create",
+        "name=vnic1",
+        "link=estub0",
+        "vlan_id:=nope",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("must be JSON"), "{r:#?}");
+
+    zw.run(&["net", "vnics", "delete", "vnic0", "--wait"]).ok();
+    zw.run(&["net", "etherstubs", "delete", "estub0", "--wait"])
+        .ok();
+    assert_eq!(
+        zw.run(&["net", "etherstubs", "list"]).ok().stdout,
+        "(none)\n"
+    );
+}
