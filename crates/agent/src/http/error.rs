@@ -70,6 +70,15 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    /// A host tool that should have answered a read did not: 502, with the tool's words.
+    pub fn host(cause: impl std::fmt::Display) -> Self {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "host-command-failed",
+            format!("the host did not answer: {cause}"),
+        )
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut e = ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -418,14 +418,6 @@ pub struct PipelineAccepted {
     pub pipeline_tasks: BTreeMap<String, String>,
 }
 
-fn host_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "host-command-failed",
-        format!("the host did not answer: {e}"),
-    )
-}
-
 fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
     zone_param(name, "name")
 }
@@ -437,7 +429,7 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
         .host
         .zone(zone.as_str())
         .await
-        .map_err(host_error)?
+        .map_err(ApiError::host)?
         .is_none()
     {
         return Err(ApiError::not_found(format!("Zone {zone} not found")));
@@ -489,7 +481,7 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
             "the zone's address is unknown: set provisioning.variables.ip",
         ));
     }
-    let cfg = app.zones.host.config(zone).await.map_err(host_error)?;
+    let cfg = app.zones.host.config(zone).await.map_err(ApiError::host)?;
     let boot_volume = cfg
         .as_ref()
         .and_then(|c| c.attr("bootdisk"))
@@ -638,7 +630,7 @@ async fn provision_status(
                 .host
                 .zone(zone.as_str())
                 .await
-                .map_err(host_error)?
+                .map_err(ApiError::host)?
                 .is_none()
         {
             return Err(ApiError::not_found(format!("Zone {name} not found")));
@@ -758,7 +750,7 @@ async fn provision_rollback(
         .host
         .zone(zone.as_str())
         .await
-        .map_err(host_error)?
+        .map_err(ApiError::host)?
         .is_none()
     {
         return Err(ApiError::not_found(format!("Zone {zone} not found")));
@@ -779,7 +771,7 @@ async fn provision_rollback(
     }
     let (settings, root) = zone_settings(&app, &zone).await?.unwrap_or_default();
     let dataset = format!("{root}/provisioning");
-    let cfg = app.zones.host.config(&zone).await.map_err(host_error)?;
+    let cfg = app.zones.host.config(&zone).await.map_err(ApiError::host)?;
     let boot_volume = cfg
         .as_ref()
         .and_then(|c| c.attr("bootdisk"))
@@ -791,7 +783,7 @@ async fn provision_rollback(
             if let Ok(s) = d.snapshot(pipeline::PRE) {
                 any |= illumos::zfs::snapshot_exists(&app.runner, &s)
                     .await
-                    .map_err(host_error)?;
+                    .map_err(ApiError::host)?;
             }
         }
     }

@@ -37,14 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(halt_zone))
 }
 
-fn host_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "host-command-failed",
-        format!("the host did not answer: {e}"),
-    )
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -65,7 +57,7 @@ async fn list_zones(
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ZoneList>, ApiError> {
-    let host = app.zones.host.zones().await.map_err(host_error)?;
+    let host = app.zones.host.zones().await.map_err(ApiError::host)?;
     let records = app.db.read(store::all).await?;
     let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
     let configs = futures_util::future::join_all(host.iter().map(|e| async {
@@ -140,7 +132,7 @@ async fn create_zone(
         .host
         .zone(zone.as_str())
         .await
-        .map_err(host_error)?
+        .map_err(ApiError::host)?
         .is_some()
     {
         return Err(ApiError::conflict(format!("Zone {zone} already exists")));
@@ -152,7 +144,7 @@ async fn create_zone(
             Some(s) => zfs::snapshot_exists(run, &ds_snapshot(&ds, s)?).await,
             None => zfs::get(run, &ds).await.map(|d| d.is_some()),
         }
-        .map_err(host_error)?;
+        .map_err(ApiError::host)?;
         if !exists {
             return Err(ApiError::invalid(
                 "source.template_dataset",
@@ -168,7 +160,7 @@ async fn create_zone(
     }
     if let Some(b) = spec.boot.as_ref().filter(|b| !b.create_new) {
         let ds = b.dataset.parse().expect("validated");
-        if zfs::get(run, &ds).await.map_err(host_error)?.is_none() {
+        if zfs::get(run, &ds).await.map_err(ApiError::host)?.is_none() {
             return Err(ApiError::invalid(
                 "boot_volume.existing_dataset",
                 format!("dataset {} does not exist", b.dataset),
@@ -257,14 +249,14 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
         .host
         .zone(zone.as_str())
         .await
-        .map_err(host_error)?;
+        .map_err(ApiError::host)?;
     let z = zone.to_string();
     let record = app.db.read(move |c| store::get(c, &z)).await?;
     if entry.is_none() && record.is_none() {
         return Ok(None);
     }
     let config = match &entry {
-        Some(_) => app.zones.host.config(zone).await.map_err(host_error)?,
+        Some(_) => app.zones.host.config(zone).await.map_err(ApiError::host)?,
         None => None,
     };
     let mut datasets = Vec::new();
@@ -272,7 +264,7 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
         if let Ok(root) = root.parse() {
             for d in zfs::list(&app.runner, &root, true, false)
                 .await
-                .map_err(host_error)?
+                .map_err(ApiError::host)?
                 .unwrap_or_default()
             {
                 datasets.push(DatasetView {
@@ -290,7 +282,7 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
                 continue;
             }
             if let Ok(ds) = vol.parse() {
-                if let Some(d) = zfs::get(&app.runner, &ds).await.map_err(host_error)? {
+                if let Some(d) = zfs::get(&app.runner, &ds).await.map_err(ApiError::host)? {
                     datasets.push(DatasetView {
                         owned: d.is_owned_by(zone.as_str()),
                         kind: format!("{:?}", d.kind).to_lowercase(),
@@ -382,7 +374,7 @@ async fn modify_zone(
             .host
             .config(&zone)
             .await
-            .map_err(host_error)?
+            .map_err(ApiError::host)?
             .ok_or_else(|| {
                 ApiError::conflict(format!("Zone {name} is not configured on the host yet"))
             })?;
@@ -469,7 +461,7 @@ async fn delete_zone(
         .host
         .zone(zone.as_str())
         .await
-        .map_err(host_error)?
+        .map_err(ApiError::host)?
         .is_some();
     let z = zone.to_string();
     let record = app.db.read(move |c| store::get(c, &z)).await?;
@@ -525,7 +517,7 @@ async fn force_delete_zone(
         .host
         .zone(zone.as_str())
         .await
-        .map_err(host_error)?
+        .map_err(ApiError::host)?
         .is_some()
     {
         return Err(ApiError::conflict(format!(
@@ -555,7 +547,7 @@ async fn lifecycle(
         .host
         .zone(zone.as_str())
         .await
-        .map_err(host_error)?;
+        .map_err(ApiError::host)?;
     let z = zone.to_string();
     let record = app.db.read(move |c| store::get(c, &z)).await?;
     if entry.is_none() && record.is_none() {
