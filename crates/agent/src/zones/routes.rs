@@ -60,20 +60,33 @@ async fn list_zones(
     let host = app.zones.host.zones().await.map_err(ApiError::host)?;
     let records = app.db.read(store::all).await?;
     let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
-    let configs = futures_util::future::join_all(host.iter().map(|e| async {
-        match e.name.parse::<ZoneName>() {
-            Ok(z) => app.zones.host.config(&z).await.ok().flatten(),
-            Err(_) => None,
+    // Autoboot lives in each zone's configuration: read from the cache, and at most eight
+    // exports at a time when it has gone stale (no herd of 500 processes).
+    use futures_util::StreamExt;
+    let lookups = host.iter().map(|e| {
+        let services = app.zones.clone();
+        let name = e.name.parse::<ZoneName>().ok();
+        async move {
+            match name {
+                Some(z) => services.host.config(&z).await.ok().flatten(),
+                None => None,
+            }
         }
-    }))
-    .await;
+    });
+    let configs: Vec<_> = futures_util::stream::iter(lookups.collect::<Vec<_>>())
+        .buffered(8)
+        .collect()
+        .await;
+    let by_name: std::collections::HashMap<&str, &store::ZoneRecord> =
+        records.iter().map(|r| (r.name.as_str(), r)).collect();
     for (e, cfg) in host.iter().zip(configs) {
-        let rec = records.iter().find(|r| r.name == e.name);
+        let rec = by_name.get(e.name.as_str()).copied();
         zones.push(ZoneSummary::of(Some(e), rec, cfg.and_then(|c| c.autoboot)));
     }
+    let on_host: std::collections::HashSet<&str> = host.iter().map(|e| e.name.as_str()).collect();
     for r in records
         .iter()
-        .filter(|r| !host.iter().any(|e| e.name == r.name))
+        .filter(|r| !on_host.contains(r.name.as_str()))
     {
         zones.push(ZoneSummary::of(None, Some(r), None));
     }
