@@ -130,14 +130,24 @@ impl Agent {
 
     /// Resident set size in KiB, from /proc (the bench runs on Linux beside the emulator).
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Private (anonymous) resident memory in KiB: the heap and stacks, without the pages of
+    /// the mapped executable that RSS also counts.
+    pub fn rss_anon_kib(&self) -> u64 {
+        self.status_kib("RssAnon:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|n| n.parse().ok())
-            .expect("VmRSS")
+            .expect("a /proc status field")
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Value {

@@ -121,6 +121,7 @@ fn startup_and_rss(root: &std::path::Path, rows: &mut Vec<Row>) {
     let cold = agent.start();
     std::thread::sleep(Duration::from_secs(1));
     let rss = agent.rss_kib();
+    let anon = agent.rss_anon_kib();
     agent.stop();
     let mut warm: Vec<f64> = (0..5)
         .map(|_| {
@@ -142,7 +143,11 @@ fn startup_and_rss(root: &std::path::Path, rows: &mut Vec<Row>) {
     });
     rows.push(Row {
         what: "idle RSS after start".into(),
-        value: format!("{:.1} MiB", rss as f64 / 1024.0),
+        value: format!(
+            "{:.1} MiB ({:.1} MiB private, the rest pages of the mapped executable)",
+            rss as f64 / 1024.0,
+            anon as f64 / 1024.0
+        ),
         target: "< 16 MiB".into(),
     });
 }
