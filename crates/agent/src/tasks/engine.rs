@@ -784,7 +784,8 @@ mod tests {
         fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
             Box::pin(async move {
                 cx.will_make(&serde_json::json!({"made": "thing"})).await?;
-                let arg: String = cx.task.metadata["arg"].as_str().unwrap_or("").to_owned();
+                let meta: Value = cx.params()?;
+                let arg: String = meta["arg"].as_str().unwrap_or("").to_owned();
                 cx.runner
                     .output(&illumos::Cmd::new(illumos::Tool::Zfs).arg(arg))
                     .await?;

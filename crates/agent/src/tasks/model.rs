@@ -1,6 +1,7 @@
 //! Task types shared by the store, the engine and the routes.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -66,12 +67,13 @@ pub struct Task {
     /// The current stage, for a person.
     pub progress_info: Option<String>,
     pub error_message: Option<String>,
-    /// The operation's parameters (never secrets).
+    /// The operation's parameters (never secrets). Kept as the stored JSON text: listing
+    /// tasks copies it out without parsing it.
     #[schema(value_type = Object)]
-    pub metadata: Value,
+    pub metadata: Box<RawValue>,
     /// What the operation produced, when it completed.
     #[schema(value_type = Option<Object>)]
-    pub result: Option<Value>,
+    pub result: Option<Box<RawValue>>,
     pub created_at: String,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,

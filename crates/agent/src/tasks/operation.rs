@@ -84,7 +84,7 @@ pub struct OpCx {
 impl OpCx {
     /// The task's parameters, typed.
     pub fn params<T: serde::de::DeserializeOwned>(&self) -> Result<T, OpError> {
-        Ok(serde_json::from_value(self.task.metadata.clone())?)
+        Ok(serde_json::from_str(self.task.metadata.get())?)
     }
 
     /// Secrets queued with the task (never in metadata or logs).

@@ -33,8 +33,10 @@ fn row_to_task(r: &Row<'_>) -> rusqlite::Result<Task> {
         progress_percent: r.get(11)?,
         progress_info: r.get(12)?,
         error_message: r.get(13)?,
-        metadata: serde_json::from_str(&metadata).unwrap_or(Value::Null),
-        result: result.and_then(|s| serde_json::from_str(&s).ok()),
+        metadata: serde_json::value::RawValue::from_string(metadata).unwrap_or_else(|_| {
+            serde_json::value::RawValue::from_string("null".into()).expect("valid JSON")
+        }),
+        result: result.and_then(|s| serde_json::value::RawValue::from_string(s).ok()),
         created_at: r.get(16)?,
         started_at: r.get(17)?,
         completed_at: r.get(18)?,
