@@ -350,16 +350,7 @@ async fn test_recipe(
         ));
     }
     let zone = zone.ok_or_else(|| ApiError::invalid("zone_name", "a live test needs zone_name"))?;
-    if app
-        .zones
-        .host
-        .zone(zone.as_str())
-        .await
-        .map_err(ApiError::internal)?
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!("Zone {zone} not found")));
-    }
+    app.zones.on_host(&zone).await?;
     let params = StageParams {
         zone: zone.to_string(),
         settings: settings.clone(),
@@ -424,16 +415,7 @@ fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
 
 /// Everything the stages need, checked before anything is queued.
 async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, ApiError> {
-    if app
-        .zones
-        .host
-        .zone(zone.as_str())
-        .await
-        .map_err(ApiError::host)?
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!("Zone {zone} not found")));
-    }
+    app.zones.on_host(zone).await?;
     let (settings, root) = zone_settings(app, zone).await?.ok_or_else(|| {
         ApiError::invalid(
             "provisioning",
@@ -745,16 +727,7 @@ async fn provision_rollback(
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let zone = path_zone(&name)?;
-    if app
-        .zones
-        .host
-        .zone(zone.as_str())
-        .await
-        .map_err(ApiError::host)?
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!("Zone {zone} not found")));
-    }
+    app.zones.on_host(&zone).await?;
     let z = zone.to_string();
     let run = app.db.read(move |c| store::run(c, &z)).await?;
     if let Some(r) = &run {

@@ -38,6 +38,23 @@ impl ZoneServices {
     }
 }
 
+impl ZoneServices {
+    /// The zone as the host lists it; a 404 when the host has no such zone, a 502 when the
+    /// host did not answer.
+    pub async fn on_host(
+        &self,
+        zone: &illumos::names::ZoneName,
+    ) -> Result<illumos::zoneadm::ZoneEntry, crate::http::error::ApiError> {
+        self.host
+            .zone(zone.as_str())
+            .await
+            .map_err(crate::http::error::ApiError::host)?
+            .ok_or_else(|| {
+                crate::http::error::ApiError::not_found(format!("Zone {zone} not found"))
+            })
+    }
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     routes::router()
 }
