@@ -168,6 +168,8 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         config.clone(),
         runner.clone(),
         db.clone(),
+        network.clone(),
+        zones.clone(),
     ));
     let queue = TaskQueue::start(
         db.clone(),

@@ -328,7 +328,9 @@ fn ansible_playbook() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-fn start_sshd() -> Sshd {
+/// `path_dir`: put first on the sessions' PATH (where pip put ansible-playbook), so the
+/// stand-in guest has Ansible and `ansible_local` never tries to install it.
+fn start_sshd(path_dir: &Path) -> Sshd {
     let dir = TempDir::new("sshd");
     let d = &dir.0;
     let keygen = |path: &Path| {
@@ -351,8 +353,10 @@ fn start_sshd() -> Sshd {
         format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
              PidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n\
-             PasswordAuthentication no\nKbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\n",
-            d = d.display()
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\n\
+             SetEnv PATH={p}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+            d = d.display(),
+            p = path_dir.display()
         ),
     )
     .unwrap();
@@ -415,6 +419,17 @@ fn watch_proc(needle: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<
     })
 }
 
+/// The pipeline's stages, as `pipeline_tasks` and the status name them.
+const STAGES: [&str; 7] = [
+    "network",
+    "extract",
+    "boot",
+    "setup",
+    "wait_ssh",
+    "sync",
+    "provision",
+];
+
 fn task_output(agent: &TestAgent, id: &str) -> String {
     let r = agent.get(&format!("/tasks/{id}/output?limit=10000"));
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -424,7 +439,7 @@ fn task_output(agent: &TestAgent, id: &str) -> String {
 #[test]
 fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
     let Some(ansible) = e2e_ready() else { return };
-    let sshd = start_sshd();
+    let sshd = start_sshd(ansible.parent().unwrap());
     let agent = TestAgent::start_with(&format!(
         "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n  tools:\n    ansible_playbook: {}\n",
         ansible.display()
@@ -443,6 +458,11 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: leave a marker\n      ansible.builtin.copy:\n        dest: \"{{ marker }}\"\n        content: \"ansible was here on {{ zone_name }}\\n\"\n",
             0o644,
         ),
+        (
+            "local/site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: leave a marker from inside the guest\n      ansible.builtin.copy:\n        dest: \"{{ local_marker }}\"\n        content: \"ansible_local ran in the guest for {{ zone_name }}\\n\"\n",
+            0o644,
+        ),
     ]);
     let r = upload(&agent, "site.tgz", &artifact, None);
     assert_eq!(r.status, 201, "{:?}", r.body);
@@ -459,7 +479,8 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
             "credentials": {"username": "root", "password": SECRET,
                             "ssh_key_path": sshd.client_key.display().to_string()},
             "sync_folders": [{"source": "provisioning_dataset/files", "dest": format!("{g}/synced"),
-                              "exclude": ["*.tmp"]}],
+                              "exclude": ["*.tmp"]},
+                             {"source": "provisioning_dataset/local", "dest": format!("{g}/local")}],
             "provisioners": [
                 {"type": "shell", "script": "scripts/setup.sh",
                  "args": [format!("{g}/shell-marker"), format!("{g}/synced/hello.txt")],
@@ -468,10 +489,14 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
                  // The stand-in guest is this machine: name its system Python (a pyenv shim
                  // in root's PATH would otherwise be discovered).
                  "extra_vars": {"marker": format!("{g}/ansible-marker"),
+                                "ansible_python_interpreter": "/usr/bin/python3"}},
+                {"type": "ansible_local", "playbook": format!("{g}/local/site.yml"),
+                 "extra_vars": {"local_marker": format!("{g}/ansible-local-marker"),
                                 "ansible_python_interpreter": "/usr/bin/python3"}}
             ],
             "variables": {"ip": "127.0.0.1", "dns": "192.0.2.53", "vnic_name": "eth0"},
-            "ssh_port": sshd.port
+            "ssh_port": sshd.port,
+            "remove_provisioning_nic": true
         }})),
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -485,9 +510,11 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
     assert_eq!(r.body["message"], "Provisioning pipeline started");
     let group = r.body["task_id"].as_str().unwrap().to_owned();
     let stages = r.body["pipeline_tasks"].clone();
-    for s in ["extract", "boot", "setup", "wait_ssh", "sync", "provision"] {
+    for s in STAGES {
         assert!(stages[s].is_string(), "{stages}");
     }
+    // The provisioning network was not set up: the pipeline waits for its setup.
+    let setup_net = r.body["network_setup_task_id"].as_str().unwrap().to_owned();
     // A second pipeline while one runs is refused.
     assert_eq!(agent.post("/zones/prov1/provision", json!({})).status, 409);
     let mut statuses = Vec::new();
@@ -511,16 +538,15 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
     };
     stop.store(true, Ordering::Relaxed);
     let seen = watcher.join().unwrap();
-    let outputs: Vec<(String, String)> =
-        ["extract", "boot", "setup", "wait_ssh", "sync", "provision"]
-            .iter()
-            .map(|s| {
-                (
-                    s.to_string(),
-                    task_output(&agent, stages[*s].as_str().unwrap()),
-                )
-            })
-            .collect();
+    let outputs: Vec<(String, String)> = STAGES
+        .iter()
+        .map(|s| {
+            (
+                s.to_string(),
+                task_output(&agent, stages[*s].as_str().unwrap()),
+            )
+        })
+        .collect();
     assert_eq!(done["status"], "completed", "{done:?}\n{outputs:#?}");
     assert_eq!(done["progress_percent"], 100);
     eprintln!("pipeline took {:?}", started.elapsed());
@@ -529,9 +555,17 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
     let s = agent.get("/zones/prov1/provision/status").body;
     assert_eq!(s["status"], "provisioned", "{s}");
     assert!(s["last_provisioned_at"].is_string(), "{s}");
-    for st in ["extract", "boot", "setup", "wait_ssh", "sync", "provision"] {
+    for st in STAGES {
         assert_eq!(s["progress"][st], "completed", "{s}");
     }
+    assert_eq!(
+        agent.get(&format!("/tasks/{setup_net}")).body["status"],
+        "completed"
+    );
+    assert_eq!(
+        agent.get("/provisioning/network/status").body["configured"],
+        true
+    );
     assert!(
         statuses
             .iter()
@@ -543,7 +577,16 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
     let (ok, resolv) = host(&agent, "zlogin", &["prov1", "cat", "/etc/resolv.conf"]);
     assert!(ok, "{resolv}");
     assert_eq!(resolv, "nameserver 192.0.2.53\n");
-    let setup_out = &outputs[2].1;
+    let setup_out = &outputs[3].1;
+    // The recipe installed the agent's own key, which the API hands out.
+    let k = agent.get("/provisioning/ssh-key");
+    assert_eq!(k.status, 200, "{:?}", k.body);
+    let public = k.body["public_key"].as_str().unwrap();
+    assert!(public.starts_with("ssh-ed25519 "), "{public}");
+    assert!(
+        setup_out.contains(public),
+        "the recipe did not install {public}"
+    );
     assert!(setup_out.contains("console: "), "{setup_out}");
     assert!(
         setup_out.contains("ifconfig eth0 127.0.0.1/24 up"),
@@ -564,6 +607,41 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
         std::fs::read_to_string(guest.0.join("ansible-marker")).unwrap(),
         "ansible was here on prov1\n"
     );
+    assert_eq!(
+        std::fs::read_to_string(guest.0.join("ansible-local-marker")).unwrap(),
+        "ansible_local ran in the guest for prov1\n"
+    );
+
+    // The provisioning NIC had a reservation while the pipeline ran, and
+    // remove_provisioning_nic took both away at the end.
+    let nic = agent
+        .get(&format!("/tasks/{}", stages["network"].as_str().unwrap()))
+        .body;
+    assert_eq!(nic["result"]["nic"], "prov1_prov0", "{nic}");
+    assert!(
+        nic["result"]["ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.190.190."),
+        "{nic}"
+    );
+    let prov = agent
+        .get(&format!("/tasks/{}", stages["provision"].as_str().unwrap()))
+        .body;
+    assert_eq!(
+        prov["result"]["provisioning_nic"]["removed"], true,
+        "{prov}"
+    );
+    assert_eq!(
+        prov["result"]["provisioning_nic"]["reservation_removed"], true,
+        "{prov}"
+    );
+    // The zone still runs with it: the removal waits for its next boot.
+    let z = agent.get("/zones/prov1").body;
+    assert_eq!(z["nics"], json!([]), "{}", z["nics"]);
+    assert_eq!(z["pending_changes"], json!(["remove nic prov1_prov0"]));
+    let hosts = agent.get("/network/dhcp/hosts").body;
+    assert_eq!(hosts["hosts"], json!([]), "{hosts}");
 
     // Snapshots of the provisioning dataset and the boot volume, before and after.
     let (_, snaps) = host(
@@ -732,4 +810,87 @@ fn a_failing_stage_fails_the_chain_and_cancel_stops_the_console() {
             .status,
         409
     );
+}
+
+/// The network stage without a guest: the zone's boot is made to fail, so nothing is ever
+/// dialled at the reserved address.
+#[test]
+fn the_pipeline_gives_the_zone_a_provisioning_nic_and_a_reservation() {
+    let agent = TestAgent::start();
+    create_zone(&agent, "nic1", "pw1");
+    std::fs::write(
+        agent.host.join("faults"),
+        "{\"tool\":\"zoneadm\",\"contains\":\"boot\",\"action\":\"fail\",\"stderr\":\"zoneadm: zone 'nic1': boot refused by the test\"}\n",
+    )
+    .unwrap();
+    let put = |provisioning: Value| {
+        let r = agent.request(
+            "PUT",
+            "/zones/nic1",
+            Some(&agent.key),
+            Some(&json!({ "provisioning": provisioning })),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    };
+    let run = || {
+        let r = agent.post("/zones/nic1/provision", json!({}));
+        assert_eq!(r.status, 202, "{:?}", r.body);
+        let g = agent.wait(r.body["task_id"].as_str().unwrap());
+        assert_eq!(g["status"], "failed", "{g:?}");
+        let s = agent.get("/zones/nic1/provision/status").body;
+        assert_eq!(s["progress"]["network"], "completed", "{s}");
+        assert_eq!(s["progress"]["boot"], "failed", "{s}");
+        assert_eq!(s["progress"]["setup"], "cancelled", "{s}");
+        let nic = agent.get(&format!(
+            "/tasks/{}",
+            r.body["pipeline_tasks"]["network"].as_str().unwrap()
+        ));
+        (r.body, nic.body["result"].clone())
+    };
+    // No address given: the network is set up first, then a reservation outside the pool.
+    put(json!({"credentials": {"username": "root"}}));
+    let (first, nic) = run();
+    assert!(first["network_setup_task_id"].is_string(), "{first}");
+    assert_eq!(nic["nic"], "nic1_prov0", "{nic}");
+    assert_eq!(nic["nic_added"], true);
+    assert_eq!(nic["ip"], "10.190.190.2", "{nic}");
+    let mac = nic["mac"].as_str().unwrap().to_owned();
+    assert!(mac.starts_with("02:08:20:"), "{mac}");
+    let z = agent.get("/zones/nic1").body;
+    let nics = z["nics"].to_string();
+    assert!(
+        nics.contains("nic1_prov0") && nics.contains("estub_provision0") && nics.contains(&mac),
+        "{nics}"
+    );
+    let hosts = agent.get("/network/dhcp/hosts").body;
+    assert_eq!(
+        hosts["hosts"],
+        json!([{"hostname": "nic1_prov0", "mac": mac, "ip": "10.190.190.2"}])
+    );
+    // A second run finds both and changes nothing; the network is ready now.
+    let (second, again) = run();
+    assert!(second.get("network_setup_task_id").is_none(), "{second}");
+    assert_eq!(again["nic_added"], false);
+    assert_eq!((&again["mac"], &again["ip"]), (&nic["mac"], &nic["ip"]));
+    assert_eq!(
+        agent.get("/network/dhcp/hosts").body["hosts"],
+        hosts["hosts"]
+    );
+    // An address of the provisioning subnet in the settings becomes the reservation.
+    put(json!({"credentials": {"username": "root"}, "variables": {"ip": "10.190.190.77"}}));
+    let (_, moved) = run();
+    assert_eq!(moved["ip"], "10.190.190.77");
+    assert_eq!(moved["mac"], nic["mac"]);
+    // The recipe sees the NIC: a dry run for the zone resolves mac and provisioning_nic.
+    let r = agent.post(
+        "/provisioning/recipes/linux-ifconfig/test",
+        json!({"zone_name": "nic1", "dry_run": true}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["variables"]["provisioning_nic"], "nic1_prov0",
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["variables"]["mac"], json!(mac));
 }

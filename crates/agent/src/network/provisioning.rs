@@ -37,7 +37,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiQuery;
 use crate::http::AppState;
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation};
+use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation, Task};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -114,6 +114,17 @@ async fn setup(
     Auth(caller): Operator,
     State(app): State<AppState>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let (task, joined) = queue_setup(&app, &caller.name).await?;
+    let message = if joined {
+        "Provisioning network setup already queued"
+    } else {
+        "Provisioning network setup queued"
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted(&task, message))))
+}
+
+/// Queues the setup, or finds the one already pending or running (then `true`).
+pub async fn queue_setup(app: &AppState, created_by: &str) -> Result<(Task, bool), ApiError> {
     let p = configured(&app.network)?;
     if !p.enabled {
         return Err(ApiError::conflict(
@@ -124,22 +135,16 @@ async fn setup(
     if let Some(id) = slot.as_ref() {
         if let Some(t) = app.tasks.get(id).await? {
             if !t.status.is_terminal() {
-                return Ok((
-                    StatusCode::ACCEPTED,
-                    Json(accepted(&t, "Provisioning network setup already queued")),
-                ));
+                return Ok((t, true));
             }
         }
     }
     let task = app
         .tasks
-        .enqueue(all_locks(p, NewTask::new(SETUP, SCOPE)).created_by(Some(caller.name)))
+        .enqueue(all_locks(p, NewTask::new(SETUP, SCOPE)).created_by(Some(created_by.to_owned())))
         .await?;
     *slot = Some(task.id.clone());
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(accepted(&task, "Provisioning network setup queued")),
-    ))
+    Ok((task, false))
 }
 
 #[derive(Clone, Copy)]
@@ -464,7 +469,11 @@ async fn status(
     _: Viewer,
     State(app): State<AppState>,
 ) -> Result<Json<ProvisioningStatus>, ApiError> {
-    let svc = &app.network;
+    read_status(&app.network).await.map(Json)
+}
+
+/// The provisioning network's components, read from the host.
+pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, ApiError> {
     let p = configured(svc)?;
     let run = &svc.runner;
     let etherstub = dladm::etherstub_exists(run, &p.etherstub)
@@ -536,11 +545,11 @@ async fn status(
         && components.dhcp.configured
         && components.dhcp.service_enabled
         && components.forwarding.global_enabled;
-    Ok(Json(ProvisioningStatus {
+    Ok(ProvisioningStatus {
         success: true,
         configured,
         components,
-    }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

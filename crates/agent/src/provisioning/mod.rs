@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod console;
 pub mod extract;
+pub mod nic;
 pub mod pipeline;
 pub mod recipes;
 pub mod remote;
@@ -23,18 +24,36 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::AppState;
+use crate::network::NetworkServices;
 use crate::tasks::Operation;
+use crate::zones::ZoneServices;
 
 /// What the provisioning area keeps for the life of the agent.
 pub struct ProvisioningServices {
     pub config: Arc<Config>,
     pub runner: illumos::Runner,
     pub db: Db,
+    /// The provisioning network and dhcpd.conf, for the zone's provisioning NIC.
+    pub network: Arc<NetworkServices>,
+    /// The zones' host view, refreshed after the NIC changes a configuration.
+    pub zones: Arc<ZoneServices>,
 }
 
 impl ProvisioningServices {
-    pub fn new(config: Arc<Config>, runner: illumos::Runner, db: Db) -> Self {
-        ProvisioningServices { config, runner, db }
+    pub fn new(
+        config: Arc<Config>,
+        runner: illumos::Runner,
+        db: Db,
+        network: Arc<NetworkServices>,
+        zones: Arc<ZoneServices>,
+    ) -> Self {
+        ProvisioningServices {
+            config,
+            runner,
+            db,
+            network,
+            zones,
+        }
     }
 
     /// Where an artifact's bytes are (named by its id, never by the client's file name).
@@ -53,6 +72,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn operations(services: &Arc<ProvisioningServices>) -> Vec<Arc<dyn Operation>> {
     let s = services.clone();
     vec![
+        Arc::new(nic::NicStage(s.clone())),
         Arc::new(pipeline::Extract(s.clone())),
         Arc::new(pipeline::Setup {
             svc: s.clone(),

@@ -228,6 +228,16 @@ impl Operation for Setup {
             let zone: ZoneName = p.zone.parse().map_err(failed)?;
             let secrets = secrets(cx).await?;
             let mut vars = p.variables.clone();
+            // The NIC made by the network stage, unless the zone's or the agent's variables
+            // say otherwise.
+            let fixed = p.settings.variables_text();
+            for (k, v) in super::nic::zone_variables(&self.svc, cx, &p.zone).await? {
+                if !fixed.contains_key(&k)
+                    && !self.svc.config.provisioning.variables.contains_key(&k)
+                {
+                    vars.insert(k, v);
+                }
+            }
             if let Some(pw) = &secrets.password {
                 vars.insert("password".into(), pw.clone());
             }
@@ -289,9 +299,19 @@ impl Drop for Ssh {
 }
 
 async fn ssh_for(svc: &ProvisioningServices, cx: &OpCx, p: &StageParams) -> Result<Ssh, OpError> {
-    let addr = p.settings.guest_address().ok_or_else(|| {
-        OpError::failed("the zone's address is unknown: set provisioning.variables.ip")
-    })?;
+    // The zone's address: provisioning.variables.ip, else its provisioning NIC's reservation.
+    let addr = match p.settings.guest_address() {
+        Some(a) => a,
+        None => super::nic::zone_variables(svc, cx, &p.zone)
+            .await?
+            .get("ip")
+            .and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| {
+                OpError::failed(
+                    "the zone's address is unknown: it has no provisioning NIC reservation and provisioning.variables.ip is not set",
+                )
+            })?,
+    };
     let home = svc
         .config
         .data_dir
@@ -594,12 +614,19 @@ impl Operation for Provision {
             cx.db
                 .write(move |c| store::mark_provisioned(c, &zone))
                 .await?;
-            if p.settings.remove_provisioning_nic {
-                cx.note("remove_provisioning_nic: the provisioning NIC is not managed by this agent version; nothing removed");
-            }
+            let nic = if p.settings.remove_provisioning_nic
+                && svc.network.settings.provisioning.enabled
+            {
+                cx.progress(98, "Removing the provisioning NIC").await?;
+                let zone: ZoneName = p.zone.parse().map_err(failed)?;
+                super::nic::remove(svc, cx, &zone).await?
+            } else {
+                Value::Null
+            };
             Ok(Some(json!({
                 "provisioners": ran.len(),
                 "snapshots": { "pre": pre, "post": post },
+                "provisioning_nic": nic,
             })))
         })
     }

@@ -35,6 +35,35 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(provision_status))
         .routes(routes!(provision_cancel))
         .routes(routes!(provision_rollback))
+        .routes(routes!(ssh_key))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SshKey {
+    pub success: bool,
+    /// The agent's provisioning public key (OpenSSH format): what a guest's
+    /// `authorized_keys` (or cloud-init `sshkey`) needs so the pipeline can log in.
+    pub public_key: String,
+    /// Where the key pair is kept on the host (`provisioning.ssh.key_path`).
+    pub key_path: String,
+}
+
+/// The agent's provisioning public key, made on first request.
+#[utoipa::path(get, path = "/provisioning/ssh-key", tag = "provisioning",
+    security(("api_key" = ["viewer"])),
+    responses((status = 200, body = SshKey), (status = 500, body = ErrorBody)))]
+async fn ssh_key(_: Viewer, State(app): State<AppState>) -> Result<Json<SshKey>, ApiError> {
+    ensure_agent_key(&app).await?;
+    let key = app.config.provisioning_key_path();
+    let public_key = std::fs::read_to_string(key.with_extension("pub"))
+        .map_err(ApiError::internal)?
+        .trim()
+        .to_owned();
+    Ok(Json(SshKey {
+        success: true,
+        public_key,
+        key_path: key.display().to_string(),
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -188,6 +217,7 @@ fn variables_for(
     zone: &str,
     settings: &Settings,
     recipe: Option<&RecipeBody>,
+    nic: &BTreeMap<String, String>,
     extra: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let mut derived = BTreeMap::new();
@@ -209,6 +239,7 @@ fn variables_for(
     merge_vars(&[
         recipe_vars,
         &derived,
+        nic,
         &app.config.provisioning.variables,
         &settings.variables_text(),
         extra,
@@ -326,9 +357,17 @@ async fn test_recipe(
         Some(z) => zone_settings(&app, z).await?.unwrap_or_default(),
         None => Default::default(),
     };
+    let nic = match &zone {
+        Some(z) => match app.zones.host.config(z).await.map_err(ApiError::host)? {
+            Some(cfg) => super::nic::variables(&app.provisioning, &cfg)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            None => BTreeMap::new(),
+        },
+        None => BTreeMap::new(),
+    };
     let _ = ensure_agent_key(&app).await;
     let zname = zone.as_ref().map_or("ZONE", |z| z.as_str()).to_owned();
-    let vars = variables_for(&app, &zname, &settings, Some(&recipe.body), &extra);
+    let vars = variables_for(&app, &zname, &settings, Some(&recipe.body), &nic, &extra);
     if req.dry_run {
         let mut shown = vars.clone();
         if settings.credentials.password_set {
@@ -384,8 +423,10 @@ async fn test_recipe(
     ))
 }
 
-/// The stages in pipeline order: (stage, operation).
-pub const STAGES: [(&str, &str); 6] = [
+/// The stages in pipeline order: (stage, operation). The boot stage restarts a running zone
+/// that gets its provisioning NIC only now.
+pub const STAGES: [(&str, &str); 7] = [
+    ("network", super::nic::NIC),
     ("extract", pipeline::EXTRACT),
     ("boot", "zone_start"),
     ("setup", pipeline::SETUP),
@@ -404,9 +445,12 @@ pub struct PipelineAccepted {
     pub operation: String,
     pub status: TaskStatus,
     pub message: String,
-    /// Stage → task id (`extract`, `boot`, `setup`, `wait_ssh`, `sync`, `provision`).
+    /// Stage → task id (`network`, `extract`, `boot`, `setup`, `wait_ssh`, `sync`, `provision`).
     #[schema(value_type = Object)]
     pub pipeline_tasks: BTreeMap<String, String>,
+    /// The provisioning network setup the pipeline waits for, when the network was not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_setup_task_id: Option<String>,
 }
 
 fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
@@ -457,10 +501,10 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
     dataset
         .parse::<illumos::names::DatasetName>()
         .map_err(|e| ApiError::internal(e.0))?;
-    if settings.guest_address().is_none() {
+    if settings.guest_address().is_none() && !app.network.settings.provisioning.enabled {
         return Err(ApiError::invalid(
             "provisioning.variables.ip",
-            "the zone's address is unknown: set provisioning.variables.ip",
+            "the provisioning network is disabled, so the zone's address is unknown: set provisioning.variables.ip",
         ));
     }
     let cfg = app.zones.host.config(zone).await.map_err(ApiError::host)?;
@@ -476,6 +520,7 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
         zone.as_str(),
         &settings,
         recipe.as_ref(),
+        &BTreeMap::new(),
         &BTreeMap::new(),
     );
     Ok(StageParams {
@@ -520,6 +565,31 @@ async fn provision_zone(
             secrets.insert("ssh_private_key".into(), k.clone().into());
         }
     }
+    let net = &app.network.settings.provisioning;
+    let (setup_task, restart) = if net.enabled {
+        let status = crate::network::provisioning::read_status(&app.network).await?;
+        let setup = if status.configured {
+            None
+        } else {
+            let (t, _) = crate::network::provisioning::queue_setup(&app, &caller.name).await?;
+            Some(t.id)
+        };
+        // A running zone picks a new NIC up only when it boots again.
+        let cfg = app.zones.host.config(&zone).await.map_err(ApiError::host)?;
+        let has_nic = cfg
+            .as_ref()
+            .is_some_and(|c| super::nic::find(c, net).is_some());
+        let running = app
+            .zones
+            .host
+            .zone(zone.as_str())
+            .await
+            .map_err(ApiError::host)?
+            .is_some_and(|z| z.state.is_booted());
+        (setup, running && !has_nic)
+    } else {
+        (None, false)
+    };
     let group = uuid::Uuid::new_v4().to_string();
     let mut tasks = vec![NewTask::new(pipeline::PIPELINE, zone.as_str())
         .group()
@@ -527,17 +597,27 @@ async fn provision_zone(
         .metadata(json!({ "zone_name": zone.as_str(), "stages": STAGES.iter().map(|s| s.0).collect::<Vec<_>>() }))
         .created_by(Some(caller.name.clone()))];
     let mut ids: Vec<(String, String)> = Vec::new();
-    let mut prev: Option<String> = None;
+    let mut prev: Option<String> = setup_task.clone();
     for (stage, op) in STAGES {
         let id = uuid::Uuid::new_v4().to_string();
+        let op = if op == "zone_start" && restart {
+            "zone_restart"
+        } else {
+            op
+        };
         let mut t = NewTask::for_zone(op, zone.as_str())
             .with_id(id.clone())
             .parent(Some(group.clone()))
             .depends_on(prev.clone())
             .created_by(Some(caller.name.clone()));
-        if op != "zone_start" {
+        let edits_dhcpd = op == super::nic::NIC
+            || (op == pipeline::PROVISION && params.settings.remove_provisioning_nic);
+        if edits_dhcpd && net.enabled {
+            t = t.lock(crate::network::LOCK_DHCPD);
+        }
+        if !matches!(op, "zone_start" | "zone_restart") {
             t = t.metadata(metadata.clone());
-            if !secrets.is_empty() && op != pipeline::EXTRACT {
+            if !secrets.is_empty() && op != pipeline::EXTRACT && op != super::nic::NIC {
                 t = t.secrets(Value::Object(secrets.clone()));
             }
         }
@@ -571,6 +651,7 @@ async fn provision_zone(
             status: made[0].status,
             message: "Provisioning pipeline started".into(),
             pipeline_tasks: ids.into_iter().collect(),
+            network_setup_task_id: setup_task,
         }),
     ))
 }
