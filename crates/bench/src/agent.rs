@@ -40,7 +40,7 @@ pub fn client(connect_timeout: Duration) -> ureq::Agent {
         .new_agent()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -1,9 +1,11 @@
 //! `zoneweaver-bench`: measures the real agent binary over HTTPS against the emulated host and
 //! prints a table. Build first: `cargo build --release --workspace`, then run
-//! `target/release/zoneweaver-bench [--quick]`.
+//! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
+//! network, zones, pipeline; all by default).
 
 mod agent;
 mod network;
+mod pipeline;
 mod zones;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,16 +30,60 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+const SECTIONS: [&str; 6] = ["start", "tasks", "chain", "network", "zones", "pipeline"];
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let picked: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    if let Some(bad) = picked.iter().find(|p| !SECTIONS.contains(p)) {
+        eprintln!(
+            "unknown section {bad}; usage: zoneweaver-bench [--quick] [{}]...",
+            SECTIONS.join("|")
+        );
+        std::process::exit(2);
+    }
+    let on = |s: &str| picked.is_empty() || picked.contains(&s);
     let root = std::env::temp_dir().join(format!("zoneweaver-bench-{}", std::process::id()));
     let mut rows = Vec::new();
+    let secs = if quick { 2.0 } else { 5.0 };
 
-    startup_and_rss(&root, &mut rows);
+    if on("start") {
+        startup_and_rss(&root, &mut rows);
+    }
+    if on("tasks") {
+        task_reads(&root, secs, &mut rows);
+    }
+    if on("chain") {
+        chained_tasks(&root, if quick { 200 } else { 1000 }, &mut rows);
+    }
+    if on("network") {
+        network::run(&root, quick, &mut rows);
+    }
+    if on("zones") {
+        let (creates, listed) = if quick { (20, 100) } else { (100, 500) };
+        zones::run(&root, creates, listed, secs, &mut rows);
+    }
+    if on("pipeline") {
+        pipeline::run(&root, if quick { 3 } else { 10 }, &mut rows);
+    }
+
+    println!("\n| measurement | value | target |\n|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} |", r.what, r.value, r.target);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// GET /tasks (and /health, the TLS ceiling) under load.
+fn task_reads(root: &std::path::Path, secs: f64, rows: &mut Vec<Row>) {
     let mut agent = Agent::prepare(&root.join("load"), "zones:\n  max_concurrent_tasks: 8\n");
     agent.start();
     seed_tasks(&agent, 100);
-    let secs = if quick { 2.0 } else { 5.0 };
     let page_bytes = agent.get_raw("/tasks").len();
     for (path, conns, label) in [
         (
@@ -101,19 +147,6 @@ fn main() {
         target: String::new(),
     });
     agent.stop();
-
-    let chain = if quick { 200 } else { 1000 };
-    chained_tasks(&root, chain, &mut rows);
-    network::run(&root, quick, &mut rows);
-
-    let (creates, listed) = if quick { (20, 100) } else { (100, 500) };
-    zones::run(&root, creates, listed, secs, &mut rows);
-
-    println!("\n| measurement | value | target |\n|---|---|---|");
-    for r in rows {
-        println!("| {} | {} | {} |", r.what, r.value, r.target);
-    }
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 fn startup_and_rss(root: &std::path::Path, rows: &mut Vec<Row>) {
@@ -218,7 +251,7 @@ pub fn get_load(
     )
 }
 
-fn parse_ts(v: &Value) -> f64 {
+pub fn parse_ts(v: &Value) -> f64 {
     // "2026-11-22T01:30:37.123456Z": seconds within the day are enough for differences, and
     // the chain runs for seconds, not across midnight in practice (pairs that do are skipped).
     let s = v.as_str().expect("timestamp");

@@ -10,7 +10,7 @@ use crate::agent::{self, Agent};
 use crate::{get_load, Row};
 
 /// Sets every emulated delay to zero, so only real work is timed.
-fn zero_delays(host: &Path) {
+pub fn zero_delays(host: &Path) {
     let out = Command::new(agent::binary("illumos-sim"))
         .arg("config")
         .arg(host)

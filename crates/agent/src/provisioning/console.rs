@@ -373,8 +373,9 @@ pub async fn run_recipe<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(field)?;
     let incorrect = Regex::new(r"(?i)login incorrect").expect("fixed");
 
-    // Attach: the banner may be long gone, so wake the console with Enter now and then.
-    let nudge = Duration::from_secs(3).min(total);
+    // Attach: the banner may be long gone (a zone that was already running), so wake the
+    // console with Enter soon after attaching, then now and then.
+    let mut nudge = Duration::from_millis(500).min(total);
     let mut boot_seen = boot_re.is_none();
     let mut logged_in = false;
     loop {
@@ -412,7 +413,10 @@ pub async fn run_recipe<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 break;
             }
-            Err(ConsoleError::Timeout { .. }) => con.send_raw("\r").await?,
+            Err(ConsoleError::Timeout { .. }) => {
+                con.send_raw("\r").await?;
+                nudge = Duration::from_secs(3).min(total);
+            }
             Err(e) => return Err(e),
         }
     }
