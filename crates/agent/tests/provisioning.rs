@@ -881,7 +881,23 @@ fn the_pipeline_gives_the_zone_a_provisioning_nic_and_a_reservation() {
     let (_, moved) = run();
     assert_eq!(moved["ip"], "10.190.190.77");
     assert_eq!(moved["mac"], nic["mac"]);
-    // The recipe sees the NIC: a dry run for the zone resolves mac and provisioning_nic.
+    // The recipe sees the NIC: a dry run for the zone resolves mac, provisioning_nic, and the
+    // DNS server the provisioning subnet hands out.
+    let r = agent.request(
+        "PUT",
+        "/network/dhcp/config",
+        Some(&agent.key),
+        Some(
+            &json!({"subnet": "10.190.190.0", "netmask": "255.255.255.0",
+                     "router": "10.190.190.1", "range_start": "10.190.190.10",
+                     "range_end": "10.190.190.254", "dns": "192.0.2.53, 192.0.2.54"}),
+        ),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(
+        agent.wait(r.body["task_id"].as_str().unwrap())["status"],
+        "completed"
+    );
     let r = agent.post(
         "/provisioning/recipes/linux-ifconfig/test",
         json!({"zone_name": "nic1", "dry_run": true}),
@@ -893,4 +909,6 @@ fn the_pipeline_gives_the_zone_a_provisioning_nic_and_a_reservation() {
         r.body
     );
     assert_eq!(r.body["variables"]["mac"], json!(mac));
+    assert_eq!(r.body["variables"]["dns"], "192.0.2.53");
+    assert_eq!(r.body["variables"]["ip"], "10.190.190.77");
 }

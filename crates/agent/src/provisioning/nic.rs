@@ -165,7 +165,7 @@ fn leased(svc: &ProvisioningServices) -> HashSet<Ipv4Addr> {
 }
 
 /// The NIC and reservation of a zone, as recipe variables: `provisioning_nic`, `mac`, `ip`
-/// (the reservation's address, unless the zone's settings name one).
+/// (the reservation's address, unless the zone's settings name one) and `dns`.
 pub fn variables(
     svc: &ProvisioningServices,
     cfg: &ZoneConfig,
@@ -176,9 +176,17 @@ pub fn variables(
         return Ok(vars);
     };
     vars.insert("provisioning_nic".to_owned(), physical.clone());
+    let conf = dhcp::read_conf(&svc.network)?;
+    // The first DNS server the provisioning subnet hands out, for recipes that set a resolver.
+    if let Some(dns) = conf
+        .subnets()
+        .find(|s| s.net() == p.subnet)
+        .and_then(|s| s.config().dns.first().copied())
+    {
+        vars.insert("dns".to_owned(), dns.to_string());
+    }
     if let Some(m) = mac.as_deref().and_then(|m| m.parse::<Mac>().ok()) {
         vars.insert("mac".to_owned(), m.to_string());
-        let conf = dhcp::read_conf(&svc.network)?;
         if let Some(ip) = conf
             .hosts()
             .into_iter()
