@@ -687,6 +687,50 @@ fn zones_made_outside_the_agent_are_listed() {
     assert_eq!(agent.get("/zones?state=running").body["total"], 0);
 }
 
+/// The list is served from what the agent last read, but never after the agent's own change:
+/// a modify shows at once; a change made outside the agent shows once its TTL has passed.
+#[test]
+fn the_zone_list_is_fresh_after_the_agents_own_changes() {
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "fresh1", "brand": "bhyve"})));
+    let autoboot = |agent: &TestAgent| {
+        agent.get("/zones").body["zones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|z| z["name"] == "fresh1")
+            .map(|z| z["autoboot"].clone())
+            .unwrap()
+    };
+    assert_eq!(autoboot(&agent), false);
+    assert_eq!(autoboot(&agent), false);
+    let r = agent.request(
+        "PUT",
+        "/zones/fresh1",
+        Some(&agent.key),
+        Some(&json!({"autoboot": true})),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    assert_eq!(autoboot(&agent), true);
+    // Outside the agent: the listing's TTL is 2 s, after which one request refreshes it in
+    // the background.
+    host(
+        &agent,
+        "zonecfg",
+        &[
+            "-z",
+            "outside1",
+            "create -b; set zonepath=/rpool/zones/outside1; set brand=bhyve; set ip-type=exclusive",
+        ],
+    );
+    agent.eventually(
+        "a zone made by hand is listed",
+        || agent.get("/zones").body["total"].clone(),
+        |t| *t == json!(2),
+    );
+}
+
 #[test]
 fn parallel_work_on_different_zones_and_one_zone() {
     let agent = TestAgent::start();

@@ -44,6 +44,9 @@ pub struct Db {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: Arc<AtomicUsize>,
+    /// Counts finished writes: an answer built from reads that began at epoch N is current
+    /// while the epoch is still N.
+    epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -69,6 +72,7 @@ impl Db {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
             next_reader: Arc::new(AtomicUsize::new(0)),
+            epoch: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 
@@ -79,10 +83,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
-        let writer = self.writer.clone();
+        let (writer, epoch) = (self.writer.clone(), self.epoch.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
+            let r = f(&mut conn);
+            epoch.fetch_add(1, Ordering::SeqCst);
+            r
         })
         .await
         .map_err(|e| DbError::Join(e.to_string()))?
@@ -106,7 +112,14 @@ impl Db {
         f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn)
+        let r = f(&mut conn);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        r
+    }
+
+    /// The number of writes finished so far (see the field).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     pub fn read_blocking<T>(

@@ -127,6 +127,10 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
     // Event streams, waits and uploads take as long as they take (uploads enforce their own
     // size limit).
     let long_lived = route == "/events" || route.ends_with("/wait") || route == "/artifacts";
+    let req = match read_body(req, app.config.server.max_body_bytes).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
     let response = if long_lived {
         next.run(req).await
     } else {
@@ -150,6 +154,31 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
     app.metrics
         .request(&route, &method, status.as_u16(), started.elapsed());
     response
+}
+
+/// Reads a request's body into memory before the handler runs, except multipart uploads (which
+/// their handler streams to disk). A handler that answers without reading the body (a 401, a
+/// 404, an endpoint that takes none) would otherwise leave it unread, and the server would then
+/// close the connection under a client that is about to reuse it.
+async fn read_body(req: Request, limit: usize) -> Result<Request, Response> {
+    let multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/"));
+    if multipart {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .into_response()),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

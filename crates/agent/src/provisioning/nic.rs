@@ -146,7 +146,7 @@ async fn apply(
     let scratch = ScratchFile::write(&svc.config, "zonecfg", &f.render())
         .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
     let r = zonecfg::apply(&cx.runner, zone, &scratch.host_path).await;
-    svc.zones.host.invalidate();
+    svc.zones.host.invalidate(zone.as_str());
     r.map_err(|e| OpError::failed(e.detail()))
 }
 

@@ -237,7 +237,12 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
         .await?;
     for task in interrupted.into_iter().filter(|t| !t.is_group) {
         tracing::warn!(task_id = %task.id, operation = %task.operation, "settling a task interrupted by a restart");
-        let log = TaskLog::start(inner.db.clone(), task.id.clone());
+        let log = TaskLog::start(
+            inner.db.clone(),
+            task.id.clone(),
+            task.parent_task_id.clone(),
+            inner.events.clone(),
+        );
         log.note("agent restarted during the operation");
         let mut message = "agent restarted during the operation".to_owned();
         let mut status = TaskStatus::Failed;
@@ -291,7 +296,6 @@ async fn settle(
         db: inner.db.clone(),
         cancel,
         log: log.clone(),
-        events: inner.events.clone(),
     };
     if let Some(result) = op.roll_forward(&cx, &journal).await? {
         cx.note("the change had taken effect on the host: finished it instead of undoing it");
@@ -640,7 +644,12 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
             let _ = inner.events.send(TaskEvent::of("task_progress", &g));
         }
     }
-    let log = TaskLog::start(inner.db.clone(), task.id.clone());
+    let log = TaskLog::start(
+        inner.db.clone(),
+        task.id.clone(),
+        task.parent_task_id.clone(),
+        inner.events.clone(),
+    );
     let (status, error, result) = match inner.ops.get(task.operation.as_str()).cloned() {
         None => (
             TaskStatus::Failed,
@@ -688,7 +697,6 @@ async fn run_operation(
         db: inner.db.clone(),
         cancel: cancel.clone(),
         log: log.clone(),
-        events: inner.events.clone(),
     };
     let config = &inner.config;
     let mut work = op.run(&cx);

@@ -1,18 +1,23 @@
 //! A task's output log: host command lines and the operation's notes, appended in batches by
-//! one writer per task so a chatty command costs one transaction per batch, not per line.
+//! one writer per task so a chatty command costs one transaction per batch, not per line. The
+//! task's progress rides along: the latest percentage and stage of a batch are written in the
+//! same transaction (progress is for watching; what must be durable first, the undo journal,
+//! is written directly).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use illumos::{Cmd, OutputSink, Stream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::model::TaskEvent;
 use super::store;
 use crate::db::Db;
 use crate::time::now_rfc3339;
 
 enum Msg {
     Line(&'static str, String, String),
+    Progress(i64, String),
     Flush(oneshot::Sender<()>),
 }
 
@@ -24,7 +29,13 @@ pub struct TaskLog {
 const MAX_LINE: usize = 8192;
 
 impl TaskLog {
-    pub fn start(db: Db, task_id: String) -> Arc<TaskLog> {
+    /// `parent`: the task's group, whose progress rolls up from it.
+    pub fn start(
+        db: Db,
+        task_id: String,
+        parent: Option<String>,
+        events: broadcast::Sender<TaskEvent>,
+    ) -> Arc<TaskLog> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         tokio::spawn(async move {
             let id = task_id.clone();
@@ -34,6 +45,7 @@ impl TaskLog {
                 .unwrap_or(0);
             while let Some(first) = rx.recv().await {
                 let mut batch = Vec::new();
+                let mut progress = None;
                 let mut flushes = Vec::new();
                 let mut next = Some(first);
                 while let Some(msg) = next.take() {
@@ -42,19 +54,44 @@ impl TaskLog {
                             seq += 1;
                             batch.push((seq, stream, line, ts));
                         }
+                        Msg::Progress(percent, stage) => progress = Some((percent, stage)),
                         Msg::Flush(done) => flushes.push(done),
                     }
                     if batch.len() < 512 {
                         next = rx.try_recv().ok();
                     }
                 }
-                if !batch.is_empty() {
-                    let id = task_id.clone();
-                    if let Err(e) = db
-                        .write(move |c| store::append_output(c, &id, &batch))
-                        .await
-                    {
-                        tracing::warn!(task_id = %task_id, error = %e, "cannot append task output");
+                if !batch.is_empty() || progress.is_some() {
+                    let (id, parent) = (task_id.clone(), parent.clone());
+                    let written = db
+                        .write(move |c| {
+                            let tx = c.transaction()?;
+                            store::append_output(&tx, &id, &batch)?;
+                            let mut changed = Vec::new();
+                            if let Some((percent, stage)) = progress {
+                                changed.extend(store::set_progress(
+                                    &tx,
+                                    &id,
+                                    percent,
+                                    Some(&stage),
+                                )?);
+                                if let Some(p) = parent {
+                                    changed.extend(store::roll_up(&tx, &p)?);
+                                }
+                            }
+                            tx.commit()?;
+                            Ok(changed)
+                        })
+                        .await;
+                    match written {
+                        Ok(changed) => {
+                            for t in &changed {
+                                let _ = events.send(TaskEvent::of("task_progress", t));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(task_id = %task_id, error = %e, "cannot append task output")
+                        }
                     }
                 }
                 for done in flushes {
@@ -80,6 +117,11 @@ impl TaskLog {
 
     pub fn note(&self, line: &str) {
         self.push("agent", line);
+    }
+
+    /// Records the task's progress with the next batch.
+    pub fn progress(&self, percent: i64, stage: &str) {
+        let _ = self.tx.send(Msg::Progress(percent, stage.to_owned()));
     }
 
     /// Returns once every line sent before the call is in the database.

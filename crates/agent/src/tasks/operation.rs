@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::log::TaskLog;
-use super::model::{Task, TaskEvent};
+use super::model::Task;
 use super::store;
 use crate::db::{Db, DbError};
 
@@ -78,7 +78,6 @@ pub struct OpCx {
     pub db: Db,
     pub cancel: CancellationToken,
     pub(super) log: Arc<TaskLog>,
-    pub(super) events: tokio::sync::broadcast::Sender<TaskEvent>,
 }
 
 impl OpCx {
@@ -95,24 +94,8 @@ impl OpCx {
 
     /// Records progress and a stage text, visible in `GET /tasks/{id}` and on `/events`.
     pub async fn progress(&self, percent: i64, stage: &str) -> Result<(), OpError> {
-        let id = self.task.id.clone();
-        let stage_owned = stage.to_owned();
-        let parent = self.task.parent_task_id.clone();
-        let (task, group) = self
-            .db
-            .write(move |c| {
-                let task = store::set_progress(c, &id, percent, Some(&stage_owned))?;
-                let group = match parent {
-                    Some(p) => store::roll_up(c, &p)?,
-                    None => None,
-                };
-                Ok((task, group))
-            })
-            .await?;
         self.note(&format!("[{percent}%] {stage}"));
-        for t in task.iter().chain(group.iter()) {
-            let _ = self.events.send(TaskEvent::of("task_progress", t));
-        }
+        self.log.progress(percent, stage);
         Ok(())
     }
 

@@ -300,21 +300,18 @@ pub fn next_output_seq(conn: &Connection, id: &str) -> Result<i64, DbError> {
     )?)
 }
 
+/// Appends output lines (inside the caller's transaction: one per batch).
 pub fn append_output(
-    conn: &mut Connection,
+    conn: &Connection,
     id: &str,
     lines: &[(i64, &'static str, String, String)],
 ) -> Result<(), DbError> {
-    let tx = conn.transaction()?;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO task_output (task_id, seq, stream, line, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (seq, stream, line, ts) in lines {
-            stmt.execute(params![id, seq, stream, line, ts])?;
-        }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO task_output (task_id, seq, stream, line, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (seq, stream, line, ts) in lines {
+        stmt.execute(params![id, seq, stream, line, ts])?;
     }
-    tx.commit()?;
     Ok(())
 }
 

@@ -22,23 +22,43 @@ use crate::config::Config;
 
 const ZONES_TTL: Duration = Duration::from_secs(2);
 const CONFIG_TTL: Duration = Duration::from_secs(30);
-
-/// A cached `zonecfg export`: when read, under which generation, and what it said.
-type CachedConfig = (Instant, u64, Option<Arc<ZoneConfig>>);
+/// Background refreshes of configurations gone stale by age, at most this many at once.
+const REFRESHERS: usize = 8;
 
 struct Listing {
     at: Instant,
     generation: u64,
+    /// Numbers the listings, so a caller can tell two apart.
+    seq: u64,
     zones: Arc<Vec<ZoneEntry>>,
 }
 
+#[derive(Default)]
+struct Configs {
+    /// `zonecfg export` by zone: when read and what it said (`None`: no such zone).
+    cached: HashMap<String, (Instant, Option<Arc<ZoneConfig>>)>,
+    /// The generation of each zone's latest invalidation: an export started before it must not
+    /// be cached.
+    invalidated: HashMap<String, u64>,
+    /// Zones with a background refresh under way.
+    refreshing: std::collections::HashSet<String>,
+    /// Bumped whenever what `cached` says changes.
+    version: u64,
+}
+
+/// Host reads for the zones area. Changes the agent makes invalidate what they touch at once
+/// (the next read waits for a fresh answer); entries that only aged past their TTL are served
+/// while one background read refreshes them, so a list under load never waits for the host.
 pub struct HostView {
     runner: illumos::Runner,
     generation: AtomicU64,
-    // An async mutex held across the command: concurrent identical reads wait for one command
-    // and share its answer.
+    listing_seq: AtomicU64,
+    // An async mutex held across a synchronous refresh: concurrent reads after a change wait
+    // for one command and share its answer.
     listing: tokio::sync::Mutex<Option<Listing>>,
-    configs: Mutex<HashMap<String, CachedConfig>>,
+    listing_refreshing: std::sync::atomic::AtomicBool,
+    configs: Mutex<Configs>,
+    refreshers: tokio::sync::Semaphore,
 }
 
 impl HostView {
@@ -46,61 +66,141 @@ impl HostView {
         HostView {
             runner,
             generation: AtomicU64::new(0),
+            listing_seq: AtomicU64::new(0),
             listing: tokio::sync::Mutex::new(None),
-            configs: Mutex::new(HashMap::new()),
+            listing_refreshing: std::sync::atomic::AtomicBool::new(false),
+            configs: Mutex::new(Configs::default()),
+            refreshers: tokio::sync::Semaphore::new(REFRESHERS),
         }
     }
 
-    /// Makes every cached read stale; called after each change the agent makes to zones.
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+    fn configs(&self) -> std::sync::MutexGuard<'_, Configs> {
+        self.configs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes the listing and `zone`'s configuration stale; called after each change the agent
+    /// makes to a zone.
+    pub fn invalidate(&self, zone: &str) {
+        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut c = self.configs();
+        c.invalidated.insert(zone.to_owned(), g);
+        if c.cached.remove(zone).is_some() {
+            c.version += 1;
+        }
     }
 
     /// Every non-global zone.
-    pub async fn zones(&self) -> Result<Arc<Vec<ZoneEntry>>, ZoneadmError> {
+    pub async fn zones(self: &Arc<Self>) -> Result<Arc<Vec<ZoneEntry>>, ZoneadmError> {
+        Ok(self.listing().await?.1)
+    }
+
+    /// Every non-global zone, with the number of this listing.
+    pub async fn listing(self: &Arc<Self>) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
         let mut guard = self.listing.lock().await;
         let generation = self.generation.load(Ordering::SeqCst);
         if let Some(l) = guard.as_ref() {
-            if l.generation == generation && l.at.elapsed() < ZONES_TTL {
-                return Ok(l.zones.clone());
+            if l.generation == generation {
+                if l.at.elapsed() >= ZONES_TTL
+                    && !self.listing_refreshing.swap(true, Ordering::SeqCst)
+                {
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        let fresh = me.read_listing(generation).await;
+                        let mut guard = me.listing.lock().await;
+                        if let (Ok(mut l), Some(old)) = (fresh, guard.as_ref()) {
+                            if me.generation.load(Ordering::SeqCst) == generation {
+                                // The same zones in the same states keep the listing's number,
+                                // so answers built from it stay reusable.
+                                if l.zones == old.zones {
+                                    l.seq = old.seq;
+                                }
+                                *guard = Some(l);
+                            }
+                        }
+                        me.listing_refreshing.store(false, Ordering::SeqCst);
+                    });
+                }
+                return Ok((l.seq, l.zones.clone()));
             }
         }
+        let l = self.read_listing(generation).await?;
+        let out = (l.seq, l.zones.clone());
+        *guard = Some(l);
+        Ok(out)
+    }
+
+    async fn read_listing(&self, generation: u64) -> Result<Listing, ZoneadmError> {
         let zones: Vec<ZoneEntry> = zoneadm::list(&self.runner)
             .await?
             .into_iter()
             .filter(|z| z.name != "global")
             .collect();
-        let zones = Arc::new(zones);
-        *guard = Some(Listing {
+        Ok(Listing {
             at: Instant::now(),
             generation,
-            zones: zones.clone(),
-        });
-        Ok(zones)
+            seq: self.listing_seq.fetch_add(1, Ordering::SeqCst) + 1,
+            zones: Arc::new(zones),
+        })
     }
 
-    pub async fn zone(&self, name: &str) -> Result<Option<ZoneEntry>, ZoneadmError> {
+    pub async fn zone(self: &Arc<Self>, name: &str) -> Result<Option<ZoneEntry>, ZoneadmError> {
         Ok(self.zones().await?.iter().find(|z| z.name == name).cloned())
     }
 
+    /// Bumped whenever a cached configuration changes: with the listing's number, says whether
+    /// anything built from these reads can still be reused.
+    pub fn configs_version(&self) -> u64 {
+        self.configs().version
+    }
+
+    /// Caches an export started at `generation` unless the zone was invalidated since.
+    fn store_config(&self, zone: &str, generation: u64, c: Option<Arc<ZoneConfig>>) {
+        let mut cs = self.configs();
+        if cs.invalidated.get(zone).is_some_and(|g| *g > generation) {
+            return;
+        }
+        let same = cs.cached.get(zone).is_some_and(|(_, old)| *old == c);
+        cs.cached.insert(zone.to_owned(), (Instant::now(), c));
+        if !same {
+            cs.version += 1;
+        }
+    }
+
     /// A zone's configuration (`zonecfg export`), `None` for an unknown zone.
-    pub async fn config(&self, zone: &ZoneName) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
+    pub async fn config(
+        self: &Arc<Self>,
+        zone: &ZoneName,
+    ) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
         let generation = self.generation.load(Ordering::SeqCst);
-        if let Some((at, g, c)) = self
-            .configs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(zone.as_str())
-        {
-            if *g == generation && at.elapsed() < CONFIG_TTL {
-                return Ok(c.clone());
+        let stale = {
+            let mut cs = self.configs();
+            match cs.cached.get(zone.as_str()) {
+                Some((at, c)) if at.elapsed() < CONFIG_TTL => return Ok(c.clone()),
+                Some((_, c)) => {
+                    let c = c.clone();
+                    if cs.refreshing.insert(zone.to_string()) {
+                        Some(c)
+                    } else {
+                        return Ok(c);
+                    }
+                }
+                None => None,
             }
+        };
+        if let Some(c) = stale {
+            let (me, zone) = (self.clone(), zone.clone());
+            tokio::spawn(async move {
+                if let Ok(_permit) = me.refreshers.acquire().await {
+                    if let Ok(fresh) = zonecfg::export(&me.runner, &zone).await {
+                        me.store_config(zone.as_str(), generation, fresh.map(Arc::new));
+                    }
+                }
+                me.configs().refreshing.remove(zone.as_str());
+            });
+            return Ok(c);
         }
         let c = zonecfg::export(&self.runner, zone).await?.map(Arc::new);
-        self.configs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(zone.to_string(), (Instant::now(), generation, c.clone()));
+        self.store_config(zone.as_str(), generation, c.clone());
         Ok(c)
     }
 

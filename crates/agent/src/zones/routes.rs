@@ -56,12 +56,26 @@ async fn list_zones(
     _: Viewer,
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<ZoneList>, ApiError> {
-    let host = app.zones.host.zones().await.map_err(ApiError::host)?;
+) -> Result<Response, ApiError> {
+    // Read the epochs before the data: an answer is cached under what was current when its
+    // reads began, so it is never newer than its key says and never served once stale.
+    let epoch = app.db.epoch();
+    let (listing, host) = app.zones.host.listing().await.map_err(ApiError::host)?;
+    let configs = app.zones.host.configs_version();
+    let key = super::ListKey {
+        listing,
+        configs,
+        epoch,
+        state: q.state.clone(),
+        brand: q.brand.clone(),
+    };
+    if let Some(body) = app.zones.cached_list(&key) {
+        return Ok(json_bytes(body));
+    }
     let records = app.db.read(store::all).await?;
     let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
     // Autoboot lives in each zone's configuration: read from the cache, and at most eight
-    // exports at a time when it has gone stale (no herd of 500 processes).
+    // exports at a time when it has none yet (no herd of 500 processes).
     use futures_util::StreamExt;
     let lookups = host.iter().map(|e| {
         let services = app.zones.clone();
@@ -95,10 +109,25 @@ async fn list_zones(
             && q.brand.as_ref().is_none_or(|b| *b == z.brand)
     });
     zones.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(ZoneList {
+    let body = serde_json::to_vec(&ZoneList {
         total: zones.len(),
         zones,
-    }))
+    })
+    .map_err(ApiError::internal)?;
+    let body = axum::body::Bytes::from(body);
+    app.zones.cache_list(key, body.clone());
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// The answer to a request that queued a zone task.
@@ -524,7 +553,7 @@ async fn force_delete_zone(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let zone = path_zone(&name)?;
-    app.zones.host.invalidate();
+    app.zones.host.invalidate(zone.as_str());
     if app
         .zones
         .host

@@ -32,7 +32,7 @@ impl Operation for CreateZone {
         Box::pin(async move {
             let spec: CreateSpec = cx.params()?;
             let result = create(&self.0, cx, &spec).await;
-            self.0.host.invalidate();
+            self.0.host.invalidate(&cx.task.zone_name);
             result
         })
     }
@@ -43,7 +43,7 @@ impl Operation for CreateZone {
             let result = super::undo_made(&self.0, cx, &zone, journal).await;
             let z = zone.clone();
             db_write(cx, move |c| store::delete_if_creating(c, &z)).await?;
-            self.0.host.invalidate();
+            self.0.host.invalidate(&cx.task.zone_name);
             result
         })
     }
@@ -183,7 +183,7 @@ async fn create(
         .await
         .map_err(|e| OpError::failed(e.detail()))?;
     drop(scratch);
-    svc.host.invalidate();
+    svc.host.invalidate(zone.as_str());
 
     // The configuration went in as one file; read it back and check each part landed.
     let applied = zonecfg::export(run, &zone)
@@ -236,7 +236,7 @@ async fn create(
             _ => {}
         }
     }
-    svc.host.invalidate();
+    svc.host.invalidate(zone.as_str());
 
     cx.progress(95, "Creating database record").await?;
     let z = zone.to_string();

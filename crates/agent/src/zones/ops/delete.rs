@@ -29,7 +29,7 @@ impl Operation for DeleteZone {
         Box::pin(async move {
             let p: DeleteParams = cx.params()?;
             let result = delete(&self.0, cx, &p).await;
-            self.0.host.invalidate();
+            self.0.host.invalidate(&cx.task.zone_name);
             result
         })
     }
@@ -50,7 +50,7 @@ impl Operation for DeleteZone {
             }
             let p: DeleteParams = cx.params()?;
             let result = delete(&self.0, cx, &p).await;
-            self.0.host.invalidate();
+            self.0.host.invalidate(&cx.task.zone_name);
             result.map(Some)
         })
     }
@@ -97,18 +97,18 @@ async fn delete(svc: &ZoneServices, cx: &OpCx, p: &DeleteParams) -> Result<Optio
         if e.state.is_booted() {
             cx.progress(30, "Halting zone").await?;
             zoneadm::halt(run, &zone).await.map_err(fail)?;
-            svc.host.invalidate();
+            svc.host.invalidate(zone.as_str());
         }
         if e.state != zoneadm::ZoneState::Configured {
             cx.progress(50, "Uninstalling zone").await?;
             zoneadm::uninstall(run, &zone).await.map_err(fail)?;
-            svc.host.invalidate();
+            svc.host.invalidate(zone.as_str());
         }
         cx.progress(70, "Removing zone configuration").await?;
         zonecfg::delete(run, &zone)
             .await
             .map_err(|e| OpError::failed(e.detail()))?;
-        svc.host.invalidate();
+        svc.host.invalidate(zone.as_str());
     } else {
         cx.note(&format!("zone {zone} is not configured on the host"));
     }

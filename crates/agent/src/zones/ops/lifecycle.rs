@@ -52,7 +52,7 @@ impl Operation for Lifecycle {
     fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
         Box::pin(async move {
             let result = run(&self.svc, self.action, cx).await;
-            self.svc.host.invalidate();
+            self.svc.host.invalidate(&cx.task.zone_name);
             result
         })
     }

@@ -76,7 +76,7 @@ pub async fn undo_made(
             // Markers for roll_forward; nothing to undo.
             Made::Applying { .. } | Made::Deleting { .. } => Ok(()),
         };
-        svc.host.invalidate();
+        svc.host.invalidate(zone);
         if let Err(e) = step {
             cx.note(&format!("undo of {made:?} failed: {e}"));
             first_error.get_or_insert(e);

@@ -28,7 +28,7 @@ impl Operation for ModifyZone {
         Box::pin(async move {
             let spec: ModifySpec = cx.params()?;
             let result = modify(&self.0, cx, &spec).await;
-            self.0.host.invalidate();
+            self.0.host.invalidate(&cx.task.zone_name);
             result
         })
     }
@@ -67,7 +67,7 @@ impl Operation for ModifyZone {
             }
             let spec: ModifySpec = cx.params()?;
             let result = record(cx, &zone, &spec, Vec::new()).await;
-            self.0.host.invalidate();
+            self.0.host.invalidate(&cx.task.zone_name);
             result.map(Some)
         })
     }
@@ -306,7 +306,7 @@ async fn modify(
         .await
         .map_err(|e| OpError::failed(e.detail()))?;
     drop(scratch);
-    svc.host.invalidate();
+    svc.host.invalidate(zone.as_str());
 
     cx.progress(90, "Recording changes").await?;
     let result = record(cx, &zone, spec, new_disks).await?;
