@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod cli;
 mod crash;
+mod injection;
 mod network;
 mod packaging;
 mod provisioning;

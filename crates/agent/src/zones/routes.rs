@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::ops::lifecycle::Action;
 use super::ops::modify::check_against;
-use super::request::{zone_name, CreateZoneRequest, ModifyZoneRequest};
+use super::request::{zone_name, CreateZoneRequest, ModifyZoneRequest, VolumeSpec};
 use super::store;
 use super::view::{self, DatasetView, ZoneDetail, ZoneList, ZoneSummary};
 use crate::db::DbError;
@@ -118,6 +118,48 @@ pub struct ZoneTaskAccepted {
     pub requires_restart: Option<bool>,
 }
 
+/// A boot ROM given as a path (not one of the named firmwares) must be a file on the host.
+fn check_bootrom(app: &AppState, bootrom: Option<&str>) -> Result<(), ApiError> {
+    match bootrom {
+        Some(p) if p.starts_with('/') && !app.config.host_file(p).is_file() => Err(
+            ApiError::invalid("bootrom", format!("{p} is not a file on the host")),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Each ISO must be a file on the host (`FIELD[i].path` names the one that is not).
+fn check_isos(app: &AppState, field: &str, isos: &[String]) -> Result<(), ApiError> {
+    for (i, iso) in isos.iter().enumerate() {
+        if !app.config.host_file(iso).is_file() {
+            return Err(ApiError::invalid(
+                format!("{field}[{i}].path"),
+                format!("{iso} is not a file on the host"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A volume to attach (not to make) must exist: a read-only `zfs list`.
+async fn check_existing(app: &AppState, field: &str, v: &VolumeSpec) -> Result<(), ApiError> {
+    if v.create_new {
+        return Ok(());
+    }
+    let ds = v.dataset.parse().expect("validated");
+    if zfs::get(&app.runner, &ds)
+        .await
+        .map_err(ApiError::host)?
+        .is_none()
+    {
+        return Err(ApiError::invalid(
+            field,
+            format!("dataset {} does not exist", v.dataset),
+        ));
+    }
+    Ok(())
+}
+
 /// Create a zone (bare, with resources, from a template, or on an existing volume).
 #[utoipa::path(post, path = "/zones", tag = "zones", request_body = CreateZoneRequest,
     security(("api_key" = ["operator"])),
@@ -132,14 +174,8 @@ async fn create_zone(
     let zone: ZoneName = spec.name.parse().expect("validated");
     // Checks against the host (files first, then read-only commands), so a bad request is a
     // 400 before anything is queued.
-    for (i, iso) in spec.cdroms.iter().enumerate() {
-        if !app.config.host_file(iso).is_file() {
-            return Err(ApiError::invalid(
-                format!("cdroms[{i}].path"),
-                format!("{iso} is not a file on the host"),
-            ));
-        }
-    }
+    check_isos(&app, "cdroms", &spec.cdroms)?;
+    check_bootrom(&app, req.bootrom.as_deref())?;
     if app
         .zones
         .host
@@ -171,14 +207,8 @@ async fn create_zone(
             ));
         }
     }
-    if let Some(b) = spec.boot.as_ref().filter(|b| !b.create_new) {
-        let ds = b.dataset.parse().expect("validated");
-        if zfs::get(run, &ds).await.map_err(ApiError::host)?.is_none() {
-            return Err(ApiError::invalid(
-                "boot_volume.existing_dataset",
-                format!("dataset {} does not exist", b.dataset),
-            ));
-        }
+    if let Some(b) = spec.boot.as_ref() {
+        check_existing(&app, "boot_volume.existing_dataset", b).await?;
     }
     let create_id = uuid::Uuid::new_v4().to_string();
     let mut tasks = vec![NewTask::for_zone("zone_create", zone.as_str())
@@ -369,6 +399,14 @@ async fn modify_zone(
     if spec.is_empty() && req.provisioning.is_none() {
         return Err(ApiError::bad_request("No modification fields specified"));
     }
+    // Every field is checked before the host is read: a bad value runs nothing.
+    let provisioning = req
+        .provisioning
+        .as_ref()
+        .map(provisioning_parts)
+        .transpose()?;
+    check_isos(&app, "add_cdroms", &spec.add_cdroms)?;
+    check_bootrom(&app, req.bootrom.as_deref())?;
     let detail = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
@@ -392,12 +430,10 @@ async fn modify_zone(
                 ApiError::conflict(format!("Zone {name} is not configured on the host yet"))
             })?;
         check_against(&cfg, &spec).map_err(|(f, m)| ApiError::invalid(f, m))?;
+        for (i, d) in spec.add_disks.iter().enumerate() {
+            check_existing(&app, &format!("add_disks[{i}].existing_dataset"), d).await?;
+        }
     }
-    let provisioning = req
-        .provisioning
-        .as_ref()
-        .map(provisioning_parts)
-        .transpose()?;
     let brand = detail.summary.brand.clone();
     let z = zone.to_string();
     if spec.is_empty() {

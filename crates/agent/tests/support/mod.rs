@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod openapi;
+
 /// The workspace's target directory, found from this test executable's path
 /// (`target/debug/deps/integration-*`).
 pub fn target_dir() -> PathBuf {

@@ -375,8 +375,12 @@ impl DhcpConfigRequest {
         let end = validate::ipv4("range_end", &self.range_end)?;
         let mut dns = Vec::new();
         if let Some(d) = &self.dns {
-            for part in d.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                dns.push(validate::ipv4("dns", part)?);
+            // Empty means none; otherwise every comma-separated part is exactly an address (a
+            // blank or an empty part is a mistake worth naming, not something to skip).
+            if !d.is_empty() {
+                for part in d.split(',') {
+                    dns.push(validate::ipv4("dns", part)?);
+                }
             }
             if dns.len() > 8 {
                 return Err(ApiError::invalid("dns", "dns: at most 8 servers"));
