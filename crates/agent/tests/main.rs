@@ -10,5 +10,6 @@ mod injection;
 mod network;
 mod packaging;
 mod provisioning;
+mod secrets;
 mod tasks;
 mod zones;

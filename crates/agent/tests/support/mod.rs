@@ -99,6 +99,11 @@ impl TestAgent {
 
     /// Starts an agent whose config.yaml has `extra` appended (top-level keys not set here).
     pub fn start_with(extra: &str) -> TestAgent {
+        TestAgent::start_configured("", extra)
+    }
+
+    /// As `start_with`, with `server` lines (indented) added to the `server:` section too.
+    pub fn start_configured(server: &str, extra: &str) -> TestAgent {
         let dir = TempDir::new("agent");
         let host = dir.0.join("host");
         let out = Command::new(sim_bin())
@@ -114,7 +119,7 @@ impl TestAgent {
         let port = free_port();
         let config_path = dir.0.join("config.yaml");
         let config = format!(
-            "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\nlogging:\n  format: text\n  level: info\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra}",
+            "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\n{server}logging:\n  format: text\n  level: info\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra}",
             data = dir.0.join("data").display(),
             host = host.display(),
         );
