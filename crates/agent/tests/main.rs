@@ -7,6 +7,7 @@ mod access;
 mod cli;
 mod crash;
 mod injection;
+mod load;
 mod network;
 mod packaging;
 mod provisioning;

@@ -368,7 +368,12 @@ async fn get_zone(
     let d = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
-    let tag = view::etag(&d);
+    let z = zone.to_string();
+    let last = app
+        .db
+        .read(move |c| store::last_modify(c, &z, None))
+        .await?;
+    let tag = view::etag(&d, last.as_deref());
     let mut resp = Json(d).into_response();
     if let Ok(v) = HeaderValue::from_str(&tag) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -380,6 +385,14 @@ async fn get_zone(
 /// every field (the provisioning area owns the rules).
 fn provisioning_parts(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
     crate::provisioning::settings::split(p)
+}
+
+fn stale_etag() -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition-failed",
+        "the zone changed since it was read (ETag mismatch); read it again",
+    )
 }
 
 /// Modify a zone: changes go into its configuration now and take effect at its next boot.
@@ -410,13 +423,21 @@ async fn modify_zone(
     let detail = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
+    // With If-Match, the modify last queued when the ETag matched must still be the last one
+    // when this one is recorded (checked again inside the enqueue's transaction): two clients
+    // holding the same ETag cannot both get their change in.
+    let mut expected_last: Option<Option<String>> = None;
     if let Some(want) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
-        if want.trim() != "*" && want.trim() != view::etag(&detail) {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "the zone changed since it was read (ETag mismatch); read it again",
-            ));
+        if want.trim() != "*" {
+            let z = zone.to_string();
+            let last = app
+                .db
+                .read(move |c| store::last_modify(c, &z, None))
+                .await?;
+            if want.trim() != view::etag(&detail, last.as_deref()) {
+                return Err(stale_etag());
+            }
+            expected_last = Some(last);
         }
     }
     if !spec.is_empty() {
@@ -453,7 +474,9 @@ async fn modify_zone(
             .into_response());
     }
     let running = detail.summary.state == "running";
+    let task_id = uuid::Uuid::new_v4().to_string();
     let mut task = NewTask::for_zone("zone_modify", zone.as_str())
+        .with_id(task_id.clone())
         .metadata(serde_json::to_value(&spec).map_err(ApiError::internal)?)
         .created_by(Some(caller.name));
     if let Some(p) = password {
@@ -462,6 +485,11 @@ async fn modify_zone(
     let made = app
         .tasks
         .enqueue_with(vec![task], move |tx| {
+            if let Some(expected) = expected_last {
+                if store::last_modify(tx, &z, Some(&task_id))? != expected {
+                    return Err(crate::db::DbError::Precondition(stale_etag().message));
+                }
+            }
             if let Some((settings, secrets)) = provisioning {
                 store::set_provisioning(tx, &z, &brand, &settings, secrets.as_ref())?;
             }

@@ -205,6 +205,11 @@ impl TestAgent {
         false
     }
 
+    /// The agent process's id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("agent.log")).unwrap_or_default()
     }
