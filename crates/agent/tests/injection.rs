@@ -99,6 +99,9 @@ enum Rule {
     /// command file, never argv). If accepted, the zone is created, no argv holds the value,
     /// and the attr on the host reads back byte for byte.
     ZoneAttr(&'static str),
+    /// Parsed into typed values and written from them (DHCP `dns`: addresses, blanks around
+    /// each allowed). If accepted, the raw text is on no command line and in no config file.
+    Parsed,
     /// Names something that must exist on the host (a CD-ROM to remove, given by its path):
     /// refused with a 400 naming the field, after read-only commands looked.
     Lookup,
@@ -144,6 +147,7 @@ fn rule(op: &str, field: &str) -> Rule {
             Rule::Stored
         }
         ("modify_zone", "remove_cdroms[0]") => Rule::Lookup,
+        ("put_config", "dns") => Rule::Parsed,
         ("upload_artifact", "file") => Rule::Stored,
         // Labels and keywords for people and filters, shown back only.
         ("create_recipe" | "update_recipe", "name" | "os_family") => Rule::Stored,
@@ -500,7 +504,7 @@ impl<'a> Run<'a> {
             .iter()
             .map(argv)
             .collect();
-        let changes_host = matches!(rule, Rule::ZoneAttr(_)) && !refused;
+        let changes_host = matches!(rule, Rule::ZoneAttr(_) | Rule::Parsed) && !refused;
         for a in &new {
             if !read_only(a) && !changes_host {
                 return Err(format!(
@@ -521,6 +525,15 @@ impl<'a> Run<'a> {
         }
         if refused && Before::files(self.agent) != before.files {
             return Err(format!("{case}: refused, yet a host config file changed"));
+        }
+        if let (false, Rule::Parsed) = (refused, rule) {
+            if Before::files(self.agent)
+                .iter()
+                .flatten()
+                .any(|f| String::from_utf8_lossy(f).contains(value))
+            {
+                return Err(format!("{case}: the raw value reached a config file"));
+            }
         }
         if let (false, Rule::ZoneAttr(attr)) = (refused, rule) {
             let zone = r.body["zone_name"].as_str().unwrap_or_default();

@@ -375,11 +375,12 @@ impl DhcpConfigRequest {
         let end = validate::ipv4("range_end", &self.range_end)?;
         let mut dns = Vec::new();
         if let Some(d) = &self.dns {
-            // Empty means none; otherwise every comma-separated part is exactly an address (a
-            // blank or an empty part is a mistake worth naming, not something to skip).
+            // Empty means none; otherwise every comma-separated part is an address, blanks
+            // around it allowed (`a, b`); an empty part is a mistake worth naming, not
+            // something to skip. The file gets the parsed addresses, never this text.
             if !d.is_empty() {
                 for part in d.split(',') {
-                    dns.push(validate::ipv4("dns", part)?);
+                    dns.push(validate::ipv4("dns", part.trim())?);
                 }
             }
             if dns.len() > 8 {
