@@ -205,6 +205,21 @@ impl TestAgent {
         false
     }
 
+    /// The agent process's state as /proc shows it (`R (running)`, `Z (zombie)`, ...), to tell
+    /// a dropped connection from a dead agent.
+    pub fn process_state(&self) -> String {
+        let Some(pid) = self.pid() else {
+            return "not started".into();
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("State:").map(|v| v.trim().to_owned()))
+            })
+            .unwrap_or_else(|| "gone".into())
+    }
+
     /// The agent process's id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -261,7 +276,12 @@ impl TestAgent {
             ),
             None => self.http.run(req.body(()).unwrap()),
         };
-        let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let mut resp = result.unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: {e} (agent process: {})",
+                self.process_state()
+            )
+        });
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
