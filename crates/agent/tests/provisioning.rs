@@ -385,7 +385,10 @@ fn start_sshd(path_dir: &Path) -> Sshd {
 }
 
 /// Scans every process's argv and environment for `needle` until stopped; returns what it saw.
-fn watch_proc(needle: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
+pub(crate) fn watch_proc(
+    needle: String,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
         let mut seen = Vec::new();
         let mut procs = std::collections::HashSet::new();

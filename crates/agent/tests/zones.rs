@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::TestAgent;
 
 /// Runs an emulated host tool by hand (as an admin would), asserting success.
-fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> String {
+pub(crate) fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> String {
     let out = Command::new(agent.host.join("bin").join(tool))
         .args(args)
         .output()
@@ -22,7 +22,7 @@ fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> String {
 }
 
 /// The canonical host state (zones, datasets, links, services, files).
-fn dump(agent: &TestAgent) -> Value {
+pub(crate) fn dump(agent: &TestAgent) -> Value {
     let out = Command::new(crate::support::sim_bin())
         .arg("dump")
         .arg(&agent.host)
@@ -223,20 +223,8 @@ fn duplicates_and_concurrent_creates_of_one_name_give_one_zone() {
 fn invalid_requests_are_400_naming_the_field_and_run_nothing() {
     let agent = TestAgent::start();
     let before = agent.invocations().len();
-    let hostile = [
-        "a;b",
-        "a b",
-        "a\nb",
-        "$(id)",
-        "`id`",
-        "a\"b",
-        "../x",
-        "a}b",
-        "a#b",
-        "ｚｏｎｅ",
-        &"x".repeat(300),
-    ];
-    let mut cases: Vec<(Value, &str)> = vec![
+    // Hostile values in every field: tests/injection.rs.
+    let cases: Vec<(Value, &str)> = vec![
         (json!({"name": "global", "brand": "bhyve"}), "name"),
         (
             json!({"name": "ok1", "brand": "bhyve", "colour": "red"}),
@@ -244,24 +232,6 @@ fn invalid_requests_are_400_naming_the_field_and_run_nothing() {
         ),
         (json!({"name": "ok1", "brand": "bhyve", "ram": 2}), "ram"),
     ];
-    for h in hostile {
-        cases.push((json!({"name": h, "brand": "bhyve"}), "name"));
-        cases.push((json!({"name": "ok1", "brand": "bhyve", "ram": h}), "ram"));
-        cases.push((
-            json!({"name": "ok1", "brand": "bhyve", "nics": [{"physical": h}]}),
-            "nics[0].physical",
-        ));
-        cases.push((
-            json!({"name": "ok1", "brand": "bhyve", "cdroms": [{"path": format!("/iso/{h}")}]}),
-            "cdroms[0].path",
-        ));
-        cases.push((json!({"name": "ok1", "brand": "bhyve", "boot_volume": {"size": "1G", "volume_name": h}}), "boot_volume.volume_name"));
-        cases.push((
-            json!({"name": "ok1", "brand": "bhyve", "cloud_init": {"dns_domain": h}}),
-            "cloud_init.dns_domain",
-        ));
-        cases.push((json!({"name": "ok1", "brand": "bhyve", "source": {"type": "template", "template_dataset": format!("rpool/{h}")}}), "source.template_dataset"));
-    }
     for (body, field) in cases {
         let r = agent.post("/zones", body.clone());
         assert_eq!(r.status, 400, "{body}: {:?}", r.body);

@@ -160,6 +160,25 @@ impl Agent {
         r.body_mut().read_json().expect("JSON answer")
     }
 
+    /// Any request; the status and the JSON answer (`null` when it is not JSON).
+    pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.key))
+            .header("Content-Type", "application/json");
+        let req = req
+            .body(body.map(Value::to_string).unwrap_or_default())
+            .expect("request");
+        match self.http.run(req) {
+            Ok(mut r) => {
+                let status = r.status().as_u16();
+                (status, r.body_mut().read_json().unwrap_or(Value::Null))
+            }
+            Err(e) => (0, Value::String(e.to_string())),
+        }
+    }
+
     pub fn get_raw(&self, path: &str) -> Vec<u8> {
         let mut r = self
             .http

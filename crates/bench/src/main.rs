@@ -2,10 +2,12 @@
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
 //! network, zones, pipeline; all by default).
+//! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
 mod network;
 mod pipeline;
+mod soak;
 mod zones;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +34,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 const SECTIONS: [&str; 6] = ["start", "tasks", "chain", "network", "zones", "pipeline"];
 
+/// The value after `--name` on the command line.
+fn flag(name: &str) -> Option<u64> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).and_then(|v| v.parse().ok())
+}
+
 fn main() {
+    let root = std::env::temp_dir().join(format!("zoneweaver-bench-{}", std::process::id()));
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        let minutes = flag("--minutes").unwrap_or(10);
+        let clients = flag("--clients").unwrap_or(64) as usize;
+        let ok = soak::run(&root, minutes, clients);
+        let _ = std::fs::remove_dir_all(&root);
+        std::process::exit(if ok { 0 } else { 1 });
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let picked: Vec<&str> = args
@@ -48,7 +65,6 @@ fn main() {
         std::process::exit(2);
     }
     let on = |s: &str| picked.is_empty() || picked.contains(&s);
-    let root = std::env::temp_dir().join(format!("zoneweaver-bench-{}", std::process::id()));
     let mut rows = Vec::new();
     let secs = if quick { 2.0 } else { 5.0 };
 

@@ -37,6 +37,9 @@ pub enum DbError {
     /// A write refused because it conflicts with what is recorded (a name already taken).
     #[error("{0}")]
     Conflict(String),
+    /// A write refused because what the client read has changed since (`If-Match`).
+    #[error("{0}")]
+    Precondition(String),
 }
 
 #[derive(Clone)]

@@ -94,6 +94,9 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Conflict(m) => ApiError::conflict(m),
+            DbError::Precondition(m) => {
+                ApiError::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", m)
+            }
             other => ApiError::internal(other),
         }
     }

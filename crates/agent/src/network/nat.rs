@@ -458,18 +458,30 @@ async fn create_rule(
         )));
     }
     let texts: Vec<String> = rules.iter().map(ToString::to_string).collect();
-    let task = app
+    let id = uuid::Uuid::new_v4().to_string();
+    let first = texts[0].clone();
+    let made = app
         .tasks
-        .enqueue(
-            NewTask::new(ADD_RULES, SCOPE)
+        .enqueue_with(
+            vec![NewTask::new(ADD_RULES, SCOPE)
+                .with_id(id.clone())
                 .lock(LOCK_IPNAT)
                 .metadata(json!({"rules": texts}))
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))],
+            // The same rule, queued and not yet written, is a clash too.
+            move |tx| {
+                if crate::tasks::store::queued_claim(tx, ADD_RULES, "$.rules", &first, &id)? {
+                    return Err(crate::db::DbError::Conflict(format!(
+                        "the rule {first:?} is already queued"
+                    )));
+                }
+                Ok(())
+            },
         )
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(accepted(&task, "NAT rule queued")),
+        Json(accepted(&made[0], "NAT rule queued")),
     ))
 }
 

@@ -73,13 +73,15 @@ pub fn mac(field: &str, s: &str) -> Result<Mac, ApiError> {
 }
 
 /// A DHCP host declaration name: 1 to 63 ASCII letters, digits, `-`, `_` and `.`, starting with
-/// a letter or digit. dhcpd reads the name as one token, so nothing else may appear.
+/// a letter or digit. dhcpd reads the name as one token, so nothing else may appear; it reads
+/// dots as label separators, so an empty label (`a..b`, `a.`) is refused too.
 pub fn hostname(field: &str, s: &str) -> Result<String, ApiError> {
     let ok = !s.is_empty()
         && s.len() <= 63
         && s.as_bytes()[0].is_ascii_alphanumeric()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && s.split('.').all(|label| !label.is_empty());
     if ok {
         Ok(s.to_owned())
     } else {
@@ -133,6 +135,9 @@ mod tests {
             "a'b",
             &"x".repeat(64),
         ] {
+            assert!(hostname("hostname", s).is_err(), "{s:?}");
+        }
+        for s in ["web..01", "web."] {
             assert!(hostname("hostname", s).is_err(), "{s:?}");
         }
         assert!(hostname("hostname", "web-01.example").is_ok());

@@ -76,6 +76,29 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
     get(conn, &id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
 }
 
+/// Whether a pending or running task of `operation` (other than `except`) already claims
+/// `value` at `path` of its metadata (a scalar, or an element of an array there). Called inside
+/// an enqueue's transaction, it lets a handler refuse a second request for the same thing
+/// while the first is still queued, before either has reached the host.
+pub fn queued_claim(
+    conn: &Connection,
+    operation: &str,
+    path: &str,
+    value: &str,
+    except: &str,
+) -> Result<bool, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM tasks, json_each(tasks.metadata, ?2) AS m \
+             WHERE tasks.operation = ?1 AND tasks.status IN ('pending', 'running') \
+             AND tasks.id != ?4 AND m.value = ?3 LIMIT 1",
+            params![operation, path, value, except],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
 pub fn get(conn: &Connection, id: &str) -> Result<Option<Task>, DbError> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"))?

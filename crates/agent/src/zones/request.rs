@@ -215,7 +215,7 @@ pub struct ModifyZoneRequest {
     pub remove_cdroms: Vec<String>,
     pub cloud_init: Option<CloudInitRequest>,
     /// Provisioning settings, stored for the provisioning pipeline.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::provisioning::settings::Settings>)]
     pub provisioning: Option<serde_json::Value>,
     /// Attach existing volumes even if another zone uses them.
     #[serde(default)]
@@ -440,7 +440,15 @@ pub fn host_path(field: &str, v: &str) -> Result<HostPath, ApiError> {
         .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
 }
 
+/// A dataset a request names. Beyond ZFS's own rules, no component may begin with `-`: ZFS
+/// accepts it, but such a name is one slip away from being read as an option.
 pub fn dataset(field: &str, v: &str) -> Result<DatasetName, ApiError> {
+    if v.split('/').any(|c| c.starts_with('-')) {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field}: no component of a dataset name may begin with '-'"),
+        ));
+    }
     v.parse()
         .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
 }
@@ -490,9 +498,10 @@ impl CloudInitRequest {
             out.push((attr("dns-domain"), value("x", d)?));
         }
         if let Some(r) = &self.resolvers {
+            // Passed to the guest as written: no blanks, exactly the addresses.
             if r.is_empty()
                 || r.split(',')
-                    .any(|a| a.trim().parse::<std::net::Ipv4Addr>().is_err())
+                    .any(|a| a.parse::<std::net::Ipv4Addr>().is_err())
             {
                 return Err(ApiError::invalid(
                     format!("{field}.resolvers"),
@@ -553,6 +562,10 @@ pub fn zone_root(
     let p: illumos::names::Pool = pool.parse().map_err(|e: illumos::names::InvalidName| {
         ApiError::invalid("boot_volume.pool", format!("boot_volume.pool: {e}"))
     })?;
+    // Each part is checked on its own (a pool name too long is the pool's fault), then the
+    // whole, where only the parent dataset can make it too long.
+    dataset("boot_volume.pool", pool)?;
+    dataset("boot_volume.dataset", &format!("{p}/{parent}"))?;
     let root = format!("{p}/{parent}/{zone}");
     dataset("boot_volume.dataset", &root)
 }
@@ -606,10 +619,14 @@ impl BootVolume {
                 format!("{field}.volume_name: {e}"),
             )
         })?;
-        if name.contains('/') || name == "path" || name == "provisioning" {
+        if name.contains('/')
+            || name == "path"
+            || name == "provisioning"
+            || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        {
             return Err(ApiError::invalid(
                 format!("{field}.volume_name"),
-                "volume_name must be one component and not 'path' or 'provisioning'",
+                "volume_name must be one component starting with a letter or digit, and not 'path' or 'provisioning'",
             ));
         }
         let size = match &self.size {

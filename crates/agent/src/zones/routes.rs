@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::ops::lifecycle::Action;
 use super::ops::modify::check_against;
-use super::request::{zone_name, CreateZoneRequest, ModifyZoneRequest};
+use super::request::{zone_name, CreateZoneRequest, ModifyZoneRequest, VolumeSpec};
 use super::store;
 use super::view::{self, DatasetView, ZoneDetail, ZoneList, ZoneSummary};
 use crate::db::DbError;
@@ -147,6 +147,48 @@ pub struct ZoneTaskAccepted {
     pub requires_restart: Option<bool>,
 }
 
+/// A boot ROM given as a path (not one of the named firmwares) must be a file on the host.
+fn check_bootrom(app: &AppState, bootrom: Option<&str>) -> Result<(), ApiError> {
+    match bootrom {
+        Some(p) if p.starts_with('/') && !app.config.host_file(p).is_file() => Err(
+            ApiError::invalid("bootrom", format!("{p} is not a file on the host")),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Each ISO must be a file on the host (`FIELD[i].path` names the one that is not).
+fn check_isos(app: &AppState, field: &str, isos: &[String]) -> Result<(), ApiError> {
+    for (i, iso) in isos.iter().enumerate() {
+        if !app.config.host_file(iso).is_file() {
+            return Err(ApiError::invalid(
+                format!("{field}[{i}].path"),
+                format!("{iso} is not a file on the host"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A volume to attach (not to make) must exist: a read-only `zfs list`.
+async fn check_existing(app: &AppState, field: &str, v: &VolumeSpec) -> Result<(), ApiError> {
+    if v.create_new {
+        return Ok(());
+    }
+    let ds = v.dataset.parse().expect("validated");
+    if zfs::get(&app.runner, &ds)
+        .await
+        .map_err(ApiError::host)?
+        .is_none()
+    {
+        return Err(ApiError::invalid(
+            field,
+            format!("dataset {} does not exist", v.dataset),
+        ));
+    }
+    Ok(())
+}
+
 /// Create a zone (bare, with resources, from a template, or on an existing volume).
 #[utoipa::path(post, path = "/zones", tag = "zones", request_body = CreateZoneRequest,
     security(("api_key" = ["operator"])),
@@ -161,14 +203,8 @@ async fn create_zone(
     let zone: ZoneName = spec.name.parse().expect("validated");
     // Checks against the host (files first, then read-only commands), so a bad request is a
     // 400 before anything is queued.
-    for (i, iso) in spec.cdroms.iter().enumerate() {
-        if !app.config.host_file(iso).is_file() {
-            return Err(ApiError::invalid(
-                format!("cdroms[{i}].path"),
-                format!("{iso} is not a file on the host"),
-            ));
-        }
-    }
+    check_isos(&app, "cdroms", &spec.cdroms)?;
+    check_bootrom(&app, req.bootrom.as_deref())?;
     if app
         .zones
         .host
@@ -200,14 +236,8 @@ async fn create_zone(
             ));
         }
     }
-    if let Some(b) = spec.boot.as_ref().filter(|b| !b.create_new) {
-        let ds = b.dataset.parse().expect("validated");
-        if zfs::get(run, &ds).await.map_err(ApiError::host)?.is_none() {
-            return Err(ApiError::invalid(
-                "boot_volume.existing_dataset",
-                format!("dataset {} does not exist", b.dataset),
-            ));
-        }
+    if let Some(b) = spec.boot.as_ref() {
+        check_existing(&app, "boot_volume.existing_dataset", b).await?;
     }
     let create_id = uuid::Uuid::new_v4().to_string();
     let mut tasks = vec![NewTask::for_zone("zone_create", zone.as_str())
@@ -367,7 +397,12 @@ async fn get_zone(
     let d = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
-    let tag = view::etag(&d);
+    let z = zone.to_string();
+    let last = app
+        .db
+        .read(move |c| store::last_modify(c, &z, None))
+        .await?;
+    let tag = view::etag(&d, last.as_deref());
     let mut resp = Json(d).into_response();
     if let Ok(v) = HeaderValue::from_str(&tag) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -379,6 +414,14 @@ async fn get_zone(
 /// every field (the provisioning area owns the rules).
 fn provisioning_parts(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
     crate::provisioning::settings::split(p)
+}
+
+fn stale_etag() -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition-failed",
+        "the zone changed since it was read (ETag mismatch); read it again",
+    )
 }
 
 /// Modify a zone: changes go into its configuration now and take effect at its next boot.
@@ -398,16 +441,32 @@ async fn modify_zone(
     if spec.is_empty() && req.provisioning.is_none() {
         return Err(ApiError::bad_request("No modification fields specified"));
     }
+    // Every field is checked before the host is read: a bad value runs nothing.
+    let provisioning = req
+        .provisioning
+        .as_ref()
+        .map(provisioning_parts)
+        .transpose()?;
+    check_isos(&app, "add_cdroms", &spec.add_cdroms)?;
+    check_bootrom(&app, req.bootrom.as_deref())?;
     let detail = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
+    // With If-Match, the modify last queued when the ETag matched must still be the last one
+    // when this one is recorded (checked again inside the enqueue's transaction): two clients
+    // holding the same ETag cannot both get their change in.
+    let mut expected_last: Option<Option<String>> = None;
     if let Some(want) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
-        if want.trim() != "*" && want.trim() != view::etag(&detail) {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "the zone changed since it was read (ETag mismatch); read it again",
-            ));
+        if want.trim() != "*" {
+            let z = zone.to_string();
+            let last = app
+                .db
+                .read(move |c| store::last_modify(c, &z, None))
+                .await?;
+            if want.trim() != view::etag(&detail, last.as_deref()) {
+                return Err(stale_etag());
+            }
+            expected_last = Some(last);
         }
     }
     if !spec.is_empty() {
@@ -421,12 +480,10 @@ async fn modify_zone(
                 ApiError::conflict(format!("Zone {name} is not configured on the host yet"))
             })?;
         check_against(&cfg, &spec).map_err(|(f, m)| ApiError::invalid(f, m))?;
+        for (i, d) in spec.add_disks.iter().enumerate() {
+            check_existing(&app, &format!("add_disks[{i}].existing_dataset"), d).await?;
+        }
     }
-    let provisioning = req
-        .provisioning
-        .as_ref()
-        .map(provisioning_parts)
-        .transpose()?;
     let brand = detail.summary.brand.clone();
     let z = zone.to_string();
     if spec.is_empty() {
@@ -446,7 +503,9 @@ async fn modify_zone(
             .into_response());
     }
     let running = detail.summary.state == "running";
+    let task_id = uuid::Uuid::new_v4().to_string();
     let mut task = NewTask::for_zone("zone_modify", zone.as_str())
+        .with_id(task_id.clone())
         .metadata(serde_json::to_value(&spec).map_err(ApiError::internal)?)
         .created_by(Some(caller.name));
     if let Some(p) = password {
@@ -455,6 +514,11 @@ async fn modify_zone(
     let made = app
         .tasks
         .enqueue_with(vec![task], move |tx| {
+            if let Some(expected) = expected_last {
+                if store::last_modify(tx, &z, Some(&task_id))? != expected {
+                    return Err(crate::db::DbError::Precondition(stale_etag().message));
+                }
+            }
             if let Some((settings, secrets)) = provisioning {
                 store::set_provisioning(tx, &z, &brand, &settings, secrets.as_ref())?;
             }

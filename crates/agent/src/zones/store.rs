@@ -163,3 +163,20 @@ pub fn set_provisioning(
     }
     Ok(())
 }
+
+/// The id of the zone's most recently queued modify other than `except`, whatever its status:
+/// part of the zone's ETag, so that accepting a modify changes the ETag at once, before the
+/// task has run.
+pub fn last_modify(
+    c: &Connection,
+    zone: &str,
+    except: Option<&str>,
+) -> Result<Option<String>, DbError> {
+    Ok(c.query_row(
+        "SELECT id FROM tasks WHERE zone_name = ?1 AND operation = 'zone_modify' \
+         AND id IS NOT ?2 ORDER BY seq DESC LIMIT 1",
+        params![zone, except],
+        |r| r.get(0),
+    )
+    .optional()?)
+}

@@ -206,12 +206,15 @@ pub fn detail(
 
 /// A strong validator of what a client sees of the zone (tasks aside): any change on the host
 /// or in the agent's record changes it.
-pub fn etag(d: &ZoneDetail) -> String {
+pub fn etag(d: &ZoneDetail, last_modify: Option<&str>) -> String {
     use sha2::{Digest, Sha256};
     let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.remove("recent_tasks");
     }
-    let digest = Sha256::digest(v.to_string().as_bytes());
+    let mut hasher = Sha256::new();
+    hasher.update(v.to_string().as_bytes());
+    hasher.update(last_modify.unwrap_or("").as_bytes());
+    let digest = hasher.finalize();
     format!("\"{}\"", crate::keys::hex(&digest[..16]))
 }

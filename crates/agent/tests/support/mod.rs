@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod openapi;
+
 /// The workspace's target directory, found from this test executable's path
 /// (`target/debug/deps/integration-*`).
 pub fn target_dir() -> PathBuf {
@@ -97,6 +99,11 @@ impl TestAgent {
 
     /// Starts an agent whose config.yaml has `extra` appended (top-level keys not set here).
     pub fn start_with(extra: &str) -> TestAgent {
+        TestAgent::start_configured("", extra)
+    }
+
+    /// As `start_with`, with `server` lines (indented) added to the `server:` section too.
+    pub fn start_configured(server: &str, extra: &str) -> TestAgent {
         let dir = TempDir::new("agent");
         let host = dir.0.join("host");
         let out = Command::new(sim_bin())
@@ -112,7 +119,7 @@ impl TestAgent {
         let port = free_port();
         let config_path = dir.0.join("config.yaml");
         let config = format!(
-            "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\nlogging:\n  format: text\n  level: info\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra}",
+            "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\n{server}logging:\n  format: text\n  level: info\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra}",
             data = dir.0.join("data").display(),
             host = host.display(),
         );
@@ -198,6 +205,26 @@ impl TestAgent {
         false
     }
 
+    /// The agent process's state as /proc shows it (`R (running)`, `Z (zombie)`, ...), to tell
+    /// a dropped connection from a dead agent.
+    pub fn process_state(&self) -> String {
+        let Some(pid) = self.pid() else {
+            return "not started".into();
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("State:").map(|v| v.trim().to_owned()))
+            })
+            .unwrap_or_else(|| "gone".into())
+    }
+
+    /// The agent process's id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("agent.log")).unwrap_or_default()
     }
@@ -249,7 +276,12 @@ impl TestAgent {
             ),
             None => self.http.run(req.body(()).unwrap()),
         };
-        let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let mut resp = result.unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: {e} (agent process: {})",
+                self.process_state()
+            )
+        });
         let status = resp.status().as_u16();
         let headers = resp
             .headers()

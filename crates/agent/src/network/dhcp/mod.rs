@@ -375,8 +375,13 @@ impl DhcpConfigRequest {
         let end = validate::ipv4("range_end", &self.range_end)?;
         let mut dns = Vec::new();
         if let Some(d) = &self.dns {
-            for part in d.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                dns.push(validate::ipv4("dns", part)?);
+            // Empty means none; otherwise every comma-separated part is an address, blanks
+            // around it allowed (`a, b`); an empty part is a mistake worth naming, not
+            // something to skip. The file gets the parsed addresses, never this text.
+            if !d.is_empty() {
+                for part in d.split(',') {
+                    dns.push(validate::ipv4("dns", part.trim())?);
+                }
             }
             if dns.len() > 8 {
                 return Err(ApiError::invalid("dns", "dns: at most 8 servers"));
@@ -521,22 +526,42 @@ async fn add_host(
     };
     let conf = read_for_api(&app)?;
     check_host(&conf, &host)?;
-    let task = app
+    let id = uuid::Uuid::new_v4().to_string();
+    let claims = [
+        ("$.hostname", host.name.clone()),
+        ("$.mac", host.mac.map(|m| m.to_string()).unwrap_or_default()),
+        ("$.ip", host.ip.map(|i| i.to_string()).unwrap_or_default()),
+    ];
+    let made = app
         .tasks
-        .enqueue(
-            NewTask::new(ADD_HOST, SCOPE)
+        .enqueue_with(
+            vec![NewTask::new(ADD_HOST, SCOPE)
+                .with_id(id.clone())
                 .lock(LOCK_DHCPD)
                 .metadata(json!({
                     "hostname": host.name,
                     "mac": host.mac.map(|m| m.to_string()),
                     "ip": host.ip.map(|i| i.to_string()),
                 }))
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))],
+            // The file shows only what has been written: an add still queued claims its
+            // name, MAC and address too.
+            move |tx| {
+                for (path, v) in &claims {
+                    if crate::tasks::store::queued_claim(tx, ADD_HOST, path, v, &id)? {
+                        return Err(crate::db::DbError::Conflict(format!(
+                            "{v} is already claimed by a queued DHCP host add"
+                        )));
+                    }
+                }
+                Ok(())
+            },
         )
         .await?;
+    let task = &made[0];
     Ok((
         StatusCode::ACCEPTED,
-        Json(accepted(&task, &format!("DHCP host {} queued", host.name))),
+        Json(accepted(task, &format!("DHCP host {} queued", host.name))),
     ))
 }
 

@@ -1,0 +1,251 @@
+//! Secrets stay secret, and the transport is what it should be: passwords, private keys and
+//! API keys never appear in an answer, a task's output, the agent's log, a database column
+//! outside the secret tables, or a process's argv or environment; TLS below 1.2 is refused;
+//! plain HTTP is off unless configured; key material is written 0600.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::support::TestAgent;
+
+const ZONE_PASSWORD: &str = "Zw-zone-pw-5f1e";
+const CONSOLE_PASSWORD: &str = "Zw-console-pw-77a2";
+const PRIVATE_KEY_BODY: &str = "ZwPrivateKeyBody0c4d9e";
+
+/// Tables that hold secrets by design (and only there).
+const SECRET_TABLES: [&str; 2] = ["task_secrets", "zone_secrets"];
+
+/// Every (table, column, value as text) of the agent's database.
+fn dump_db(agent: &TestAgent) -> Vec<(String, String, String)> {
+    let db = rusqlite::Connection::open_with_flags(
+        agent.data_dir().join("agent.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(tables.len() >= 8, "tables: {tables:?}");
+    let mut out = Vec::new();
+    for t in tables {
+        let mut st = db.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let cols: Vec<String> = st.column_names().iter().map(|c| c.to_string()).collect();
+        let mut rows = st.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for (i, c) in cols.iter().enumerate() {
+                let text = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => {
+                        String::from_utf8_lossy(b).into_owned()
+                    }
+                    other => format!("{other:?}"),
+                };
+                out.push((t.clone(), c.clone(), text));
+            }
+        }
+    }
+    out
+}
+
+fn all_answers(agent: &TestAgent, zone: &str) -> String {
+    let mut text = String::new();
+    for path in [
+        "/zones".to_owned(),
+        format!("/zones/{zone}"),
+        format!("/zones/{zone}/provision/status"),
+        "/tasks?limit=1000".to_owned(),
+        "/api-keys".to_owned(),
+        "/provisioning/recipes".to_owned(),
+    ] {
+        let r = agent.get(&path);
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+        text.push_str(&r.body.to_string());
+    }
+    let tasks = agent.get("/tasks?limit=1000").body;
+    for t in tasks["tasks"].as_array().unwrap() {
+        let id = t["id"].as_str().unwrap();
+        text.push_str(&agent.get(&format!("/tasks/{id}")).body.to_string());
+        text.push_str(
+            &agent
+                .get(&format!("/tasks/{id}/output?limit=10000"))
+                .body
+                .to_string(),
+        );
+    }
+    text
+}
+
+#[test]
+fn secrets_reach_no_answer_log_column_or_process_list() {
+    let agent = TestAgent::start();
+    let made = agent.post("/api-keys", json!({"name": "ops", "role": "operator"}));
+    assert_eq!(made.status, 201);
+    let token = made.body["api_key"].as_str().unwrap().to_owned();
+    let needles = [
+        ZONE_PASSWORD,
+        CONSOLE_PASSWORD,
+        PRIVATE_KEY_BODY,
+        &token,
+        &agent.key,
+    ];
+
+    // Watch every process while the zone is created and configured with secrets.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watchers: Vec<_> = [ZONE_PASSWORD, CONSOLE_PASSWORD, PRIVATE_KEY_BODY]
+        .iter()
+        .map(|n| crate::provisioning::watch_proc(n.to_string(), stop.clone()))
+        .collect();
+    let r = agent.request(
+        "POST",
+        "/zones",
+        Some(&token),
+        Some(&json!({"name": "sec1", "brand": "bhyve", "ram": "1G",
+            "boot_volume": {"size": "1G"},
+            "cloud_init": {"enabled": "on", "password": ZONE_PASSWORD}})),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "completed", "{t:?}");
+    let key = format!(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n{PRIVATE_KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----\n"
+    );
+    let r = agent.request(
+        "PUT",
+        "/zones/sec1",
+        Some(&token),
+        Some(
+            &json!({"ram": "2G", "cloud_init": {"password": format!("{ZONE_PASSWORD}x")},
+            "provisioning": {"credentials": {"username": "root", "password": CONSOLE_PASSWORD,
+                "ssh_private_key": key}}}),
+        ),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "completed", "{t:?}");
+    stop.store(true, Ordering::Relaxed);
+    for w in watchers {
+        let seen = w.join().unwrap();
+        assert_eq!(
+            seen.len(),
+            1,
+            "a secret was visible in /proc (argv or environment): {seen:?}"
+        );
+    }
+
+    // It did reach the zone (so the checks below are not vacuous).
+    let host = crate::zones::dump(&agent).to_string();
+    assert!(host.contains(&format!("{ZONE_PASSWORD}x")));
+
+    let answers = all_answers(&agent, "sec1");
+    let log = agent.log();
+    let db = dump_db(&agent);
+    assert!(
+        db.iter()
+            .any(|(t, _, v)| SECRET_TABLES.contains(&t.as_str()) && v.contains(CONSOLE_PASSWORD)),
+        "the console password was not kept in the secret store"
+    );
+    for n in needles {
+        assert!(!answers.contains(n), "an answer holds a secret ({n})");
+        assert!(!log.contains(n), "the agent's log holds a secret ({n})");
+        for (table, column, value) in &db {
+            if value.contains(n) {
+                assert!(
+                    SECRET_TABLES.contains(&table.as_str()),
+                    "{table}.{column} holds a secret ({n})"
+                );
+            }
+        }
+    }
+    // API keys are kept as hashes only: not even the secret tables hold one.
+    assert!(!db
+        .iter()
+        .any(|(_, _, v)| v.contains(&token) || v.contains(&agent.key)));
+}
+
+fn openssl() -> Option<std::path::PathBuf> {
+    let out = Command::new("openssl").arg("version").output().ok()?;
+    out.status.success().then(|| "openssl".into())
+}
+
+/// `openssl s_client` with one protocol version; returns (handshake done, output).
+fn handshake(port: u16, version: &str) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            version,
+            // Let the client offer old protocols at all (OpenSSL 3 refuses them itself).
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "New, TLSv1.2, Cipher is ..." after a handshake; "New, (NONE), Cipher is (NONE)" when
+    // there was none.
+    let done = text.contains("New, TLSv") && !text.contains("Cipher is (NONE)");
+    (done, text)
+}
+
+#[test]
+fn tls_is_1_2_or_newer_plain_http_is_off_and_key_files_are_0600() {
+    let agent = TestAgent::start();
+    if openssl().is_some() {
+        for v in ["-tls1_2", "-tls1_3"] {
+            let (ok, text) = handshake(agent.port, v);
+            assert!(ok, "a {v} handshake failed:\n{text}");
+        }
+        for v in ["-tls1", "-tls1_1"] {
+            let (ok, text) = handshake(agent.port, v);
+            assert!(!ok, "a {v} handshake succeeded:\n{text}");
+            // The server said no with an alert (rustls sends handshake_failure, 40), rather
+            // than the client refusing to try.
+            assert!(
+                text.contains("SSL alert number"),
+                "{v}: no protocol-version refusal:\n{text}"
+            );
+        }
+    } else {
+        eprintln!("openssl not found: TLS version checks skipped");
+    }
+
+    // No plain-HTTP listener by default: the agent logs its listeners, and only HTTPS is one.
+    let log = agent.log();
+    assert!(log.contains("listening (HTTPS)"), "{log}");
+    assert!(!log.contains("listening (plain HTTP)"), "{log}");
+
+    let data = agent.data_dir();
+    for f in ["bootstrap-api-key", "tls/agent.key", "tls/agent.crt"] {
+        let mode = std::fs::metadata(data.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f} is {mode:o}");
+    }
+}
+
+#[test]
+fn plain_http_answers_only_when_configured() {
+    let port = crate::support::free_port();
+    let agent = TestAgent::start_configured(&format!("  http_port: {port}\n"), "");
+    let r = ureq::get(&format!("http://127.0.0.1:{port}/health"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let log = agent.log();
+    assert!(log.contains("listening (plain HTTP)"), "{log}");
+}
