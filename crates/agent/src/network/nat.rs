@@ -195,17 +195,11 @@ pub async fn apply_with(
         return Ok(false);
     }
     if current.as_deref() != Some(text.as_str()) {
-        let temp = file.write_temp(&text)?;
+        let temp = journal::stage_file(cx, &file, &text, Reader::Ipnat).await?;
         if let Err(e) = ipnat::check(&cx.runner, &temp.illumos).await {
             file.discard_temp();
             return Err(op_err(e));
         }
-        let replaced = file.keep_backup()?;
-        cx.will_make(&Made::ConfigFile {
-            file: replaced,
-            reader: Reader::Ipnat,
-        })
-        .await?;
         file.commit_temp()?;
         cx.note(&format!("wrote {}", file.illumos));
     }
