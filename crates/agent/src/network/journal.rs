@@ -55,6 +55,9 @@ pub enum Made {
     ListenIfnames {
         previous: Vec<String>,
     },
+    /// The provisioning teardown is about to change the host: from here on it is finished,
+    /// not undone (`roll_forward`). Nothing to undo.
+    TeardownBegun,
 }
 
 /// Journals that `file` is about to be replaced (its current version kept as the backup), then
@@ -204,6 +207,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
                 Err(e) => Err(OpError::failed(chain(&e))),
             }
         }
+        Made::TeardownBegun => Ok(()),
         Made::ListenIfnames { previous } => {
             let values = previous
                 .iter()
