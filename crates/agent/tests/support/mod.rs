@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod ops;
+pub mod sweep;
+
 /// The workspace's target directory, found from this test executable's path
 /// (`target/debug/deps/integration-*`).
 pub fn target_dir() -> PathBuf {
@@ -397,6 +400,19 @@ impl TestAgent {
         r.body
     }
 
+    /// Like [`TestAgent::wait`], but `None` when the agent dies before the task ends.
+    pub fn wait_raw(&self, id: &str) -> Option<Value> {
+        let t = self.request_raw("GET", &format!("/tasks/{id}/wait?timeout=60"), None)?;
+        assert!(
+            matches!(
+                t["status"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            ),
+            "task {id} did not end: {t:?}"
+        );
+        Some(t)
+    }
+
     /// Polls `cond` until it holds, failing with the last value seen.
     pub fn eventually<T: std::fmt::Debug>(
         &self,
@@ -431,6 +447,32 @@ impl TestAgent {
     pub fn invocations(&self) -> Vec<Value> {
         read_jsonl(&self.host.join("invocations.log"))
     }
+}
+
+/// Runs an emulated host tool by hand (as an admin would), asserting success; returns stdout.
+pub fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> String {
+    let out = Command::new(agent.host.join("bin").join(tool))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `illumos-sim dump`: the canonical host state (zones, datasets, links, addresses, services,
+/// routeadm, active NAT rules, `ipnat.conf` and `dhcpd.conf`).
+pub fn dump(agent: &TestAgent) -> Value {
+    let out = Command::new(sim_bin())
+        .arg("dump")
+        .arg(&agent.host)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
