@@ -26,7 +26,7 @@ use utoipa_axum::routes;
 
 use super::dhcp::{self, conf::SubnetConfig};
 use super::journal::{self, Made};
-use super::nat::{self, Activate};
+use super::nat;
 use super::settings::ProvisioningNet;
 use super::{
     forwarding, link_lock, op_err, read_err, NetworkServices, LOCK_DHCPD, LOCK_FORWARDING,
@@ -686,18 +686,7 @@ impl Operation for TeardownOp {
             dhcp::apply(svc, cx, &conf).await?;
 
             cx.progress(35, "NAT rules").await?;
-            let file = super::conffile::ConfFile::new(&svc.config, &svc.settings.ipnat_conf);
-            let mut nat_conf = NatConf::parse(&file.read()?.unwrap_or_default());
-            let ours: Vec<NatRule> = nat_conf
-                .rules()
-                .map(|(_, r)| r.clone())
-                .filter(|r| is_provisioning_rule(&p, r))
-                .collect();
-            if !ours.is_empty() {
-                for r in &ours {
-                    nat_conf.remove(r);
-                }
-                nat::apply_with(svc, cx, &nat_conf, Activate::IfOnline).await?;
+            if nat::remove_rules(svc, cx, |r| is_provisioning_rule(&p, r)).await? {
                 removed.push("nat_rule");
             }
 
