@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod cli;
 mod crash;
+mod faults;
 mod network;
 mod packaging;
 mod provisioning;

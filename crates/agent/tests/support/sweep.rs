@@ -3,7 +3,8 @@
 //! request or as a clean run leaves it, never in between. `crash.rs` and `faults.rs` run them.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -89,15 +90,18 @@ fn task_ids(agent: &TestAgent) -> Vec<String> {
         .collect()
 }
 
-/// The host after a clean run of `op`.
-fn reference(op: &Op, config: &str) -> Value {
+/// The host after a clean run of `op`, and how many host commands the request ran (handler and
+/// task): the crash and fault points are 1 to that number, since a run with a fault at k runs
+/// the same first k commands.
+fn reference(op: &Op, config: &str) -> (Value, usize) {
     let agent = TestAgent::start_with(config);
     (op.setup)(&agent);
+    let from = log_len(&agent);
     let r = agent.request(op.method, op.path, Some(&agent.key), op.body.as_ref());
     assert!(r.status == 202, "{}: {:?}", op.name, r.body);
     let t = agent.wait(r.body["task_id"].as_str().unwrap());
     assert_eq!(t["status"], "completed", "{}: {t:?}", op.name);
-    host_state(&agent)
+    (host_state(&agent), log_len(&agent) - from)
 }
 
 /// Where two dumps differ, one line per differing leaf (`path: left => right`).
@@ -160,7 +164,8 @@ fn check_end(
 /// killed (SIGKILL) right after its k-th host command and restarted. Returns how many crash
 /// points were checked.
 pub fn crash_sweep(op: &Op) -> usize {
-    let after = reference(op, "");
+    let started = Instant::now();
+    let (after, commands) = reference(op, "");
     let mut k = 1;
     loop {
         let mut agent = TestAgent::start();
@@ -182,10 +187,12 @@ pub fn crash_sweep(op: &Op) -> usize {
         let ended = id.as_ref().and_then(|id| agent.wait_raw(id));
         if ended.is_some() && !fault_fired(&agent, from) {
             // k is past the last command: the operation ran to its end.
+            assert_eq!(k - 1, commands, "{}: crash points", op.name);
             eprintln!(
-                "crash sweep: {}: {} crash points, all before or after",
+                "crash sweep: {}: {} crash points, all before or after ({:.1} s)",
                 op.name,
-                k - 1
+                k - 1,
+                started.elapsed().as_secs_f64()
             );
             return k - 1;
         }
@@ -236,45 +243,79 @@ pub const FAULT_CONFIG: &str = "zones:\n  task_timeout: 1\ntasks:\n  kill_grace_
 /// completed (the failure was tolerated) with the host as after. Returns the number of fault
 /// points.
 pub fn fault_sweep(op: &Op, fault: Fault) -> usize {
-    let after = reference(op, FAULT_CONFIG);
-    let rule = |k: usize| match fault {
-        Fault::Fail => json!({"tool": "*", "nth": k, "action": "fail"}),
-        Fault::Hang => json!({"tool": "*", "nth": k, "action": "hang", "ms": 30_000}),
+    let started = Instant::now();
+    let (after, commands) = reference(op, FAULT_CONFIG);
+    // A hang point spends most of its time idle, waiting out the command timeout: four run at
+    // once. Failures keep the CPU busy and run one at a time.
+    let workers = match fault {
+        Fault::Fail => 1,
+        Fault::Hang => 4,
     };
-    let what = format!("{fault:?}").to_lowercase();
-    let mut k = 1;
-    loop {
-        let agent = TestAgent::start_with(FAULT_CONFIG);
-        (op.setup)(&agent);
-        let before = host_state(&agent);
-        let from = log_len(&agent);
-        write_fault(&agent, rule(k));
-        let r = agent.request(op.method, op.path, Some(&agent.key), op.body.as_ref());
-        if r.status != 202 {
-            assert!(
-                fault_fired(&agent, from) && r.status >= 500,
-                "{} {what} k={k}: answered {} {:?}",
-                op.name,
-                r.status,
-                r.body
-            );
-            same(&host_state(&agent), &before, || {
-                format!("{} {what} k={k}: refused, host changed", op.name)
+    let next = AtomicUsize::new(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                if k > commands {
+                    break;
+                }
+                fault_point(op, fault, k, &after);
             });
-            k += 1;
-            continue;
         }
+    });
+    eprintln!(
+        "fault sweep ({}): {}: {commands} fault points, all before or after ({:.1} s)",
+        fault.name(),
+        op.name,
+        started.elapsed().as_secs_f64()
+    );
+    commands
+}
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Fail => "fail",
+            Fault::Hang => "hang",
+        }
+    }
+
+    fn rule(self, k: usize) -> Value {
+        match self {
+            Fault::Fail => json!({"tool": "*", "nth": k, "action": "fail"}),
+            Fault::Hang => json!({"tool": "*", "nth": k, "action": "hang", "ms": 30_000}),
+        }
+    }
+}
+
+/// One run of `op` on a fresh agent with its k-th host command failing or hanging.
+fn fault_point(op: &Op, fault: Fault, k: usize, after: &Value) {
+    let what = fault.name();
+    let agent = TestAgent::start_with(FAULT_CONFIG);
+    (op.setup)(&agent);
+    let before = host_state(&agent);
+    let from = log_len(&agent);
+    write_fault(&agent, fault.rule(k));
+    let r = agent.request(op.method, op.path, Some(&agent.key), op.body.as_ref());
+    if r.status == 202 {
         let task = agent.wait(r.body["task_id"].as_str().unwrap());
-        if !fault_fired(&agent, from) {
-            assert_eq!(task["status"], "completed", "{} {what}: {task}", op.name);
-            eprintln!(
-                "fault sweep ({what}): {}: {} fault points, all before or after",
-                op.name,
-                k - 1
-            );
-            return k - 1;
-        }
-        check_end(op, &what, k, &task, &host_state(&agent), &before, &after);
-        k += 1;
+        assert!(
+            fault_fired(&agent, from),
+            "{} {what} k={k}: did not fire",
+            op.name
+        );
+        check_end(op, what, k, &task, &host_state(&agent), &before, after);
+    } else {
+        // A read in the handler failed: a server error, and nothing done.
+        assert!(
+            fault_fired(&agent, from) && r.status >= 500,
+            "{} {what} k={k}: answered {} {:?}",
+            op.name,
+            r.status,
+            r.body
+        );
+        same(&host_state(&agent), &before, || {
+            format!("{} {what} k={k}: refused, host changed", op.name)
+        });
     }
 }
