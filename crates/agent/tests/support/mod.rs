@@ -150,8 +150,27 @@ impl TestAgent {
         self.dir.0.join("data")
     }
 
-    /// Starts the binary and waits for `/health` to answer.
+    /// Starts the binary and waits for `/health` to answer. Many agents start at once, so the
+    /// port from [`free_port`] may be taken before the agent binds it: then it moves to another.
     pub fn launch(&mut self) {
+        for _ in 0..5 {
+            if self.try_launch() {
+                return;
+            }
+            let config = std::fs::read_to_string(&self.config_path).unwrap();
+            let old = format!("https_port: {}\n", self.port);
+            self.port = free_port();
+            let new = format!("https_port: {}\n", self.port);
+            std::fs::write(&self.config_path, config.replacen(&old, &new, 1)).unwrap();
+        }
+        panic!("no free port for the agent: {}", self.log());
+    }
+
+    /// False when the agent could not bind its port. Waits for its "listening" line before
+    /// asking `/health`: until then another test's agent on the same port could answer.
+    fn try_launch(&mut self) -> bool {
+        const LISTENING: &str = "listening (HTTPS)";
+        let start = self.log().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -168,18 +187,24 @@ impl TestAgent {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            let log = self.log().split_off(start);
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("agent exited with {status}: {}", self.log());
+                self.child = None;
+                if log.contains("Address already in use") {
+                    return false;
+                }
+                panic!("agent exited with {status}: {log}");
             }
-            if let Ok(r) = self.http.get(&self.url("/health")).call() {
-                if r.status() == 200 {
-                    return;
+            if log.contains(LISTENING) {
+                if let Ok(r) = self.http.get(&self.url("/health")).call() {
+                    if r.status() == 200 {
+                        return true;
+                    }
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "agent did not answer /health: {}",
-                self.log()
+                "agent did not answer /health: {log}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
