@@ -260,24 +260,34 @@ impl TestAgent {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Response {
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(self.url(path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(k) = key {
-            req = req.header("Authorization", format!("Bearer {k}"));
-        }
-        let result = match body {
-            Some(b) => self.http.run(
-                req.header("Content-Type", "application/json")
-                    .body(b.to_string())
-                    .unwrap(),
-            ),
-            None => self.http.run(req.body(()).unwrap()),
+        let send = || {
+            let mut req = ureq::http::Request::builder()
+                .method(method)
+                .uri(self.url(path));
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            if let Some(k) = key {
+                req = req.header("Authorization", format!("Bearer {k}"));
+            }
+            match body {
+                Some(b) => self.http.run(
+                    req.header("Content-Type", "application/json")
+                        .body(b.to_string())
+                        .unwrap(),
+                ),
+                None => self.http.run(req.body(()).unwrap()),
+            }
         };
-        let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let mut resp = match send() {
+            Ok(r) => r,
+            // A pooled connection the server closed meanwhile (ureq does not retry): a GET is
+            // safe to send again, once, on a new connection.
+            Err(_) if method == "GET" && self.is_running() => {
+                send().unwrap_or_else(|e| panic!("{method} {path} (sent twice): {e}"))
+            }
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -290,6 +300,22 @@ impl TestAgent {
             status,
             body,
             headers,
+        }
+    }
+
+    /// Whether the agent process is still running (false once it exited, even unreaped).
+    pub fn is_running(&self) -> bool {
+        match &self.child {
+            Some(c) => {
+                // SAFETY: kill(2) with signal 0 only checks the process; the pid is our child,
+                // not yet reaped, so it cannot have been reused.
+                let alive = unsafe { libc::kill(c.id() as i32, 0) } == 0;
+                alive
+                    && !std::fs::read_to_string(format!("/proc/{}/stat", c.id()))
+                        .unwrap_or_default()
+                        .contains(") Z ")
+            }
+            None => false,
         }
     }
 
@@ -427,7 +453,13 @@ impl TestAgent {
 
     /// Like [`TestAgent::wait`], but `None` when the agent dies before the task ends.
     pub fn wait_raw(&self, id: &str) -> Option<Value> {
-        let t = self.request_raw("GET", &format!("/tasks/{id}/wait?timeout=60"), None)?;
+        let path = format!("/tasks/{id}/wait?timeout=60");
+        let t = match self.request_raw("GET", &path, None) {
+            Some(t) => t,
+            // The connection failed but the agent lives (a stale pooled connection): again.
+            None if self.is_running() => self.request_raw("GET", &path, None)?,
+            None => return None,
+        };
         assert!(
             matches!(
                 t["status"].as_str(),

@@ -55,8 +55,8 @@ fn temp_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
 }
 
 /// Queues a request during setup and waits for its task to complete.
-pub fn completed(agent: &TestAgent, method: &str, path: &str, body: Value) {
-    let r = agent.request(method, path, Some(&agent.key), Some(&body));
+pub fn completed(agent: &TestAgent, method: &str, path: &str, body: Option<Value>) {
+    let r = agent.request(method, path, Some(&agent.key), body.as_ref());
     assert_eq!(r.status, 202, "{method} {path}: {:?}", r.body);
     let t = agent.wait(r.body["task_id"].as_str().unwrap());
     assert_eq!(t["status"], "completed", "{method} {path}: {t}");
