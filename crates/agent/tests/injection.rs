@@ -369,7 +369,7 @@ fn isolate(op: &str, field: &str, example: &Value) -> Value {
 
 /// The zone's `attr` value on the emulated host.
 fn zone_attr(agent: &TestAgent, zone: &str, attr: &str) -> Option<String> {
-    let dump = crate::zones::dump(agent);
+    let dump = crate::support::dump(agent);
     dump["zones"][zone]["cfg"]["resources"]
         .as_array()?
         .iter()
@@ -562,7 +562,7 @@ impl<'a> Run<'a> {
 }
 
 fn setup(agent: &TestAgent) -> Fixtures {
-    use crate::zones::host;
+    use crate::support::host;
     host(agent, "zfs", &["create", "-p", "rpool/templates/deb"]);
     host(agent, "zfs", &["snapshot", "rpool/templates/deb@v1"]);
     host(

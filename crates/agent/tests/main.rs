@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod cli;
 mod crash;
+mod faults;
 mod injection;
 mod load;
 mod network;

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{sim_bin, Response, TestAgent};
+use crate::support::{dump, Response, TestAgent};
 
 fn put(a: &TestAgent, path: &str, body: Value) -> Response {
     a.request("PUT", path, Some(&a.key), Some(&body))
@@ -28,16 +28,6 @@ fn failed(a: &TestAgent, resp: Response) -> Value {
     let t = done(a, resp);
     assert_eq!(t["status"], "failed", "{t:#}");
     t
-}
-
-fn dump(a: &TestAgent) -> Value {
-    let out = Command::new(sim_bin())
-        .arg("dump")
-        .arg(&a.host)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn file(a: &TestAgent, p: &str) -> Option<String> {

@@ -140,7 +140,7 @@ fn secrets_reach_no_answer_log_column_or_process_list() {
     }
 
     // It did reach the zone (so the checks below are not vacuous).
-    let host = crate::zones::dump(&agent).to_string();
+    let host = crate::support::dump(&agent).to_string();
     assert!(host.contains(&format!("{ZONE_PASSWORD}x")));
 
     let answers = all_answers(&agent, "sec1");

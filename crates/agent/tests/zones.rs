@@ -5,32 +5,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::TestAgent;
-
-/// Runs an emulated host tool by hand (as an admin would), asserting success.
-pub(crate) fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> String {
-    let out = Command::new(agent.host.join("bin").join(tool))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The canonical host state (zones, datasets, links, services, files).
-pub(crate) fn dump(agent: &TestAgent) -> Value {
-    let out = Command::new(crate::support::sim_bin())
-        .arg("dump")
-        .arg(&agent.host)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::support::{dump, host, TestAgent};
 
 fn faults(agent: &TestAgent, rules: &[Value]) {
     let text: String = rules.iter().map(|r| format!("{r}\n")).collect();

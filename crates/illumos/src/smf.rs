@@ -670,6 +670,13 @@ pub fn parse_listprop(text: &str) -> Result<Vec<Listed>, ParseError> {
 // ---------------------------------------------------------------------------------------------
 // Running.
 
+/// Whether a failed svcs said only that some operands match no instance. An exit 1 with
+/// nothing on stderr is a failure like any other, not "no such instance".
+fn only_unmatched(stderr: &str) -> bool {
+    let mut lines = stderr.lines().filter(|l| !l.trim().is_empty()).peekable();
+    lines.peek().is_some() && lines.all(|l| l.contains(NO_MATCH))
+}
+
 /// The states of the given instances. Instances that do not exist are left out: svcs reports
 /// them on stderr and still prints the others (exit 1).
 pub async fn svcs(run: &Runner, fmris: &[Fmri]) -> Result<Vec<ServiceStatus>, SvcsError> {
@@ -679,13 +686,7 @@ pub async fn svcs(run: &Runner, fmris: &[Fmri]) -> Result<Vec<ServiceStatus>, Sv
     };
     let stdout = match run.output(&svcs_cmd(fmris)).await {
         Ok(out) => out.stdout,
-        Err(CommandError::Failed(f))
-            if f.stderr
-                .lines()
-                .all(|l| l.trim().is_empty() || l.contains(NO_MATCH)) =>
-        {
-            f.stdout
-        }
+        Err(CommandError::Failed(f)) if only_unmatched(&f.stderr) => f.stdout,
         Err(e) => return Err(err(classify(e))),
     };
     parse_svcs(&stdout).map_err(|e| err(e.into()))
@@ -1157,5 +1158,15 @@ config/empty                 astring
                 .unwrap(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_svcs_that_fails_without_a_word_is_an_error_not_an_absent_instance() {
+        // Taken for "absent", it made a NAT change enable (and its undo disable) a running
+        // ipfilter.
+        let (_d, run) = crate::parsable::script::runner(Tool::Svcs, "exit 1");
+        assert!(service_state(&run, &fmri("svc:/network/ipfilter:default"))
+            .await
+            .is_err());
     }
 }

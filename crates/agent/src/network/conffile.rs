@@ -1,8 +1,10 @@
-//! Config files the agent rewrites (`ipnat.conf`, `dhcpd.conf`), changed atomically: the new
-//! text goes to a temp file beside the target (so the rename never crosses a file system), is
-//! validated by the caller, fsynced; the previous version is kept as `FILE.zw-backup`; then the
-//! temp file is renamed over the target and the directory fsynced. A reader sees the old file or
-//! the new one, never half of either, and a crash at any point leaves one of the two.
+//! Config files the agent rewrites (`ipnat.conf`, `dhcpd.conf`), changed atomically: the
+//! previous version is kept as `FILE.zw-backup` (and the replacement journalled, see
+//! `journal::stage_file`); the new text goes to a temp file beside the target (so the rename
+//! never crosses a file system), fsynced, and is validated by the caller; then the temp file is
+//! renamed over the target and the directory fsynced. A reader sees the old file or the new one,
+//! never half of either, and a crash at any point leaves one of the two (and an undo removes
+//! the temp file).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,8 +123,10 @@ impl ConfFile {
         Ok(())
     }
 
-    /// Puts back what [`ConfFile::keep_backup`] recorded. Safe to run twice.
+    /// Puts back what [`ConfFile::keep_backup`] recorded and removes a temp file left by an
+    /// interrupted write. Safe to run twice.
     pub fn restore(&self, replaced: &Replaced) -> Result<(), OpError> {
+        self.discard_temp();
         if replaced.existed {
             let bytes = std::fs::read(self.backup_path())
                 .map_err(|e| io_err("read", &self.backup_path(), e))?;
@@ -180,6 +184,22 @@ mod tests {
         f.commit_temp().unwrap();
         f.restore(&r).unwrap();
         assert!(!f.local.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn restoring_after_an_interrupted_write_removes_the_temp_file() {
+        let dir = std::env::temp_dir().join(format!("zw-conffile3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let f = file(&dir);
+        std::fs::create_dir_all(f.local.parent().unwrap()).unwrap();
+        std::fs::write(&f.local, "old\n").unwrap();
+        let r = f.keep_backup().unwrap();
+        let t = f.write_temp("new\n").unwrap();
+        // The agent stops here (crash, failed check); the undo restores.
+        f.restore(&r).unwrap();
+        assert!(!t.local.exists());
+        assert_eq!(std::fs::read_to_string(&f.local).unwrap(), "old\n");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -55,6 +55,28 @@ pub enum Made {
     ListenIfnames {
         previous: Vec<String>,
     },
+    /// The provisioning teardown is about to change the host: from here on it is finished,
+    /// not undone (`roll_forward`). Nothing to undo.
+    TeardownBegun,
+}
+
+/// Journals that `file` is about to be replaced (its current version kept as the backup), then
+/// writes `text` to the temp file beside it and returns that for the caller to check. The entry
+/// comes first so that a failure or crash at any later point, even before the temp file is
+/// renamed into place, is undone by restoring the backup, which also removes the temp file.
+pub async fn stage_file(
+    cx: &OpCx,
+    file: &ConfFile,
+    text: &str,
+    reader: Reader,
+) -> Result<ConfFile, OpError> {
+    let replaced = file.keep_backup()?;
+    cx.will_make(&Made::ConfigFile {
+        file: replaced,
+        reader,
+    })
+    .await?;
+    file.write_temp(text)
 }
 
 /// Replays `journal` (newest first). Every step is tried; the first failure is returned.
@@ -185,6 +207,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
                 Err(e) => Err(OpError::failed(chain(&e))),
             }
         }
+        Made::TeardownBegun => Ok(()),
         Made::ListenIfnames { previous } => {
             let values = previous
                 .iter()

@@ -195,17 +195,11 @@ pub async fn apply_with(
         return Ok(false);
     }
     if current.as_deref() != Some(text.as_str()) {
-        let temp = file.write_temp(&text)?;
+        let temp = journal::stage_file(cx, &file, &text, Reader::Ipnat).await?;
         if let Err(e) = ipnat::check(&cx.runner, &temp.illumos).await {
             file.discard_temp();
             return Err(op_err(e));
         }
-        let replaced = file.keep_backup()?;
-        cx.will_make(&Made::ConfigFile {
-            file: replaced,
-            reader: Reader::Ipnat,
-        })
-        .await?;
         file.commit_temp()?;
         cx.note(&format!("wrote {}", file.illumos));
     }
@@ -234,6 +228,46 @@ pub async fn apply_with(
     }
     verify(cx, conf).await?;
     Ok(true)
+}
+
+/// Removes every rule `selected` picks from the file and makes the active rules follow, without
+/// enabling ipfilter for it; returns whether the file held any. When the file holds none but
+/// the active rules still do (a run stopped between writing the file and reloading it), reloads:
+/// running it again finishes the removal.
+pub async fn remove_rules(
+    svc: &NetworkServices,
+    cx: &OpCx,
+    selected: impl Fn(&NatRule) -> bool,
+) -> Result<bool, OpError> {
+    let mut conf = read_conf(svc)?;
+    let found: Vec<NatRule> = conf
+        .rules()
+        .map(|(_, r)| r.clone())
+        .filter(|r| selected(r))
+        .collect();
+    if !found.is_empty() {
+        for r in &found {
+            conf.remove(r);
+        }
+        apply_with(svc, cx, &conf, Activate::IfOnline).await?;
+        return Ok(true);
+    }
+    let state = smf::service_state(&cx.runner, &svc.settings.ipfilter)
+        .await
+        .map_err(op_err)?;
+    if state.is_some_and(|s| s.state == ServiceState::Online) {
+        let active = ipnat::list(&cx.runner).await.map_err(op_err)?;
+        if active
+            .rules
+            .iter()
+            .any(|a| matches!(a, ActiveRule::Rule(r) if selected(r)))
+        {
+            ipnat::reload(&cx.runner, &svc.settings.ipnat_conf)
+                .await
+                .map_err(op_err)?;
+        }
+    }
+    Ok(false)
 }
 
 /// Every rule the file holds must be active.

@@ -26,7 +26,7 @@ use utoipa_axum::routes;
 
 use super::dhcp::{self, conf::SubnetConfig};
 use super::journal::{self, Made};
-use super::nat::{self, Activate};
+use super::nat;
 use super::settings::ProvisioningNet;
 use super::{
     forwarding, link_lock, op_err, read_err, NetworkServices, LOCK_DHCPD, LOCK_FORWARDING,
@@ -661,6 +661,7 @@ impl Operation for TeardownOp {
                 .await
                 .map_err(op_err)?
                 .map(|s| s.state);
+            cx.will_make(&Made::TeardownBegun).await?;
             if !matches!(state, Some(ServiceState::Disabled) | None) {
                 dhcp::stop(svc, cx).await?;
                 removed.push("dhcp_service");
@@ -685,18 +686,7 @@ impl Operation for TeardownOp {
             dhcp::apply(svc, cx, &conf).await?;
 
             cx.progress(35, "NAT rules").await?;
-            let file = super::conffile::ConfFile::new(&svc.config, &svc.settings.ipnat_conf);
-            let mut nat_conf = NatConf::parse(&file.read()?.unwrap_or_default());
-            let ours: Vec<NatRule> = nat_conf
-                .rules()
-                .map(|(_, r)| r.clone())
-                .filter(|r| is_provisioning_rule(&p, r))
-                .collect();
-            if !ours.is_empty() {
-                for r in &ours {
-                    nat_conf.remove(r);
-                }
-                nat::apply_with(svc, cx, &nat_conf, Activate::IfOnline).await?;
+            if nat::remove_rules(svc, cx, |r| is_provisioning_rule(&p, r)).await? {
                 removed.push("nat_rule");
             }
 
@@ -765,15 +755,22 @@ impl Operation for TeardownOp {
         })
     }
 
-    /// Teardown is not reversed (run it again to finish); only a config file it replaced is put
-    /// back when the service reading it failed.
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+    /// Once it began changing the host, teardown cannot be taken back, only finished: it runs
+    /// again (each step skips what is already gone), so the host ends with the provisioning
+    /// network either whole or removed. Before that there is nothing to undo.
+    fn roll_forward<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
         Box::pin(async move {
-            let files: Vec<Value> = j
-                .into_iter()
-                .filter(|e| e.get("kind").and_then(Value::as_str) == Some("config_file"))
-                .collect();
-            journal::undo(&self.0, cx, files).await
+            let begun = journal.iter().any(|e| {
+                serde_json::from_value::<Made>(e.clone()).is_ok_and(|m| m == Made::TeardownBegun)
+            });
+            if !begun {
+                return Ok(None);
+            }
+            self.run(cx).await.map(Some)
         })
     }
 }

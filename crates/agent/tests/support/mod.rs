@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod openapi;
+pub mod ops;
+pub mod sweep;
 
 /// The workspace's target directory, found from this test executable's path
 /// (`target/debug/deps/integration-*`).
@@ -154,8 +156,27 @@ impl TestAgent {
         self.dir.0.join("data")
     }
 
-    /// Starts the binary and waits for `/health` to answer.
+    /// Starts the binary and waits for `/health` to answer. Many agents start at once, so the
+    /// port from [`free_port`] may be taken before the agent binds it: then it moves to another.
     pub fn launch(&mut self) {
+        for _ in 0..5 {
+            if self.try_launch() {
+                return;
+            }
+            let config = std::fs::read_to_string(&self.config_path).unwrap();
+            let old = format!("https_port: {}\n", self.port);
+            self.port = free_port();
+            let new = format!("https_port: {}\n", self.port);
+            std::fs::write(&self.config_path, config.replacen(&old, &new, 1)).unwrap();
+        }
+        panic!("no free port for the agent: {}", self.log());
+    }
+
+    /// False when the agent could not bind its port. Waits for its "listening" line before
+    /// asking `/health`: until then another test's agent on the same port could answer.
+    fn try_launch(&mut self) -> bool {
+        const LISTENING: &str = "listening (HTTPS)";
+        let start = self.log().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -172,18 +193,24 @@ impl TestAgent {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            let log = self.log().split_off(start);
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("agent exited with {status}: {}", self.log());
+                self.child = None;
+                if log.contains("Address already in use") {
+                    return false;
+                }
+                panic!("agent exited with {status}: {log}");
             }
-            if let Ok(r) = self.http.get(&self.url("/health")).call() {
-                if r.status() == 200 {
-                    return;
+            if log.contains(LISTENING) {
+                if let Ok(r) = self.http.get(&self.url("/health")).call() {
+                    if r.status() == 200 {
+                        return true;
+                    }
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "agent did not answer /health: {}",
-                self.log()
+                "agent did not answer /health: {log}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -259,24 +286,26 @@ impl TestAgent {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Response {
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(self.url(path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(k) = key {
-            req = req.header("Authorization", format!("Bearer {k}"));
-        }
-        let result = match body {
-            Some(b) => self.http.run(
-                req.header("Content-Type", "application/json")
-                    .body(b.to_string())
-                    .unwrap(),
-            ),
-            None => self.http.run(req.body(()).unwrap()),
+        let send = || {
+            let mut req = ureq::http::Request::builder()
+                .method(method)
+                .uri(self.url(path));
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            if let Some(k) = key {
+                req = req.header("Authorization", format!("Bearer {k}"));
+            }
+            match body {
+                Some(b) => self.http.run(
+                    req.header("Content-Type", "application/json")
+                        .body(b.to_string())
+                        .unwrap(),
+                ),
+                None => self.http.run(req.body(()).unwrap()),
+            }
         };
-        let mut resp = result.unwrap_or_else(|e| {
+        let mut resp = send().unwrap_or_else(|e| {
             panic!(
                 "{method} {path}: {e} (agent process: {})",
                 self.process_state()
@@ -294,6 +323,22 @@ impl TestAgent {
             status,
             body,
             headers,
+        }
+    }
+
+    /// Whether the agent process is still running (false once it exited, even unreaped).
+    pub fn is_running(&self) -> bool {
+        match &self.child {
+            Some(c) => {
+                // SAFETY: kill(2) with signal 0 only checks the process; the pid is our child,
+                // not yet reaped, so it cannot have been reused.
+                let alive = unsafe { libc::kill(c.id() as i32, 0) } == 0;
+                alive
+                    && !std::fs::read_to_string(format!("/proc/{}/stat", c.id()))
+                        .unwrap_or_default()
+                        .contains(") Z ")
+            }
+            None => false,
         }
     }
 
@@ -429,6 +474,25 @@ impl TestAgent {
         r.body
     }
 
+    /// Like [`TestAgent::wait`], but `None` when the agent dies before the task ends.
+    pub fn wait_raw(&self, id: &str) -> Option<Value> {
+        let path = format!("/tasks/{id}/wait?timeout=60");
+        let t = match self.request_raw("GET", &path, None) {
+            Some(t) => t,
+            // The connection failed but the agent lives (a stale pooled connection): again.
+            None if self.is_running() => self.request_raw("GET", &path, None)?,
+            None => return None,
+        };
+        assert!(
+            matches!(
+                t["status"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            ),
+            "task {id} did not end: {t:?}"
+        );
+        Some(t)
+    }
+
     /// Polls `cond` until it holds, failing with the last value seen.
     pub fn eventually<T: std::fmt::Debug>(
         &self,
@@ -463,6 +527,32 @@ impl TestAgent {
     pub fn invocations(&self) -> Vec<Value> {
         read_jsonl(&self.host.join("invocations.log"))
     }
+}
+
+/// Runs an emulated host tool by hand (as an admin would), asserting success; returns stdout.
+pub fn host(agent: &TestAgent, tool: &str, args: &[&str]) -> String {
+    let out = Command::new(agent.host.join("bin").join(tool))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `illumos-sim dump`: the canonical host state (zones, datasets, links, addresses, services,
+/// routeadm, active NAT rules, `ipnat.conf` and `dhcpd.conf`).
+pub fn dump(agent: &TestAgent) -> Value {
+    let out = Command::new(sim_bin())
+        .arg("dump")
+        .arg(&agent.host)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 pub fn read_jsonl(path: &Path) -> Vec<Value> {

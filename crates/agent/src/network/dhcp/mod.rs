@@ -169,7 +169,7 @@ pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &DhcpConf) -> Result<
     if file.read()?.as_deref() == Some(text.as_str()) {
         return Ok(false);
     }
-    let temp = file.write_temp(&text)?;
+    let temp = journal::stage_file(cx, &file, &text, Reader::Dhcpd).await?;
     match check::check(&svc.settings.dhcpd_path, &temp.local).await {
         Ok(check::Checked::Valid) => cx.note("dhcpd -t: configuration OK"),
         Ok(check::Checked::Skipped) => cx.note(&format!(
@@ -181,12 +181,6 @@ pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &DhcpConf) -> Result<
             return Err(OpError::failed(e));
         }
     }
-    let replaced = file.keep_backup()?;
-    cx.will_make(&Made::ConfigFile {
-        file: replaced,
-        reader: Reader::Dhcpd,
-    })
-    .await?;
     file.commit_temp()?;
     cx.note(&format!("wrote {}", file.illumos));
     refresh_if_enabled(svc, cx).await?;
