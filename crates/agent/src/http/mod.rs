@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod tls;
 
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub network: Arc<crate::network::NetworkServices>,
     pub provisioning: Arc<crate::provisioning::ProvisioningServices>,
     pub started: Instant,
+    /// Serialized list answers (`GET /tasks`, `GET /zones`).
+    pub pages: Arc<pages::Pages>,
     health: Arc<Mutex<Option<(Instant, HostTools)>>>,
 }
 
@@ -70,6 +73,7 @@ impl AppState {
             provisioning,
             key_usage: Arc::default(),
             started: Instant::now(),
+            pages: Arc::default(),
             health: Arc::default(),
         }
     }

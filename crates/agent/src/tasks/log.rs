@@ -25,6 +25,9 @@ pub struct TaskLog {
     tx: mpsc::UnboundedSender<Msg>,
 }
 
+/// How long a batch may wait for more lines before it is written.
+const WINDOW: Duration = Duration::from_millis(20);
+
 /// Longest line kept; a runaway command cannot fill the database with one line.
 const MAX_LINE: usize = 8192;
 
@@ -47,6 +50,9 @@ impl TaskLog {
                 let mut batch = Vec::new();
                 let mut progress = None;
                 let mut flushes = Vec::new();
+                // Lines and progress arriving within a short window share one transaction; a
+                // flush (the task is ending) writes at once.
+                let deadline = tokio::time::Instant::now() + WINDOW;
                 let mut next = Some(first);
                 while let Some(msg) = next.take() {
                     match msg {
@@ -57,9 +63,16 @@ impl TaskLog {
                         Msg::Progress(percent, stage) => progress = Some((percent, stage)),
                         Msg::Flush(done) => flushes.push(done),
                     }
-                    if batch.len() < 512 {
-                        next = rx.try_recv().ok();
+                    if batch.len() >= 512 || !flushes.is_empty() {
+                        break;
                     }
+                    next = match rx.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(_) => tokio::time::timeout_at(deadline, rx.recv())
+                            .await
+                            .ok()
+                            .flatten(),
+                    };
                 }
                 if !batch.is_empty() || progress.is_some() {
                     let (id, parent) = (task_id.clone(), parent.clone());

@@ -19,6 +19,7 @@ use super::store::{self, Filter};
 use crate::http::auth::{Admin, Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::pages;
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -77,7 +78,7 @@ async fn list_tasks(
     _: Viewer,
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<TaskList>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit", "limit must be from 1 to 1000"));
@@ -102,15 +103,24 @@ async fn list_tasks(
         limit,
         offset,
     };
+    let epoch = app.db.epoch();
+    let key = format!("tasks {filter:?}");
+    if let Some(body) = app.pages.get(epoch, &key) {
+        return Ok(pages::json(body));
+    }
     // On the calling thread: a page of tasks is read in well under a millisecond, less than a
     // hand-off to the blocking pool costs under load.
     let (tasks, total) = app.db.read_blocking(|c| store::list(c, &filter))?;
-    Ok(Json(TaskList {
+    let body = serde_json::to_vec(&TaskList {
         tasks,
         total,
         limit,
         offset,
-    }))
+    })
+    .map_err(ApiError::internal)?;
+    let body = axum::body::Bytes::from(body);
+    app.pages.put(epoch, key, body.clone());
+    Ok(pages::json(body))
 }
 
 /// A diagnostic task: no host work, just a cancellable wait.

@@ -24,23 +24,7 @@ pub struct ZoneServices {
     pub runner: illumos::Runner,
     pub db: Db,
     pub host: Arc<host::HostView>,
-    /// Serialized `GET /zones` answers by what they were built from.
-    lists: std::sync::Mutex<Vec<(ListKey, axum::body::Bytes)>>,
 }
-
-/// What a `GET /zones` answer was built from: the host listing, the cached configurations,
-/// the database (by its write epoch) and the filters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListKey {
-    pub listing: u64,
-    pub configs: u64,
-    pub epoch: u64,
-    pub state: Option<String>,
-    pub brand: Option<String>,
-}
-
-/// Answers kept: the unfiltered list and a few filters.
-const LISTS_KEPT: usize = 8;
 
 impl ZoneServices {
     pub fn new(config: Arc<Config>, runner: illumos::Runner, db: Db) -> Self {
@@ -50,23 +34,7 @@ impl ZoneServices {
             config,
             runner,
             db,
-            lists: std::sync::Mutex::new(Vec::new()),
         }
-    }
-
-    pub fn cached_list(&self, key: &ListKey) -> Option<axum::body::Bytes> {
-        let lists = self.lists.lock().unwrap_or_else(|p| p.into_inner());
-        lists.iter().find(|(k, _)| k == key).map(|(_, b)| b.clone())
-    }
-
-    /// Keeps `body`, replacing any older answer for the same filters.
-    pub fn cache_list(&self, key: ListKey, body: axum::body::Bytes) {
-        let mut lists = self.lists.lock().unwrap_or_else(|p| p.into_inner());
-        lists.retain(|(k, _)| (&k.state, &k.brand) != (&key.state, &key.brand));
-        if lists.len() >= LISTS_KEPT {
-            lists.remove(0);
-        }
-        lists.push((key, body));
     }
 }
 

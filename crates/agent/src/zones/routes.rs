@@ -21,6 +21,7 @@ use crate::db::DbError;
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::pages;
 use crate::http::AppState;
 use crate::tasks::model::TaskStatus;
 use crate::tasks::store::Filter;
@@ -62,15 +63,13 @@ async fn list_zones(
     let epoch = app.db.epoch();
     let (listing, host) = app.zones.host.listing().await.map_err(ApiError::host)?;
     let configs = app.zones.host.configs_version();
-    let key = super::ListKey {
-        listing,
-        configs,
-        epoch,
-        state: q.state.clone(),
-        brand: q.brand.clone(),
-    };
-    if let Some(body) = app.zones.cached_list(&key) {
-        return Ok(json_bytes(body));
+    let key = format!(
+        "zones {listing} {configs} {:?} {:?}",
+        q.state.as_deref(),
+        q.brand.as_deref()
+    );
+    if let Some(body) = app.pages.get(epoch, &key) {
+        return Ok(pages::json(body));
     }
     let records = app.db.read(store::all).await?;
     let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
@@ -115,19 +114,8 @@ async fn list_zones(
     })
     .map_err(ApiError::internal)?;
     let body = axum::body::Bytes::from(body);
-    app.zones.cache_list(key, body.clone());
-    Ok(json_bytes(body))
-}
-
-fn json_bytes(body: axum::body::Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    app.pages.put(epoch, key, body.clone());
+    Ok(pages::json(body))
 }
 
 /// The answer to a request that queued a zone task.

@@ -1,0 +1,81 @@
+//! Serialized list answers kept while nothing they were built from has changed: under a
+//! polling dashboard the same page is asked for again and again, and building it (a database
+//! read and a JSON encoding of many rows) costs more than sending it.
+//!
+//! An answer is filed under the database's write epoch read *before* its reads began, plus a
+//! key naming everything else it depends on (filters, host listing versions). A write moves the
+//! epoch, so an answer is never served once something it shows may have changed.
+
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+/// Answers kept at once (the unfiltered lists and a few filters).
+const KEPT: usize = 16;
+
+#[derive(Default)]
+pub struct Pages {
+    entries: Mutex<Vec<(u64, String, Bytes)>>,
+}
+
+impl Pages {
+    pub fn get(&self, epoch: u64, key: &str) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .find(|(e, k, _)| *e == epoch && k == key)
+            .map(|(_, _, b)| b.clone())
+    }
+
+    /// Keeps `body`; answers of older epochs go, and the oldest when full.
+    pub fn put(&self, epoch: u64, key: String, body: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|(e, k, _)| *e >= epoch && *k != key);
+        if entries.len() >= KEPT {
+            entries.remove(0);
+        }
+        entries.push((epoch, key, body));
+    }
+}
+
+/// A JSON answer from already serialized bytes.
+pub fn json(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_served_only_for_its_epoch_and_key() {
+        let p = Pages::default();
+        p.put(3, "a".into(), Bytes::from_static(b"A"));
+        assert_eq!(p.get(3, "a").as_deref(), Some(&b"A"[..]));
+        assert!(p.get(4, "a").is_none());
+        assert!(p.get(3, "b").is_none());
+        // A newer epoch's answer evicts the older ones.
+        p.put(4, "b".into(), Bytes::from_static(b"B"));
+        assert!(p.get(3, "a").is_none());
+        assert_eq!(p.get(4, "b").as_deref(), Some(&b"B"[..]));
+    }
+
+    #[test]
+    fn at_most_kept_answers_stay() {
+        let p = Pages::default();
+        for i in 0..(KEPT + 5) {
+            p.put(1, format!("k{i}"), Bytes::from_static(b"x"));
+        }
+        assert!(p.get(1, "k0").is_none());
+        assert!(p.get(1, &format!("k{}", KEPT + 4)).is_some());
+    }
+}
