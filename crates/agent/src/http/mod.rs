@@ -92,11 +92,17 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    api_parts().1
+}
+
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut doc) = api().split_for_parts();
+    openapi::finish(&mut doc);
+    (routes, doc)
 }
 
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = api().split_for_parts();
+    let (routes, doc) = api_parts();
     let max_body = state.config.server.max_body_bytes;
     routes
         .merge(SwaggerUi::new("/api-docs").url("/openapi.json", doc))
