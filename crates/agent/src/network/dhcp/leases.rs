@@ -21,6 +21,9 @@ pub struct Lease {
     pub state: Option<String>,
 }
 
+/// 9999-12-31T23:59:59Z.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
 /// `W YYYY/MM/DD HH:MM:SS` (UTC) or `epoch N` to RFC 3339.
 fn time(words: &[String]) -> Option<String> {
     match words {
@@ -32,9 +35,13 @@ fn time(words: &[String]) -> Option<String> {
             Some(format!("{}-{}-{}T{time}Z", d[0], d[1], d[2]))
         }
         [e, secs] if e == "epoch" => {
-            let secs: i64 = secs.parse().ok()?;
+            let secs: u64 = secs.parse().ok()?;
+            // RFC 3339 has four-digit years: a later time is not a time dhcpd wrote.
+            if secs > LAST_RFC3339_SECOND {
+                return None;
+            }
             Some(crate::time::rfc3339(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
             ))
         }
         _ => None,
@@ -100,6 +107,16 @@ pub fn parse(text: &str) -> Result<Vec<Lease>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_epoch_past_year_9999_is_no_time() {
+        // Found by the dhcpd_leases fuzz target: formatting it panicked (and a larger one
+        // overflowed the clock), which took down the leases request.
+        let text = "lease 10.0.0.5 {\n  starts epoch 850000050000000;\n  ends epoch 18446744073709551615;\n}\nlease 10.0.0.6 {\n  starts epoch 253402300799;\n}\n";
+        let l = parse(text).unwrap();
+        assert_eq!((l[0].starts.as_deref(), l[0].ends.as_deref()), (None, None));
+        assert_eq!(l[1].starts.as_deref(), Some("9999-12-31T23:59:59.000000Z"));
+    }
 
     #[test]
     fn the_last_block_for_an_address_wins() {
