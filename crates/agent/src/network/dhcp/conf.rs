@@ -421,9 +421,19 @@ impl Subnet {
         c
     }
 
-    /// Sets one recognised statement: replaces the first of its kind, or appends it.
+    /// Sets one recognised statement: replaces the first of its kind, or appends it. Later
+    /// statements of the same kind are removed: dhcpd takes the last `option` of a scope and
+    /// [`Subnet::config`] reads the last one too, so a duplicate left behind would win over
+    /// the value just set.
     fn set(&mut self, kind: Kind) {
         let same = |k: &Kind| std::mem::discriminant(k) == std::mem::discriminant(&kind);
+        if let Some(first) = self.items.iter().position(|it| same(&it.kind)) {
+            let mut i = 0;
+            self.items.retain(|it| {
+                i += 1;
+                i - 1 <= first || !same(&it.kind)
+            });
+        }
         match self.items.iter_mut().find(|it| same(&it.kind)) {
             Some(it) if it.kind == kind => {}
             Some(it) => {
@@ -664,6 +674,21 @@ host "quoted" { hardware ethernet 02:08:20:ab:cd:02; fixed-address 10.190.190.11
         let again = DhcpConf::parse(&out).unwrap();
         assert_eq!(again.render(), out);
         assert_eq!(again.hosts().len(), 3);
+    }
+
+    #[test]
+    fn an_upsert_replaces_every_duplicate_of_a_statement() {
+        // Found by the dhcpd_conf fuzz target: the second `option domain-name-servers` outlived
+        // the update and stayed the one dhcpd (and the agent) read.
+        let text = "subnet 10.0.0.0 netmask 255.255.255.0 {\n  option domain-name-servers 8.8.8.8;\n  range 10.0.0.10 10.0.0.20;\n  option domain-name-servers 8.8.4.4;\n}\n";
+        let mut c = DhcpConf::parse(text).unwrap();
+        let mut cfg = c.subnets().next().unwrap().config();
+        cfg.dns = vec!["1.1.1.1".parse().unwrap()];
+        assert!(c.upsert_subnet(&cfg));
+        let out = c.render();
+        assert_eq!(out.matches("domain-name-servers").count(), 1, "{out}");
+        let again = DhcpConf::parse(&out).unwrap();
+        assert_eq!(again.subnets().next().unwrap().config(), cfg);
     }
 
     #[test]
