@@ -69,8 +69,10 @@ pub(super) fn tokens(
                         break;
                     }
                     b'\\' if i + 1 < end => {
-                        value.push(b[i + 1] as char);
-                        i += 2;
+                        // The escaped character may be more than one byte long.
+                        let ch = text[i + 1..].chars().next().expect("in bounds");
+                        value.push(ch);
+                        i += 1 + ch.len_utf8();
                     }
                     _ => {
                         let ch = text[i..].chars().next().expect("in bounds");
@@ -737,6 +739,16 @@ host "quoted" { hardware ethernet 02:08:20:ab:cd:02; fixed-address 10.190.190.11
         assert!(c.remove_subnet(net("192.168.50.0/24")));
         assert!(!c.render().contains("192.168.50."));
         assert_eq!(c.subnets().count(), 1);
+    }
+
+    #[test]
+    fn an_escaped_multibyte_character_in_a_string() {
+        // A backslash before a two-byte character split the character and panicked.
+        let text = "option domain-name \"a\\\u{e9}b\";\n";
+        let c = DhcpConf::parse(text).unwrap();
+        assert_eq!(c.render(), text);
+        let toks = tokens(text, 0, text.len()).unwrap();
+        assert_eq!(toks[2].1.tok, Tok::Str("a\u{e9}b".into()));
     }
 
     #[test]
