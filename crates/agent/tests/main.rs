@@ -9,6 +9,7 @@ mod crash;
 mod faults;
 mod injection;
 mod load;
+mod fuzz_replay;
 mod network;
 mod packaging;
 mod provisioning;
