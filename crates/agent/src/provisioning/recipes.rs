@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::http::error::ApiError;
 use crate::provisioning::settings::{check_guest_path, check_text, check_var_name};
@@ -92,7 +94,7 @@ pub struct RecipeBody {
 }
 
 /// A recipe as served.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Recipe {
     pub id: String,
     /// Built-in recipes cannot be changed or deleted.
@@ -103,6 +105,45 @@ pub struct Recipe {
     pub created_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+}
+
+/// Written out rather than derived: the derived schema of the flattened body would carry the
+/// body's `additionalProperties: false` (from `deny_unknown_fields`) into an `allOf`, which no
+/// served recipe, having an `id`, could match. Here it is one object: the body's properties and
+/// the served ones.
+impl PartialSchema for Recipe {
+    fn schema() -> RefOr<Schema> {
+        let mut obj = match RecipeBody::schema() {
+            RefOr::T(Schema::Object(obj)) => obj,
+            other => return other,
+        };
+        let prop = |ty, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(ty)
+                .description((!description.is_empty()).then(|| description.to_owned()))
+                .into()
+        };
+        obj.description = Some("A recipe as served.".into());
+        obj.additional_properties = None;
+        obj.properties.insert("id".into(), prop(Type::String, ""));
+        let builtin = prop(
+            Type::Boolean,
+            "Built-in recipes cannot be changed or deleted.",
+        );
+        obj.properties.insert("builtin".into(), builtin);
+        obj.properties
+            .insert("created_at".into(), prop(Type::String, ""));
+        obj.properties
+            .insert("updated_at".into(), prop(Type::String, ""));
+        obj.required.extend(["id".to_owned(), "builtin".to_owned()]);
+        RefOr::T(Schema::Object(obj))
+    }
+}
+
+impl ToSchema for Recipe {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        RecipeBody::schemas(schemas);
+    }
 }
 
 impl RecipeBody {
