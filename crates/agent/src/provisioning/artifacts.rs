@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -104,8 +105,11 @@ fn too_large(limit: u64) -> ApiError {
 async fn upload_artifact(
     Auth(caller): Operator,
     State(app): State<AppState>,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Artifact>), ApiError> {
+    // axum's own rejection (no multipart content type or boundary) is plain text; ours is JSON.
+    let mut form = form
+        .map_err(|e| ApiError::bad_request(format!("invalid multipart body: {}", e.body_text())))?;
     let limit = app.config.provisioning.max_artifact_bytes;
     let dir = app.config.artifacts_dir();
     tokio::fs::create_dir_all(&dir)
