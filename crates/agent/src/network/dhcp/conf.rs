@@ -394,6 +394,28 @@ fn render_items(out: &mut String, items: &[Item]) {
     }
 }
 
+/// Removes the items `gone` picks, with the blank lines and comments before them. What follows
+/// a removed item starts on a new line: the line break before the item may have ended a
+/// comment, which would otherwise run on over the next item (or a subnet's closing brace).
+fn remove_items(items: &mut Vec<Item>, trailer: &mut String, mut gone: impl FnMut(&Item) -> bool) {
+    let mut need_break = false;
+    let mut kept = Vec::with_capacity(items.len());
+    for mut it in std::mem::take(items) {
+        if gone(&it) {
+            need_break |= it.lead.contains('\n');
+            continue;
+        }
+        if std::mem::take(&mut need_break) && !it.lead.starts_with('\n') {
+            it.lead.insert(0, '\n');
+        }
+        kept.push(it);
+    }
+    if need_break && !trailer.starts_with('\n') {
+        trailer.insert(0, '\n');
+    }
+    *items = kept;
+}
+
 impl Subnet {
     pub fn net(&self) -> Ipv4Net {
         illumos::net::Ipv4Cidr::new(self.network, self.netmask.prefix())
@@ -429,13 +451,12 @@ impl Subnet {
     /// the value just set.
     fn set(&mut self, kind: Kind) {
         let same = |k: &Kind| std::mem::discriminant(k) == std::mem::discriminant(&kind);
-        if let Some(first) = self.items.iter().position(|it| same(&it.kind)) {
-            let mut i = 0;
-            self.items.retain(|it| {
-                i += 1;
-                i - 1 <= first || !same(&it.kind)
-            });
-        }
+        let mut seen = false;
+        remove_items(&mut self.items, &mut self.trailer, |it| {
+            let duplicate = seen && same(&it.kind);
+            seen |= same(&it.kind);
+            duplicate
+        });
         match self.items.iter_mut().find(|it| same(&it.kind)) {
             Some(it) if it.kind == kind => {}
             Some(it) => {
@@ -451,8 +472,9 @@ impl Subnet {
     }
 
     fn unset(&mut self, discriminant: &Kind) {
-        self.items
-            .retain(|it| std::mem::discriminant(&it.kind) != std::mem::discriminant(discriminant));
+        remove_items(&mut self.items, &mut self.trailer, |it| {
+            std::mem::discriminant(&it.kind) == std::mem::discriminant(discriminant)
+        });
     }
 }
 
@@ -564,8 +586,11 @@ impl DhcpConf {
     /// there was one.
     pub fn remove_subnet(&mut self, net: Ipv4Net) -> bool {
         let before = self.items.len();
-        self.items
-            .retain(|it| !matches!(&it.kind, Kind::Subnet(s) if s.net() == net));
+        remove_items(
+            &mut self.items,
+            &mut self.trailer,
+            |it| matches!(&it.kind, Kind::Subnet(s) if s.net() == net),
+        );
         before != self.items.len()
     }
 
@@ -578,11 +603,11 @@ impl DhcpConf {
     pub fn remove_host(&mut self, name: &str) -> bool {
         let is = |it: &Item| matches!(&it.kind, Kind::Host(h) if h.name == name);
         let before = self.render();
-        self.items.retain(|it| !is(it));
+        remove_items(&mut self.items, &mut self.trailer, is);
         for it in &mut self.items {
             if let Kind::Subnet(s) = &mut it.kind {
                 if s.items.iter().any(is) {
-                    s.items.retain(|i| !is(i));
+                    remove_items(&mut s.items, &mut s.trailer, is);
                     it.text = None;
                 }
             }
@@ -749,6 +774,24 @@ host "quoted" { hardware ethernet 02:08:20:ab:cd:02; fixed-address 10.190.190.11
         assert_eq!(c.render(), text);
         let toks = tokens(text, 0, text.len()).unwrap();
         assert_eq!(toks[2].1.tok, Tok::Str("a\u{e9}b".into()));
+    }
+
+    #[test]
+    fn removing_an_item_keeps_the_line_break_that_ends_a_comment() {
+        // Found by the dhcpd_conf fuzz target: removing the subnet took the line break that
+        // ended the comment before it, so the host after it became part of the comment.
+        let text =
+            "a; # note\nsubnet 10.0.0.0 netmask 255.0.0.0 { }host b { fixed-address 10.0.0.2; }\n";
+        let mut c = DhcpConf::parse(text).unwrap();
+        assert!(c.remove_subnet(net("10.0.0.0/8")));
+        let again = DhcpConf::parse(&c.render()).unwrap();
+        assert_eq!(again.hosts().len(), 1, "{}", c.render());
+        // The same at the end of a subnet: its closing brace stays out of the comment.
+        let text = "subnet 10.0.0.0 netmask 255.0.0.0 {\n  a; # note\n  host b { }}\n";
+        let mut c = DhcpConf::parse(text).unwrap();
+        assert!(c.remove_host("b"));
+        let again = DhcpConf::parse(&c.render()).unwrap();
+        assert_eq!(again.subnets().count(), 1, "{}", c.render());
     }
 
     #[test]
