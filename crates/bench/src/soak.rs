@@ -1,6 +1,7 @@
 //! `zoneweaver-bench soak --minutes N [--clients C]`: the load test's mix (reads, zone
-//! create/modify/delete cycles, DHCP host and NAT rule adds, clashes included) held for N
-//! minutes against a release agent, with a line per minute: requests, 5xx, tasks accepted and
+//! create/modify/delete cycles, DHCP host and NAT rule adds and removals, clashes included) held for N
+//! minutes against a release agent (hosts and rules are removed after they are added, so the
+//! host's state stays bounded), with a line per minute: requests, 5xx, tasks accepted and
 //! failed, RSS. Exits non-zero on a 5xx, a transport error or a failed task.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,7 +23,8 @@ struct Counts {
 
 impl Counts {
     /// Records an answer; for an accepted task, waits for it and records how it ended.
-    fn answer(&self, agent: &Agent, (status, body): (u16, Value)) {
+    /// Returns the task when it completed.
+    fn answer(&self, agent: &Agent, (status, body): (u16, Value)) -> Option<Value> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         match status {
             0 => self.transport_errors.fetch_add(1, Ordering::Relaxed),
@@ -36,8 +38,11 @@ impl Counts {
             if t["status"] != "completed" {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 eprintln!("task {id} ended {}: {}", t["status"], t["error_message"]);
+                return None;
             }
+            return Some(t);
         }
+        None
     }
 }
 
@@ -54,17 +59,17 @@ fn client(agent: &Agent, c: &Counts, stop: &AtomicBool, n: usize) {
                     "/network/vnics",
                     "/network/nat/rules",
                 ] {
-                    c.answer(agent, agent.send("GET", p, None));
+                    let _ = c.answer(agent, agent.send("GET", p, None));
                 }
             }
             1 => {
                 let body = json!({"name": zone, "brand": "bhyve", "ram": "1G",
                     "boot_volume": {"size": "1G"}});
-                c.answer(agent, agent.send("POST", "/zones", Some(&body)));
+                let _ = c.answer(agent, agent.send("POST", "/zones", Some(&body)));
                 let path = format!("/zones/{zone}");
-                c.answer(agent, agent.send("PUT", &path, Some(&json!({"ram": "2G"}))));
+                let _ = c.answer(agent, agent.send("PUT", &path, Some(&json!({"ram": "2G"}))));
                 let path = format!("/zones/{zone}?cleanup_datasets=true");
-                c.answer(agent, agent.send("DELETE", &path, None));
+                let _ = c.answer(agent, agent.send("DELETE", &path, None));
             }
             2 => {
                 // Every fourth name is shared by two clients: a clash on purpose.
@@ -78,17 +83,30 @@ fn client(agent: &Agent, c: &Counts, stop: &AtomicBool, n: usize) {
                     "mac": format!("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", n & 0xff,
                         (k >> 24) & 0xff, (k >> 16) & 0xff, (k >> 8) & 0xff, k & 0xff),
                     "ip": format!("10.{}.{}.{}", (seq >> 16) & 0xff, (seq >> 8) & 0xff, seq & 0xff)});
-                c.answer(
+                // Added, then removed: the host's state stays bounded, so RSS can settle.
+                if c.answer(
                     agent,
                     agent.send("POST", "/network/dhcp/hosts", Some(&body)),
-                );
+                )
+                .is_some()
+                {
+                    let path = format!("/network/dhcp/hosts/{host}");
+                    let _ = c.answer(agent, agent.send("DELETE", &path, None));
+                }
             }
             _ => {
                 let port = 1024 + (n * 7919 + k) % 60000;
                 let body = json!({"type": "rdr", "bridge": "igb0",
                     "external_ip": "192.168.1.10", "external_port": port,
                     "internal_ip": "10.190.190.10", "internal_port": 80, "protocol": "tcp"});
-                c.answer(agent, agent.send("POST", "/network/nat/rules", Some(&body)));
+                let added = c.answer(agent, agent.send("POST", "/network/nat/rules", Some(&body)));
+                if let Some(id) = added
+                    .as_ref()
+                    .and_then(|t| t["result"]["rules"][0]["id"].as_str())
+                {
+                    let path = format!("/network/nat/rules/{id}");
+                    let _ = c.answer(agent, agent.send("DELETE", &path, None));
+                }
             }
         }
     }
