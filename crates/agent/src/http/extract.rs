@@ -34,7 +34,9 @@ where
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // Every body is an object; serde would also take a struct written as an array of its
+    // fields in order (`[]` for one whose fields are all optional).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::bad_request("request body must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -99,5 +101,26 @@ where
                     .unwrap_or(path);
                 ApiError::invalid(field.clone(), format!("query parameter {field}: {message}"))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct AllOptional {
+        a: Option<String>,
+    }
+
+    #[test]
+    fn a_body_must_be_an_object() {
+        for body in ["[]", " [\"x\"]", "null", "1", "\"a\"", "", "  "] {
+            let e = parse_json::<AllOptional>(body.as_bytes()).unwrap_err();
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{body}");
+        }
+        assert!(parse_json::<AllOptional>(b" {}").is_ok());
     }
 }
