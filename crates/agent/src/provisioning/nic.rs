@@ -199,14 +199,21 @@ pub fn variables(
     Ok(vars)
 }
 
-/// [`variables`] for a zone, read from the host now.
+/// [`variables`] for a zone, from the zones area's cached configuration (the network stage
+/// invalidates it when it adds the NIC, so a later stage never reads it stale).
 pub async fn zone_variables(
     svc: &ProvisioningServices,
-    cx: &OpCx,
     zone: &str,
 ) -> Result<BTreeMap<String, String>, OpError> {
     let zone: ZoneName = zone.parse().map_err(failed)?;
-    variables(svc, &export(cx, &zone).await?)
+    let cfg = svc
+        .zones
+        .host
+        .config(&zone)
+        .await
+        .map_err(|e| OpError::failed(e.detail()))?
+        .ok_or_else(|| OpError::failed(format!("zone {zone} does not exist")))?;
+    variables(svc, &cfg)
 }
 
 /// The pipeline's `network` stage.

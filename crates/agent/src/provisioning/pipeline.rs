@@ -231,7 +231,7 @@ impl Operation for Setup {
             // The NIC made by the network stage, unless the zone's or the agent's variables
             // say otherwise.
             let fixed = p.settings.variables_text();
-            for (k, v) in super::nic::zone_variables(&self.svc, cx, &p.zone).await? {
+            for (k, v) in super::nic::zone_variables(&self.svc, &p.zone).await? {
                 if !fixed.contains_key(&k)
                     && !self.svc.config.provisioning.variables.contains_key(&k)
                 {
@@ -302,7 +302,7 @@ async fn ssh_for(svc: &ProvisioningServices, cx: &OpCx, p: &StageParams) -> Resu
     // The zone's address: provisioning.variables.ip, else its provisioning NIC's reservation.
     let addr = match p.settings.guest_address() {
         Some(a) => a,
-        None => super::nic::zone_variables(svc, cx, &p.zone)
+        None => super::nic::zone_variables(svc, &p.zone)
             .await?
             .get("ip")
             .and_then(|ip| ip.parse().ok())
