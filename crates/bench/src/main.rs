@@ -5,18 +5,18 @@
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
+mod load;
 mod network;
 mod pipeline;
 mod soak;
 mod zones;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use agent::Agent;
+use load::{get_load, Load};
 
 pub struct Row {
     pub what: String,
@@ -129,7 +129,12 @@ fn task_reads(root: &std::path::Path, secs: f64, rows: &mut Vec<Row>) {
             "GET /health (no key, no database; the TLS ceiling), 32 connections".to_owned(),
         ),
     ] {
-        let (rps, p50, p99, errors) = get_load(&agent, path, conns, Duration::from_secs_f64(secs));
+        let Load {
+            rps,
+            p50_ms: p50,
+            p99_ms: p99,
+            errors,
+        } = get_load(&agent, path, conns, Duration::from_secs_f64(secs));
         let targeted = path == "/tasks" && conns == 32;
         rows.push(Row {
             what: format!("{label}: throughput"),
@@ -208,63 +213,6 @@ fn seed_tasks(agent: &Agent, n: usize) {
         last = r["task_id"].as_str().expect("task id").to_owned();
     }
     agent.get(&format!("/tasks/{last}/wait?timeout=60"));
-}
-
-/// `conns` threads, each with its own keep-alive HTTPS connection, for `duration`.
-pub fn get_load(
-    agent: &Agent,
-    path: &str,
-    conns: usize,
-    duration: Duration,
-) -> (f64, f64, f64, usize) {
-    let url = agent.url(path);
-    let auth = format!("Bearer {}", agent.key);
-    let stop = Arc::new(AtomicBool::new(false));
-    let barrier = Arc::new(Barrier::new(conns + 1));
-    let handles: Vec<_> = (0..conns)
-        .map(|_| {
-            let (url, auth, stop, barrier) =
-                (url.clone(), auth.clone(), stop.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let http = agent::client(Duration::from_secs(5));
-                // Warm the connection (TLS handshake) before the clock starts.
-                let _ = http.get(&url).header("Authorization", &auth).call();
-                barrier.wait();
-                let mut lat = Vec::new();
-                let mut errors = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    match http.get(&url).header("Authorization", &auth).call() {
-                        Ok(mut r) if r.status() == 200 => {
-                            let _ = r.body_mut().read_to_vec();
-                            lat.push(t.elapsed().as_secs_f64() * 1e3);
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    barrier.wait();
-    let started = Instant::now();
-    std::thread::sleep(duration);
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for h in handles {
-        let (lat, e) = h.join().expect("load thread");
-        all.extend(lat);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    (
-        all.len() as f64 / elapsed,
-        percentile(&all, 0.5),
-        percentile(&all, 0.99),
-        errors,
-    )
 }
 
 pub fn parse_ts(v: &Value) -> f64 {

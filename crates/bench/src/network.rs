@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::agent::Agent;
-use super::{get_load, percentile, Row};
+use super::{get_load, percentile, Load, Row};
 
 /// Posts `body` to `path`, waits for the task, and checks it completed.
 fn run_task(agent: &Agent, path: &str, body: &serde_json::Value) {
@@ -117,7 +117,12 @@ fn vnic_listing(root: &Path, n: usize, quick: bool, rows: &mut Vec<Row>) {
     assert_eq!(listed["total"], n, "VNICs listed");
     let secs = if quick { 2.0 } else { 5.0 };
     for conns in [1usize, 8] {
-        let (rps, p50, p99, errors) = get_load(
+        let Load {
+            rps,
+            p50_ms: p50,
+            p99_ms: p99,
+            errors,
+        } = get_load(
             &agent,
             "/network/vnics",
             conns,

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::agent::{self, Agent};
-use crate::{get_load, Row};
+use crate::load::BlockingConn;
+use crate::{get_load, Load, Row};
 
 /// Sets every emulated delay to zero, so only real work is timed.
 pub fn zero_delays(host: &Path) {
@@ -63,7 +64,9 @@ pub fn run(root: &Path, zones: usize, list_zones: usize, secs: f64, rows: &mut V
     zero_delays(&host);
     agent.start();
 
-    // One create at a time, so the wall time of each is the agent's and the host's alone.
+    // One create at a time, so the wall time of each is the agent's and the host's alone, over
+    // one kept-alive connection of the lean client (the wall time includes the client's work).
+    let mut conn = BlockingConn::open(&agent);
     let mut wall = Duration::ZERO;
     let mut host_ms = 0.0;
     let mut commands = 0;
@@ -72,14 +75,12 @@ pub fn run(root: &Path, zones: usize, list_zones: usize, secs: f64, rows: &mut V
         let before = log_len(&host);
         let agent_before = agent_command_secs(&agent);
         let started = Instant::now();
-        let r = agent.post(
-            "/zones",
-            &json!({"name": format!("bench{i}"), "brand": "bhyve", "ram": "1G",
-                    "boot_volume": {"size": "1G", "sparse": true},
-                    "nics": [{"physical": format!("bench{i}net0"), "global_nic": "igb0"}]}),
-        );
+        let body = json!({"name": format!("bench{i}"), "brand": "bhyve", "ram": "1G",
+                "boot_volume": {"size": "1G", "sparse": true},
+                "nics": [{"physical": format!("bench{i}net0"), "global_nic": "igb0"}]});
+        let (_, r) = conn.json("POST", "/zones", Some(&body));
         let id = r["task_id"].as_str().expect("create accepted").to_owned();
-        let t = agent.get(&format!("/tasks/{id}/wait?timeout=60"));
+        let (_, t) = conn.json("GET", &format!("/tasks/{id}/wait?timeout=60"), None);
         assert_eq!(t["status"], "completed", "create failed: {t}");
         wall += started.elapsed();
         spawned_ms += (agent_command_secs(&agent) - agent_before) * 1e3;
@@ -128,7 +129,12 @@ pub fn run(root: &Path, zones: usize, list_zones: usize, secs: f64, rows: &mut V
     }
     let listed = agent.get("/zones");
     assert_eq!(listed["total"], list_zones, "not every zone is listed");
-    let (rps, p50, p99, errors) = get_load(&agent, "/zones", 32, Duration::from_secs_f64(secs));
+    let Load {
+        rps,
+        p50_ms: p50,
+        p99_ms: p99,
+        errors,
+    } = get_load(&agent, "/zones", 32, Duration::from_secs_f64(secs));
     rows.push(Row {
         what: format!("GET /zones with {list_zones} zones, 32 connections: throughput"),
         value: format!("{rps:.0} req/s"),

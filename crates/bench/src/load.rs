@@ -1,0 +1,205 @@
+//! The HTTP client of the measurements: `conns` keep-alive HTTPS connections driven from one
+//! client thread, and a single connection for sequential requests.
+//!
+//! One event loop rather than a thread per connection: on a 2-core machine, 32 blocking client
+//! threads compete with the agent's two workers for the CPU, and the latency a request then
+//! sees is mostly the client's own threads waiting for a core. Driven from one thread, the
+//! client takes at most one core and what is measured is the agent's queue.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use tokio_rustls::TlsConnector;
+
+use crate::agent::Agent;
+use crate::percentile;
+
+/// Throughput and latency of `GET path` at `conns` connections.
+pub struct Load {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: usize,
+}
+
+/// TLS that trusts exactly the agent's own certificate (its data directory's self-signed one),
+/// so the client verifies what it talks to instead of switching verification off.
+fn connector(agent: &Agent) -> TlsConnector {
+    let pem = agent.dir.join("data/tls/agent.crt");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&pem).expect("the agent's certificate") {
+        roots
+            .add(cert.expect("a PEM certificate"))
+            .expect("a usable certificate");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One keep-alive HTTPS connection to the agent, with its key.
+pub struct Conn {
+    sender: Sender,
+    auth: String,
+}
+
+impl Conn {
+    pub async fn open(agent: &Agent, tls: &TlsConnector) -> std::io::Result<Conn> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", agent.port)).await?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from("127.0.0.1").expect("an IP address name");
+        let stream = tls.connect(name, tcp).await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(std::io::Error::other)?;
+        tokio::spawn(conn);
+        Ok(Conn {
+            sender,
+            auth: format!("Bearer {}", agent.key),
+        })
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Option<hyper::Response<hyper::body::Incoming>> {
+        self.sender.ready().await.ok()?;
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1")
+            .header("authorization", &self.auth)
+            .header("content-type", "application/json")
+            .body(Full::new(body))
+            .expect("request");
+        self.sender.send_request(req).await.ok()
+    }
+
+    /// Whether `GET path` answered 200 with its whole body read.
+    async fn get_ok(&mut self, path: &str) -> bool {
+        match self.send("GET", path, None).await {
+            Some(r) if r.status() == 200 => r.into_body().collect().await.is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Any request; the status and the JSON answer (`null` when it is not JSON).
+    pub async fn json(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let Some(r) = self.send(method, path, body).await else {
+            return (0, Value::Null);
+        };
+        let status = r.status().as_u16();
+        let bytes = r
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
+/// A [`Conn`] for code that is not async: requests one at a time, on a runtime of its own.
+pub struct BlockingConn {
+    rt: tokio::runtime::Runtime,
+    conn: Conn,
+}
+
+impl BlockingConn {
+    pub fn open(agent: &Agent) -> BlockingConn {
+        let rt = runtime();
+        let conn = rt
+            .block_on(Conn::open(agent, &connector(agent)))
+            .expect("connection");
+        BlockingConn { rt, conn }
+    }
+
+    pub fn json(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.rt.block_on(self.conn.json(method, path, body))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime")
+}
+
+/// `GET path` on `conns` connections for `duration`, after each connection's handshake and a
+/// first request (outside the clock).
+pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> Load {
+    runtime().block_on(async {
+        let tls = connector(agent);
+        let mut opened = Vec::with_capacity(conns);
+        for _ in 0..conns {
+            let mut c = Conn::open(agent, &tls).await.expect("connection");
+            c.get_ok(path).await;
+            opened.push(c);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let workers: Vec<_> = opened
+            .into_iter()
+            .map(|mut c| {
+                let (stop, path) = (stop.clone(), path.to_owned());
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let mut errors = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let t = Instant::now();
+                        if c.get_ok(&path).await {
+                            lat.push(t.elapsed().as_secs_f64() * 1e3);
+                        } else {
+                            errors += 1;
+                            if c.is_closed() {
+                                break;
+                            }
+                        }
+                    }
+                    (lat, errors)
+                })
+            })
+            .collect();
+        tokio::time::sleep(duration).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        let mut errors = 0;
+        for w in workers {
+            let (lat, e) = w.await.expect("load task");
+            all.extend(lat);
+            errors += e;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort_by(f64::total_cmp);
+        Load {
+            rps: all.len() as f64 / elapsed,
+            p50_ms: percentile(&all, 0.5),
+            p99_ms: percentile(&all, 0.99),
+            errors,
+        }
+    })
+}
