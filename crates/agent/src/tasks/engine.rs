@@ -183,6 +183,10 @@ impl TaskQueue {
             let _ = self.inner.events.send(TaskEvent::of("task_created", t));
         }
         let _ = self.inner.tx.send(Msg::Queued(tasks.clone()));
+        // The scheduler, woken from here, waits in this worker's LIFO slot (where no other
+        // worker takes it) until this task yields, which would otherwise be after the answer is
+        // built and written. Yielding now lets it claim the task while the caller answers.
+        tokio::task::yield_now().await;
         Ok(tasks)
     }
 
