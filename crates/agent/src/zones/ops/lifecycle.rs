@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use illumos::names::ZoneName;
 use illumos::zoneadm::{self, ZoneState};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::db_write;
@@ -56,6 +57,64 @@ impl Operation for Lifecycle {
             result
         })
     }
+
+    /// A boot, shutdown or halt is one host command with nothing to undo, but it can take
+    /// effect and the task still be cut off before it records so (a crash right after
+    /// `zoneadm boot`): the zone then runs while the task says failed, and a pipeline's boot
+    /// stage would stop with the zone booted. If the journal shows the command was asked for
+    /// and the zone is now in the state it asked for, the action happened: the task completes.
+    /// A restart cannot be told from no restart by the zone's state, so it is not rolled
+    /// forward (the zone runs either way).
+    fn roll_forward<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            let asked = journal
+                .iter()
+                .any(|e| serde_json::from_value::<Asked>(e.clone()).is_ok());
+            if !asked {
+                return Ok(None);
+            }
+            let zone: ZoneName = cx
+                .task
+                .zone_name
+                .parse()
+                .map_err(|e| OpError::failed(format!("{e}")))?;
+            self.svc.host.invalidate(zone.as_str());
+            let Some(now) = zoneadm::get(&cx.runner, &zone).await.map_err(failed)? else {
+                return Ok(None);
+            };
+            let booted = now.state.is_booted();
+            let outcome = match self.action {
+                Action::Start if booted => {
+                    clear_pending(cx, &zone).await?;
+                    "booted"
+                }
+                Action::Stop | Action::Halt if !booted => "stopped",
+                _ => return Ok(None),
+            };
+            cx.note(&format!("zone {zone}: {outcome}"));
+            Ok(Some(Some(
+                json!({ "zone_name": zone.as_str(), "outcome": outcome }),
+            )))
+        })
+    }
+}
+
+/// Journaled before the command that changes the zone's state (see `roll_forward`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Asked {
+    StateChange { action: String },
+}
+
+async fn ask(cx: &OpCx, action: Action) -> Result<(), OpError> {
+    cx.will_make(&Asked::StateChange {
+        action: action.operation().to_owned(),
+    })
+    .await
 }
 
 fn failed(e: zoneadm::ZoneadmError) -> OpError {
@@ -84,6 +143,7 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Start, ZoneState::Running) => "already running",
         (Action::Start, _) | (Action::Restart, ZoneState::Installed) => {
             cx.progress(50, "Booting zone").await?;
+            ask(cx, action).await?;
             zoneadm::boot(run, &zone).await.map_err(failed)?;
             clear_pending(cx, &zone).await?;
             "booted"
@@ -97,11 +157,13 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Stop | Action::Halt, s) if !s.is_booted() => "already stopped",
         (Action::Halt, _) => {
             cx.progress(50, "Halting zone").await?;
+            ask(cx, action).await?;
             zoneadm::halt(run, &zone).await.map_err(failed)?;
             "halted"
         }
         (Action::Stop, _) => {
             cx.progress(30, "Shutting down zone").await?;
+            ask(cx, action).await?;
             let limit = Duration::from_secs(svc.config.zones.shutdown_timeout);
             match zoneadm::shutdown(run, &zone, limit).await {
                 Ok(()) => "shut down",
