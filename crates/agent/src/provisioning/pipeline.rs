@@ -268,6 +268,15 @@ impl Operation for Setup {
                 password: secrets.password.clone(),
             };
             let result = run_recipe(&mut con, &recipe, &steps, &login).await;
+            if result.is_ok() {
+                // Recorded before detaching: the console session ends with zlogin's exit,
+                // and a crash there must not fail a stage whose work is done.
+                cx.will_make(&Ran::Recipe {
+                    recipe: recipe.name.clone(),
+                    steps: steps.len(),
+                })
+                .await?;
+            }
             // Detach politely (`~.` at the start of a line), then make sure zlogin is gone.
             let _ = con
                 .send_raw(&format!("\r{}", illumos::zlogin::DISCONNECT))
@@ -282,6 +291,32 @@ impl Operation for Setup {
             }
         })
     }
+
+    /// What a recipe did in the guest cannot be taken back; once it ran to its end the stage's
+    /// work is done, and only detaching from the console remained: the stage completes.
+    fn roll_forward<'a>(
+        &'a self,
+        _cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            Ok(journal.iter().find_map(|e| {
+                match serde_json::from_value::<Ran>(e.clone()) {
+                    Ok(Ran::Recipe { recipe, steps }) => {
+                        Some(Some(json!({ "recipe": recipe, "steps": steps })))
+                    }
+                    _ => None,
+                }
+            }))
+        })
+    }
+}
+
+/// Journaled when a stage's work in the guest is done (see the stages' `roll_forward`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Ran {
+    Recipe { recipe: String, steps: usize },
 }
 
 /// A stage that talks SSH: its target, a private directory for the run, and a key file.
