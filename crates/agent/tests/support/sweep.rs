@@ -64,6 +64,14 @@ impl Plan<'_> {
         }
     }
 
+    /// What every point was found to be, for the sweep's summary line.
+    fn verdict(self) -> &'static str {
+        match self {
+            Plan::BeforeOrAfter => "before or after",
+            Plan::Stages(_) => "at a stage boundary",
+        }
+    }
+
     /// The host as this plan compares it. A pipeline's NIC gets a MAC the agent draws at
     /// random (`2:8:20:...`), so every run has another: each distinct one is named by its
     /// order of appearance, which keeps "the NIC and its reservation have the same MAC" in
@@ -489,9 +497,10 @@ fn crash_sweep_planned(op: &Op, plan: Plan) -> usize {
             // k is past the last command: the operation ran to its end.
             assert_eq!(k - 1, commands, "{}: crash points", op.name);
             eprintln!(
-                "crash sweep: {}: {} crash points, all before or after ({:.1} s)",
+                "crash sweep: {}: {} crash points, all {} ({:.1} s)",
                 op.name,
                 k - 1,
+                plan.verdict(),
                 started.elapsed().as_secs_f64()
             );
             return k - 1;
@@ -574,9 +583,10 @@ fn fault_sweep_planned(op: &Op, plan: Plan, fault: Fault) -> usize {
         }
     });
     eprintln!(
-        "fault sweep ({}): {}: {commands} fault points, all before or after ({:.1} s)",
+        "fault sweep ({}): {}: {commands} fault points, all {} ({:.1} s)",
         fault.name(),
         op.name,
+        plan.verdict(),
         started.elapsed().as_secs_f64()
     );
     commands
