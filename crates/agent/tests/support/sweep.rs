@@ -352,6 +352,21 @@ fn held_run(agent: &TestAgent, p: &Pipeline) -> (Vec<Option<String>>, BTreeMap<S
             }
         })
         .collect();
+    let per_stage: Vec<String> = std::iter::once("handler")
+        .chain(p.stages.iter().copied())
+        .map(|st| {
+            let n = stage_of
+                .iter()
+                .filter(|s| s.as_deref().unwrap_or("handler") == st)
+                .count();
+            format!("{st} {n}")
+        })
+        .collect();
+    eprintln!(
+        "{}: host commands by stage: {}",
+        op.name,
+        per_stage.join(", ")
+    );
     let mut starts = BTreeMap::new();
     let mut next = Plan::Stages(p).state(agent);
     for stage in p.stages.iter().rev() {
