@@ -40,6 +40,11 @@ fn zone_modify_with_new_disks_survives_a_crash_after_any_command() {
 }
 
 #[test]
+fn zone_start_survives_a_crash_after_any_command() {
+    sweep(ops::zone_start(), 2);
+}
+
+#[test]
 fn zone_delete_with_cleanup_survives_a_crash_after_any_command() {
     sweep(ops::zone_delete(), 5);
 }

@@ -43,6 +43,11 @@ fn zone_modify_with_new_disks_fails_cleanly_at_any_command() {
 }
 
 #[test]
+fn zone_start_fails_cleanly_at_any_command() {
+    sweep(ops::zone_start(), 2);
+}
+
+#[test]
 fn zone_delete_with_cleanup_fails_cleanly_at_any_command() {
     sweep(ops::zone_delete(), 5);
 }

@@ -70,6 +70,27 @@ pub fn zone_modify() -> Op {
     }
 }
 
+/// Booting an installed zone with a NIC.
+pub fn zone_start() -> Op {
+    Op {
+        name: "zone start",
+        setup: setup(|a| {
+            completed(
+                a,
+                "POST",
+                "/zones",
+                Some(
+                    json!({"name": "boot1", "brand": "bhyve", "boot_volume": {"size": "1G"},
+                            "nics": [{"physical": "boot1net0", "global_nic": "igb0"}]}),
+                ),
+            )
+        }),
+        method: "POST",
+        path: "/zones/boot1/start",
+        body: Some(json!({})),
+    }
+}
+
 /// Deleting a running zone with its datasets.
 pub fn zone_delete() -> Op {
     Op {

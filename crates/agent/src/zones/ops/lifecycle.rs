@@ -62,21 +62,20 @@ impl Operation for Lifecycle {
     /// effect and the task still be cut off before it records so (a crash right after
     /// `zoneadm boot`): the zone then runs while the task says failed, and a pipeline's boot
     /// stage would stop with the zone booted. If the journal shows the command was asked for
-    /// and the zone is now in the state it asked for, the action happened: the task completes.
-    /// A restart cannot be told from no restart by the zone's state, so it is not rolled
-    /// forward (the zone runs either way).
+    /// and the zone is now in the state it leads to, the action happened: the task completes.
+    /// A reboot is not journaled: the zone runs whether it happened or not.
     fn roll_forward<'a>(
         &'a self,
         cx: &'a OpCx,
         journal: &'a [Value],
     ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
         Box::pin(async move {
-            let asked = journal
+            let Some(asked) = journal
                 .iter()
-                .any(|e| serde_json::from_value::<Asked>(e.clone()).is_ok());
-            if !asked {
+                .find_map(|e| serde_json::from_value::<Asked>(e.clone()).ok())
+            else {
                 return Ok(None);
-            }
+            };
             let zone: ZoneName = cx
                 .task
                 .zone_name
@@ -87,12 +86,12 @@ impl Operation for Lifecycle {
                 return Ok(None);
             };
             let booted = now.state.is_booted();
-            let outcome = match self.action {
-                Action::Start if booted => {
+            let outcome = match asked {
+                Asked::Boot if booted => {
                     clear_pending(cx, &zone).await?;
                     "booted"
                 }
-                Action::Stop | Action::Halt if !booted => "stopped",
+                Asked::Halt | Asked::Shutdown if !booted => "stopped",
                 _ => return Ok(None),
             };
             cx.note(&format!("zone {zone}: {outcome}"));
@@ -103,18 +102,13 @@ impl Operation for Lifecycle {
     }
 }
 
-/// Journaled before the command that changes the zone's state (see `roll_forward`).
+/// Journaled before the `zoneadm` command that changes the zone's state (see `roll_forward`).
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "zoneadm", rename_all = "snake_case")]
 enum Asked {
-    StateChange { action: String },
-}
-
-async fn ask(cx: &OpCx, action: Action) -> Result<(), OpError> {
-    cx.will_make(&Asked::StateChange {
-        action: action.operation().to_owned(),
-    })
-    .await
+    Boot,
+    Halt,
+    Shutdown,
 }
 
 fn failed(e: zoneadm::ZoneadmError) -> OpError {
@@ -143,7 +137,7 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Start, ZoneState::Running) => "already running",
         (Action::Start, _) | (Action::Restart, ZoneState::Installed) => {
             cx.progress(50, "Booting zone").await?;
-            ask(cx, action).await?;
+            cx.will_make(&Asked::Boot).await?;
             zoneadm::boot(run, &zone).await.map_err(failed)?;
             clear_pending(cx, &zone).await?;
             "booted"
@@ -157,13 +151,13 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Stop | Action::Halt, s) if !s.is_booted() => "already stopped",
         (Action::Halt, _) => {
             cx.progress(50, "Halting zone").await?;
-            ask(cx, action).await?;
+            cx.will_make(&Asked::Halt).await?;
             zoneadm::halt(run, &zone).await.map_err(failed)?;
             "halted"
         }
         (Action::Stop, _) => {
             cx.progress(30, "Shutting down zone").await?;
-            ask(cx, action).await?;
+            cx.will_make(&Asked::Shutdown).await?;
             let limit = Duration::from_secs(svc.config.zones.shutdown_timeout);
             match zoneadm::shutdown(run, &zone, limit).await {
                 Ok(()) => "shut down",
