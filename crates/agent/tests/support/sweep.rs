@@ -654,3 +654,12 @@ fn fault_point(op: &Op, plan: Plan, fault: Fault, k: usize, reference: &Referenc
         });
     }
 }
+
+#[test]
+fn generated_macs_are_named_by_first_appearance_however_padded() {
+    let text = r#"{"nic":"02:08:20:ab:cd:01","link":"2:8:20:ab:cd:1","other":"2:8:20:0:0:2","site":"12:08:20:ab:cd:01","v6":"fe80::2:8:20:1:2:3:4"}"#;
+    assert_eq!(
+        name_generated_macs(text),
+        r#"{"nic":"generated-mac-1","link":"generated-mac-1","other":"generated-mac-2","site":"12:08:20:ab:cd:01","v6":"fe80::2:8:20:1:2:3:4"}"#
+    );
+}
