@@ -249,10 +249,11 @@ pub fn provisioning_pipeline(sshd: &Sshd, guest: &Path) -> Pipeline {
                 let r = upload(a, "site.tgz", &artifact, None);
                 assert_eq!(r.status, 201, "{:?}", r.body);
                 let artifact = r.body["id"].as_str().unwrap().to_owned();
-                // A short session limit: a hung zlogin costs the hang sweep this long.
+                // A short session limit, as a hung zlogin costs the hang sweep this long; a
+                // console run on a loaded machine still keeps well within it.
                 let r = a.post(
                     "/provisioning/recipes",
-                    json!({"name": "sweep", "os_family": "linux", "timeout_seconds": 10,
+                    json!({"name": "sweep", "os_family": "linux", "timeout_seconds": 20,
                            "steps": [{"type": "command", "command": "ifconfig eth0 {{ip}}/24 up"},
                                      {"type": "template", "path": "/etc/resolv.conf",
                                       "content": "nameserver {{dns}}\n"}]}),
