@@ -3,8 +3,12 @@
 //! came after its last step) and the host must equal the state before the request or the state
 //! after it, never something in between (see `support::sweep`).
 
+use std::path::Path;
+
+use crate::support::guest::{guest_ready, start_sshd};
 use crate::support::ops;
-use crate::support::sweep::{crash_sweep, Op};
+use crate::support::sweep::{crash_sweep, pipeline_crash_sweep, Op};
+use crate::support::TempDir;
 
 fn sweep(op: Op, at_least: usize) {
     let points = crash_sweep(&op);
@@ -36,6 +40,11 @@ fn zone_modify_with_new_disks_survives_a_crash_after_any_command() {
 }
 
 #[test]
+fn zone_start_survives_a_crash_after_any_command() {
+    sweep(ops::zone_start(), 2);
+}
+
+#[test]
 fn zone_delete_with_cleanup_survives_a_crash_after_any_command() {
     sweep(ops::zone_delete(), 5);
 }
@@ -64,4 +73,18 @@ fn provisioning_network_setup_survives_a_crash_after_any_command() {
 #[test]
 fn provisioning_network_teardown_survives_a_crash_after_any_command() {
     sweep(ops::provisioning_teardown(), 8);
+}
+
+#[test]
+fn provisioning_pipeline_survives_a_crash_after_any_command() {
+    let Some(_) = guest_ready("the provisioning pipeline crash sweep", false) else {
+        return;
+    };
+    let sshd = start_sshd(Path::new("/usr/bin"));
+    let guest = TempDir::new("guest");
+    let points = pipeline_crash_sweep(&ops::provisioning_pipeline(&sshd, &guest.0));
+    assert!(
+        points >= 30,
+        "provisioning pipeline: only {points} crash points"
+    );
 }

@@ -3,8 +3,12 @@
 //! failed with the host as before, or completed (the step was tolerated) with the host as
 //! after, never in between (see `support::sweep`).
 
+use std::path::Path;
+
+use crate::support::guest::{guest_ready, start_sshd};
 use crate::support::ops;
-use crate::support::sweep::{fault_sweep, Fault, Op};
+use crate::support::sweep::{fault_sweep, pipeline_fault_sweep, Fault, Op};
+use crate::support::TempDir;
 
 /// Fails, then hangs, every command of `op` in turn.
 fn sweep(op: Op, at_least: usize) {
@@ -39,6 +43,11 @@ fn zone_modify_with_new_disks_fails_cleanly_at_any_command() {
 }
 
 #[test]
+fn zone_start_fails_cleanly_at_any_command() {
+    sweep(ops::zone_start(), 2);
+}
+
+#[test]
 fn zone_delete_with_cleanup_fails_cleanly_at_any_command() {
     sweep(ops::zone_delete(), 5);
 }
@@ -67,4 +76,21 @@ fn provisioning_network_setup_fails_cleanly_at_any_command() {
 #[test]
 fn provisioning_network_teardown_fails_cleanly_at_any_command() {
     sweep(ops::provisioning_teardown(), 8);
+}
+
+#[test]
+fn provisioning_pipeline_fails_cleanly_at_any_command() {
+    let Some(_) = guest_ready("the provisioning pipeline fault sweeps", false) else {
+        return;
+    };
+    let sshd = start_sshd(Path::new("/usr/bin"));
+    let guest = TempDir::new("guest");
+    let pipeline = ops::provisioning_pipeline(&sshd, &guest.0);
+    for fault in [Fault::Fail, Fault::Hang] {
+        let points = pipeline_fault_sweep(&pipeline, fault);
+        assert!(
+            points >= 30,
+            "provisioning pipeline ({fault:?}): only {points} fault points"
+        );
+    }
 }

@@ -23,7 +23,7 @@ pub struct Rule {
     /// Which matching invocation triggers (1 = the first); absent = every one.
     #[serde(default)]
     pub nth: Option<u64>,
-    /// `fail`, `hang`, `delay` or `kill_parent`.
+    /// `fail`, `hang`, `delay`, `hold` or `kill_parent`.
     pub action: String,
     #[serde(default)]
     pub exit: Option<i32>,
@@ -102,6 +102,11 @@ pub fn apply(cx: &mut Ctx, args: &[String], start: Instant) -> Option<i32> {
             cx.fault = Some("kill_parent".into());
             None
         }
+        "hold" => {
+            cx.fault = Some("hold".into());
+            hold(cx, &tool, args, rule.ms.unwrap_or(600_000));
+            None
+        }
         "delay" => {
             cx.fault = Some("delay".into());
             cx.pause(rule.ms.unwrap_or(0));
@@ -122,6 +127,31 @@ pub fn apply(cx: &mut Ctx, args: &[String], start: Instant) -> Option<i32> {
             Some(rule.exit.unwrap_or(1))
         }
     }
+}
+
+/// Announces the invocation in `<host>/held` and waits, without the host lock, until the test
+/// removes that file (or `ms` pass), then lets the tool run: a test can read the host exactly
+/// as it is before the command while its caller waits on it.
+fn hold(cx: &mut Ctx, tool: &str, args: &[String], ms: u64) {
+    let mut argv = vec![tool.to_string()];
+    argv.extend(args.iter().cloned());
+    let path = cx.host.held_path();
+    let tmp = path.with_extension("new");
+    let text = serde_json::json!({ "argv": argv, "pid": std::process::id() }).to_string();
+    // Renamed into place, so the test never reads a half-written announcement.
+    if std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .is_err()
+    {
+        return;
+    }
+    cx.unlock();
+    let deadline = Instant::now() + std::time::Duration::from_millis(ms);
+    while path.exists() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let _ = std::fs::remove_file(&path);
+    cx.relock();
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ impl Host {
     pub fn faults_path(&self) -> PathBuf {
         self.dir.join("faults")
     }
+    /// Where a `hold` fault announces the invocation it holds.
+    pub fn held_path(&self) -> PathBuf {
+        self.dir.join("held")
+    }
     pub fn conf_path(&self) -> PathBuf {
         self.dir.join("sim.conf")
     }

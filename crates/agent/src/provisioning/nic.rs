@@ -124,6 +124,19 @@ enum Made {
         physical: String,
         mac: String,
     },
+    /// `remove` is taking the NIC `physical` and its reservation away (journaled by the
+    /// provision stage, which finishes the removal rather than undo it).
+    NicRemoval { physical: String },
+}
+
+/// The NIC a [`remove`] was taking away when its task was interrupted.
+pub fn interrupted_removal(journal: &[Value]) -> Option<String> {
+    journal
+        .iter()
+        .find_map(|e| match serde_json::from_value::<Made>(e.clone()) {
+            Ok(Made::NicRemoval { physical }) => Some(physical),
+            _ => None,
+        })
 }
 
 fn failed(e: impl std::fmt::Display) -> OpError {
@@ -384,20 +397,32 @@ async fn remove_nic(
 }
 
 /// `remove_provisioning_nic`: the NIC leaves the configuration (a running zone keeps it until
-/// its next boot) and its reservation leaves dhcpd.conf. The NIC goes first: a crash between
-/// the two leaves only a reservation, which the next run reuses or replaces.
+/// its next boot) and its reservation leaves dhcpd.conf. The NIC goes first, journaled, so a
+/// run finishing an interrupted one (`interrupted`: the NIC it was removing) still finds the
+/// reservation once the NIC is gone.
 pub async fn remove(
     svc: &ProvisioningServices,
     cx: &OpCx,
     zone: &ZoneName,
+    interrupted: Option<&str>,
 ) -> Result<Value, OpError> {
     let cfg = export(cx, zone).await?;
     let p = &svc.network.settings.provisioning;
-    let Some((physical, _)) = find(&cfg, p) else {
-        cx.note("no provisioning NIC to remove");
-        return Ok(json!({ "removed": false }));
+    let physical = match (find(&cfg, p), interrupted) {
+        (Some((physical, _)), _) => {
+            cx.will_make(&Made::NicRemoval {
+                physical: physical.clone(),
+            })
+            .await?;
+            remove_nic(svc, cx, zone.as_str(), &physical, None).await?;
+            physical
+        }
+        (None, Some(physical)) => physical.to_owned(),
+        (None, None) => {
+            cx.note("no provisioning NIC to remove");
+            return Ok(json!({ "removed": false }));
+        }
     };
-    remove_nic(svc, cx, zone.as_str(), &physical, None).await?;
     let mut conf = dhcp::read_conf(&svc.network)?;
     let reservation = conf.remove_host(&physical);
     if reservation {

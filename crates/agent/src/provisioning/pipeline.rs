@@ -78,7 +78,14 @@ async fn secrets(cx: &OpCx) -> Result<Secrets, OpError> {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Made {
-    Dataset { name: String, zone: String },
+    Dataset {
+        name: String,
+        zone: String,
+    },
+    /// A `@pre-provision` snapshot the provision stage made.
+    Snapshot {
+        name: String,
+    },
 }
 
 /// The host directory of a dataset's mountpoint (under `host.root`).
@@ -268,6 +275,15 @@ impl Operation for Setup {
                 password: secrets.password.clone(),
             };
             let result = run_recipe(&mut con, &recipe, &steps, &login).await;
+            if result.is_ok() {
+                // Recorded before detaching: the console session ends with zlogin's exit,
+                // and a crash there must not fail a stage whose work is done.
+                cx.will_make(&Ran::Recipe {
+                    recipe: recipe.name.clone(),
+                    steps: steps.len(),
+                })
+                .await?;
+            }
             // Detach politely (`~.` at the start of a line), then make sure zlogin is gone.
             let _ = con
                 .send_raw(&format!("\r{}", illumos::zlogin::DISCONNECT))
@@ -282,6 +298,46 @@ impl Operation for Setup {
             }
         })
     }
+
+    /// What a recipe did in the guest cannot be taken back; once it ran to its end the stage's
+    /// work is done, and only detaching from the console remained: the stage completes.
+    fn roll_forward<'a>(
+        &'a self,
+        _cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            Ok(ran(journal).find_map(|r| match r {
+                Ran::Recipe { recipe, steps } => {
+                    Some(Some(json!({ "recipe": recipe, "steps": steps })))
+                }
+                _ => None,
+            }))
+        })
+    }
+}
+
+/// Journaled when a stage's work in the guest is done (see the stages' `roll_forward`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Ran {
+    Recipe {
+        recipe: String,
+        steps: usize,
+    },
+    /// The provisioners began changing the guest: `@pre-provision` is its rollback point now.
+    ProvisionersBegun,
+    /// The provisioners all succeeded: the provision stage's commit point.
+    Provisioned {
+        pre: Vec<String>,
+        provisioners: usize,
+    },
+}
+
+fn ran(journal: &[Value]) -> impl Iterator<Item = Ran> + '_ {
+    journal
+        .iter()
+        .filter_map(|e| serde_json::from_value::<Ran>(e.clone()).ok())
 }
 
 /// A stage that talks SSH: its target, a private directory for the run, and a key file.
@@ -539,7 +595,14 @@ async fn destroy_snapshot(cx: &OpCx, snap: &SnapshotName) -> Result<(), OpError>
     Ok(())
 }
 
-async fn snapshot_all(cx: &OpCx, p: &StageParams, name: &str) -> Result<Vec<String>, OpError> {
+/// Snapshots every target as `name`; `journal`: each new snapshot is journaled first, for the
+/// undo.
+async fn snapshot_all(
+    cx: &OpCx,
+    p: &StageParams,
+    name: &str,
+    journal: bool,
+) -> Result<Vec<String>, OpError> {
     let mut made = Vec::new();
     for ds in snapshot_targets(p) {
         let ds: DatasetName = ds.parse().map_err(failed)?;
@@ -553,6 +616,12 @@ async fn snapshot_all(cx: &OpCx, p: &StageParams, name: &str) -> Result<Vec<Stri
         let snap: SnapshotName = ds.snapshot(name).map_err(failed)?;
         // Re-provisioning replaces the previous snapshot of the same name.
         destroy_snapshot(cx, &snap).await?;
+        if journal {
+            cx.will_make(&Made::Snapshot {
+                name: snap.to_string(),
+            })
+            .await?;
+        }
         zfs::snapshot(&cx.runner, &snap).await.map_err(zfs_failed)?;
         made.push(snap.to_string());
     }
@@ -579,7 +648,7 @@ impl Operation for Provision {
                     }
                 }
             }
-            let pre = snapshot_all(cx, &p, PRE).await?;
+            let pre = snapshot_all(cx, &p, PRE, true).await?;
             let provisioners: Vec<&Provisioner> = if p.settings.mode == super::settings::Mode::None
                 && p.settings.provisioners.is_empty()
             {
@@ -596,6 +665,7 @@ impl Operation for Provision {
                 let note = |l: &str| cx.note(l);
                 let proc = ssh.proc(svc, cx, &note);
                 let n = provisioners.len();
+                cx.will_make(&Ran::ProvisionersBegun).await?;
                 for (i, pr) in provisioners.iter().enumerate() {
                     cx.progress(
                         10 + (i * 80 / n) as i64,
@@ -608,28 +678,91 @@ impl Operation for Provision {
             } else {
                 cx.note("no provisioners");
             }
-            cx.progress(95, "Snapshotting @post-provision").await?;
-            let post = snapshot_all(cx, &p, POST).await?;
-            let zone = p.zone.clone();
-            cx.db
-                .write(move |c| store::mark_provisioned(c, &zone))
-                .await?;
-            let nic = if p.settings.remove_provisioning_nic
-                && svc.network.settings.provisioning.enabled
-            {
-                cx.progress(98, "Removing the provisioning NIC").await?;
-                let zone: ZoneName = p.zone.parse().map_err(failed)?;
-                super::nic::remove(svc, cx, &zone).await?
-            } else {
-                Value::Null
-            };
-            Ok(Some(json!({
-                "provisioners": ran.len(),
-                "snapshots": { "pre": pre, "post": post },
-                "provisioning_nic": nic,
-            })))
+            cx.will_make(&Ran::Provisioned {
+                pre: pre.clone(),
+                provisioners: ran.len(),
+            })
+            .await?;
+            finish(svc, cx, &p, pre, ran.len(), None).await
         })
     }
+
+    /// Before the provisioners begin, the stage made only its `@pre-provision` snapshots: they
+    /// go. Once the provisioners began changing the guest, `@pre-provision` is the rollback
+    /// point the spec promises for a failed provisioning, so it stays.
+    fn undo<'a>(&'a self, cx: &'a OpCx, journal: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(async move {
+            if ran(&journal).any(|r| matches!(r, Ran::ProvisionersBegun)) {
+                cx.note("the provisioners began: @pre-provision stays as the rollback point");
+                return Ok(());
+            }
+            for entry in journal {
+                let Ok(Made::Snapshot { name }) = serde_json::from_value(entry) else {
+                    continue;
+                };
+                let Ok(snap) = name.parse::<SnapshotName>() else {
+                    continue;
+                };
+                destroy_snapshot(cx, &snap).await?;
+                cx.note(&format!("destroyed {name}"));
+            }
+            Ok(())
+        })
+    }
+
+    /// Past the provisioners the guest is provisioned: what is left (the `@post-provision`
+    /// snapshots, the record, the NIC's removal) is finished, each step again from the start
+    /// as it skips or replaces what is already done.
+    fn roll_forward<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            let Some((pre, provisioners)) = ran(journal).find_map(|r| match r {
+                Ran::Provisioned { pre, provisioners } => Some((pre, provisioners)),
+                _ => None,
+            }) else {
+                return Ok(None);
+            };
+            let p: StageParams = cx.params()?;
+            let nic = super::nic::interrupted_removal(journal);
+            finish(&self.0, cx, &p, pre, provisioners, nic.as_deref())
+                .await
+                .map(Some)
+        })
+    }
+}
+
+/// The provision stage after its provisioners: `@post-provision`, the record, and the
+/// provisioning NIC's removal when asked for (`removing`: the NIC an interrupted run was
+/// removing).
+async fn finish(
+    svc: &ProvisioningServices,
+    cx: &OpCx,
+    p: &StageParams,
+    pre: Vec<String>,
+    provisioners: usize,
+    removing: Option<&str>,
+) -> Result<Option<Value>, OpError> {
+    cx.progress(95, "Snapshotting @post-provision").await?;
+    let post = snapshot_all(cx, p, POST, false).await?;
+    let zone = p.zone.clone();
+    cx.db
+        .write(move |c| store::mark_provisioned(c, &zone))
+        .await?;
+    let nic = if p.settings.remove_provisioning_nic && svc.network.settings.provisioning.enabled {
+        cx.progress(98, "Removing the provisioning NIC").await?;
+        let zone: ZoneName = p.zone.parse().map_err(failed)?;
+        super::nic::remove(svc, cx, &zone, removing).await?
+    } else {
+        Value::Null
+    };
+    Ok(Some(json!({
+        "provisioners": provisioners,
+        "snapshots": { "pre": pre, "post": post },
+        "provisioning_nic": nic,
+    })))
 }
 
 /// A path inside the provisioning dataset, links resolved; refused if it leaves it.

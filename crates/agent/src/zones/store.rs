@@ -108,7 +108,12 @@ pub fn add_pending(conn: &Connection, name: &str, changes: &[String]) -> Result<
         return Ok(());
     };
     let mut all = rec.pending_changes;
-    all.extend(changes.iter().cloned());
+    // Listed once: an operation finished again after a restart asks for the same change.
+    for c in changes {
+        if !all.contains(c) {
+            all.push(c.clone());
+        }
+    }
     conn.execute(
         "UPDATE zones SET pending_changes = ?2, version = version + 1, updated_at = ?3 WHERE name = ?1",
         params![name, serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()), now_rfc3339()],

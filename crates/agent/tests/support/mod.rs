@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod guest;
 pub mod openapi;
 pub mod ops;
 pub mod sweep;

@@ -176,6 +176,32 @@ fn fault_delay_then_normal_behaviour() {
 }
 
 #[test]
+fn a_held_command_waits_unlocked_until_released_then_runs() {
+    let h = Host::new();
+    h.set_faults(r#"{"tool":"zfs","prefix":["create"],"action":"hold"}"#);
+    let mut child = h.cmd("zfs", &["create", "rpool/held"]).spawn().unwrap();
+    let held = h.dir.join("held");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !held.exists() {
+        assert!(Instant::now() < deadline, "no hold announced");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let announced: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&held).unwrap()).unwrap();
+    assert_eq!(
+        announced["argv"],
+        serde_json::json!(["zfs", "create", "rpool/held"])
+    );
+    // The host lock is free while it waits, and the command has not run yet.
+    let before = h.dump_json();
+    assert!(before["datasets"].get("rpool/held").is_none(), "{before}");
+    assert!(child.try_wait().unwrap().is_none());
+    std::fs::remove_file(&held).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(h.dump_json()["datasets"].get("rpool/held").is_some());
+}
+
+#[test]
 fn twenty_concurrent_vnic_creations_all_land() {
     let h = Host::new();
     let children: Vec<_> = (0..20)

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use illumos::names::ZoneName;
 use illumos::zoneadm::{self, ZoneState};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::db_write;
@@ -56,6 +57,58 @@ impl Operation for Lifecycle {
             result
         })
     }
+
+    /// A boot, shutdown or halt is one host command with nothing to undo, but it can take
+    /// effect and the task still be cut off before it records so (a crash right after
+    /// `zoneadm boot`): the zone then runs while the task says failed, and a pipeline's boot
+    /// stage would stop with the zone booted. If the journal shows the command was asked for
+    /// and the zone is now in the state it leads to, the action happened: the task completes.
+    /// A reboot is not journaled: the zone runs whether it happened or not.
+    fn roll_forward<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            let Some(asked) = journal
+                .iter()
+                .find_map(|e| serde_json::from_value::<Asked>(e.clone()).ok())
+            else {
+                return Ok(None);
+            };
+            let zone: ZoneName = cx
+                .task
+                .zone_name
+                .parse()
+                .map_err(|e| OpError::failed(format!("{e}")))?;
+            self.svc.host.invalidate(zone.as_str());
+            let Some(now) = zoneadm::get(&cx.runner, &zone).await.map_err(failed)? else {
+                return Ok(None);
+            };
+            let booted = now.state.is_booted();
+            let outcome = match asked {
+                Asked::Boot if booted => {
+                    clear_pending(cx, &zone).await?;
+                    "booted"
+                }
+                Asked::Halt | Asked::Shutdown if !booted => "stopped",
+                _ => return Ok(None),
+            };
+            cx.note(&format!("zone {zone}: {outcome}"));
+            Ok(Some(Some(
+                json!({ "zone_name": zone.as_str(), "outcome": outcome }),
+            )))
+        })
+    }
+}
+
+/// Journaled before the `zoneadm` command that changes the zone's state (see `roll_forward`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "zoneadm", rename_all = "snake_case")]
+enum Asked {
+    Boot,
+    Halt,
+    Shutdown,
 }
 
 fn failed(e: zoneadm::ZoneadmError) -> OpError {
@@ -84,6 +137,7 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Start, ZoneState::Running) => "already running",
         (Action::Start, _) | (Action::Restart, ZoneState::Installed) => {
             cx.progress(50, "Booting zone").await?;
+            cx.will_make(&Asked::Boot).await?;
             zoneadm::boot(run, &zone).await.map_err(failed)?;
             clear_pending(cx, &zone).await?;
             "booted"
@@ -97,11 +151,13 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Stop | Action::Halt, s) if !s.is_booted() => "already stopped",
         (Action::Halt, _) => {
             cx.progress(50, "Halting zone").await?;
+            cx.will_make(&Asked::Halt).await?;
             zoneadm::halt(run, &zone).await.map_err(failed)?;
             "halted"
         }
         (Action::Stop, _) => {
             cx.progress(30, "Shutting down zone").await?;
+            cx.will_make(&Asked::Shutdown).await?;
             let limit = Duration::from_secs(svc.config.zones.shutdown_timeout);
             match zoneadm::shutdown(run, &zone, limit).await {
                 Ok(()) => "shut down",
