@@ -198,6 +198,23 @@ pub(crate) mod script {
         }
     }
 
+    /// Writes an executable `#!/bin/sh` script with `body`, by a child process rather than
+    /// here: a child that another test thread forks while this process has the file open for
+    /// writing keeps it open until its exec, and running the script meanwhile fails with
+    /// ETXTBSY ("Text file busy").
+    pub fn write_script(path: &std::path::Path, body: &str) {
+        let written = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                "printf '#!/bin/sh\\n%s\\n' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            ])
+            .args(["sh", body])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(written.success(), "cannot write {}", path.display());
+    }
+
     pub fn runner(tool: Tool, script: &str) -> (Dir, Runner) {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -207,9 +224,7 @@ pub(crate) mod script {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(tool.name());
-        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&path, script);
         let config = RunnerConfig {
             pfexec: None,
             tool_dir: Some(dir.clone()),

@@ -523,9 +523,7 @@ mod tests {
     fn tool_dir(script: &str) -> (tempdir::Dir, RunnerConfig) {
         let dir = tempdir::Dir::new();
         let path = dir.0.join("zfs");
-        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::parsable::script::write_script(&path, script);
         let config = RunnerConfig {
             pfexec: None,
             tool_dir: Some(dir.0.clone()),
@@ -677,9 +675,10 @@ mod tests {
     #[tokio::test]
     async fn pipe_connects_two_processes() {
         let d = tempdir::Dir::new();
-        std::fs::write(d.0.join("zfs"), "#!/bin/sh\nif [ \"$1\" = send ]; then echo stream-of-$2; else read x; echo got $x; fi\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(d.0.join("zfs"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::parsable::script::write_script(
+            &d.0.join("zfs"),
+            "if [ \"$1\" = send ]; then echo stream-of-$2; else read x; echo got $x; fi",
+        );
         let config = RunnerConfig {
             pfexec: None,
             tool_dir: Some(d.0.clone()),

@@ -289,13 +289,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("illumos-pty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let tool = dir.join("zlogin");
-        std::fs::write(
+        crate::parsable::script::write_script(
             &tool,
-            "#!/bin/sh\nif [ -t 0 ]; then echo tty; else echo notty; fi\nread x\necho \"got $x\"\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+            "if [ -t 0 ]; then echo tty; else echo notty; fi\nread x\necho \"got $x\"",
+        );
         let runner = Runner::new(RunnerConfig {
             pfexec: None,
             tool_dir: Some(dir.clone()),
