@@ -152,7 +152,7 @@ impl TaskQueue {
         let tasks = self
             .inner
             .db
-            .write(move |c| {
+            .write_small(move |c| {
                 let tx = c.transaction()?;
                 let mut made: Vec<Task> = Vec::with_capacity(new.len());
                 for n in &new {
@@ -444,7 +444,11 @@ impl Scheduler {
             let Some(key) = next else { return };
             let Entry { task } = self.ready.remove(&key).expect("key was just found");
             let id = task.id.clone();
-            let claimed = self.inner.db.write(move |c| store::claim(c, &id)).await;
+            let claimed = self
+                .inner
+                .db
+                .write_small(move |c| store::claim(c, &id))
+                .await;
             match claimed {
                 Ok(true) => {}
                 Ok(false) => {
@@ -667,7 +671,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
     let err = error.clone();
     let finished = inner
         .db
-        .write(move |c| store::finish(c, &id, status, err.as_deref(), result.as_ref()))
+        .write_small(move |c| store::finish(c, &id, status, err.as_deref(), result.as_ref()))
         .await;
     match finished {
         Ok(Some(t)) => {
@@ -818,9 +822,18 @@ mod tests {
 
     async fn engine(dir: &Dir, script: &str) -> (TaskQueue, Arc<Mutex<Vec<Value>>>) {
         let tool = dir.0.join("zfs");
-        std::fs::write(&tool, format!("#!/bin/sh\n{script}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Made executable by `install`, a child process: opened for writing here, the file
+        // would be held open by any child another test thread forks meanwhile, and running it
+        // would fail with ETXTBSY ("Text file busy").
+        let source = dir.0.join("zfs.source");
+        std::fs::write(&source, format!("#!/bin/sh\n{script}\n")).unwrap();
+        let installed = std::process::Command::new("install")
+            .args(["-m", "755"])
+            .arg(&source)
+            .arg(&tool)
+            .status()
+            .unwrap();
+        assert!(installed.success());
         let runner = illumos::Runner::new(illumos::RunnerConfig {
             pfexec: None,
             tool_dir: Some(dir.0.clone()),

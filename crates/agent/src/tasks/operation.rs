@@ -105,7 +105,7 @@ impl OpCx {
         let entry = serde_json::to_value(entry)?;
         let id = self.task.id.clone();
         self.db
-            .write(move |c| store::journal_append(c, &id, &entry))
+            .write_small(move |c| store::journal_append(c, &id, &entry))
             .await?;
         Ok(())
     }
