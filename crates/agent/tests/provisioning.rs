@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::guest::{create_zone, e2e_ready, start_sshd, targz, upload};
+use crate::support::guest::{create_zone, e2e_ready, start_sshd, targz, upload, STAGES};
 use crate::support::{free_port, TempDir, TestAgent};
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -241,17 +241,6 @@ pub(crate) fn watch_proc(
         seen
     })
 }
-
-/// The pipeline's stages, as `pipeline_tasks` and the status name them.
-const STAGES: [&str; 7] = [
-    "network",
-    "extract",
-    "boot",
-    "setup",
-    "wait_ssh",
-    "sync",
-    "provision",
-];
 
 fn task_output(agent: &TestAgent, id: &str) -> String {
     let r = agent.get(&format!("/tasks/{id}/output?limit=10000"));

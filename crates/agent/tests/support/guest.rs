@@ -11,6 +11,17 @@ use serde_json::json;
 
 use super::{free_port, TempDir, TestAgent};
 
+/// The pipeline's stages in order, as `pipeline_tasks` and the status name them.
+pub const STAGES: [&str; 7] = [
+    "network",
+    "extract",
+    "boot",
+    "setup",
+    "wait_ssh",
+    "sync",
+    "provision",
+];
+
 const BOUNDARY: &str = "zw-test-boundary-7d1c";
 
 pub fn multipart(file: Option<(&str, &[u8])>, sha256: Option<&str>) -> Vec<u8> {

@@ -287,15 +287,7 @@ pub fn provisioning_pipeline(sshd: &Sshd, guest: &Path) -> Pipeline {
         config:
             "provisioning:\n  ssh:\n    wait_timeout_seconds: 20\n    wait_interval_seconds: 1\n",
         status: "/zones/pz1/provision/status",
-        stages: &[
-            "network",
-            "extract",
-            "boot",
-            "setup",
-            "wait_ssh",
-            "sync",
-            "provision",
-        ],
+        stages: &super::guest::STAGES,
         trees: &["rpool", "zones"],
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use illumos::names::{DatasetName, ZoneName};
+use illumos::names::DatasetName;
 use illumos::{zoneadm, zonecfg};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -77,11 +77,7 @@ impl Operation for DeleteZone {
 
 async fn delete(svc: &ZoneServices, cx: &OpCx, p: &DeleteParams) -> Result<Option<Value>, OpError> {
     let run = &cx.runner;
-    let zone: ZoneName = cx
-        .task
-        .zone_name
-        .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))?;
+    let zone = super::task_zone(cx)?;
     let fail = |e: zoneadm::ZoneadmError| OpError::failed(e.detail());
     cx.progress(10, "Reading zone configuration").await?;
     let z = zone.to_string();

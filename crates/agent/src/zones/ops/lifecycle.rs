@@ -76,11 +76,7 @@ impl Operation for Lifecycle {
             else {
                 return Ok(None);
             };
-            let zone: ZoneName = cx
-                .task
-                .zone_name
-                .parse()
-                .map_err(|e| OpError::failed(format!("{e}")))?;
+            let zone = super::task_zone(cx)?;
             self.svc.host.invalidate(zone.as_str());
             let Some(now) = zoneadm::get(&cx.runner, &zone).await.map_err(failed)? else {
                 return Ok(None);
@@ -116,11 +112,7 @@ fn failed(e: zoneadm::ZoneadmError) -> OpError {
 }
 
 async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Value>, OpError> {
-    let zone: ZoneName = cx
-        .task
-        .zone_name
-        .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))?;
+    let zone = super::task_zone(cx)?;
     let run = &cx.runner;
     let state = zoneadm::get(run, &zone)
         .await

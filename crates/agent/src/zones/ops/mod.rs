@@ -33,6 +33,14 @@ pub enum Made {
     Deleting { zone: String },
 }
 
+/// The zone a zone task works on (its name was validated when the task was queued).
+pub fn task_zone(cx: &OpCx) -> Result<ZoneName, OpError> {
+    cx.task
+        .zone_name
+        .parse()
+        .map_err(|e| OpError::failed(format!("{e}")))
+}
+
 /// The SHA-256 of a zone's `zonecfg export`, or "" when it has no configuration.
 pub async fn config_hash(cx: &OpCx, zone: &ZoneName) -> Result<String, OpError> {
     use sha2::{Digest, Sha256};

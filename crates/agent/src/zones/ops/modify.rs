@@ -57,11 +57,7 @@ impl Operation for ModifyZone {
             else {
                 return Ok(None);
             };
-            let zone: ZoneName = cx
-                .task
-                .zone_name
-                .parse()
-                .map_err(|e| OpError::failed(format!("{e}")))?;
+            let zone = super::task_zone(cx)?;
             if super::config_hash(cx, &zone).await? == before {
                 return Ok(None);
             }
@@ -171,11 +167,7 @@ async fn modify(
     spec: &ModifySpec,
 ) -> Result<Option<Value>, OpError> {
     let run = &cx.runner;
-    let zone: ZoneName = cx
-        .task
-        .zone_name
-        .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))?;
+    let zone = super::task_zone(cx)?;
     cx.progress(10, "Reading current configuration").await?;
     let cfg = zonecfg::export(run, &zone)
         .await
