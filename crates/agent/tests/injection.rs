@@ -500,8 +500,16 @@ impl<'a> Run<'a> {
             }
             self.accepted.insert(format!("{what} {field}"));
         }
+        // The commands this request ran, and those of any task it queued; reads the agent
+        // makes in the background meanwhile (a cache refresh) carry no origin.
+        let request = format!("request:{}", r.header("x-request-id").unwrap_or("?"));
         let new: Vec<Vec<String>> = self.agent.invocations()[before.commands..]
             .iter()
+            .filter(|inv| {
+                inv["origin"]
+                    .as_str()
+                    .is_some_and(|o| o == request || o.starts_with("task:"))
+            })
             .map(argv)
             .collect();
         let changes_host = matches!(rule, Rule::ZoneAttr(_) | Rule::Parsed) && !refused;
@@ -818,4 +826,45 @@ fn hostile_path_and_query_parameters_are_refused_or_match_nothing() {
     );
     run.finish("parameters");
     assert!(run.cases > 500);
+}
+
+/// The verdicts above charge commands by their origin; a command the agent runs is marked with
+/// the request or task it runs for, and only background reads go unmarked.
+#[test]
+fn every_host_command_is_charged_to_its_request_or_task() {
+    let agent = TestAgent::start();
+    let before = agent.invocations().len();
+    let r = agent.post("/zones", json!({"name": "origin01", "brand": "bhyve"}));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let task = r.body["task_id"].as_str().unwrap().to_owned();
+    assert_eq!(agent.wait(&task)["status"], "completed");
+    // The create invalidated the zone's entries: this read goes to the host on the request.
+    let read = agent.get("/zones/origin01");
+    assert_eq!(read.status, 200, "{}", read.body);
+    let request = format!("request:{}", read.header("x-request-id").unwrap());
+
+    let new = &agent.invocations()[before..];
+    let of = |origin: &str| -> Vec<Vec<String>> {
+        new.iter()
+            .filter(|i| i["origin"] == origin)
+            .map(argv)
+            .collect()
+    };
+    let by_task = of(&format!("task:{task}"));
+    assert!(
+        by_task
+            .iter()
+            .any(|a| a[0] == "zonecfg" && a.iter().any(|x| x == "origin01")),
+        "the create's zonecfg is charged to its task: {new:?}"
+    );
+    assert!(
+        !of(&request).is_empty(),
+        "the read's host commands are charged to its request: {new:?}"
+    );
+    assert!(
+        new.iter()
+            .filter(|i| i["origin"].is_null())
+            .all(|i| read_only(&argv(i))),
+        "whatever runs unmarked only reads: {new:?}"
+    );
 }

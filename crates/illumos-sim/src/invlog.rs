@@ -1,5 +1,6 @@
 //! `<host>/invocations.log`: one JSON line per tool invocation, so tests can assert exactly
-//! which commands ran. One `write` per line on an O_APPEND file keeps concurrent lines whole.
+//! which commands ran, and for which request or task. One `write` per line on an O_APPEND file
+//! keeps concurrent lines whole.
 
 use std::io::Write;
 use std::time::Instant;
@@ -30,6 +31,11 @@ pub fn append(
     });
     if let Some(f) = fault {
         rec["fault"] = serde_json::Value::from(f);
+    }
+    // What the agent says the command is for (`request:<id>`, `task:<id>`); absent for its
+    // background reads.
+    if let Some(origin) = std::env::var_os("ZONEWEAVER_ORIGIN") {
+        rec["origin"] = serde_json::Value::from(origin.to_string_lossy().into_owned());
     }
     let mut line = rec.to_string();
     line.push('\n');

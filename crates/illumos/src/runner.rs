@@ -18,6 +18,29 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cmd::{Cmd, Tool};
 
+tokio::task_local! {
+    static ORIGIN: Arc<str>;
+}
+
+/// The environment variable that tells a child which request or task it runs for. The tools
+/// ignore it; it lets a trace (or the emulator's invocation log) charge each command to its
+/// cause, and tell those apart from background reads, which carry none.
+pub const ORIGIN_ENV: &str = "ZONEWEAVER_ORIGIN";
+
+/// Runs `work` with every host command it starts (on this task, not on tasks it spawns) marked
+/// as caused by `origin`, e.g. `request:<id>` or `task:<id>`.
+pub async fn with_origin<F: std::future::Future>(
+    origin: impl Into<Arc<str>>,
+    work: F,
+) -> F::Output {
+    ORIGIN.scope(origin.into(), work).await
+}
+
+/// The origin the current task runs under, if any.
+pub fn current_origin() -> Option<Arc<str>> {
+    ORIGIN.try_with(Arc::clone).ok()
+}
+
 /// Which of a child's output streams a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -211,6 +234,9 @@ impl Runner {
             .env("LC_ALL", "C")
             .process_group(0)
             .kill_on_drop(true);
+        if let Some(origin) = current_origin() {
+            c.env(ORIGIN_ENV, &*origin);
+        }
         c
     }
 

@@ -137,15 +137,25 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
     // Event streams, waits and uploads take as long as they take (uploads enforce their own
     // size limit).
     let long_lived = route == "/events" || route.ends_with("/wait") || route == "/artifacts";
+    // Host commands the handler runs are charged to this request (background reads it merely
+    // triggers run on their own tasks and carry no origin).
+    let origin = format!(
+        "request:{}",
+        req.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    );
     let req = match read_body(req, app.config.server.max_body_bytes).await {
         Ok(req) => req,
         Err(refused) => return refused,
     };
+    let run = illumos::runner::with_origin(origin, next.run(req));
     let response = if long_lived {
-        next.run(req).await
+        run.await
     } else {
         let limit = Duration::from_secs(app.config.server.request_timeout_seconds);
-        match tokio::time::timeout(limit, next.run(req)).await {
+        match tokio::time::timeout(limit, run).await {
             Ok(r) => r,
             Err(_) => ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,

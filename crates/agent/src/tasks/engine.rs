@@ -467,7 +467,11 @@ impl Scheduler {
             self.live
                 .insert(task.id.clone(), Live::Running(cancel.clone()));
             let inner = self.inner.clone();
-            tokio::spawn(execute(inner, task, cancel));
+            let origin = format!("task:{}", task.id);
+            tokio::spawn(illumos::runner::with_origin(
+                origin,
+                execute(inner, task, cancel),
+            ));
         }
     }
 
