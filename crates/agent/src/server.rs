@@ -9,11 +9,12 @@ use std::time::Duration;
 use crate::config::{Config, LogFormat};
 use crate::db::{Db, DbError};
 use crate::http::metrics::Metrics;
-use crate::http::tls::{self, create_private_dir, write_private};
+use crate::http::tls::{self, write_private};
 use crate::http::AppState;
 use crate::keys::{store as keys, Role};
 use crate::tasks::operation::Noop;
 use crate::tasks::{self, EngineConfig, Operation, TaskQueue};
+use std::os::unix::fs::OpenOptionsExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -23,6 +24,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    DataDirUnsafe(#[from] crate::data_dir::DataDirError),
     #[error("another agent is already running on {0}")]
     Locked(String),
     #[error(transparent)]
@@ -54,22 +57,41 @@ pub fn init_logging(config: &Config) {
     };
 }
 
-/// Opens the data directory's database, creating the directory (0700) if needed.
+/// Opens the data directory's database, creating the directory (0700) if needed and making
+/// what is in it private.
 pub fn open_db(config: &Config) -> Result<Db, ServeError> {
-    create_private_dir(&config.data_dir).map_err(|e| match e {
-        tls::TlsError::Write { path, source } => ServeError::DataDir { path, source },
-        other => ServeError::Tls(other),
-    })?;
+    secure_data_dir(config)?;
+    crate::data_dir::create_private_file(&config.db_path())?;
     Ok(Db::open(&config.db_path())?)
+}
+
+/// [`crate::data_dir::secure`] on the configured directory; the demo's emulated host inside it
+/// keeps its own modes.
+fn secure_data_dir(config: &Config) -> Result<(), ServeError> {
+    let foreign: Vec<PathBuf> = config
+        .host
+        .root
+        .parent()
+        .filter(|h| h.parent() == Some(config.data_dir.as_path()))
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    Ok(crate::data_dir::secure(&config.data_dir, &foreign)?)
 }
 
 /// One agent per data directory: two would both claim tasks.
 fn lock_data_dir(config: &Config) -> Result<File, ServeError> {
     let path = config.data_dir.join("agent.lock");
-    let file = File::create(&path).map_err(|source| ServeError::DataDir {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|source| ServeError::DataDir {
+            path: path.display().to_string(),
+            source,
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -129,10 +151,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     };
     init_logging(&config);
     let _ = rustls::crypto::ring::default_provider().install_default();
-    create_private_dir(&config.data_dir).map_err(|e| match e {
-        tls::TlsError::Write { path, source } => ServeError::DataDir { path, source },
-        other => ServeError::Tls(other),
-    })?;
+    secure_data_dir(&config)?;
     let _lock = lock_data_dir(&config)?;
     let db = open_db(&config)?;
     let mut demo_key = bootstrap_key(&config, &db)?;

@@ -249,3 +249,96 @@ fn plain_http_answers_only_when_configured() {
     let log = agent.log();
     assert!(log.contains("listening (plain HTTP)"), "{log}");
 }
+
+/// Every file under the data directory and the modes they have, directories included.
+fn modes_under(dir: &std::path::Path, out: &mut Vec<(String, u32, bool)>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let meta = std::fs::symlink_metadata(e.path()).unwrap();
+        out.push((
+            e.path().display().to_string(),
+            meta.permissions().mode() & 0o7777,
+            meta.is_dir(),
+        ));
+        if meta.is_dir() {
+            modes_under(&e.path(), out);
+        }
+    }
+}
+
+fn assert_private(data: &std::path::Path) {
+    let mode = std::fs::metadata(data).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "the data directory is {mode:o}");
+    let mut all = Vec::new();
+    modes_under(data, &mut all);
+    for name in ["agent.db", "agent.db-wal", "agent.db-shm", "agent.lock"] {
+        assert!(
+            all.iter().any(|(p, _, _)| p.ends_with(&format!("/{name}"))),
+            "{name} is missing: {all:?}"
+        );
+    }
+    for (path, mode, dir) in all {
+        let want = if dir { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{path} is {mode:o}");
+    }
+}
+
+/// The agent's user alone reads the data directory (the database and its WAL hold console
+/// passwords and key hashes), whatever modes it finds at start; a directory that another user
+/// owns or can write into is refused, and the agent does not start.
+#[test]
+fn the_data_directory_is_private_at_every_start() {
+    let mut agent = TestAgent::start();
+    let data = agent.data_dir();
+    // A write, so the WAL and its index exist.
+    agent.noop(json!({"duration_ms": 1}));
+    assert_private(&data);
+
+    // Opened up while the agent was down (a copy, a restore): closed again at the next start.
+    agent.kill();
+    for (p, m) in [
+        (data.clone(), 0o755),
+        (data.join("agent.db"), 0o644),
+        (data.join("agent.db-wal"), 0o644),
+        (data.join("bootstrap-api-key"), 0o644),
+        (data.join("tls"), 0o755),
+    ] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    agent.launch();
+    agent.noop(json!({"duration_ms": 1}));
+    assert_private(&data);
+    agent.kill();
+
+    let refused = |why: &str| {
+        let out = Command::new(crate::support::agent_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&agent.config_path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{why}: the agent started: {err}");
+        assert!(
+            err.contains(&data.display().to_string()) && err.contains("refusing"),
+            "{why}: {err}"
+        );
+        err
+    };
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = refused("world-writable");
+    assert!(err.contains("0777"), "{err}");
+    // Nothing was changed in a directory it refused.
+    let mode = std::fs::metadata(data.join("agent.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // Another user's directory (the tests run as root; nobody is uid 65534).
+    std::os::unix::fs::chown(&data, Some(65534), None).unwrap();
+    let err = refused("owned by another user");
+    assert!(err.contains("uid 65534"), "{err}");
+    std::os::unix::fs::chown(&data, Some(0), None).unwrap();
+}
