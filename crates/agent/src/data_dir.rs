@@ -69,7 +69,7 @@ fn restrict(dir: &Path, foreign: &[PathBuf]) -> Result<(), DataDirError> {
     set_mode(dir, 0o700)?;
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let path = entry.map_err(io_err(dir))?.path();
-        if foreign.iter().any(|f| *f == path) {
+        if foreign.contains(&path) {
             continue;
         }
         let meta = match fs::symlink_metadata(&path) {
@@ -157,7 +157,7 @@ mod tests {
         let d = scratch("writable");
         fs::create_dir_all(&d).unwrap();
         fs::write(d.join("agent.db"), b"").unwrap();
-        fs::set_permissions(&d.join("agent.db"), Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(d.join("agent.db"), Permissions::from_mode(0o644)).unwrap();
         for m in [0o777, 0o775, 0o1777] {
             fs::set_permissions(&d, Permissions::from_mode(m)).unwrap();
             let e = secure(&d, &[]).unwrap_err();
