@@ -62,6 +62,15 @@ pub struct ZonesConfig {
     pub max_concurrent_tasks: usize,
     pub task_timeout: u64,
     pub shutdown_timeout: u64,
+    /// The datasets under which an operator may attach an existing volume
+    /// (`existing_dataset`); nothing else of the host's storage can be handed to a guest.
+    pub attachable_datasets: Vec<String>,
+    /// The directories whose files an operator may give a zone as CD-ROM or boot ROM (besides
+    /// bhyve's firmware names).
+    pub media_dirs: Vec<String>,
+    /// Whether `force: true` may attach a volume another zone's configuration already uses.
+    /// Off: two guests on one disk read each other's data.
+    pub allow_shared_volumes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +245,9 @@ impl Default for ZonesConfig {
             max_concurrent_tasks: 5,
             task_timeout: 1800,
             shutdown_timeout: 120,
+            attachable_datasets: vec!["rpool/zones".into()],
+            media_dirs: vec!["/iso".into()],
+            allow_shared_volumes: false,
         }
     }
 }
@@ -315,6 +327,15 @@ zones:
   task_timeout: 1800
   # Seconds a graceful stop (zoneadm shutdown) may take before the zone is halted.
   shutdown_timeout: 120
+  # Datasets under which an existing volume may be attached to a zone (existing_dataset).
+  # Nothing else of the host's storage (rpool/swap, rpool/dump, other pools) can be given to a
+  # guest; a volume the host uses as swap or dump device is refused even under these.
+  attachable_datasets: [rpool/zones]
+  # Directories whose files may be a zone's CD-ROM (cdroms, add_cdroms) or boot ROM (bootrom,
+  # besides bhyve's firmware names).
+  media_dirs: [/iso]
+  # Whether force: true may attach a volume that another zone's configuration already uses.
+  allow_shared_volumes: false
 
 tasks:
   # Seconds a whole operation may run before it is cancelled and undone.
@@ -486,6 +507,22 @@ impl Config {
                 "server.http_port",
                 "must differ from server.https_port".into(),
             ));
+        }
+        for (i, d) in self.zones.attachable_datasets.iter().enumerate() {
+            if d.parse::<illumos::names::DatasetName>().is_err() || d.contains('@') {
+                return Err((
+                    "zones.attachable_datasets",
+                    format!("entry {i} ({d:?}) is not a dataset name"),
+                ));
+            }
+        }
+        for (i, d) in self.zones.media_dirs.iter().enumerate() {
+            if d.parse::<illumos::names::HostPath>().is_err() {
+                return Err((
+                    "zones.media_dirs",
+                    format!("entry {i} ({d:?}) is not an absolute path"),
+                ));
+            }
         }
         if self.zones.max_concurrent_tasks == 0 {
             return Err(("zones.max_concurrent_tasks", "must be at least 1".into()));

@@ -659,7 +659,8 @@ fn upload(agent: &TestAgent, filename: &str, bytes: &[u8]) -> Response {
 
 #[test]
 fn hostile_values_in_request_bodies_are_refused_before_anything_runs() {
-    let agent = TestAgent::start();
+    // The fixtures attach volumes under rpool/vols.
+    let agent = TestAgent::start_with("zones:\n  attachable_datasets: [rpool/zones, rpool/vols]\n");
     let mut run = Run::new(&agent);
     let corpus = corpus();
     let doc = run.doc.clone();

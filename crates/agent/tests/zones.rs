@@ -289,9 +289,123 @@ fn templates_are_cloned_or_copied_and_must_exist() {
     assert_eq!(r.body["field"], "source.template_dataset");
 }
 
+/// The host's swap and dump devices, as OmniOS records them.
+fn swap_and_dump_on(root: &std::path::Path) {
+    std::fs::write(
+        root.join("etc/vfstab"),
+        "#device\tto fsck\n/dev/zvol/dsk/rpool/swap\t-\t-\tswap\t-\tno\t-\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/dumpadm.conf"),
+        "DUMPADM_DEVICE=/dev/zvol/dsk/rpool/dump\n",
+    )
+    .unwrap();
+}
+
+/// Only volumes under the datasets the host's owner named, never the host's swap or dump
+/// device, never another zone's unless shared volumes are allowed; media only from the media
+/// directories, links followed. Each refusal is a 400 naming the field, and nothing runs.
+#[test]
+fn the_hosts_own_storage_and_files_are_not_handed_to_a_guest() {
+    let agent = TestAgent::start();
+    for v in ["rpool/swap", "rpool/dump", "rpool/vms/v"] {
+        host(&agent, "zfs", &["create", "-p", "-V", "1G", v]);
+    }
+    host(
+        &agent,
+        "zfs",
+        &["create", "-p", "-V", "1G", "rpool/zones/shared/v"],
+    );
+    let root = agent.host_path("root");
+    swap_and_dump_on(&root);
+    std::fs::create_dir_all(root.join("iso")).unwrap();
+    std::fs::write(root.join("iso/ok.iso"), b"").unwrap();
+    std::os::unix::fs::symlink("../etc/vfstab", root.join("iso/link.iso")).unwrap();
+    let before = agent.invocations().len();
+
+    let attach = |ds: &str| json!({"create_new": false, "existing_dataset": ds});
+    let refused = |body: Value, field: &str, says: &str| {
+        let r = agent.post("/zones", body.clone());
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.body["field"], field, "{body}: {}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap_or_default().contains(says)
+                || r.body["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(says),
+            "{body}: {}",
+            r.body
+        );
+    };
+    for ds in ["rpool/swap", "rpool/dump", "rpool/vms/v", "rpool/zones"] {
+        refused(
+            json!({"name": "g1", "brand": "bhyve", "boot_volume": attach(ds)}),
+            "boot_volume.existing_dataset",
+            "zones.attachable_datasets",
+        );
+    }
+    refused(
+        json!({"name": "g1", "brand": "bhyve", "boot_volume": attach("rpool/zones/shared/v"), "force": true}),
+        "force",
+        "zones.allow_shared_volumes",
+    );
+    for (iso, says) in [
+        ("/etc/vfstab", "zones.media_dirs"),
+        ("/iso/link.iso", "zones.media_dirs"),
+    ] {
+        refused(
+            json!({"name": "g1", "brand": "bhyve", "cdroms": [{"path": iso}]}),
+            "cdroms[0].path",
+            says,
+        );
+    }
+    refused(
+        json!({"name": "g1", "brand": "bhyve", "bootrom": "/etc/vfstab"}),
+        "bootrom",
+        "zones.media_dirs",
+    );
+    let ran: Vec<_> = agent.invocations()[before..]
+        .iter()
+        .filter(|i| i["origin"].as_str().is_some())
+        .cloned()
+        .collect();
+    assert!(ran.is_empty(), "a refused request ran {ran:?}");
+
+    // The host's swap and dump devices stay refused even under an allowed parent.
+    drop(agent);
+    let agent = TestAgent::start_with("zones:\n  attachable_datasets: [rpool]\n");
+    let root = agent.host_path("root");
+    host(&agent, "zfs", &["create", "-V", "1G", "rpool/swap"]);
+    host(&agent, "zfs", &["create", "-V", "1G", "rpool/dump"]);
+    swap_and_dump_on(&root);
+    for (ds, says) in [("rpool/swap", "swap device"), ("rpool/dump", "dump device")] {
+        let r = agent.post(
+            "/zones",
+            json!({"name": "g2", "brand": "bhyve", "boot_volume": attach(ds)}),
+        );
+        assert_eq!(r.status, 400, "{ds}: {}", r.body);
+        assert!(r.body.to_string().contains(says), "{ds}: {}", r.body);
+    }
+    // What is allowed still works.
+    let ok = agent.post(
+        "/zones",
+        json!({"name": "g2", "brand": "bhyve", "boot_volume": attach("rpool/swap2")}),
+    );
+    assert_eq!(ok.status, 400, "a missing volume: {}", ok.body);
+    assert!(
+        ok.body.to_string().contains("does not exist"),
+        "{}",
+        ok.body
+    );
+}
+
 #[test]
 fn an_existing_volume_in_use_needs_force() {
-    let agent = TestAgent::start();
+    let agent = TestAgent::start_with(
+        "zones:\n  attachable_datasets: [rpool/zones, rpool/vms]\n  allow_shared_volumes: true\n",
+    );
     host(&agent, "zfs", &["create", "-p", "rpool/vms/old-server"]);
     host(
         &agent,
@@ -555,7 +669,7 @@ fn a_stop_cancels_a_pending_start() {
 
 #[test]
 fn delete_keeps_datasets_unless_asked_and_never_destroys_attached_ones() {
-    let agent = TestAgent::start();
+    let agent = TestAgent::start_with("zones:\n  attachable_datasets: [rpool/vms]\n");
     host(&agent, "zfs", &["create", "-p", "rpool/vms/shared"]);
     host(
         &agent,

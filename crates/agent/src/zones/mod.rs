@@ -2,6 +2,7 @@
 //! for state and configuration; the database keeps what only the agent knows.
 
 pub mod host;
+pub mod host_storage;
 pub mod ops;
 pub mod request;
 pub mod routes;

@@ -45,7 +45,8 @@ pub struct CreateZoneRequest {
     pub cdroms: Vec<CdromRequest>,
     pub cloud_init: Option<CloudInitRequest>,
     pub source: Option<SourceRequest>,
-    /// Attach an `existing_dataset` even if another zone uses it.
+    /// Attach an `existing_dataset` even if another zone uses it; refused unless the host allows
+    /// shared volumes (`zones.allow_shared_volumes`).
     #[serde(default)]
     pub force: bool,
     /// Boot the zone once it is created (a second task, `start_task_id`).
@@ -217,7 +218,8 @@ pub struct ModifyZoneRequest {
     /// Provisioning settings, stored for the provisioning pipeline.
     #[schema(value_type = Option<crate::provisioning::settings::Settings>)]
     pub provisioning: Option<serde_json::Value>,
-    /// Attach existing volumes even if another zone uses them.
+    /// Attach existing volumes even if another zone uses them; refused unless the host allows
+    /// shared volumes (`zones.allow_shared_volumes`).
     #[serde(default)]
     pub force: bool,
 }

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::host_storage;
 use super::ops::lifecycle::Action;
 use super::ops::modify::check_against;
 use super::request::{zone_name, CreateZoneRequest, ModifyZoneRequest, VolumeSpec};
@@ -138,24 +139,60 @@ pub struct ZoneTaskAccepted {
 /// A boot ROM given as a path (not one of the named firmwares) must be a file on the host.
 fn check_bootrom(app: &AppState, bootrom: Option<&str>) -> Result<(), ApiError> {
     match bootrom {
-        Some(p) if p.starts_with('/') && !app.config.host_file(p).is_file() => Err(
-            ApiError::invalid("bootrom", format!("{p} is not a file on the host")),
-        ),
+        Some(p) if p.starts_with('/') => {
+            if !app.config.host_file(p).is_file() {
+                return Err(ApiError::invalid(
+                    "bootrom",
+                    format!("{p} is not a file on the host"),
+                ));
+            }
+            host_storage::check_media(&app.config, "bootrom", p, true)
+        }
         _ => Ok(()),
     }
 }
 
-/// Each ISO must be a file on the host (`FIELD[i].path` names the one that is not).
+/// Each ISO must be a file on the host, in a media directory (`FIELD[i].path` names the one
+/// that is not).
 fn check_isos(app: &AppState, field: &str, isos: &[String]) -> Result<(), ApiError> {
     for (i, iso) in isos.iter().enumerate() {
+        let field = format!("{field}[{i}].path");
         if !app.config.host_file(iso).is_file() {
             return Err(ApiError::invalid(
-                format!("{field}[{i}].path"),
+                field,
                 format!("{iso} is not a file on the host"),
             ));
         }
+        host_storage::check_media(&app.config, &field, iso, false)?;
     }
     Ok(())
+}
+
+/// `force` may attach another zone's volume only where the host's owner allows shared volumes.
+fn check_force(app: &AppState, force: bool, attaches: bool) -> Result<(), ApiError> {
+    if force && attaches && !app.config.zones.allow_shared_volumes {
+        return Err(ApiError::invalid(
+            "force",
+            "attaching a volume another zone uses is disabled on this host (zones.allow_shared_volumes)",
+        ));
+    }
+    Ok(())
+}
+
+/// Volumes to attach (not to make) must be ones the host lets zones have; checked before any
+/// command runs.
+fn check_attachable<'a>(
+    app: &AppState,
+    volumes: impl IntoIterator<Item = (String, &'a VolumeSpec)>,
+    force: bool,
+) -> Result<(), ApiError> {
+    let mut attaches = false;
+    for (field, v) in volumes.into_iter().filter(|(_, v)| !v.create_new) {
+        host_storage::check_attachable(&app.config, &field, &v.dataset)?;
+        host_storage::check_not_host_device(&app.config, &field, &v.dataset)?;
+        attaches = true;
+    }
+    check_force(app, force, attaches)
 }
 
 /// A volume to attach (not to make) must exist: a read-only `zfs list`.
@@ -193,6 +230,13 @@ async fn create_zone(
     // 400 before anything is queued.
     check_isos(&app, "cdroms", &spec.cdroms)?;
     check_bootrom(&app, req.bootrom.as_deref())?;
+    check_attachable(
+        &app,
+        spec.boot
+            .iter()
+            .map(|b| ("boot_volume.existing_dataset".to_owned(), b)),
+        spec.force,
+    )?;
     if app
         .zones
         .host
@@ -437,6 +481,14 @@ async fn modify_zone(
         .transpose()?;
     check_isos(&app, "add_cdroms", &spec.add_cdroms)?;
     check_bootrom(&app, req.bootrom.as_deref())?;
+    check_attachable(
+        &app,
+        spec.add_disks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("add_disks[{i}].existing_dataset"), d)),
+        spec.force,
+    )?;
     let detail = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
