@@ -724,3 +724,48 @@ fn the_pipeline_gives_the_zone_a_provisioning_nic_and_a_reservation() {
     assert_eq!(r.body["variables"]["dns"], "192.0.2.53");
     assert_eq!(r.body["variables"]["ip"], "10.190.190.77");
 }
+
+/// The emulated host's guests exist only in the emulator: a pipeline aimed at one of its
+/// addresses fails at its first SSH stage, naming what to set, and dials nothing.
+#[test]
+fn on_the_emulated_host_a_guest_is_dialled_only_on_loopback() {
+    let agent = TestAgent::start_with(
+        "provisioning:\n  ssh:\n    wait_timeout_seconds: 600\n    wait_interval_seconds: 1\n",
+    );
+    create_zone(&agent, "lan1", "pw1");
+    let r = agent.request(
+        "PUT",
+        "/zones/lan1",
+        Some(&agent.key),
+        Some(&json!({"provisioning": {
+            "recipe_id": "linux-ifconfig", "credentials": {"username": "root", "password": "pw1"},
+            "variables": {"ip": "10.190.190.77", "dns": "192.0.2.53"}}})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = agent.post("/zones/lan1/provision", json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let wait_ssh = r.body["pipeline_tasks"]["wait_ssh"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = r.body["task_id"].as_str().unwrap().to_owned();
+    let g = agent.eventually(
+        "the pipeline ends",
+        || agent.get(&format!("/tasks/{group}")).body,
+        |g| g["status"] != "pending" && g["status"] != "running",
+    );
+    assert_eq!(g["status"], "failed", "{g:?}");
+    let t = agent.get(&format!("/tasks/{wait_ssh}")).body;
+    assert_eq!(t["status"], "failed", "{t}");
+    let why = t["error_message"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("emulated")
+            && why.contains("provisioning.variables.ip")
+            && why.contains("ssh_port")
+            && why.contains("10.190.190.77:22"),
+        "{t}"
+    );
+    let s = agent.get("/zones/lan1/provision/status").body;
+    assert_eq!(s["progress"]["setup"], "completed", "{s}");
+    assert_eq!(s["progress"]["sync"], "cancelled", "{s}");
+}

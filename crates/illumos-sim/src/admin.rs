@@ -67,6 +67,15 @@ pub fn init(dir: &Path) -> Result<(), String> {
     ] {
         std::fs::create_dir_all(host.root.join(d)).map_err(|x| e("create root", x))?;
     }
+    // Tells a program pointed at this root that the host is emulated: its guests are on no
+    // network, so nothing may dial their addresses.
+    std::fs::write(
+        host.root.join("etc/illumos-sim"),
+        "This host is emulated by illumos-sim. Its zones' addresses exist only here;
+         a guest can be reached only through a stand-in on loopback.
+",
+    )
+    .map_err(|x| e("write etc/illumos-sim", x))?;
     let ipnat = host.root.join("etc/ipf/ipnat.conf");
     if !ipnat.exists() {
         std::fs::write(&ipnat, "").map_err(|x| e("write ipnat.conf", x))?;

@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod console;
 pub mod extract;
+pub mod guest_endpoint;
 pub mod nic;
 pub mod pipeline;
 pub mod recipes;

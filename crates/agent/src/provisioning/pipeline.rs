@@ -368,6 +368,8 @@ async fn ssh_for(svc: &ProvisioningServices, cx: &OpCx, p: &StageParams) -> Resu
                 )
             })?,
     };
+    super::guest_endpoint::check(&svc.config, addr, p.settings.ssh_port)
+        .map_err(OpError::failed)?;
     let home = svc
         .config
         .data_dir
