@@ -26,6 +26,12 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub wait: bool,
 
+    /// Print the agent's text (names, messages, task output) as received, terminal control
+    /// sequences included. Without it they are shown as escapes (`^[`, `\u{9b}`), so an
+    /// answer cannot move the cursor, recolour or retitle the terminal, or hide text.
+    #[arg(long, global = true)]
+    pub raw: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,8 +84,9 @@ pub enum Command {
 pub struct LoginArgs {
     /// The agent's URL, e.g. https://hv-04:5001.
     pub url: String,
-    /// The API key (hw_...); asked for without echo when not given.
-    #[arg(long, env = "ZW_API_KEY", hide_env_values = true)]
+    /// Refused: a key on the command line is visible to every user in `ps`. The key is read
+    /// from ZW_API_KEY, else asked for without echo, else the first line of standard input.
+    #[arg(long, hide = true, value_name = "KEY")]
     pub api_key: Option<String>,
     /// Accept the certificate's fingerprint without asking.
     #[arg(long, short = 'y')]

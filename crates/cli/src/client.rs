@@ -42,7 +42,21 @@ impl fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    fn of(status: u16, body: String) -> ApiError {
+    fn of(status: u16, body: String, raw: bool) -> ApiError {
+        let mut e = ApiError::parse(status, body);
+        if !raw {
+            for s in [Some(&mut e.message), e.code.as_mut(), e.field.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                *s = crate::output::for_terminal(s).into_owned();
+            }
+            e.body = crate::output::json_for_terminal(&e.body).into_owned();
+        }
+        e
+    }
+
+    fn parse(status: u16, body: String) -> ApiError {
         let json: Option<Value> = serde_json::from_str(&body).ok();
         let text = |k: &str| {
             json.as_ref()
@@ -106,6 +120,9 @@ pub struct Client {
     verifier: Arc<PinVerifier>,
     /// How the host is named in messages (`host "lab" (https://...)`).
     label: String,
+    /// Keep the agent's text as received (`--raw`): else terminal control characters in it
+    /// are turned into visible escapes on receipt, so nothing downstream can print them.
+    raw: bool,
 }
 
 impl Client {
@@ -146,7 +163,21 @@ impl Client {
             key: target.api_key.clone(),
             verifier,
             label,
+            raw: false,
         })
+    }
+
+    /// A client that keeps the agent's text as received (`--raw`).
+    pub fn with_raw(mut self, raw: bool) -> Client {
+        self.raw = raw;
+        self
+    }
+
+    /// Makes a value parsed from the agent's text safe to print, unless `--raw`.
+    pub fn clean(&self, v: &mut Value) {
+        if !self.raw {
+            crate::output::clean_value(v);
+        }
     }
 
     /// The fingerprint of the certificate the last connection presented.
@@ -215,9 +246,15 @@ impl Client {
             .read_to_string()
             .with_context(|| format!("reading the answer to {method} {path}"))?;
         if status >= 400 {
-            return Err(ApiError::of(status, text).into());
+            return Err(ApiError::of(status, text, self.raw).into());
         }
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let mut json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        self.clean(&mut json);
+        let text = if self.raw {
+            text
+        } else {
+            crate::output::json_for_terminal(&text).into_owned()
+        };
         Ok(Reply { status, text, json })
     }
 
@@ -232,7 +269,7 @@ impl Client {
         if status >= 400 {
             let mut resp = resp;
             let text = resp.body_mut().read_to_string().unwrap_or_default();
-            return Err(ApiError::of(status, text).into());
+            return Err(ApiError::of(status, text, self.raw).into());
         }
         Ok(Box::new(BufReader::new(resp.into_body().into_reader())))
     }
@@ -272,15 +309,28 @@ mod tests {
     fn api_errors_keep_message_field_and_body() {
         let body =
             r#"{"success":false,"error":"ram must be ...","code":"invalid-request","field":"ram"}"#;
-        let e = ApiError::of(400, body.into());
+        let e = ApiError::of(400, body.into(), true);
         assert_eq!(e.field.as_deref(), Some("ram"));
         assert_eq!(e.body, body);
         assert_eq!(
             e.to_string(),
             "ram must be ... (field: ram) [HTTP 400, invalid-request]"
         );
-        let e = ApiError::of(502, "Bad Gateway".into());
+        let e = ApiError::of(502, "Bad Gateway".into(), true);
         assert_eq!(e.message, "Bad Gateway");
+    }
+
+    #[test]
+    fn an_error_cannot_drive_the_terminal_unless_raw() {
+        let body = r#"{"error":"no zone \u001b]0;owned\u0007x","field":"na\u009bme","code":"e"}"#;
+        let e = ApiError::of(404, body.into(), false);
+        assert_eq!(e.message, "no zone ^[]0;owned^Gx");
+        assert_eq!(e.field.as_deref(), Some("na\\u{9b}me"));
+        let raw = ApiError::of(404, body.into(), true);
+        assert_eq!(raw.message, "no zone \u{1b}]0;owned\u{7}x");
+        let text = ApiError::of(500, "boom\x1b[2J".into(), false);
+        assert_eq!(text.message, "boom^[[2J");
+        assert_eq!(text.body, "boom\\u001b[2J");
     }
 
     #[test]

@@ -143,16 +143,28 @@ impl Config {
                 api_key: Some(h.api_key),
                 fingerprint: h.fingerprint,
             },
-            (Some((n, h)), Some(url)) => Target {
-                fingerprint: if same_url(&h.url, &url) {
-                    h.fingerprint
-                } else {
-                    None
-                },
+            (Some((n, h)), Some(url)) if same_url(&h.url, &url) => Target {
+                fingerprint: h.fingerprint,
                 name: Some(n),
                 url,
                 api_key: Some(h.api_key),
             },
+            // A stored key is sent only to the URL it was stored for.
+            (Some((n, h)), Some(url)) => {
+                if env_key.as_deref().is_none_or(str::is_empty) {
+                    bail!(
+                        "ZW_URL ({url}) is not the URL stored for host {n:?} ({}), and that host's \
+                         key is sent only there: set ZW_API_KEY for {url}, or run `zw --host NAME login {url}`",
+                        h.url
+                    );
+                }
+                Target {
+                    fingerprint: None,
+                    name: Some(n),
+                    url,
+                    api_key: None,
+                }
+            }
             (None, Some(url)) => Target {
                 name: None,
                 url,
@@ -241,9 +253,32 @@ mod tests {
             .unwrap();
         assert_eq!((t.fingerprint, t.api_key.as_deref()), (None, Some("k")));
         let t = c
-            .target(Some("a"), Some("https://c:5001".into()), None, None)
+            .target(
+                Some("a"),
+                Some("https://c:5001".into()),
+                Some("k".into()),
+                None,
+            )
             .unwrap();
         assert_eq!(t.fingerprint, None, "a pin never follows a different URL");
+        assert_eq!(t.api_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn a_stored_key_is_never_sent_to_another_url() {
+        let c = two();
+        let e = c
+            .target(Some("a"), Some("https://evil:5001".into()), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ZW_API_KEY") && e.contains("https://a:5001"),
+            "{e}"
+        );
+        let t = c
+            .target(None, Some("https://evil:5001".into()), None, None)
+            .unwrap();
+        assert_eq!(t.api_key, None);
     }
 
     #[test]

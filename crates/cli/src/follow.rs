@@ -222,9 +222,10 @@ pub fn follow(client: &Client, ids: &[String], zone: Option<&str>) -> Result<Vec
         match next_event(r.as_mut()) {
             Ok(Some(ev)) if ev.event == "lagged" => refresh(&mut screen, &mut done)?,
             Ok(Some(ev)) => {
-                let Ok(data) = serde_json::from_str::<Value>(&ev.data) else {
+                let Ok(mut data) = serde_json::from_str::<Value>(&ev.data) else {
                     continue;
                 };
+                client.clean(&mut data);
                 let id = data["task_id"].as_str().unwrap_or("").to_owned();
                 let parent = data["parent_task_id"].as_str().unwrap_or("");
                 let ours = ids.contains(&id);

@@ -121,7 +121,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 env("ZW_FINGERPRINT"),
             )?;
             let ctx = Ctx {
-                client: Client::new(&target, false)?,
+                client: Client::new(&target, false)?.with_raw(cli.raw),
                 ui,
                 json: cli.json,
                 wait: cli.wait,

@@ -456,3 +456,112 @@ mod tests {
         assert_eq!(short_time("2025-01-02T03:04:05Z"), "2025-01-02 03:04:05");
     }
 }
+
+/// Characters a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1
+/// controls (U+0080..U+009F, of which U+009B starts a sequence like ESC [), and the
+/// bidirectional overrides that can make text read differently from what it is.
+fn is_active(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text from the agent made safe to print: every active character shown as an escape
+/// (`^[` for ESC, `^M` for CR, `\u{9b}` for the others), the rest unchanged.
+pub fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(is_active) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !is_active(c) => out.push(c),
+            '\u{7f}' => out.push_str("^?"),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push(char::from(c as u8 + 0x40));
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    out.into()
+}
+
+/// JSON text from the agent made safe to print with `--json`: active characters written as
+/// `\uXXXX` escapes. Valid JSON stays valid and means the same (outside strings it holds no
+/// such character); the line breaks and tabs it may hold between tokens are kept.
+pub fn json_for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| is_active(c) && c != '\r') {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if is_active(c) && c != '\r' {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// Every string of a parsed answer (keys too) made safe to print, see [`for_terminal`].
+pub fn clean_value(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(c) = for_terminal(s) {
+                *s = c;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(clean_value),
+        Value::Object(o) => {
+            if o.keys().any(|k| k.chars().any(is_active)) {
+                let old = std::mem::take(o);
+                for (k, mut val) in old {
+                    clean_value(&mut val);
+                    o.insert(for_terminal(&k).into_owned(), val);
+                }
+            } else {
+                o.values_mut().for_each(clean_value);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+
+    #[test]
+    fn control_sequences_are_shown_not_obeyed() {
+        let hostile = "ok\x1b[2J\x1b]0;pwned\x07\r\u{9b}31m\u{202e}txt\x7f end\n\tnext";
+        let shown = for_terminal(hostile);
+        assert_eq!(
+            shown,
+            "ok^[[2J^[]0;pwned^G^M\\u{9b}31m\\u{202e}txt^? end\n\tnext"
+        );
+        assert!(!shown.chars().any(is_active));
+        assert!(matches!(
+            for_terminal("plain zone-01 ✓"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn json_text_stays_the_same_json() {
+        let v = serde_json::json!({"name": "a\u{1b}[31mb\u{9b}c", "k\u{7}": [1, "\u{202e}"]});
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let safe = json_for_terminal(&text);
+        assert!(!safe.chars().any(|c| is_active(c) && c != '\r'));
+        assert_eq!(serde_json::from_str::<Value>(&safe).unwrap(), v);
+    }
+
+    #[test]
+    fn every_string_of_an_answer_is_cleaned() {
+        let mut v = serde_json::json!({"a\u{1b}": {"b": ["x\u{1b}[0m", 3, "fine"]}});
+        clean_value(&mut v);
+        assert_eq!(v, serde_json::json!({"a^[": {"b": ["x^[[0m", 3, "fine"]}}));
+    }
+}

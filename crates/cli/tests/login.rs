@@ -26,7 +26,7 @@ fn login_pins_the_certificate_and_a_changed_one_is_refused() {
     let fp = hex(&Sha256::digest(pem_der(&cert)));
 
     // Without --yes and without a terminal to ask on, nothing is accepted or stored.
-    let r = zw.run(&["login", &agent.base(), "--api-key", &agent.key]);
+    let r = zw.run_with_stdin(&["login", &agent.base()], Some(&key_line(&agent.key)));
     assert_eq!(r.code, 1, "{r:#?}");
     assert!(
         r.stderr.contains(&colons(&fp)),
@@ -36,7 +36,10 @@ fn login_pins_the_certificate_and_a_changed_one_is_refused() {
     assert!(!zw.config_file().exists());
 
     let r = zw
-        .run(&["login", &agent.base(), "--api-key", &agent.key, "--yes"])
+        .run_with_stdin(
+            &["login", &agent.base(), "--yes"],
+            Some(&key_line(&agent.key)),
+        )
         .ok();
     assert!(r.stdout.contains(&colons(&fp)), "{r:#?}");
     let mode = std::fs::metadata(zw.config_file())
@@ -68,7 +71,10 @@ fn login_pins_the_certificate_and_a_changed_one_is_refused() {
 
     // Logging in again shows the change, and --yes pins the new one.
     let r = zw
-        .run(&["login", &agent.base(), "--api-key", &agent.key, "--yes"])
+        .run_with_stdin(
+            &["login", &agent.base(), "--yes"],
+            Some(&key_line(&agent.key)),
+        )
         .ok();
     assert!(r.stderr.contains("not the one pinned"), "{r:#?}");
     zw.run(&["zones", "list"]).ok();
@@ -78,7 +84,7 @@ fn login_pins_the_certificate_and_a_changed_one_is_refused() {
 fn a_refused_key_is_not_stored_and_a_piped_key_is_read() {
     let agent = TestAgent::start();
     let zw = Zw::new();
-    let r = zw.run(&["login", &agent.base(), "--api-key", "hw_0000", "--yes"]);
+    let r = zw.run_with_stdin(&["login", &agent.base(), "--yes"], Some("hw_0000\n"));
     assert_eq!(r.code, 1, "{r:#?}");
     assert!(r.stderr.contains("refused the API key"), "{r:#?}");
     assert!(!zw.config_file().exists());
@@ -98,25 +104,15 @@ fn several_hosts_are_picked_by_name_and_the_environment_overrides() {
     let a = TestAgent::start();
     let b = TestAgent::start();
     let zw = Zw::new();
-    zw.run(&[
-        "--host",
-        "a",
-        "login",
-        &a.base(),
-        "--api-key",
-        &a.key,
-        "--yes",
-    ])
+    zw.run_with_stdin(
+        &["--host", "a", "login", &a.base(), "--yes"],
+        Some(&key_line(&a.key)),
+    )
     .ok();
-    zw.run(&[
-        "--host",
-        "b",
-        "login",
-        &b.base(),
-        "--api-key",
-        &b.key,
-        "--yes",
-    ])
+    zw.run_with_stdin(
+        &["--host", "b", "login", &b.base(), "--yes"],
+        Some(&key_line(&b.key)),
+    )
     .ok();
     // The first login made "a" the default.
     let hosts = zw.run(&["--json", "hosts", "list"]).ok().json();
@@ -151,4 +147,34 @@ fn several_hosts_are_picked_by_name_and_the_environment_overrides() {
     let r = env_zw.run(&["tasks", "list"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("HTTP 401"), "{r:#?}");
+}
+
+/// A key as piped on standard input.
+fn key_line(key: &str) -> String {
+    format!("{key}\n")
+}
+
+/// The key is never taken from the command line, where every user sees it in `ps`.
+#[test]
+fn a_key_on_the_command_line_is_refused() {
+    let agent = TestAgent::start();
+    let zw = Zw::new();
+    let r = zw.run(&["login", &agent.base(), "--api-key", &agent.key, "--yes"]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(r.stderr.contains("ps"), "{r:#?}");
+    assert!(!zw.config_file().exists());
+}
+
+/// A stored key goes only to the URL it was stored for: ZW_URL pointing elsewhere, with a
+/// stored host named, needs its own ZW_API_KEY.
+#[test]
+fn a_stored_key_does_not_follow_zw_url_elsewhere() {
+    let agent = TestAgent::start();
+    let mut zw = Zw::new();
+    zw.login(&agent);
+    let other = TestAgent::start();
+    zw.env.push(("ZW_URL".into(), other.base()));
+    let r = zw.run(&["--host", "default", "zones", "list"]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(r.stderr.contains("ZW_API_KEY"), "{r:#?}");
 }

@@ -316,8 +316,11 @@ impl Zw {
 
     /// Logs in to `agent` with --yes.
     pub fn login(&self, agent: &TestAgent) {
-        self.run(&["login", &agent.base(), "--api-key", &agent.key, "--yes"])
-            .ok();
+        self.run_with_stdin(
+            &["login", &agent.base(), "--yes"],
+            Some(&format!("{}\n", agent.key)),
+        )
+        .ok();
     }
 }
 

@@ -11,6 +11,13 @@ use crate::output::{Cell, Table, Ui};
 use crate::tls::display_fingerprint;
 
 pub fn login(global_host: &Option<String>, args: LoginArgs, ui: &Ui) -> Result<()> {
+    if args.api_key.is_some() {
+        bail!(
+            "--api-key is not taken: on the command line the key is visible to every user of \
+             this machine (ps). Pipe it on standard input (zw login URL < keyfile), type it when \
+             asked, or set ZW_API_KEY"
+        );
+    }
     let url = config::normalize_url(&args.url)?;
     let name = args
         .name
@@ -71,7 +78,7 @@ pub fn login(global_host: &Option<String>, args: LoginArgs, ui: &Ui) -> Result<(
         None
     };
 
-    let api_key = match args.api_key.filter(|k| !k.is_empty()) {
+    let api_key = match std::env::var("ZW_API_KEY").ok().filter(|k| !k.is_empty()) {
         Some(k) => k,
         None => read_key()?,
     };
@@ -143,7 +150,7 @@ fn read_key() -> Result<String> {
     };
     let key = key.trim().to_owned();
     if key.is_empty() {
-        bail!("no API key given (--api-key, ZW_API_KEY, or type it when asked)");
+        bail!("no API key given (ZW_API_KEY, standard input, or type it when asked)");
     }
     Ok(key)
 }
