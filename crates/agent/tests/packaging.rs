@@ -28,12 +28,20 @@ fn the_exec_profile_grants_exactly_the_tools_the_agent_runs() {
         granted.push(f[5].to_owned());
     }
     granted.sort();
+    // pfexec matches the program's resolved path: the entries must name the files the
+    // agent's paths lead to, not the links (/usr/sbin/zfs -> ../../sbin/zfs).
     let mut invoked: Vec<String> = illumos::Tool::ALL
         .iter()
-        .map(|t| t.default_path().to_owned())
+        .map(|t| t.resolved_path().to_owned())
         .collect();
     invoked.sort();
     assert_eq!(granted, invoked, "exec_attr.d and crates/illumos disagree");
+    for link in ["dladm", "ipadm", "route", "routeadm", "zfs", "zpool"] {
+        assert!(
+            !granted.contains(&format!("/usr/sbin/{link}")),
+            "/usr/sbin/{link} is a link: pfexec never matches it"
+        );
+    }
 }
 
 #[test]

@@ -81,6 +81,22 @@ impl Tool {
             Tool::Ipnat => "/usr/sbin/ipnat",
         }
     }
+
+    /// The file the tool's path names once symbolic links are followed: what pfexec matches
+    /// against the profile's exec_attr entries. On illumos `/usr/sbin/dladm`, `ipadm`, `route`,
+    /// `routeadm`, `zfs` and `zpool` are links into `/sbin`, so an entry naming the
+    /// `/usr/sbin` form never matches and the tool runs unprivileged.
+    pub fn resolved_path(self) -> &'static str {
+        match self {
+            Tool::Dladm => "/sbin/dladm",
+            Tool::Ipadm => "/sbin/ipadm",
+            Tool::Route => "/sbin/route",
+            Tool::Routeadm => "/sbin/routeadm",
+            Tool::Zfs => "/sbin/zfs",
+            Tool::Zpool => "/sbin/zpool",
+            other => other.default_path(),
+        }
+    }
 }
 
 impl fmt::Display for Tool {
