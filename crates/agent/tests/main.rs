@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod faults;
 mod fuzz_replay;
+mod guest_limits;
 mod injection;
 mod load;
 mod network;

@@ -18,12 +18,14 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use illumos::lines::{End, Keep, LineReader};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ProvisioningToolsConfig;
 use crate::provisioning::console::sh_quote;
+use crate::provisioning::transcript;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -78,6 +80,8 @@ pub struct Proc<'a> {
     pub home: &'a Path,
 }
 
+/// How a program ended, with the last [`KEEP_BYTES`] of its stdout and stderr (marked when
+/// earlier output was dropped).
 pub struct Finished {
     pub code: Option<i32>,
     pub stdout: String,
@@ -86,11 +90,7 @@ pub struct Finished {
 
 impl Proc<'_> {
     fn mask(&self, line: &str) -> String {
-        let mut l = line.to_owned();
-        for s in self.secrets.iter().filter(|s| !s.is_empty()) {
-            l = l.replace(s.as_str(), "********");
-        }
-        l
+        transcript::mask(line, self.secrets)
     }
 
     /// Runs `program args` to its end; a non-zero exit is returned, not an error (callers
@@ -211,29 +211,31 @@ impl Proc<'_> {
         }
     }
 
+    /// Streams one of the child's pipes to the log line by line (masked) and keeps its last
+    /// [`KEEP_BYTES`]. A guest decides what arrives here: a line is cut (see [`transcript`])
+    /// and marked, and nothing beyond one such line and the kept tail is ever held.
     async fn lines<R: AsyncRead + Unpin>(&self, r: R, prefix: Option<&str>) -> String {
-        let mut reader = BufReader::new(r);
-        let mut all = String::new();
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&buf);
-                    all.push_str(&text);
-                    if let Some(p) = prefix {
-                        (self.note)(&format!(
-                            "{p}{}",
-                            self.mask(text.trim_end_matches(['\n', '\r']))
-                        ));
-                    }
-                }
+        // Read a secret's length further than the cut, so one straddling it is still masked.
+        let mut reader = LineReader::new(
+            r,
+            transcript::MAX_LINE_BYTES + transcript::slack(self.secrets),
+        );
+        let mut keep = Keep::new(KEEP_BYTES, End::Tail);
+        while let Some(line) = reader.next_line().await {
+            let raw = String::from_utf8_lossy(&line.bytes);
+            let (text, cut) = transcript::line(&raw, line.dropped, self.secrets);
+            if let Some(p) = prefix {
+                (self.note)(&format!("{p}{text}"));
             }
+            keep.count_dropped(cut);
+            keep.push_line(&text);
         }
-        all
+        keep.into_marked()
     }
 }
+
+/// How much of a program's stdout and stderr [`Finished`] keeps (the last bytes).
+pub const KEEP_BYTES: usize = 64 * 1024;
 
 async fn wait_gone(pid: Option<u32>) {
     let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {

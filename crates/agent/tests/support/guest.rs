@@ -197,3 +197,21 @@ pub fn start_sshd(path_dir: &Path) -> Sshd {
         _dir: dir,
     }
 }
+
+/// Installs an executable shell script `dir/name`. `install`, a child process, writes it: a
+/// file this process opened for writing could be held open by a child another test thread forks
+/// meanwhile, and running it would fail with ETXTBSY.
+pub fn stand_in_tool(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let source = dir.join(format!("{name}.source"));
+    std::fs::write(&source, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let tool = dir.join(name);
+    let ok = Command::new("install")
+        .args(["-m", "755"])
+        .arg(&source)
+        .arg(&tool)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "install {}", tool.display());
+    tool
+}
