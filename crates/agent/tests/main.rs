@@ -8,7 +8,7 @@ mod cli;
 mod crash;
 mod faults;
 mod fuzz_replay;
-mod guest_limits;
+mod hostile_guest;
 mod injection;
 mod load;
 mod network;

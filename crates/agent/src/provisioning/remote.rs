@@ -41,6 +41,8 @@ pub enum RemoteError {
         code: Option<i32>,
         stderr: String,
     },
+    #[error("{program}: the guest's SSH host key is not the one pinned for this zone at first contact; refusing to connect (only a re-created zone starts afresh)")]
+    HostKeyChanged { program: String },
     #[error("{program} did not finish within {secs} s and was killed")]
     TimedOut { program: String, secs: u64 },
     #[error("cancelled")]
@@ -197,14 +199,20 @@ impl Proc<'_> {
         timeout: Duration,
     ) -> Result<Finished, RemoteError> {
         let f = self.run(program, args, env, stdin, timeout, false).await?;
+        let name = || {
+            locate(program)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         if f.code == Some(0) {
             Ok(f)
+        } else if host_key_changed(&f.stderr) || host_key_changed(&f.stdout) {
+            // Ansible reports ssh's refusal on stdout; rsync and ssh on stderr.
+            Err(RemoteError::HostKeyChanged { program: name() })
         } else {
             Err(RemoteError::Failed {
-                program: locate(program)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                program: name(),
                 code: f.code,
                 stderr: self.mask(&f.stderr),
             })
@@ -315,6 +323,36 @@ pub fn private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// What OpenSSH prints when the host key differs from the recorded one (with
+/// `StrictHostKeyChecking=accept-new` an unknown key is recorded, so a refusal means a change).
+const HOST_KEY_CHANGED: [&str; 2] = [
+    "REMOTE HOST IDENTIFICATION HAS CHANGED",
+    "Host key verification failed",
+];
+
+/// Whether a program's output says ssh refused a changed host key.
+pub fn host_key_changed(output: &str) -> bool {
+    HOST_KEY_CHANGED.iter().any(|p| output.contains(p))
+}
+
+/// Where the host key of one zone is pinned: a file per zone *instance*, named by the zone and
+/// the uuid zoneadm gave it at install. No other zone ever reads it, and a zone deleted and
+/// created again under the same name (a new guest, a new key) starts with a new file.
+pub fn known_hosts_file(
+    dir: &Path,
+    zone: &str,
+    uuid: Option<&str>,
+) -> Result<PathBuf, RemoteError> {
+    let uuid = uuid.unwrap_or("uninstalled");
+    // Both become a file name: a zone name cannot hold '/' or '@', the uuid is checked here.
+    if uuid.is_empty() || !uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(RemoteError::Setup(format!(
+            "zone {zone} has an unusable uuid {uuid:?}"
+        )));
+    }
+    Ok(dir.join(format!("{zone}@{uuid}")))
+}
+
 /// How to reach one guest over SSH.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -322,15 +360,21 @@ pub struct Target {
     pub port: u16,
     pub user: String,
     pub key: PathBuf,
-    /// The zone's own known_hosts: its key is recorded at first contact, verified after.
+    /// The zone's own known_hosts ([`known_hosts_file`]): the key is recorded at first
+    /// contact, and any other key is refused after.
     pub known_hosts: PathBuf,
-    /// The name the host key is recorded under (the zone's), so a new address is not a new
-    /// host.
+    /// The name the host key is recorded under ([`Target::host_key_alias`]).
     pub alias: String,
     pub connect_timeout_secs: u64,
 }
 
 impl Target {
+    /// The address and port as ssh writes them into known_hosts (`[addr]:port`): a key is
+    /// pinned for the zone's address only, and ssh, rsync and Ansible all look it up the same.
+    pub fn host_key_alias(addr: IpAddr, port: u16) -> String {
+        format!("[{addr}]:{port}")
+    }
+
     /// `-o` options shared by ssh, rsync's ssh and ansible's ssh. Every value is a path the
     /// agent chose or a validated name.
     pub fn ssh_options(&self) -> Vec<OsString> {
@@ -475,8 +519,8 @@ mod tests {
             port: 2222,
             user: "root".into(),
             key: "/var/lib/zw/ssh/provision_key".into(),
-            known_hosts: "/var/lib/zw/provisioning/known_hosts/web01".into(),
-            alias: "web01".into(),
+            known_hosts: "/var/lib/zw/provisioning/known_hosts/web01@52c9e1a4-6b4e".into(),
+            alias: Target::host_key_alias("10.190.190.10".parse().unwrap(), 2222),
             connect_timeout_secs: 10,
         }
     }
@@ -489,6 +533,39 @@ mod tests {
         assert!(a.contains(&"StrictHostKeyChecking=accept-new".to_owned()));
         assert!(a.contains(&"Port=2222".to_owned()));
         assert!(a.contains(&"BatchMode=yes".to_owned()));
+    }
+
+    #[test]
+    fn host_keys_are_pinned_per_zone_instance_and_address() {
+        let dir = Path::new("/d");
+        let a = known_hosts_file(dir, "web01", Some("52c9e1a4-6b4e")).unwrap();
+        assert_eq!(a, Path::new("/d/web01@52c9e1a4-6b4e"));
+        // Another zone, or the same name re-created (a new uuid), never shares the file.
+        assert_ne!(
+            a,
+            known_hosts_file(dir, "web02", Some("52c9e1a4-6b4e")).unwrap()
+        );
+        assert_ne!(
+            a,
+            known_hosts_file(dir, "web01", Some("0f8d6a3e-8a1f")).unwrap()
+        );
+        assert!(known_hosts_file(dir, "web01", Some("../x")).is_err());
+        let o: Vec<String> = target()
+            .ssh_options()
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            o.contains(&"HostKeyAlias=[10.190.190.10]:2222".to_owned()),
+            "{o:?}"
+        );
+        assert!(o.contains(
+            &"UserKnownHostsFile=/var/lib/zw/provisioning/known_hosts/web01@52c9e1a4-6b4e"
+                .to_owned()
+        ));
+        assert!(o.contains(&"GlobalKnownHostsFile=/dev/null".to_owned()));
+        assert!(host_key_changed("@@@\nHost key verification failed.\r\n"));
+        assert!(!host_key_changed("Connection refused"));
     }
 
     #[test]
