@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::guest::{create_zone, guest_ready, stand_in_tool, start_sshd, Sshd};
+use crate::support::guest::{create_zone, guest_ready, stand_in_tool, start_sshd};
 use crate::support::{TempDir, TestAgent};
 
 const GIB: u64 = 1024 * 1024 * 1024;
@@ -50,16 +50,6 @@ fn a_guest_printing_gigabytes_leaves_the_agent_bounded_and_the_log_capped() {
     // wait_ssh dials the address first: something must accept on loopback.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let r = agent.request(
-        "PUT",
-        "/zones/flood1",
-        Some(&agent.key),
-        Some(&json!({"provisioning": {
-            "credentials": {"username": "root", "ssh_key_path": key.display().to_string()},
-            "variables": {"ip": "127.0.0.1"}, "ssh_port": port}})),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.body);
-
     let pid = agent.pid().unwrap();
     let baseline = rss_kib(pid).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -75,13 +65,7 @@ fn a_guest_printing_gigabytes_leaves_the_agent_bounded_and_the_log_capped() {
         })
     };
     let started = Instant::now();
-    let r = agent.post("/zones/flood1/provision", json!({}));
-    assert_eq!(r.status, 202, "{:?}", r.body);
-    let wait_ssh = r.body["pipeline_tasks"]["wait_ssh"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let group = agent.wait(r.body["task_id"].as_str().unwrap());
+    let (group, wait_ssh) = provision_against(&agent, "flood1", &key, port);
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.join().unwrap();
     eprintln!(
@@ -97,6 +81,7 @@ fn a_guest_printing_gigabytes_leaves_the_agent_bounded_and_the_log_capped() {
         "the agent's RSS reached {peak} KiB (from {baseline} KiB)"
     );
 
+    let wait_ssh = wait_ssh["id"].as_str().unwrap();
     let out = agent.get(&format!("/tasks/{wait_ssh}/output?limit=10000"));
     assert_eq!(out.status, 200, "{:?}", out.body);
     let lines = out.body["lines"].as_array().unwrap().clone();
@@ -124,17 +109,17 @@ fn a_guest_printing_gigabytes_leaves_the_agent_bounded_and_the_log_capped() {
     }
 }
 
-/// Runs zone `zone`'s pipeline against `sshd` (nothing to sync or provision: wait_ssh logs in
-/// for real) and returns the group task and the wait_ssh task as they ended.
-fn provision_against(agent: &TestAgent, zone: &str, sshd: &Sshd) -> (Value, Value) {
+/// Runs zone `zone`'s pipeline against a guest at 127.0.0.1:`port` logging in with `key`
+/// (nothing to sync or provision: wait_ssh logs in) and returns the group task and the
+/// wait_ssh task as they ended.
+fn provision_against(agent: &TestAgent, zone: &str, key: &Path, port: u16) -> (Value, Value) {
     let r = agent.request(
         "PUT",
         &format!("/zones/{zone}"),
         Some(&agent.key),
         Some(&json!({"provisioning": {
-            "credentials": {"username": "root",
-                            "ssh_key_path": sshd.client_key.display().to_string()},
-            "variables": {"ip": "127.0.0.1"}, "ssh_port": sshd.port}})),
+            "credentials": {"username": "root", "ssh_key_path": key.display().to_string()},
+            "variables": {"ip": "127.0.0.1"}, "ssh_port": port}})),
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = agent.post(&format!("/zones/{zone}/provision"), json!({}));
@@ -177,7 +162,7 @@ fn host_keys_are_pinned_per_zone_and_address_and_a_changed_key_fails_the_stage()
     );
     for zone in ["keya", "keyb"] {
         create_zone(&agent, zone, "pw1");
-        let (group, _) = provision_against(&agent, zone, &sshd);
+        let (group, _) = provision_against(&agent, zone, &sshd.client_key, sshd.port);
         assert_eq!(group["status"], "completed", "{group:?}");
     }
     // One file per zone, each holding the key under the address it was learnt at.
@@ -194,7 +179,7 @@ fn host_keys_are_pinned_per_zone_and_address_and_a_changed_key_fails_the_stage()
     // Another key now answers at the same address: a zone that knew the old one refuses it,
     // at once and saying why.
     sshd.change_host_key();
-    let (group, wait_ssh) = provision_against(&agent, "keya", &sshd);
+    let (group, wait_ssh) = provision_against(&agent, "keya", &sshd.client_key, sshd.port);
     assert_eq!(group["status"], "failed", "{group:?}");
     assert_eq!(wait_ssh["status"], "failed", "{wait_ssh:?}");
     let error = wait_ssh["error_message"].as_str().unwrap_or_default();
@@ -204,7 +189,7 @@ fn host_keys_are_pinned_per_zone_and_address_and_a_changed_key_fails_the_stage()
     );
     // Keys learnt for keya and keyb are no one else's: a new zone learns its own.
     create_zone(&agent, "keyc", "pw1");
-    let (group, _) = provision_against(&agent, "keyc", &sshd);
+    let (group, _) = provision_against(&agent, "keyc", &sshd.client_key, sshd.port);
     assert_eq!(group["status"], "completed", "{group:?}");
     // keya deleted and created again is a new guest: it starts afresh.
     let r = agent.delete("/zones/keya?cleanup_datasets=true");
@@ -212,7 +197,7 @@ fn host_keys_are_pinned_per_zone_and_address_and_a_changed_key_fails_the_stage()
     let t = agent.wait(r.body["task_id"].as_str().unwrap());
     assert_eq!(t["status"], "completed", "{t:?}");
     create_zone(&agent, "keya", "pw1");
-    let (group, _) = provision_against(&agent, "keya", &sshd);
+    let (group, _) = provision_against(&agent, "keya", &sshd.client_key, sshd.port);
     assert_eq!(group["status"], "completed", "{group:?}");
     let names: Vec<String> = pinned(&agent).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.len(), 4, "{names:?}");
