@@ -79,6 +79,8 @@ pub struct TasksConfig {
     pub operation_timeout: u64,
     pub kill_grace_seconds: u64,
     pub retention_days: u64,
+    /// Output bytes one task keeps in its log; what comes after is counted, not kept.
+    pub max_output_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,6 +260,7 @@ impl Default for TasksConfig {
             operation_timeout: 7200,
             kill_grace_seconds: 10,
             retention_days: 30,
+            max_output_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -344,6 +347,9 @@ tasks:
   kill_grace_seconds: 10
   # Finished tasks older than this many days are pruned; 0 keeps them forever.
   retention_days: 30
+  # Bytes of output one task keeps in its log (a guest being provisioned decides how much it
+  # prints); what follows is dropped and its size noted at the end of the log.
+  max_output_bytes: 4194304
 
 host:
   # Privilege prefix for every host tool; empty to run tools directly (agent running as root).
@@ -530,6 +536,9 @@ impl Config {
         if self.zones.task_timeout == 0 {
             return Err(("zones.task_timeout", "must be at least 1 second".into()));
         }
+        if self.tasks.max_output_bytes < 64 * 1024 {
+            return Err(("tasks.max_output_bytes", "must be at least 65536".into()));
+        }
         if self.tasks.operation_timeout == 0 {
             return Err((
                 "tasks.operation_timeout",
@@ -624,6 +633,7 @@ impl Config {
             tool_paths: Default::default(),
             timeout: self.command_timeout(),
             kill_grace: Duration::from_secs(self.tasks.kill_grace_seconds),
+            ..Default::default()
         }
     }
 }

@@ -172,6 +172,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         max_concurrent: config.zones.max_concurrent_tasks,
         operation_timeout: config.operation_timeout(),
         cancel_grace: Duration::from_secs(config.tasks.kill_grace_seconds + 5),
+        max_output_bytes: config.tasks.max_output_bytes,
     };
     let config = Arc::new(config);
     let zones = Arc::new(crate::zones::ZoneServices::new(

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod faults;
 mod fuzz_replay;
+mod hostile_guest;
 mod injection;
 mod load;
 mod network;

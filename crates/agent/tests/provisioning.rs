@@ -624,6 +624,27 @@ fn a_failing_stage_fails_the_chain_and_cancel_stops_the_console() {
     );
 }
 
+/// The `allowed-address` of the zone's `net` resource `physical`, from `zonecfg export` on the
+/// emulated host ("" when unset).
+fn allowed_address(agent: &TestAgent, zone: &str, physical: &str) -> String {
+    let (ok, export) = host(agent, "zonecfg", &["-z", zone, "export"]);
+    assert!(ok, "{export}");
+    let net = export
+        .split("add net")
+        .skip(1)
+        .map(|block| block.split("\nend").next().unwrap_or(""))
+        .find(|block| {
+            block
+                .lines()
+                .any(|l| l.trim() == format!("set physical={physical}"))
+        })
+        .unwrap_or_else(|| panic!("no net {physical}: {export}"));
+    net.lines()
+        .find_map(|l| l.trim().strip_prefix("set allowed-address="))
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// The network stage without a guest: the zone's boot is made to fail, so nothing is ever
 /// dialled at the reserved address.
 #[test]
@@ -666,6 +687,12 @@ fn the_pipeline_gives_the_zone_a_provisioning_nic_and_a_reservation() {
     assert_eq!(nic["nic"], "nic1_prov0", "{nic}");
     assert_eq!(nic["nic_added"], true);
     assert_eq!(nic["ip"], "10.190.190.2", "{nic}");
+    // The NIC may only use its reservation (ip-nospoof on boot), as the host's zonecfg says.
+    assert_eq!(
+        allowed_address(&agent, "nic1", "nic1_prov0"),
+        "10.190.190.2/24"
+    );
+    assert_eq!(nic["allowed_address"], "10.190.190.2/24", "{nic}");
     let mac = nic["mac"].as_str().unwrap().to_owned();
     assert!(mac.starts_with("02:08:20:"), "{mac}");
     let z = agent.get("/zones/nic1").body;
@@ -693,6 +720,10 @@ fn the_pipeline_gives_the_zone_a_provisioning_nic_and_a_reservation() {
     let (_, moved) = run();
     assert_eq!(moved["ip"], "10.190.190.77");
     assert_eq!(moved["mac"], nic["mac"]);
+    assert_eq!(
+        allowed_address(&agent, "nic1", "nic1_prov0"),
+        "10.190.190.77/24"
+    );
     // The recipe sees the NIC: a dry run for the zone resolves mac, provisioning_nic, and the
     // DNS server the provisioning subnet hands out.
     let r = agent.request(

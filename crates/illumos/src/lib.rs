@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod dladm;
 pub mod ipadm;
 pub mod ipnat;
+pub mod lines;
 pub mod link;
 pub mod names;
 pub mod net;

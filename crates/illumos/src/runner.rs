@@ -12,11 +12,12 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd::{Cmd, Tool};
+use crate::lines::{End, Keep, LineReader};
 
 tokio::task_local! {
     static ORIGIN: Arc<str>;
@@ -79,7 +80,17 @@ pub struct RunnerConfig {
     pub timeout: Duration,
     /// How long a child gets between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
+    /// Most stdout bytes of one command kept for parsing; a command that prints more (or a
+    /// line longer than [`MAX_LINE_BYTES`]) fails with [`CommandError::OutputTooLarge`] rather
+    /// than costing the agent its memory or being parsed cut.
+    pub max_stdout_bytes: usize,
 }
+
+/// Longest line of a tool's output kept; the rest of a longer line is read and dropped.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// How much of a tool's stderr is kept for its error (the last bytes: the reason is at the end).
+pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
 
 impl Default for RunnerConfig {
     fn default() -> Self {
@@ -89,6 +100,7 @@ impl Default for RunnerConfig {
             tool_paths: HashMap::new(),
             timeout: Duration::from_secs(300),
             kill_grace: Duration::from_secs(5),
+            max_stdout_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -156,6 +168,8 @@ pub enum CommandError {
     TimedOut { argv: String, timeout: Duration },
     #[error("{argv} was cancelled")]
     Cancelled { argv: String },
+    #[error("{argv} printed more than {limit} bytes of output or a line longer than {} bytes; its output was dropped, not used", MAX_LINE_BYTES)]
+    OutputTooLarge { argv: String, limit: usize },
 }
 
 impl CommandError {
@@ -285,8 +299,8 @@ impl Runner {
         let out_sinks: &[Arc<dyn OutputSink>] = if cmd.is_quiet() { &[] } else { &self.sinks };
         let collect = async {
             let (stdout, stderr) = tokio::join!(
-                read_lines(out, Stream::Stdout, out_sinks),
-                read_lines(err, Stream::Stderr, &self.sinks)
+                read_lines(out, Stream::Stdout, out_sinks, self.stdout_keep()),
+                read_lines(err, Stream::Stderr, &self.sinks, stderr_keep())
             );
             let status = child.wait().await;
             (stdout, stderr, status)
@@ -377,9 +391,9 @@ impl Runner {
             .unwrap_or(self.config.timeout);
         let collect = async {
             let (p_stderr, c_stdout, c_stderr) = tokio::join!(
-                read_lines(p_err, Stream::Stderr, &self.sinks),
-                read_lines(c_out, Stream::Stdout, &self.sinks),
-                read_lines(c_err, Stream::Stderr, &self.sinks),
+                read_lines(p_err, Stream::Stderr, &self.sinks, stderr_keep()),
+                read_lines(c_out, Stream::Stdout, &self.sinks, self.stdout_keep()),
+                read_lines(c_err, Stream::Stderr, &self.sinks, stderr_keep()),
             );
             let p_status = p_child.wait().await;
             let c_status = c_child.wait().await;
@@ -405,16 +419,18 @@ impl Runner {
                     finish(
                         producer.to_string(),
                         p_status,
-                        String::new(),
+                        Keep::new(0, End::Head),
                         p_stderr,
                         elapsed,
                     )
                 } else {
-                    Ok(Output {
-                        stdout: c_stdout,
-                        stderr: p_stderr + &c_stderr,
+                    finish(
+                        argv,
+                        c_status,
+                        c_stdout,
+                        merged(p_stderr, c_stderr),
                         elapsed,
-                    })
+                    )
                 }
             }
             Supervised::TimedOut => {
@@ -438,6 +454,10 @@ impl Runner {
             s.finished(consumer, elapsed, code);
         }
         result
+    }
+
+    fn stdout_keep(&self) -> Keep {
+        Keep::new(self.config.max_stdout_bytes, End::Head)
     }
 
     async fn supervise<F: std::future::Future>(
@@ -491,52 +511,68 @@ fn signal_group(pid: u32, signal: libc::c_int) {
     }
 }
 
+fn stderr_keep() -> Keep {
+    Keep::new(STDERR_TAIL_BYTES, End::Tail)
+}
+
+/// Both sides' stderr of a pipe, each already bounded.
+fn merged(first: Keep, second: Keep) -> Keep {
+    let mut k = stderr_keep();
+    for part in [first.into_marked(), second.into_marked()] {
+        for line in part.lines() {
+            k.push_line(line);
+        }
+    }
+    k
+}
+
 fn finish(
     argv: String,
     status: ExitStatus,
-    stdout: String,
-    stderr: String,
+    stdout: Keep,
+    stderr: Keep,
     elapsed: Duration,
 ) -> Result<Output, CommandError> {
-    if status.success() {
-        Ok(Output {
-            stdout,
-            stderr,
-            elapsed,
-        })
-    } else {
-        Err(CommandError::Failed(CommandFailed {
+    let stderr = stderr.into_marked();
+    if !status.success() {
+        return Err(CommandError::Failed(CommandFailed {
             argv,
             code: status.code(),
-            stdout,
+            stdout: stdout.into_marked(),
             stderr,
-        }))
+        }));
     }
+    if stdout.dropped() > 0 {
+        return Err(CommandError::OutputTooLarge {
+            argv,
+            limit: stdout.max(),
+        });
+    }
+    Ok(Output {
+        stdout: stdout.into_text(),
+        stderr,
+        elapsed,
+    })
 }
 
+/// Streams a child's output line by line to the sinks and keeps what `keep` allows; never holds
+/// more than one bounded line besides it, whatever the child prints.
 async fn read_lines<R: AsyncRead + Unpin>(
     reader: R,
     stream: Stream,
     sinks: &[Arc<dyn OutputSink>],
-) -> String {
-    let mut reader = BufReader::new(reader);
-    let mut all = String::new();
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                all.push_str(&text);
-                let line = text.trim_end_matches(['\n', '\r']);
-                for s in sinks {
-                    s.line(stream, line);
-                }
-            }
+    mut keep: Keep,
+) -> Keep {
+    let mut lines = LineReader::new(reader, MAX_LINE_BYTES);
+    while let Some(line) = lines.next_line().await {
+        let text = line.text();
+        for s in sinks {
+            s.line(stream, &text);
         }
+        keep.count_dropped(line.dropped);
+        keep.push_line(&String::from_utf8_lossy(&line.bytes));
     }
-    all
+    keep
 }
 
 #[cfg(test)]
@@ -718,6 +754,63 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.stdout, "got stream-of-a@s\n");
+    }
+
+    /// A tool that prints far more than the agent keeps, with and without newlines, costs a
+    /// bounded amount: stdout over the limit fails the command instead of being parsed, the
+    /// sink sees cut lines, stderr keeps its tail.
+    #[tokio::test]
+    async fn a_flood_of_output_is_bounded_and_refused() {
+        let (_d, mut config) =
+            tool_dir("head -c 20000000 /dev/zero | tr '\\0' x; echo; yes line | head -n 300000");
+        config.max_stdout_bytes = 1024 * 1024;
+        let lines = Arc::new(Lines::default());
+        let runner =
+            Runner::new(config.clone()).scoped(CancellationToken::new(), Some(lines.clone()));
+        let err = runner.output(&Cmd::new(Tool::Zfs)).await.unwrap_err();
+        assert!(
+            matches!(err, CommandError::OutputTooLarge { limit, .. } if limit == 1024 * 1024),
+            "{err:?}"
+        );
+        let seen = lines.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 300_001);
+        assert!(
+            seen[0].1.len() < MAX_LINE_BYTES + 64
+                && seen[0].1.ends_with(&format!(
+                    "[line cut: {} more bytes dropped]",
+                    20_000_000 - MAX_LINE_BYTES
+                )),
+            "{}",
+            &seen[0].1[seen[0].1.len() - 60..]
+        );
+
+        let (_d, config) = tool_dir(
+            "head -c 20000000 /dev/zero | tr '\\0' e >&2; echo >&2; echo the reason >&2; exit 3",
+        );
+        match Runner::new(config).output(&Cmd::new(Tool::Zfs)).await {
+            Err(CommandError::Failed(f)) => {
+                assert_eq!(f.code, Some(3));
+                assert!(
+                    f.stderr.len() <= STDERR_TAIL_BYTES + 64,
+                    "{}",
+                    f.stderr.len()
+                );
+                assert!(
+                    f.stderr.starts_with(&format!(
+                        "[{} earlier bytes dropped]\n",
+                        20_000_000 - MAX_LINE_BYTES + 12
+                    )),
+                    "{}",
+                    &f.stderr[..80]
+                );
+                assert!(
+                    f.stderr.ends_with("the reason\n"),
+                    "{}",
+                    &f.stderr[f.stderr.len() - 40..]
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

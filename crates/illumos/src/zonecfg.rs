@@ -180,6 +180,15 @@ impl CommandFile {
         self
     }
 
+    /// Pins the address a `net` may use (`allowed-address`: on an exclusive-IP zone, boot
+    /// turns on the link's IP spoofing protection for it, reference §1.1 "net / exclusive-IP").
+    pub fn set_net_allowed_address(&mut self, physical: &LinkName, addr: &Ipv4Cidr) -> &mut Self {
+        self.line(&format!("select net physical={physical}"));
+        self.line(&format!("set allowed-address={addr}"));
+        self.line("end");
+        self
+    }
+
     pub fn remove_net(&mut self, physical: &LinkName) -> &mut Self {
         self.line(&format!("remove -F net physical={physical}"));
         self
@@ -401,6 +410,19 @@ mod tests {
              add device\nset match=/dev/zvol/rdsk/rpool/zones/vm1/root\nend\n\
              add net\nset physical=vm1net0\nset global-nic=igb0\nset vlan-id=12\nend\n\
              add fs\nset dir=/iso/a.iso\nset special=/iso/a.iso\nset type=lofs\nadd options ro\nadd options nodevices\nend\n"
+        );
+    }
+
+    #[test]
+    fn an_allowed_address_is_set_on_the_selected_net() {
+        let mut f = CommandFile::new();
+        f.set_net_allowed_address(
+            &"web_prov0".parse().unwrap(),
+            &Ipv4Cidr::new("10.190.190.2".parse().unwrap(), 24).unwrap(),
+        );
+        assert_eq!(
+            f.render(),
+            "select net physical=web_prov0\nset allowed-address=10.190.190.2/24\nend\n"
         );
     }
 

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::recipes::{compile, RecipeBody, Step};
+use super::transcript;
 
 /// Removes terminal escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, two-byte
 /// `ESC x`), carriage returns and other control characters but newline and tab. Fed in chunks:
@@ -117,7 +118,10 @@ pub struct Console<'a, S> {
     io: S,
     strip: Stripper,
     buf: String,
+    /// The transcript's current line, at most [`transcript::MAX_LINE_BYTES`] plus the secrets'
+    /// slack; what the guest prints beyond it is only counted.
     line: String,
+    line_dropped: u64,
     cancel: CancellationToken,
     secrets: Vec<String>,
     transcript: &'a (dyn Fn(&str) + Send + Sync),
@@ -136,6 +140,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Console<'a, S> {
             strip: Stripper::default(),
             buf: String::new(),
             line: String::new(),
+            line_dropped: 0,
             cancel,
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
             transcript,
@@ -148,29 +153,33 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Console<'a, S> {
     }
 
     pub fn mask(&self, text: &str) -> String {
-        let mut t = text.to_owned();
-        for s in &self.secrets {
-            t = t.replace(s.as_str(), "********");
-        }
-        t
+        transcript::mask(text, &self.secrets)
     }
 
     fn record(&mut self, text: &str) {
+        let room = transcript::MAX_LINE_BYTES + transcript::slack(&self.secrets);
         for c in text.chars() {
             if c == '\n' {
-                let l = std::mem::take(&mut self.line);
-                (self.transcript)(&format!("console: {}", self.mask(&l)));
-            } else {
+                self.emit_line();
+            } else if self.line.len() + c.len_utf8() <= room {
                 self.line.push(c);
+            } else {
+                self.line_dropped += c.len_utf8() as u64;
             }
         }
     }
 
+    fn emit_line(&mut self) {
+        let l = std::mem::take(&mut self.line);
+        let dropped = std::mem::take(&mut self.line_dropped);
+        let (text, _) = transcript::line(&l, dropped, &self.secrets);
+        (self.transcript)(&format!("console: {text}"));
+    }
+
     /// Flushes a partial line (a prompt) into the transcript.
     pub fn flush_transcript(&mut self) {
-        if !self.line.is_empty() {
-            let l = std::mem::take(&mut self.line);
-            (self.transcript)(&format!("console: {}", self.mask(&l)));
+        if !self.line.is_empty() || self.line_dropped > 0 {
+            self.emit_line();
         }
     }
 
@@ -669,6 +678,47 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().contains("refused"), "{err}");
+    }
+
+    /// A guest that never ends its line costs one bounded line: the transcript gets it cut and
+    /// marked, and what follows is matched and logged as usual.
+    #[tokio::test]
+    async fn an_endless_console_line_is_cut_not_kept() {
+        const FLOOD: usize = 16 * 1024 * 1024;
+        let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            let chunk = vec![b'y'; 64 * 1024];
+            for _ in 0..FLOOD / chunk.len() {
+                theirs.write_all(&chunk).await.unwrap();
+            }
+            theirs.write_all(b"\r\nready\r\n").await.unwrap();
+            // Keep the console open until the reader is done.
+            let mut sink = [0u8; 16];
+            let _ = theirs.read(&mut sink).await;
+        });
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let s2 = seen.clone();
+        let note = move |l: &str| s2.lock().unwrap().push(l.to_owned());
+        let mut con = Console::new(ours, CancellationToken::new(), vec![], &note);
+        let re = Regex::new("ready").unwrap();
+        con.expect(&re, Duration::from_secs(60)).await.unwrap();
+        con.flush_transcript();
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.len(),
+            2,
+            "{:?}",
+            seen.iter().map(|l| l.len()).collect::<Vec<_>>()
+        );
+        let dropped = FLOOD - transcript::MAX_LINE_BYTES;
+        assert_eq!(
+            seen[0],
+            format!(
+                "console: {} [line cut: {dropped} more bytes dropped]",
+                "y".repeat(transcript::MAX_LINE_BYTES)
+            )
+        );
+        assert_eq!(seen[1], "console: ready");
     }
 
     #[tokio::test]

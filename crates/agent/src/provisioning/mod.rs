@@ -16,6 +16,7 @@ pub mod remote;
 pub mod routes;
 pub mod settings;
 pub mod store;
+pub mod transcript;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use illumos::link::{LinkName, Mac, UnicastMac};
 use illumos::names::ZoneName;
+use illumos::net::Ipv4Cidr;
 use illumos::zonecfg::{self, CommandFile, Net, ZoneConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -325,10 +326,13 @@ impl Operation for NicStage {
                     ip
                 }
             };
+            cx.progress(80, "Pinning the NIC to its address").await?;
+            let allowed = pin_address(svc, cx, &zone, &cfg, &physical, ip).await?;
             Ok(Some(json!({
                 "nic": physical,
                 "mac": mac.to_string(),
                 "ip": ip.to_string(),
+                "allowed_address": allowed.to_string(),
                 "etherstub": p.etherstub.as_str(),
                 "nic_added": added,
                 "requires_restart": false,
@@ -357,6 +361,36 @@ impl Operation for NicStage {
             Ok(())
         })
     }
+}
+
+/// Gives the NIC `allowed-address` = its reservation, unless it has it already. Booted with it,
+/// the zone's link drops packets from any other source address (ip-nospoof): a co-resident
+/// guest cannot take this zone's address and be handed what the pipeline sends there.
+async fn pin_address(
+    svc: &ProvisioningServices,
+    cx: &OpCx,
+    zone: &ZoneName,
+    cfg: &ZoneConfig,
+    physical: &str,
+    ip: Ipv4Addr,
+) -> Result<Ipv4Cidr, OpError> {
+    let subnet = svc.network.settings.provisioning.subnet;
+    let want = Ipv4Cidr::new(ip, subnet.prefix()).map_err(failed)?;
+    let has = cfg
+        .nets
+        .iter()
+        .find(|n| n.get("physical") == Some(physical))
+        .and_then(|n| n.get("allowed-address"));
+    if has != Some(want.to_string().as_str()) {
+        let link: LinkName = physical.parse().map_err(failed)?;
+        let mut f = CommandFile::new();
+        f.set_net_allowed_address(&link, &want);
+        apply(svc, cx, zone, &f).await?;
+        cx.note(&format!(
+            "NIC {physical} may only use {want} (allowed-address)"
+        ));
+    }
+    Ok(want)
 }
 
 /// Removes the zone's `net` resource `physical` if it is still the one on the provisioning

@@ -409,6 +409,16 @@ async fn ssh_for(svc: &ProvisioningServices, cx: &OpCx, p: &StageParams) -> Resu
     };
     let kh_dir = svc.config.data_dir.join("provisioning/known_hosts");
     remote::private_dir(&kh_dir).map_err(failed)?;
+    let uuid = svc
+        .zones
+        .host
+        .zone(&p.zone)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| OpError::failed(format!("zone {} does not exist", p.zone)))?
+        .uuid;
+    let known_hosts =
+        remote::known_hosts_file(&kh_dir, &p.zone, uuid.as_deref()).map_err(remote_failed)?;
     let mut all_secrets: Vec<String> = Vec::new();
     all_secrets.extend(secrets.password.clone());
     Ok(Ssh {
@@ -417,8 +427,8 @@ async fn ssh_for(svc: &ProvisioningServices, cx: &OpCx, p: &StageParams) -> Resu
             port: p.settings.ssh_port,
             user: p.settings.username().to_owned(),
             key,
-            known_hosts: kh_dir.join(&p.zone),
-            alias: p.zone.clone(),
+            known_hosts,
+            alias: Target::host_key_alias(addr, p.settings.ssh_port),
             connect_timeout_secs: svc.config.provisioning.ssh.connect_timeout_seconds,
         },
         home,
@@ -492,6 +502,16 @@ impl Operation for WaitSsh {
                             .await
                         {
                             Ok(f) if f.code == Some(0) => break,
+                            // Not a guest still booting: another machine answers at the
+                            // zone's address, or the guest changed its key. Waiting will not
+                            // help.
+                            Ok(f) if remote::host_key_changed(&f.stderr) => {
+                                return Err(OpError::failed(format!(
+                                    "the SSH host key at {sock} is not the one pinned for zone {} at first contact ({}); refusing to connect. A zone deleted and created again starts afresh; a guest whose key was changed on purpose needs that file removed",
+                                    p.zone,
+                                    ssh.target.known_hosts.display()
+                                )));
+                            }
                             Ok(f) => format!("ssh exited with {:?}: {}", f.code, f.stderr.trim()),
                             Err(remote::RemoteError::Cancelled) => return Err(OpError::Cancelled),
                             Err(e) => e.to_string(),

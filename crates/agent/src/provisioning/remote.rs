@@ -18,12 +18,14 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use illumos::lines::{End, Keep, LineReader};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ProvisioningToolsConfig;
 use crate::provisioning::console::sh_quote;
+use crate::provisioning::transcript;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -39,6 +41,8 @@ pub enum RemoteError {
         code: Option<i32>,
         stderr: String,
     },
+    #[error("{program}: the guest's SSH host key is not the one pinned for this zone at first contact; refusing to connect (only a re-created zone starts afresh)")]
+    HostKeyChanged { program: String },
     #[error("{program} did not finish within {secs} s and was killed")]
     TimedOut { program: String, secs: u64 },
     #[error("cancelled")]
@@ -78,6 +82,8 @@ pub struct Proc<'a> {
     pub home: &'a Path,
 }
 
+/// How a program ended, with the last [`KEEP_BYTES`] of its stdout and stderr (marked when
+/// earlier output was dropped).
 pub struct Finished {
     pub code: Option<i32>,
     pub stdout: String,
@@ -86,11 +92,7 @@ pub struct Finished {
 
 impl Proc<'_> {
     fn mask(&self, line: &str) -> String {
-        let mut l = line.to_owned();
-        for s in self.secrets.iter().filter(|s| !s.is_empty()) {
-            l = l.replace(s.as_str(), "********");
-        }
-        l
+        transcript::mask(line, self.secrets)
     }
 
     /// Runs `program args` to its end; a non-zero exit is returned, not an error (callers
@@ -197,43 +199,51 @@ impl Proc<'_> {
         timeout: Duration,
     ) -> Result<Finished, RemoteError> {
         let f = self.run(program, args, env, stdin, timeout, false).await?;
+        let name = || {
+            locate(program)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         if f.code == Some(0) {
             Ok(f)
+        } else if host_key_changed(&f.stderr) || host_key_changed(&f.stdout) {
+            // Ansible reports ssh's refusal on stdout; rsync and ssh on stderr.
+            Err(RemoteError::HostKeyChanged { program: name() })
         } else {
             Err(RemoteError::Failed {
-                program: locate(program)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                program: name(),
                 code: f.code,
                 stderr: self.mask(&f.stderr),
             })
         }
     }
 
+    /// Streams one of the child's pipes to the log line by line (masked) and keeps its last
+    /// [`KEEP_BYTES`]. A guest decides what arrives here: a line is cut (see [`transcript`])
+    /// and marked, and nothing beyond one such line and the kept tail is ever held.
     async fn lines<R: AsyncRead + Unpin>(&self, r: R, prefix: Option<&str>) -> String {
-        let mut reader = BufReader::new(r);
-        let mut all = String::new();
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&buf);
-                    all.push_str(&text);
-                    if let Some(p) = prefix {
-                        (self.note)(&format!(
-                            "{p}{}",
-                            self.mask(text.trim_end_matches(['\n', '\r']))
-                        ));
-                    }
-                }
+        // Read a secret's length further than the cut, so one straddling it is still masked.
+        let mut reader = LineReader::new(
+            r,
+            transcript::MAX_LINE_BYTES + transcript::slack(self.secrets),
+        );
+        let mut keep = Keep::new(KEEP_BYTES, End::Tail);
+        while let Some(line) = reader.next_line().await {
+            let raw = String::from_utf8_lossy(&line.bytes);
+            let (text, cut) = transcript::line(&raw, line.dropped, self.secrets);
+            if let Some(p) = prefix {
+                (self.note)(&format!("{p}{text}"));
             }
+            keep.count_dropped(cut);
+            keep.push_line(&text);
         }
-        all
+        keep.into_marked()
     }
 }
+
+/// How much of a program's stdout and stderr [`Finished`] keeps (the last bytes).
+pub const KEEP_BYTES: usize = 64 * 1024;
 
 async fn wait_gone(pid: Option<u32>) {
     let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
@@ -313,6 +323,36 @@ pub fn private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// What OpenSSH prints when the host key differs from the recorded one (with
+/// `StrictHostKeyChecking=accept-new` an unknown key is recorded, so a refusal means a change).
+const HOST_KEY_CHANGED: [&str; 2] = [
+    "REMOTE HOST IDENTIFICATION HAS CHANGED",
+    "Host key verification failed",
+];
+
+/// Whether a program's output says ssh refused a changed host key.
+pub fn host_key_changed(output: &str) -> bool {
+    HOST_KEY_CHANGED.iter().any(|p| output.contains(p))
+}
+
+/// Where the host key of one zone is pinned: a file per zone *instance*, named by the zone and
+/// the uuid zoneadm gave it at install. No other zone ever reads it, and a zone deleted and
+/// created again under the same name (a new guest, a new key) starts with a new file.
+pub fn known_hosts_file(
+    dir: &Path,
+    zone: &str,
+    uuid: Option<&str>,
+) -> Result<PathBuf, RemoteError> {
+    let uuid = uuid.unwrap_or("uninstalled");
+    // Both become a file name: a zone name cannot hold '/' or '@', the uuid is checked here.
+    if uuid.is_empty() || !uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(RemoteError::Setup(format!(
+            "zone {zone} has an unusable uuid {uuid:?}"
+        )));
+    }
+    Ok(dir.join(format!("{zone}@{uuid}")))
+}
+
 /// How to reach one guest over SSH.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -320,15 +360,21 @@ pub struct Target {
     pub port: u16,
     pub user: String,
     pub key: PathBuf,
-    /// The zone's own known_hosts: its key is recorded at first contact, verified after.
+    /// The zone's own known_hosts ([`known_hosts_file`]): the key is recorded at first
+    /// contact, and any other key is refused after.
     pub known_hosts: PathBuf,
-    /// The name the host key is recorded under (the zone's), so a new address is not a new
-    /// host.
+    /// The name the host key is recorded under ([`Target::host_key_alias`]).
     pub alias: String,
     pub connect_timeout_secs: u64,
 }
 
 impl Target {
+    /// The address and port as ssh writes them into known_hosts (`[addr]:port`): a key is
+    /// pinned for the zone's address only, and ssh, rsync and Ansible all look it up the same.
+    pub fn host_key_alias(addr: IpAddr, port: u16) -> String {
+        format!("[{addr}]:{port}")
+    }
+
     /// `-o` options shared by ssh, rsync's ssh and ansible's ssh. Every value is a path the
     /// agent chose or a validated name.
     pub fn ssh_options(&self) -> Vec<OsString> {
@@ -473,8 +519,8 @@ mod tests {
             port: 2222,
             user: "root".into(),
             key: "/var/lib/zw/ssh/provision_key".into(),
-            known_hosts: "/var/lib/zw/provisioning/known_hosts/web01".into(),
-            alias: "web01".into(),
+            known_hosts: "/var/lib/zw/provisioning/known_hosts/web01@52c9e1a4-6b4e".into(),
+            alias: Target::host_key_alias("10.190.190.10".parse().unwrap(), 2222),
             connect_timeout_secs: 10,
         }
     }
@@ -487,6 +533,39 @@ mod tests {
         assert!(a.contains(&"StrictHostKeyChecking=accept-new".to_owned()));
         assert!(a.contains(&"Port=2222".to_owned()));
         assert!(a.contains(&"BatchMode=yes".to_owned()));
+    }
+
+    #[test]
+    fn host_keys_are_pinned_per_zone_instance_and_address() {
+        let dir = Path::new("/d");
+        let a = known_hosts_file(dir, "web01", Some("52c9e1a4-6b4e")).unwrap();
+        assert_eq!(a, Path::new("/d/web01@52c9e1a4-6b4e"));
+        // Another zone, or the same name re-created (a new uuid), never shares the file.
+        assert_ne!(
+            a,
+            known_hosts_file(dir, "web02", Some("52c9e1a4-6b4e")).unwrap()
+        );
+        assert_ne!(
+            a,
+            known_hosts_file(dir, "web01", Some("0f8d6a3e-8a1f")).unwrap()
+        );
+        assert!(known_hosts_file(dir, "web01", Some("../x")).is_err());
+        let o: Vec<String> = target()
+            .ssh_options()
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            o.contains(&"HostKeyAlias=[10.190.190.10]:2222".to_owned()),
+            "{o:?}"
+        );
+        assert!(o.contains(
+            &"UserKnownHostsFile=/var/lib/zw/provisioning/known_hosts/web01@52c9e1a4-6b4e"
+                .to_owned()
+        ));
+        assert!(o.contains(&"GlobalKnownHostsFile=/dev/null".to_owned()));
+        assert!(host_key_changed("@@@\nHost key verification failed.\r\n"));
+        assert!(!host_key_changed("Connection refused"));
     }
 
     #[test]

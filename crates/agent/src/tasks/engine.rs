@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub operation_timeout: Duration,
     /// How long a cancelled operation gets to stop on its own before it is abandoned.
     pub cancel_grace: Duration,
+    /// Output bytes a task keeps in its log (`tasks.max_output_bytes`).
+    pub max_output_bytes: u64,
 }
 
 /// Observes finished tasks (metrics).
@@ -246,6 +248,7 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
             task.id.clone(),
             task.parent_task_id.clone(),
             inner.events.clone(),
+            inner.config.max_output_bytes,
         );
         log.note("agent restarted during the operation");
         let mut message = "agent restarted during the operation".to_owned();
@@ -661,6 +664,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         task.id.clone(),
         task.parent_task_id.clone(),
         inner.events.clone(),
+        inner.config.max_output_bytes,
     );
     let (status, error, result) = match inner.ops.get(task.operation.as_str()).cloned() {
         None => (
@@ -860,6 +864,7 @@ mod tests {
                 max_concurrent: 4,
                 operation_timeout: Duration::from_secs(30),
                 cancel_grace: Duration::from_secs(5),
+                max_output_bytes: 1024 * 1024,
             },
             None,
         )

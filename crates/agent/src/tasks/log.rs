@@ -3,8 +3,13 @@
 //! task's progress rides along: the latest percentage and stage of a batch are written in the
 //! same transaction (progress is for watching; what must be durable first, the undo journal,
 //! is written directly).
+//!
+//! What a task keeps is bounded (`tasks.max_output_bytes`): a guest being provisioned decides
+//! how much its programs print, and neither the database nor the queue to the writer may grow
+//! with it. Lines past the budget are counted, not queued, and the count is written when the
+//! task's log is flushed at its end ("N bytes ... dropped").
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use illumos::{Cmd, OutputSink, Stream};
@@ -23,6 +28,45 @@ enum Msg {
 
 pub struct TaskLog {
     tx: mpsc::UnboundedSender<Msg>,
+    budget: Mutex<Budget>,
+}
+
+/// The output bytes a task may still keep, and what it dropped since the last summary.
+struct Budget {
+    max: u64,
+    kept: u64,
+    dropped_bytes: u64,
+    dropped_lines: u64,
+}
+
+impl Budget {
+    /// Whether a line of `len` bytes is kept; a dropped one is counted.
+    fn admit(&mut self, len: u64) -> bool {
+        if self.dropped_lines == 0 && self.kept + len <= self.max {
+            self.kept += len;
+            true
+        } else {
+            self.dropped_bytes += len;
+            self.dropped_lines += 1;
+            false
+        }
+    }
+
+    /// The summary of what was dropped since the last one, if anything was.
+    fn summary(&mut self) -> Option<String> {
+        if self.dropped_lines == 0 {
+            return None;
+        }
+        let s = format!(
+            "{} bytes of output ({} lines) dropped: the task keeps at most {} bytes (tasks.max_output_bytes)",
+            self.dropped_bytes, self.dropped_lines, self.max
+        );
+        self.dropped_bytes = 0;
+        self.dropped_lines = 0;
+        // Once over, the task stays over: a summary does not reopen the log.
+        self.kept = self.max;
+        Some(s)
+    }
 }
 
 /// How long a batch may wait for more lines before it is written.
@@ -32,12 +76,14 @@ const WINDOW: Duration = Duration::from_millis(20);
 const MAX_LINE: usize = 8192;
 
 impl TaskLog {
-    /// `parent`: the task's group, whose progress rolls up from it.
+    /// `parent`: the task's group, whose progress rolls up from it. `max_output_bytes`: what
+    /// the log keeps of this run (see the module's doc).
     pub fn start(
         db: Db,
         task_id: String,
         parent: Option<String>,
         events: broadcast::Sender<TaskEvent>,
+        max_output_bytes: u64,
     ) -> Arc<TaskLog> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         tokio::spawn(async move {
@@ -112,10 +158,30 @@ impl TaskLog {
                 }
             }
         });
-        Arc::new(TaskLog { tx })
+        Arc::new(TaskLog {
+            tx,
+            budget: Mutex::new(Budget {
+                max: max_output_bytes,
+                kept: 0,
+                dropped_bytes: 0,
+                dropped_lines: 0,
+            }),
+        })
     }
 
     fn push(&self, stream: &'static str, line: &str) {
+        // The budget counts what the line had (newline included), before any cut below.
+        let admitted = self
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(line.len() as u64 + 1);
+        if admitted {
+            self.send(stream, line);
+        }
+    }
+
+    fn send(&self, stream: &'static str, line: &str) {
         let mut line = line.to_owned();
         if line.len() > MAX_LINE {
             let mut cut = MAX_LINE;
@@ -137,8 +203,17 @@ impl TaskLog {
         let _ = self.tx.send(Msg::Progress(percent, stage.to_owned()));
     }
 
-    /// Returns once every line sent before the call is in the database.
+    /// Returns once every line sent before the call is in the database, the summary of any
+    /// dropped output included.
     pub async fn flush(&self) {
+        let summary = self
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .summary();
+        if let Some(s) = summary {
+            self.send("agent", &s);
+        }
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Flush(done)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
@@ -170,5 +245,35 @@ impl OutputSink for TaskLog {
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_keeps_a_prefix_and_counts_the_rest_once() {
+        let mut b = Budget {
+            max: 10,
+            kept: 0,
+            dropped_bytes: 0,
+            dropped_lines: 0,
+        };
+        assert!(b.admit(4));
+        assert!(b.admit(6));
+        assert!(!b.admit(5));
+        // Past the budget, even a line that would fit is dropped: the log has no holes.
+        assert!(!b.admit(1));
+        assert_eq!(
+            b.summary().as_deref(),
+            Some("6 bytes of output (2 lines) dropped: the task keeps at most 10 bytes (tasks.max_output_bytes)")
+        );
+        assert_eq!(b.summary(), None);
+        assert!(!b.admit(1));
+        assert!(b
+            .summary()
+            .unwrap()
+            .starts_with("1 bytes of output (1 lines)"));
     }
 }

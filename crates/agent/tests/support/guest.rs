@@ -142,20 +142,53 @@ fn ansible_playbook() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// A new ed25519 key pair at `path` (and `path.pub`), without a passphrase.
+fn keygen(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(path.with_extension("pub"));
+    let ok = Command::new(which("ssh-keygen").unwrap())
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+impl Sshd {
+    /// Gives sshd a new host key, as if another machine now answered at its address (or the
+    /// guest was reinstalled): sshd re-reads its configuration on SIGHUP. Returns once it
+    /// serves the new key.
+    pub fn change_host_key(&self) {
+        let key = self._dir.0.join("host_key");
+        keygen(&key);
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let blob = public.split_whitespace().nth(1).unwrap().to_owned();
+        // SAFETY: kill(2) on our own child, which is alive until this Sshd is dropped.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGHUP);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let scan = Command::new(which("ssh-keyscan").unwrap())
+                .args(["-t", "ed25519", "-p", &self.port.to_string(), "127.0.0.1"])
+                .stderr(Stdio::null())
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&scan.stdout).contains(&blob) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "sshd still serves its old key");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// `path_dir`: put first on the sessions' PATH (where pip put ansible-playbook), so the
 /// stand-in guest has Ansible and `ansible_local` never tries to install it.
 pub fn start_sshd(path_dir: &Path) -> Sshd {
     let dir = TempDir::new("sshd");
     let d = &dir.0;
-    let keygen = |path: &Path| {
-        let ok = Command::new(which("ssh-keygen").unwrap())
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    };
     keygen(&d.join("host_key"));
     keygen(&d.join("client_key"));
     std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
@@ -196,4 +229,22 @@ pub fn start_sshd(path_dir: &Path) -> Sshd {
         client_key: d.join("client_key"),
         _dir: dir,
     }
+}
+
+/// Installs an executable shell script `dir/name`. `install`, a child process, writes it: a
+/// file this process opened for writing could be held open by a child another test thread forks
+/// meanwhile, and running it would fail with ETXTBSY.
+pub fn stand_in_tool(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let source = dir.join(format!("{name}.source"));
+    std::fs::write(&source, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let tool = dir.join(name);
+    let ok = Command::new("install")
+        .args(["-m", "755"])
+        .arg(&source)
+        .arg(&tool)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "install {}", tool.display());
+    tool
 }
