@@ -651,7 +651,9 @@ fn upload(agent: &TestAgent, filename: &str, bytes: &[u8]) -> Response {
 
 #[test]
 fn hostile_values_in_request_bodies_are_refused_before_anything_runs() {
-    let agent = TestAgent::start();
+    // The valid example names a collection: the host allows it.
+    let agent =
+        TestAgent::start_with("provisioning:\n  ansible:\n    collections: [community.general]\n");
     let mut run = Run::new(&agent);
     let corpus = corpus();
     let doc = run.doc.clone();

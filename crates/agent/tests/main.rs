@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod ansible_confined;
 mod cli;
 mod crash;
 mod faults;

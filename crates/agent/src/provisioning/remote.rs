@@ -23,6 +23,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ProvisioningToolsConfig;
+use crate::provisioning::confine::Launch;
 use crate::provisioning::console::sh_quote;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,8 @@ pub struct Proc<'a> {
     pub kill_grace: Duration,
     /// HOME and working directory of the child: the stage's private directory.
     pub home: &'a Path,
+    /// Run the child as the confined account (the `ansible` provisioner's controller).
+    pub confined: Option<&'a Launch>,
 }
 
 pub struct Finished {
@@ -113,8 +116,12 @@ impl Proc<'_> {
             .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
             .collect();
         (self.note)(&format!("$ {}", self.mask(&shown.join(" "))));
-        let mut c = Command::new(&program);
-        c.args(args)
+        let (exe, argv) = match self.confined {
+            Some(l) => l.argv(&program, args),
+            None => (program.clone(), args.to_vec()),
+        };
+        let mut c = Command::new(&exe);
+        c.args(&argv)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
             .env("HOME", self.home)
@@ -132,6 +139,9 @@ impl Proc<'_> {
             .stderr(Stdio::piped());
         for (k, v) in env {
             c.env(k, v);
+        }
+        if let Some(l) = self.confined {
+            l.apply(&mut c);
         }
         let mut child = c.spawn().map_err(|source| RemoteError::Spawn {
             program: name.clone(),

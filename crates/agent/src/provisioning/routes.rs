@@ -262,6 +262,7 @@ async fn ensure_agent_key(app: &AppState) -> Result<(), ApiError> {
         secrets: &[],
         kill_grace: app.runner.config().kill_grace,
         home: &home,
+        confined: None,
     };
     super::remote::ensure_key(&proc, &app.config.provisioning.tools, &key)
         .await
@@ -466,7 +467,7 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
             format!("zone {zone} has no provisioning settings; set them with PUT /zones/{zone}"),
         )
     })?;
-    settings.validate()?;
+    settings.validate(&app.config.provisioning.ansible.collections)?;
     let recipe = match &settings.recipe_id {
         Some(id) => Some(
             find_recipe(app, id)

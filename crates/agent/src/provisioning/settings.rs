@@ -261,7 +261,19 @@ fn check_collection(field: &str, s: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_playbook_vars(field: &str, collections: &[String]) -> Result<(), ApiError> {
+/// The collections and extra vars of an `ansible` or `ansible_local` provisioner.
+///
+/// Only collections on the host's allow-list (`provisioning.ansible.collections`) may be
+/// named: installing one runs its code on the controller. Extra vars are the highest
+/// precedence Ansible has, so an `ansible_*` key there would override how and where the play
+/// connects (`ansible_connection: local`, `ansible_ssh_common_args`, `ansible_become_exe`, ...):
+/// such keys are refused; a playbook may still set its own `vars:`.
+fn check_playbook_vars(
+    field: &str,
+    extra_vars: &serde_json::Map<String, Value>,
+    collections: &[String],
+    allowed: &[String],
+) -> Result<(), ApiError> {
     if collections.len() > 32 {
         return Err(bad(
             format!("{field}.collections"),
@@ -269,7 +281,22 @@ fn check_playbook_vars(field: &str, collections: &[String]) -> Result<(), ApiErr
         ));
     }
     for (i, c) in collections.iter().enumerate() {
-        check_collection(&format!("{field}.collections[{i}]"), c)?;
+        let f = format!("{field}.collections[{i}]");
+        check_collection(&f, c)?;
+        if !allowed.contains(c) {
+            return Err(bad(
+                &f,
+                format!("collection {c} is not in the host's allow-list (provisioning.ansible.collections)"),
+            ));
+        }
+    }
+    for k in extra_vars.keys() {
+        if k.to_ascii_lowercase().starts_with("ansible_") {
+            return Err(bad(
+                format!("{field}.extra_vars.{k}"),
+                format!("extra_vars must not set Ansible's own variables ({k}); set them in the playbook"),
+            ));
+        }
     }
     Ok(())
 }
@@ -290,7 +317,8 @@ pub fn is_uuid(s: &str) -> bool {
 
 impl Settings {
     /// Every rule a field must follow; the error names the field (`provisioning.` prefixed).
-    pub fn validate(&self) -> Result<(), ApiError> {
+    /// `collections_allowed`: the host's allow-list of Ansible collections.
+    pub fn validate(&self, collections_allowed: &[String]) -> Result<(), ApiError> {
         let p = "provisioning";
         if let Some(r) = &self.recipe_id {
             if !(super::recipes::builtin(r).is_some() || is_uuid(r)) {
@@ -398,19 +426,19 @@ impl Settings {
                 }
                 Provisioner::Ansible {
                     playbook,
+                    extra_vars,
                     collections,
-                    ..
                 } => {
                     check_relative(&format!("{field}.playbook"), playbook)?;
-                    check_playbook_vars(&field, collections)?;
+                    check_playbook_vars(&field, extra_vars, collections, collections_allowed)?;
                 }
                 Provisioner::AnsibleLocal {
                     playbook,
+                    extra_vars,
                     collections,
-                    ..
                 } => {
                     check_guest_path(&format!("{field}.playbook"), playbook)?;
-                    check_playbook_vars(&field, collections)?;
+                    check_playbook_vars(&field, extra_vars, collections, collections_allowed)?;
                 }
             }
         }
@@ -465,7 +493,10 @@ impl Settings {
 /// Validates provisioning settings and splits them into what is stored (secrets replaced by
 /// `*_set` flags) and the secrets kept apart. A value read back from `GET /zones/{name}` and
 /// sent again keeps the stored secrets (its `*_set` flags stay true).
-pub fn split(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
+pub fn split(
+    p: &Value,
+    collections_allowed: &[String],
+) -> Result<(Value, Option<Value>), ApiError> {
     if !p.is_object() {
         return Err(bad("provisioning", "provisioning must be an object"));
     }
@@ -477,7 +508,7 @@ pub fn split(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
             });
             e
         })?;
-    settings.validate()?;
+    settings.validate(collections_allowed)?;
     let secrets = Secrets {
         password: settings.credentials.password.take(),
         ssh_private_key: settings.credentials.ssh_private_key.take(),
@@ -502,7 +533,7 @@ mod tests {
     use serde_json::json;
 
     fn field_of(v: Value) -> String {
-        split(&v).unwrap_err().field.unwrap_or_default()
+        split(&v, &[]).unwrap_err().field.unwrap_or_default()
     }
 
     #[test]
@@ -518,7 +549,7 @@ mod tests {
                 "collections": ["startcloud.startcloud_roles"],
                 "extra_vars": {"hostname": "web01", "domain": "example.com"}}],
             "variables": {"vnic_name": "eth0", "ip": "10.190.190.10", "gateway": "10.190.190.1", "dns": "8.8.8.8"}
-        }))
+        }), &["startcloud.startcloud_roles".to_owned()])
         .unwrap();
         assert!(!stored.to_string().contains("STARTcloud24"));
         assert_eq!(stored["credentials"]["password_set"], true);
@@ -582,5 +613,30 @@ mod tests {
         );
         assert_eq!(field_of(json!({"mode": "puppet"})), "provisioning.mode");
         assert_eq!(field_of(json!({"colour": 1})), "provisioning.colour");
+    }
+
+    #[test]
+    fn ansible_own_variables_and_unlisted_collections_are_refused() {
+        for ty in ["ansible", "ansible_local"] {
+            let playbook = if ty == "ansible" { "p.yml" } else { "/p.yml" };
+            assert_eq!(
+                field_of(json!({"provisioners": [{"type": ty, "playbook": playbook,
+                    "extra_vars": {"ok": 1, "ansible_connection": "local"}}]})),
+                "provisioning.provisioners[0].extra_vars.ansible_connection"
+            );
+            assert_eq!(
+                field_of(json!({"provisioners": [{"type": ty, "playbook": playbook,
+                    "extra_vars": {"ANSIBLE_SSH_EXECUTABLE": "/bin/sh"}}]})),
+                "provisioning.provisioners[0].extra_vars.ANSIBLE_SSH_EXECUTABLE"
+            );
+            assert_eq!(
+                field_of(json!({"provisioners": [{"type": ty, "playbook": playbook,
+                    "collections": ["community.general"]}]})),
+                "provisioning.provisioners[0].collections[0]"
+            );
+            let listed = json!({"provisioners": [{"type": ty, "playbook": playbook,
+                "collections": ["community.general"]}]});
+            assert!(split(&listed, &["community.general".to_owned()]).is_ok());
+        }
     }
 }

@@ -400,8 +400,8 @@ async fn get_zone(
 
 /// Split provisioning settings into what is stored and the secrets kept apart, after checking
 /// every field (the provisioning area owns the rules).
-fn provisioning_parts(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
-    crate::provisioning::settings::split(p)
+fn provisioning_parts(app: &AppState, p: &Value) -> Result<(Value, Option<Value>), ApiError> {
+    crate::provisioning::settings::split(p, &app.config.provisioning.ansible.collections)
 }
 
 fn stale_etag() -> ApiError {
@@ -433,7 +433,7 @@ async fn modify_zone(
     let provisioning = req
         .provisioning
         .as_ref()
-        .map(provisioning_parts)
+        .map(|p| provisioning_parts(&app, p))
         .transpose()?;
     check_isos(&app, "add_cdroms", &spec.add_cdroms)?;
     check_bootrom(&app, req.bootrom.as_deref())?;
