@@ -2,13 +2,11 @@
 //! real ansible-core against a real sshd on loopback tries every way to run code as the agent
 //! or read its secrets, and none works (issue 13, finding 1).
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
 use crate::provisioning::task_output;
 use crate::support::guest::{
-    ansible_account, create_zone, e2e_ready, start_sshd, start_sshd_at, targz, upload,
+    ansible_account, create_zone, e2e_ready, run_pipeline, start_sshd, start_sshd_at, targz, upload,
 };
 use crate::support::{TempDir, TestAgent};
 
@@ -94,28 +92,8 @@ fn put(agent: &TestAgent, zone: &str, provisioning: Value) -> crate::support::Re
 
 /// Runs the pipeline; returns the group task and the provision stage's task id.
 fn provision(agent: &TestAgent, zone: &str) -> (Value, String) {
-    let r = agent.post(&format!("/zones/{zone}/provision"), json!({}));
-    assert_eq!(r.status, 202, "{:?}", r.body);
-    let stage = r.body["pipeline_tasks"]["provision"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let group = r.body["task_id"].as_str().unwrap().to_owned();
-    let started = Instant::now();
-    loop {
-        let t = agent.get(&format!("/tasks/{group}")).body;
-        if matches!(
-            t["status"].as_str(),
-            Some("completed" | "failed" | "cancelled")
-        ) {
-            return (t, stage);
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "pipeline stuck: {t}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (done, stages) = run_pipeline(agent, zone);
+    (done, stages["provision"].as_str().unwrap().to_owned())
 }
 
 #[test]

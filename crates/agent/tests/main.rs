@@ -14,6 +14,7 @@ mod load;
 mod network;
 mod packaging;
 mod provisioning;
+mod provisioning_secrets;
 mod secrets;
 mod tasks;
 mod zones;

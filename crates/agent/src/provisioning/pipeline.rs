@@ -51,7 +51,27 @@ pub struct StageParams {
     /// Variables for the recipe (merged; never secrets).
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Set in stored metadata: `settings.provisioners` there is redacted, the provision
+    /// stage takes the provisioners from its task secrets.
+    #[serde(default)]
+    pub provisioners_in_secrets: bool,
 }
+
+impl StageParams {
+    /// The task metadata of a stage, which every role may read (`GET /tasks/{id}`): the
+    /// provisioners' scripts, arguments, environment and extra vars are redacted, for every
+    /// reader, as metadata is a long-lived record of the run. The zone's settings keep them
+    /// for operators; the provision stage gets them as task secrets.
+    pub fn metadata(&self) -> Result<Value, serde_json::Error> {
+        let mut v = serde_json::to_value(self)?;
+        super::settings::redact(&mut v["settings"]);
+        v["provisioners_in_secrets"] = true.into();
+        Ok(v)
+    }
+}
+
+/// The task secrets' entry holding the provisioners as set (see [`StageParams::metadata`]).
+pub const PROVISIONERS_SECRET: &str = "provisioners";
 
 fn failed(e: impl std::fmt::Display) -> OpError {
     OpError::failed(e.to_string())
@@ -652,13 +672,13 @@ impl Operation for Provision {
                 }
             }
             let pre = snapshot_all(cx, &p, PRE, true).await?;
-            let provisioners: Vec<&Provisioner> = if p.settings.mode == super::settings::Mode::None
-                && p.settings.provisioners.is_empty()
-            {
-                Vec::new()
-            } else {
-                p.settings.provisioners.iter().collect()
-            };
+            let all = stage_provisioners(cx, &p).await?;
+            let provisioners: Vec<&Provisioner> =
+                if p.settings.mode == super::settings::Mode::None && all.is_empty() {
+                    Vec::new()
+                } else {
+                    all.iter().collect()
+                };
             let mut ran = Vec::new();
             if !provisioners.is_empty() {
                 let ds: DatasetName = p.dataset.parse().map_err(failed)?;
@@ -737,6 +757,24 @@ impl Operation for Provision {
     }
 }
 
+/// The provisioners as set: from the task's secrets when the metadata holds them redacted.
+async fn stage_provisioners(cx: &OpCx, p: &StageParams) -> Result<Vec<Provisioner>, OpError> {
+    if !p.provisioners_in_secrets {
+        return Ok(p.settings.provisioners.clone());
+    }
+    let secret = cx
+        .secrets()
+        .await?
+        .and_then(|mut s| s.get_mut(PROVISIONERS_SECRET).map(Value::take));
+    match secret {
+        Some(v) => serde_json::from_value(v).map_err(failed),
+        None if p.settings.provisioners.is_empty() => Ok(Vec::new()),
+        None => Err(OpError::failed(
+            "the provisioners' settings are no longer with the task; run the pipeline again",
+        )),
+    }
+}
+
 /// The provision stage after its provisioners: `@post-provision`, the record, and the
 /// provisioning NIC's removal when asked for (`removing`: the NIC an interrupted run was
 /// removing).
@@ -782,6 +820,13 @@ fn inside(root: &Path, rel: &str) -> Result<PathBuf, OpError> {
     Ok(p)
 }
 
+/// The stage's secrets plus the provisioner's values the log masks.
+fn masked(proc: &Proc<'_>, pr: &Provisioner) -> Vec<String> {
+    let mut all = proc.secrets.to_vec();
+    all.extend(super::settings::masked_values(pr));
+    all
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_provisioner(
     svc: &ProvisioningServices,
@@ -807,12 +852,16 @@ async fn run_provisioner(
                 _ => return Err(OpError::failed("shell provisioner without a script")),
             };
             cx.note(&format!("shell provisioner {}", index + 1));
-            let remote = remote::shell_remote(args, env);
+            let secrets = masked(proc, pr);
+            let proc = Proc {
+                secrets: &secrets,
+                ..*proc
+            };
             proc.check(
                 &tools.ssh,
-                &ssh.target.ssh_args(&remote),
+                &ssh.target.ssh_args(remote::SHELL_REMOTE),
                 &[],
-                Some(body),
+                Some(remote::shell_stdin(args, env, &body)),
                 LONG,
             )
             .await
@@ -830,7 +879,9 @@ async fn run_provisioner(
                     .or_insert_with(|| Value::String(v.clone()));
             }
             let run = ControllerRun::prepare(svc, cx, ssh, &book, index, &Value::Object(vars))?;
+            let secrets = masked(proc, pr);
             let proc = Proc {
+                secrets: &secrets,
                 home: &run.home,
                 confined: Some(&run.launch),
                 ..*proc
@@ -887,6 +938,11 @@ async fn run_provisioner(
                 vars.entry(k.clone())
                     .or_insert_with(|| Value::String(v.clone()));
             }
+            let secrets = masked(proc, pr);
+            let proc = &Proc {
+                secrets: &secrets,
+                ..*proc
+            };
             let guest_vars = format!("/tmp/zoneweaver-extra-vars-{}.json", cx.task.id);
             let upload = format!(
                 "umask 077 && cat > {}",

@@ -433,23 +433,30 @@ impl Target {
     }
 }
 
-/// The guest command line for a shell provisioner: the script arrives on stdin.
-pub fn shell_remote(args: &[String], env: &std::collections::BTreeMap<String, String>) -> String {
-    let mut cmd = String::new();
-    if !env.is_empty() {
-        cmd.push_str("env");
-        for (k, v) in env {
-            cmd.push(' ');
-            cmd.push_str(&sh_quote(&format!("{k}={v}")));
-        }
-        cmd.push(' ');
-    }
-    cmd.push_str("sh -s --");
+/// The guest command line for a shell provisioner: always this, whatever the provisioner's
+/// arguments and environment, which travel on stdin (see [`shell_stdin`]) and so never show on
+/// a command line (`ps` on the host or in the guest).
+pub const SHELL_REMOTE: &str = "sh -s";
+
+/// What `sh -s` reads: `set --` with the arguments and an `export` per variable (each value
+/// quoted), then the script.
+pub fn shell_stdin(
+    args: &[String],
+    env: &std::collections::BTreeMap<String, String>,
+    script: &[u8],
+) -> Vec<u8> {
+    let mut head = String::from("set --");
     for a in args {
-        cmd.push(' ');
-        cmd.push_str(&sh_quote(a));
+        head.push(' ');
+        head.push_str(&sh_quote(a));
     }
-    cmd
+    head.push('\n');
+    for (k, v) in env {
+        head.push_str(&format!("export {k}={}\n", sh_quote(v)));
+    }
+    let mut all = head.into_bytes();
+    all.extend_from_slice(script);
+    all
 }
 
 /// The guest command line for `ansible_local`: install Ansible when missing, the collections,
@@ -534,8 +541,13 @@ mod tests {
         let env =
             std::collections::BTreeMap::from([("GREETING".to_owned(), "it's $HOME".to_owned())]);
         assert_eq!(
-            shell_remote(&["a b".into(), "$(id)".into()], &env),
-            r"env 'GREETING=it'\''s $HOME' sh -s -- 'a b' '$(id)'"
+            String::from_utf8(shell_stdin(
+                &["a b".into(), "$(id)".into()],
+                &env,
+                b"echo hi\n"
+            ))
+            .unwrap(),
+            "set -- 'a b' '$(id)'\nexport GREETING='it'\\''s $HOME'\necho hi\n"
         );
         let l = ansible_local_remote("/vagrant/p.yml", "/tmp/v.json", &["a.b".into()]);
         assert!(l.ends_with("ansible-galaxy collection install 'a.b' && ansible-playbook -i localhost, -c local -e @'/tmp/v.json' '/vagrant/p.yml'"), "{l}");

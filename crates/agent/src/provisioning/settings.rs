@@ -301,6 +301,50 @@ fn check_playbook_vars(
     Ok(())
 }
 
+/// What replaces a value that may be a secret where it is shown.
+pub const REDACTED: &str = "(redacted)";
+
+/// Redacts, in provisioning settings as JSON, the provisioners' values that may carry secrets
+/// (tokens in `env`, `args`, `extra_vars`, an `inline` script): each value becomes
+/// [`REDACTED`]; names and shapes stay, so a reader still sees what runs.
+pub fn redact(settings: &mut Value) {
+    let Some(list) = settings
+        .get_mut("provisioners")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for pr in list {
+        if let Some(t) = pr.get_mut("inline") {
+            *t = REDACTED.into();
+        }
+        if let Some(args) = pr.get_mut("args").and_then(Value::as_array_mut) {
+            args.iter_mut().for_each(|a| *a = REDACTED.into());
+        }
+        for key in ["env", "extra_vars"] {
+            if let Some(m) = pr.get_mut(key).and_then(Value::as_object_mut) {
+                m.values_mut().for_each(|v| *v = REDACTED.into());
+            }
+        }
+    }
+}
+
+/// The values of a provisioner the task log masks: its `env` and `args` values and its
+/// `extra_vars` strings. Values shorter than 4 bytes are left alone: masking them would
+/// blank every `1` or `on` in the log.
+pub fn masked_values(pr: &Provisioner) -> Vec<String> {
+    let values: Vec<String> = match pr {
+        Provisioner::Shell { args, env, .. } => args.iter().chain(env.values()).cloned().collect(),
+        Provisioner::Ansible { extra_vars, .. } | Provisioner::AnsibleLocal { extra_vars, .. } => {
+            extra_vars
+                .values()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        }
+    };
+    values.into_iter().filter(|v| v.len() >= 4).collect()
+}
+
 /// A variable's value as text (strings as they are, numbers and booleans printed).
 pub fn var_text(v: &Value) -> Option<String> {
     match v {
@@ -613,6 +657,22 @@ mod tests {
         );
         assert_eq!(field_of(json!({"mode": "puppet"})), "provisioning.mode");
         assert_eq!(field_of(json!({"colour": 1})), "provisioning.colour");
+    }
+
+    #[test]
+    fn redaction_keeps_names_and_hides_every_value() {
+        let mut v = json!({"provisioners": [
+            {"type": "shell", "inline": "curl -H 'token: s3cr3t'", "args": ["s3cr3t-arg"],
+             "env": {"TOKEN": "s3cr3t-env"}},
+            {"type": "ansible", "playbook": "p.yml", "extra_vars": {"db_password": "s3cr3t-var"}}
+        ], "variables": {"ip": "10.0.0.1"}});
+        redact(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert_eq!(v["provisioners"][0]["env"]["TOKEN"], REDACTED);
+        assert_eq!(v["provisioners"][1]["extra_vars"]["db_password"], REDACTED);
+        assert_eq!(v["provisioners"][1]["playbook"], "p.yml");
+        assert_eq!(v["variables"]["ip"], "10.0.0.1");
     }
 
     #[test]

@@ -377,14 +377,21 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
     security(("api_key" = ["viewer"])),
     responses((status = 200, body = ZoneDetail), (status = 404, body = ErrorBody)))]
 async fn get_zone(
-    _: Viewer,
+    Auth(caller): Viewer,
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let zone = path_zone(&name)?;
-    let d = load_detail(&app, &zone)
+    let mut d = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
+    // Provisioners' env, args, extra vars and inline scripts may hold tokens: a viewer sees
+    // their names, not their values. Operators read them back to change them.
+    if caller.role < crate::keys::Role::Operator {
+        if let Some(p) = d.provisioning.as_mut() {
+            crate::provisioning::settings::redact(p);
+        }
+    }
     let z = zone.to_string();
     let last = app
         .db

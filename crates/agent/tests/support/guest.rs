@@ -78,6 +78,29 @@ pub fn create_zone(agent: &TestAgent, name: &str, password: &str) {
     assert_eq!(t["status"], "completed", "{t:?}");
 }
 
+/// Starts the zone's provisioning pipeline and waits for its group task to end; returns that
+/// task and `pipeline_tasks` (the stages' task ids).
+pub fn run_pipeline(agent: &TestAgent, zone: &str) -> (serde_json::Value, serde_json::Value) {
+    let r = agent.post(&format!("/zones/{zone}/provision"), json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let group = r.body["task_id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let t = agent.get(&format!("/tasks/{group}")).body;
+        if matches!(
+            t["status"].as_str(),
+            Some("completed" | "failed" | "cancelled")
+        ) {
+            return (t, r.body["pipeline_tasks"].clone());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "pipeline stuck: {t}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub struct Sshd {
     child: Child,
     pub port: u16,
