@@ -1066,7 +1066,8 @@ impl ControllerRun {
 
 /// The guest's private key, as the controller may get a copy of it: the agent's provisioning
 /// key, a key given inline, or `credentials.ssh_key_path` if that is a private key and not
-/// one of the agent's own files (the data directory holds its API keys, database and TLS key).
+/// one of the agent's own files (the data directory holds its API keys, database and TLS key;
+/// `ssl.key_path` may name a TLS key elsewhere).
 fn controller_key(svc: &ProvisioningServices, path: &Path) -> Result<Vec<u8>, OpError> {
     let bytes =
         std::fs::read(path).map_err(|e| OpError::failed(format!("{}: {e}", path.display())))?;
@@ -1082,7 +1083,14 @@ fn controller_key(svc: &ProvisioningServices, path: &Path) -> Result<Vec<u8>, Op
     let looks_like_key =
         text.trim_start().starts_with("-----BEGIN ") && text.contains("PRIVATE KEY-----");
     let own_key = own.canonicalize().is_ok_and(|o| o == canon);
-    if !looks_like_key || (in_data && !own_key && !in_run) {
+    let tls_key = svc
+        .config
+        .ssl
+        .key_path
+        .as_ref()
+        .and_then(|k| k.canonicalize().ok())
+        .is_some_and(|k| k == canon);
+    if !looks_like_key || tls_key || (in_data && !own_key && !in_run) {
         return Err(OpError::failed(format!(
             "provisioning.credentials.ssh_key_path: {} is not a private key the agent may hand to Ansible",
             path.display()
