@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 
 use crate::provisioning::task_output;
 use crate::support::guest::{
-    ansible_account, create_zone, e2e_ready, run_pipeline, start_sshd, start_sshd_at, targz, upload,
+    ansible_account, create_zone, e2e_ready, run_pipeline, start_sshd, start_sshd_at, targz,
+    upload, Sshd,
 };
 use crate::support::{TempDir, TestAgent};
 
@@ -88,6 +89,32 @@ fn put(agent: &TestAgent, zone: &str, provisioning: Value) -> crate::support::Re
         Some(&agent.key),
         Some(&json!({ "provisioning": provisioning })),
     )
+}
+
+/// A zone whose one provisioner is `playbook` (an artifact's `site.yml`), against `sshd` at
+/// `ip`.
+fn playbook_zone(agent: &TestAgent, zone: &str, playbook: &str, sshd: &Sshd, ip: &str) {
+    create_zone(agent, zone, &format!("pw-{zone}"));
+    let r = upload(
+        agent,
+        "site.tgz",
+        &targz(&[("site.yml", playbook, 0o644)]),
+        None,
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = put(
+        agent,
+        zone,
+        json!({
+            "artifact_id": r.body["id"],
+            "credentials": {"username": "root",
+                            "ssh_key_path": sshd.client_key.display().to_string()},
+            "provisioners": [{"type": "ansible", "playbook": "site.yml"}],
+            "variables": {"ip": ip},
+            "ssh_port": sshd.port,
+        }),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
 /// Runs the pipeline; returns the group task and the provision stage's task id.
@@ -214,27 +241,13 @@ fn without_its_account_the_ansible_stage_fails_naming_it() {
         "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n  tools:\n    ansible_playbook: {}\n  ansible:\n    run_as: zw-test-no-such-account\n",
         ansible.display(),
     ));
-    create_zone(&agent, "noacct1", "pw-noacct1");
-    let artifact = targz(&[(
-        "site.yml",
-        "- hosts: all\n  gather_facts: false\n  tasks: []\n",
-        0o644,
-    )]);
-    let r = upload(&agent, "site.tgz", &artifact, None);
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let r = put(
+    playbook_zone(
         &agent,
         "noacct1",
-        json!({
-            "artifact_id": r.body["id"],
-            "credentials": {"username": "root",
-                            "ssh_key_path": sshd.client_key.display().to_string()},
-            "provisioners": [{"type": "ansible", "playbook": "site.yml"}],
-            "variables": {"ip": "127.0.0.1"},
-            "ssh_port": sshd.port,
-        }),
+        "- hosts: all\n  gather_facts: false\n  tasks: []\n",
+        &sshd,
+        "127.0.0.1",
     );
-    assert_eq!(r.status, 200, "{:?}", r.body);
     let (done, stage) = provision(&agent, "noacct1");
     assert_eq!(done["status"], "failed", "{done}");
     let t = agent.get(&format!("/tasks/{stage}")).body;
@@ -247,4 +260,68 @@ fn without_its_account_the_ansible_stage_fails_naming_it() {
     assert!(error.contains("provisioning.ansible.run_as"), "{t}");
     let out = task_output(&agent, &stage);
     assert!(!out.contains("$ ansible-playbook"), "{out}");
+}
+
+/// The processes whose argv contains `needle`, with their real uid.
+fn procs_with(needle: &str) -> Vec<(String, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let argv = std::fs::read(e.path().join("cmdline")).ok()?;
+            let argv = String::from_utf8_lossy(&argv).replace('\0', " ");
+            if !argv.contains(needle) {
+                return None;
+            }
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let uid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))?
+                .split_whitespace()
+                .next()?
+                .to_owned();
+            Some((uid, argv))
+        })
+        .collect()
+}
+
+#[test]
+fn cancel_reaches_the_confined_controller() {
+    let Some(ansible) = e2e_ready() else { return };
+    let confined_uid = ansible_account().to_string();
+    let sshd = start_sshd_at(ansible.parent().unwrap(), GUEST);
+    let agent = TestAgent::start_with(&format!(
+        "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n  tools:\n    ansible_playbook: {}\n",
+        ansible.display(),
+    ));
+    // A marker only this test's controller carries on its command line.
+    let marker = format!("{}", 600 + std::process::id() % 1000);
+    playbook_zone(
+        &agent,
+        "slow1",
+        &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: sleep {marker}\n      delegate_to: localhost\n"),
+        &sshd,
+        GUEST,
+    );
+    let r = agent.post("/zones/slow1/provision", json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let group = r.body["task_id"].as_str().unwrap().to_owned();
+    let sleep = format!("sleep {marker}");
+    let running = agent.eventually(
+        "the playbook's command runs on the controller",
+        || procs_with(&sleep),
+        |p| !p.is_empty(),
+    );
+    assert!(
+        running.iter().all(|(uid, _)| *uid == confined_uid),
+        "{running:?}"
+    );
+    let r = agent.post("/zones/slow1/provision/cancel", json!({}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(agent.wait(&group)["status"], "cancelled");
+    agent.eventually(
+        "the controller's processes are gone",
+        || procs_with(&sleep),
+        |p| p.is_empty(),
+    );
 }

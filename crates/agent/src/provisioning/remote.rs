@@ -176,7 +176,7 @@ impl Proc<'_> {
                     source,
                 })?;
                 // Whatever the program left in its group goes with it.
-                signal_group(pid, libc::SIGKILL);
+                self.signal(pid, libc::SIGKILL).await;
                 Ok(Finished {
                     code: status.code(),
                     stdout,
@@ -184,14 +184,14 @@ impl Proc<'_> {
                 })
             }
             Err(e) => {
-                signal_group(pid, libc::SIGTERM);
+                self.signal(pid, libc::SIGTERM).await;
                 let grace = tokio::time::sleep(self.kill_grace);
                 tokio::pin!(grace);
                 tokio::select! {
                     _ = &mut grace => {}
                     _ = wait_gone(pid) => {}
                 }
-                signal_group(pid, libc::SIGKILL);
+                self.signal(pid, libc::SIGKILL).await;
                 Err(e)
             }
         }
@@ -249,19 +249,58 @@ async fn wait_gone(pid: Option<u32>) {
     let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
         return;
     };
-    // SAFETY: signal 0 only probes for existence.
-    while unsafe { libc::kill(pid, 0) } == 0 {
+    // SAFETY: signal 0 only probes for existence. EPERM: it exists as another account (a
+    // confined child).
+    while unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-fn signal_group(pid: Option<u32>, signal: libc::c_int) {
-    if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
-        // SAFETY: kill(2) on the process group we created for the child.
-        unsafe {
-            libc::kill(-pid, signal);
+impl Proc<'_> {
+    /// Signals the child's process group. A confined child started through pfexec runs as
+    /// another account, out of an unprivileged agent's reach (EPERM): then `kill` runs as that
+    /// account through the same pfexec profile.
+    async fn signal(&self, pid: Option<u32>, signal: libc::c_int) {
+        if signal_group(pid, signal) {
+            return;
         }
+        let (Some(Launch::Pfexec { pfexec, .. }), Some(pid)) = (self.confined, pid) else {
+            return;
+        };
+        let _ = Command::new(pfexec)
+            .args(confined_kill_args(pid, signal))
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
     }
+}
+
+/// `kill -s SIG -- -PGID` for pfexec (the exec_attr entry for /usr/bin/kill carries the
+/// confined account's uid).
+fn confined_kill_args(pgid: u32, signal: libc::c_int) -> Vec<String> {
+    let name = if signal == libc::SIGKILL {
+        "KILL"
+    } else {
+        "TERM"
+    };
+    ["/usr/bin/kill", "-s", name, "--", &format!("-{pgid}")]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// Whether the group was signalled or is gone; false when that is not permitted.
+fn signal_group(pid: Option<u32>, signal: libc::c_int) -> bool {
+    let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
+        return true;
+    };
+    // SAFETY: kill(2) on the process group we created for the child.
+    let rc = unsafe { libc::kill(-pid, signal) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM)
 }
 
 /// Makes the agent's provisioning key pair once (ed25519, no passphrase, mode 0600).
@@ -527,6 +566,15 @@ mod tests {
                 "10.190.190.10:/vagrant/"
             ]
         );
+    }
+
+    #[test]
+    fn a_confined_group_is_signalled_by_kill_as_its_account() {
+        assert_eq!(
+            confined_kill_args(4242, libc::SIGTERM),
+            ["/usr/bin/kill", "-s", "TERM", "--", "-4242"]
+        );
+        assert_eq!(confined_kill_args(7, libc::SIGKILL)[2], "KILL");
     }
 
     #[test]
