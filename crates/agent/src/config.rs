@@ -105,6 +105,7 @@ pub struct ProvisioningConfig {
     pub variables: std::collections::BTreeMap<String, String>,
     pub ssh: ProvisioningSshConfig,
     pub tools: ProvisioningToolsConfig,
+    pub ansible: ProvisioningAnsibleConfig,
 }
 
 impl Default for ProvisioningConfig {
@@ -118,6 +119,32 @@ impl Default for ProvisioningConfig {
             variables: Default::default(),
             ssh: ProvisioningSshConfig::default(),
             tools: ProvisioningToolsConfig::default(),
+            ansible: ProvisioningAnsibleConfig::default(),
+        }
+    }
+}
+
+/// How the `ansible` provisioner's controller (`ansible-playbook` on this host) is confined: a
+/// playbook can run anything on its controller (`delegate_to: localhost`, `lookup('pipe')`), so
+/// it runs as an account of its own, on a copy of what the run needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisioningAnsibleConfig {
+    /// The unprivileged account ansible-playbook and ansible-galaxy run as. Never the agent's
+    /// own: when it is missing the stage fails.
+    pub run_as: String,
+    /// Where each run gets its private directory (outside the data directory).
+    pub run_dir: PathBuf,
+    /// Collections (`namespace.name`) an ansible provisioner may install; none by default.
+    pub collections: Vec<String>,
+}
+
+impl Default for ProvisioningAnsibleConfig {
+    fn default() -> Self {
+        ProvisioningAnsibleConfig {
+            run_as: "zoneweaver-ansible".into(),
+            run_dir: PathBuf::from("/var/tmp/zoneweaver-ansible"),
+            collections: Vec::new(),
         }
     }
 }
@@ -424,6 +451,19 @@ provisioning:
     ansible_playbook: ansible-playbook
     # Installs the collections an ansible provisioner names.
     ansible_galaxy: ansible-galaxy
+  ansible:
+    # The unprivileged account the ansible provisioner's ansible-playbook and ansible-galaxy
+    # run as (the package creates it; no RBAC profile, no access to data_dir). When the agent
+    # runs as root it switches to it itself, otherwise through pfexec and the exec_attr
+    # entries that carry uid= and gid= of this account. If it is missing, the stage fails.
+    run_as: zoneweaver-ansible
+    # Each run's private directory is made under this one, group-owned by run_as's group,
+    # holding only a copy of the playbook's folder, the vars file, the guest's key and
+    # known_hosts; it is removed after the run. It must lie outside data_dir.
+    run_dir: /var/tmp/zoneweaver-ansible
+    # Collections (namespace.name) an ansible or ansible_local provisioner may name; any
+    # other is refused when the settings are saved. None by default.
+    collections: []
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -582,6 +622,19 @@ impl Config {
             return Err((
                 "provisioning.max_extract_entries",
                 "must be at least 1".into(),
+            ));
+        }
+        let ansible = &self.provisioning.ansible;
+        if !ansible.run_dir.is_absolute() || ansible.run_dir.starts_with(&self.data_dir) {
+            return Err((
+                "provisioning.ansible.run_dir",
+                "must be an absolute path outside data_dir".into(),
+            ));
+        }
+        if ansible.run_as.is_empty() || ansible.run_as.contains(['/', ':', '\0']) {
+            return Err((
+                "provisioning.ansible.run_as",
+                "must be an account name".into(),
             ));
         }
         if self.zones.shutdown_timeout == 0 {

@@ -659,8 +659,16 @@ fn upload(agent: &TestAgent, filename: &str, bytes: &[u8]) -> Response {
 
 #[test]
 fn hostile_values_in_request_bodies_are_refused_before_anything_runs() {
-    // The fixtures attach volumes under rpool/vols.
-    let agent = TestAgent::start_with("zones:\n  attachable_datasets: [rpool/zones, rpool/vols]\n");
+    // The fixtures attach volumes under rpool/vols, and the valid example names a collection:
+    // the host allows both.
+    let agent = TestAgent::start_with(
+        "zones:
+  attachable_datasets: [rpool/zones, rpool/vols]
+provisioning:
+  ansible:
+    collections: [community.general]
+",
+    );
     let mut run = Run::new(&agent);
     let corpus = corpus();
     let doc = run.doc.clone();

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod ansible_confined;
 mod cli;
 mod crash;
 mod faults;
@@ -14,6 +15,7 @@ mod load;
 mod network;
 mod packaging;
 mod provisioning;
+mod provisioning_secrets;
 mod secrets;
 mod tasks;
 mod zones;

@@ -16,6 +16,13 @@ fn read(rel: &str) -> String {
 fn the_exec_profile_grants_exactly_the_tools_the_agent_runs() {
     let text = read("exec_attr.d/zoneweaver-agent");
     let mut granted: Vec<String> = Vec::new();
+    let mut confined: Vec<String> = Vec::new();
+    // The Ansible controller's programs run as its own account, never with euid 0.
+    let run_as = zoneweaver_agent::config::Config::default()
+        .provisioning
+        .ansible
+        .run_as;
+    let as_account = format!("uid={run_as};gid={run_as}");
     for line in text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -24,9 +31,16 @@ fn the_exec_profile_grants_exactly_the_tools_the_agent_runs() {
         assert_eq!(f.len(), 7, "exec_attr has 7 fields: {line}");
         assert_eq!(f[0], "Zoneweaver Agent", "{line}");
         assert_eq!((f[1], f[2]), ("solaris", "cmd"), "{line}");
+        if f[6] == as_account {
+            confined.push(f[5].rsplit('/').next().unwrap().to_owned());
+            continue;
+        }
         assert_eq!(f[6], "euid=0", "only euid=0 is granted: {line}");
         granted.push(f[5].to_owned());
     }
+    confined.sort();
+    // kill as the account: an unprivileged agent's cancel reaches the confined group.
+    assert_eq!(confined, ["ansible-galaxy", "ansible-playbook", "kill"]);
     granted.sort();
     // pfexec matches the program's resolved path: the entries must name the files the
     // agent's paths lead to, not the links (/usr/sbin/zfs -> ../../sbin/zfs).
@@ -105,6 +119,16 @@ fn the_ips_manifest_delivers_what_build_proto_lays_out() {
         assert!(build.contains(base), "build-proto does not install {path}");
     }
     assert!(p5m.contains("user username=zoneweaver"));
+    // The Ansible controller's account, and the agent's membership in its group (the run
+    // directory hand-over, see ARCHITECTURE.md).
+    assert!(
+        p5m.contains("user username=zoneweaver group=zoneweaver group-list=zoneweaver-ansible ")
+    );
+    assert!(p5m.contains("user username=zoneweaver-ansible group=zoneweaver-ansible home-dir=/var/lib/zoneweaver-ansible "));
+    assert!(p5m.contains("dir path=var/lib/zoneweaver-ansible owner=zoneweaver-ansible group=zoneweaver-ansible mode=0700"));
+    assert!(p5m.contains(
+        "dir path=var/tmp/zoneweaver-ansible owner=zoneweaver group=zoneweaver-ansible mode=0710"
+    ));
     assert!(p5m.contains("file path=opt/zoneweaver/share/man/man8/zoneweaver-agent.8 "));
     let man = read("zoneweaver-agent.8");
     assert!(man.starts_with(".TH ZONEWEAVER-AGENT 8"));

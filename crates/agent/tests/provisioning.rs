@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::guest::{create_zone, e2e_ready, start_sshd, targz, upload, STAGES};
+use crate::support::guest::{
+    ansible_account, create_zone, e2e_ready, start_sshd, targz, upload, STAGES,
+};
 use crate::support::{free_port, TempDir, TestAgent};
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -242,7 +244,7 @@ pub(crate) fn watch_proc(
     })
 }
 
-fn task_output(agent: &TestAgent, id: &str) -> String {
+pub(crate) fn task_output(agent: &TestAgent, id: &str) -> String {
     let r = agent.get(&format!("/tasks/{id}/output?limit=10000"));
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body.to_string()
@@ -251,6 +253,7 @@ fn task_output(agent: &TestAgent, id: &str) -> String {
 #[test]
 fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
     let Some(ansible) = e2e_ready() else { return };
+    ansible_account();
     let sshd = start_sshd(ansible.parent().unwrap());
     let agent = TestAgent::start_with(&format!(
         "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n  tools:\n    ansible_playbook: {}\n",
@@ -267,12 +270,12 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
         ("scripts/setup.sh", "#!/bin/sh\nset -e\nprintf '%s %s\\n' \"$GREETING\" \"$(cat \"$2\")\" > \"$1\"\n", 0o755),
         (
             "ansible/site.yml",
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: leave a marker\n      ansible.builtin.copy:\n        dest: \"{{ marker }}\"\n        content: \"ansible was here on {{ zone_name }}\\n\"\n",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    ansible_python_interpreter: /usr/bin/python3\n  tasks:\n    - name: leave a marker\n      ansible.builtin.copy:\n        dest: \"{{ marker }}\"\n        content: \"ansible was here on {{ zone_name }}\\n\"\n",
             0o644,
         ),
         (
             "local/site.yml",
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: leave a marker from inside the guest\n      ansible.builtin.copy:\n        dest: \"{{ local_marker }}\"\n        content: \"ansible_local ran in the guest for {{ zone_name }}\\n\"\n",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    ansible_python_interpreter: /usr/bin/python3\n  tasks:\n    - name: leave a marker from inside the guest\n      ansible.builtin.copy:\n        dest: \"{{ local_marker }}\"\n        content: \"ansible_local ran in the guest for {{ zone_name }}\\n\"\n",
             0o644,
         ),
     ]);
@@ -297,14 +300,12 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
                 {"type": "shell", "script": "scripts/setup.sh",
                  "args": [format!("{g}/shell-marker"), format!("{g}/synced/hello.txt")],
                  "env": {"GREETING": "shell says"}},
+                // The stand-in guest is this machine: the playbooks name its system Python (a
+                // pyenv shim in root's PATH would otherwise be discovered); extra_vars may not.
                 {"type": "ansible", "playbook": "ansible/site.yml",
-                 // The stand-in guest is this machine: name its system Python (a pyenv shim
-                 // in root's PATH would otherwise be discovered).
-                 "extra_vars": {"marker": format!("{g}/ansible-marker"),
-                                "ansible_python_interpreter": "/usr/bin/python3"}},
+                 "extra_vars": {"marker": format!("{g}/ansible-marker")}},
                 {"type": "ansible_local", "playbook": format!("{g}/local/site.yml"),
-                 "extra_vars": {"local_marker": format!("{g}/ansible-local-marker"),
-                                "ansible_python_interpreter": "/usr/bin/python3"}}
+                 "extra_vars": {"local_marker": format!("{g}/ansible-local-marker")}}
             ],
             "variables": {"ip": "127.0.0.1", "dns": "192.0.2.53", "vnic_name": "eth0"},
             "ssh_port": sshd.port,

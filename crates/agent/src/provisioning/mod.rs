@@ -6,6 +6,7 @@
 //! `extract` unpacks archives safely; `settings` and `recipes` are the validated models.
 
 pub mod artifacts;
+pub mod confine;
 pub mod console;
 pub mod extract;
 pub mod guest_endpoint;

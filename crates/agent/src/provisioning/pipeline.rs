@@ -14,6 +14,7 @@ use illumos::zfs;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::confine::{ansible_cfg, Account, Launch, RunDir};
 use super::console::{run_recipe, Console, Login};
 use super::extract::{self, Limits};
 use super::recipes::{resolve_steps, RecipeBody};
@@ -50,7 +51,27 @@ pub struct StageParams {
     /// Variables for the recipe (merged; never secrets).
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Set in stored metadata: `settings.provisioners` there is redacted, the provision
+    /// stage takes the provisioners from its task secrets.
+    #[serde(default)]
+    pub provisioners_in_secrets: bool,
 }
+
+impl StageParams {
+    /// The task metadata of a stage, which every role may read (`GET /tasks/{id}`): the
+    /// provisioners' scripts, arguments, environment and extra vars are redacted, for every
+    /// reader, as metadata is a long-lived record of the run. The zone's settings keep them
+    /// for operators; the provision stage gets them as task secrets.
+    pub fn metadata(&self) -> Result<Value, serde_json::Error> {
+        let mut v = serde_json::to_value(self)?;
+        super::settings::redact(&mut v["settings"]);
+        v["provisioners_in_secrets"] = true.into();
+        Ok(v)
+    }
+}
+
+/// The task secrets' entry holding the provisioners as set (see [`StageParams::metadata`]).
+pub const PROVISIONERS_SECRET: &str = "provisioners";
 
 fn failed(e: impl std::fmt::Display) -> OpError {
     OpError::failed(e.to_string())
@@ -400,6 +421,7 @@ async fn ssh_for(svc: &ProvisioningServices, cx: &OpCx, p: &StageParams) -> Resu
                 secrets: &[],
                 kill_grace: svc.runner.config().kill_grace,
                 home: &home,
+                confined: None,
             };
             remote::ensure_key(&proc, &svc.config.provisioning.tools, &key)
                 .await
@@ -449,6 +471,7 @@ impl Ssh {
             secrets: &self.secrets,
             kill_grace: svc.runner.config().kill_grace,
             home: &self.home,
+            confined: None,
         }
     }
 }
@@ -671,13 +694,13 @@ impl Operation for Provision {
                 }
             }
             let pre = snapshot_all(cx, &p, PRE, true).await?;
-            let provisioners: Vec<&Provisioner> = if p.settings.mode == super::settings::Mode::None
-                && p.settings.provisioners.is_empty()
-            {
-                Vec::new()
-            } else {
-                p.settings.provisioners.iter().collect()
-            };
+            let all = stage_provisioners(cx, &p).await?;
+            let provisioners: Vec<&Provisioner> =
+                if p.settings.mode == super::settings::Mode::None && all.is_empty() {
+                    Vec::new()
+                } else {
+                    all.iter().collect()
+                };
             let mut ran = Vec::new();
             if !provisioners.is_empty() {
                 let ds: DatasetName = p.dataset.parse().map_err(failed)?;
@@ -756,6 +779,24 @@ impl Operation for Provision {
     }
 }
 
+/// The provisioners as set: from the task's secrets when the metadata holds them redacted.
+async fn stage_provisioners(cx: &OpCx, p: &StageParams) -> Result<Vec<Provisioner>, OpError> {
+    if !p.provisioners_in_secrets {
+        return Ok(p.settings.provisioners.clone());
+    }
+    let secret = cx
+        .secrets()
+        .await?
+        .and_then(|mut s| s.get_mut(PROVISIONERS_SECRET).map(Value::take));
+    match secret {
+        Some(v) => serde_json::from_value(v).map_err(failed),
+        None if p.settings.provisioners.is_empty() => Ok(Vec::new()),
+        None => Err(OpError::failed(
+            "the provisioners' settings are no longer with the task; run the pipeline again",
+        )),
+    }
+}
+
 /// The provision stage after its provisioners: `@post-provision`, the record, and the
 /// provisioning NIC's removal when asked for (`removing`: the NIC an interrupted run was
 /// removing).
@@ -801,6 +842,13 @@ fn inside(root: &Path, rel: &str) -> Result<PathBuf, OpError> {
     Ok(p)
 }
 
+/// The stage's secrets plus the provisioner's values the log masks.
+fn masked(proc: &Proc<'_>, pr: &Provisioner) -> Vec<String> {
+    let mut all = proc.secrets.to_vec();
+    all.extend(super::settings::masked_values(pr));
+    all
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_provisioner(
     svc: &ProvisioningServices,
@@ -826,12 +874,16 @@ async fn run_provisioner(
                 _ => return Err(OpError::failed("shell provisioner without a script")),
             };
             cx.note(&format!("shell provisioner {}", index + 1));
-            let remote = remote::shell_remote(args, env);
+            let secrets = masked(proc, pr);
+            let proc = Proc {
+                secrets: &secrets,
+                ..*proc
+            };
             proc.check(
                 &tools.ssh,
-                &ssh.target.ssh_args(&remote),
+                &ssh.target.ssh_args(remote::SHELL_REMOTE),
                 &[],
-                Some(body),
+                Some(remote::shell_stdin(args, env, &body)),
                 LONG,
             )
             .await
@@ -843,31 +895,23 @@ async fn run_provisioner(
             collections,
         } => {
             let book = inside(root, playbook)?;
-            let vars_file = ssh.home.join(format!("extra-vars-{index}.json"));
             let mut vars = extra_vars.clone();
             for (k, v) in &p.variables {
                 vars.entry(k.clone())
                     .or_insert_with(|| Value::String(v.clone()));
             }
-            remote::private_file(&vars_file, Value::Object(vars).to_string().as_bytes())
-                .map_err(failed)?;
-            let coll_dir = ssh.home.join("collections");
-            let mut env: Vec<(&str, std::ffi::OsString)> = vec![
-                ("ANSIBLE_NOCOLOR", "1".into()),
-                ("ANSIBLE_RETRY_FILES_ENABLED", "0".into()),
-                ("ANSIBLE_LOCAL_TEMP", ssh.home.join("tmp").into_os_string()),
-                (
-                    "ANSIBLE_COLLECTIONS_PATH",
-                    coll_dir.clone().into_os_string(),
-                ),
-                ("ANSIBLE_PYTHON_INTERPRETER", "auto_silent".into()),
-                // No ControlMaster: its socket path under our run directory can exceed the
-                // Unix socket limit, and a persisting master would outlive the stage.
-                ("ANSIBLE_SSH_ARGS", "-o ControlMaster=no".into()),
-            ];
-            // Our known_hosts is passed through --ssh-common-args; Ansible's own check reads
-            // the same file through ssh.
-            env.push(("ANSIBLE_HOST_KEY_CHECKING", "True".into()));
+            let run = ControllerRun::prepare(svc, cx, ssh, &book, index, &Value::Object(vars))?;
+            let secrets = masked(proc, pr);
+            let proc = Proc {
+                secrets: &secrets,
+                home: &run.home,
+                confined: Some(&run.launch),
+                ..*proc
+            };
+            let env: Vec<(&str, std::ffi::OsString)> = vec![(
+                "ANSIBLE_CONFIG",
+                run.dir.path().join("ansible.cfg").into_os_string(),
+            )];
             for c in collections {
                 proc.check(
                     &tools.ansible_galaxy,
@@ -875,7 +919,7 @@ async fn run_provisioner(
                         "collection".into(),
                         "install".into(),
                         "-p".into(),
-                        coll_dir.clone().into_os_string(),
+                        run.dir.path().join("collections").into_os_string(),
                         c.into(),
                     ],
                     &env,
@@ -885,32 +929,22 @@ async fn run_provisioner(
                 .await
                 .map_err(remote_failed)?;
             }
-            let mut common = ssh
-                .target
-                .ssh_command_string(&tools.ssh)
-                .map_err(remote_failed)?;
-            // ansible wants only the options: drop the program and "-F /dev/null".
-            if let Some(pos) = common.find(" '-o'") {
-                common = common[pos + 1..].to_owned();
-            }
             let args: Vec<std::ffi::OsString> = vec![
                 "-i".into(),
-                format!("{},", ssh.target.addr).into(),
+                format!("{},", run.target.addr).into(),
                 "-u".into(),
-                ssh.target.user.clone().into(),
+                run.target.user.clone().into(),
                 "--private-key".into(),
-                ssh.target.key.clone().into_os_string(),
+                run.target.key.clone().into_os_string(),
                 "-e".into(),
-                format!("ansible_port={}", ssh.target.port).into(),
+                format!("ansible_port={}", run.target.port).into(),
                 "-e".into(),
                 {
                     let mut s = std::ffi::OsString::from("@");
-                    s.push(&vars_file);
+                    s.push(&run.vars_file);
                     s
                 },
-                "--ssh-common-args".into(),
-                common.into(),
-                book.into_os_string(),
+                run.playbook.clone().into_os_string(),
             ];
             proc.check(&tools.ansible_playbook, &args, &env, None, LONG)
                 .await
@@ -926,6 +960,11 @@ async fn run_provisioner(
                 vars.entry(k.clone())
                     .or_insert_with(|| Value::String(v.clone()));
             }
+            let secrets = masked(proc, pr);
+            let proc = &Proc {
+                secrets: &secrets,
+                ..*proc
+            };
             let guest_vars = format!("/tmp/zoneweaver-extra-vars-{}.json", cx.task.id);
             let upload = format!(
                 "umask 077 && cat > {}",
@@ -959,6 +998,127 @@ async fn run_provisioner(
         }
     }
     Ok(())
+}
+
+/// What an `ansible` provisioner's confined controller gets: its own directory outside the
+/// data directory holding copies of the playbook's folder, the vars, the guest's key and
+/// known_hosts, and the agent's ansible.cfg (see [`super::confine`]).
+struct ControllerRun {
+    launch: Launch,
+    dir: RunDir,
+    home: PathBuf,
+    playbook: PathBuf,
+    vars_file: PathBuf,
+    target: Target,
+}
+
+impl ControllerRun {
+    fn prepare(
+        svc: &ProvisioningServices,
+        cx: &OpCx,
+        ssh: &Ssh,
+        book: &Path,
+        index: usize,
+        vars: &Value,
+    ) -> Result<ControllerRun, OpError> {
+        let cfg = &svc.config.provisioning.ansible;
+        // Fails at once when the account is missing: never Ansible as the agent.
+        let account = Account::lookup(&cfg.run_as).map_err(failed)?;
+        let dir = RunDir::create(&cfg.run_dir, &format!("{}-{index}", cx.task.id), &account)
+            .map_err(failed)?;
+        let io = |what: &str, e: std::io::Error| {
+            OpError::failed(format!("preparing the Ansible run ({what}): {e}"))
+        };
+        let home = dir.mkdir(Path::new("home")).map_err(|e| io("home", e))?;
+        for d in ["tmp", "collections", "empty"] {
+            dir.mkdir(Path::new(d)).map_err(|e| io(d, e))?;
+        }
+        let folder = book.parent().unwrap_or(book);
+        dir.copy_tree(folder, Path::new("playbook"))
+            .map_err(|e| io("playbook folder", e))?;
+        let playbook = dir
+            .path()
+            .join("playbook")
+            .join(book.file_name().unwrap_or_default());
+        let vars_file = dir
+            .write("extra-vars.json", vars.to_string().as_bytes(), false)
+            .map_err(|e| io("extra vars", e))?;
+        let key = controller_key(svc, &ssh.target.key)?;
+        let key = dir.write("id_key", &key, false).map_err(|e| io("key", e))?;
+        // The host key recorded by the wait-for-SSH stage; the copy is the controller's to
+        // write (accept-new), never copied back.
+        let known = std::fs::read(&ssh.target.known_hosts).unwrap_or_default();
+        let known_hosts = dir
+            .write("known_hosts", &known, true)
+            .map_err(|e| io("known_hosts", e))?;
+        let target = Target {
+            key,
+            known_hosts,
+            ..ssh.target.clone()
+        };
+        let ssh_program = &svc.config.provisioning.tools.ssh;
+        let mut options = target
+            .ssh_command_string(ssh_program)
+            .map_err(remote_failed)?;
+        // Only the options: drop the program and "-F /dev/null" (the config has its own).
+        if let Some(pos) = options.find(" '-o'") {
+            options = options[pos + 1..].to_owned();
+        }
+        dir.write(
+            "ansible.cfg",
+            ansible_cfg(dir.path(), &options).as_bytes(),
+            false,
+        )
+        .map_err(|e| io("ansible.cfg", e))?;
+        cx.note(&format!(
+            "ansible-playbook runs as {} in {}",
+            account.name,
+            dir.path().display()
+        ));
+        Ok(ControllerRun {
+            launch: Launch::new(account, svc.config.host.pfexec.as_deref()),
+            dir,
+            home,
+            playbook,
+            vars_file,
+            target,
+        })
+    }
+}
+
+/// The guest's private key, as the controller may get a copy of it: the agent's provisioning
+/// key, a key given inline, or `credentials.ssh_key_path` if that is a private key and not
+/// one of the agent's own files (the data directory holds its API keys, database and TLS key;
+/// `ssl.key_path` may name a TLS key elsewhere).
+fn controller_key(svc: &ProvisioningServices, path: &Path) -> Result<Vec<u8>, OpError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| OpError::failed(format!("{}: {e}", path.display())))?;
+    let own = svc.config.provisioning_key_path();
+    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let data = svc.config.data_dir.canonicalize().ok();
+    let in_data = data.as_ref().is_some_and(|d| canon.starts_with(d));
+    // An inline key is written to the stage's private directory there.
+    let in_run = data
+        .as_ref()
+        .is_some_and(|d| canon.starts_with(d.join("provisioning/run")));
+    let text = String::from_utf8_lossy(&bytes);
+    let looks_like_key =
+        text.trim_start().starts_with("-----BEGIN ") && text.contains("PRIVATE KEY-----");
+    let own_key = own.canonicalize().is_ok_and(|o| o == canon);
+    let tls_key = svc
+        .config
+        .ssl
+        .key_path
+        .as_ref()
+        .and_then(|k| k.canonicalize().ok())
+        .is_some_and(|k| k == canon);
+    if !looks_like_key || tls_key || (in_data && !own_key && !in_run) {
+        return Err(OpError::failed(format!(
+            "provisioning.credentials.ssh_key_path: {} is not a private key the agent may hand to Ansible",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Rolls the provisioning dataset and the boot volume back to `@pre-provision` (the zone was

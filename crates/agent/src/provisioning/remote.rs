@@ -24,6 +24,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ProvisioningToolsConfig;
+use crate::provisioning::confine::Launch;
 use crate::provisioning::console::sh_quote;
 use crate::provisioning::transcript;
 
@@ -80,6 +81,8 @@ pub struct Proc<'a> {
     pub kill_grace: Duration,
     /// HOME and working directory of the child: the stage's private directory.
     pub home: &'a Path,
+    /// Run the child as the confined account (the `ansible` provisioner's controller).
+    pub confined: Option<&'a Launch>,
 }
 
 /// How a program ended, with the last [`KEEP_BYTES`] of its stdout and stderr (marked when
@@ -115,8 +118,12 @@ impl Proc<'_> {
             .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
             .collect();
         (self.note)(&format!("$ {}", self.mask(&shown.join(" "))));
-        let mut c = Command::new(&program);
-        c.args(args)
+        let (exe, argv) = match self.confined {
+            Some(l) => l.argv(&program, args),
+            None => (program.clone(), args.to_vec()),
+        };
+        let mut c = Command::new(&exe);
+        c.args(&argv)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
             .env("HOME", self.home)
@@ -134,6 +141,9 @@ impl Proc<'_> {
             .stderr(Stdio::piped());
         for (k, v) in env {
             c.env(k, v);
+        }
+        if let Some(l) = self.confined {
+            l.apply(&mut c);
         }
         let mut child = c.spawn().map_err(|source| RemoteError::Spawn {
             program: name.clone(),
@@ -168,7 +178,7 @@ impl Proc<'_> {
                     source,
                 })?;
                 // Whatever the program left in its group goes with it.
-                signal_group(pid, libc::SIGKILL);
+                self.signal(pid, libc::SIGKILL).await;
                 Ok(Finished {
                     code: status.code(),
                     stdout,
@@ -176,14 +186,14 @@ impl Proc<'_> {
                 })
             }
             Err(e) => {
-                signal_group(pid, libc::SIGTERM);
+                self.signal(pid, libc::SIGTERM).await;
                 let grace = tokio::time::sleep(self.kill_grace);
                 tokio::pin!(grace);
                 tokio::select! {
                     _ = &mut grace => {}
                     _ = wait_gone(pid) => {}
                 }
-                signal_group(pid, libc::SIGKILL);
+                self.signal(pid, libc::SIGKILL).await;
                 Err(e)
             }
         }
@@ -249,19 +259,58 @@ async fn wait_gone(pid: Option<u32>) {
     let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
         return;
     };
-    // SAFETY: signal 0 only probes for existence.
-    while unsafe { libc::kill(pid, 0) } == 0 {
+    // SAFETY: signal 0 only probes for existence. EPERM: it exists as another account (a
+    // confined child).
+    while unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-fn signal_group(pid: Option<u32>, signal: libc::c_int) {
-    if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
-        // SAFETY: kill(2) on the process group we created for the child.
-        unsafe {
-            libc::kill(-pid, signal);
+impl Proc<'_> {
+    /// Signals the child's process group. A confined child started through pfexec runs as
+    /// another account, out of an unprivileged agent's reach (EPERM): then `kill` runs as that
+    /// account through the same pfexec profile.
+    async fn signal(&self, pid: Option<u32>, signal: libc::c_int) {
+        if signal_group(pid, signal) {
+            return;
         }
+        let (Some(Launch::Pfexec { pfexec, .. }), Some(pid)) = (self.confined, pid) else {
+            return;
+        };
+        let _ = Command::new(pfexec)
+            .args(confined_kill_args(pid, signal))
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
     }
+}
+
+/// `kill -s SIG -- -PGID` for pfexec (the exec_attr entry for /usr/bin/kill carries the
+/// confined account's uid).
+fn confined_kill_args(pgid: u32, signal: libc::c_int) -> Vec<String> {
+    let name = if signal == libc::SIGKILL {
+        "KILL"
+    } else {
+        "TERM"
+    };
+    ["/usr/bin/kill", "-s", name, "--", &format!("-{pgid}")]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// Whether the group was signalled or is gone; false when that is not permitted.
+fn signal_group(pid: Option<u32>, signal: libc::c_int) -> bool {
+    let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
+        return true;
+    };
+    // SAFETY: kill(2) on the process group we created for the child.
+    let rc = unsafe { libc::kill(-pid, signal) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM)
 }
 
 /// Makes the agent's provisioning key pair once (ed25519, no passphrase, mode 0600).
@@ -469,23 +518,30 @@ impl Target {
     }
 }
 
-/// The guest command line for a shell provisioner: the script arrives on stdin.
-pub fn shell_remote(args: &[String], env: &std::collections::BTreeMap<String, String>) -> String {
-    let mut cmd = String::new();
-    if !env.is_empty() {
-        cmd.push_str("env");
-        for (k, v) in env {
-            cmd.push(' ');
-            cmd.push_str(&sh_quote(&format!("{k}={v}")));
-        }
-        cmd.push(' ');
-    }
-    cmd.push_str("sh -s --");
+/// The guest command line for a shell provisioner: always this, whatever the provisioner's
+/// arguments and environment, which travel on stdin (see [`shell_stdin`]) and so never show on
+/// a command line (`ps` on the host or in the guest).
+pub const SHELL_REMOTE: &str = "sh -s";
+
+/// What `sh -s` reads: `set --` with the arguments and an `export` per variable (each value
+/// quoted), then the script.
+pub fn shell_stdin(
+    args: &[String],
+    env: &std::collections::BTreeMap<String, String>,
+    script: &[u8],
+) -> Vec<u8> {
+    let mut head = String::from("set --");
     for a in args {
-        cmd.push(' ');
-        cmd.push_str(&sh_quote(a));
+        head.push(' ');
+        head.push_str(&sh_quote(a));
     }
-    cmd
+    head.push('\n');
+    for (k, v) in env {
+        head.push_str(&format!("export {k}={}\n", sh_quote(v)));
+    }
+    let mut all = head.into_bytes();
+    all.extend_from_slice(script);
+    all
 }
 
 /// The guest command line for `ansible_local`: install Ansible when missing, the collections,
@@ -592,6 +648,15 @@ mod tests {
     }
 
     #[test]
+    fn a_confined_group_is_signalled_by_kill_as_its_account() {
+        assert_eq!(
+            confined_kill_args(4242, libc::SIGTERM),
+            ["/usr/bin/kill", "-s", "TERM", "--", "-4242"]
+        );
+        assert_eq!(confined_kill_args(7, libc::SIGKILL)[2], "KILL");
+    }
+
+    #[test]
     fn a_quote_cannot_sneak_into_rsyncs_ssh_string() {
         let mut t = target();
         t.key = "/tmp/it's".into();
@@ -603,8 +668,13 @@ mod tests {
         let env =
             std::collections::BTreeMap::from([("GREETING".to_owned(), "it's $HOME".to_owned())]);
         assert_eq!(
-            shell_remote(&["a b".into(), "$(id)".into()], &env),
-            r"env 'GREETING=it'\''s $HOME' sh -s -- 'a b' '$(id)'"
+            String::from_utf8(shell_stdin(
+                &["a b".into(), "$(id)".into()],
+                &env,
+                b"echo hi\n"
+            ))
+            .unwrap(),
+            "set -- 'a b' '$(id)'\nexport GREETING='it'\\''s $HOME'\necho hi\n"
         );
         let l = ansible_local_remote("/vagrant/p.yml", "/tmp/v.json", &["a.b".into()]);
         assert!(l.ends_with("ansible-galaxy collection install 'a.b' && ansible-playbook -i localhost, -c local -e @'/tmp/v.json' '/vagrant/p.yml'"), "{l}");

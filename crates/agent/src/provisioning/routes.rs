@@ -262,6 +262,7 @@ async fn ensure_agent_key(app: &AppState) -> Result<(), ApiError> {
         secrets: &[],
         kill_grace: app.runner.config().kill_grace,
         home: &home,
+        confined: None,
     };
     super::remote::ensure_key(&proc, &app.config.provisioning.tools, &key)
         .await
@@ -397,9 +398,10 @@ async fn test_recipe(
         boot_volume: None,
         recipe: Some(recipe.body.clone()),
         variables: vars,
+        provisioners_in_secrets: false,
     };
     let mut task = NewTask::for_zone(pipeline::RECIPE_TEST, zone.as_str())
-        .metadata(serde_json::to_value(&params).map_err(ApiError::internal)?)
+        .metadata(params.metadata().map_err(ApiError::internal)?)
         .created_by(Some(caller.name));
     let z = zone.to_string();
     let secrets = app.db.read(move |c| store::zone_secrets(c, &z)).await?;
@@ -466,7 +468,7 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
             format!("zone {zone} has no provisioning settings; set them with PUT /zones/{zone}"),
         )
     })?;
-    settings.validate()?;
+    settings.validate(&app.config.provisioning.ansible.collections)?;
     let recipe = match &settings.recipe_id {
         Some(id) => Some(
             find_recipe(app, id)
@@ -530,6 +532,7 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
         boot_volume,
         recipe,
         variables,
+        provisioners_in_secrets: false,
     })
 }
 
@@ -550,7 +553,7 @@ async fn provision_zone(
 ) -> Result<(StatusCode, Json<PipelineAccepted>), ApiError> {
     let zone = path_zone(&name)?;
     let params = stage_params(&app, &zone).await?;
-    let metadata = serde_json::to_value(&params).map_err(ApiError::internal)?;
+    let metadata = params.metadata().map_err(ApiError::internal)?;
     let z = zone.to_string();
     let stored = app.db.read(move |c| store::zone_secrets(c, &z)).await?;
     let creds = &params.settings.credentials;
@@ -617,8 +620,16 @@ async fn provision_zone(
         }
         if !matches!(op, "zone_start" | "zone_restart") {
             t = t.metadata(metadata.clone());
+            let mut secrets = secrets.clone();
+            if op == pipeline::PROVISION && !params.settings.provisioners.is_empty() {
+                secrets.insert(
+                    pipeline::PROVISIONERS_SECRET.into(),
+                    serde_json::to_value(&params.settings.provisioners)
+                        .map_err(ApiError::internal)?,
+                );
+            }
             if !secrets.is_empty() && op != pipeline::EXTRACT && op != super::nic::NIC {
-                t = t.secrets(Value::Object(secrets.clone()));
+                t = t.secrets(Value::Object(secrets));
             }
         }
         tasks.push(t);
@@ -854,6 +865,7 @@ async fn provision_rollback(
         boot_volume,
         recipe: None,
         variables: BTreeMap::new(),
+        provisioners_in_secrets: false,
     };
     let halt = uuid::Uuid::new_v4().to_string();
     let made = app
@@ -865,7 +877,7 @@ async fn provision_rollback(
                     .created_by(Some(caller.name.clone())),
                 NewTask::for_zone(pipeline::ROLLBACK, zone.as_str())
                     .depends_on(Some(halt.clone()))
-                    .metadata(serde_json::to_value(&params).map_err(ApiError::internal)?)
+                    .metadata(params.metadata().map_err(ApiError::internal)?)
                     .created_by(Some(caller.name)),
             ],
             |_| Ok(()),

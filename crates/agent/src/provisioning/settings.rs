@@ -261,7 +261,19 @@ fn check_collection(field: &str, s: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_playbook_vars(field: &str, collections: &[String]) -> Result<(), ApiError> {
+/// The collections and extra vars of an `ansible` or `ansible_local` provisioner.
+///
+/// Only collections on the host's allow-list (`provisioning.ansible.collections`) may be
+/// named: installing one runs its code on the controller. Extra vars are the highest
+/// precedence Ansible has, so an `ansible_*` key there would override how and where the play
+/// connects (`ansible_connection: local`, `ansible_ssh_common_args`, `ansible_become_exe`, ...):
+/// such keys are refused; a playbook may still set its own `vars:`.
+fn check_playbook_vars(
+    field: &str,
+    extra_vars: &serde_json::Map<String, Value>,
+    collections: &[String],
+    allowed: &[String],
+) -> Result<(), ApiError> {
     if collections.len() > 32 {
         return Err(bad(
             format!("{field}.collections"),
@@ -269,9 +281,68 @@ fn check_playbook_vars(field: &str, collections: &[String]) -> Result<(), ApiErr
         ));
     }
     for (i, c) in collections.iter().enumerate() {
-        check_collection(&format!("{field}.collections[{i}]"), c)?;
+        let f = format!("{field}.collections[{i}]");
+        check_collection(&f, c)?;
+        if !allowed.contains(c) {
+            return Err(bad(
+                &f,
+                format!("collection {c} is not in the host's allow-list (provisioning.ansible.collections)"),
+            ));
+        }
+    }
+    for k in extra_vars.keys() {
+        if k.to_ascii_lowercase().starts_with("ansible_") {
+            return Err(bad(
+                format!("{field}.extra_vars.{k}"),
+                format!("extra_vars must not set Ansible's own variables ({k}); set them in the playbook"),
+            ));
+        }
     }
     Ok(())
+}
+
+/// What replaces a value that may be a secret where it is shown.
+pub const REDACTED: &str = "(redacted)";
+
+/// Redacts, in provisioning settings as JSON, the provisioners' values that may carry secrets
+/// (tokens in `env`, `args`, `extra_vars`, an `inline` script): each value becomes
+/// [`REDACTED`]; names and shapes stay, so a reader still sees what runs.
+pub fn redact(settings: &mut Value) {
+    let Some(list) = settings
+        .get_mut("provisioners")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for pr in list {
+        if let Some(t) = pr.get_mut("inline") {
+            *t = REDACTED.into();
+        }
+        if let Some(args) = pr.get_mut("args").and_then(Value::as_array_mut) {
+            args.iter_mut().for_each(|a| *a = REDACTED.into());
+        }
+        for key in ["env", "extra_vars"] {
+            if let Some(m) = pr.get_mut(key).and_then(Value::as_object_mut) {
+                m.values_mut().for_each(|v| *v = REDACTED.into());
+            }
+        }
+    }
+}
+
+/// The values of a provisioner the task log masks: its `env` and `args` values and its
+/// `extra_vars` strings. Values shorter than 4 bytes are left alone: masking them would
+/// blank every `1` or `on` in the log.
+pub fn masked_values(pr: &Provisioner) -> Vec<String> {
+    let values: Vec<String> = match pr {
+        Provisioner::Shell { args, env, .. } => args.iter().chain(env.values()).cloned().collect(),
+        Provisioner::Ansible { extra_vars, .. } | Provisioner::AnsibleLocal { extra_vars, .. } => {
+            extra_vars
+                .values()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        }
+    };
+    values.into_iter().filter(|v| v.len() >= 4).collect()
 }
 
 /// A variable's value as text (strings as they are, numbers and booleans printed).
@@ -290,7 +361,8 @@ pub fn is_uuid(s: &str) -> bool {
 
 impl Settings {
     /// Every rule a field must follow; the error names the field (`provisioning.` prefixed).
-    pub fn validate(&self) -> Result<(), ApiError> {
+    /// `collections_allowed`: the host's allow-list of Ansible collections.
+    pub fn validate(&self, collections_allowed: &[String]) -> Result<(), ApiError> {
         let p = "provisioning";
         if let Some(r) = &self.recipe_id {
             if !(super::recipes::builtin(r).is_some() || is_uuid(r)) {
@@ -398,19 +470,19 @@ impl Settings {
                 }
                 Provisioner::Ansible {
                     playbook,
+                    extra_vars,
                     collections,
-                    ..
                 } => {
                     check_relative(&format!("{field}.playbook"), playbook)?;
-                    check_playbook_vars(&field, collections)?;
+                    check_playbook_vars(&field, extra_vars, collections, collections_allowed)?;
                 }
                 Provisioner::AnsibleLocal {
                     playbook,
+                    extra_vars,
                     collections,
-                    ..
                 } => {
                     check_guest_path(&format!("{field}.playbook"), playbook)?;
-                    check_playbook_vars(&field, collections)?;
+                    check_playbook_vars(&field, extra_vars, collections, collections_allowed)?;
                 }
             }
         }
@@ -465,7 +537,10 @@ impl Settings {
 /// Validates provisioning settings and splits them into what is stored (secrets replaced by
 /// `*_set` flags) and the secrets kept apart. A value read back from `GET /zones/{name}` and
 /// sent again keeps the stored secrets (its `*_set` flags stay true).
-pub fn split(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
+pub fn split(
+    p: &Value,
+    collections_allowed: &[String],
+) -> Result<(Value, Option<Value>), ApiError> {
     if !p.is_object() {
         return Err(bad("provisioning", "provisioning must be an object"));
     }
@@ -477,7 +552,7 @@ pub fn split(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
             });
             e
         })?;
-    settings.validate()?;
+    settings.validate(collections_allowed)?;
     let secrets = Secrets {
         password: settings.credentials.password.take(),
         ssh_private_key: settings.credentials.ssh_private_key.take(),
@@ -502,7 +577,7 @@ mod tests {
     use serde_json::json;
 
     fn field_of(v: Value) -> String {
-        split(&v).unwrap_err().field.unwrap_or_default()
+        split(&v, &[]).unwrap_err().field.unwrap_or_default()
     }
 
     #[test]
@@ -518,7 +593,7 @@ mod tests {
                 "collections": ["startcloud.startcloud_roles"],
                 "extra_vars": {"hostname": "web01", "domain": "example.com"}}],
             "variables": {"vnic_name": "eth0", "ip": "10.190.190.10", "gateway": "10.190.190.1", "dns": "8.8.8.8"}
-        }))
+        }), &["startcloud.startcloud_roles".to_owned()])
         .unwrap();
         assert!(!stored.to_string().contains("STARTcloud24"));
         assert_eq!(stored["credentials"]["password_set"], true);
@@ -582,5 +657,46 @@ mod tests {
         );
         assert_eq!(field_of(json!({"mode": "puppet"})), "provisioning.mode");
         assert_eq!(field_of(json!({"colour": 1})), "provisioning.colour");
+    }
+
+    #[test]
+    fn redaction_keeps_names_and_hides_every_value() {
+        let mut v = json!({"provisioners": [
+            {"type": "shell", "inline": "curl -H 'token: s3cr3t'", "args": ["s3cr3t-arg"],
+             "env": {"TOKEN": "s3cr3t-env"}},
+            {"type": "ansible", "playbook": "p.yml", "extra_vars": {"db_password": "s3cr3t-var"}}
+        ], "variables": {"ip": "10.0.0.1"}});
+        redact(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert_eq!(v["provisioners"][0]["env"]["TOKEN"], REDACTED);
+        assert_eq!(v["provisioners"][1]["extra_vars"]["db_password"], REDACTED);
+        assert_eq!(v["provisioners"][1]["playbook"], "p.yml");
+        assert_eq!(v["variables"]["ip"], "10.0.0.1");
+    }
+
+    #[test]
+    fn ansible_own_variables_and_unlisted_collections_are_refused() {
+        for ty in ["ansible", "ansible_local"] {
+            let playbook = if ty == "ansible" { "p.yml" } else { "/p.yml" };
+            assert_eq!(
+                field_of(json!({"provisioners": [{"type": ty, "playbook": playbook,
+                    "extra_vars": {"ok": 1, "ansible_connection": "local"}}]})),
+                "provisioning.provisioners[0].extra_vars.ansible_connection"
+            );
+            assert_eq!(
+                field_of(json!({"provisioners": [{"type": ty, "playbook": playbook,
+                    "extra_vars": {"ANSIBLE_SSH_EXECUTABLE": "/bin/sh"}}]})),
+                "provisioning.provisioners[0].extra_vars.ANSIBLE_SSH_EXECUTABLE"
+            );
+            assert_eq!(
+                field_of(json!({"provisioners": [{"type": ty, "playbook": playbook,
+                    "collections": ["community.general"]}]})),
+                "provisioning.provisioners[0].collections[0]"
+            );
+            let listed = json!({"provisioners": [{"type": ty, "playbook": playbook,
+                "collections": ["community.general"]}]});
+            assert!(split(&listed, &["community.general".to_owned()]).is_ok());
+        }
     }
 }

@@ -421,14 +421,21 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
     security(("api_key" = ["viewer"])),
     responses((status = 200, body = ZoneDetail), (status = 404, body = ErrorBody)))]
 async fn get_zone(
-    _: Viewer,
+    Auth(caller): Viewer,
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let zone = path_zone(&name)?;
-    let d = load_detail(&app, &zone)
+    let mut d = load_detail(&app, &zone)
         .await?
         .ok_or_else(|| no_zone(&name))?;
+    // Provisioners' env, args, extra vars and inline scripts may hold tokens: a viewer sees
+    // their names, not their values. Operators read them back to change them.
+    if caller.role < crate::keys::Role::Operator {
+        if let Some(p) = d.provisioning.as_mut() {
+            crate::provisioning::settings::redact(p);
+        }
+    }
     let z = zone.to_string();
     let last = app
         .db
@@ -444,8 +451,8 @@ async fn get_zone(
 
 /// Split provisioning settings into what is stored and the secrets kept apart, after checking
 /// every field (the provisioning area owns the rules).
-fn provisioning_parts(p: &Value) -> Result<(Value, Option<Value>), ApiError> {
-    crate::provisioning::settings::split(p)
+fn provisioning_parts(app: &AppState, p: &Value) -> Result<(Value, Option<Value>), ApiError> {
+    crate::provisioning::settings::split(p, &app.config.provisioning.ansible.collections)
 }
 
 fn stale_etag() -> ApiError {
@@ -477,7 +484,7 @@ async fn modify_zone(
     let provisioning = req
         .provisioning
         .as_ref()
-        .map(provisioning_parts)
+        .map(|p| provisioning_parts(&app, p))
         .transpose()?;
     check_isos(&app, "add_cdroms", &spec.add_cdroms)?;
     check_bootrom(&app, req.bootrom.as_deref())?;

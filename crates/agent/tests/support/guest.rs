@@ -78,6 +78,29 @@ pub fn create_zone(agent: &TestAgent, name: &str, password: &str) {
     assert_eq!(t["status"], "completed", "{t:?}");
 }
 
+/// Starts the zone's provisioning pipeline and waits for its group task to end; returns that
+/// task and `pipeline_tasks` (the stages' task ids).
+pub fn run_pipeline(agent: &TestAgent, zone: &str) -> (serde_json::Value, serde_json::Value) {
+    let r = agent.post(&format!("/zones/{zone}/provision"), json!({}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let group = r.body["task_id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let t = agent.get(&format!("/tasks/{group}")).body;
+        if matches!(
+            t["status"].as_str(),
+            Some("completed" | "failed" | "cancelled")
+        ) {
+            return (t, r.body["pipeline_tasks"].clone());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "pipeline stuck: {t}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub struct Sshd {
     child: Child,
     pub port: u16,
@@ -124,6 +147,52 @@ pub fn guest_ready(test: &str, ansible: bool) -> Option<Option<PathBuf>> {
 /// Whether the end-to-end test can run here (it needs Ansible too); in CI it must.
 pub fn e2e_ready() -> Option<PathBuf> {
     guest_ready("the provisioning end-to-end test", true).flatten()
+}
+
+/// The account the `ansible` provisioner's controller runs as (the agent's default
+/// `provisioning.ansible.run_as`), made as the package makes it if missing (tests run as root
+/// in CI): a system account with its own group and a private home (Ansible's `local`
+/// connection keeps its temporary files there). Safe to call from many tests and test
+/// processes at once, and again on the next run; returns its uid.
+pub fn ansible_account() -> u32 {
+    const NAME: &str = "zoneweaver-ansible";
+    const HOME: &str = "/var/lib/zoneweaver-ansible";
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let id = |flag: &str| -> Option<u32> {
+        Command::new("id")
+            .args([flag, NAME])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+    };
+    if id("-u").is_none() {
+        // Another process may make it meanwhile: whoever wins, the account is there after.
+        let out = Command::new(which("useradd").expect("useradd"))
+            .args([
+                "--system",
+                "--user-group",
+                "--home-dir",
+                HOME,
+                "--shell",
+                "/usr/sbin/nologin",
+                NAME,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            id("-u").is_some(),
+            "cannot make the account {NAME}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (uid, gid) = (id("-u").unwrap(), id("-g").unwrap());
+    let home = Path::new(HOME);
+    let _ = std::fs::create_dir(home);
+    std::os::unix::fs::chown(home, Some(uid), Some(gid)).unwrap();
+    std::fs::set_permissions(home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    uid
 }
 
 /// ansible-playbook, also when pip put it beside a pyenv Python.
@@ -187,6 +256,12 @@ impl Sshd {
 /// `path_dir`: put first on the sessions' PATH (where pip put ansible-playbook), so the
 /// stand-in guest has Ansible and `ansible_local` never tries to install it.
 pub fn start_sshd(path_dir: &Path) -> Sshd {
+    start_sshd_at(path_dir, "127.0.0.1")
+}
+
+/// As [`start_sshd`], listening on another loopback address (`127.0.0.2`: a guest that is not
+/// Ansible's `localhost`, so `delegate_to: localhost` means the controller).
+pub fn start_sshd_at(path_dir: &Path, addr: &str) -> Sshd {
     let dir = TempDir::new("sshd");
     let d = &dir.0;
     keygen(&d.join("host_key"));
@@ -198,7 +273,7 @@ pub fn start_sshd(path_dir: &Path) -> Sshd {
     std::fs::write(
         d.join("sshd_config"),
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+            "Port {port}\nListenAddress {addr}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
              PidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\n\
              SetEnv PATH={p}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
@@ -215,7 +290,7 @@ pub fn start_sshd(path_dir: &Path) -> Sshd {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect((addr, port)).is_err() {
         assert!(
             Instant::now() < deadline,
             "sshd did not listen: {}",
