@@ -199,22 +199,33 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     let https_addr = SocketAddr::new(config.server.bind_address, config.server.https_port);
     let https_listener = bind(https_addr)?;
     let mut servers = tokio::task::JoinSet::new();
+    // One cap over both listeners; a connection over it is closed before any TLS work.
+    let guard = crate::http::conn::Guard::new(&config.server);
     {
         let app = app.clone();
-        let server = axum_server::from_tcp_rustls(https_listener, tls_config)
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls_config)
+            .handshake_timeout(Duration::from_secs(
+                config.server.header_read_timeout_seconds,
+            ))
+            .acceptor(guard.clone());
+        let mut server = axum_server::from_tcp(https_listener)
             .map_err(|source| ServeError::Listen {
                 addr: https_addr,
                 source,
             })?
+            .acceptor(acceptor)
             .handle(handle.clone());
+        limit_protocols(&mut server, &config.server);
         servers.spawn(async move { server.serve(app.into_make_service()).await });
     }
     tracing::info!(addr = %https_addr, "listening (HTTPS)");
     if let Some(port) = config.server.http_port {
         let addr = SocketAddr::new(config.server.bind_address, port);
-        let server = axum_server::from_tcp(bind(addr)?)
+        let mut server = axum_server::from_tcp(bind(addr)?)
             .map_err(|source| ServeError::Listen { addr, source })?
+            .acceptor(guard)
             .handle(handle.clone());
+        limit_protocols(&mut server, &config.server);
         let app = app.clone();
         servers.spawn(async move { server.serve(app.into_make_service()).await });
         tracing::warn!(%addr, "listening (plain HTTP): API keys cross the network in clear text");
@@ -244,6 +255,21 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         }
     }
     Ok(())
+}
+
+/// What one connection may ask of the HTTP layer: header buffers and HTTP/2 streams.
+fn limit_protocols<Acc>(
+    server: &mut axum_server::Server<SocketAddr, Acc>,
+    config: &crate::config::ServerConfig,
+) {
+    // Request heads larger than this are refused (hyper's default lets one grow to ~400 KiB).
+    const MAX_HEAD_BYTES: usize = 64 * 1024;
+    let builder = server.http_builder();
+    builder.http1().max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .max_concurrent_streams(config.http2_max_concurrent_streams)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
 }
 
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {

@@ -14,6 +14,7 @@ use serde_json::Value;
 pub mod guest;
 pub mod openapi;
 pub mod ops;
+pub mod rawtls;
 pub mod sweep;
 
 /// The workspace's target directory, found from this test executable's path
@@ -68,6 +69,19 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// An HTTPS client for the agent's self-signed certificate; a status is never an error.
+pub fn client(timeout: Duration) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .disable_verification(true)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent()
 }
 
 pub struct Response {
@@ -127,15 +141,7 @@ impl TestAgent {
             host = host.display(),
         );
         std::fs::write(&config_path, config).unwrap();
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(true)
-            .build();
-        let http = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .new_agent();
+        let http = client(Duration::from_secs(60));
         let mut agent = TestAgent {
             dir,
             host,
