@@ -146,6 +146,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         demo_key = Some(token);
     }
     let (cert, key) = tls::ensure_certificate(&config)?;
+    raise_fd_limit(config.server.max_connections);
 
     let metrics = Arc::new(Metrics::default());
     let runner = illumos::Runner::new(config.runner_config()).with_sink(metrics.clone());
@@ -255,6 +256,41 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         }
     }
     Ok(())
+}
+
+/// File descriptors the agent needs beside its connections: the database, the listeners, logs
+/// and the pipes of the host commands it runs.
+const FDS_BESIDE_CONNECTIONS: libc::rlim_t = 256;
+
+/// Raises the soft open-file limit to what `server.max_connections` needs. An unprivileged
+/// process may raise it up to the hard limit, and OmniOS starts services with a soft limit of
+/// 256 (rlim_fd_cur) under a hard limit of 65536 (rlim_fd_max), so the cap, not the kernel,
+/// decides how many connections are held. A hard limit below the need is only warned about.
+fn raise_fd_limit(max_connections: usize) {
+    let needed = max_connections as libc::rlim_t + FDS_BESIDE_CONNECTIONS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    let (soft, hard) = (lim.rlim_cur, lim.rlim_max);
+    if soft >= needed {
+        return;
+    }
+    lim.rlim_cur = needed.min(hard);
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        tracing::warn!(soft, hard, needed, "cannot raise the open-file limit");
+    } else if hard < needed {
+        tracing::warn!(
+            hard,
+            needed,
+            "the open-file hard limit is below what server.max_connections needs: raise it (SMF: process.max-file-descriptor) or lower the cap"
+        );
+    }
 }
 
 /// What one connection may ask of the HTTP layer: header buffers and HTTP/2 streams.

@@ -246,6 +246,29 @@ fn connections_over_the_cap_are_closed_before_tls() {
     assert_eq!(agent.request("GET", "/health", None, None).status, 200);
 }
 
+/// Started with a soft open-file limit below what `server.max_connections` needs (OmniOS
+/// starts services with 256), the agent raises it to fit the cap.
+#[test]
+fn the_open_file_limit_is_raised_to_fit_the_connection_cap() {
+    let agent = TestAgent::start_limited("  max_connections: 2000\n", "", Some(300));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", agent.pid().unwrap())).unwrap();
+    let soft: u64 = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no open-file limit in {limits}"));
+    let hard_enough = rawtls::raise_fd_limit() >= 2256;
+    if hard_enough {
+        assert!(
+            soft >= 2256,
+            "soft open-file limit {soft} under a cap of 2000 connections"
+        );
+    } else {
+        eprintln!("note: the hard open-file limit is below 2256; only checked that the agent ran");
+    }
+}
+
 /// A connection that says nothing, one that trickles its headers, a kept-alive one left idle
 /// and an authenticated body that trickles: each is cut off after its deadline.
 #[test]

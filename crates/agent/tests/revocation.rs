@@ -43,14 +43,17 @@ fn open_events(agent: &TestAgent, token: &str) -> mpsc::Receiver<Option<String>>
     rx
 }
 
-/// Waits for the stream's end, skipping its lines; the time it took.
+/// Waits for the stream's end, skipping its lines (keep-alive comments included); the time
+/// it took.
 fn ended(events: &mpsc::Receiver<Option<String>>, what: &str) -> Duration {
     let t = Instant::now();
+    let patience = Duration::from_secs(20);
     loop {
-        match events.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(_)) => continue,
+        let left = patience.saturating_sub(t.elapsed());
+        match events.recv_timeout(left) {
+            Ok(Some(_)) if t.elapsed() < patience => continue,
             Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => return t.elapsed(),
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} is still open 20 s later"),
+            _ => panic!("{what} is still open {patience:?} later"),
         }
     }
 }
