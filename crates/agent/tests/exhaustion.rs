@@ -204,7 +204,12 @@ fn idle_connections_and_trickled_unauthenticated_bodies_cost_almost_nothing() {
 #[test]
 fn connections_over_the_cap_are_closed_before_tls() {
     const CAP: usize = 16;
-    let agent = TestAgent::start_configured("  max_connections: 16\n", "");
+    // Held connections never send a request: give them time, so none is closed by its deadline
+    // (making room) while the test opens the rest.
+    let agent = TestAgent::start_configured(
+        "  max_connections: 16\n  header_read_timeout_seconds: 120\n",
+        "",
+    );
     // The test client may hold a pooled connection of its own, so up to CAP of ours fit.
     let mut held = Vec::new();
     let refused = loop {
@@ -274,7 +279,7 @@ fn the_open_file_limit_is_raised_to_fit_the_connection_cap() {
 #[test]
 fn slow_and_idle_connections_are_cut_off() {
     let agent = TestAgent::start_configured(
-        "  header_read_timeout_seconds: 1\n  idle_timeout_seconds: 2\n  body_read_timeout_seconds: 1\n",
+        "  header_read_timeout_seconds: 3\n  idle_timeout_seconds: 3\n  body_read_timeout_seconds: 2\n",
         "",
     );
     let patience = Duration::from_secs(15);

@@ -7,6 +7,9 @@
 //! all: a client that connects and says nothing would be held forever. So the deadlines live
 //! here, in the stream under TLS, told by the connection's service whether a request is in
 //! flight (a request's body and its answer, however long, are not bound by them).
+//!
+//! An upgraded connection (a WebSocket, once consoles come) has no request in flight after its
+//! 101 answer: its handler must then keep a [`Busy`] for as long as it uses the stream.
 
 use std::future::Future;
 use std::io;

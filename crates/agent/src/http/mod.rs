@@ -174,31 +174,40 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
 /// valid key costs a hash and an indexed lookup: its body is never read (an unread body then
 /// closes the connection, as a keep-alive peer would otherwise read it as the next request).
 async fn admit(app: &AppState, mut req: Request) -> Result<Request, Response> {
+    // Only an HTTP/1 connection is shared by the next request: an HTTP/2 stream's unread body
+    // ends with the stream (and hyper refuses connection headers there).
+    let http1 = req.version() < axum::http::Version::HTTP_2;
     if !auth::is_open(req.uri().path()) {
         match auth::authenticate(app, req.headers()) {
             Ok(caller) => {
                 req.extensions_mut().insert(caller);
             }
-            Err(e) => return Err(close_if_body_unread(&req, e.into_response())),
+            Err(e) if http1 && has_body(&req) => return Err(close(e.into_response())),
+            Err(e) => return Err(e.into_response()),
         }
     }
     let deadline = Duration::from_secs(app.config.server.body_read_timeout_seconds);
     match tokio::time::timeout(deadline, read_body(req, app.config.server.max_body_bytes)).await {
-        Ok(read) => read,
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body-timeout",
-            format!(
-                "the request body did not arrive within {} seconds",
-                deadline.as_secs()
-            ),
-        )
-        .into_response()),
+        Ok(Ok(req)) => Ok(req),
+        // The body was not read to its end.
+        Ok(Err(refused)) if http1 => Err(close(refused)),
+        Ok(Err(refused)) => Err(refused),
+        Err(_) => {
+            let late = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    deadline.as_secs()
+                ),
+            )
+            .into_response();
+            Err(if http1 { close(late) } else { late })
+        }
     }
-    .map_err(close)
 }
 
-/// Whether the request announced a body (HTTP/1 framing; HTTP/2 streams end on their own).
+/// Whether the request announced a body.
 fn has_body(req: &Request) -> bool {
     let headers = req.headers();
     headers.contains_key(header::TRANSFER_ENCODING)
@@ -208,16 +217,8 @@ fn has_body(req: &Request) -> bool {
             .is_some_and(|v| v.trim() != "0")
 }
 
-fn close_if_body_unread(req: &Request, response: Response) -> Response {
-    if has_body(req) && req.version() < axum::http::Version::HTTP_2 {
-        close(response)
-    } else {
-        response
-    }
-}
-
-/// Asks the server to close an HTTP/1 connection after this answer (hyper drops the header on
-/// HTTP/2, where a stream's unread body does not matter).
+/// Asks the server to close an HTTP/1 connection after this answer, so that the unread rest of
+/// the body is not taken for the next request (and is never read).
 fn close(mut response: Response) -> Response {
     response
         .headers_mut()
