@@ -177,14 +177,17 @@ async fn admit(app: &AppState, mut req: Request) -> Result<Request, Response> {
     // Only an HTTP/1 connection is shared by the next request: an HTTP/2 stream's unread body
     // ends with the stream (and hyper refuses connection headers there).
     let http1 = req.version() < axum::http::Version::HTTP_2;
-    if !auth::is_open(req.uri().path()) {
-        match auth::authenticate(app, req.headers()) {
-            Ok(caller) => {
-                req.extensions_mut().insert(caller);
-            }
-            Err(e) if http1 && has_body(&req) => return Err(close(e.into_response())),
-            Err(e) => return Err(e.into_response()),
+    if auth::is_open(req.uri().path()) {
+        // The open routes take no body: whatever one carries stays unread (hyper closes an
+        // HTTP/1 connection that leaves a body unread).
+        return Ok(req);
+    }
+    match auth::authenticate(app, req.headers()) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
         }
+        Err(e) if http1 && has_body(&req) => return Err(close(e.into_response())),
+        Err(e) => return Err(e.into_response()),
     }
     let deadline = Duration::from_secs(app.config.server.body_read_timeout_seconds);
     match tokio::time::timeout(deadline, read_body(req, app.config.server.max_body_bytes)).await {
