@@ -33,6 +33,20 @@ pub struct ServerConfig {
     pub bind_address: IpAddr,
     pub max_body_bytes: usize,
     pub request_timeout_seconds: u64,
+    /// A connection must deliver a request's headers within this long of its first byte (and
+    /// a new connection its first request head within this long of being accepted).
+    pub header_read_timeout_seconds: u64,
+    /// An authenticated request's body must arrive whole within this long; a trickled body
+    /// is cut off with a 408 (artifact uploads stream to disk and are not bound by it).
+    pub body_read_timeout_seconds: u64,
+    /// A kept-alive connection with no request in flight is closed after this long.
+    pub idle_timeout_seconds: u64,
+    /// Connections held at once; more are closed as soon as they are accepted, before any TLS.
+    pub max_connections: usize,
+    /// Requests one HTTP/2 connection may have in flight at once.
+    pub http2_max_concurrent_streams: u32,
+    /// How long one `/health` host check is reused; concurrent probes share one check.
+    pub health_check_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -255,6 +269,12 @@ impl Default for ServerConfig {
             bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             max_body_bytes: 1024 * 1024,
             request_timeout_seconds: 60,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
+            http2_max_concurrent_streams: 64,
+            health_check_seconds: 10,
         }
     }
 }
@@ -337,6 +357,22 @@ server:
   max_body_bytes: 1048576
   # A request that takes longer than this many seconds is answered 408.
   request_timeout_seconds: 60
+  # Seconds a client has to send a request's headers, counted from their first byte (and, on
+  # a new connection, from the accept). Only then is the API key looked at.
+  header_read_timeout_seconds: 10
+  # Seconds an authenticated request's body may take to arrive; a trickled body is answered
+  # 408. A request without a valid key gets its 401 before any byte of its body is read.
+  body_read_timeout_seconds: 30
+  # Seconds a kept-alive connection may sit with no request in flight before it is closed.
+  idle_timeout_seconds: 60
+  # Connections held at once (both listeners together); more are closed right after the
+  # accept, before any TLS work. The SMF manifest raises the file descriptor limit to match.
+  max_connections: 1024
+  # Requests one HTTP/2 connection may have in flight at once.
+  http2_max_concurrent_streams: 64
+  # Seconds one host check of GET /health (zoneadm list -cp) is reused; any number of
+  # concurrent probes share one check.
+  health_check_seconds: 10
 
 ssl:
   # PEM certificate and private key. When unset or missing, a self-signed certificate for this
@@ -583,6 +619,37 @@ impl Config {
             return Err((
                 "tasks.operation_timeout",
                 "must be at least 1 second".into(),
+            ));
+        }
+        for (key, secs) in [
+            (
+                "server.header_read_timeout_seconds",
+                self.server.header_read_timeout_seconds,
+            ),
+            (
+                "server.body_read_timeout_seconds",
+                self.server.body_read_timeout_seconds,
+            ),
+            (
+                "server.idle_timeout_seconds",
+                self.server.idle_timeout_seconds,
+            ),
+            (
+                "server.health_check_seconds",
+                self.server.health_check_seconds,
+            ),
+        ] {
+            if secs == 0 {
+                return Err((key, "must be at least 1 second".into()));
+            }
+        }
+        if self.server.max_connections < 16 {
+            return Err(("server.max_connections", "must be at least 16".into()));
+        }
+        if self.server.http2_max_concurrent_streams == 0 {
+            return Err((
+                "server.http2_max_concurrent_streams",
+                "must be at least 1".into(),
             ));
         }
         if self.server.max_body_bytes < 1024 {

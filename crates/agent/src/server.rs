@@ -165,6 +165,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         demo_key = Some(token);
     }
     let (cert, key) = tls::ensure_certificate(&config)?;
+    raise_fd_limit(config.server.max_connections);
 
     let metrics = Arc::new(Metrics::default());
     let runner = illumos::Runner::new(config.runner_config()).with_sink(metrics.clone());
@@ -219,22 +220,33 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     let https_addr = SocketAddr::new(config.server.bind_address, config.server.https_port);
     let https_listener = bind(https_addr)?;
     let mut servers = tokio::task::JoinSet::new();
+    // One cap over both listeners; a connection over it is closed before any TLS work.
+    let guard = crate::http::conn::Guard::new(&config.server);
     {
         let app = app.clone();
-        let server = axum_server::from_tcp_rustls(https_listener, tls_config)
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls_config)
+            .handshake_timeout(Duration::from_secs(
+                config.server.header_read_timeout_seconds,
+            ))
+            .acceptor(guard.clone());
+        let mut server = axum_server::from_tcp(https_listener)
             .map_err(|source| ServeError::Listen {
                 addr: https_addr,
                 source,
             })?
+            .acceptor(acceptor)
             .handle(handle.clone());
+        limit_protocols(&mut server, &config.server);
         servers.spawn(async move { server.serve(app.into_make_service()).await });
     }
     tracing::info!(addr = %https_addr, "listening (HTTPS)");
     if let Some(port) = config.server.http_port {
         let addr = SocketAddr::new(config.server.bind_address, port);
-        let server = axum_server::from_tcp(bind(addr)?)
+        let mut server = axum_server::from_tcp(bind(addr)?)
             .map_err(|source| ServeError::Listen { addr, source })?
+            .acceptor(guard)
             .handle(handle.clone());
+        limit_protocols(&mut server, &config.server);
         let app = app.clone();
         servers.spawn(async move { server.serve(app.into_make_service()).await });
         tracing::warn!(%addr, "listening (plain HTTP): API keys cross the network in clear text");
@@ -264,6 +276,56 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         }
     }
     Ok(())
+}
+
+/// File descriptors the agent needs beside its connections: the database, the listeners, logs
+/// and the pipes of the host commands it runs.
+const FDS_BESIDE_CONNECTIONS: libc::rlim_t = 256;
+
+/// Raises the soft open-file limit to what `server.max_connections` needs. An unprivileged
+/// process may raise it up to the hard limit, and OmniOS starts services with a soft limit of
+/// 256 (rlim_fd_cur) under a hard limit of 65536 (rlim_fd_max), so the cap, not the kernel,
+/// decides how many connections are held. A hard limit below the need is only warned about.
+fn raise_fd_limit(max_connections: usize) {
+    let needed = max_connections as libc::rlim_t + FDS_BESIDE_CONNECTIONS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    let (soft, hard) = (lim.rlim_cur, lim.rlim_max);
+    if soft >= needed {
+        return;
+    }
+    lim.rlim_cur = needed.min(hard);
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        tracing::warn!(soft, hard, needed, "cannot raise the open-file limit");
+    } else if hard < needed {
+        tracing::warn!(
+            hard,
+            needed,
+            "the open-file hard limit is below what server.max_connections needs: raise it (SMF: process.max-file-descriptor) or lower the cap"
+        );
+    }
+}
+
+/// What one connection may ask of the HTTP layer: header buffers and HTTP/2 streams.
+fn limit_protocols<Acc>(
+    server: &mut axum_server::Server<SocketAddr, Acc>,
+    config: &crate::config::ServerConfig,
+) {
+    // Request heads larger than this are refused (hyper's default lets one grow to ~400 KiB).
+    const MAX_HEAD_BYTES: usize = 64 * 1024;
+    let builder = server.http_builder();
+    builder.http1().max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .max_concurrent_streams(config.http2_max_concurrent_streams)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
 }
 
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 
 use super::error::ApiError;
 use super::AppState;
@@ -28,15 +29,19 @@ const fn role_of(level: u8) -> Role {
     }
 }
 
+/// Paths anyone may call without a key: liveness and the API's documents.
+pub fn is_open(path: &str) -> bool {
+    matches!(path, "/health" | "/openapi.json" | "/api-docs") || path.starts_with("/api-docs/")
+}
+
 /// The token from `Authorization: Bearer hw_...` or `X-API-Key: hw_...`.
-fn token(parts: &Parts) -> Option<&str> {
-    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+fn token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
         let v = v.to_str().ok()?;
         let (scheme, rest) = v.split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim());
     }
-    parts
-        .headers
+    headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
@@ -46,16 +51,11 @@ impl<const R: u8> FromRequestParts<AppState> for Auth<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = token(parts).ok_or_else(|| {
-            ApiError::unauthorized("an API key is required: Authorization: Bearer hw_...")
-        })?;
-        if !looks_like_token(token) {
-            return Err(ApiError::unauthorized("invalid API key"));
-        }
-        let caller = state
-            .db
-            .verify_key(token)?
-            .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+        // The request layer authenticated the headers already (before reading any body).
+        let caller = match parts.extensions.get::<Caller>() {
+            Some(caller) => caller.clone(),
+            None => authenticate(state, &parts.headers)?,
+        };
         let needed = role_of(R);
         if caller.role < needed {
             return Err(ApiError::forbidden(format!(
@@ -66,6 +66,20 @@ impl<const R: u8> FromRequestParts<AppState> for Auth<R> {
         state.key_usage.touch(state, &caller.key_id);
         Ok(Auth(caller))
     }
+}
+
+/// The caller a request's headers name: a known, unrevoked key, or a 401.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let token = token(headers).ok_or_else(|| {
+        ApiError::unauthorized("an API key is required: Authorization: Bearer hw_...")
+    })?;
+    if !looks_like_token(token) {
+        return Err(ApiError::unauthorized("invalid API key"));
+    }
+    state
+        .db
+        .verify_key(token)?
+        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
 }
 
 /// Records a key's last use at most once a minute, off the request path.

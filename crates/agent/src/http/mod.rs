@@ -2,25 +2,25 @@
 //! passes through, and the few routes that belong to no area (`/health`, `/metrics`).
 
 pub mod auth;
+pub mod conn;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod tls;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use serde::Serialize;
+use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
@@ -41,13 +41,15 @@ pub struct AppState {
     pub runner: illumos::Runner,
     pub metrics: Arc<Metrics>,
     pub key_usage: Arc<KeyUsage>,
+    /// Ends the streams of a key when it is revoked.
+    pub revocations: Arc<crate::keys::revocations::Revocations>,
     pub zones: Arc<crate::zones::ZoneServices>,
     pub network: Arc<crate::network::NetworkServices>,
     pub provisioning: Arc<crate::provisioning::ProvisioningServices>,
     pub started: Instant,
     /// Serialized list answers (`GET /tasks`, `GET /zones`).
     pub pages: Arc<pages::Pages>,
-    health: Arc<Mutex<Option<(Instant, HostTools)>>>,
+    health: Arc<health::HostCheck>,
 }
 
 impl AppState {
@@ -63,6 +65,10 @@ impl AppState {
         provisioning: Arc<crate::provisioning::ProvisioningServices>,
     ) -> Self {
         AppState {
+            health: Arc::new(health::HostCheck::new(Duration::from_secs(
+                config.server.health_check_seconds,
+            ))),
+            revocations: Arc::new(crate::keys::revocations::Revocations::new(db.clone())),
             config,
             db,
             tasks,
@@ -74,7 +80,6 @@ impl AppState {
             key_usage: Arc::default(),
             started: Instant::now(),
             pages: Arc::default(),
-            health: Arc::default(),
         }
     }
 }
@@ -82,7 +87,7 @@ impl AppState {
 /// The whole API with its OpenAPI document.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
-        .routes(routes!(health))
+        .routes(routes!(health::health))
         .routes(routes!(metrics_text))
         .merge(crate::tasks::routes::router())
         .merge(crate::keys::routes::router())
@@ -124,8 +129,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Per request: the timeout (not for the long-lived wait and event routes), metrics by matched
-/// route, and one log line with the cause of an internal error.
+/// Per request: the key checked from the headers before any byte of the body is read, the
+/// body read under its own deadline, the timeout (not for the long-lived wait and event
+/// routes), metrics by matched route, and one log line with the cause of an internal error.
 async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req
@@ -146,25 +152,25 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     );
-    let req = match read_body(req, app.config.server.max_body_bytes).await {
-        Ok(req) => req,
-        Err(refused) => return refused,
-    };
-    let run = illumos::runner::with_origin(origin, next.run(req));
-    let response = if long_lived {
-        run.await
-    } else {
-        let limit = Duration::from_secs(app.config.server.request_timeout_seconds);
-        match tokio::time::timeout(limit, run).await {
-            Ok(r) => r,
-            Err(_) => ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request-timeout",
-                "the request took too long",
-            )
-            .into_response(),
+    let handled = async {
+        match admit(&app, req).await {
+            Err(refused) => refused,
+            Ok(req) if long_lived => next.run(req).await,
+            Ok(req) => {
+                let limit = Duration::from_secs(app.config.server.request_timeout_seconds);
+                match tokio::time::timeout(limit, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request-timeout",
+                        "the request took too long",
+                    )
+                    .into_response(),
+                }
+            }
         }
     };
+    let response = illumos::runner::with_origin(origin, handled).await;
     let status = response.status();
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         tracing::error!(%route, %method, error = %cause, "internal error");
@@ -176,10 +182,69 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
     response
 }
 
+/// Authenticates a request from its headers alone, then reads its body. A caller without a
+/// valid key costs a hash and an indexed lookup: its body is never read (an unread body then
+/// closes the connection, as a keep-alive peer would otherwise read it as the next request).
+async fn admit(app: &AppState, mut req: Request) -> Result<Request, Response> {
+    // Only an HTTP/1 connection is shared by the next request: an HTTP/2 stream's unread body
+    // ends with the stream (and hyper refuses connection headers there).
+    let http1 = req.version() < axum::http::Version::HTTP_2;
+    if auth::is_open(req.uri().path()) {
+        // The open routes take no body: whatever one carries stays unread (hyper closes an
+        // HTTP/1 connection that leaves a body unread).
+        return Ok(req);
+    }
+    match auth::authenticate(app, req.headers()) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+        }
+        Err(e) if http1 && has_body(&req) => return Err(close(e.into_response())),
+        Err(e) => return Err(e.into_response()),
+    }
+    let deadline = Duration::from_secs(app.config.server.body_read_timeout_seconds);
+    match tokio::time::timeout(deadline, read_body(req, app.config.server.max_body_bytes)).await {
+        Ok(Ok(req)) => Ok(req),
+        // The body was not read to its end.
+        Ok(Err(refused)) if http1 => Err(close(refused)),
+        Ok(Err(refused)) => Err(refused),
+        Err(_) => {
+            let late = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    deadline.as_secs()
+                ),
+            )
+            .into_response();
+            Err(if http1 { close(late) } else { late })
+        }
+    }
+}
+
+/// Whether the request announced a body.
+fn has_body(req: &Request) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// Asks the server to close an HTTP/1 connection after this answer, so that the unread rest of
+/// the body is not taken for the next request (and is never read).
+fn close(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Reads a request's body into memory before the handler runs, except multipart uploads (which
-/// their handler streams to disk). A handler that answers without reading the body (a 401, a
-/// 404, an endpoint that takes none) would otherwise leave it unread, and the server would then
-/// close the connection under a client that is about to reuse it.
+/// their handler streams to disk). A handler that answers without reading the body (a 404, an
+/// endpoint that takes none) would otherwise leave it unread, and the server would then close
+/// the connection under a client that is about to reuse it.
 async fn read_body(req: Request, limit: usize) -> Result<Request, Response> {
     let multipart = req
         .headers()
@@ -199,60 +264,6 @@ async fn read_body(req: Request, limit: usize) -> Result<Request, Response> {
         )
         .into_response()),
     }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HostTools {
-    /// Whether `zoneadm list -cp` ran.
-    pub ok: bool,
-    pub detail: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok`, or `degraded` when the host tools do not answer.
-    pub status: String,
-    pub version: String,
-    pub uptime_seconds: u64,
-    pub host_tools: HostTools,
-}
-
-/// Liveness and whether the host tools answer. No authentication.
-#[utoipa::path(get, path = "/health", tag = "system", security(()),
-    responses((status = 200, body = Health)))]
-async fn health(State(app): State<AppState>) -> Json<Health> {
-    let host_tools = host_tools(&app).await;
-    Json(Health {
-        status: if host_tools.ok { "ok" } else { "degraded" }.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        uptime_seconds: app.started.elapsed().as_secs(),
-        host_tools,
-    })
-}
-
-/// Runs a harmless host command at most every ten seconds, so a health probe costs nothing.
-async fn host_tools(app: &AppState) -> HostTools {
-    const FRESH: Duration = Duration::from_secs(10);
-    if let Some((at, t)) = app.health.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-        if at.elapsed() < FRESH {
-            return t;
-        }
-    }
-    let cmd = illumos::Cmd::new(illumos::Tool::Zoneadm)
-        .args(["list", "-cp"])
-        .timeout(Duration::from_secs(5));
-    let t = match app.runner.output(&cmd).await {
-        Ok(_) => HostTools {
-            ok: true,
-            detail: "zoneadm answers".into(),
-        },
-        Err(e) => HostTools {
-            ok: false,
-            detail: e.to_string(),
-        },
-    };
-    *app.health.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), t.clone()));
-    t
 }
 
 /// Prometheus text exposition.

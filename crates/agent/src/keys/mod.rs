@@ -3,6 +3,7 @@
 //! A fast hash is right here: the tokens are 256 random bits, so there is nothing to brute-force
 //! and no reason to pay bcrypt's cost on every request.
 
+pub mod revocations;
 pub mod routes;
 pub mod store;
 

@@ -152,3 +152,19 @@ impl Db {
         self.read_blocking(|c| verify(c, token))
     }
 }
+
+/// Whether key `id` exists and is not revoked.
+pub fn is_active(conn: &rusqlite::Connection, id: &str) -> Result<bool, DbError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT 1 FROM api_keys WHERE id = ?1 AND revoked_at IS NULL")?;
+    Ok(stmt.exists([id])?)
+}
+
+/// The ids of every revoked key.
+pub fn revoked_ids(conn: &rusqlite::Connection) -> Result<Vec<String>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(ids)
+}

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -346,7 +346,7 @@ pub struct WaitQuery {
     params(("id" = String, Path), WaitQuery), security(("api_key" = ["viewer"])),
     responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
 async fn wait_task(
-    _: Viewer,
+    Auth(caller): Viewer,
     State(app): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<WaitQuery>,
@@ -358,11 +358,13 @@ async fn wait_task(
             "timeout must be from 0 to 300 seconds",
         ));
     }
-    app.tasks
-        .wait(&id, Duration::from_secs_f64(secs))
-        .await?
-        .map(Json)
-        .ok_or_else(|| no_task(&id))
+    let revoked = app.revocations.until_revoked(&caller.key_id);
+    tokio::select! {
+        task = app.tasks.wait(&id, Duration::from_secs_f64(secs)) => {
+            task?.map(Json).ok_or_else(|| no_task(&id))
+        }
+        () = revoked => Err(ApiError::unauthorized("the API key was revoked")),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -381,7 +383,7 @@ pub struct EventsQuery {
     security(("api_key" = ["viewer"])),
     responses((status = 200, description = "text/event-stream of TaskEvent", body = TaskEvent)))]
 async fn events(
-    _: Viewer,
+    Auth(caller): Viewer,
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -413,5 +415,7 @@ async fn events(
             }
         }
     });
+    // The stream ends (the response completes) when the key that opened it is revoked.
+    let stream = stream.take_until(app.revocations.until_revoked(&caller.key_id));
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

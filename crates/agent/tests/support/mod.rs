@@ -14,6 +14,7 @@ use serde_json::Value;
 pub mod guest;
 pub mod openapi;
 pub mod ops;
+pub mod rawtls;
 pub mod sweep;
 
 /// The workspace's target directory, found from this test executable's path
@@ -70,6 +71,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// An HTTPS client for the agent's self-signed certificate; a status is never an error.
+pub fn client(timeout: Duration) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .disable_verification(true)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent()
+}
+
 pub struct Response {
     pub status: u16,
     pub body: Value,
@@ -93,6 +107,8 @@ pub struct TestAgent {
     pub key: String,
     child: Option<Child>,
     http: ureq::Agent,
+    /// The soft open-file limit the agent starts with, when not this process's own.
+    fd_soft_limit: Option<libc::rlim_t>,
 }
 
 impl TestAgent {
@@ -107,6 +123,11 @@ impl TestAgent {
 
     /// As `start_with`, with `server` lines (indented) added to the `server:` section too.
     pub fn start_configured(server: &str, extra: &str) -> TestAgent {
+        TestAgent::start_limited(server, extra, None)
+    }
+
+    /// As `start_configured`, the agent started with a soft open-file limit of `fds`.
+    pub fn start_limited(server: &str, extra: &str, fds: Option<libc::rlim_t>) -> TestAgent {
         let dir = TempDir::new("agent");
         let host = dir.0.join("host");
         let out = Command::new(sim_bin())
@@ -127,15 +148,7 @@ impl TestAgent {
             host = host.display(),
         );
         std::fs::write(&config_path, config).unwrap();
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(true)
-            .build();
-        let http = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .new_agent();
+        let http = client(Duration::from_secs(60));
         let mut agent = TestAgent {
             dir,
             host,
@@ -144,6 +157,7 @@ impl TestAgent {
             key: String::new(),
             child: None,
             http,
+            fd_soft_limit: fds,
         };
         agent.launch();
         agent.key = std::fs::read_to_string(agent.dir.0.join("data/bootstrap-api-key"))
@@ -183,14 +197,30 @@ impl TestAgent {
             .append(true)
             .open(self.dir.0.join("agent.log"))
             .unwrap();
-        let child = Command::new(agent_bin())
+        let mut command = Command::new(agent_bin());
+        command
             .arg("serve")
             .arg("--config")
             .arg(&self.config_path)
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .stderr(log);
+        if let Some(soft) = self.fd_soft_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the closure only makes two system calls.
+            unsafe {
+                command.pre_exec(move || {
+                    let mut lim = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+                    lim.rlim_cur = soft.min(lim.rlim_max);
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
