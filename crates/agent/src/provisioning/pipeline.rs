@@ -431,12 +431,12 @@ async fn ssh_for(svc: &ProvisioningServices, cx: &OpCx, p: &StageParams) -> Resu
     };
     let kh_dir = svc.config.data_dir.join("provisioning/known_hosts");
     remote::private_dir(&kh_dir).map_err(failed)?;
-    let uuid = svc
-        .zones
-        .host
-        .zone(&p.zone)
+    // Read from the host each time, not from the zones area's cache: a stage runs the same
+    // commands whatever the cache holds (the crash sweeps count them).
+    let zone: illumos::names::ZoneName = p.zone.parse().map_err(failed)?;
+    let uuid = illumos::zoneadm::get(&cx.runner, &zone)
         .await
-        .map_err(failed)?
+        .map_err(|e| OpError::failed(e.detail()))?
         .ok_or_else(|| OpError::failed(format!("zone {} does not exist", p.zone)))?
         .uuid;
     let known_hosts =
