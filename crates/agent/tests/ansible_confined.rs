@@ -129,6 +129,7 @@ fn a_hostile_playbook_cannot_reach_the_agents_identity_or_secrets() {
     let confined_uid = ansible_account();
     let sshd = start_sshd_at(ansible.parent().unwrap(), GUEST);
     let run_dir = TempDir::new("ansible-runs");
+    crate::support::give_to_agent(&run_dir.0);
     let agent = TestAgent::start_with(&format!(
         "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n  tools:\n    ansible_playbook: {}\n  ansible:\n    run_dir: {}\n",
         ansible.display(),

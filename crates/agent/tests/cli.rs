@@ -112,7 +112,8 @@ fn the_bootstrap_key_file_is_private() {
 #[test]
 fn a_second_agent_on_the_same_data_directory_is_refused() {
     let agent = TestAgent::start();
-    let out = Command::new(agent_bin())
+    let out = agent
+        .command()
         .args(["serve", "--config"])
         .arg(&agent.config_path)
         .output()

@@ -310,7 +310,8 @@ fn the_data_directory_is_private_at_every_start() {
     agent.kill();
 
     let refused = |why: &str| {
-        let out = Command::new(crate::support::agent_bin())
+        let out = agent
+            .command()
             .arg("serve")
             .arg("--config")
             .arg(&agent.config_path)

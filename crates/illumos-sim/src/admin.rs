@@ -41,16 +41,9 @@ pub fn init(dir: &Path) -> Result<(), String> {
     let dir = std::fs::canonicalize(dir).map_err(|x| e("host dir", x))?;
     let host = Host::new(&dir);
     let exe = std::env::current_exe().map_err(|x| e("locate illumos-sim", x))?;
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|x| e("create bin", x))?;
-    for tool in crate::TOOLS {
-        let link = bin.join(tool);
-        if std::fs::read_link(&link).ok().as_deref() == Some(exe.as_path()) {
-            continue;
-        }
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&exe, &link).map_err(|x| e("link tool", x))?;
-    }
+    std::fs::create_dir_all(dir.join("bin")).map_err(|x| e("create bin", x))?;
+    crate::layout::tool_links(&host, &exe)?;
+    crate::layout::pfexec(&host, &exe)?;
     let _lock = HostLock::acquire(&host.lock_path()).map_err(|x| e("lock", x))?;
     if !host.state_path().exists() {
         seed()
@@ -80,6 +73,8 @@ pub fn init(dir: &Path) -> Result<(), String> {
     if !ipnat.exists() {
         std::fs::write(&ipnat, "").map_err(|x| e("write ipnat.conf", x))?;
     }
+    crate::layout::rbac_files(&host)?;
+    crate::layout::ownership(&host)?;
     Ok(())
 }
 

@@ -23,6 +23,11 @@ pub struct Ctx {
     conf: Option<SimConf>,
     /// The fault action applied to this invocation, for the invocation log.
     pub fault: Option<String>,
+    /// Whether this invocation may change the host: its effective uid owns the host's state
+    /// (root on a host made by root, where only what pfexec raised to euid 0 may).
+    privileged: bool,
+    /// A change was refused for lack of privilege.
+    denied: bool,
 }
 
 impl Ctx {
@@ -36,6 +41,10 @@ impl Ctx {
         }
         let lock = HostLock::acquire(&host.lock_path())?;
         let st = State::load(&host.state_path())?;
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(host.state_path())?.uid();
+        // SAFETY: geteuid cannot fail.
+        let privileged = unsafe { libc::geteuid() } == owner;
         Ok(Ctx {
             host: host.clone(),
             tool: tool.to_string(),
@@ -47,6 +56,8 @@ impl Ctx {
             err: Vec::new(),
             conf: None,
             fault: None,
+            privileged,
+            denied: false,
         })
     }
 
@@ -78,6 +89,12 @@ impl Ctx {
     }
 
     fn save(&mut self) {
+        if self.dirty && !self.privileged {
+            self.denied = true;
+            self.dirty = false;
+            self.st = State::load(&self.host.state_path()).unwrap_or_default();
+            return;
+        }
         if self.dirty {
             if let Err(e) = self.st.save(&self.host.state_path()) {
                 self.errln(&format!("illumos-sim: cannot write state: {e}"));
@@ -125,9 +142,38 @@ impl Ctx {
         }
     }
 
-    /// Writes the state if changed, releases the lock, then emits the buffered output.
-    pub fn finish(mut self) {
+    /// Writes the state if changed, releases the lock, then emits the buffered output and
+    /// returns the exit status. A change made without privilege is not written: the tool's own
+    /// output is replaced by a permission error, as the real tool fails before changing
+    /// anything.
+    pub fn finish(mut self, code: i32, args: &[String]) -> i32 {
         self.unlock();
+        if self.denied {
+            self.out.clear();
+            self.err.clear();
+            let msg = denied_message(&self.tool, args);
+            self.errln(&msg);
+            self.flush_output();
+            return 1;
+        }
         self.flush_output();
+        code
+    }
+}
+
+/// What a tool says when the caller lacks the privilege for a change. zfs and zpool name the
+/// object the libzfs way (`cannot create 'rpool/x': permission denied`); the others prefix
+/// their name. The exact wording of each tool is not in the reference; every one says
+/// "permission denied", which is what the agent recognises.
+pub fn denied_message(tool: &str, args: &[String]) -> String {
+    let operands: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let verb = operands.first().map(|s| s.as_str()).unwrap_or("");
+    match tool {
+        "zfs" | "zpool" => {
+            let object = operands.last().map(|s| s.as_str()).unwrap_or("");
+            format!("cannot {verb} '{object}': permission denied")
+        }
+        _ if verb.is_empty() => format!("{tool}: permission denied"),
+        _ => format!("{tool}: {verb}: permission denied"),
     }
 }

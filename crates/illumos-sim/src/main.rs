@@ -11,9 +11,12 @@ mod getopt;
 mod guest;
 mod host;
 mod invlog;
+mod layout;
 mod lock;
 mod natconf;
 mod ofmt;
+mod pfexec;
+mod rbac;
 mod simconf;
 mod state;
 mod timefmt;
@@ -34,7 +37,18 @@ pub const TOOLS: &[&str] = &[
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let argv0 = args.first().cloned().unwrap_or_default();
-    let name = basename(&argv0).to_string();
+    // Setuid-root for an unprivileged caller, this binary is pfexec and nothing else, whatever
+    // name it was started under: a tool or `init` must never run with root's ids unchecked.
+    let name = if pfexec::enforcing() {
+        "pfexec".to_string()
+    } else {
+        basename(&argv0).to_string()
+    };
+    // As illumos makes them: new directories 0755 and files 0644, whatever the caller's umask.
+    // SAFETY: umask cannot fail.
+    unsafe {
+        libc::umask(0o022);
+    }
     let code = if TOOLS.contains(&name.as_str()) {
         match locate_host(&argv0) {
             Some(host) => {
@@ -63,6 +77,12 @@ pub fn basename(p: &str) -> &str {
 /// given (never canonicalized: the symlink path, not the binary's, locates the host). A bare
 /// name (found through PATH) is looked up in PATH; `ILLUMOS_SIM_HOST` is the last resort.
 fn locate_host(argv0: &str) -> Option<Host> {
+    if pfexec::enforcing() {
+        // Setuid: neither argv[0] nor the environment is the caller's to choose. The binary is
+        // `<host>/bin/pfexec` itself (a copy, not a link).
+        let exe = std::env::current_exe().ok()?;
+        return Some(Host::new(exe.parent()?.parent()?));
+    }
     let link: PathBuf = if argv0.contains('/') {
         PathBuf::from(argv0)
     } else {
@@ -95,26 +115,42 @@ fn locate_host(argv0: &str) -> Option<Host> {
     } else {
         host
     };
+    // A tool reached by its path inside the emulated root (`<host>/root/usr/sbin/zfs`): the
+    // host is the nearest directory above holding a state file.
+    let host = host
+        .ancestors()
+        .find(|d| d.join("state").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or(host);
     Some(Host::new(&host))
 }
 
-/// `pfexec TOOL args...`: an emulated tool (by basename, whatever its directory) runs in this
-/// process against the same host; anything else is exec'd as a real program (argv, no shell).
+/// `pfexec [-P privset] PROGRAM args...`: the caller's profile is applied to the program's
+/// resolved path (see `pfexec.rs`); then an emulated tool runs in this process against the same
+/// host, and anything else is exec'd as a real program (argv, no shell).
 fn pfexec(host: &Host, args: &[String]) -> i32 {
-    let Some(tool) = args.first() else {
+    let args = match args.first().map(String::as_str) {
+        Some("-P") => args.get(2..).unwrap_or_default(),
+        _ => args,
+    };
+    let Some(program) = args.first() else {
         eprintln!("usage: pfexec [-P privset] cmd [arg ..]");
         return 1;
     };
-    let name = basename(tool);
-    if TOOLS.contains(&name) && name != "pfexec" {
-        return run_tool(host, name, tool, &args[1..]);
+    let resolved = pfexec::resolve(host, program);
+    if let Err(e) = pfexec::apply_profile(host, &resolved) {
+        eprintln!("pfexec: {}: {e}", resolved.path);
+        return 1;
     }
-    if name == "pfexec" {
+    if let Some(tool) = resolved.tool {
+        return run_tool(host, tool, program, &args[1..]);
+    }
+    if basename(program) == "pfexec" {
         return pfexec(host, &args[1..]);
     }
     use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(tool).args(&args[1..]).exec();
-    eprintln!("pfexec: can't execute {tool}: {err}");
+    let err = std::process::Command::new(program).args(&args[1..]).exec();
+    eprintln!("pfexec: can't execute {program}: {err}");
     if err.kind() == std::io::ErrorKind::NotFound {
         127
     } else {
@@ -137,7 +173,7 @@ fn run_tool(host: &Host, tool: &str, argv0: &str, args: &[String]) -> i32 {
         None => tools::dispatch(&mut cx, tool, args),
     };
     let fault = cx.fault.clone();
-    cx.finish();
+    let code = cx.finish(code, args);
     invlog::append(host, tool, args, Some(code), start, fault.as_deref());
     if fault.as_deref() == Some("kill_parent") {
         // SAFETY: kill(2) and getppid(2) touch no memory of ours.

@@ -149,50 +149,14 @@ pub fn e2e_ready() -> Option<PathBuf> {
     guest_ready("the provisioning end-to-end test", true).flatten()
 }
 
+pub const ANSIBLE_ACCOUNT: &str = "zoneweaver-ansible";
+
 /// The account the `ansible` provisioner's controller runs as (the agent's default
 /// `provisioning.ansible.run_as`), made as the package makes it if missing (tests run as root
 /// in CI): a system account with its own group and a private home (Ansible's `local`
-/// connection keeps its temporary files there). Safe to call from many tests and test
-/// processes at once, and again on the next run; returns its uid.
+/// connection keeps its temporary files there). Returns its uid.
 pub fn ansible_account() -> u32 {
-    const NAME: &str = "zoneweaver-ansible";
-    const HOME: &str = "/var/lib/zoneweaver-ansible";
-    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    let id = |flag: &str| -> Option<u32> {
-        Command::new("id")
-            .args([flag, NAME])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-    };
-    if id("-u").is_none() {
-        // Another process may make it meanwhile: whoever wins, the account is there after.
-        let out = Command::new(which("useradd").expect("useradd"))
-            .args([
-                "--system",
-                "--user-group",
-                "--home-dir",
-                HOME,
-                "--shell",
-                "/usr/sbin/nologin",
-                NAME,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            id("-u").is_some(),
-            "cannot make the account {NAME}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let (uid, gid) = (id("-u").unwrap(), id("-g").unwrap());
-    let home = Path::new(HOME);
-    let _ = std::fs::create_dir(home);
-    std::os::unix::fs::chown(home, Some(uid), Some(gid)).unwrap();
-    std::fs::set_permissions(home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    uid
+    super::system_account(ANSIBLE_ACCOUNT, "/var/lib/zoneweaver-ansible", &[]).0
 }
 
 /// ansible-playbook, also when pip put it beside a pyenv Python.

@@ -24,18 +24,234 @@ pub fn target_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
+/// The agent binary, from [`bin_dir`].
 pub fn agent_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_zoneweaver-agent"))
+    bin_dir().join("zoneweaver-agent")
 }
 
+/// The emulator, from [`bin_dir`]: an emulated host's tool links point at it.
 pub fn sim_bin() -> PathBuf {
-    let p = target_dir().join("illumos-sim");
-    assert!(
-        p.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` (or build illumos-sim first)",
-        p.display()
-    );
-    p
+    bin_dir().join("illumos-sim")
+}
+
+/// Whether `dir`'s file system ignores setuid bits.
+fn nosuid(dir: &Path) -> bool {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: an all-zero statvfs is a valid out-parameter; `c` is NUL-terminated.
+    unsafe {
+        let mut s: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c.as_ptr(), &mut s) == 0 && (s.f_flag & libc::ST_NOSUID) != 0
+    }
+}
+
+/// Where the tests make their directories: the system temp dir, unless setuid programs cannot
+/// run there (an emulated host's pfexec is one), then /var/tmp.
+pub fn sandbox_base() -> &'static Path {
+    static BASE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        if agent_user().is_none() || !nosuid(&tmp) {
+            return tmp;
+        }
+        let var = PathBuf::from("/var/tmp");
+        assert!(
+            !nosuid(&var),
+            "{} and /var/tmp are nosuid: an emulated host's pfexec cannot raise privilege",
+            tmp.display()
+        );
+        var
+    })
+}
+
+/// The binaries the tests run, linked (or copied) into a directory every user can reach: the
+/// agent runs as an unprivileged user, which may not traverse the checkout's path. Beside the
+/// emulator, `illumos-sim-pfexec` is its setuid-root copy, which `illumos-sim init` links as
+/// each host's `bin/pfexec` instead of copying 25 MB per host.
+pub fn bin_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = sandbox_base();
+        // Directories of earlier runs whose process is gone.
+        if let Ok(rd) = std::fs::read_dir(base) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("zw-it-bin-") {
+                    let gone = pid
+                        .parse::<i32>()
+                        // SAFETY: signal 0 only checks that the process exists.
+                        .is_ok_and(|p| unsafe { libc::kill(p, 0) } != 0);
+                    if gone {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+        let dir = base.join(format!("zw-it-bin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let target = target_dir();
+        let sim = target.join("illumos-sim");
+        assert!(
+            sim.is_file(),
+            "{} is missing: run the tests with `cargo test --workspace` (or build illumos-sim first)",
+            sim.display()
+        );
+        let mut bins = vec![
+            (
+                "zoneweaver-agent",
+                PathBuf::from(env!("CARGO_BIN_EXE_zoneweaver-agent")),
+            ),
+            ("illumos-sim", sim.clone()),
+        ];
+        let helper = target.join("zoneweaver-install");
+        if helper.is_file() {
+            bins.push(("zoneweaver-install", helper));
+        }
+        for (name, src) in bins {
+            let dest = dir.join(name);
+            if std::fs::hard_link(&src, &dest).is_err() {
+                std::fs::copy(&src, &dest).unwrap();
+            }
+        }
+        if agent_user().is_some() {
+            let suid = dir.join("illumos-sim-pfexec");
+            std::fs::copy(&sim, &suid).unwrap();
+            std::os::unix::fs::chown(&suid, Some(0), Some(0)).unwrap();
+            std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755))
+                .unwrap();
+        }
+        dir
+    })
+}
+
+/// The user the agent runs as, as the package runs it: `zoneweaver` (made here if missing,
+/// a member of the Ansible account's group) whenever the tests run as root, as in CI; the
+/// emulated host then holds it to the package's RBAC profile. Not root: the agent runs as
+/// the tests' own user and nothing is enforced. `ZW_TEST_AGENT_AS_ROOT=1` keeps a root agent
+/// (for debugging only; CI never sets it).
+pub struct AgentUser {
+    pub name: &'static str,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub home: PathBuf,
+}
+
+pub fn agent_user() -> Option<&'static AgentUser> {
+    static USER: std::sync::OnceLock<Option<AgentUser>> = std::sync::OnceLock::new();
+    USER.get_or_init(|| {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !root || std::env::var("ZW_TEST_AGENT_AS_ROOT").is_ok_and(|v| v == "1") {
+            return None;
+        }
+        const NAME: &str = "zoneweaver";
+        let ansible_gid = {
+            guest::ansible_account();
+            id_of(&["-g", guest::ANSIBLE_ACCOUNT]).unwrap()
+        };
+        let (uid, gid) =
+            system_account(NAME, "/var/lib/zoneweaver-agent", &[guest::ANSIBLE_ACCOUNT]);
+        let groups: Vec<u32> = Command::new("id")
+            .args(["-G", NAME])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .filter_map(|g| g.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            groups.contains(&ansible_gid),
+            "{NAME} is not in the group {}: {groups:?}",
+            guest::ANSIBLE_ACCOUNT
+        );
+        let home = PathBuf::from("/var/lib/zoneweaver-agent");
+        Some(AgentUser {
+            name: NAME,
+            uid,
+            gid,
+            groups,
+            home,
+        })
+    })
+    .as_ref()
+}
+
+/// A system account as the package makes it, made if missing: its own group, `groups` as
+/// supplementary groups, a private home (0700). Safe to call from many tests and test
+/// processes at once, and again on the next run. Returns its uid and gid.
+pub fn system_account(name: &str, home: &str, groups: &[&str]) -> (u32, u32) {
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if id_of(&["-u", name]).is_none() {
+        // Another process may make it meanwhile: whoever wins, the account is there after.
+        let mut args = vec!["--system", "--user-group", "--home-dir", home];
+        let list = groups.join(",");
+        if !groups.is_empty() {
+            args.extend(["--groups", list.as_str()]);
+        }
+        args.extend(["--shell", "/usr/sbin/nologin", name]);
+        let useradd = guest::which("useradd").expect("useradd");
+        let out = Command::new(useradd).args(&args).output().unwrap();
+        assert!(
+            id_of(&["-u", name]).is_some(),
+            "cannot make the account {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (uid, gid) = (id_of(&["-u", name]).unwrap(), id_of(&["-g", name]).unwrap());
+    let home = Path::new(home);
+    let _ = std::fs::create_dir(home);
+    std::os::unix::fs::chown(home, Some(uid), Some(gid)).unwrap();
+    std::fs::set_permissions(home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    (uid, gid)
+}
+
+fn id_of(args: &[&str]) -> Option<u32> {
+    Command::new("id")
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+}
+
+/// Makes `command` run as [`agent_user`] (when there is one), with its groups and home.
+pub fn as_agent_user(command: &mut Command) -> &mut Command {
+    let Some(u) = agent_user() else {
+        return command;
+    };
+    command
+        .env("HOME", &u.home)
+        .env("USER", u.name)
+        .env("LOGNAME", u.name);
+    let (uid, gid, groups) = (u.uid, u.gid, u.groups.clone());
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only makes system calls on data prepared
+    // before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+/// Gives `path` to the agent's user (a directory the agent must own, such as its data dir).
+pub fn give_to_agent(path: &Path) {
+    if let Some(u) = agent_user() {
+        std::os::unix::fs::chown(path, Some(u.uid), Some(u.gid)).unwrap();
+    }
 }
 
 /// A fresh directory under the system temp dir, removed on drop unless the test failed.
@@ -44,7 +260,7 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
+        let p = sandbox_base().join(format!(
             "zw-it-{}-{}-{label}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
@@ -140,6 +356,10 @@ impl TestAgent {
             "illumos-sim init: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let data = dir.0.join("data");
+        std::fs::create_dir(&data).unwrap();
+        give_to_agent(&data);
+        let extra = through_emulated_paths(&host, extra);
         let port = free_port();
         let config_path = dir.0.join("config.yaml");
         let config = format!(
@@ -199,6 +419,7 @@ impl TestAgent {
             .unwrap();
         let mut command = Command::new(agent_bin());
         command
+            .current_dir(&self.dir.0)
             .arg("serve")
             .arg("--config")
             .arg(&self.config_path)
@@ -220,6 +441,7 @@ impl TestAgent {
                 });
             }
         }
+        as_agent_user(&mut command);
         let child = command.spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -542,8 +764,16 @@ impl TestAgent {
         }
     }
 
+    /// The agent binary, run as the agent's user (as an admin runs `keys` and the like).
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(agent_bin());
+        c.current_dir(&self.dir.0);
+        as_agent_user(&mut c);
+        c
+    }
+
     pub fn key_cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new(agent_bin())
+        self.command()
             .args(args)
             .arg("--config")
             .arg(&self.config_path)
@@ -596,6 +826,33 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// Programs outside the emulator that the agent runs through pfexec (Ansible) are reached, as
+/// on OmniOS, at the paths the package's profile names (`/opt/ooce/bin/ansible-playbook`): a
+/// link in the emulated root to this machine's copy, and the configuration pointed at it.
+fn through_emulated_paths(host: &Path, extra: &str) -> String {
+    if agent_user().is_none() {
+        return extra.to_string();
+    }
+    let mut extra = extra.to_string();
+    for (key, name) in [
+        ("ansible_playbook", "ansible-playbook"),
+        ("ansible_galaxy", "ansible-galaxy"),
+    ] {
+        let Some(real) = guest::which(name) else {
+            continue;
+        };
+        let link = host.join("root/opt/ooce/bin").join(name);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        extra = extra.replace(
+            &format!("{key}: {}\n", real.display()),
+            &format!("{key}: {}\n", link.display()),
+        );
+    }
+    extra
 }
 
 impl Drop for TestAgent {
