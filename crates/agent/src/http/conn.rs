@@ -46,20 +46,23 @@ impl Guard {
     }
 }
 
-impl<I, S> axum_server::accept::Accept<I, S> for Guard
-where
-    I: AsyncRead + AsyncWrite + Unpin,
-{
-    type Stream = Guarded<I>;
+impl<S> axum_server::accept::Accept<tokio::net::TcpStream, S> for Guard {
+    type Stream = Guarded<tokio::net::TcpStream>;
     type Service = Tracked<S>;
-    type Future = std::future::Ready<io::Result<(Guarded<I>, Tracked<S>)>>;
+    type Future = std::future::Ready<io::Result<(Self::Stream, Tracked<S>)>>;
 
-    fn accept(&self, stream: I, service: S) -> Self::Future {
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             // Dropping the stream closes it: the refusal costs a file descriptor for a moment.
             tracing::debug!("connection limit reached: closing a new connection");
             return std::future::ready(Err(io::Error::other("connection limit reached")));
         };
+        // An answer is written whole (a TLS record, a response head and body): Nagle would
+        // hold its last segment back until the client's delayed ACK, ~40 ms on a fresh
+        // connection.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
         let now = Instant::now();
         let conn = Arc::new(Activity {
             served: AtomicUsize::new(0),
