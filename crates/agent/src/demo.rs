@@ -18,7 +18,11 @@ pub enum DemoError {
 
 /// Points the configuration at an emulated host under the data directory, creating the host
 /// on first use and reusing it afterwards. Returns the host directory.
-pub fn prepare(config: &mut Config, explicit_config: bool) -> Result<PathBuf, DemoError> {
+pub fn prepare(
+    config: &mut Config,
+    explicit_config: bool,
+    pool_size: Option<&str>,
+) -> Result<PathBuf, DemoError> {
     if !explicit_config {
         config.data_dir = std::env::current_dir()
             .unwrap_or_else(|_| PathBuf::from("."))
@@ -28,14 +32,15 @@ pub fn prepare(config: &mut Config, explicit_config: bool) -> Result<PathBuf, De
     }
     let host = config.data_dir.join("host");
     let sim = emulator()?;
-    let out = Command::new(&sim)
-        .arg("init")
-        .arg(&host)
-        .output()
-        .map_err(|e| DemoError::Init {
-            path: host.display().to_string(),
-            message: e.to_string(),
-        })?;
+    let mut init = Command::new(&sim);
+    init.arg("init").arg(&host);
+    if let Some(size) = pool_size {
+        init.arg("--pool-size").arg(size);
+    }
+    let out = init.output().map_err(|e| DemoError::Init {
+        path: host.display().to_string(),
+        message: e.to_string(),
+    })?;
     if !out.status.success() {
         return Err(DemoError::Init {
             path: host.display().to_string(),

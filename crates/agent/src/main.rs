@@ -24,7 +24,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the agent
-    Serve,
+    Serve {
+        /// With --demo: the size of the emulated host's pool when it is made (e.g. 4T)
+        #[arg(long, value_name = "SIZE", requires = "demo")]
+        pool_size: Option<String>,
+    },
     /// Manage API keys (works while the agent runs)
     Keys {
         #[command(subcommand)]
@@ -69,7 +73,7 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
-        Command::Serve => {
+        Command::Serve { pool_size } => {
             let config = load(&cli)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -80,6 +84,7 @@ fn main() -> anyhow::Result<()> {
                 ServeOptions {
                     demo: cli.demo,
                     explicit_config: cli.config.is_some(),
+                    demo_pool_size: pool_size.clone(),
                 },
             ))?;
         }

@@ -141,11 +141,17 @@ fn operations(
 pub struct ServeOptions {
     pub demo: bool,
     pub explicit_config: bool,
+    /// `--pool-size`: the emulated pool's size when the demo host is made.
+    pub demo_pool_size: Option<String>,
 }
 
 pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), ServeError> {
     let demo_host = if options.demo {
-        Some(crate::demo::prepare(&mut config, options.explicit_config)?)
+        Some(crate::demo::prepare(
+            &mut config,
+            options.explicit_config,
+            options.demo_pool_size.as_deref(),
+        )?)
     } else {
         None
     };

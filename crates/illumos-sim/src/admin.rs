@@ -11,13 +11,25 @@ use crate::simconf::SimConf;
 use crate::state::*;
 use crate::timefmt;
 
-const USAGE: &str = "usage: illumos-sim init <host-dir>
+const USAGE: &str = "usage: illumos-sim init <host-dir> [--pool-size SIZE]
        illumos-sim config <host-dir> [key=value ...]
        illumos-sim dump <host-dir>";
 
 pub fn main(args: &[String]) -> i32 {
     let r = match (args.first().map(String::as_str), args.get(1)) {
-        (Some("init"), Some(dir)) if args.len() == 2 => init(Path::new(dir)),
+        (Some("init"), Some(dir)) if args.len() == 2 => init(Path::new(dir), None),
+        (Some("init"), Some(dir)) if args.len() == 4 && args[2] == "--pool-size" => {
+            match crate::tools::zfsprops::parse_size(&args[3]) {
+                Some(n) if n >= 1 << 30 => init(Path::new(dir), Some(n)),
+                _ => {
+                    eprintln!(
+                        "illumos-sim: --pool-size: {} is not a size of 1G or more",
+                        args[3]
+                    );
+                    return 2;
+                }
+            }
+        }
         (Some("config"), Some(dir)) => config(Path::new(dir), &args[2..]),
         (Some("dump"), Some(dir)) if args.len() == 2 => dump(Path::new(dir)),
         _ => {
@@ -34,8 +46,12 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
-/// Creates the host (or refreshes the tool links of an existing one, keeping its state).
-pub fn init(dir: &Path) -> Result<(), String> {
+/// The pool of a fresh host: a hypervisor's, big enough for the guides' examples.
+pub const DEFAULT_POOL_SIZE: u64 = 2 << 40;
+
+/// Creates the host (or refreshes the tool links of an existing one, keeping its state; a
+/// `pool_size` given resizes its pool).
+pub fn init(dir: &Path, pool_size: Option<u64>) -> Result<(), String> {
     let e = |what: &str, err: std::io::Error| format!("{what}: {err}");
     std::fs::create_dir_all(dir).map_err(|x| e("create host dir", x))?;
     let dir = std::fs::canonicalize(dir).map_err(|x| e("host dir", x))?;
@@ -46,8 +62,15 @@ pub fn init(dir: &Path) -> Result<(), String> {
     crate::layout::pfexec(&host, &exe)?;
     let _lock = HostLock::acquire(&host.lock_path()).map_err(|x| e("lock", x))?;
     if !host.state_path().exists() {
-        seed()
+        seed(pool_size.unwrap_or(DEFAULT_POOL_SIZE))
             .save(&host.state_path())
+            .map_err(|x| e("write state", x))?;
+    } else if let Some(size) = pool_size {
+        let mut st = State::load(&host.state_path()).map_err(|x| e("read state", x))?;
+        if let Some(pool) = st.pools.get_mut("rpool") {
+            pool.size = size;
+        }
+        st.save(&host.state_path())
             .map_err(|x| e("write state", x))?;
     }
     for d in [
@@ -107,13 +130,13 @@ fn service(desc: &str, enabled: bool, props: &[(&str, Prop)], now: u64) -> Servi
 
 /// A fresh OmniOS hypervisor: igb0 with 192.168.1.10/24 and a default route, rpool with
 /// rpool/zones, ipfilter and the ISC DHCP server disabled, forwarding off, no zones.
-pub fn seed() -> State {
+pub fn seed(pool_size: u64) -> State {
     let now = timefmt::now_secs();
     let mut st = State::default();
     st.pools.insert(
         "rpool".into(),
         Pool {
-            size: 107_374_182_400,
+            size: pool_size,
             health: "ONLINE".into(),
         },
     );

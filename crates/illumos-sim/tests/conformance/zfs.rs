@@ -1,6 +1,6 @@
 use std::process::{Command, Stdio};
 
-use crate::util::Host;
+use crate::util::{Host, SIM};
 
 #[test]
 fn volumes_report_exact_sizes_and_reservation() {
@@ -364,9 +364,33 @@ fn human_list_aligns_and_zpool_lists_exact_numbers() {
     let z = h
         .run("zpool", &["list", "-H", "-p", "-o", "name,size,health"])
         .ok();
-    assert_eq!(z, "rpool\t107374182400\tONLINE\n");
+    assert_eq!(z, "rpool\t2199023255552\tONLINE\n");
     assert_eq!(
         h.run("zpool", &["list", "tank"]).fails(1),
         "cannot open 'tank': no such pool\n"
     );
+}
+
+#[test]
+fn init_sizes_the_pool_on_request_and_keeps_the_host() {
+    let h = Host::new();
+    h.run("zfs", &["create", "rpool/kept"]).ok();
+    let init = |size: &str| {
+        Command::new(SIM)
+            .args(["init", h.path().to_str().unwrap(), "--pool-size", size])
+            .output()
+            .unwrap()
+    };
+    assert!(init("500G").status.success());
+    let z = h
+        .run("zpool", &["list", "-H", "-p", "-o", "name,size"])
+        .ok();
+    assert_eq!(z, format!("rpool\t{}\n", 500u64 << 30));
+    assert!(h
+        .run("zfs", &["list", "rpool/kept"])
+        .ok()
+        .contains("rpool/kept"));
+    let bad = init("12");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--pool-size"));
 }
