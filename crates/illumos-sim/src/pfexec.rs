@@ -41,7 +41,16 @@ fn normalize(p: &Path) -> PathBuf {
 /// files are what illumos would see; the link from `<root>/sbin/zfs` to the emulator's own
 /// binary (outside) is where the emulation begins, not part of the emulated file system.
 pub fn resolve(host: &Host, program: &str) -> Resolved {
-    let mut p = normalize(&std::env::current_dir().unwrap_or_default().join(program));
+    // A bare name is looked up in PATH, as pfexec's exec does.
+    let found = (!program.contains('/'))
+        .then(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+        .flatten();
+    let given = found.unwrap_or_else(|| PathBuf::from(program));
+    let mut p = normalize(&std::env::current_dir().unwrap_or_default().join(given));
     let dir = normalize(&host.dir);
     let root = normalize(&host.root);
     for _ in 0..40 {
