@@ -15,6 +15,7 @@ mod injection;
 mod load;
 mod network;
 mod packaging;
+mod privileged;
 mod provisioning;
 mod provisioning_secrets;
 mod revocation;

@@ -80,7 +80,7 @@ pub fn init(dir: &Path) -> Result<(), String> {
     if !ipnat.exists() {
         std::fs::write(&ipnat, "").map_err(|x| e("write ipnat.conf", x))?;
     }
-    Ok(())
+    crate::package::install(&host, crate::package::helper_beside(&exe).as_deref())
 }
 
 fn prop(ty: &str, vals: &[&str]) -> Prop {

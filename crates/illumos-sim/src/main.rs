@@ -14,6 +14,7 @@ mod invlog;
 mod lock;
 mod natconf;
 mod ofmt;
+mod package;
 mod simconf;
 mod state;
 mod timefmt;

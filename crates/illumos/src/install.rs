@@ -62,6 +62,18 @@ pub struct InstallError {
     pub source: CommandError,
 }
 
+impl InstallError {
+    /// What the operator reads: what could not be done, as whom, and the helper's reason
+    /// (which names what is missing: the grant, the policy entry, a safe path).
+    pub fn describe(&self, user: &str) -> String {
+        let what = match self.verb {
+            "own-mountpoint" => "take over",
+            _ => "replace",
+        };
+        format!("cannot {what} {} as {user}: {}", self.target, self.reason)
+    }
+}
+
 fn verb_cmd(verb: &'static str, target: &Target) -> Cmd {
     Cmd::new(Tool::Install).arg(verb).arg(target.as_path())
 }

@@ -16,7 +16,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use illumos::install::{InstallError, Target};
+use illumos::install::Target;
 use illumos::ipnat::ConfPath;
 use illumos::Runner;
 use serde::{Deserialize, Serialize};
@@ -55,24 +55,6 @@ fn io_err(what: &str, p: &Path, e: std::io::Error) -> OpError {
         "cannot {what} {} as {}: {e}",
         p.display(),
         illumos::runner::agent_user()
-    ))
-}
-
-/// A helper refusal (or failure), in its own words.
-fn helper_err(e: InstallError) -> OpError {
-    if e.source.is_cancelled() {
-        return OpError::Cancelled;
-    }
-    let what = if e.verb == "own-mountpoint" {
-        "hand over"
-    } else {
-        "replace"
-    };
-    OpError::failed(format!(
-        "cannot {what} {} as {}: {}",
-        e.target,
-        illumos::runner::agent_user(),
-        e.reason
     ))
 }
 
@@ -191,9 +173,7 @@ impl ConfFile {
     /// Keeps the current version as the backup (fsynced) and says whether there was one.
     pub async fn keep_backup(&self, run: &Runner) -> Result<Replaced, OpError> {
         let existed = if self.via_helper {
-            illumos::install::backup(run, &self.target())
-                .await
-                .map_err(helper_err)?
+            illumos::install::backup(run, &self.target()).await?
         } else {
             self.keep_backup_direct()?
         };
@@ -224,9 +204,7 @@ impl ConfFile {
         let temp = self.temp()?;
         if self.via_helper {
             let text = std::fs::read(&temp.local).map_err(|e| io_err("read", &temp.local, e))?;
-            illumos::install::install(run, &self.target(), &text)
-                .await
-                .map_err(helper_err)?;
+            illumos::install::install(run, &self.target(), &text).await?;
             self.discard_temp();
             return Ok(());
         }
@@ -248,7 +226,7 @@ impl ConfFile {
             } else {
                 illumos::install::remove(run, &target).await
             };
-            return r.map_err(helper_err);
+            return Ok(r?);
         }
         if replaced.existed {
             let bytes = std::fs::read(self.backup_path())

@@ -1,0 +1,124 @@
+//! The privileged write path on an emulated host laid out as the package installs it
+//! (`illumos-sim init`: the RBAC fragments, the allow-list, the helper copy and its link):
+//! a config file replaced through `zoneweaver-install`, as the packaged agent (user
+//! `zoneweaver`, unable to write `/etc/ipf`) does it. These tests run as root, so the mode
+//! is forced (`ConfFile::with_helper`); what they prove is the agent's side of the protocol
+//! against the real helper, reached through the same runner, pfexec and tool directory.
+
+use std::path::PathBuf;
+
+use illumos::Runner;
+use zoneweaver_agent::config::Config;
+use zoneweaver_agent::network::conffile::ConfFile;
+
+use crate::support::{init_host, target_dir, TempDir};
+
+/// A fresh emulated host with the helper installed; `None` when the helper is not built
+/// (`cargo build -p zoneweaver-install`; `cargo build --workspace` builds it).
+fn host() -> Option<(TempDir, Config)> {
+    if !target_dir().join("zoneweaver-install").is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "zoneweaver-install is not built: CI builds the workspace first"
+        );
+        eprintln!("note: zoneweaver-install is not built; the helper path is not tested");
+        return None;
+    }
+    let dir = TempDir::new("privileged");
+    let host = dir.0.join("host");
+    init_host(&host);
+    let mut c = Config::default();
+    c.host.pfexec = Some(host.join("bin/pfexec"));
+    c.host.tool_dir = Some(host.join("bin"));
+    c.host.root = host.join("root");
+    Some((dir, c))
+}
+
+fn root_file(c: &Config, illumos: &str) -> PathBuf {
+    c.host_file(illumos)
+}
+
+#[tokio::test]
+async fn through_the_helper_a_config_file_is_backed_up_checked_installed_and_restored() {
+    let Some((_dir, c)) = host() else { return };
+    let run = Runner::new(c.runner_config());
+    let conf = root_file(&c, "/etc/ipf/ipnat.conf");
+    std::fs::write(&conf, "map igb0 10.9.0.0/24 -> 0/32\n").unwrap();
+    let f = ConfFile::new(&c, &"/etc/ipf/ipnat.conf".parse().unwrap()).with_helper(true);
+
+    let replaced = f.keep_backup(&run).await.unwrap();
+    assert!(replaced.existed);
+    let new = "map igb0 10.190.190.0/24 -> 0/32 portmap tcp/udp auto\n";
+    let staged = f.write_temp(new).unwrap();
+    // Staged in the agent's scratch directory, nothing written beside the target by the agent.
+    assert!(staged
+        .local
+        .starts_with(root_file(&c, "/var/lib/zoneweaver-agent/tmp")));
+    assert!(!root_file(&c, "/etc/ipf/ipnat.conf.zw-new").exists());
+    // The checking tool (run through pfexec) reads the staged file by its illumos path.
+    illumos::ipnat::check(&run, &staged.illumos).await.unwrap();
+    f.commit_temp(&run).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), new);
+    assert_eq!(
+        std::fs::read_to_string(root_file(&c, "/etc/ipf/ipnat.conf.zw-backup")).unwrap(),
+        "map igb0 10.9.0.0/24 -> 0/32\n"
+    );
+    assert!(
+        !staged.local.exists(),
+        "the staged copy is removed once installed"
+    );
+
+    f.restore(&run, &replaced).await.unwrap();
+    f.restore(&run, &replaced).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        "map igb0 10.9.0.0/24 -> 0/32\n"
+    );
+
+    // A file that did not exist is removed again by the undo.
+    let dhcp = ConfFile::new(&c, &"/etc/dhcpd.conf".parse().unwrap()).with_helper(true);
+    let replaced = dhcp.keep_backup(&run).await.unwrap();
+    assert!(!replaced.existed);
+    dhcp.write_temp("# none\n").unwrap();
+    dhcp.commit_temp(&run).await.unwrap();
+    assert!(root_file(&c, "/etc/dhcpd.conf").exists());
+    dhcp.restore(&run, &replaced).await.unwrap();
+    assert!(!root_file(&c, "/etc/dhcpd.conf").exists());
+}
+
+/// A path the package's allow-list does not name, and an allow-list nobody may trust: the
+/// task error says what could not be done, as whom, and the helper's reason; nothing changes.
+#[tokio::test]
+async fn a_refusal_names_the_file_the_user_and_the_helpers_reason() {
+    let Some((_dir, c)) = host() else { return };
+    let run = Runner::new(c.runner_config());
+    let user = illumos::runner::agent_user();
+    let other = ConfFile::new(&c, &"/etc/ipf/ipf.conf".parse().unwrap()).with_helper(true);
+    let e = other.keep_backup(&run).await.unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!("cannot replace /etc/ipf/ipf.conf as {user}: /etc/ipf/ipf.conf is not a file the policy allows")
+    );
+
+    let policy = root_file(&c, "/etc/zoneweaver-agent/privileged-paths");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let f = ConfFile::new(&c, &"/etc/ipf/ipnat.conf".parse().unwrap()).with_helper(true);
+    let before = std::fs::read(root_file(&c, "/etc/ipf/ipnat.conf")).unwrap();
+    f.write_temp("map igb0 10.1.0.0/24 -> 0/32\n").unwrap();
+    let e = f.commit_temp(&run).await.unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "cannot replace /etc/ipf/ipnat.conf as {user}: policy file "
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("is group- or other-writable (mode 0666): refusing everything"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(root_file(&c, "/etc/ipf/ipnat.conf")).unwrap(),
+        before
+    );
+}
