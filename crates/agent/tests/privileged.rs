@@ -122,3 +122,55 @@ async fn a_refusal_names_the_file_the_user_and_the_helpers_reason() {
         before
     );
 }
+
+/// Extract hands a provisioning mountpoint that is not the agent's to the helper before
+/// writing into it. The agent here is root, so the branch is reached by giving the mountpoint
+/// of an existing provisioning dataset to another user: the agent asks the helper, the
+/// helper refuses (the directory is not root's, so not fresh), and the stage fails with the
+/// helper's reason, naming the path and the agent's user. (The successful hand-over to an
+/// unprivileged agent is proven in `crates/install-helper/tests/helper.rs` with a setuid
+/// copy; end to end it needs the agent run as `zoneweaver`.)
+#[test]
+fn extract_asks_the_helper_for_a_mountpoint_that_is_not_the_agents() {
+    use crate::support::guest::{create_zone, run_pipeline};
+    use crate::support::{free_port, TestAgent};
+    use serde_json::json;
+    if host().is_none() {
+        return;
+    }
+    let agent = TestAgent::start_with(
+        "provisioning:\n  ssh:\n    wait_timeout_seconds: 1\n    wait_interval_seconds: 1\n",
+    );
+    create_zone(&agent, "pz1", "pw1");
+    let r = agent.request(
+        "PUT",
+        "/zones/pz1",
+        Some(&agent.key),
+        Some(&json!({"provisioning": {
+            "credentials": {"username": "root", "password": "pw1"},
+            "variables": {"ip": "127.0.0.1"}, "ssh_port": free_port()}})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // First run: the dataset is made and extracted into (no artifact); SSH never answers.
+    let (_, stages) = run_pipeline(&agent, "pz1");
+    let extract = agent.get(&format!("/tasks/{}", stages["extract"].as_str().unwrap()));
+    assert_eq!(extract.body["status"], "completed", "{:?}", extract.body);
+
+    let mp = agent.host.join("root/rpool/zones/pz1/provisioning");
+    assert!(mp.is_dir(), "{}", mp.display());
+    std::os::unix::fs::chown(&mp, Some(65534), Some(65534)).unwrap();
+    let (_, stages) = run_pipeline(&agent, "pz1");
+    let extract = agent.get(&format!("/tasks/{}", stages["extract"].as_str().unwrap()));
+    assert_eq!(extract.body["status"], "failed", "{:?}", extract.body);
+    let user = illumos::runner::agent_user();
+    assert_eq!(
+        extract.body["error_message"].as_str().unwrap(),
+        format!(
+            "cannot take over /rpool/zones/pz1/provisioning as {user}: \
+             /rpool/zones/pz1/provisioning is owned by uid 65534, not root: \
+             it is not a fresh mountpoint"
+        ),
+        "{:?}",
+        extract.body
+    );
+}
