@@ -1,9 +1,10 @@
 //! The privileged write path on an emulated host laid out as the package installs it
 //! (`illumos-sim init`: the RBAC fragments, the allow-list, the helper copy and its link):
 //! a config file replaced through `zoneweaver-install`, as the packaged agent (user
-//! `zoneweaver`, unable to write `/etc/ipf`) does it. These tests run as root, so the mode
-//! is forced (`ConfFile::with_helper`); what they prove is the agent's side of the protocol
-//! against the real helper, reached through the same runner, pfexec and tool directory.
+//! `zoneweaver`, unable to write `/etc/ipf`) does it. Most tests run as root and force the mode
+//! (`ConfFile::with_helper`): they prove the agent's side of the protocol against the real
+//! helper, reached through the same runner, pfexec and tool directory. One re-runs this binary
+//! as uid 65534 so that the agent's side really is unprivileged.
 
 use std::path::PathBuf;
 
@@ -172,5 +173,129 @@ fn extract_asks_the_helper_for_a_mountpoint_that_is_not_the_agents() {
         ),
         "{:?}",
         extract.body
+    );
+}
+
+/// Set in the environment of the unprivileged re-run of this test binary (below): the root of
+/// the emulated host the probe works on.
+const PROBE_ENV: &str = "ZW_UNPRIVILEGED_PROBE_ROOT";
+const NOBODY: u32 = 65534;
+
+/// The agent's side run by a process that really is unprivileged (uid 65534, as the packaged
+/// agent is `zoneweaver`): this test binary re-runs itself as that user for
+/// [`probe_as_an_unprivileged_agent`]. The helper copy of the emulated host is made setuid
+/// root, which gives it what pfexec's `euid=0` gives (the emulator's enforcing pfexec is
+/// the lead's part of issue 18; then this stand-in goes).
+#[test]
+fn an_unprivileged_agent_replaces_a_root_file_only_through_the_helper() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("note: not root; the unprivileged agent is not tested");
+        return;
+    }
+    let Some((dir, c)) = host() else { return };
+    let root = c.host.root.clone();
+    let helper = root.join("opt/zoneweaver/lib/zoneweaver-install");
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4555)).unwrap();
+    // The agent's own directory (its scratch directory lives there), as the p5m makes it.
+    let own = root.join("var/lib/zoneweaver-agent");
+    std::fs::create_dir_all(&own).unwrap();
+    std::os::unix::fs::chown(&own, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let conf = root.join("etc/ipf/ipnat.conf");
+    std::fs::write(&conf, "map igb0 10.9.0.0/24 -> 0/32\n").unwrap();
+
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "privileged::probe_as_an_unprivileged_agent",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROBE_ENV, dir.0.join("host"))
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the probe did not run: {text}");
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        "map igb0 10.190.190.0/24 -> 0/32\n"
+    );
+    let m = std::fs::metadata(&conf).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o644));
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/ipf/ipnat.conf.zw-backup")).unwrap(),
+        "map igb0 10.9.0.0/24 -> 0/32\n"
+    );
+}
+
+/// Runs only as the re-run above (a no-op otherwise): the agent, as uid 65534, facing root's
+/// `/etc/ipf`, picks the helper, and its direct writes fail naming its user.
+#[tokio::test]
+async fn probe_as_an_unprivileged_agent() {
+    let Some(host) = std::env::var_os(PROBE_ENV).map(PathBuf::from) else {
+        return;
+    };
+    // SAFETY: geteuid cannot fail.
+    assert_eq!(unsafe { libc::geteuid() }, NOBODY);
+    let mut c = Config::default();
+    c.host.pfexec = None;
+    c.host.tool_dir = Some(host.join("bin"));
+    c.host.root = host.join("root");
+    let run = Runner::new(c.runner_config());
+    let user = illumos::runner::agent_user();
+    let path = "/etc/ipf/ipnat.conf".parse().unwrap();
+
+    let direct = ConfFile::new(&c, &path).with_helper(false);
+    let e = direct.write_temp("x\n").unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "cannot write {}.zw-new as {user}: ",
+            direct.local.display()
+        )),
+        "{e}"
+    );
+
+    let f = ConfFile::new(&c, &path);
+    assert!(
+        f.via_helper(),
+        "the agent cannot write /etc/ipf: it must use the helper"
+    );
+    let replaced = f.keep_backup(&run).await.unwrap();
+    assert!(replaced.existed);
+    f.write_temp("map igb0 10.190.190.0/24 -> 0/32\n").unwrap();
+    f.commit_temp(&run).await.unwrap();
+    assert_eq!(
+        f.read().unwrap().as_deref(),
+        Some("map igb0 10.190.190.0/24 -> 0/32\n")
+    );
+    // The undo, through the helper too; then the change again, for the caller to see.
+    f.restore(&run, &replaced).await.unwrap();
+    assert_eq!(
+        f.read().unwrap().as_deref(),
+        Some("map igb0 10.9.0.0/24 -> 0/32\n")
+    );
+    f.keep_backup(&run).await.unwrap();
+    f.write_temp("map igb0 10.190.190.0/24 -> 0/32\n").unwrap();
+    f.commit_temp(&run).await.unwrap();
+
+    // A host tool that fails for lack of privilege (here: no pfexec at all, so the emulated
+    // zfs cannot open the host's root-owned state) names the grant the profile must hold.
+    let e = run
+        .output(&illumos::Cmd::new(illumos::Tool::Zfs).args(["create", "rpool/zones/x"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with(&format!(
+            "(the agent runs as {user}; the profile must grant euid=0 to /sbin/zfs)"
+        )),
+        "{e}"
     );
 }
