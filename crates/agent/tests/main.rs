@@ -16,6 +16,7 @@ mod load;
 mod network;
 mod packaging;
 mod privilege;
+mod privileged;
 mod provisioning;
 mod provisioning_secrets;
 mod revocation;

@@ -58,6 +58,32 @@ fn the_exec_profile_grants_exactly_the_tools_the_agent_runs() {
     }
 }
 
+/// The helper's allow-list names exactly the files the agent replaces through it (their
+/// default paths) and the parent of the provisioning datasets' mountpoints.
+#[test]
+fn the_privileged_paths_name_the_files_the_agent_replaces() {
+    let text = read("privileged-paths");
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let network = zoneweaver_agent::config::Config::default().network;
+    assert_eq!(
+        lines,
+        [
+            format!("file {}", network.ipnat_config_path),
+            format!("file {}", network.dhcp_config_path),
+            "mountpoints-under /rpool/zones".to_owned(),
+        ]
+    );
+    let exec = read("exec_attr.d/zoneweaver-agent");
+    assert!(exec.contains(&format!(
+        "Zoneweaver Agent:solaris:cmd:RO::{}:euid=0\n",
+        illumos::Tool::Install.resolved_path()
+    )));
+}
+
 #[test]
 fn the_profile_is_defined_and_given_to_the_service_user() {
     let prof = read("prof_attr.d/zoneweaver-agent");
@@ -130,6 +156,14 @@ fn the_ips_manifest_delivers_what_build_proto_lays_out() {
         "dir path=var/tmp/zoneweaver-ansible owner=zoneweaver group=zoneweaver-ansible mode=0710"
     ));
     assert!(p5m.contains("file path=opt/zoneweaver/share/man/man8/zoneweaver-agent.8 "));
+    // The privileged helper and its allow-list, with the owners and modes the helper checks.
+    assert!(p5m.contains("dir path=opt/zoneweaver/lib owner=root group=bin mode=0755"));
+    assert!(p5m.contains(
+        "file path=opt/zoneweaver/lib/zoneweaver-install owner=root group=bin mode=0555"
+    ));
+    assert!(p5m.contains(
+        "file path=etc/zoneweaver-agent/privileged-paths owner=root group=sys mode=0444"
+    ));
     let man = read("zoneweaver-agent.8");
     assert!(man.starts_with(".TH ZONEWEAVER-AGENT 8"));
     for sub in ["serve", "keys create", "config defaults", "openapi"] {

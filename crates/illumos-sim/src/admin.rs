@@ -96,9 +96,8 @@ pub fn init(dir: &Path, pool_size: Option<u64>) -> Result<(), String> {
     if !ipnat.exists() {
         std::fs::write(&ipnat, "").map_err(|x| e("write ipnat.conf", x))?;
     }
-    crate::layout::rbac_files(&host)?;
-    crate::layout::ownership(&host)?;
-    Ok(())
+    crate::package::install(&host, crate::package::helper_beside(&exe).as_deref())?;
+    crate::layout::ownership(&host)
 }
 
 fn prop(ty: &str, vals: &[&str]) -> Prop {

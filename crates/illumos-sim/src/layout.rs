@@ -28,37 +28,6 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("ipnat", "/usr/sbin/ipnat"),
 ];
 
-/// The package's RBAC fragments, installed where the package puts them; pfexec reads them.
-const RBAC_FILES: &[(&str, &str)] = &[
-    (
-        "/etc/security/exec_attr.d/zoneweaver-agent",
-        include_str!("../../../packaging/omnios/exec_attr.d/zoneweaver-agent"),
-    ),
-    (
-        "/etc/security/prof_attr.d/zoneweaver-agent",
-        include_str!("../../../packaging/omnios/prof_attr.d/zoneweaver-agent"),
-    ),
-    (
-        "/etc/user_attr.d/zoneweaver-agent",
-        include_str!("../../../packaging/omnios/user_attr.d/zoneweaver-agent"),
-    ),
-];
-
-/// Installs the package's RBAC files (root:sys 0444 in the package; root's here).
-pub fn rbac_files(host: &Host) -> Result<(), String> {
-    for (path, text) in RBAC_FILES {
-        let p = host.in_root(path);
-        if let Some(dir) = p.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err("create", dir, e))?;
-        }
-        let _ = std::fs::remove_file(&p);
-        std::fs::write(&p, text).map_err(|e| err("write", &p, e))?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444))
-            .map_err(|e| err("chmod", &p, e))?;
-    }
-    Ok(())
-}
-
 /// The package's manifest: its `dir` actions are laid out in the emulated root.
 const P5M: &str = include_str!("../../../packaging/omnios/zoneweaver-agent.p5m");
 

@@ -15,6 +15,7 @@ mod layout;
 mod lock;
 mod natconf;
 mod ofmt;
+mod package;
 mod pfexec;
 mod rbac;
 mod simconf;

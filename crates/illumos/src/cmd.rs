@@ -22,10 +22,13 @@ pub enum Tool {
     Zfs,
     Zpool,
     Ipnat,
+    /// The agent's own privileged helper (`crates/install-helper`): the one program its
+    /// profile lets write root's files, limited to an allow-list.
+    Install,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 14] = [
+    pub const ALL: [Tool; 15] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -40,6 +43,7 @@ impl Tool {
         Tool::Zfs,
         Tool::Zpool,
         Tool::Ipnat,
+        Tool::Install,
     ];
 
     /// The program's name, as found in its directory.
@@ -59,6 +63,7 @@ impl Tool {
             Tool::Zfs => "zfs",
             Tool::Zpool => "zpool",
             Tool::Ipnat => "ipnat",
+            Tool::Install => "zoneweaver-install",
         }
     }
 
@@ -79,6 +84,7 @@ impl Tool {
             Tool::Zfs => "/usr/sbin/zfs",
             Tool::Zpool => "/usr/sbin/zpool",
             Tool::Ipnat => "/usr/sbin/ipnat",
+            Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
         }
     }
 

@@ -792,6 +792,7 @@ mod tests {
             code: Some(1),
             stdout: String::new(),
             stderr: stderr.into(),
+            hint: None,
         })
     }
 

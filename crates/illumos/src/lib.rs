@@ -6,6 +6,7 @@
 
 pub mod cmd;
 pub mod dladm;
+pub mod install;
 pub mod ipadm;
 pub mod ipnat;
 pub mod lines;

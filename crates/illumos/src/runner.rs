@@ -144,14 +144,60 @@ pub struct Output {
 }
 
 /// A command that ran and exited non-zero (or was killed by a signal). Keeps what a caller needs
-/// to classify the failure: the argv and the tool's own words.
+/// to classify the failure: the argv and the tool's own words (classify on `stderr`, never on
+/// the message, which may carry a `hint`).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{argv} exited with {}: {}", code.map(|c| c.to_string()).unwrap_or_else(|| "a signal".into()), stderr.trim())]
+#[error("{argv} exited with {}: {}{}", code.map(|c| c.to_string()).unwrap_or_else(|| "a signal".into()), stderr.trim(), hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default())]
 pub struct CommandFailed {
     pub argv: String,
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// What the operator must change, when the failure looks like a missing privilege
+    /// ([`privilege_hint`]).
+    pub hint: Option<String>,
+}
+
+/// Phrases the tools print when they lack a privilege (`dladm: permission denied`, `zfs`'s
+/// `cannot create 'x': permission denied`, `svcadm`'s `Permission denied.`, zonecfg's
+/// `insufficient privileges`), matched case-insensitively.
+const PRIVILEGE_PHRASES: [&str; 2] = ["permission denied", "insufficient privileges"];
+
+/// The hint a failed tool's error carries when its stderr says it lacked a privilege and the
+/// agent is not root: then the likely cause is the RBAC profile, which must name the path
+/// pfexec matches (the resolved one). An agent running as root lacks no grant: no hint.
+pub fn privilege_hint(tool: Tool, stderr: &str, euid: u32, user: &str) -> Option<String> {
+    let lower = stderr.to_ascii_lowercase();
+    if euid == 0 || !PRIVILEGE_PHRASES.iter().any(|p| lower.contains(p)) {
+        return None;
+    }
+    Some(format!(
+        "(the agent runs as {user}; the profile must grant euid=0 to {})",
+        tool.resolved_path()
+    ))
+}
+
+/// The login name of the agent's effective user (`uid N` when it has none), looked up once.
+pub fn agent_user() -> &'static str {
+    static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    USER.get_or_init(|| {
+        // SAFETY: geteuid cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        let mut buf = vec![0 as libc::c_char; 4096];
+        // SAFETY: passwd is plain old data, filled by getpwuid_r.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: getpwuid_r writes only into `pw` and `buf` (whose length it is told) and
+        // sets `found` to `&pw` or null; the reentrant form is safe with other threads.
+        let r = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if r != 0 || found.is_null() || pw.pw_name.is_null() {
+            return format!("uid {uid}");
+        }
+        // SAFETY: pw_name points into `buf`, NUL-terminated by getpwuid_r.
+        unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }
+            .to_string_lossy()
+            .into_owned()
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -316,7 +362,7 @@ impl Runner {
                     argv: argv.clone(),
                     source,
                 })?;
-                finish(argv, status, stdout, stderr, elapsed)
+                finish(cmd.tool(), argv, status, stdout, stderr, elapsed)
             }
             Supervised::TimedOut => {
                 self.terminate(&mut child).await;
@@ -414,9 +460,17 @@ impl Runner {
                 })?;
                 // The consumer's failure says more (the producer usually dies of SIGPIPE after it).
                 if !c_status.success() {
-                    finish(consumer.to_string(), c_status, c_stdout, c_stderr, elapsed)
+                    finish(
+                        consumer.tool(),
+                        consumer.to_string(),
+                        c_status,
+                        c_stdout,
+                        c_stderr,
+                        elapsed,
+                    )
                 } else if !p_status.success() {
                     finish(
+                        producer.tool(),
                         producer.to_string(),
                         p_status,
                         Keep::new(0, End::Head),
@@ -425,6 +479,7 @@ impl Runner {
                     )
                 } else {
                     finish(
+                        consumer.tool(),
                         argv,
                         c_status,
                         c_stdout,
@@ -527,6 +582,7 @@ fn merged(first: Keep, second: Keep) -> Keep {
 }
 
 fn finish(
+    tool: Tool,
     argv: String,
     status: ExitStatus,
     stdout: Keep,
@@ -535,11 +591,15 @@ fn finish(
 ) -> Result<Output, CommandError> {
     let stderr = stderr.into_marked();
     if !status.success() {
+        // SAFETY: geteuid cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        let hint = privilege_hint(tool, &stderr, euid, agent_user());
         return Err(CommandError::Failed(CommandFailed {
             argv,
             code: status.code(),
             stdout: stdout.into_marked(),
             stderr,
+            hint,
         }));
     }
     if stdout.dropped() > 0 {
@@ -811,6 +871,48 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_permission_error_of_an_unprivileged_agent_names_the_grant_it_lacks() {
+        let hint = privilege_hint(
+            Tool::Zfs,
+            "cannot create 'rpool/x': Permission denied\n",
+            100,
+            "zoneweaver",
+        );
+        assert_eq!(
+            hint.as_deref(),
+            Some("(the agent runs as zoneweaver; the profile must grant euid=0 to /sbin/zfs)")
+        );
+        let hint = privilege_hint(
+            Tool::Zonecfg,
+            "zonecfg: Insufficient privileges\n",
+            100,
+            "zw",
+        );
+        assert!(hint.unwrap().ends_with("to /usr/sbin/zonecfg)"));
+        // Root lacks no grant; other failures are not about privileges.
+        assert_eq!(
+            privilege_hint(Tool::Zfs, "permission denied", 0, "root"),
+            None
+        );
+        assert_eq!(
+            privilege_hint(Tool::Zfs, "dataset does not exist", 100, "zw"),
+            None
+        );
+        let failed = CommandFailed {
+            argv: "zfs create rpool/x".into(),
+            code: Some(1),
+            stdout: String::new(),
+            stderr: "cannot create 'rpool/x': permission denied\n".into(),
+            hint: privilege_hint(Tool::Zfs, "permission denied", 100, "zoneweaver"),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "zfs create rpool/x exited with 1: cannot create 'rpool/x': permission denied \
+             (the agent runs as zoneweaver; the profile must grant euid=0 to /sbin/zfs)"
+        );
     }
 
     #[test]

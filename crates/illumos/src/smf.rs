@@ -817,6 +817,7 @@ mod tests {
             code: Some(code),
             stdout: String::new(),
             stderr: stderr.into(),
+            hint: None,
         })
     }
 

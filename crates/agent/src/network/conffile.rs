@@ -1,15 +1,24 @@
 //! Config files the agent rewrites (`ipnat.conf`, `dhcpd.conf`), changed atomically: the
 //! previous version is kept as `FILE.zw-backup` (and the replacement journalled, see
-//! `journal::stage_file`); the new text goes to a temp file beside the target (so the rename
-//! never crosses a file system), fsynced, and is validated by the caller; then the temp file is
-//! renamed over the target and the directory fsynced. A reader sees the old file or the new one,
-//! never half of either, and a crash at any point leaves one of the two (and an undo removes
-//! the temp file).
+//! `journal::stage_file`); the new text goes to a temp file, fsynced, and is validated by the
+//! caller; then it replaces the target by a rename and the directory is fsynced. A reader sees
+//! the old file or the new one, never half of either, and a crash at any point leaves one of
+//! the two (and an undo removes the temp file).
+//!
+//! Two ways to do it, chosen per file by whether the agent may write the target's directory:
+//! - **direct** (the agent runs as root, or owns the directory): the temp file is written
+//!   beside the target (so the rename never crosses a file system) and renamed by the agent;
+//! - **through the helper** (the packaged agent, user `zoneweaver`, facing root's `/etc`): the
+//!   new text is staged in the agent's scratch directory, where the check reads it, and
+//!   `zoneweaver-install` (granted `euid=0` by the profile, limited to an allow-list) keeps the
+//!   backup, installs the staged text atomically beside the target, restores or removes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use illumos::install::Target;
 use illumos::ipnat::ConfPath;
+use illumos::Runner;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -20,6 +29,10 @@ use crate::tasks::OpError;
 pub struct ConfFile {
     pub illumos: ConfPath,
     pub local: PathBuf,
+    /// Where a new version is staged when the helper installs it: the agent's scratch
+    /// directory, by its illumos path and its local one.
+    scratch: (String, PathBuf),
+    via_helper: bool,
 }
 
 /// Journal entry written before a config file is replaced: undo puts the previous version back
@@ -36,20 +49,60 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// A direct write that failed, naming the user it was attempted as.
 fn io_err(what: &str, p: &Path, e: std::io::Error) -> OpError {
-    OpError::failed(format!("cannot {what} {}: {e}", p.display()))
+    OpError::failed(format!(
+        "cannot {what} {} as {}: {e}",
+        p.display(),
+        illumos::runner::agent_user()
+    ))
 }
 
 fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Whether the agent may create and rename files in `dir`. A directory that does not exist
+/// yet is the direct path's to create (an emulated or fresh host).
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path; access(2) reads nothing else of ours. The agent's real
+    // and effective ids are the same, so access answers for the effective user.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        return true;
+    }
+    std::io::Error::last_os_error().kind() == std::io::ErrorKind::NotFound
+}
+
 impl ConfFile {
     pub fn new(config: &Config, illumos: &ConfPath) -> ConfFile {
+        let local = config.host_file(&illumos.to_string());
+        let scratch_illumos = config.host.scratch_dir.to_string_lossy().into_owned();
+        let via_helper = !local.parent().is_none_or(writable);
         ConfFile {
-            local: config.host_file(&illumos.to_string()),
+            scratch: (scratch_illumos.clone(), config.host_file(&scratch_illumos)),
             illumos: illumos.clone(),
+            local,
+            via_helper,
         }
+    }
+
+    /// Forces the way the file is replaced (see the module doc); `new` picks it from the
+    /// directory's permissions. For tests of the helper path run as root, who may write anywhere.
+    pub fn with_helper(mut self, via_helper: bool) -> ConfFile {
+        self.via_helper = via_helper;
+        self
+    }
+
+    pub fn via_helper(&self) -> bool {
+        self.via_helper
+    }
+
+    fn target(&self) -> Target {
+        Target::from(&self.illumos)
     }
 
     /// The file's text; `None` when it does not exist.
@@ -61,14 +114,36 @@ impl ConfFile {
         }
     }
 
-    /// The temp file a new version is written to, beside the target.
-    pub fn temp(&self) -> ConfFile {
-        ConfFile {
-            illumos: format!("{}.zw-new", self.illumos)
+    /// The temp file a new version is written to: beside the target, or in the scratch
+    /// directory when the helper installs it (named after the whole path, so two targets with
+    /// one base name never share it).
+    pub fn temp(&self) -> Result<ConfFile, OpError> {
+        let (illumos, local) = if self.via_helper {
+            let name = format!(
+                "{}.zw-new",
+                self.illumos
+                    .to_string()
+                    .trim_start_matches('/')
+                    .replace('/', "_")
+            );
+            (
+                format!("{}/{name}", self.scratch.0.trim_end_matches('/')),
+                self.scratch.1.join(name),
+            )
+        } else {
+            (
+                format!("{}.zw-new", self.illumos),
+                with_suffix(&self.local, ".zw-new"),
+            )
+        };
+        Ok(ConfFile {
+            illumos: illumos
                 .parse()
-                .expect("a valid path with a plain suffix is valid"),
-            local: with_suffix(&self.local, ".zw-new"),
-        }
+                .map_err(|e| OpError::failed(format!("host.scratch_dir: {e}")))?,
+            local,
+            scratch: self.scratch.clone(),
+            via_helper: self.via_helper,
+        })
     }
 
     pub fn backup_path(&self) -> PathBuf {
@@ -77,7 +152,7 @@ impl ConfFile {
 
     /// Writes `text` to [`ConfFile::temp`], fsynced, and returns it for validation.
     pub fn write_temp(&self, text: &str) -> Result<ConfFile, OpError> {
-        let temp = self.temp();
+        let temp = self.temp()?;
         if let Some(dir) = temp.local.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err("create", dir, e))?;
         }
@@ -90,22 +165,17 @@ impl ConfFile {
     }
 
     pub fn discard_temp(&self) {
-        let _ = std::fs::remove_file(self.temp().local);
+        if let Ok(t) = self.temp() {
+            let _ = std::fs::remove_file(t.local);
+        }
     }
 
     /// Keeps the current version as the backup (fsynced) and says whether there was one.
-    pub fn keep_backup(&self) -> Result<Replaced, OpError> {
-        let existed = match std::fs::read(&self.local) {
-            Ok(bytes) => {
-                let b = self.backup_path();
-                let mut f = std::fs::File::create(&b).map_err(|e| io_err("write", &b, e))?;
-                f.write_all(&bytes)
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| io_err("write", &b, e))?;
-                true
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(e) => return Err(io_err("read", &self.local, e)),
+    pub async fn keep_backup(&self, run: &Runner) -> Result<Replaced, OpError> {
+        let existed = if self.via_helper {
+            illumos::install::backup(run, &self.target()).await?
+        } else {
+            self.keep_backup_direct()?
         };
         Ok(Replaced {
             path: self.illumos.to_string(),
@@ -113,9 +183,31 @@ impl ConfFile {
         })
     }
 
-    /// Renames the temp file over the target and fsyncs the directory.
-    pub fn commit_temp(&self) -> Result<(), OpError> {
-        let temp = self.temp();
+    fn keep_backup_direct(&self) -> Result<bool, OpError> {
+        match std::fs::read(&self.local) {
+            Ok(bytes) => {
+                let b = self.backup_path();
+                let mut f = std::fs::File::create(&b).map_err(|e| io_err("write", &b, e))?;
+                f.write_all(&bytes)
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| io_err("write", &b, e))?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("read", &self.local, e)),
+        }
+    }
+
+    /// Puts the temp file in place of the target: a rename and a directory fsync, or the
+    /// helper's `install` of the staged text (then the staged copy is removed).
+    pub async fn commit_temp(&self, run: &Runner) -> Result<(), OpError> {
+        let temp = self.temp()?;
+        if self.via_helper {
+            let text = std::fs::read(&temp.local).map_err(|e| io_err("read", &temp.local, e))?;
+            illumos::install::install(run, &self.target(), &text).await?;
+            self.discard_temp();
+            return Ok(());
+        }
         std::fs::rename(&temp.local, &self.local).map_err(|e| io_err("replace", &self.local, e))?;
         if let Some(dir) = self.local.parent() {
             fsync_dir(dir).map_err(|e| io_err("sync", dir, e))?;
@@ -125,14 +217,23 @@ impl ConfFile {
 
     /// Puts back what [`ConfFile::keep_backup`] recorded and removes a temp file left by an
     /// interrupted write. Safe to run twice.
-    pub fn restore(&self, replaced: &Replaced) -> Result<(), OpError> {
+    pub async fn restore(&self, run: &Runner, replaced: &Replaced) -> Result<(), OpError> {
         self.discard_temp();
+        if self.via_helper {
+            let target = self.target();
+            let r = if replaced.existed {
+                illumos::install::restore(run, &target).await
+            } else {
+                illumos::install::remove(run, &target).await
+            };
+            return Ok(r?);
+        }
         if replaced.existed {
             let bytes = std::fs::read(self.backup_path())
                 .map_err(|e| io_err("read", &self.backup_path(), e))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
             self.write_temp(&text)?;
-            self.commit_temp()
+            self.commit_temp(run).await
         } else {
             match std::fs::remove_file(&self.local) {
                 Ok(()) => Ok(()),
@@ -147,14 +248,18 @@ impl ConfFile {
 mod tests {
     use super::*;
 
+    fn runner() -> Runner {
+        Runner::new(illumos::RunnerConfig::default())
+    }
+
     fn file(dir: &Path) -> ConfFile {
         let mut c = Config::default();
         c.host.root = dir.to_path_buf();
         ConfFile::new(&c, &"/etc/x.conf".parse().unwrap())
     }
 
-    #[test]
-    fn replace_then_restore_gives_back_the_old_bytes() {
+    #[tokio::test]
+    async fn replace_then_restore_gives_back_the_old_bytes() {
         let dir = std::env::temp_dir().join(format!("zw-conffile-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let f = file(&dir);
@@ -162,44 +267,72 @@ mod tests {
         std::fs::write(&f.local, "old\n").unwrap();
         let t = f.write_temp("new\n").unwrap();
         assert_eq!(t.illumos.to_string(), "/etc/x.conf.zw-new");
-        let r = f.keep_backup().unwrap();
+        let r = f.keep_backup(&runner()).await.unwrap();
         assert!(r.existed);
-        f.commit_temp().unwrap();
+        f.commit_temp(&runner()).await.unwrap();
         assert_eq!(std::fs::read_to_string(&f.local).unwrap(), "new\n");
         assert!(!t.local.exists());
-        f.restore(&r).unwrap();
-        f.restore(&r).unwrap();
+        f.restore(&runner(), &r).await.unwrap();
+        f.restore(&runner(), &r).await.unwrap();
         assert_eq!(std::fs::read_to_string(&f.local).unwrap(), "old\n");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn restoring_a_file_that_did_not_exist_removes_it() {
+    #[tokio::test]
+    async fn restoring_a_file_that_did_not_exist_removes_it() {
         let dir = std::env::temp_dir().join(format!("zw-conffile2-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let f = file(&dir);
         f.write_temp("new\n").unwrap();
-        let r = f.keep_backup().unwrap();
+        let r = f.keep_backup(&runner()).await.unwrap();
         assert!(!r.existed);
-        f.commit_temp().unwrap();
-        f.restore(&r).unwrap();
+        f.commit_temp(&runner()).await.unwrap();
+        f.restore(&runner(), &r).await.unwrap();
         assert!(!f.local.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn restoring_after_an_interrupted_write_removes_the_temp_file() {
+    #[tokio::test]
+    async fn restoring_after_an_interrupted_write_removes_the_temp_file() {
         let dir = std::env::temp_dir().join(format!("zw-conffile3-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let f = file(&dir);
         std::fs::create_dir_all(f.local.parent().unwrap()).unwrap();
         std::fs::write(&f.local, "old\n").unwrap();
-        let r = f.keep_backup().unwrap();
+        let r = f.keep_backup(&runner()).await.unwrap();
         let t = f.write_temp("new\n").unwrap();
         // The agent stops here (crash, failed check); the undo restores.
-        f.restore(&r).unwrap();
+        f.restore(&runner(), &r).await.unwrap();
         assert!(!t.local.exists());
         assert_eq!(std::fs::read_to_string(&f.local).unwrap(), "old\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The packaged agent cannot write `/etc/ipf`: the new text is staged in its scratch
+    /// directory (which the checking tool can read), never beside the target.
+    #[test]
+    fn through_the_helper_the_new_text_is_staged_in_the_scratch_directory() {
+        let dir = std::env::temp_dir().join(format!("zw-conffile4-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let f = file(&dir);
+        assert!(
+            !f.via_helper(),
+            "root (or a fresh directory) writes directly"
+        );
+        let f = f.with_helper(true);
+        let t = f.write_temp("new\n").unwrap();
+        assert_eq!(
+            t.illumos.to_string(),
+            "/var/lib/zoneweaver-agent/tmp/etc_x.conf.zw-new"
+        );
+        assert_eq!(
+            t.local,
+            dir.join("var/lib/zoneweaver-agent/tmp/etc_x.conf.zw-new")
+        );
+        assert_eq!(std::fs::read_to_string(&t.local).unwrap(), "new\n");
+        assert!(!f.local.exists() && !with_suffix(&f.local, ".zw-new").exists());
+        f.discard_temp();
+        assert!(!t.local.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

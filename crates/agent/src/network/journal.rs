@@ -70,7 +70,7 @@ pub async fn stage_file(
     text: &str,
     reader: Reader,
 ) -> Result<ConfFile, OpError> {
-    let replaced = file.keep_backup()?;
+    let replaced = file.keep_backup(&cx.runner).await?;
     cx.will_make(&Made::ConfigFile {
         file: replaced,
         reader,
@@ -154,7 +154,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
         }
         Made::ConfigFile { file, reader } => {
             let conf = ConfFile::new(&svc.config, &parse(&file.path)?);
-            conf.restore(file)?;
+            conf.restore(run, file).await?;
             match reader {
                 Reader::Ipnat => super::nat::reload_if_online(svc, cx).await.map(drop),
                 Reader::Dhcpd => super::dhcp::refresh_if_enabled(svc, cx).await,

@@ -200,7 +200,7 @@ pub async fn apply_with(
             file.discard_temp();
             return Err(op_err(e));
         }
-        file.commit_temp()?;
+        file.commit_temp(&cx.runner).await?;
         cx.note(&format!("wrote {}", file.illumos));
     }
     if online {

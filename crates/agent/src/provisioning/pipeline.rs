@@ -115,6 +115,15 @@ async fn dataset_dir(
     cx: &OpCx,
     ds: &DatasetName,
 ) -> Result<PathBuf, OpError> {
+    Ok(mountpoint(svc, cx, ds).await?.1)
+}
+
+/// A dataset's mountpoint: its illumos path and the host directory (under `host.root`).
+async fn mountpoint(
+    svc: &ProvisioningServices,
+    cx: &OpCx,
+    ds: &DatasetName,
+) -> Result<(String, PathBuf), OpError> {
     let mp = zfs::mountpoint(&cx.runner, ds)
         .await
         .map_err(zfs_failed)?
@@ -124,7 +133,34 @@ async fn dataset_dir(
             "dataset {ds} is not mounted (mountpoint {mp})"
         )));
     }
-    Ok(svc.config.host_file(&mp))
+    let dir = svc.config.host_file(&mp);
+    Ok((mp, dir))
+}
+
+/// Makes a fresh dataset's mountpoint the agent's own. `pfexec zfs create` leaves it to root;
+/// an agent that is not root has it handed over by the privileged helper (which accepts only
+/// an empty, root-owned directory below an allowed parent), so extraction and later syncs run
+/// unprivileged. Run on every attempt: a crash between the create and the hand-over is
+/// repaired on the next run, and a mountpoint already the agent's costs nothing.
+async fn take_over_mountpoint(cx: &OpCx, mp: &str, dir: &Path) -> Result<(), OpError> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = match std::fs::metadata(dir) {
+        Ok(m) => m.uid(),
+        // Not there (an emulated host that made no directory): created below, as the agent.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(failed(format!("cannot look at {}: {e}", dir.display()))),
+    };
+    // SAFETY: geteuid cannot fail.
+    if owner == unsafe { libc::geteuid() } {
+        return Ok(());
+    }
+    let target: illumos::install::Target = mp.parse().map_err(failed)?;
+    illumos::install::own_mountpoint(&cx.runner, &target).await?;
+    cx.note(&format!(
+        "{mp} handed to {} by zoneweaver-install",
+        illumos::runner::agent_user()
+    ));
+    Ok(())
 }
 
 pub struct Extract(pub Arc<ProvisioningServices>);
@@ -160,8 +196,15 @@ impl Operation for Extract {
                         .map_err(zfs_failed)?;
                 }
             }
-            let dir = dataset_dir(svc, cx, &ds).await?;
-            std::fs::create_dir_all(&dir).map_err(failed)?;
+            let (mp, dir) = mountpoint(svc, cx, &ds).await?;
+            take_over_mountpoint(cx, &mp, &dir).await?;
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                failed(format!(
+                    "cannot create {} as {}: {e}",
+                    dir.display(),
+                    illumos::runner::agent_user()
+                ))
+            })?;
             let Some(artifact) = p.settings.artifact_id.clone() else {
                 cx.note("no artifact to extract");
                 return Ok(Some(json!({ "dataset": ds.as_str(), "extracted": false })));

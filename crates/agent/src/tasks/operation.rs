@@ -70,6 +70,17 @@ impl OpError {
     }
 }
 
+/// The privileged helper refused or failed: the task says what could not be done, as which
+/// user, and the helper's reason (see `illumos::install`).
+impl From<illumos::install::InstallError> for OpError {
+    fn from(e: illumos::install::InstallError) -> Self {
+        if e.source.is_cancelled() {
+            return OpError::Cancelled;
+        }
+        OpError::Failed(e.describe(illumos::runner::agent_user()))
+    }
+}
+
 /// Everything a running operation may touch: its task, a runner bound to its cancellation and
 /// output log, the database, and ways to report progress and journal what it makes.
 pub struct OpCx {

@@ -254,6 +254,20 @@ pub fn give_to_agent(path: &Path) {
     }
 }
 
+/// `illumos-sim init HOST`: a fresh emulated host (with the package's files installed).
+pub fn init_host(host: &Path) {
+    let out = Command::new(sim_bin())
+        .arg("init")
+        .arg(host)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "illumos-sim init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fresh directory under the system temp dir, removed on drop unless the test failed.
 pub struct TempDir(pub PathBuf);
 
@@ -346,16 +360,7 @@ impl TestAgent {
     pub fn start_limited(server: &str, extra: &str, fds: Option<libc::rlim_t>) -> TestAgent {
         let dir = TempDir::new("agent");
         let host = dir.0.join("host");
-        let out = Command::new(sim_bin())
-            .arg("init")
-            .arg(&host)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "illumos-sim init: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        init_host(&host);
         let data = dir.0.join("data");
         std::fs::create_dir(&data).unwrap();
         give_to_agent(&data);

@@ -181,7 +181,7 @@ pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &DhcpConf) -> Result<
             return Err(OpError::failed(e));
         }
     }
-    file.commit_temp()?;
+    file.commit_temp(&cx.runner).await?;
     cx.note(&format!("wrote {}", file.illumos));
     refresh_if_enabled(svc, cx).await?;
     Ok(true)

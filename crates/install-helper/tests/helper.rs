@@ -1,0 +1,386 @@
+//! The helper as the package installs it: a copy at `<root>/opt/zoneweaver/lib/zoneweaver-install`
+//! beside a root-owned policy file, run as root (as pfexec runs it), as a setuid copy from
+//! an unprivileged real uid (what `euid=0` in exec_attr gives), and as a plain user.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const NOBODY: u32 = 65534;
+
+/// Held while a test writes an executable and while one spawns: a child forked by another
+/// thread while a copy is open for writing keeps that descriptor until it execs, and exec of
+/// the copy then fails with ETXTBSY.
+static EXEC: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn copy_exe(from: &Path, to: &Path) {
+    let _g = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+    std::fs::copy(from, to).unwrap();
+}
+const POLICY: &str = "# what the agent may change through the helper\n\
+                      file /etc/ipf/ipnat.conf\nfile /etc/dhcpd.conf\n\
+                      mountpoints-under /rpool/zones\n";
+
+struct Root {
+    top: PathBuf,
+    root: PathBuf,
+    exe: PathBuf,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl Root {
+    fn new() -> Root {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let top = std::env::temp_dir().join(format!(
+            "zw-install-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&top);
+        let root = top.join("root");
+        let exe = root.join("opt/zoneweaver/lib/zoneweaver-install");
+        std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+        copy_exe(Path::new(env!("CARGO_BIN_EXE_zoneweaver-install")), &exe);
+        set_mode(&exe, 0o555);
+        for d in ["etc/ipf", "etc/zoneweaver-agent", "rpool/zones"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        // Everything on the way must be traversable by the unprivileged callers below.
+        for d in [&top, &root] {
+            set_mode(d, 0o755);
+        }
+        let r = Root { top, root, exe };
+        std::fs::write(r.policy(), POLICY).unwrap();
+        set_mode(&r.policy(), 0o444);
+        r
+    }
+
+    fn policy(&self) -> PathBuf {
+        self.root.join("etc/zoneweaver-agent/privileged-paths")
+    }
+
+    fn path(&self, illumos: &str) -> PathBuf {
+        self.root.join(illumos.trim_start_matches('/'))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.exe);
+        c.args(args).env_clear();
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with(self.command(args), stdin)
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.top);
+    }
+}
+
+fn run_with(mut c: Command, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let spawned = {
+        let _g = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    let mut child = spawned.unwrap();
+    // The helper may refuse before reading: a broken pipe is not the test's concern.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "exit {:?}: {}", o.status, stderr(o));
+    stdout(o)
+}
+
+/// Asserts a refusal (exit 1) whose message contains `why`.
+#[track_caller]
+fn refused(o: &Output, why: &str) {
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(o));
+    let e = stderr(o);
+    assert!(e.starts_with("zoneweaver-install: "), "{e}");
+    assert!(e.contains(why), "{e:?} lacks {why:?}");
+}
+
+macro_rules! needs_root {
+    () => {
+        if !is_root() {
+            eprintln!("note: not root; the helper's privileged behaviour is not tested");
+            return;
+        }
+    };
+}
+
+#[test]
+fn backup_install_restore_remove_replace_an_allowed_file_atomically() {
+    needs_root!();
+    let r = Root::new();
+    let conf = r.path("/etc/ipf/ipnat.conf");
+    let backup = r.path("/etc/ipf/ipnat.conf.zw-backup");
+
+    assert_eq!(
+        ok(&r.run(&["backup", "/etc/ipf/ipnat.conf"], b"")),
+        "absent\n"
+    );
+    assert!(!backup.exists());
+    ok(&r.run(&["install", "/etc/ipf/ipnat.conf"], b"map one\n"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "map one\n");
+    let m = std::fs::metadata(&conf).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o644));
+
+    assert_eq!(
+        ok(&r.run(&["backup", "//etc/ipf/./ipnat.conf"], b"")),
+        "existed\n"
+    );
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), "map one\n");
+    ok(&r.run(&["install", "/etc/ipf/ipnat.conf"], b"map two\n"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "map two\n");
+    ok(&r.run(&["restore", "/etc/ipf/ipnat.conf"], b""));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "map one\n");
+
+    // A temp file left by a crash neither blocks the next install nor survives a remove.
+    let temp = r.path("/etc/ipf/ipnat.conf.zw-install");
+    std::fs::write(&temp, "half").unwrap();
+    ok(&r.run(&["install", "/etc/ipf/ipnat.conf"], b"map three\n"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "map three\n");
+    assert!(!temp.exists());
+    std::fs::write(&temp, "half").unwrap();
+    ok(&r.run(&["remove", "/etc/ipf/ipnat.conf"], b""));
+    assert!(!conf.exists() && !temp.exists());
+    ok(&r.run(&["remove", "/etc/ipf/ipnat.conf"], b""));
+
+    // Nothing to restore from is a refusal, not an empty file.
+    std::fs::remove_file(&backup).unwrap();
+    refused(
+        &r.run(&["restore", "/etc/ipf/ipnat.conf"], b""),
+        "no /etc/ipf/ipnat.conf.zw-backup",
+    );
+    assert!(!conf.exists());
+}
+
+#[test]
+fn paths_the_policy_does_not_name_are_refused_and_left_alone() {
+    needs_root!();
+    let r = Root::new();
+    std::fs::write(r.path("/etc/passwd"), "root:x:0:0\n").unwrap();
+    for (args, why) in [
+        (
+            ["install", "/etc/passwd"],
+            "/etc/passwd is not a file the policy allows",
+        ),
+        (["install", "/etc/ipf/../passwd"], "contains '..'"),
+        (["install", "etc/dhcpd.conf"], "is not an absolute path"),
+        (
+            ["remove", "/etc/dhcpd.conf.zw-backup"],
+            "is not a file the policy allows",
+        ),
+        (
+            ["own-mountpoint", "/etc/ipf"],
+            "not below a mountpoints-under entry",
+        ),
+        (
+            ["own-mountpoint", "/rpool/zones"],
+            "not below a mountpoints-under entry",
+        ),
+    ] {
+        refused(&r.run(&args, b"owned\n"), why);
+    }
+    assert_eq!(
+        std::fs::read_to_string(r.path("/etc/passwd")).unwrap(),
+        "root:x:0:0\n"
+    );
+    let o = r.run(&["chmod", "/etc/dhcpd.conf"], b"");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn a_symbolic_link_as_target_or_parent_is_refused_not_followed() {
+    needs_root!();
+    let r = Root::new();
+    let victim = r.path("/victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, r.path("/etc/dhcpd.conf")).unwrap();
+    for verb in ["install", "backup", "restore", "remove"] {
+        refused(
+            &r.run(&[verb, "/etc/dhcpd.conf"], b"evil\n"),
+            "/etc/dhcpd.conf is a symbolic link",
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(r
+        .path("/etc/dhcpd.conf")
+        .symlink_metadata()
+        .unwrap()
+        .is_symlink());
+
+    // /etc/ipf swapped for a link to another directory.
+    let elsewhere = r.path("/elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::remove_dir(r.path("/etc/ipf")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, r.path("/etc/ipf")).unwrap();
+    refused(
+        &r.run(&["install", "/etc/ipf/ipnat.conf"], b"evil\n"),
+        "/etc/ipf is a symbolic link",
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+#[test]
+fn an_untrustworthy_or_missing_policy_refuses_everything_naming_the_file() {
+    needs_root!();
+    let r = Root::new();
+    let shown = r.policy().display().to_string();
+    set_mode(&r.policy(), 0o664);
+    let o = r.run(&["install", "/etc/dhcpd.conf"], b"x\n");
+    refused(
+        &o,
+        &format!("policy file {shown} is group- or other-writable (mode 0664)"),
+    );
+    set_mode(&r.policy(), 0o446);
+    refused(
+        &r.run(&["install", "/etc/dhcpd.conf"], b"x\n"),
+        "other-writable",
+    );
+    set_mode(&r.policy(), 0o444);
+    std::os::unix::fs::chown(r.policy(), Some(NOBODY), None).unwrap();
+    refused(
+        &r.run(&["install", "/etc/dhcpd.conf"], b"x\n"),
+        "is owned by uid 65534, not root",
+    );
+    std::fs::remove_file(r.policy()).unwrap();
+    refused(
+        &r.run(&["install", "/etc/dhcpd.conf"], b"x\n"),
+        &format!("policy file {shown} is missing"),
+    );
+    std::fs::write(r.policy(), "file /etc/dhcpd.conf\nallow everything\n").unwrap();
+    refused(&r.run(&["install", "/etc/dhcpd.conf"], b"x\n"), "line 2");
+    assert!(!r.path("/etc/dhcpd.conf").exists());
+}
+
+#[test]
+fn more_than_the_size_bound_on_stdin_is_refused() {
+    needs_root!();
+    let r = Root::new();
+    std::fs::write(r.path("/etc/dhcpd.conf"), "old\n").unwrap();
+    let big = vec![b'#'; 16 * 1024 * 1024 + 1];
+    refused(
+        &r.run(&["install", "/etc/dhcpd.conf"], &big),
+        "larger than 16777216 bytes",
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.path("/etc/dhcpd.conf")).unwrap(),
+        "old\n"
+    );
+}
+
+#[test]
+fn a_copy_outside_the_package_path_refuses_to_guess_its_root() {
+    needs_root!();
+    let r = Root::new();
+    let stray = r.top.join("zoneweaver-install");
+    copy_exe(&r.exe, &stray);
+    let mut c = Command::new(&stray);
+    c.args(["install", "/etc/dhcpd.conf"]);
+    let o = run_with(c, b"x\n");
+    refused(
+        &o,
+        "is not installed as <root>/opt/zoneweaver/lib/zoneweaver-install",
+    );
+}
+
+#[test]
+fn without_euid_0_it_refuses_at_once_naming_the_missing_grant() {
+    needs_root!();
+    let r = Root::new();
+    let mut c = r.command(&["install", "/etc/dhcpd.conf"]);
+    c.uid(NOBODY).gid(NOBODY);
+    let o = run_with(c, b"x\n");
+    refused(
+        &o,
+        "without euid 0: the RBAC profile does not grant \
+         /opt/zoneweaver/lib/zoneweaver-install (exec_attr euid=0)",
+    );
+    assert!(stderr(&o).contains("running as "), "{}", stderr(&o));
+    assert!(!r.path("/etc/dhcpd.conf").exists());
+}
+
+/// The helper made setuid root and started by uid 65534 has what pfexec's `euid=0` gives:
+/// effective uid 0, real uid the caller's. `own-mountpoint` hands the directory to the real
+/// uid, and only an empty, root-owned directory below an allowed parent.
+#[test]
+fn own_mountpoint_gives_a_fresh_mountpoint_to_the_callers_real_uid() {
+    needs_root!();
+    let r = Root::new();
+    set_mode(&r.exe, 0o4555);
+    let as_nobody = |args: &[&str]| {
+        let mut c = r.command(args);
+        c.uid(NOBODY).gid(NOBODY);
+        run_with(c, b"")
+    };
+    let mp = r.path("/rpool/zones/web/provisioning");
+    std::fs::create_dir_all(&mp).unwrap();
+    ok(&as_nobody(&[
+        "own-mountpoint",
+        "/rpool/zones/web/provisioning",
+    ]));
+    let m = std::fs::metadata(&mp).unwrap();
+    assert_eq!((m.uid(), m.gid()), (NOBODY, NOBODY));
+
+    // Already handed over (or someone else's): not root-owned, refused.
+    refused(
+        &as_nobody(&["own-mountpoint", "/rpool/zones/web/provisioning"]),
+        "is owned by uid 65534, not root",
+    );
+    // Not empty: whatever is in it stays root's.
+    let full = r.path("/rpool/zones/db/provisioning");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("shadow"), "x").unwrap();
+    refused(
+        &as_nobody(&["own-mountpoint", "/rpool/zones/db/provisioning"]),
+        "is not empty",
+    );
+    assert_eq!(std::fs::metadata(&full).unwrap().uid(), 0);
+    // A link to a root-owned directory elsewhere, as the directory or as a parent.
+    std::os::unix::fs::symlink(r.path("/etc/ipf"), r.path("/rpool/zones/link")).unwrap();
+    refused(
+        &as_nobody(&["own-mountpoint", "/rpool/zones/link"]),
+        "/rpool/zones/link is a symbolic link",
+    );
+    refused(
+        &as_nobody(&["own-mountpoint", "/rpool/zones/link/x"]),
+        "/rpool/zones/link is a symbolic link",
+    );
+    assert_eq!(std::fs::metadata(r.path("/etc/ipf")).unwrap().uid(), 0);
+    // A file is not a mountpoint.
+    std::fs::write(r.path("/rpool/zones/file"), "").unwrap();
+    refused(
+        &as_nobody(&["own-mountpoint", "/rpool/zones/file"]),
+        "is not a directory",
+    );
+}
