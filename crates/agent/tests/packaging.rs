@@ -39,8 +39,12 @@ fn the_exec_profile_grants_exactly_the_tools_the_agent_runs() {
         granted.push(f[5].to_owned());
     }
     confined.sort();
-    // kill as the account: an unprivileged agent's cancel reaches the confined group.
-    assert_eq!(confined, ["ansible-galaxy", "ansible-playbook", "kill"]);
+    // kill as the account: an unprivileged agent's cancel reaches the confined group; rm as
+    // the account clears its files from a run directory.
+    assert_eq!(
+        confined,
+        ["ansible-galaxy", "ansible-playbook", "kill", "rm"]
+    );
     granted.sort();
     // pfexec matches the program's resolved path: the entries must name the files the
     // agent's paths lead to, not the links (/usr/sbin/zfs -> ../../sbin/zfs).

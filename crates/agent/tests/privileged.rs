@@ -163,7 +163,10 @@ fn extract_asks_the_helper_for_a_mountpoint_that_is_not_the_agents() {
     let (_, stages) = run_pipeline(&agent, "pz1");
     let extract = agent.get(&format!("/tasks/{}", stages["extract"].as_str().unwrap()));
     assert_eq!(extract.body["status"], "failed", "{:?}", extract.body);
-    let user = illumos::runner::agent_user();
+    // The agent's user: `zoneweaver` when the tests run as root, else the tests' own.
+    let user = crate::support::agent_user()
+        .map(|u| u.name.to_string())
+        .unwrap_or_else(|| illumos::runner::agent_user().to_string());
     assert_eq!(
         extract.body["error_message"].as_str().unwrap(),
         format!(

@@ -165,7 +165,15 @@ impl Launch {
 pub struct RunDir {
     path: PathBuf,
     gid: libc::gid_t,
+    /// pfexec, when the agent is not root: what the account made (its 0700 temporary
+    /// directories) is removed by `rm` run as the account (`CONFINED_RM`).
+    pfexec: Option<PathBuf>,
 }
+
+/// `rm`, run as the confined account through pfexec to clear its files from a run directory
+/// (the exec_attr entry carries the account's uid, as for `kill`: nothing the account could
+/// not do itself).
+pub const CONFINED_RM: &str = "/usr/bin/rm";
 
 impl RunDir {
     /// `BASE/NAME`, made afresh (mode 2770, group: the account's). BASE is made 0711 when
@@ -187,6 +195,7 @@ impl RunDir {
         let dir = RunDir {
             path,
             gid: account.gid,
+            pfexec: None,
         };
         dir.mkdir(Path::new("")).map_err(|e| err(&dir.path, e))?;
         Ok(dir)
@@ -253,12 +262,35 @@ impl RunDir {
     }
 }
 
+impl RunDir {
+    /// Clears the account's files through `pfexec rm` when the agent cannot (not root).
+    pub fn removed_through(mut self, launch: &Launch) -> RunDir {
+        if let Launch::Pfexec { pfexec, .. } = launch {
+            self.pfexec = Some(pfexec.clone());
+        }
+        self
+    }
+}
+
 impl Drop for RunDir {
     fn drop(&mut self) {
-        // The account's own files (its 0700 temporary directories) may be out of an
-        // unprivileged agent's reach: what is left there is the account's, in its own
-        // directory, and the next run of the same task name starts afresh.
-        let _ = std::fs::remove_dir_all(&self.path);
+        if std::fs::remove_dir_all(&self.path).is_ok() || !self.path.exists() {
+            return;
+        }
+        // What is left is the account's own (its 0700 temporary directories), out of an
+        // unprivileged agent's reach: `rm` as the account empties what it can (all of it but
+        // the run directory itself, which sits in the agent's base), then the agent finishes.
+        if let Some(pfexec) = &self.pfexec {
+            let _ = std::process::Command::new(pfexec)
+                .args([CONFINED_RM, "-rf", "--"])
+                .arg(&self.path)
+                .env_clear()
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 

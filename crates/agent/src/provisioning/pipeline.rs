@@ -1118,9 +1118,10 @@ impl ControllerRun {
             account.name,
             dir.path().display()
         ));
+        let launch = Launch::new(account, svc.config.host.pfexec.as_deref());
         Ok(ControllerRun {
-            launch: Launch::new(account, svc.config.host.pfexec.as_deref()),
-            dir,
+            dir: dir.removed_through(&launch),
+            launch,
             home,
             playbook,
             vars_file,

@@ -230,6 +230,8 @@ pub fn start_sshd_at(path_dir: &Path, addr: &str) -> Sshd {
     let d = &dir.0;
     keygen(&d.join("host_key"));
     keygen(&d.join("client_key"));
+    // The operator's key for the guest (`ssh_key_path`): the agent's user must read it.
+    super::give_to_agent(&d.join("client_key"));
     std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
     // sshd wants its privilege-separation directory.
     let _ = std::fs::create_dir_all("/run/sshd");
