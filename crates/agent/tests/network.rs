@@ -675,6 +675,15 @@ fn a_new_reservation_is_served_only_after_the_restart_the_agent_does() {
     assert!(output(&a, &t)
         .iter()
         .any(|l| l.starts_with("svcadm restart")));
+    // The API's "refresh" (the spec's "reload configuration") makes dhcpd read a file an
+    // administrator edited by hand: a bare svcadm refresh would not.
+    let edited = format!("{}# edited by hand\n", file(&a, DHCPD).unwrap());
+    std::fs::write(a.host_path(&format!("root{DHCPD}")), &edited).unwrap();
+    completed(
+        &a,
+        put(&a, "/network/dhcp/status", json!({"action": "refresh"})),
+    );
+    assert_eq!(served(&a), edited);
 }
 
 #[test]

@@ -566,9 +566,20 @@ async fn delete_rule(
     State(app): State<AppState>,
     Path(rule): Path<String>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    let index = !rule.is_empty() && rule.len() <= 6 && rule.bytes().all(|b| b.is_ascii_digit());
+    let stable = rule.strip_prefix("nat-").is_some_and(|h| {
+        h.len() == 12
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if !index && !stable {
+        // No rule has such an id: answered without reading the host (finding the file takes
+        // a command).
+        return Err(ApiError::not_found(format!("no NAT rule {rule}")));
+    }
     let (conf, _) = read_for_api(&app).await?;
     let rules = list(&conf);
-    let found = if !rule.is_empty() && rule.len() <= 6 && rule.bytes().all(|b| b.is_ascii_digit()) {
+    let found = if index {
         rule.parse::<usize>().ok().and_then(|i| rules.get(i))
     } else {
         rules.iter().find(|r| r.id == rule)

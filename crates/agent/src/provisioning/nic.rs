@@ -467,6 +467,10 @@ pub async fn remove(
     if reservation {
         dhcp::apply(&svc.network, cx, &conf).await?;
         cx.note(&format!("removed the DHCP reservation {physical}"));
+    } else if interrupted.is_some() {
+        // Finishing an interrupted removal: it may have written the file and stopped before
+        // the restart, and a running dhcpd would keep serving the reservation.
+        dhcp::restart_if_running(&svc.network, cx).await?;
     }
     let running = illumos::zoneadm::get(&cx.runner, zone)
         .await

@@ -908,10 +908,13 @@ impl Operation for ServiceOp {
             match p.action {
                 ServiceAction::Start => start(svc, cx).await?,
                 ServiceAction::Stop => stop(svc, cx).await?,
+                // The spec's "reload configuration": the refresh takes the service's
+                // properties, and only a restart makes dhcpd read its file (module doc).
                 ServiceAction::Refresh => {
                     smf::refresh(&cx.runner, &svc.settings.dhcp_service)
                         .await
                         .map_err(op_err)?;
+                    restart_if_running(svc, cx).await?;
                     check_not_in_maintenance(svc, cx).await?;
                 }
                 ServiceAction::Restart => {
