@@ -622,7 +622,7 @@ async fn delete_host(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DhcpStatus {
     pub success: bool,
-    /// `dhcp/server:ipv4`.
+    /// The service FMRI without `svc:/network/` (`service/dhcp:ipv4` on OmniOS).
     pub service: String,
     pub state: String,
     pub enabled: bool,
