@@ -219,15 +219,17 @@ pub struct ProvisioningNetworkConfig {
     pub dhcp_range_end: String,
 }
 
-/// Host networking (`network:`): where the files the agent edits live and which SMF instances
-/// serve them. Paths are illumos paths, reached through `host.root`, except `dhcpd_path`.
+/// Host networking (`network:`): which SMF instances serve NAT and DHCP, and optionally where
+/// their files are. Paths are illumos paths, reached through `host.root`, except `dhcpd_path`.
+/// An unset file path is read from the service's own property each time it is used
+/// (reference §1.11, §1.13), so an administrator who repoints the service is followed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
-    pub ipnat_config_path: String,
+    pub ipnat_config_path: Option<String>,
     pub ipfilter_service: String,
-    pub dhcp_config_path: String,
-    pub dhcp_leases_path: String,
+    pub dhcp_config_path: Option<String>,
+    pub dhcp_leases_path: Option<String>,
     pub dhcp_service: String,
     pub dhcpd_path: PathBuf,
 }
@@ -235,12 +237,12 @@ pub struct NetworkConfig {
 impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
-            ipnat_config_path: "/etc/ipf/ipnat.conf".into(),
+            ipnat_config_path: None,
             ipfilter_service: "svc:/network/ipfilter:default".into(),
-            dhcp_config_path: "/etc/dhcpd.conf".into(),
-            dhcp_leases_path: "/var/db/isc-dhcp/dhcpd4.leases".into(),
-            dhcp_service: "svc:/network/dhcp/server:ipv4".into(),
-            dhcpd_path: PathBuf::from("/usr/lib/inet/dhcpd"),
+            dhcp_config_path: None,
+            dhcp_leases_path: None,
+            dhcp_service: "svc:/network/service/dhcp:ipv4".into(),
+            dhcpd_path: PathBuf::from("/usr/sbin/dhcpd"),
         }
     }
 }
@@ -425,19 +427,24 @@ host:
   scratch_dir: /var/lib/zoneweaver-agent/tmp
 
 network:
-  # ipfilter's NAT rules file, rewritten atomically (backup kept as FILE.zw-backup).
-  ipnat_config_path: /etc/ipf/ipnat.conf
-  # The SMF instance that loads ipnat_config_path.
+  # The SMF instance of ipfilter; a NAT change is loaded by `svcadm refresh` of it, which
+  # reruns its own load (per-service NAT rules, then the ipnat config file).
   ipfilter_service: svc:/network/ipfilter:default
+  # ipfilter's NAT rules file, rewritten atomically (backup kept as FILE.zw-backup). Empty:
+  # the service's config/ipnat_config_file, read when needed (/etc/ipf/ipnat.conf on OmniOS).
+  ipnat_config_path:
+  # The SMF instance of the DHCP server (OmniOS's package network/service/isc-dhcp). After a
+  # change to its configuration a running server is restarted: its refresh does nothing.
+  dhcp_service: svc:/network/service/dhcp:ipv4
   # ISC dhcpd's configuration file, rewritten atomically (backup kept as FILE.zw-backup).
-  dhcp_config_path: /etc/dhcpd.conf
-  # dhcpd's leases file, read for GET /network/dhcp/leases.
-  dhcp_leases_path: /var/db/isc-dhcp/dhcpd4.leases
-  # The SMF instance of the DHCP server.
-  dhcp_service: svc:/network/dhcp/server:ipv4
+  # Empty: the service's config/config_file, read when needed (/etc/dhcpd.conf on OmniOS).
+  dhcp_config_path:
+  # dhcpd's leases file, read for GET /network/dhcp/leases. Empty: the service's
+  # config/lease_file, read when needed (/var/db/dhcpd.leases on OmniOS).
+  dhcp_leases_path:
   # The dhcpd binary used to check a new configuration (dhcpd -t -cf FILE); the check is
   # skipped with a warning when it is absent. A path on the agent's own file system.
-  dhcpd_path: /usr/lib/inet/dhcpd
+  dhcpd_path: /usr/sbin/dhcpd
 
 provisioning:
   network:

@@ -3,6 +3,12 @@
 //! client side, joined by a veth pair) the real dhcpd serving the agent's file gives a real
 //! DHCP client the reserved address for its MAC and a pool address for an unknown MAC.
 //!
+//! dhcpd is started the way OmniOS's method does (reference §1.11): its configuration file,
+//! leases file and interfaces are the emulated service's `config/config_file`,
+//! `config/lease_file` and `config/listen_ifnames`, read with the emulated `svcprop`. So the
+//! host VNIC gets a name short enough for a Linux interface, and the server side of the veth
+//! pair carries it.
+//!
 //! Needs root, `ip`, `dhcpd` and `dhclient` (scripts/install-test-deps). CI runs as root and
 //! must run it: there a missing prerequisite fails the test; elsewhere it is skipped with a note.
 //! Only traffic inside the namespaces it creates; they are removed even when the test fails.
@@ -16,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{completed, file};
-use crate::support::TestAgent;
+use crate::support::{dump, host, TestAgent};
 
 const DHCPD: &str = "/usr/sbin/dhcpd";
 const DHCLIENT: &str = "/usr/sbin/dhclient";
@@ -79,18 +85,51 @@ struct Lab {
     dhcpd: Option<Child>,
 }
 
+/// A per-test number for names that must be unique on the machine.
+fn unique_id() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// What the service's start method reads, as the emulated `svcprop` prints it.
+struct Method {
+    config_file: String,
+    lease_file: String,
+    listen_ifnames: Vec<String>,
+}
+
+fn method(a: &TestAgent) -> Method {
+    let prop = |name: &str| {
+        host(
+            a,
+            "svcprop",
+            &["-p", name, "svc:/network/service/dhcp:ipv4"],
+        )
+        .trim_end()
+        .to_owned()
+    };
+    Method {
+        config_file: prop("config/config_file"),
+        lease_file: prop("config/lease_file"),
+        listen_ifnames: prop("config/listen_ifnames")
+            .split(' ')
+            .filter(|v| !v.is_empty() && *v != "\"\"")
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
 impl Lab {
-    fn new(dir: &Path) -> Lab {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let id = format!(
-            "{}{}",
-            std::process::id() % 100_000,
-            N.fetch_add(1, Ordering::SeqCst)
-        );
+    /// `server_if`: the interface dhcpd listens on (the emulated host VNIC's name).
+    fn new(dir: &Path, id: &str, server_if: &str) -> Lab {
         let lab = Lab {
             server: format!("zwsrv{id}"),
             client: format!("zwcli{id}"),
-            server_if: format!("zws{id}"),
+            server_if: server_if.to_owned(),
             client_if: format!("zwc{id}"),
             dir: dir.to_path_buf(),
             dhcpd: None,
@@ -116,7 +155,8 @@ impl Lab {
         lab
     }
 
-    fn serve(&mut self, addr: &str, conf: &Path) {
+    /// Starts dhcpd as the method does: `-cf CONFIG -lf LEASES IFNAMES...`.
+    fn serve(&mut self, addr: &str, conf: &Path, leases: &Path, ifnames: &[String]) {
         ip(&[
             "-n",
             &self.server,
@@ -126,8 +166,6 @@ impl Lab {
             "dev",
             &self.server_if,
         ]);
-        let leases = self.dir.join("dhcpd.leases");
-        std::fs::write(&leases, "").unwrap();
         let log = std::fs::File::create(self.dir.join("dhcpd.log")).unwrap();
         let child = Command::new("ip")
             .args([
@@ -142,10 +180,10 @@ impl Lab {
             ])
             .arg(conf)
             .arg("-lf")
-            .arg(&leases)
+            .arg(leases)
             .arg("-pf")
             .arg(self.dir.join("dhcpd.pid"))
-            .arg(&self.server_if)
+            .args(ifnames)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -243,7 +281,12 @@ fn real_dhcpd_serves_the_agents_configuration() {
     if !prerequisites() {
         return;
     }
-    let a = TestAgent::start_with(&format!("network:\n  dhcpd_path: {DHCPD}\n"));
+    // dhcpd_path is the default, OmniOS's /usr/sbin/dhcpd.
+    let id = unique_id();
+    let vnic = format!("zws{id}");
+    let a = TestAgent::start_with(&format!(
+        "provisioning:\n  network:\n    host_vnic_name: {vnic}\n"
+    ));
     completed(&a, a.post("/provisioning/network/setup", json!({})));
     let t = completed(
         &a,
@@ -264,8 +307,19 @@ fn real_dhcpd_serves_the_agents_configuration() {
             .any(|l| l["line"] == "dhcpd -t: configuration OK"),
         "{out}"
     );
+    // The service's method would start dhcpd with these; the emulated daemon, restarted by
+    // the agent after the reservation, loaded exactly the file there is now.
+    let m = method(&a);
+    assert_eq!(m.config_file, "/etc/dhcpd.conf");
+    assert_eq!(m.lease_file, "/var/db/dhcpd.leases");
+    assert_eq!(m.listen_ifnames, std::slice::from_ref(&vnic));
+    let conf = a.host_path(&format!("root{}", m.config_file));
+    let leases = a.host_path(&format!("root{}", m.lease_file));
+    assert_eq!(
+        dump(&a)["dhcpd"]["svc:/network/service/dhcp:ipv4"]["config"],
+        std::fs::read_to_string(&conf).unwrap()
+    );
     // (a) dhcpd -t on the generated file, directly.
-    let conf = a.host_path("root/etc/dhcpd.conf");
     let check = Command::new(DHCPD)
         .args(["-t", "-4", "-cf"])
         .arg(&conf)
@@ -284,8 +338,8 @@ fn real_dhcpd_serves_the_agents_configuration() {
         .unwrap()
         .to_owned();
     assert_eq!(host_ip, "10.190.190.1/24");
-    let mut lab = Lab::new(&a.dir.0);
-    lab.serve(&host_ip, &conf);
+    let mut lab = Lab::new(&a.dir.0, &id, &vnic);
+    lab.serve(&host_ip, &conf, &leases, &m.listen_ifnames);
     assert_eq!(
         lab.lease_for("02:08:20:aa:bb:01", 1),
         "10.190.190.77".parse::<Ipv4Addr>().unwrap()
@@ -296,4 +350,17 @@ fn real_dhcpd_serves_the_agents_configuration() {
         o[..3] == [10, 190, 190] && (10..=254).contains(&o[3]) && o[3] != 77,
         "{pool}"
     );
+    // The lease the real dhcpd wrote to the service's lease file (a pool lease: dhcpd keeps
+    // no lease record for a fixed address) is what the agent shows.
+    let leases = a.eventually(
+        "the pool lease in GET /network/dhcp/leases",
+        || a.get("/network/dhcp/leases").body,
+        |b| {
+            b["leases"].as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|x| x["ip"] == pool.to_string() && x["mac"] == "02:08:20:aa:bb:99")
+            })
+        },
+    );
+    assert_eq!(leases["leases_path"], "/var/db/dhcpd.leases");
 }

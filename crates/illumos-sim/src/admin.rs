@@ -92,9 +92,19 @@ pub fn init(dir: &Path, pool_size: Option<u64>) -> Result<(), String> {
 ",
     )
     .map_err(|x| e("write etc/illumos-sim", x))?;
-    let ipnat = host.root.join("etc/ipf/ipnat.conf");
-    if !ipnat.exists() {
-        std::fs::write(&ipnat, "").map_err(|x| e("write ipnat.conf", x))?;
+    // ipnat.conf, and the leases files the DHCP package creates empty.
+    for f in [
+        "etc/ipf/ipnat.conf",
+        "var/db/dhcpd.leases",
+        "var/db/dhcpd6.leases",
+    ] {
+        let p = host.root.join(f);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|x| e("create root", x))?;
+        }
+        if !p.exists() {
+            std::fs::write(&p, "").map_err(|x| e(f, x))?;
+        }
     }
     crate::package::install(&host, crate::package::helper_beside(&exe).as_deref())?;
     crate::layout::ownership(&host)
@@ -125,6 +135,24 @@ fn service(desc: &str, enabled: bool, props: &[(&str, Prop)], now: u64) -> Servi
         props: map,
         ..Default::default()
     }
+}
+
+/// The `config/` properties of an instance of OmniOS's ISC DHCP service: `/etc/dhcpd{v}.conf`,
+/// `/var/db/{leases}.leases`, and one empty `listen_ifnames` value (all interfaces).
+fn dhcp_props(v: &str, leases: &str) -> Vec<(&'static str, Prop)> {
+    vec![
+        (
+            "config/config_file",
+            prop("astring", &[&format!("/etc/dhcpd{v}.conf")]),
+        ),
+        (
+            "config/lease_file",
+            prop("astring", &[&format!("/var/db/{leases}.leases")]),
+        ),
+        ("config/listen_ifnames", prop("astring", &[""])),
+        ("config/debug", prop("boolean", &["false"])),
+        ("config/omapi_conn_limit", prop("integer", &["200"])),
+    ]
 }
 
 /// A fresh OmniOS hypervisor: igb0 with 192.168.1.10/24 and a default route, rpool with
@@ -292,37 +320,14 @@ pub fn seed(pool_size: u64) -> State {
                 now,
             ),
         ),
+        // OmniOS's package network/service/isc-dhcp (reference §1.11), delivered disabled.
         (
-            "svc:/network/dhcp/server:ipv4",
-            service(
-                "ISC DHCP Server",
-                false,
-                &[
-                    ("config/config_file", prop("astring", &["/etc/dhcpd.conf"])),
-                    (
-                        "config/lease_file",
-                        prop("astring", &["/var/db/isc-dhcp/dhcpd4.leases"]),
-                    ),
-                    ("config/listen_ifnames", prop("astring", &[])),
-                ],
-                now,
-            ),
+            "svc:/network/service/dhcp:ipv4",
+            service("ISC DHCP Server", false, &dhcp_props("", "dhcpd"), now),
         ),
         (
-            "svc:/network/dhcp/server:ipv6",
-            service(
-                "ISC DHCP Server",
-                false,
-                &[
-                    ("config/config_file", prop("astring", &["/etc/dhcpd6.conf"])),
-                    (
-                        "config/lease_file",
-                        prop("astring", &["/var/db/isc-dhcp/dhcpd6.leases"]),
-                    ),
-                    ("config/listen_ifnames", prop("astring", &[])),
-                ],
-                now,
-            ),
+            "svc:/network/service/dhcp:ipv6",
+            service("ISC DHCP Server", false, &dhcp_props("6", "dhcpd6"), now),
         ),
     ];
     for (f, s) in svcs {

@@ -34,6 +34,10 @@ pub struct State {
     /// Active NAT rules, normalised as `ipnat -l` prints them.
     #[serde(default)]
     pub nat_rules: Vec<String>,
+    /// What each running DHCP instance's dhcpd loaded when it started, keyed by FMRI: it reads
+    /// its configuration only at start (a refresh of the OmniOS service does nothing to it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dhcpd: BTreeMap<String, DhcpdLoaded>,
     // Bookkeeping below: never part of `dump`.
     /// Fault-rule match counters, keyed by the rule's text.
     #[serde(default)]
@@ -42,6 +46,16 @@ pub struct State {
     pub next_zone_id: u32,
     #[serde(default)]
     pub txg: u64,
+}
+
+/// The configuration an emulated dhcpd serves: its config file's text and the interfaces it
+/// was told to listen on (empty: all), as the service's start method read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpdLoaded {
+    pub config_file: String,
+    pub config: String,
+    pub lease_file: String,
+    pub listen_ifnames: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

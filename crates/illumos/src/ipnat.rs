@@ -1,5 +1,6 @@
-//! IPFilter NAT: the `ipnat.conf` rules the agent writes, and the `ipnat` command that loads
-//! and lists them (reference §1.10).
+//! IPFilter NAT: the `ipnat.conf` rules the agent writes, and the `ipnat` command that checks
+//! and lists them (reference §1.10). Loading is ipfilter's: `svcadm refresh` runs its method,
+//! which also loads the per-service NAT files a bare `ipnat -CF -f FILE` would drop (§1.13).
 //!
 //! The file is parsed into lines. Rules of the subset the agent writes (`map`, `map ...
 //! portmap`, `bimap`, `rdr`) become [`NatRule`]s; comments, blank lines and every other line
@@ -490,7 +491,7 @@ impl NatConf {
 }
 
 // ---------------------------------------------------------------------------------------------
-// `ipnat -l` and the flush counts.
+// `ipnat -l`.
 
 const RULES_HEADER: &str = "List of active MAP/Redirect filters:";
 const SESSIONS_HEADER: &str = "List of active sessions:";
@@ -552,31 +553,6 @@ pub fn parse_list(text: &str) -> Result<ActiveNat, ParseError> {
     Ok(out)
 }
 
-/// What `ipnat -CF` removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Flushed {
-    /// `N entries flushed from NAT table` (`-F`).
-    pub sessions: u64,
-    /// `N entries flushed from NAT list` (`-C`).
-    pub rules: u64,
-}
-
-/// Parses the flush lines printed by `ipnat -CF -f FILE` (reference §1.10).
-pub fn parse_flush(text: &str) -> Result<Flushed, ParseError> {
-    let mut out = Flushed::default();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let bad = || ParseError::new("ipnat -CF", line, "expected 'N entries flushed from ...'");
-        let (n, rest) = line.trim().split_once(' ').ok_or_else(bad)?;
-        let n: u64 = n.parse().map_err(|_| bad())?;
-        match rest {
-            "entries flushed from NAT table" => out.sessions = n,
-            "entries flushed from NAT list" => out.rules = n,
-            _ => return Err(bad()),
-        }
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Commands.
 
@@ -620,13 +596,6 @@ impl fmt::Display for ConfPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// `ipnat -CF -f FILE`: flush sessions and rules, then load FILE (the OmniOS reload idiom).
-pub fn reload_cmd(file: &ConfPath) -> Cmd {
-    Cmd::new(Tool::Ipnat)
-        .args(["-CF", "-f"])
-        .arg(file.as_path())
 }
 
 /// `ipnat -n -f FILE`: parse only, nothing loaded; a non-zero exit means the file is invalid.
@@ -674,19 +643,6 @@ pub async fn check(run: &Runner, file: &ConfPath) -> Result<(), IpnatError> {
             action: "check",
             kind: rejected_or_command(e),
         })
-}
-
-/// Flushes and reloads the rules from `file`.
-pub async fn reload(run: &Runner, file: &ConfPath) -> Result<Flushed, IpnatError> {
-    let err = |kind| IpnatError {
-        action: "reload",
-        kind,
-    };
-    let out = run
-        .output(&reload_cmd(file))
-        .await
-        .map_err(|e| err(rejected_or_command(e)))?;
-    parse_flush(&out.stdout).map_err(|e| err(e.into()))
 }
 
 pub async fn list(run: &Runner) -> Result<ActiveNat, IpnatError> {
@@ -953,27 +909,8 @@ List of active sessions:
     }
 
     #[test]
-    fn flush_counts_come_table_first() {
-        // reference §1.10, verbatim
-        let out = "0 entries flushed from NAT table\n2 entries flushed from NAT list\n";
-        assert_eq!(
-            parse_flush(out).unwrap(),
-            Flushed {
-                sessions: 0,
-                rules: 2
-            }
-        );
-        assert_eq!(parse_flush("").unwrap(), Flushed::default());
-        assert!(parse_flush("2 entries flushed from somewhere\n").is_err());
-    }
-
-    #[test]
     fn ipnat_argv() {
         let p: ConfPath = "/etc/ipf/ipnat.conf".parse().unwrap();
-        assert_eq!(
-            reload_cmd(&p).argv(),
-            ["ipnat", "-CF", "-f", "/etc/ipf/ipnat.conf"]
-        );
         assert_eq!(
             check_cmd(&p).argv(),
             ["ipnat", "-n", "-f", "/etc/ipf/ipnat.conf"]

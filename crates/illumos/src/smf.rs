@@ -358,6 +358,9 @@ pub enum PropValue {
     Astring(SmfString),
     /// Several astring values: `astring: ("a" "b")`; empty clears the property's values.
     Astrings(Vec<SmfString>),
+    /// One empty astring value, `astring: ""`: how some manifests say "none set" (OmniOS's
+    /// DHCP `config/listen_ifnames`, reference §1.11).
+    EmptyAstring,
     Boolean(bool),
     Count(u64),
     Integer(i64),
@@ -367,7 +370,9 @@ pub enum PropValue {
 impl PropValue {
     pub fn prop_type(&self) -> PropType {
         match self {
-            PropValue::Astring(_) | PropValue::Astrings(_) => PropType::Astring,
+            PropValue::Astring(_) | PropValue::Astrings(_) | PropValue::EmptyAstring => {
+                PropType::Astring
+            }
             PropValue::Boolean(_) => PropType::Boolean,
             PropValue::Count(_) => PropType::Count,
             PropValue::Integer(_) => PropType::Integer,
@@ -395,6 +400,7 @@ impl PropValue {
                 .chain(list.iter().map(quote))
                 .chain(std::iter::once(")".to_owned()))
                 .collect(),
+            PropValue::EmptyAstring => vec!["\"\"".to_owned()],
             PropValue::Boolean(b) => vec![b.to_string()],
             PropValue::Count(n) => vec![n.to_string()],
             PropValue::Integer(n) => vec![n.to_string()],
@@ -827,8 +833,8 @@ mod tests {
         assert_eq!(f.service(), "network/ipfilter");
         assert_eq!(f.instance(), "default");
         assert_eq!(
-            fmri("svc://localhost/network/dhcp/server:ipv4").as_str(),
-            "svc:/network/dhcp/server:ipv4"
+            fmri("svc://localhost/network/service/dhcp:ipv4").as_str(),
+            "svc:/network/service/dhcp:ipv4"
         );
         assert_eq!(
             fmri("svc:/site/SUNW,foo-bar_1:i0").as_str(),
@@ -897,7 +903,7 @@ disabled       svc:/network/ipv4-forwarding:default
     #[test]
     fn svcs_star_marks_a_transition_and_question_mark_is_absent() {
         let s = parse_svcs(
-            "offline*       svc:/network/dhcp/server:ipv4\n?              svc:/site/x:default\n",
+            "offline*       svc:/network/service/dhcp:ipv4\n?              svc:/site/x:default\n",
         )
         .unwrap();
         assert_eq!(s[0].state, ServiceState::Offline);
@@ -983,7 +989,7 @@ disabled       svc:/network/ipv4-forwarding:default
 
     #[test]
     fn setprop_argv_quotes_strings_for_svccfg_relexing() {
-        let f = fmri("svc:/network/dhcp/server:ipv4");
+        let f = fmri("svc:/network/service/dhcp:ipv4");
         let p: PropName = "config/listen_ifnames".parse().unwrap();
         let v = PropValue::Astrings(vec!["provision_interconnect0".parse().unwrap()]);
         assert_eq!(
@@ -991,7 +997,7 @@ disabled       svc:/network/ipv4-forwarding:default
             [
                 "svccfg",
                 "-s",
-                "svc:/network/dhcp/server:ipv4",
+                "svc:/network/service/dhcp:ipv4",
                 "setprop",
                 "config/listen_ifnames",
                 "=",
@@ -1015,6 +1021,11 @@ disabled       svc:/network/ipv4-forwarding:default
         assert_eq!(
             setprop_cmd(&f, &p, &PropValue::Boolean(true)).argv()[6..],
             ["boolean:", "true"]
+        );
+        // OmniOS's DHCP default for listen_ifnames: one empty value (reference §1.11).
+        assert_eq!(
+            setprop_cmd(&f, &p, &PropValue::EmptyAstring).argv()[6..],
+            ["astring:", "\"\""]
         );
         assert_eq!(
             setprop_cmd(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use illumos::persistence::Persistence;
-use illumos::smf::{Fmri, PropValue, SmfString, Wait};
+use illumos::smf::{Fmri, Wait};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -157,7 +157,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
             conf.restore(run, file).await?;
             match reader {
                 Reader::Ipnat => super::nat::reload_if_online(svc, cx).await.map(drop),
-                Reader::Dhcpd => super::dhcp::refresh_if_enabled(svc, cx).await,
+                Reader::Dhcpd => super::dhcp::restart_if_running(svc, cx).await,
             }
         }
         Made::ServiceEnabled { fmri } => {
@@ -209,11 +209,8 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
         }
         Made::TeardownBegun => Ok(()),
         Made::ListenIfnames { previous } => {
-            let values = previous
-                .iter()
-                .map(|v| parse::<SmfString>(v))
-                .collect::<Result<Vec<_>, _>>()?;
-            super::dhcp::set_listen(svc, cx, PropValue::Astrings(values)).await
+            let value = super::dhcp::listen_value(previous)?;
+            super::dhcp::set_listen(svc, cx, value).await
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod forwarding;
 pub mod journal;
 pub mod links;
 pub mod nat;
+pub mod paths;
 pub mod provisioning;
 pub mod settings;
 pub mod validate;

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use illumos::dladm::{self, CreateVnic, LinkFailure, VnicMac};
 use illumos::ipadm::{self, AddrFilter, IpFailure, ListedAddr};
-use illumos::ipnat::{MapRule, NatConf, NatProto, NatRule, Portmap, PortmapPorts};
+use illumos::ipnat::{MapRule, NatProto, NatRule, Portmap, PortmapPorts};
 use illumos::link::LinkName;
 use illumos::net::{AddrObj, Ipv4Cidr};
 use illumos::persistence::Persistence;
@@ -279,8 +279,7 @@ impl SetupOp {
         p: &ProvisioningNet,
         phys: &LinkName,
     ) -> Result<Action, OpError> {
-        let file = super::conffile::ConfFile::new(&self.0.config, &self.0.settings.ipnat_conf);
-        let mut conf = NatConf::parse(&file.read()?.unwrap_or_default());
+        let mut conf = nat::read_conf(&self.0, &cx.runner).await?;
         let mut added = false;
         for r in nat_rules(p, phys) {
             added |= conf.ensure(r);
@@ -310,7 +309,7 @@ impl SetupOp {
     }
 
     async fn dhcp_subnet(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
-        let mut conf = dhcp::read_conf(&self.0)?;
+        let mut conf = dhcp::read_conf(&self.0, &cx.runner).await?;
         let existed = conf.subnets().any(|s| s.net() == p.subnet);
         let changed = conf.upsert_subnet(&SubnetConfig {
             net: p.subnet,
@@ -488,18 +487,17 @@ pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, Ap
             ListedAddr::V4(c) if p.subnet.contains(c.addr()) => Some(c.to_string()),
             _ => None,
         });
-    let nat_conf = NatConf::parse(
-        &super::conffile::ConfFile::new(&svc.config, &svc.settings.ipnat_conf)
-            .read()
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .unwrap_or_default(),
-    );
+    let nat_conf = nat::read_conf(svc, run)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let nat_rule = nat_conf
         .rules()
         .map(|(_, r)| r)
         .find(|r| is_provisioning_rule(p, r) && matches!(r, NatRule::Map(m) if m.portmap.is_some()))
         .map(ToString::to_string);
-    let dhcp_conf = dhcp::read_conf(svc).map_err(|e| ApiError::internal(e.to_string()))?;
+    let dhcp_conf = dhcp::read_conf(svc, run)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let dhcp_configured = dhcp_conf.subnets().any(|s| s.net() == p.subnet);
     let dhcp_state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
         .await
@@ -667,10 +665,10 @@ impl Operation for TeardownOp {
                 removed.push("dhcp_service");
             }
             if dhcp::listen_ifnames(svc, run).await.map_err(op_err)? == [p.host_vnic.to_string()] {
-                dhcp::set_listen(svc, cx, PropValue::Astrings(Vec::new())).await?;
+                dhcp::set_listen(svc, cx, PropValue::EmptyAstring).await?;
             }
             cx.progress(20, "DHCP subnet").await?;
-            let mut conf = dhcp::read_conf(svc)?;
+            let mut conf = dhcp::read_conf(svc, run).await?;
             if conf.remove_subnet(p.subnet) {
                 removed.push("dhcp_subnet");
             }

@@ -60,13 +60,14 @@ impl ProvisioningNet {
     }
 }
 
-/// Everything the network area reads from the configuration, validated.
+/// Everything the network area reads from the configuration, validated. A file path that is
+/// `None` is the service's own (see `network::paths`).
 #[derive(Debug, Clone)]
 pub struct NetSettings {
-    pub ipnat_conf: ConfPath,
+    pub ipnat_conf: Option<ConfPath>,
     pub ipfilter: Fmri,
-    pub dhcp_conf: ConfPath,
-    pub dhcp_leases: String,
+    pub dhcp_conf: Option<ConfPath>,
+    pub dhcp_leases: Option<ConfPath>,
     pub dhcp_service: Fmri,
     pub dhcpd_path: std::path::PathBuf,
     pub provisioning: ProvisioningNet,
@@ -79,6 +80,14 @@ where
     T::Err: std::fmt::Display,
 {
     v.parse().map_err(|e: T::Err| (key, e.to_string()))
+}
+
+/// An optional path key: unset or empty means "ask the service".
+fn parse_opt(key: &'static str, v: &Option<String>) -> Result<Option<ConfPath>, Bad> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(key, s))
+        .transpose()
 }
 
 /// A DHCP pool bound: inside the subnet, not its network or broadcast address.
@@ -108,15 +117,14 @@ impl NetSettings {
             range_start: parse("provisioning.network.dhcp_range_start", &p.dhcp_range_start)?,
             range_end: parse("provisioning.network.dhcp_range_end", &p.dhcp_range_end)?,
         };
-        let leases: ConfPath = parse("network.dhcp_leases_path", &n.dhcp_leases_path)?;
         if !n.dhcpd_path.is_absolute() {
             return Err(("network.dhcpd_path", "must be an absolute path".into()));
         }
         Ok(NetSettings {
-            ipnat_conf: parse("network.ipnat_config_path", &n.ipnat_config_path)?,
+            ipnat_conf: parse_opt("network.ipnat_config_path", &n.ipnat_config_path)?,
             ipfilter: parse("network.ipfilter_service", &n.ipfilter_service)?,
-            dhcp_conf: parse("network.dhcp_config_path", &n.dhcp_config_path)?,
-            dhcp_leases: leases.to_string(),
+            dhcp_conf: parse_opt("network.dhcp_config_path", &n.dhcp_config_path)?,
+            dhcp_leases: parse_opt("network.dhcp_leases_path", &n.dhcp_leases_path)?,
             dhcp_service: parse("network.dhcp_service", &n.dhcp_service)?,
             dhcpd_path: n.dhcpd_path.clone(),
             provisioning,
@@ -140,6 +148,27 @@ mod tests {
         let s = NetSettings::from_config(&Config::default()).unwrap();
         assert_eq!(s.provisioning.etherstub.as_str(), "estub_provision0");
         assert_eq!(s.provisioning.host_cidr().to_string(), "10.190.190.1/24");
+    }
+
+    #[test]
+    fn the_defaults_are_omnios_and_ask_the_services_for_their_files() {
+        let s = NetSettings::from_config(&Config::default()).unwrap();
+        assert_eq!(s.dhcp_service.as_str(), "svc:/network/service/dhcp:ipv4");
+        assert_eq!(s.dhcpd_path, std::path::PathBuf::from("/usr/sbin/dhcpd"));
+        assert!(s.ipnat_conf.is_none() && s.dhcp_conf.is_none() && s.dhcp_leases.is_none());
+        let c = Config::parse(
+            "network:\n  dhcp_config_path: /etc/site/dhcpd.conf\n  dhcp_leases_path:\n",
+            "c.yaml",
+        )
+        .unwrap();
+        let s = NetSettings::from_config(&c).unwrap();
+        assert_eq!(s.dhcp_conf.unwrap().to_string(), "/etc/site/dhcpd.conf");
+        assert!(s.dhcp_leases.is_none());
+        let err = Config::parse("network:\n  dhcp_leases_path: var/db/x\n", "c.yaml").unwrap_err();
+        assert!(
+            err.to_string().contains("network.dhcp_leases_path"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::pipeline::StageParams;
 use super::ProvisioningServices;
 use crate::network::dhcp::{self, conf::DhcpConf, conf::HostEntry};
+use crate::network::paths::HostFile;
 use crate::network::settings::{usable_in, ProvisioningNet};
 use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
 use crate::zones::host::ScratchFile;
@@ -164,23 +165,27 @@ async fn apply(
     r.map_err(|e| OpError::failed(e.detail()))
 }
 
-fn leased(svc: &ProvisioningServices) -> HashSet<Ipv4Addr> {
-    let path = svc
-        .config
-        .host_file(&svc.network.settings.dhcp_leases.to_string());
-    std::fs::read_to_string(path)
+/// Addresses with an active lease in the leases file the DHCP service names now.
+async fn leased(svc: &ProvisioningServices, cx: &OpCx) -> Result<HashSet<Ipv4Addr>, OpError> {
+    let leases = svc
+        .network
+        .path_of(&cx.runner, HostFile::DhcpLeases)
+        .await
+        .map_err(failed)?;
+    let path = svc.config.host_file(&leases.to_string());
+    Ok(std::fs::read_to_string(path)
         .ok()
         .and_then(|t| dhcp::leases::parse(&t).ok())
         .unwrap_or_default()
         .into_iter()
         .filter(|l| l.state.as_deref() == Some("active"))
         .filter_map(|l| l.ip.parse().ok())
-        .collect()
+        .collect())
 }
 
 /// The NIC and reservation of a zone, as recipe variables: `provisioning_nic`, `mac`, `ip`
 /// (the reservation's address, unless the zone's settings name one) and `dns`.
-pub fn variables(
+pub async fn variables(
     svc: &ProvisioningServices,
     cfg: &ZoneConfig,
 ) -> Result<BTreeMap<String, String>, OpError> {
@@ -190,7 +195,7 @@ pub fn variables(
         return Ok(vars);
     };
     vars.insert("provisioning_nic".to_owned(), physical.clone());
-    let conf = dhcp::read_conf(&svc.network)?;
+    let conf = dhcp::read_conf(&svc.network, &svc.network.runner).await?;
     // The first DNS server the provisioning subnet hands out, for recipes that set a resolver.
     if let Some(dns) = conf
         .subnets()
@@ -227,7 +232,7 @@ pub async fn zone_variables(
         .await
         .map_err(|e| OpError::failed(e.detail()))?
         .ok_or_else(|| OpError::failed(format!("zone {zone} does not exist")))?;
-    variables(svc, &cfg)
+    variables(svc, &cfg).await
 }
 
 /// The pipeline's `network` stage.
@@ -289,7 +294,7 @@ impl Operation for NicStage {
                 }
             };
             cx.progress(60, "Reserving the zone's address").await?;
-            let mut conf = dhcp::read_conf(&svc.network)?;
+            let mut conf = dhcp::read_conf(&svc.network, &cx.runner).await?;
             let current = conf
                 .hosts()
                 .into_iter()
@@ -307,7 +312,7 @@ impl Operation for NicStage {
             let ip = match keep {
                 Some(h) => h.ip.expect("checked"),
                 None => {
-                    let ip = choose_address(p, &conf, &physical, want, &leased(svc))
+                    let ip = choose_address(p, &conf, &physical, want, &leased(svc, cx).await?)
                         .map_err(OpError::failed)?;
                     conf.remove_host(&physical);
                     let entry = HostEntry {
@@ -457,11 +462,15 @@ pub async fn remove(
             return Ok(json!({ "removed": false }));
         }
     };
-    let mut conf = dhcp::read_conf(&svc.network)?;
+    let mut conf = dhcp::read_conf(&svc.network, &cx.runner).await?;
     let reservation = conf.remove_host(&physical);
     if reservation {
         dhcp::apply(&svc.network, cx, &conf).await?;
         cx.note(&format!("removed the DHCP reservation {physical}"));
+    } else if interrupted.is_some() {
+        // Finishing an interrupted removal: it may have written the file and stopped before
+        // the restart, and a running dhcpd would keep serving the reservation.
+        dhcp::restart_if_running(&svc.network, cx).await?;
     }
     let running = illumos::zoneadm::get(&cx.runner, zone)
         .await

@@ -361,6 +361,7 @@ async fn test_recipe(
     let nic = match &zone {
         Some(z) => match app.zones.host.config(z).await.map_err(ApiError::host)? {
             Some(cfg) => super::nic::variables(&app.provisioning, &cfg)
+                .await
                 .map_err(|e| ApiError::internal(e.to_string()))?,
             None => BTreeMap::new(),
         },

@@ -165,7 +165,7 @@ fn dhcp_running(a: &TestAgent) {
     );
 }
 
-/// A host reservation while the server runs (it is refreshed).
+/// A host reservation while the server runs (it is restarted to read it).
 pub fn dhcp_host_add() -> Op {
     Op {
         name: "DHCP host add",

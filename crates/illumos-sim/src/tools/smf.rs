@@ -1,12 +1,17 @@
 //! SMF shared by svcs/svcadm/svccfg/svcprop: FMRI patterns, the instance state machine, and
 //! the start methods of the services whose behaviour the agent depends on (ipfilter loads
-//! ipnat.conf; the DHCP server needs a subnet for each interface it listens on).
+//! ipnat.conf, at start and refresh; the DHCP server needs a subnet for each interface it
+//! listens on, and reads its configuration only at start: OmniOS's refresh method is `:true`).
 
 use std::io::Write;
 
 use crate::ctx::Ctx;
 use crate::natconf;
-use crate::state::Service;
+use crate::state::{DhcpdLoaded, Service};
+
+/// The instances of OmniOS's ISC DHCP package (reference §1.11).
+pub const DHCP_V4: &str = "svc:/network/service/dhcp:ipv4";
+pub const DHCP_V6: &str = "svc:/network/service/dhcp:ipv6";
 use crate::timefmt;
 
 /// Finishes transitions whose time has come (`offline*` → `online`). Called first by every
@@ -34,7 +39,7 @@ fn glob(p: &str, s: &str) -> bool {
 }
 
 /// Instances an operand names: a full FMRI, an abbreviation matching trailing components
-/// (`ipfilter`, `dhcp/server:ipv4`, `:default`), or an fnmatch pattern.
+/// (`ipfilter`, `service/dhcp:ipv4`, `:default`), or an fnmatch pattern.
 pub fn resolve(cx: &Ctx, pat: &str) -> Vec<String> {
     let pat = pat.replace("svc://localhost/", "svc:/");
     if pat.contains(['*', '?', '[']) {
@@ -137,6 +142,43 @@ fn dhcp_subnets(text: &str) -> Vec<(u32, u32)> {
         .collect()
 }
 
+/// Whether dhcpd (v4) can serve: each interface it listens on has an address inside a subnet
+/// declaration of `text` (with none named, at least one interface does).
+fn dhcp4_serves(cx: &Ctx, text: &str, listen: &[String]) -> Result<(), String> {
+    let subnets = dhcp_subnets(text);
+    let covered = |ifn: &str| -> Option<bool> {
+        let a = cx
+            .st
+            .addrs
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("{ifn}/")))
+            .map(|(_, a)| a.addr.clone())?;
+        let (ip, _) = v4(&a)?;
+        Some(subnets.iter().any(|(net, m)| ip & m == net & m))
+    };
+    if listen.is_empty() {
+        let any = cx
+            .st
+            .ifs
+            .keys()
+            .filter(|i| *i != "lo0")
+            .any(|i| covered(i) == Some(true));
+        return if any {
+            Ok(())
+        } else {
+            Err("Not configured to listen on any interfaces!".into())
+        };
+    }
+    for ifn in listen {
+        match covered(ifn) {
+            None => return Err(format!("Interface {ifn} has no IPv4 address")),
+            Some(false) => return Err(format!("No subnet declaration for {ifn}")),
+            Some(true) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Runs the instance's start method; `Err` is why it went to maintenance.
 fn start_method(cx: &mut Ctx, fmri: &str) -> Result<(), String> {
     let s = cx.st.services[fmri].clone();
@@ -148,46 +190,29 @@ fn start_method(cx: &mut Ctx, fmri: &str) -> Result<(), String> {
             cx.st.nat_rules = rules;
             Ok(())
         }
-        "svc:/network/dhcp/server:ipv4" => {
+        DHCP_V4 | DHCP_V6 => {
             let file = prop1(&s, "config/config_file");
             let text = std::fs::read_to_string(cx.host.resolve(&file))
                 .map_err(|_| format!("Can't open {file}: No such file or directory"))?;
-            let subnets = dhcp_subnets(&text);
+            // One empty value (the package's default) means every interface.
             let listen: Vec<String> = s
                 .running
                 .get("config/listen_ifnames")
                 .map(|p| p.values.clone())
-                .unwrap_or_default();
-            let covered = |ifn: &str| -> Option<bool> {
-                let a = cx
-                    .st
-                    .addrs
-                    .iter()
-                    .find(|(k, _)| k.starts_with(&format!("{ifn}/")))
-                    .map(|(_, a)| a.addr.clone())?;
-                let (ip, _) = v4(&a)?;
-                Some(subnets.iter().any(|(net, m)| ip & m == net & m))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|v| !v.is_empty())
+                .collect();
+            let loaded = DhcpdLoaded {
+                config_file: file,
+                config: text.clone(),
+                lease_file: prop1(&s, "config/lease_file"),
+                listen_ifnames: listen.clone(),
             };
-            if listen.is_empty() {
-                let any = cx
-                    .st
-                    .ifs
-                    .keys()
-                    .filter(|i| *i != "lo0")
-                    .any(|i| covered(i) == Some(true));
-                return if any {
-                    Ok(())
-                } else {
-                    Err("Not configured to listen on any interfaces!".into())
-                };
+            if fmri == DHCP_V4 {
+                dhcp4_serves(cx, &text, &listen)?;
             }
-            for ifn in listen {
-                match covered(&ifn) {
-                    None => return Err(format!("Interface {ifn} has no IPv4 address")),
-                    Some(false) => return Err(format!("No subnet declaration for {ifn}")),
-                    Some(true) => {}
-                }
-            }
+            cx.st.dhcpd.insert(fmri.to_owned(), loaded);
             Ok(())
         }
         "svc:/network/ipv4-forwarding:default" | "svc:/network/ipv6-forwarding:default" => {
@@ -212,6 +237,9 @@ fn start_method(cx: &mut Ctx, fmri: &str) -> Result<(), String> {
 fn stop_method(cx: &mut Ctx, fmri: &str) {
     match fmri {
         "svc:/network/ipfilter:default" => cx.st.nat_rules.clear(),
+        DHCP_V4 | DHCP_V6 => {
+            cx.st.dhcpd.remove(fmri);
+        }
         "svc:/network/ipv4-forwarding:default" | "svc:/network/ipv6-forwarding:default" => {
             let key = if fmri.contains("ipv4") {
                 "ipv4-forwarding"
@@ -305,7 +333,10 @@ pub fn refresh(cx: &mut Ctx, fmri: &str) {
         .services
         .get(fmri)
         .is_some_and(|s| s.state == "online" || s.state == "degraded");
-    if online {
+    if online && (fmri == DHCP_V4 || fmri == DHCP_V6) {
+        // The package's refresh method is `:true`: dhcpd keeps what it loaded at start.
+        log(cx, fmri, "Executing refresh method (\":true\")");
+    } else if online {
         log(cx, fmri, "Executing refresh method");
         if let Err(why) = start_method(cx, fmri) {
             log(cx, fmri, &why);

@@ -1,9 +1,12 @@
 //! `/network/dhcp/*`: ISC dhcpd's configuration (subnets and host reservations in
 //! `dhcpd.conf`, edited through [`conf::DhcpConf`]), its SMF service, and its leases.
 //!
-//! Every change: render, `dhcpd -t -cf` on a temp file beside the target (when a dhcpd binary
-//! is there), fsync, backup, rename, then refresh the service if it runs; a service that goes
-//! to maintenance fails the task, whose undo restores the previous file.
+//! The files are the service's (`config/config_file`, `config/lease_file`) unless config.yaml
+//! names them ([`super::paths`]). Every change: render, `dhcpd -t -cf` on a temp file beside
+//! the target (when a dhcpd binary is there), fsync, backup, rename, then restart the service
+//! if it runs: OmniOS's dhcpd reads its configuration only at start and the service's refresh
+//! method is `:true` (reference §1.11). A service that goes to maintenance fails the task,
+//! whose undo restores the previous file.
 
 pub mod check;
 pub mod conf;
@@ -27,6 +30,7 @@ use utoipa_axum::routes;
 
 use super::conffile::ConfFile;
 use super::journal::{self, Made, Reader};
+use super::paths::HostFile;
 use super::settings::usable_in;
 use super::{op_err, read_err, validate, NetworkServices, LOCK_DHCPD, SCOPE};
 use crate::http::auth::{Auth, Operator, Viewer};
@@ -58,18 +62,19 @@ pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
 // ---------------------------------------------------------------------------------------------
 // The file and the service, for tasks (and the provisioning network).
 
-pub fn dhcp_file(svc: &NetworkServices) -> ConfFile {
-    ConfFile::new(&svc.config, &svc.settings.dhcp_conf)
+/// dhcpd.conf as the service names it now (or as config.yaml overrides it).
+pub async fn dhcp_file(svc: &NetworkServices, run: &illumos::Runner) -> Result<ConfFile, OpError> {
+    svc.file_of(run, HostFile::DhcpConf).await.map_err(op_err)
 }
 
-pub fn read_conf(svc: &NetworkServices) -> Result<DhcpConf, OpError> {
-    let text = dhcp_file(svc).read()?.unwrap_or_default();
-    DhcpConf::parse(&text).map_err(|e| {
-        OpError::failed(format!(
-            "{} cannot be edited safely: {e}",
-            svc.settings.dhcp_conf
-        ))
-    })
+fn parse_conf(file: &ConfFile) -> Result<DhcpConf, OpError> {
+    let text = file.read()?.unwrap_or_default();
+    DhcpConf::parse(&text)
+        .map_err(|e| OpError::failed(format!("{} cannot be edited safely: {e}", file.illumos)))
+}
+
+pub async fn read_conf(svc: &NetworkServices, run: &illumos::Runner) -> Result<DhcpConf, OpError> {
+    parse_conf(&dhcp_file(svc, run).await?)
 }
 
 fn listen_prop() -> PropName {
@@ -93,7 +98,8 @@ pub async fn listen_ifnames(
     )
 }
 
-/// Sets `config/listen_ifnames` and refreshes the service so it reads it.
+/// Sets `config/listen_ifnames`, refreshes the service so the property is in its running
+/// snapshot, and restarts a running server: its method reads the property only at start.
 pub async fn set_listen(svc: &NetworkServices, cx: &OpCx, value: PropValue) -> Result<(), OpError> {
     smf::setprop(
         &cx.runner,
@@ -106,7 +112,21 @@ pub async fn set_listen(svc: &NetworkServices, cx: &OpCx, value: PropValue) -> R
     smf::refresh(&cx.runner, &svc.settings.dhcp_service)
         .await
         .map_err(op_err)?;
-    check_not_in_maintenance(svc, cx).await
+    restart_if_running(svc, cx).await
+}
+
+/// The property value for `ifnames`; none is the package's default, one empty value (every
+/// interface, reference §1.11).
+pub fn listen_value(ifnames: &[String]) -> Result<PropValue, OpError> {
+    if ifnames.is_empty() {
+        return Ok(PropValue::EmptyAstring);
+    }
+    let values = ifnames
+        .iter()
+        .map(|v| v.parse::<SmfString>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| OpError::failed(format!("bad listen_ifnames value: {e}")))?;
+    Ok(PropValue::Astrings(values))
 }
 
 /// Makes the service listen on exactly `interface`; returns whether it changed.
@@ -148,13 +168,16 @@ async fn check_not_in_maintenance(svc: &NetworkServices, cx: &OpCx) -> Result<()
     Ok(())
 }
 
-/// Refreshes the DHCP service when it is running, so it rereads its configuration.
-pub async fn refresh_if_enabled(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
+/// Restarts the DHCP server when it is running, so dhcpd reads its configuration again (a
+/// refresh would not: see the module doc), and says so in the task output.
+pub async fn restart_if_running(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
+    let fmri = &svc.settings.dhcp_service;
     match service_state(svc, &cx.runner).await? {
         Some(ServiceState::Online | ServiceState::Degraded) => {
-            smf::refresh(&cx.runner, &svc.settings.dhcp_service)
-                .await
-                .map_err(op_err)?;
+            smf::restart(&cx.runner, fmri).await.map_err(op_err)?;
+            cx.note(&format!(
+                "svcadm restart {fmri}: dhcpd reads its configuration only at start"
+            ));
             check_not_in_maintenance(svc, cx).await
         }
         _ => Ok(()),
@@ -164,7 +187,7 @@ pub async fn refresh_if_enabled(svc: &NetworkServices, cx: &OpCx) -> Result<(), 
 /// Writes `conf` atomically (see the module doc). Returns false when the file already had
 /// exactly this text.
 pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &DhcpConf) -> Result<bool, OpError> {
-    let file = dhcp_file(svc);
+    let file = dhcp_file(svc, &cx.runner).await?;
     let text = conf.render();
     if file.read()?.as_deref() == Some(text.as_str()) {
         return Ok(false);
@@ -183,7 +206,7 @@ pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &DhcpConf) -> Result<
     }
     file.commit_temp(&cx.runner).await?;
     cx.note(&format!("wrote {}", file.illumos));
-    refresh_if_enabled(svc, cx).await?;
+    restart_if_running(svc, cx).await?;
     Ok(true)
 }
 
@@ -274,9 +297,14 @@ pub struct DhcpConfigRequest {
     pub listen_interface: Option<String>,
 }
 
-fn read_for_api(app: &AppState) -> Result<DhcpConf, ApiError> {
-    read_conf(&app.network)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "config-unparsable", e.to_string()))
+/// The configuration and its illumos path.
+async fn read_for_api(app: &AppState) -> Result<(DhcpConf, String), ApiError> {
+    let file = dhcp_file(&app.network, &app.network.runner)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let conf = parse_conf(&file)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "config-unparsable", e.to_string()))?;
+    Ok((conf, file.illumos.to_string()))
 }
 
 fn service_running(state: Option<ServiceState>) -> bool {
@@ -290,7 +318,7 @@ async fn get_config(
     _: Viewer,
     State(app): State<AppState>,
 ) -> Result<Json<DhcpConfigView>, ApiError> {
-    let conf = read_for_api(&app)?;
+    let (conf, config_path) = read_for_api(&app).await?;
     let run = &app.network.runner;
     let listen = listen_ifnames(&app.network, run).await.map_err(read_err)?;
     let state = smf::service_state(run, &app.network.settings.dhcp_service)
@@ -307,7 +335,7 @@ async fn get_config(
         config,
         subnets,
         service_enabled: service_running(state),
-        config_path: app.network.settings.dhcp_conf.to_string(),
+        config_path,
     }))
 }
 
@@ -402,7 +430,7 @@ async fn put_config(
     ApiJson(req): ApiJson<DhcpConfigRequest>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let (cfg, listen) = req.validate()?;
-    read_for_api(&app)?;
+    read_for_api(&app).await?;
     if let Some(l) = &listen {
         let known = illumos::ipadm::show_if(&app.network.runner, Some(l))
             .await
@@ -472,7 +500,7 @@ async fn list_hosts(
     _: Viewer,
     State(app): State<AppState>,
 ) -> Result<Json<DhcpHostList>, ApiError> {
-    let conf = read_for_api(&app)?;
+    let (conf, config_path) = read_for_api(&app).await?;
     Ok(Json(DhcpHostList {
         success: true,
         hosts: conf
@@ -484,7 +512,7 @@ async fn list_hosts(
                 ip: h.ip.map(|i| i.to_string()),
             })
             .collect(),
-        config_path: app.network.settings.dhcp_conf.to_string(),
+        config_path,
     }))
 }
 
@@ -518,7 +546,7 @@ async fn add_host(
         mac: Some(validate::mac("mac", &req.mac)?),
         ip: Some(validate::ipv4("ip", &req.ip)?),
     };
-    let conf = read_for_api(&app)?;
+    let (conf, _) = read_for_api(&app).await?;
     check_host(&conf, &host)?;
     let id = uuid::Uuid::new_v4().to_string();
     let claims = [
@@ -569,7 +597,7 @@ async fn delete_host(
     Path(hostname): Path<String>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let name = validate::hostname("hostname", &hostname)?;
-    let conf = read_for_api(&app)?;
+    let (conf, _) = read_for_api(&app).await?;
     if !conf.hosts().iter().any(|h| h.name == name) {
         return Err(ApiError::not_found(format!("no DHCP host entry {name}")));
     }
@@ -594,7 +622,7 @@ async fn delete_host(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DhcpStatus {
     pub success: bool,
-    /// `dhcp/server:ipv4`.
+    /// The service FMRI without `svc:/network/` (`service/dhcp:ipv4` on OmniOS).
     pub service: String,
     pub state: String,
     pub enabled: bool,
@@ -671,7 +699,12 @@ pub struct LeaseList {
 #[utoipa::path(get, path = "/network/dhcp/leases", tag = "network",
     security(("api_key" = ["viewer"])), responses((status = 200, body = LeaseList)))]
 async fn get_leases(_: Viewer, State(app): State<AppState>) -> Result<Json<LeaseList>, ApiError> {
-    let path = app.config.host_file(&app.network.settings.dhcp_leases);
+    let leases_path = app
+        .network
+        .path_of(&app.network.runner, HostFile::DhcpLeases)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let path = app.config.host_file(&leases_path.to_string());
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -681,7 +714,7 @@ async fn get_leases(_: Viewer, State(app): State<AppState>) -> Result<Json<Lease
     Ok(Json(LeaseList {
         success: true,
         leases,
-        leases_path: app.network.settings.dhcp_leases.clone(),
+        leases_path: leases_path.to_string(),
     }))
 }
 
@@ -729,7 +762,7 @@ impl Operation for ConfigOp {
                 dns,
             )
             .map_err(|e| bad_params(e.message))?;
-            let mut conf = read_conf(&self.0)?;
+            let mut conf = read_conf(&self.0, &cx.runner).await?;
             conf.upsert_subnet(&cfg);
             cx.progress(30, "writing dhcpd.conf").await?;
             let wrote = apply(&self.0, cx, &conf).await?;
@@ -786,7 +819,7 @@ impl Operation for AddHostOp {
                         .map_err(bad_params)?,
                 ),
             };
-            let mut conf = read_conf(&self.0)?;
+            let mut conf = read_conf(&self.0, &cx.runner).await?;
             // Checked again under the lock: another task may have taken the name meanwhile.
             check_host(&conf, &host).map_err(|e| OpError::failed(e.message))?;
             conf.add_host(host.clone());
@@ -815,7 +848,7 @@ impl Operation for DeleteHostOp {
     fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
         Box::pin(async move {
             let p: HostParams = cx.params()?;
-            let mut conf = read_conf(&self.0)?;
+            let mut conf = read_conf(&self.0, &cx.runner).await?;
             if !conf.remove_host(&p.hostname) {
                 cx.note(&format!("no host entry {}: already gone", p.hostname));
                 return Ok(Some(json!({"removed": false})));
@@ -875,10 +908,13 @@ impl Operation for ServiceOp {
             match p.action {
                 ServiceAction::Start => start(svc, cx).await?,
                 ServiceAction::Stop => stop(svc, cx).await?,
+                // The spec's "reload configuration": the refresh takes the service's
+                // properties, and only a restart makes dhcpd read its file (module doc).
                 ServiceAction::Refresh => {
                     smf::refresh(&cx.runner, &svc.settings.dhcp_service)
                         .await
                         .map_err(op_err)?;
+                    restart_if_running(svc, cx).await?;
                     check_not_in_maintenance(svc, cx).await?;
                 }
                 ServiceAction::Restart => {
