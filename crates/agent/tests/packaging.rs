@@ -72,13 +72,18 @@ fn the_privileged_paths_name_the_files_the_agent_replaces() {
         .map(|l| l.split('#').next().unwrap().trim())
         .filter(|l| !l.is_empty())
         .collect();
+    // By default the agent replaces the files the services name (ipfilter's
+    // config/ipnat_config_file, the DHCP server's config/config_file); their defaults on
+    // OmniOS are these (reference §1.11, §1.13).
     let network = zoneweaver_agent::config::Config::default().network;
+    assert_eq!(network.ipnat_config_path, None);
+    assert_eq!(network.dhcp_config_path, None);
     assert_eq!(
         lines,
         [
-            format!("file {}", network.ipnat_config_path),
-            format!("file {}", network.dhcp_config_path),
-            "mountpoints-under /rpool/zones".to_owned(),
+            "file /etc/ipf/ipnat.conf",
+            "file /etc/dhcpd.conf",
+            "mountpoints-under /rpool/zones",
         ]
     );
     let exec = read("exec_attr.d/zoneweaver-agent");
