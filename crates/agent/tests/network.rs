@@ -686,11 +686,26 @@ fn a_new_reservation_is_served_only_after_the_restart_the_agent_does() {
     assert_eq!(served(&a), edited);
 }
 
+/// What an administrator adds to `/etc/zoneweaver-agent/privileged-paths` so that the agent
+/// may replace other files than the default ones.
+fn allow_files(a: &TestAgent, files: &[&str]) {
+    use std::io::Write;
+    let mut policy = std::fs::OpenOptions::new()
+        .append(true)
+        .open(a.host_path("root/etc/zoneweaver-agent/privileged-paths"))
+        .unwrap();
+    for f in files {
+        writeln!(policy, "file {f}").unwrap();
+    }
+}
+
 #[test]
 fn the_files_are_the_ones_the_services_name_now() {
     let a = TestAgent::start();
     let sim = |tool: &str, args: &[&str]| crate::support::host(&a, tool, args);
-    // An administrator repoints both services (and refreshes them, as svccfg requires).
+    // An administrator repoints both services (and refreshes them, as svccfg requires), and
+    // lets the agent's privileged writer replace the new files.
+    allow_files(&a, &["/etc/site/dhcpd.conf", "/etc/site/ipnat.conf"]);
     std::fs::create_dir_all(a.host_path("root/etc/site")).unwrap();
     std::fs::write(
         a.host_path("root/etc/site/dhcpd.conf"),
@@ -774,6 +789,7 @@ fn config_yaml_can_still_name_the_files() {
     let a = TestAgent::start_with(
         "network:\n  dhcp_config_path: /etc/site-dhcpd.conf\n  ipnat_config_path: /etc/site-ipnat.conf\n",
     );
+    allow_files(&a, &["/etc/site-dhcpd.conf", "/etc/site-ipnat.conf"]);
     std::fs::write(
         a.host_path("root/etc/site-dhcpd.conf"),
         "subnet 192.168.1.0 netmask 255.255.255.0 {\n}\n",

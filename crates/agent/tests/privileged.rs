@@ -98,7 +98,10 @@ async fn a_refusal_names_the_file_the_user_and_the_helpers_reason() {
     let e = other.keep_backup(&run).await.unwrap_err().to_string();
     assert_eq!(
         e,
-        format!("cannot replace /etc/ipf/ipf.conf as {user}: /etc/ipf/ipf.conf is not a file the policy allows")
+        format!(
+            "cannot replace /etc/ipf/ipf.conf as {user}: /etc/ipf/ipf.conf is not a file the policy \
+             allows (an admin adds `file /etc/ipf/ipf.conf` to /etc/zoneweaver-agent/privileged-paths)"
+        )
     );
 
     let policy = root_file(&c, "/etc/zoneweaver-agent/privileged-paths");

@@ -40,13 +40,17 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
     if verb == Verb::OwnMountpoint {
         if !policy.allows_mountpoint(target) {
             return Err(format!(
-                "{target} is not below a mountpoints-under entry of the policy"
+                "{target} is not below a mountpoints-under entry of the policy ({})",
+                crate::POLICY
             ));
         }
         return own_mountpoint(root, target);
     }
     if !policy.allows_file(target) {
-        return Err(format!("{target} is not a file the policy allows"));
+        return Err(format!(
+            "{target} is not a file the policy allows (an admin adds `file {target}` to {})",
+            crate::POLICY
+        ));
     }
     let (dir, name) = beneath::parent_of(root, target)?;
     refuse_non_file(&dir, name, target)?;
