@@ -44,6 +44,13 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
                 crate::POLICY
             ));
         }
+        // Only a provisioning dataset's (`<zone dataset>/provisioning`): never a zonepath or
+        // another empty root directory that happens to sit under the same parent.
+        if target.components().last().map(String::as_str) != Some("provisioning") {
+            return Err(format!(
+                "{target} is not a provisioning dataset's mountpoint (its last component must be 'provisioning')"
+            ));
+        }
         return own_mountpoint(root, target);
     }
     if !policy.allows_file(target) {

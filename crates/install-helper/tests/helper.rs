@@ -366,21 +366,36 @@ fn own_mountpoint_gives_a_fresh_mountpoint_to_the_callers_real_uid() {
         "is not empty",
     );
     assert_eq!(std::fs::metadata(&full).unwrap().uid(), 0);
-    // A link to a root-owned directory elsewhere, as the directory or as a parent.
-    std::os::unix::fs::symlink(r.path("/etc/ipf"), r.path("/rpool/zones/link")).unwrap();
+    // A zonepath (or any other empty root directory there) is not a provisioning mountpoint.
+    std::fs::create_dir_all(r.path("/rpool/zones/web2")).unwrap();
     refused(
-        &as_nobody(&["own-mountpoint", "/rpool/zones/link"]),
-        "/rpool/zones/link is a symbolic link",
+        &as_nobody(&["own-mountpoint", "/rpool/zones/web2"]),
+        "is not a provisioning dataset's mountpoint",
     );
+    assert_eq!(
+        std::fs::metadata(r.path("/rpool/zones/web2"))
+            .unwrap()
+            .uid(),
+        0
+    );
+    // A link to a root-owned directory elsewhere, as the directory or as a parent.
+    std::fs::create_dir_all(r.path("/rpool/zones/lk")).unwrap();
+    std::os::unix::fs::symlink(r.path("/etc/ipf"), r.path("/rpool/zones/lk/provisioning")).unwrap();
     refused(
-        &as_nobody(&["own-mountpoint", "/rpool/zones/link/x"]),
+        &as_nobody(&["own-mountpoint", "/rpool/zones/lk/provisioning"]),
+        "/rpool/zones/lk/provisioning is a symbolic link",
+    );
+    std::os::unix::fs::symlink(r.path("/etc"), r.path("/rpool/zones/link")).unwrap();
+    refused(
+        &as_nobody(&["own-mountpoint", "/rpool/zones/link/provisioning"]),
         "/rpool/zones/link is a symbolic link",
     );
     assert_eq!(std::fs::metadata(r.path("/etc/ipf")).unwrap().uid(), 0);
     // A file is not a mountpoint.
-    std::fs::write(r.path("/rpool/zones/file"), "").unwrap();
+    std::fs::create_dir_all(r.path("/rpool/zones/f")).unwrap();
+    std::fs::write(r.path("/rpool/zones/f/provisioning"), "").unwrap();
     refused(
-        &as_nobody(&["own-mountpoint", "/rpool/zones/file"]),
+        &as_nobody(&["own-mountpoint", "/rpool/zones/f/provisioning"]),
         "is not a directory",
     );
 }
