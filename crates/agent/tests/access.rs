@@ -136,9 +136,16 @@ fn errors_are_json_with_a_code() {
     assert_eq!(r.body["success"], false);
     assert_eq!(r.body["code"], "unauthorized");
     assert!(r.body["error"].as_str().unwrap().contains("API key"));
+    // The Zoneweaver UI's backend keeps only `message`.
+    assert_eq!(r.body["message"], r.body["error"]);
     let r = agent.get("/no/such/thing");
     assert_eq!(r.status, 404);
     assert_eq!(r.body["code"], "not-found");
+    assert_eq!(r.body["message"], r.body["error"]);
+    let r = agent.post("/zones", json!({"name": "bad name", "brand": "bhyve"}));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["field"], "name");
+    assert_eq!(r.body["message"], r.body["error"]);
 }
 
 #[test]
@@ -210,7 +217,18 @@ fn metrics_count_requests_tasks_and_host_commands() {
     agent.get("/tasks");
     let r = agent.get("/metrics");
     assert_eq!(r.status, 200);
+    // OpenMetrics, labelled as such: a counter's `# TYPE` names its family, its samples end in
+    // `_total`, and the exposition ends with `# EOF`.
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
     let text = r.body.as_str().unwrap();
+    assert!(
+        text.contains("# TYPE zoneweaver_http_requests counter\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(
         text.contains(
             r#"zoneweaver_http_requests_total{route="/tasks",method="GET",status="200"}"#

@@ -8,13 +8,17 @@ use utoipa::ToSchema;
 
 use crate::db::DbError;
 
-/// Every error answer: `{"success": false, "error": ..., "code": ..., "field": ...}`.
+/// Every error answer: `{"success": false, "error": ..., "message": ..., "code": ...,
+/// "field": ...}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Always false.
     pub success: bool,
     /// What went wrong, for a person.
     pub error: String,
+    /// The same text as `error`: the Zoneweaver UI's backend (as the original agent's clients)
+    /// reads `message`.
+    pub message: String,
     /// What went wrong, for a program (kebab-case).
     pub code: String,
     /// The request field at fault, when there is one (a dotted path such as `boot_volume.size`).
@@ -111,7 +115,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             success: false,
-            error: self.message,
+            error: self.message.clone(),
+            message: self.message,
             code: self.code.to_owned(),
             field: self.field,
         };

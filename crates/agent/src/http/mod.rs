@@ -266,14 +266,17 @@ async fn read_body(req: Request, limit: usize) -> Result<Request, Response> {
     }
 }
 
-/// Prometheus text exposition.
+/// OpenMetrics text exposition (what Prometheus scrapes): a counter's family is named without
+/// `_total` in its `# TYPE` line and its samples carry it, which is right in OpenMetrics and
+/// wrong in the older 0.0.4 text format this was once labelled as.
 #[utoipa::path(get, path = "/metrics", tag = "system", security(("api_key" = ["viewer"])),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "OpenMetrics text format",
+        content_type = "application/openmetrics-text")))]
 async fn metrics_text(_: Viewer, State(app): State<AppState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         )],
         app.metrics.render(),
     )

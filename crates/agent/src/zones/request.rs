@@ -513,13 +513,7 @@ impl CloudInitRequest {
             out.push((attr("resolvers"), value("x", r)?));
         }
         if let Some(k) = &self.sshkey {
-            let parts: Vec<&str> = k.split(' ').collect();
-            let ok = parts.len() >= 2
-                && (parts[0].starts_with("ssh-") || parts[0].starts_with("ecdsa-"))
-                && parts[1]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-            if !ok {
+            if !is_ssh_public_key(k) {
                 return Err(ApiError::invalid(
                     format!("{field}.sshkey"),
                     "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)",
@@ -954,8 +948,53 @@ impl ModifyZoneRequest {
     }
 }
 
+/// One public key as an `authorized_keys` line gives it, without options: a key type OpenSSH
+/// names (`ssh-ed25519`, `ecdsa-sha2-nistp256`, the FIDO `sk-ssh-ed25519@openssh.com` and
+/// `sk-ecdsa-sha2-nistp256@openssh.com`, their `-cert-v01@openssh.com` forms), the base64 key,
+/// an optional comment.
+fn is_ssh_public_key(k: &str) -> bool {
+    let parts: Vec<&str> = k.split(' ').collect();
+    let ty = parts[0];
+    parts.len() >= 2
+        && ["ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-"]
+            .iter()
+            .any(|p| ty.starts_with(p))
+        && ty
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'@' | b'.'))
+        && !parts[1].is_empty()
+        && parts[1]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn ssh_keys_of_every_type_openssh_names_are_accepted_fido_included() {
+        for k in [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK u@h",
+            "ssh-rsa AAAAB3NzaC1yc2E=",
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNh u@h",
+            "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t yubikey",
+            "sk-ecdsa-sha2-nistp256@openssh.com AAAAInNrLWVjZHNh u@h",
+            "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5 u@h",
+        ] {
+            assert!(is_ssh_public_key(k), "{k}");
+        }
+        for k in [
+            "",
+            "ssh-ed25519",
+            "ssh-ed25519 ",
+            "rsa AAAA",
+            "sk-ssh-ed25519@openssh.com AAAA$x",
+            "no-pty ssh-ed25519 AAAA",
+            "ssh-ed25519;x AAAA",
+        ] {
+            assert!(!is_ssh_public_key(k), "{k}");
+        }
+    }
     use super::*;
 
     fn create(v: serde_json::Value) -> Result<(CreateSpec, Option<String>), ApiError> {
