@@ -213,7 +213,13 @@ fn an_unprivileged_agent_replaces_a_root_file_only_through_the_helper() {
     let conf = root.join("etc/ipf/ipnat.conf");
     std::fs::write(&conf, "map igb0 10.9.0.0/24 -> 0/32\n").unwrap();
 
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    // Run from where uid 65534 can reach it (the checkout may sit under a private home).
+    let exe = crate::support::bin_dir().join("integration-probe");
+    let me = std::env::current_exe().unwrap();
+    if !exe.exists() && std::fs::hard_link(&me, &exe).is_err() {
+        std::fs::copy(&me, &exe).unwrap();
+    }
+    let out = std::process::Command::new(&exe)
         .args([
             "--exact",
             "privileged::probe_as_an_unprivileged_agent",
