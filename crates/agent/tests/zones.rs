@@ -563,6 +563,15 @@ fn modify_queues_changes_for_the_next_boot() {
         "{:?}",
         z["pending_changes"]
     );
+    // One key, one meaning: the detail lists the changes; the list counts them.
+    let raw = agent.get_text("/zones/web");
+    assert_eq!(raw.matches("\"pending_changes\"").count(), 1, "{raw}");
+    let listed = agent.get("/zones");
+    assert_eq!(
+        listed.body["zones"][0]["pending_changes"], 3,
+        "{:?}",
+        listed.body
+    );
     assert_eq!(z["nics"][0]["physical"], "vnic1");
     assert_eq!(z["disks"][0]["slot"], "disk0");
     assert_eq!(z["disks"][0]["dataset"], "rpool/zones/web/data");

@@ -105,10 +105,10 @@ async fn list_zones(
         zones.push(ZoneSummary::of(None, Some(r), None));
     }
     zones.retain(|z| {
-        q.state.as_ref().is_none_or(|s| *s == z.state)
-            && q.brand.as_ref().is_none_or(|b| *b == z.brand)
+        q.state.as_ref().is_none_or(|s| *s == z.zone.state)
+            && q.brand.as_ref().is_none_or(|b| *b == z.zone.brand)
     });
-    zones.sort_by(|a, b| a.name.cmp(&b.name));
+    zones.sort_by(|a, b| a.zone.name.cmp(&b.zone.name));
     let body = serde_json::to_vec(&ZoneList {
         total: zones.len(),
         zones,
@@ -531,7 +531,7 @@ async fn modify_zone(
             check_existing(&app, &format!("add_disks[{i}].existing_dataset"), d).await?;
         }
     }
-    let brand = detail.summary.brand.clone();
+    let brand = detail.zone.brand.clone();
     let z = zone.to_string();
     if spec.is_empty() {
         let (settings, secrets) = provisioning.expect("checked above");
@@ -549,7 +549,7 @@ async fn modify_zone(
         )
             .into_response());
     }
-    let running = detail.summary.state == "running";
+    let running = detail.zone.state == "running";
     let task_id = uuid::Uuid::new_v4().to_string();
     let mut task = NewTask::for_zone("zone_modify", zone.as_str())
         .with_id(task_id.clone())

@@ -16,7 +16,8 @@ use crate::tasks::Task;
 const SECRET_ATTRS: &[&str] = &["password"];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ZoneSummary {
+/// What the list and the detail both say of a zone.
+pub struct ZoneFacts {
     pub name: String,
     pub brand: String,
     /// `configured`, `incomplete`, `installed`, `ready`, `running`, `shutting_down`, `down`, or
@@ -31,7 +32,14 @@ pub struct ZoneSummary {
     pub agent_status: Option<String>,
     pub created_by: Option<String>,
     pub created_at: Option<String>,
-    /// How many configuration changes wait for the next boot.
+}
+
+/// A zone in `GET /zones`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ZoneSummary {
+    #[serde(flatten)]
+    pub zone: ZoneFacts,
+    /// How many configuration changes wait for the next boot (`GET /zones/{name}` lists them).
     pub pending_changes: usize,
 }
 
@@ -48,6 +56,19 @@ impl ZoneSummary {
         autoboot: Option<bool>,
     ) -> Self {
         ZoneSummary {
+            zone: ZoneFacts::of(entry, record, autoboot),
+            pending_changes: record.map_or(0, |r| r.pending_changes.len()),
+        }
+    }
+}
+
+impl ZoneFacts {
+    pub fn of(
+        entry: Option<&ZoneEntry>,
+        record: Option<&ZoneRecord>,
+        autoboot: Option<bool>,
+    ) -> Self {
+        ZoneFacts {
             name: entry
                 .map(|e| e.name.clone())
                 .or_else(|| record.map(|r| r.name.clone()))
@@ -66,7 +87,6 @@ impl ZoneSummary {
             agent_status: record.map(|r| r.status.clone()),
             created_by: record.and_then(|r| r.created_by.clone()),
             created_at: record.map(|r| r.created_at.clone()),
-            pending_changes: record.map_or(0, |r| r.pending_changes.len()),
         }
     }
 }
@@ -116,7 +136,7 @@ pub struct DatasetView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ZoneDetail {
     #[serde(flatten)]
-    pub summary: ZoneSummary,
+    pub zone: ZoneFacts,
     pub ip_type: Option<String>,
     /// bhyve attributes (`ram`, `vcpus`, ...); secrets masked.
     pub attributes: BTreeMap<String, String>,
@@ -189,7 +209,7 @@ pub fn detail(
         .map(|r| r.pending_changes.clone())
         .unwrap_or_default();
     ZoneDetail {
-        summary: ZoneSummary::of(entry, record, cfg.autoboot),
+        zone: ZoneFacts::of(entry, record, cfg.autoboot),
         ip_type: cfg.ip_type.clone(),
         attributes,
         disks,

@@ -696,6 +696,18 @@ impl TestAgent {
         Box::new(BufReader::new(resp.into_body().into_reader()))
     }
 
+    /// The body of an authenticated GET as text, exactly as sent.
+    pub fn get_text(&self, path: &str) -> String {
+        let req = ureq::http::Request::builder()
+            .method("GET")
+            .uri(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.key))
+            .body(())
+            .unwrap();
+        let mut resp = self.http.run(req).unwrap();
+        resp.body_mut().read_to_string().unwrap()
+    }
+
     pub fn get(&self, path: &str) -> Response {
         self.request("GET", path, Some(&self.key), None)
     }
