@@ -175,6 +175,18 @@ pub enum DatasetType {
     Bookmark,
 }
 
+impl DatasetType {
+    /// The name `zfs list -o type` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetType::Filesystem => "filesystem",
+            DatasetType::Volume => "volume",
+            DatasetType::Snapshot => "snapshot",
+            DatasetType::Bookmark => "bookmark",
+        }
+    }
+}
+
 /// A row of [`list_cmd`] output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dataset {
@@ -434,6 +446,19 @@ pub async fn set(run: &Runner, name: &DatasetName, prop: &Prop) -> Result<(), Zf
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_dataset_type_reads_back_as_zfs_prints_it() {
+        for ty in [
+            DatasetType::Filesystem,
+            DatasetType::Volume,
+            DatasetType::Snapshot,
+            DatasetType::Bookmark,
+        ] {
+            let line = format!("rpool/x\t{}\t-\t-\t-\n", ty.as_str());
+            assert_eq!(parse_list(&line).unwrap()[0].kind, ty);
+        }
+    }
     use super::*;
 
     fn ds(s: &str) -> DatasetName {

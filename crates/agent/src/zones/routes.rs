@@ -373,7 +373,7 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
             {
                 datasets.push(DatasetView {
                     owned: d.is_owned_by(zone.as_str()),
-                    kind: format!("{:?}", d.kind).to_lowercase(),
+                    kind: d.kind.as_str().to_owned(),
                     volsize: d.volsize,
                     name: d.name,
                 });
@@ -389,7 +389,7 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
                 if let Some(d) = zfs::get(&app.runner, &ds).await.map_err(ApiError::host)? {
                     datasets.push(DatasetView {
                         owned: d.is_owned_by(zone.as_str()),
-                        kind: format!("{:?}", d.kind).to_lowercase(),
+                        kind: d.kind.as_str().to_owned(),
                         volsize: d.volsize,
                         name: d.name,
                     });

@@ -637,6 +637,18 @@ pub enum ServiceAction {
     Restart,
 }
 
+impl ServiceAction {
+    /// As the request names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceAction::Start => "start",
+            ServiceAction::Stop => "stop",
+            ServiceAction::Refresh => "refresh",
+            ServiceAction::Restart => "restart",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRequest {
@@ -903,8 +915,7 @@ impl Operation for ServiceOp {
         Box::pin(async move {
             let p: ServiceParams = cx.params()?;
             let svc = &self.0;
-            cx.progress(20, &format!("{:?}", p.action).to_lowercase())
-                .await?;
+            cx.progress(20, p.action.as_str()).await?;
             match p.action {
                 ServiceAction::Start => start(svc, cx).await?,
                 ServiceAction::Stop => stop(svc, cx).await?,
