@@ -147,6 +147,16 @@ pub fn agent_user() -> Option<&'static AgentUser> {
         if !root || std::env::var("ZW_TEST_AGENT_AS_ROOT").is_ok_and(|v| v == "1") {
             return None;
         }
+        // With no_new_privs (a container run with no-new-privileges) setuid bits are ignored:
+        // the emulated pfexec could raise nothing and every change would fail obscurely.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        assert!(
+            !status
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["NoNewPrivs:", "1"]),
+            "the tests run with no_new_privs set: the emulated host's setuid pfexec cannot raise \
+             privilege, so the unprivileged agent cannot be tested (run without no-new-privileges)"
+        );
         const NAME: &str = "zoneweaver";
         let ansible_gid = {
             guest::ansible_account();
