@@ -109,18 +109,65 @@ fn all_locks(p: &ProvisioningNet, new: NewTask) -> NewTask {
 /// asked for while another is pending or running answers with that task.
 #[utoipa::path(post, path = "/provisioning/network/setup", tag = "provisioning",
     security(("api_key" = ["operator"])),
-    responses((status = 202, body = TaskAccepted), (status = 409, body = ErrorBody)))]
+    responses((status = 202, body = SetupAccepted), (status = 409, body = ErrorBody)))]
 async fn setup(
     Auth(caller): Operator,
     State(app): State<AppState>,
-) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+) -> Result<(StatusCode, Json<SetupAccepted>), ApiError> {
     let (task, joined) = queue_setup(&app, &caller.name).await?;
     let message = if joined {
         "Provisioning network setup already queued"
     } else {
         "Provisioning network setup queued"
     };
-    Ok((StatusCode::ACCEPTED, Json(accepted(&task, message))))
+    let p = configured(&app.network)?;
+    // The interface NAT goes through is the default route's; the task reads it again (and
+    // fails naming the cause when there is none), so here a failed read only leaves it out.
+    let phys = illumos::route::get_default(&app.network.runner)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.link());
+    let components = SetupComponents {
+        etherstub: p.etherstub.to_string(),
+        host_vnic: p.host_vnic.to_string(),
+        host_ip: p.host_cidr().to_string(),
+        nat_rule: phys.as_ref().map(|l| nat_rules(p, l)[0].to_string()),
+        physical_interface: phys.map(|l| l.to_string()),
+        dhcp_subnet: p.subnet.to_string(),
+        dhcp_range: format!("{} - {}", p.range_start, p.range_end),
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SetupAccepted {
+            task: accepted(&task, message),
+            components,
+        }),
+    ))
+}
+
+/// The 202 of `POST /provisioning/network/setup`: the task, and what it is going to make (the
+/// names the finished task's `components` show).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupAccepted {
+    #[serde(flatten)]
+    pub task: TaskAccepted,
+    pub components: SetupComponents,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupComponents {
+    pub etherstub: String,
+    pub host_vnic: String,
+    /// The host's address on the provisioning network, with its prefix.
+    pub host_ip: String,
+    /// The default route's interface; absent when the host has none yet (the task fails then).
+    pub physical_interface: Option<String>,
+    /// The portmap rule the NAT step writes, when the interface is known.
+    pub nat_rule: Option<String>,
+    pub dhcp_subnet: String,
+    /// `first - last` address of the DHCP pool.
+    pub dhcp_range: String,
 }
 
 /// Queues the setup, or finds the one already pending or running (then `true`).
