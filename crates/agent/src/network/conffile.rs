@@ -35,6 +35,27 @@ pub struct ConfFile {
     via_helper: bool,
 }
 
+/// A config file's parsed content together with the file it was read from, so that an
+/// operation that reads, edits and writes it back resolves the file's path (a `svcprop`) once.
+#[derive(Debug, Clone)]
+pub struct Loaded<T> {
+    pub file: ConfFile,
+    pub conf: T,
+}
+
+impl<T> std::ops::Deref for Loaded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.conf
+    }
+}
+
+impl<T> std::ops::DerefMut for Loaded<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.conf
+    }
+}
+
 /// Journal entry written before a config file is replaced: undo puts the previous version back
 /// (or removes the file if there was none).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -31,7 +31,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::conffile::ConfFile;
+use super::conffile::{ConfFile, Loaded};
 use super::journal::{self, Made, Reader};
 use super::paths::HostFile;
 use super::{op_err, read_err, validate, NetworkServices, LOCK_IPNAT, SCOPE};
@@ -148,10 +148,13 @@ pub async fn nat_file(svc: &NetworkServices, run: &illumos::Runner) -> Result<Co
     svc.file_of(run, HostFile::IpnatConf).await.map_err(op_err)
 }
 
-pub async fn read_conf(svc: &NetworkServices, run: &illumos::Runner) -> Result<NatConf, OpError> {
-    Ok(NatConf::parse(
-        &nat_file(svc, run).await?.read()?.unwrap_or_default(),
-    ))
+pub async fn read_conf(
+    svc: &NetworkServices,
+    run: &illumos::Runner,
+) -> Result<Loaded<NatConf>, OpError> {
+    let file = nat_file(svc, run).await?;
+    let conf = NatConf::parse(&file.read()?.unwrap_or_default());
+    Ok(Loaded { file, conf })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +192,11 @@ pub async fn reload_if_online(svc: &NetworkServices, cx: &OpCx) -> Result<bool, 
 
 /// Writes `conf` atomically and makes it the active rule set (see the module doc). Returns
 /// false when the file already had exactly this text (nothing done).
-pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &NatConf) -> Result<bool, OpError> {
+pub async fn apply(
+    svc: &NetworkServices,
+    cx: &OpCx,
+    conf: &Loaded<NatConf>,
+) -> Result<bool, OpError> {
     apply_with(svc, cx, conf, Activate::Yes).await
 }
 
@@ -204,10 +211,10 @@ pub enum Activate {
 pub async fn apply_with(
     svc: &NetworkServices,
     cx: &OpCx,
-    conf: &NatConf,
+    conf: &Loaded<NatConf>,
     activate: Activate,
 ) -> Result<bool, OpError> {
-    let file = nat_file(svc, &cx.runner).await?;
+    let file = &conf.file;
     let text = conf.render();
     let current = file.read()?;
     let state = smf::service_state(&cx.runner, &svc.settings.ipfilter)
@@ -219,7 +226,7 @@ pub async fn apply_with(
         return Ok(false);
     }
     if current.as_deref() != Some(text.as_str()) {
-        let temp = journal::stage_file(cx, &file, &text, Reader::Ipnat).await?;
+        let temp = journal::stage_file(cx, file, &text, Reader::Ipnat).await?;
         if let Err(e) = ipnat::check(&cx.runner, &temp.illumos).await {
             file.discard_temp();
             return Err(op_err(e));
@@ -759,6 +766,10 @@ impl Operation for DeleteRuleOp {
             let p: DeleteParams = cx.params()?;
             let conf = read_conf(&self.0, &cx.runner).await?;
             let (new, removed) = remove_by_id(&conf, &p.id);
+            let new = Loaded {
+                file: conf.file.clone(),
+                conf: new,
+            };
             if removed.is_empty() {
                 cx.note(&format!("no rule {} in the file: already gone", p.id));
                 return Ok(Some(json!({"removed": removed})));

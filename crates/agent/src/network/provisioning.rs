@@ -358,12 +358,13 @@ impl SetupOp {
     async fn dhcp_subnet(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
         let mut conf = dhcp::read_conf(&self.0, &cx.runner).await?;
         let existed = conf.subnets().any(|s| s.net() == p.subnet);
-        let changed = conf.upsert_subnet(&SubnetConfig {
+        let subnet = SubnetConfig {
             net: p.subnet,
             router: Some(p.host_ip),
             range: Some((p.range_start, p.range_end)),
             dns: dhcp_dns(&conf, p),
-        });
+        };
+        let changed = conf.upsert_subnet(&subnet);
         dhcp::apply(&self.0, cx, &conf).await?;
         Ok(match (existed, changed) {
             (false, _) => Action::Created,

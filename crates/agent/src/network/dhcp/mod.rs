@@ -28,7 +28,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::conffile::ConfFile;
+use super::conffile::{ConfFile, Loaded};
 use super::journal::{self, Made, Reader};
 use super::paths::HostFile;
 use super::settings::usable_in;
@@ -73,8 +73,13 @@ fn parse_conf(file: &ConfFile) -> Result<DhcpConf, OpError> {
         .map_err(|e| OpError::failed(format!("{} cannot be edited safely: {e}", file.illumos)))
 }
 
-pub async fn read_conf(svc: &NetworkServices, run: &illumos::Runner) -> Result<DhcpConf, OpError> {
-    parse_conf(&dhcp_file(svc, run).await?)
+pub async fn read_conf(
+    svc: &NetworkServices,
+    run: &illumos::Runner,
+) -> Result<Loaded<DhcpConf>, OpError> {
+    let file = dhcp_file(svc, run).await?;
+    let conf = parse_conf(&file)?;
+    Ok(Loaded { file, conf })
 }
 
 fn listen_prop() -> PropName {
@@ -186,13 +191,17 @@ pub async fn restart_if_running(svc: &NetworkServices, cx: &OpCx) -> Result<(), 
 
 /// Writes `conf` atomically (see the module doc). Returns false when the file already had
 /// exactly this text.
-pub async fn apply(svc: &NetworkServices, cx: &OpCx, conf: &DhcpConf) -> Result<bool, OpError> {
-    let file = dhcp_file(svc, &cx.runner).await?;
+pub async fn apply(
+    svc: &NetworkServices,
+    cx: &OpCx,
+    conf: &Loaded<DhcpConf>,
+) -> Result<bool, OpError> {
+    let file = &conf.file;
     let text = conf.render();
     if file.read()?.as_deref() == Some(text.as_str()) {
         return Ok(false);
     }
-    let temp = journal::stage_file(cx, &file, &text, Reader::Dhcpd).await?;
+    let temp = journal::stage_file(cx, file, &text, Reader::Dhcpd).await?;
     match check::check(&svc.settings.dhcpd_path, &temp.local).await {
         Ok(check::Checked::Valid) => cx.note("dhcpd -t: configuration OK"),
         Ok(check::Checked::Skipped) => cx.note(&format!(
