@@ -7,6 +7,7 @@ pub mod config;
 pub mod data_dir;
 pub mod db;
 pub mod demo;
+pub mod error;
 pub mod http;
 pub mod keys;
 pub mod network;

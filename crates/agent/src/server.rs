@@ -131,7 +131,7 @@ fn operations(
     network: &Arc<crate::network::NetworkServices>,
     provisioning: &Arc<crate::provisioning::ProvisioningServices>,
 ) -> Vec<Arc<dyn Operation>> {
-    let mut ops: Vec<Arc<dyn Operation>> = vec![Arc::new(Noop)];
+    let mut ops: Vec<Arc<dyn Operation>> = vec![crate::tasks::op(Noop)];
     ops.extend(crate::zones::operations(zones));
     ops.extend(crate::network::operations(network));
     ops.extend(crate::provisioning::operations(provisioning));

@@ -18,6 +18,8 @@ pub mod persistence;
 pub mod route;
 pub mod routeadm;
 pub mod runner;
+#[cfg(feature = "serde")]
+mod serde_str;
 pub mod smf;
 pub mod zfs;
 pub mod zlogin;

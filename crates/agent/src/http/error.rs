@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::DbError;
+use crate::error::{FieldError, HostFailure};
 
 /// Every error answer: `{"success": false, "error": ..., "message": ..., "code": ...,
 /// "field": ...}`.
@@ -74,8 +75,10 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
-    /// A host tool that should have answered a read did not: 502, with the tool's words.
-    pub fn host(cause: impl std::fmt::Display) -> Self {
+    /// A host tool failed: 502, with the tool's words. The one mapping of host failures, for
+    /// every area.
+    pub fn host(cause: impl Into<HostFailure>) -> Self {
+        let cause: HostFailure = cause.into();
         ApiError::new(
             StatusCode::BAD_GATEWAY,
             "host-command-failed",
@@ -91,6 +94,18 @@ impl ApiError {
         );
         e.internal = Some(cause.to_string());
         e
+    }
+}
+
+impl From<HostFailure> for ApiError {
+    fn from(e: HostFailure) -> Self {
+        ApiError::host(e)
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::invalid(e.field, e.message)
     }
 }
 

@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::journal::{self, Made};
-use super::{op_err, read_err, validate, NetworkServices, LOCK_FORWARDING, SCOPE};
+use super::{validate, NetworkServices, LOCK_FORWARDING, SCOPE};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
@@ -61,10 +61,10 @@ pub struct SetForwardingRequest {
 pub async fn status(run: &illumos::Runner) -> Result<ForwardingStatus, ApiError> {
     let global = routeadm::show_option(run, RoutingOption::Ipv4Forwarding)
         .await
-        .map_err(read_err)?;
+        .map_err(ApiError::host)?;
     let ifs = ipadm::show_forwarding(run, None, Protocol::Ipv4)
         .await
-        .map_err(read_err)?;
+        .map_err(ApiError::host)?;
     Ok(ForwardingStatus {
         success: true,
         global_ipv4_forwarding: global.current.as_str().to_owned(),
@@ -114,7 +114,7 @@ async fn set_forwarding(
     if !interfaces.is_empty() {
         let known = ipadm::show_if(&app.network.runner, None)
             .await
-            .map_err(read_err)?;
+            .map_err(ApiError::host)?;
         for (i, l) in interfaces.iter().enumerate() {
             if !known.iter().any(|k| &k.name == l) {
                 return Err(ApiError::invalid(
@@ -151,9 +151,7 @@ struct Params {
 
 /// Makes global forwarding `want`, journalling the previous state; returns whether it changed.
 pub async fn ensure_global(cx: &OpCx, want: bool) -> Result<bool, OpError> {
-    let now = routeadm::show_option(&cx.runner, RoutingOption::Ipv4Forwarding)
-        .await
-        .map_err(op_err)?;
+    let now = routeadm::show_option(&cx.runner, RoutingOption::Ipv4Forwarding).await?;
     if now.current.is_enabled() == want && now.persistent.is_enabled() == want {
         return Ok(false);
     }
@@ -163,7 +161,7 @@ pub async fn ensure_global(cx: &OpCx, want: bool) -> Result<bool, OpError> {
     .await?;
     routeadm::ensure(&cx.runner, RoutingOption::Ipv4Forwarding, want.into())
         .await
-        .map_err(op_err)
+        .map_err(OpError::from)
 }
 
 /// Sets one interface's IPv4 forwarding when it differs; returns whether it changed.
@@ -172,9 +170,7 @@ pub async fn ensure_interface(
     interface: &LinkName,
     want: bool,
 ) -> Result<bool, OpError> {
-    let now = ipadm::show_forwarding(&cx.runner, Some(interface), Protocol::Ipv4)
-        .await
-        .map_err(op_err)?;
+    let now = ipadm::show_forwarding(&cx.runner, Some(interface), Protocol::Ipv4).await?;
     let current = now.first().map(|f| f.current);
     let persistent = now.first().and_then(|f| f.persistent);
     let want_v = OnOff::from(want);
@@ -199,8 +195,7 @@ pub async fn ensure_interface(
         want_v,
         Persistence::Persistent,
     )
-    .await
-    .map_err(op_err)?;
+    .await?;
     Ok(true)
 }
 

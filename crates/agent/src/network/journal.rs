@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::conffile::{ConfFile, Replaced};
-use super::{chain, NetworkServices};
+use super::NetworkServices;
 use crate::tasks::{OpCx, OpError};
 
 /// Which service reads a replaced config file, so an undo can make it read the old one again.
@@ -123,20 +123,20 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
             {
                 Ok(()) => Ok(()),
                 Err(e) if matches!(e.kind, LinkFailure::NotFound) => Ok(()),
-                Err(e) => Err(OpError::failed(chain(&e))),
+                Err(e) => Err(OpError::from(e)),
             }
         }
         Made::Vnic { name } => {
             match illumos::dladm::delete_vnic(run, &parse(name)?, Persistence::Persistent).await {
                 Ok(()) => Ok(()),
                 Err(e) if matches!(e.kind, LinkFailure::NotFound) => Ok(()),
-                Err(e) => Err(OpError::failed(chain(&e))),
+                Err(e) => Err(OpError::from(e)),
             }
         }
         Made::Interface { name } => match illumos::ipadm::delete_if(run, &parse(name)?).await {
             Ok(()) => Ok(()),
             Err(e) if matches!(e.kind, IpFailure::InterfaceNotFound) => Ok(()),
-            Err(e) => Err(OpError::failed(chain(&e))),
+            Err(e) => Err(OpError::from(e)),
         },
         Made::Address { addrobj } => {
             match illumos::ipadm::delete_addr(run, &parse(addrobj)?).await {
@@ -149,7 +149,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
                 {
                     Ok(())
                 }
-                Err(e) => Err(OpError::failed(chain(&e))),
+                Err(e) => Err(OpError::from(e)),
             }
         }
         Made::ConfigFile { file, reader } => {
@@ -164,7 +164,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
             let fmri: Fmri = parse(fmri)?;
             illumos::smf::disable(run, &fmri, Wait::ForState, Persistence::Persistent)
                 .await
-                .map_err(|e| OpError::failed(chain(&e)))
+                .map_err(OpError::from)
         }
         Made::GlobalForwarding { was_enabled } => illumos::routeadm::ensure(
             run,
@@ -173,7 +173,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
         )
         .await
         .map(drop)
-        .map_err(|e| OpError::failed(chain(&e))),
+        .map_err(OpError::from),
         Made::IfForwarding {
             interface,
             was_persistent,
@@ -204,7 +204,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
             match r {
                 Ok(()) => Ok(()),
                 Err(e) if matches!(e.kind, IpFailure::InterfaceNotFound) => Ok(()),
-                Err(e) => Err(OpError::failed(chain(&e))),
+                Err(e) => Err(OpError::from(e)),
             }
         }
         Made::TeardownBegun => Ok(()),

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::journal::{self, Made};
-use super::{link_lock, op_err, read_err, validate, NetworkServices, SCOPE};
+use super::{link_lock, validate, NetworkServices, SCOPE};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -161,7 +161,7 @@ fn path_link(name: &str) -> Result<LinkName, ApiError> {
 
 async fn etherstubs(app: &AppState) -> Result<Vec<EtherstubInfo>, ApiError> {
     let run = &app.network.runner;
-    let stubs = dladm::show_etherstubs(run).await.map_err(read_err)?;
+    let stubs = dladm::show_etherstubs(run).await.map_err(ApiError::host)?;
     let vnics = app.network.vnics().await?;
     Ok(stubs
         .into_iter()
@@ -217,7 +217,7 @@ async fn get_etherstub(
 async fn link_exists(app: &AppState, name: &LinkName) -> Result<bool, ApiError> {
     Ok(dladm::get_link(&app.network.runner, name)
         .await
-        .map_err(read_err)?
+        .map_err(ApiError::host)?
         .is_some())
 }
 
@@ -338,7 +338,7 @@ async fn get_vnic(
     let name = path_link(&name)?;
     let vnic = dladm::get_vnic(&app.network.runner, &name)
         .await
-        .map_err(read_err)?
+        .map_err(ApiError::host)?
         .ok_or_else(|| ApiError::not_found(format!("no VNIC {name}")))?;
     Ok(Json(VnicDetail {
         success: true,
@@ -422,7 +422,7 @@ async fn delete_vnic(
     let name = path_link(&name)?;
     let vnic = dladm::get_vnic(&app.network.runner, &name)
         .await
-        .map_err(read_err)?
+        .map_err(ApiError::host)?
         .ok_or_else(|| ApiError::not_found(format!("no VNIC {name}")))?;
     if let Some(zone) = &vnic.zone {
         return Err(ApiError::conflict(format!(
@@ -493,7 +493,7 @@ impl Operation for CreateEtherstubOp {
             .await?;
             let r = dladm::create_etherstub(&cx.runner, &name, persistence(p.temporary)).await;
             self.0.links_changed();
-            r.map_err(op_err)?;
+            r?;
             Ok(Some(json!({"etherstub": name.as_str()})))
         })
     }
@@ -516,7 +516,7 @@ impl Operation for DeleteEtherstubOp {
             let name = param_link(&p.name)?;
             let mut deleted = Vec::new();
             if p.force {
-                let vnics = dladm::show_vnics(&cx.runner).await.map_err(op_err)?;
+                let vnics = dladm::show_vnics(&cx.runner).await?;
                 for v in vnics.iter().filter(|v| v.over == name) {
                     cx.progress(20, &format!("deleting VNIC {}", v.link))
                         .await?;
@@ -525,7 +525,7 @@ impl Operation for DeleteEtherstubOp {
                         Err(e) if matches!(e.kind, LinkFailure::NotFound) => {}
                         Err(e) => {
                             self.0.links_changed();
-                            return Err(op_err(e));
+                            return Err(OpError::from(e));
                         }
                     }
                 }
@@ -539,7 +539,7 @@ impl Operation for DeleteEtherstubOp {
                 Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
                     cx.note(&format!("etherstub {name} was already gone"));
                 }
-                Err(e) => return Err(op_err(e)),
+                Err(e) => return Err(OpError::from(e)),
             }
             Ok(Some(
                 json!({"etherstub": name.as_str(), "deleted_vnics": deleted}),
@@ -596,10 +596,8 @@ impl Operation for CreateVnicOp {
             .await?;
             let r = dladm::create_vnic(&cx.runner, &spec).await;
             self.0.links_changed();
-            r.map_err(op_err)?;
-            let vnic = dladm::get_vnic(&cx.runner, &spec.name)
-                .await
-                .map_err(op_err)?;
+            r?;
+            let vnic = dladm::get_vnic(&cx.runner, &spec.name).await?;
             Ok(Some(json!({
                 "vnic": spec.name.as_str(),
                 "link": spec.over.as_str(),
@@ -632,7 +630,7 @@ impl Operation for DeleteVnicOp {
                 Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
                     cx.note(&format!("VNIC {name} was already gone"));
                 }
-                Err(e) => return Err(op_err(e)),
+                Err(e) => return Err(OpError::from(e)),
             }
             Ok(Some(json!({"vnic": name.as_str()})))
         })

@@ -28,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::config::Config;
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use crate::tasks::{OpError, Operation};
+use crate::tasks::Operation;
 use settings::NetSettings;
 
 pub const LOCK_IPNAT: &str = "ipnat.conf";
@@ -107,30 +107,7 @@ impl NetworkServices {
     }
 }
 
-/// An error and its causes on one line: what a task's error message and the log show.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        source = c.source();
-    }
-    s
-}
-
-/// A host failure inside a task.
-pub fn op_err(e: impl std::error::Error) -> OpError {
-    OpError::failed(chain(&e))
-}
-
-/// A host read failure inside a handler: a 500 whose cause is logged, not sent.
-pub fn read_err(e: impl std::error::Error) -> ApiError {
-    ApiError::internal(chain(&e))
-}
+pub use crate::error::chain;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

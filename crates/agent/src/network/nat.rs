@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 use super::conffile::{ConfFile, Loaded};
 use super::journal::{self, Made, Reader};
 use super::paths::HostFile;
-use super::{op_err, read_err, validate, NetworkServices, LOCK_IPNAT, SCOPE};
+use super::{validate, NetworkServices, LOCK_IPNAT, SCOPE};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
@@ -145,7 +145,9 @@ pub fn list(conf: &NatConf) -> Vec<NatRuleInfo> {
 
 /// ipnat.conf as ipfilter names it now (or as config.yaml overrides it).
 pub async fn nat_file(svc: &NetworkServices, run: &illumos::Runner) -> Result<ConfFile, OpError> {
-    svc.file_of(run, HostFile::IpnatConf).await.map_err(op_err)
+    svc.file_of(run, HostFile::IpnatConf)
+        .await
+        .map_err(OpError::from)
 }
 
 pub async fn read_conf(
@@ -164,11 +166,11 @@ pub async fn read_conf(
 /// whose load failed leaves the service in maintenance: that fails the task too.
 async fn reload(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
     let fmri = &svc.settings.ipfilter;
-    smf::refresh(&cx.runner, fmri).await.map_err(op_err)?;
+    smf::refresh(&cx.runner, fmri).await?;
     cx.note(&format!(
         "svcadm refresh {fmri}: ipfilter reloads its NAT rules"
     ));
-    let state = smf::service_state(&cx.runner, fmri).await.map_err(op_err)?;
+    let state = smf::service_state(&cx.runner, fmri).await?;
     if state.is_some_and(|s| s.state == ServiceState::Maintenance) {
         return Err(OpError::failed(format!(
             "{fmri} went to maintenance reloading its rules (see its SMF log)"
@@ -179,9 +181,7 @@ async fn reload(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
 
 /// Reloads the rules from the file when ipfilter is online; says whether it did.
 pub async fn reload_if_online(svc: &NetworkServices, cx: &OpCx) -> Result<bool, OpError> {
-    let state = smf::service_state(&cx.runner, &svc.settings.ipfilter)
-        .await
-        .map_err(op_err)?;
+    let state = smf::service_state(&cx.runner, &svc.settings.ipfilter).await?;
     if state.is_some_and(|s| s.state == ServiceState::Online) {
         reload(svc, cx).await?;
         Ok(true)
@@ -218,8 +218,7 @@ pub async fn apply_with(
     let text = conf.render();
     let current = file.read()?;
     let state = smf::service_state(&cx.runner, &svc.settings.ipfilter)
-        .await
-        .map_err(op_err)?
+        .await?
         .map(|s| s.state);
     let online = state == Some(ServiceState::Online);
     if current.as_deref() == Some(text.as_str()) && (online || activate == Activate::IfOnline) {
@@ -229,7 +228,7 @@ pub async fn apply_with(
         let temp = journal::stage_file(cx, file, &text, Reader::Ipnat).await?;
         if let Err(e) = ipnat::check(&cx.runner, &temp.illumos).await {
             file.discard_temp();
-            return Err(op_err(e));
+            return Err(OpError::from(e));
         }
         file.commit_temp(&cx.runner).await?;
         cx.note(&format!("wrote {}", file.illumos));
@@ -252,8 +251,7 @@ pub async fn apply_with(
             Wait::ForState,
             Persistence::Persistent,
         )
-        .await
-        .map_err(op_err)?;
+        .await?;
     }
     verify(cx, conf).await;
     Ok(true)
@@ -281,11 +279,9 @@ pub async fn remove_rules(
         apply_with(svc, cx, &conf, Activate::IfOnline).await?;
         return Ok(true);
     }
-    let state = smf::service_state(&cx.runner, &svc.settings.ipfilter)
-        .await
-        .map_err(op_err)?;
+    let state = smf::service_state(&cx.runner, &svc.settings.ipfilter).await?;
     if state.is_some_and(|s| s.state == ServiceState::Online) {
-        let active = ipnat::list(&cx.runner).await.map_err(op_err)?;
+        let active = ipnat::list(&cx.runner).await?;
         if active
             .rules
             .iter()
@@ -480,7 +476,7 @@ async fn ipfilter_state(app: &AppState) -> Result<Option<ServiceState>, ApiError
     Ok(
         smf::service_state(&app.network.runner, &app.network.settings.ipfilter)
             .await
-            .map_err(read_err)?
+            .map_err(ApiError::host)?
             .map(|s| s.state),
     )
 }
@@ -630,7 +626,9 @@ async fn nat_status(_: Viewer, State(app): State<AppState>) -> Result<Json<NatSt
         .illumos
         .to_string();
     let active_rules = if state == Some(ServiceState::Online) {
-        let active = ipnat::list(&app.network.runner).await.map_err(read_err)?;
+        let active = ipnat::list(&app.network.runner)
+            .await
+            .map_err(ApiError::host)?;
         Some(
             active
                 .rules

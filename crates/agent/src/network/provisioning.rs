@@ -29,8 +29,8 @@ use super::journal::{self, Made};
 use super::nat;
 use super::settings::ProvisioningNet;
 use super::{
-    forwarding, link_lock, op_err, read_err, NetworkServices, LOCK_DHCPD, LOCK_FORWARDING,
-    LOCK_IPNAT, LOCK_PROVISIONING, SCOPE,
+    forwarding, link_lock, NetworkServices, LOCK_DHCPD, LOCK_FORWARDING, LOCK_IPNAT,
+    LOCK_PROVISIONING, SCOPE,
 };
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
@@ -215,10 +215,7 @@ struct SetupOp(Arc<NetworkServices>);
 
 impl SetupOp {
     async fn etherstub(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
-        if dladm::etherstub_exists(&cx.runner, &p.etherstub)
-            .await
-            .map_err(op_err)?
-        {
+        if dladm::etherstub_exists(&cx.runner, &p.etherstub).await? {
             return Ok(Action::Unchanged);
         }
         cx.will_make(&Made::Etherstub {
@@ -227,12 +224,12 @@ impl SetupOp {
         .await?;
         let r = dladm::create_etherstub(&cx.runner, &p.etherstub, Persistence::Persistent).await;
         self.0.links_changed();
-        r.map_err(op_err)?;
+        r?;
         Ok(Action::Created)
     }
 
     async fn host_vnic(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
-        match dladm::get_vnic(&cx.runner, &p.host_vnic).await.map_err(op_err)? {
+        match dladm::get_vnic(&cx.runner, &p.host_vnic).await? {
             Some(v) if v.over == p.etherstub => return Ok(Action::Unchanged),
             Some(v) => {
                 return Err(OpError::failed(format!(
@@ -259,28 +256,26 @@ impl SetupOp {
         )
         .await;
         self.0.links_changed();
-        r.map_err(op_err)?;
+        r?;
         Ok(Action::Created)
     }
 
     async fn host_ip(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
         let want = p.host_cidr();
         let obj = addrobj(p);
-        let addrs = ipadm::show_addr(&cx.runner, &AddrFilter::Interface(p.host_vnic.clone()))
-            .await
-            .map_err(op_err)?;
+        let addrs =
+            ipadm::show_addr(&cx.runner, &AddrFilter::Interface(p.host_vnic.clone())).await?;
         if addrs.iter().any(|a| a.addr == ListedAddr::V4(want)) {
             return Ok(Action::Unchanged);
         }
         let mut action = Action::Created;
         if addrs.iter().any(|a| a.addrobj().as_ref() == Some(&obj)) {
             // Our address object with another address: replace it.
-            ipadm::delete_addr(&cx.runner, &obj).await.map_err(op_err)?;
+            ipadm::delete_addr(&cx.runner, &obj).await?;
             action = Action::Updated;
         }
         let plumbed = !ipadm::show_if(&cx.runner, Some(&p.host_vnic))
-            .await
-            .map_err(op_err)?
+            .await?
             .is_empty();
         if !plumbed {
             cx.will_make(&Made::Interface {
@@ -290,23 +285,20 @@ impl SetupOp {
             match ipadm::create_if(&cx.runner, &p.host_vnic, Persistence::Persistent).await {
                 Ok(()) => {}
                 Err(e) if matches!(e.kind, IpFailure::AlreadyExists) => {}
-                Err(e) => return Err(op_err(e)),
+                Err(e) => return Err(OpError::from(e)),
             }
         }
         cx.will_make(&Made::Address {
             addrobj: obj.to_string(),
         })
         .await?;
-        ipadm::create_static_addr(&cx.runner, &obj, want, Persistence::Persistent)
-            .await
-            .map_err(op_err)?;
+        ipadm::create_static_addr(&cx.runner, &obj, want, Persistence::Persistent).await?;
         Ok(action)
     }
 
     async fn physical(&self, cx: &OpCx) -> Result<LinkName, OpError> {
         let route = illumos::route::get_default(&cx.runner)
-            .await
-            .map_err(op_err)?
+            .await?
             .ok_or_else(|| {
                 OpError::failed(
                     "the host has no default route: cannot tell which interface to NAT through",
@@ -376,8 +368,7 @@ impl SetupOp {
     async fn dhcp_service(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
         let listen_changed = dhcp::ensure_listen(&self.0, cx, &p.host_vnic).await?;
         let state = illumos::smf::service_state(&cx.runner, &self.0.settings.dhcp_service)
-            .await
-            .map_err(op_err)?
+            .await?
             .map(|s| s.state);
         if matches!(state, Some(ServiceState::Online | ServiceState::Degraded)) {
             return Ok(if listen_changed {
@@ -525,11 +516,13 @@ pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, Ap
     let run = &svc.runner;
     let etherstub = dladm::etherstub_exists(run, &p.etherstub)
         .await
-        .map_err(read_err)?;
-    let vnic = dladm::get_vnic(run, &p.host_vnic).await.map_err(read_err)?;
+        .map_err(ApiError::host)?;
+    let vnic = dladm::get_vnic(run, &p.host_vnic)
+        .await
+        .map_err(ApiError::host)?;
     let ip = ipadm::show_addr(run, &AddrFilter::Interface(p.host_vnic.clone()))
         .await
-        .map_err(read_err)?
+        .map_err(ApiError::host)?
         .into_iter()
         .find_map(|a| match a.addr {
             ListedAddr::V4(c) if p.subnet.contains(c.addr()) => Some(c.to_string()),
@@ -549,7 +542,7 @@ pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, Ap
     let dhcp_configured = dhcp_conf.subnets().any(|s| s.net() == p.subnet);
     let dhcp_state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
         .await
-        .map_err(read_err)?
+        .map_err(ApiError::host)?
         .map(|s| s.state);
     let fwd = forwarding::status(run).await?;
     let components = Components {
@@ -615,7 +608,7 @@ pub struct TeardownQuery {
 async fn users(svc: &NetworkServices, run: &illumos::Runner) -> Result<Vec<String>, ApiError> {
     let p = &svc.settings.provisioning;
     let mut out = Vec::new();
-    for v in dladm::show_vnics(run).await.map_err(read_err)?.iter() {
+    for v in dladm::show_vnics(run).await.map_err(ApiError::host)?.iter() {
         if v.over == p.etherstub && v.link != p.host_vnic {
             out.push(match &v.zone {
                 Some(z) => format!("VNIC {} (zone {z})", v.link),
@@ -623,14 +616,14 @@ async fn users(svc: &NetworkServices, run: &illumos::Runner) -> Result<Vec<Strin
             });
         }
     }
-    let zones = illumos::zoneadm::list(run).await.map_err(read_err)?;
+    let zones = illumos::zoneadm::list(run).await.map_err(ApiError::host)?;
     for z in zones.iter().filter(|z| z.name != "global") {
         let Ok(name) = z.name.parse::<illumos::names::ZoneName>() else {
             continue;
         };
         let Some(cfg) = illumos::zonecfg::export(run, &name)
             .await
-            .map_err(read_err)?
+            .map_err(ApiError::host)?
         else {
             continue;
         };
@@ -704,15 +697,14 @@ impl Operation for TeardownOp {
 
             cx.progress(10, "DHCP service").await?;
             let state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
-                .await
-                .map_err(op_err)?
+                .await?
                 .map(|s| s.state);
             cx.will_make(&Made::TeardownBegun).await?;
             if !matches!(state, Some(ServiceState::Disabled) | None) {
                 dhcp::stop(svc, cx).await?;
                 removed.push("dhcp_service");
             }
-            if dhcp::listen_ifnames(svc, run).await.map_err(op_err)? == [p.host_vnic.to_string()] {
+            if dhcp::listen_ifnames(svc, run).await? == [p.host_vnic.to_string()] {
                 dhcp::set_listen(svc, cx, PropValue::EmptyAstring).await?;
             }
             cx.progress(20, "DHCP subnet").await?;
@@ -744,16 +736,16 @@ impl Operation for TeardownOp {
                         e.kind,
                         IpFailure::AddressNotFound | IpFailure::InterfaceNotFound
                     ) => {}
-                Err(e) => return Err(op_err(e)),
+                Err(e) => return Err(OpError::from(e)),
             }
             match ipadm::delete_if(run, &p.host_vnic).await {
                 Ok(()) => {}
                 Err(e) if matches!(e.kind, IpFailure::InterfaceNotFound) => {}
-                Err(e) => return Err(op_err(e)),
+                Err(e) => return Err(OpError::from(e)),
             }
 
             cx.progress(65, "VNICs").await?;
-            let vnics = dladm::show_vnics(run).await.map_err(op_err)?;
+            let vnics = dladm::show_vnics(run).await?;
             let result = async {
                 if params.force {
                     for v in vnics
@@ -766,7 +758,7 @@ impl Operation for TeardownOp {
                                 kind: LinkFailure::NotFound,
                                 ..
                             }) => {}
-                            Err(e) => return Err(op_err(e)),
+                            Err(e) => return Err(OpError::from(e)),
                         }
                     }
                 }
@@ -776,7 +768,7 @@ impl Operation for TeardownOp {
                         kind: LinkFailure::NotFound,
                         ..
                     }) => {}
-                    Err(e) => return Err(op_err(e)),
+                    Err(e) => return Err(OpError::from(e)),
                 }
                 cx.progress(85, "etherstub").await?;
                 match dladm::delete_etherstub(run, &p.etherstub, Persistence::Persistent).await {
@@ -785,7 +777,7 @@ impl Operation for TeardownOp {
                         kind: LinkFailure::NotFound,
                         ..
                     }) => Ok(()),
-                    Err(e) => Err(op_err(e)),
+                    Err(e) => Err(OpError::from(e)),
                 }
             }
             .await;

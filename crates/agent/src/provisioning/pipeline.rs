@@ -321,10 +321,7 @@ impl Operation for Setup {
                 )));
             }
             cx.progress(10, "Attaching to the zone console").await?;
-            let session = cx
-                .runner
-                .spawn_pty(&illumos::zlogin::console_cmd(&zone))
-                .map_err(OpError::Command)?;
+            let session = cx.runner.spawn_pty(&illumos::zlogin::console_cmd(&zone))?;
             let note = |l: &str| cx.note(l);
             let mut con = Console::new(
                 session,

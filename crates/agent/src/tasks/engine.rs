@@ -739,7 +739,7 @@ async fn run_operation(
             (TaskStatus::Cancelled, "cancelled".to_owned(), None)
         }
         Outcome::Done(Err(e))
-            if cancel.is_cancelled() && matches!(&e, OpError::Command(c) if c.is_cancelled()) =>
+            if cancel.is_cancelled() && matches!(&e, OpError::Host(h) if h.is_cancelled()) =>
         {
             (TaskStatus::Cancelled, "cancelled".to_owned(), None)
         }
@@ -776,7 +776,7 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    use crate::tasks::operation::BoxFuture;
+    use crate::tasks::operation::{Cx, TaskOp};
 
     struct Dir(std::path::PathBuf);
     impl Dir {
@@ -801,30 +801,28 @@ mod tests {
         undone: Arc<Mutex<Vec<Value>>>,
     }
 
-    impl Operation for Script {
+    impl TaskOp for Script {
+        type Params = Value;
+        type Entry = Value;
         fn name(&self) -> &'static str {
             "script"
         }
-        fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-            Box::pin(async move {
-                cx.will_make(&serde_json::json!({"made": "thing"})).await?;
-                let meta: Value = cx.params()?;
-                let arg: String = meta["arg"].as_str().unwrap_or("").to_owned();
-                cx.runner
-                    .output(&illumos::Cmd::new(illumos::Tool::Zfs).arg(arg))
-                    .await?;
-                Ok(None)
-            })
+        async fn run(&self, cx: &Cx<'_, Value>, meta: Value) -> Result<Option<Value>, OpError> {
+            cx.will_make(&serde_json::json!({"made": "thing"})).await?;
+            let arg: String = meta["arg"].as_str().unwrap_or("").to_owned();
+            cx.runner
+                .output(&illumos::Cmd::new(illumos::Tool::Zfs).arg(arg))
+                .await?;
+            Ok(None)
         }
-        fn undo<'a>(
-            &'a self,
-            _cx: &'a OpCx,
+        async fn undo(
+            &self,
+            _cx: &Cx<'_, Value>,
+            _params: Value,
             journal: Vec<Value>,
-        ) -> BoxFuture<'a, Result<(), OpError>> {
-            Box::pin(async move {
-                self.undone.lock().unwrap().extend(journal);
-                Ok(())
-            })
+        ) -> Result<(), OpError> {
+            self.undone.lock().unwrap().extend(journal);
+            Ok(())
         }
     }
 
@@ -851,10 +849,10 @@ mod tests {
         let db = Db::open(&dir.0.join("t.db")).unwrap();
         let undone = Arc::new(Mutex::new(Vec::new()));
         let ops: Vec<Arc<dyn Operation>> = vec![
-            Arc::new(Script {
+            crate::tasks::op(Script {
                 undone: undone.clone(),
             }),
-            Arc::new(crate::tasks::operation::Noop),
+            crate::tasks::op(crate::tasks::operation::Noop),
         ];
         let q = TaskQueue::start(
             db,

@@ -9,4 +9,4 @@ pub mod store;
 
 pub use engine::{CancelOutcome, EngineConfig, EnqueueError, TaskQueue};
 pub use model::{NewTask, Task, TaskEvent, TaskStatus};
-pub use operation::{BoxFuture, OpCx, OpError, Operation};
+pub use operation::{op, BoxFuture, Cx, OpCx, OpError, Operation, RollForward, TaskOp};

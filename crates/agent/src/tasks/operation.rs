@@ -2,10 +2,12 @@
 //! journal says it made. Areas (zones, network, provisioning) implement [`Operation`].
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +16,7 @@ use super::log::TaskLog;
 use super::model::Task;
 use super::store;
 use crate::db::{Db, DbError};
+use crate::error::{FieldError, HostFailure};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -50,10 +53,161 @@ pub trait Operation: Send + Sync + 'static {
     }
 }
 
+/// An operation as an area writes it: typed parameters (read once from the task's metadata),
+/// a typed journal entry, and a named outcome for roll-forward. [`op`] adapts it to the engine.
+///
+/// `run` journals each thing before it makes it (`cx.will_make(&entry)`); `undo` receives the
+/// entries newest first, and an entry that cannot be read fails the undo instead of being
+/// skipped. Each undo step must treat "already gone" as success: after a crash it may run twice.
+pub trait TaskOp: Send + Sync + 'static {
+    type Params: DeserializeOwned + Send + Sync;
+    type Entry: Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync;
+
+    /// The `operation` name stored on tasks.
+    fn name(&self) -> &'static str;
+
+    /// Does the work. The returned value becomes the task's `result`.
+    fn run(
+        &self,
+        cx: &Cx<'_, Self::Entry>,
+        params: Self::Params,
+    ) -> impl Future<Output = Result<Option<Value>, OpError>> + Send;
+
+    /// Undoes what the journal says was made (newest first; may be empty: it also runs for a
+    /// task that failed before it made anything, so it can drop its intent).
+    fn undo(
+        &self,
+        _cx: &Cx<'_, Self::Entry>,
+        _params: Self::Params,
+        _journal: Vec<Self::Entry>,
+    ) -> impl Future<Output = Result<(), OpError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Called before [`TaskOp::undo`] when the operation failed, was cancelled or was
+    /// interrupted by a restart: an operation whose journal shows it passed its commit point
+    /// finishes its remaining steps here and answers [`RollForward::Completed`].
+    fn roll_forward(
+        &self,
+        _cx: &Cx<'_, Self::Entry>,
+        _params: Self::Params,
+        _journal: &[Self::Entry],
+    ) -> impl Future<Output = Result<RollForward, OpError>> + Send {
+        async { Ok(RollForward::Undo) }
+    }
+}
+
+/// What roll-forward decided.
+#[derive(Debug)]
+pub enum RollForward {
+    /// Not past the commit point: undo what the journal says was made.
+    Undo,
+    /// The change took effect: the task completes with this result and nothing is undone.
+    Completed(Option<Value>),
+}
+
+/// An operation's view of its task: everything [`OpCx`] offers, and a journal that takes only
+/// the operation's own entry type.
+pub struct Cx<'a, E> {
+    inner: &'a OpCx,
+    entry: PhantomData<fn(&E)>,
+}
+
+impl<'a, E: Serialize> Cx<'a, E> {
+    pub fn new(inner: &'a OpCx) -> Self {
+        Cx {
+            inner,
+            entry: PhantomData,
+        }
+    }
+
+    /// Journals what the next step is about to make, before it makes it, so an undo after a
+    /// failure, a cancel or a crash knows to remove it.
+    pub async fn will_make(&self, entry: &E) -> Result<(), OpError> {
+        self.inner.journal(entry).await
+    }
+}
+
+impl<E> std::ops::Deref for Cx<'_, E> {
+    type Target = OpCx;
+    fn deref(&self) -> &OpCx {
+        self.inner
+    }
+}
+
+/// The engine's side of a [`TaskOp`].
+pub fn op<T: TaskOp>(t: T) -> Arc<dyn Operation> {
+    Arc::new(Typed(t))
+}
+
+struct Typed<T>(T);
+
+impl<T: TaskOp> Typed<T> {
+    fn entries(journal: Vec<Value>) -> Result<Vec<T::Entry>, OpError> {
+        journal
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value(v.clone()).map_err(|error| OpError::Journal {
+                    entry: v.to_string(),
+                    error,
+                })
+            })
+            .collect()
+    }
+}
+
+impl<T: TaskOp> Operation for Typed<T> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
+        Box::pin(async move { self.0.run(&Cx::new(cx), cx.params()?).await })
+    }
+
+    fn undo<'a>(&'a self, cx: &'a OpCx, journal: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(async move {
+            let params = match cx.params() {
+                Ok(p) => p,
+                // The run refused these parameters before it made anything.
+                Err(_) if journal.is_empty() => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let entries = Self::entries(journal)?;
+            self.0.undo(&Cx::new(cx), params, entries).await
+        })
+    }
+
+    fn roll_forward<'a>(
+        &'a self,
+        cx: &'a OpCx,
+        journal: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
+        Box::pin(async move {
+            if journal.is_empty() {
+                return Ok(None);
+            }
+            let entries = Self::entries(journal.to_vec())?;
+            let outcome = self
+                .0
+                .roll_forward(&Cx::new(cx), cx.params()?, &entries)
+                .await?;
+            Ok(match outcome {
+                RollForward::Undo => None,
+                RollForward::Completed(result) => Some(result),
+            })
+        })
+    }
+}
+
+/// Why an operation failed. Host failures and refused values are kept whole (see
+/// `crate::error`), so a task's error reads as the same failure does in an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
-    #[error("{0}")]
-    Command(#[from] illumos::CommandError),
+    #[error(transparent)]
+    Host(HostFailure),
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
     #[error("{0}")]
     Failed(String),
     #[error("cancelled")]
@@ -62,6 +216,13 @@ pub enum OpError {
     Db(#[from] DbError),
     #[error("invalid task parameters: {0}")]
     Params(#[from] serde_json::Error),
+    /// A journal entry the operation cannot read: its undo stops here rather than skip what
+    /// the entry says was made.
+    #[error("journal entry {entry} cannot be read: {error}")]
+    Journal {
+        entry: String,
+        error: serde_json::Error,
+    },
 }
 
 impl OpError {
@@ -70,14 +231,14 @@ impl OpError {
     }
 }
 
-/// The privileged helper refused or failed: the task says what could not be done, as which
-/// user, and the helper's reason (see `illumos::install`).
-impl From<illumos::install::InstallError> for OpError {
-    fn from(e: illumos::install::InstallError) -> Self {
-        if e.source.is_cancelled() {
-            return OpError::Cancelled;
+/// A command killed because the task was cancelled is the cancellation, not a host failure.
+impl From<HostFailure> for OpError {
+    fn from(e: HostFailure) -> Self {
+        if e.is_cancelled() {
+            OpError::Cancelled
+        } else {
+            OpError::Host(e)
         }
-        OpError::Failed(e.describe(illumos::runner::agent_user()))
     }
 }
 
@@ -110,9 +271,13 @@ impl OpCx {
         Ok(())
     }
 
-    /// Journals what the next step is about to make, before it makes it, so an undo after a
-    /// failure, a cancel or a crash knows to remove it.
+    /// Untyped journal entry, for operations not yet moved to [`TaskOp`] (which use
+    /// [`Cx::will_make`], taking only their own entry type).
     pub async fn will_make(&self, entry: &impl Serialize) -> Result<(), OpError> {
+        self.journal(entry).await
+    }
+
+    async fn journal(&self, entry: &impl Serialize) -> Result<(), OpError> {
         let entry = serde_json::to_value(entry)?;
         let id = self.task.id.clone();
         self.db
@@ -153,24 +318,24 @@ impl OpCx {
 pub struct Noop;
 
 #[derive(serde::Deserialize)]
-struct NoopParams {
+pub struct NoopParams {
     #[serde(default)]
     duration_ms: u64,
 }
 
-impl Operation for Noop {
+impl TaskOp for Noop {
+    type Params = NoopParams;
+    type Entry = ();
+
     fn name(&self) -> &'static str {
         "noop"
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: NoopParams = cx.params()?;
-            if p.duration_ms > 0 {
-                cx.progress(0, "waiting").await?;
-                cx.sleep(Duration::from_millis(p.duration_ms)).await?;
-            }
-            Ok(None)
-        })
+    async fn run(&self, cx: &Cx<'_, ()>, p: NoopParams) -> Result<Option<Value>, OpError> {
+        if p.duration_ms > 0 {
+            cx.progress(0, "waiting").await?;
+            cx.sleep(Duration::from_millis(p.duration_ms)).await?;
+        }
+        Ok(None)
     }
 }

@@ -32,7 +32,7 @@ use super::conffile::{ConfFile, Loaded};
 use super::journal::{self, Made, Reader};
 use super::paths::HostFile;
 use super::settings::usable_in;
-use super::{op_err, read_err, validate, NetworkServices, LOCK_DHCPD, SCOPE};
+use super::{validate, NetworkServices, LOCK_DHCPD, SCOPE};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
@@ -64,7 +64,9 @@ pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
 
 /// dhcpd.conf as the service names it now (or as config.yaml overrides it).
 pub async fn dhcp_file(svc: &NetworkServices, run: &illumos::Runner) -> Result<ConfFile, OpError> {
-    svc.file_of(run, HostFile::DhcpConf).await.map_err(op_err)
+    svc.file_of(run, HostFile::DhcpConf)
+        .await
+        .map_err(OpError::from)
 }
 
 fn parse_conf(file: &ConfFile) -> Result<DhcpConf, OpError> {
@@ -112,11 +114,8 @@ pub async fn set_listen(svc: &NetworkServices, cx: &OpCx, value: PropValue) -> R
         &listen_prop(),
         &value,
     )
-    .await
-    .map_err(op_err)?;
-    smf::refresh(&cx.runner, &svc.settings.dhcp_service)
-        .await
-        .map_err(op_err)?;
+    .await?;
+    smf::refresh(&cx.runner, &svc.settings.dhcp_service).await?;
     restart_if_running(svc, cx).await
 }
 
@@ -140,7 +139,7 @@ pub async fn ensure_listen(
     cx: &OpCx,
     interface: &LinkName,
 ) -> Result<bool, OpError> {
-    let now = listen_ifnames(svc, &cx.runner).await.map_err(op_err)?;
+    let now = listen_ifnames(svc, &cx.runner).await?;
     if now == [interface.to_string()] {
         return Ok(false);
     }
@@ -158,8 +157,7 @@ async fn service_state(
     run: &illumos::Runner,
 ) -> Result<Option<ServiceState>, OpError> {
     Ok(smf::service_state(run, &svc.settings.dhcp_service)
-        .await
-        .map_err(op_err)?
+        .await?
         .map(|s| s.state))
 }
 
@@ -179,7 +177,7 @@ pub async fn restart_if_running(svc: &NetworkServices, cx: &OpCx) -> Result<(), 
     let fmri = &svc.settings.dhcp_service;
     match service_state(svc, &cx.runner).await? {
         Some(ServiceState::Online | ServiceState::Degraded) => {
-            smf::restart(&cx.runner, fmri).await.map_err(op_err)?;
+            smf::restart(&cx.runner, fmri).await?;
             cx.note(&format!(
                 "svcadm restart {fmri}: dhcpd reads its configuration only at start"
             ));
@@ -329,10 +327,12 @@ async fn get_config(
 ) -> Result<Json<DhcpConfigView>, ApiError> {
     let (conf, config_path) = read_for_api(&app).await?;
     let run = &app.network.runner;
-    let listen = listen_ifnames(&app.network, run).await.map_err(read_err)?;
+    let listen = listen_ifnames(&app.network, run)
+        .await
+        .map_err(ApiError::host)?;
     let state = smf::service_state(run, &app.network.settings.dhcp_service)
         .await
-        .map_err(read_err)?
+        .map_err(ApiError::host)?
         .map(|s| s.state);
     let subnets: Vec<DhcpSubnetView> = conf
         .subnets()
@@ -443,7 +443,7 @@ async fn put_config(
     if let Some(l) = &listen {
         let known = illumos::ipadm::show_if(&app.network.runner, Some(l))
             .await
-            .map_err(read_err)?;
+            .map_err(ApiError::host)?;
         if known.is_empty() {
             return Err(ApiError::invalid(
                 "listen_interface",
@@ -671,7 +671,7 @@ async fn get_status(_: Viewer, State(app): State<AppState>) -> Result<Json<DhcpS
     let fmri = &app.network.settings.dhcp_service;
     let state = smf::service_state(&app.network.runner, fmri)
         .await
-        .map_err(read_err)?
+        .map_err(ApiError::host)?
         .map(|s| s.state);
     Ok(Json(DhcpStatus {
         success: true,
@@ -896,11 +896,9 @@ struct ServiceOp(Arc<NetworkServices>);
 pub async fn start(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
     let fmri = &svc.settings.dhcp_service;
     if service_state(svc, &cx.runner).await? == Some(ServiceState::Maintenance) {
-        smf::clear(&cx.runner, fmri).await.map_err(op_err)?;
+        smf::clear(&cx.runner, fmri).await?;
     }
-    smf::enable(&cx.runner, fmri, Wait::ForState, Persistence::Persistent)
-        .await
-        .map_err(op_err)?;
+    smf::enable(&cx.runner, fmri, Wait::ForState, Persistence::Persistent).await?;
     check_not_in_maintenance(svc, cx).await
 }
 
@@ -912,7 +910,7 @@ pub async fn stop(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
         Persistence::Persistent,
     )
     .await
-    .map_err(op_err)
+    .map_err(OpError::from)
 }
 
 impl Operation for ServiceOp {
@@ -931,9 +929,7 @@ impl Operation for ServiceOp {
                 // The spec's "reload configuration": the refresh takes the service's
                 // properties, and only a restart makes dhcpd read its file (module doc).
                 ServiceAction::Refresh => {
-                    smf::refresh(&cx.runner, &svc.settings.dhcp_service)
-                        .await
-                        .map_err(op_err)?;
+                    smf::refresh(&cx.runner, &svc.settings.dhcp_service).await?;
                     restart_if_running(svc, cx).await?;
                     check_not_in_maintenance(svc, cx).await?;
                 }

@@ -1,0 +1,61 @@
+//! Serde for the validated types, behind the `serde` feature: a value is written as the text
+//! the tool takes and read back through its `FromStr`, so a task spec stored as JSON holds a
+//! `ZoneName`, never a string that must be parsed again (and an invalid one cannot be read).
+
+/// Implements `Serialize` (the `Display` text) and `Deserialize` (`FromStr`, its error as the
+/// message) for each type.
+macro_rules! serde_via_str {
+    ($($t:ty),* $(,)?) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_via_str!(
+    crate::names::ZoneName,
+    crate::names::DatasetName,
+    crate::names::Pool,
+    crate::names::SnapshotName,
+    crate::names::Size,
+    crate::names::ZonecfgValue,
+    crate::names::AttrName,
+    crate::names::HostPath,
+    crate::link::LinkName,
+    crate::link::Mac,
+    crate::link::UnicastMac,
+    crate::link::VlanId,
+    crate::net::Ipv4Cidr,
+    crate::net::Ipv4Net,
+    crate::net::AddrObjName,
+    crate::ipnat::NatRule,
+    crate::smf::Fmri,
+);
+
+#[cfg(test)]
+mod tests {
+    use crate::names::{DatasetName, ZoneName};
+
+    #[test]
+    fn a_name_round_trips_as_its_text() {
+        let z: ZoneName = "web-1".parse().unwrap();
+        assert_eq!(serde_json::to_string(&z).unwrap(), "\"web-1\"");
+        assert_eq!(serde_json::from_str::<ZoneName>("\"web-1\"").unwrap(), z);
+    }
+
+    #[test]
+    fn an_invalid_name_cannot_be_read_back() {
+        let e = serde_json::from_str::<ZoneName>("\"global\"").unwrap_err();
+        assert!(e.to_string().contains("Invalid zone name"), "{e}");
+        assert!(serde_json::from_str::<DatasetName>("\"rpool/../x\"").is_err());
+        assert!(serde_json::from_str::<ZoneName>("7").is_err());
+    }
+}
