@@ -32,13 +32,26 @@ serde_via_str!(
     crate::link::LinkName,
     crate::link::Mac,
     crate::link::UnicastMac,
-    crate::link::VlanId,
     crate::net::Ipv4Cidr,
     crate::net::Ipv4Net,
     crate::net::AddrObjName,
     crate::ipnat::NatRule,
     crate::smf::Fmri,
 );
+
+/// A VLAN id is a number on the wire, as in every request that names one.
+impl serde::Serialize for crate::link::VlanId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(self.get())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for crate::link::VlanId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u16::deserialize(d)?;
+        crate::link::VlanId::new(n).map_err(serde::de::Error::custom)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -49,6 +62,13 @@ mod tests {
         let z: ZoneName = "web-1".parse().unwrap();
         assert_eq!(serde_json::to_string(&z).unwrap(), "\"web-1\"");
         assert_eq!(serde_json::from_str::<ZoneName>("\"web-1\"").unwrap(), z);
+    }
+
+    #[test]
+    fn a_vlan_id_is_a_number() {
+        let v: crate::link::VlanId = serde_json::from_str("12").unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), "12");
+        assert!(serde_json::from_str::<crate::link::VlanId>("4095").is_err());
     }
 
     #[test]

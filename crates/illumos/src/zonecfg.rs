@@ -66,6 +66,7 @@ fn classify(op: &'static str, zone: &ZoneName, e: CommandError) -> ZonecfgError 
 
 /// A `net` resource of an exclusive-IP zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Net {
     pub physical: LinkName,
     /// When set, the VNIC is created over this link when the zone boots.
@@ -73,6 +74,10 @@ pub struct Net {
     pub mac_addr: Option<UnicastMac>,
     pub vlan_id: Option<VlanId>,
     pub allowed_address: Option<Ipv4Cidr>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub defrouter: Option<std::net::Ipv4Addr>,
 }
 

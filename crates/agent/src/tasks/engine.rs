@@ -776,7 +776,7 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    use crate::tasks::operation::{Cx, TaskOp};
+    use crate::tasks::operation::{Cx, OpCx, TaskOp};
 
     struct Dir(std::path::PathBuf);
     impl Dir {
@@ -826,6 +826,39 @@ mod tests {
         }
     }
 
+    /// Journals an entry of a shape its own undo cannot read (as a journal written by another
+    /// version might be), then fails.
+    struct Strict;
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct StrictEntry {
+        made: String,
+    }
+
+    impl TaskOp for Strict {
+        type Params = Value;
+        type Entry = StrictEntry;
+        fn name(&self) -> &'static str {
+            "strict"
+        }
+        async fn run(&self, cx: &Cx<'_, StrictEntry>, _p: Value) -> Result<Option<Value>, OpError> {
+            let untyped: &OpCx = cx;
+            untyped
+                .will_make(&serde_json::json!({"made": "dataset", "by": "a later version"}))
+                .await?;
+            Err(OpError::failed("the step after failed"))
+        }
+        async fn undo(
+            &self,
+            _cx: &Cx<'_, StrictEntry>,
+            _p: Value,
+            _journal: Vec<StrictEntry>,
+        ) -> Result<(), OpError> {
+            panic!("undo must not run with an entry it cannot read");
+        }
+    }
+
     async fn engine(dir: &Dir, script: &str) -> (TaskQueue, Arc<Mutex<Vec<Value>>>) {
         let tool = dir.0.join("zfs");
         // Made executable by `install`, a child process: opened for writing here, the file
@@ -853,6 +886,7 @@ mod tests {
                 undone: undone.clone(),
             }),
             crate::tasks::op(crate::tasks::operation::Noop),
+            crate::tasks::op(Strict),
         ];
         let q = TaskQueue::start(
             db,
@@ -934,6 +968,23 @@ mod tests {
         assert_eq!(done.status, TaskStatus::Failed);
         assert!(done.error_message.unwrap().contains("pool is full"));
         assert_eq!(undone.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_undo_stops_loudly_at_a_journal_entry_it_cannot_read() {
+        let dir = Dir::new("strict");
+        let (q, _) = engine(&dir, "exit 0").await;
+        let t = q.enqueue(NewTask::new("strict", "system")).await.unwrap();
+        let done = q
+            .wait(&t.id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, TaskStatus::Failed);
+        let error = done.error_message.unwrap();
+        assert!(error.contains("the step after failed"), "{error}");
+        assert!(error.contains("cannot be read"), "{error}");
+        assert!(error.contains("a later version"), "{error}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::AppState;
-use crate::tasks::Operation;
+use crate::tasks::{op, Operation};
 use ops::lifecycle::{Action, Lifecycle};
 
 /// What the zones area keeps for the life of the agent.
@@ -62,12 +62,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub fn operations(services: &Arc<ZoneServices>) -> Vec<Arc<dyn Operation>> {
     let mut ops: Vec<Arc<dyn Operation>> = vec![
-        Arc::new(ops::create::CreateZone(services.clone())),
-        Arc::new(ops::modify::ModifyZone(services.clone())),
-        Arc::new(ops::delete::DeleteZone(services.clone())),
+        op(ops::create::CreateZone(services.clone())),
+        op(ops::modify::ModifyZone(services.clone())),
+        op(ops::delete::DeleteZone(services.clone())),
     ];
     for action in [Action::Start, Action::Stop, Action::Restart, Action::Halt] {
-        ops.push(Arc::new(Lifecycle {
+        ops.push(op(Lifecycle {
             svc: services.clone(),
             action,
         }));

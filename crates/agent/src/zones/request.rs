@@ -4,6 +4,7 @@
 use illumos::link::{LinkName, UnicastMac, VlanId};
 use illumos::names::{AttrName, DatasetName, HostPath, Size, ZoneName, ZonecfgValue};
 use illumos::net::Ipv4Cidr;
+use illumos::zonecfg::Net;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -232,15 +233,15 @@ pub type AttrSet = Vec<(AttrName, ZonecfgValue)>;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VolumeSpec {
     /// `POOL/DATASET/ZONE/VOLUME` for a new one; the given dataset for an existing one.
-    pub dataset: String,
+    pub dataset: DatasetName,
     pub create_new: bool,
-    pub size: Option<String>,
+    pub size: Option<Size>,
     pub sparse: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TemplateSpec {
-    pub template: String,
+    pub template: DatasetName,
     /// Set when the request named one; otherwise the newest is found by the task.
     pub snapshot: Option<String>,
     pub copy: bool,
@@ -250,16 +251,16 @@ pub struct TemplateSpec {
 /// (the cloud-init password travels in the task's secrets).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateSpec {
-    pub name: String,
+    pub name: ZoneName,
     /// `POOL/DATASET/NAME`, the zone's own dataset.
-    pub root_dataset: String,
-    pub attrs: Vec<(String, String)>,
+    pub root_dataset: DatasetName,
+    pub attrs: Vec<(AttrName, ZonecfgValue)>,
     pub autoboot: bool,
     pub boot: Option<VolumeSpec>,
     pub template: Option<TemplateSpec>,
-    pub nics: Vec<NicRequest>,
-    pub cdroms: Vec<String>,
-    pub cloud_init: Vec<(String, String)>,
+    pub nics: Vec<Net>,
+    pub cdroms: Vec<HostPath>,
+    pub cloud_init: Vec<(AttrName, ZonecfgValue)>,
     pub has_password: bool,
     pub force: bool,
 }
@@ -591,7 +592,7 @@ impl BootVolume {
                 ));
             }
             return Ok(VolumeSpec {
-                dataset: ds.to_string(),
+                dataset: ds,
                 create_new: false,
                 size: None,
                 sparse: false,
@@ -626,13 +627,9 @@ impl BootVolume {
             ));
         }
         let size = match &self.size {
-            Some(s) => Some(
-                s.parse::<Size>()
-                    .map_err(|e| {
-                        ApiError::invalid(format!("{field}.size"), format!("{field}.size: {e}"))
-                    })?
-                    .to_string(),
-            ),
+            Some(s) => Some(s.parse::<Size>().map_err(|e| {
+                ApiError::invalid(format!("{field}.size"), format!("{field}.size: {e}"))
+            })?),
             None if size_required => {
                 return Err(ApiError::invalid(
                     format!("{field}.size"),
@@ -642,7 +639,7 @@ impl BootVolume {
             None => None,
         };
         Ok(VolumeSpec {
-            dataset: ds.to_string(),
+            dataset: ds,
             create_new: true,
             size,
             sparse: self.sparse,
@@ -691,7 +688,7 @@ impl CreateZoneRequest {
                     })?;
                 }
                 Some(TemplateSpec {
-                    template: ds.to_string(),
+                    template: ds,
                     snapshot: snap.map(str::to_owned),
                     copy,
                 })
@@ -738,14 +735,14 @@ impl CreateZoneRequest {
                     "two NICs have the same name",
                 ));
             }
-            nics.push(n.clone());
+            nics.push(net);
         }
         if self.cdroms.len() > 16 {
             return Err(ApiError::invalid("cdroms", "at most 16 CD-ROMs"));
         }
         let mut cdroms = Vec::new();
         for (i, c) in self.cdroms.iter().enumerate() {
-            cdroms.push(host_path(&format!("cdroms[{i}].path"), &c.path)?.to_string());
+            cdroms.push(host_path(&format!("cdroms[{i}].path"), &c.path)?);
         }
         let mut cloud = Vec::new();
         let mut password = None;
@@ -754,18 +751,15 @@ impl CreateZoneRequest {
                 if k.as_str() == "password" {
                     password = Some(v.to_string());
                 } else {
-                    cloud.push((k.to_string(), v.to_string()));
+                    cloud.push((k, v));
                 }
             }
         }
         Ok((
             CreateSpec {
-                name: zone.to_string(),
-                root_dataset: root.to_string(),
-                attrs: attrs
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                name: zone,
+                root_dataset: root,
+                attrs,
                 autoboot: self.autoboot.unwrap_or(false),
                 boot,
                 template,
@@ -783,15 +777,17 @@ impl CreateZoneRequest {
 /// A modify request, validated. Secrets (the cloud-init password) travel apart.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ModifySpec {
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Vec<(AttrName, ZonecfgValue)>,
     pub autoboot: Option<bool>,
-    pub add_nics: Vec<NicRequest>,
-    pub remove_nics: Vec<String>,
+    pub add_nics: Vec<Net>,
+    pub remove_nics: Vec<LinkName>,
     pub add_disks: Vec<VolumeSpec>,
+    /// Slots (`disk3`).
     pub remove_disks: Vec<String>,
-    pub add_cdroms: Vec<String>,
+    pub add_cdroms: Vec<HostPath>,
+    /// Slots (`cdrom1`) or ISO paths.
     pub remove_cdroms: Vec<String>,
-    pub cloud_init: Vec<(String, String)>,
+    pub cloud_init: Vec<(AttrName, ZonecfgValue)>,
     pub has_password: bool,
     pub force: bool,
 }
@@ -870,8 +866,7 @@ impl ModifyZoneRequest {
         let attrs = self.attrs().validate()?;
         let mut add_nics = Vec::new();
         for (i, n) in self.add_nics.iter().enumerate() {
-            n.validate(&format!("add_nics[{i}]"))?;
-            add_nics.push(n.clone());
+            add_nics.push(n.validate(&format!("add_nics[{i}]"))?);
         }
         let mut remove_nics = Vec::new();
         for (i, n) in self.remove_nics.iter().enumerate() {
@@ -881,7 +876,7 @@ impl ModifyZoneRequest {
                     format!("remove_nics[{i}]: {e}"),
                 )
             })?;
-            remove_nics.push(l.to_string());
+            remove_nics.push(l);
         }
         let mut add_disks = Vec::new();
         for (i, d) in self.add_disks.iter().enumerate() {
@@ -898,9 +893,7 @@ impl ModifyZoneRequest {
             .add_cdroms
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                host_path(&format!("add_cdroms[{i}].path"), &c.path).map(|p| p.to_string())
-            })
+            .map(|(i, c)| host_path(&format!("add_cdroms[{i}].path"), &c.path))
             .collect::<Result<Vec<_>, _>>()?;
         let remove_cdroms = self
             .remove_cdroms
@@ -922,16 +915,13 @@ impl ModifyZoneRequest {
                 if k.as_str() == "password" {
                     password = Some(v.to_string());
                 } else {
-                    cloud_init.push((k.to_string(), v.to_string()));
+                    cloud_init.push((k, v));
                 }
             }
         }
         Ok((
             ModifySpec {
-                attrs: attrs
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                attrs,
                 autoboot: self.autoboot,
                 add_nics,
                 remove_nics,
@@ -1015,8 +1005,11 @@ mod tests {
             "start_after_create": true
         }))
         .unwrap();
-        assert_eq!(spec.root_dataset, "rpool/zones/web-server-01");
-        assert_eq!(spec.boot.unwrap().dataset, "rpool/zones/web-server-01/root");
+        assert_eq!(spec.root_dataset.as_str(), "rpool/zones/web-server-01");
+        assert_eq!(
+            spec.boot.unwrap().dataset.as_str(),
+            "rpool/zones/web-server-01/root"
+        );
         assert_eq!(pw.as_deref(), Some("changeme"));
         assert!(spec.has_password);
         assert!(!serde_json::to_string(&spec.cloud_init)

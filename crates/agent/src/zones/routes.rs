@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use illumos::names::ZoneName;
+use illumos::names::{HostPath, ZoneName};
 use illumos::zfs;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -154,16 +154,16 @@ fn check_bootrom(app: &AppState, bootrom: Option<&str>) -> Result<(), ApiError> 
 
 /// Each ISO must be a file on the host, in a media directory (`FIELD[i].path` names the one
 /// that is not).
-fn check_isos(app: &AppState, field: &str, isos: &[String]) -> Result<(), ApiError> {
+fn check_isos(app: &AppState, field: &str, isos: &[HostPath]) -> Result<(), ApiError> {
     for (i, iso) in isos.iter().enumerate() {
         let field = format!("{field}[{i}].path");
-        if !app.config.host_file(iso).is_file() {
+        if !app.config.host_file(iso.as_str()).is_file() {
             return Err(ApiError::invalid(
                 field,
                 format!("{iso} is not a file on the host"),
             ));
         }
-        host_storage::check_media(&app.config, &field, iso, false)?;
+        host_storage::check_media(&app.config, &field, iso.as_str(), false)?;
     }
     Ok(())
 }
@@ -188,8 +188,8 @@ fn check_attachable<'a>(
 ) -> Result<(), ApiError> {
     let mut attaches = false;
     for (field, v) in volumes.into_iter().filter(|(_, v)| !v.create_new) {
-        host_storage::check_attachable(&app.config, &field, &v.dataset)?;
-        host_storage::check_not_host_device(&app.config, &field, &v.dataset)?;
+        host_storage::check_attachable(&app.config, &field, v.dataset.as_str())?;
+        host_storage::check_not_host_device(&app.config, &field, v.dataset.as_str())?;
         attaches = true;
     }
     check_force(app, force, attaches)
@@ -200,12 +200,7 @@ async fn check_existing(app: &AppState, field: &str, v: &VolumeSpec) -> Result<(
     if v.create_new {
         return Ok(());
     }
-    let ds = v.dataset.parse().expect("validated");
-    if zfs::get(&app.runner, &ds)
-        .await
-        .map_err(ApiError::host)?
-        .is_none()
-    {
+    if zfs::get(&app.runner, &v.dataset).await?.is_none() {
         return Err(ApiError::invalid(
             field,
             format!("dataset {} does not exist", v.dataset),
@@ -225,7 +220,7 @@ async fn create_zone(
     ApiJson(req): ApiJson<CreateZoneRequest>,
 ) -> Result<(StatusCode, Json<ZoneTaskAccepted>), ApiError> {
     let (spec, password) = req.validate()?;
-    let zone: ZoneName = spec.name.parse().expect("validated");
+    let zone: ZoneName = spec.name.clone();
     // Checks against the host (files first, then read-only commands), so a bad request is a
     // 400 before anything is queued.
     check_isos(&app, "cdroms", &spec.cdroms)?;
@@ -249,10 +244,10 @@ async fn create_zone(
     }
     let run = &app.runner;
     if let Some(t) = &spec.template {
-        let ds = t.template.parse().expect("validated");
+        let ds = &t.template;
         let exists = match &t.snapshot {
-            Some(s) => zfs::snapshot_exists(run, &ds_snapshot(&ds, s)?).await,
-            None => zfs::get(run, &ds).await.map(|d| d.is_some()),
+            Some(s) => zfs::snapshot_exists(run, &ds_snapshot(ds, s)?).await,
+            None => zfs::get(run, ds).await.map(|d| d.is_some()),
         }
         .map_err(ApiError::host)?;
         if !exists {
@@ -294,7 +289,7 @@ async fn create_zone(
     let made = app
         .tasks
         .enqueue_with(tasks, move |tx| {
-            if store::insert_creating(tx, &name, "bhyve", &root, Some(&by))? {
+            if store::insert_creating(tx, &name, "bhyve", root.as_str(), Some(&by))? {
                 Ok(())
             } else {
                 Err(DbError::Conflict(format!(
@@ -526,7 +521,7 @@ async fn modify_zone(
             .ok_or_else(|| {
                 ApiError::conflict(format!("Zone {name} is not configured on the host yet"))
             })?;
-        check_against(&cfg, &spec).map_err(|(f, m)| ApiError::invalid(f, m))?;
+        check_against(&cfg, &spec)?;
         for (i, d) in spec.add_disks.iter().enumerate() {
             check_existing(&app, &format!("add_disks[{i}].existing_dataset"), d).await?;
         }

@@ -10,8 +10,9 @@ use illumos::zonecfg::{self, CommandFile};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{attr, db_write, fail_zfs, value, Made};
-use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use super::{attr, db_write, value, Made};
+use crate::error::FieldError;
+use crate::tasks::{Cx, OpCx, OpError, TaskOp};
 use crate::zones::host::{destroy_owned, ScratchFile};
 use crate::zones::request::CreateSpec;
 use crate::zones::{store, ZoneServices};
@@ -23,53 +24,46 @@ pub struct CreateSecrets {
     pub password: Option<String>,
 }
 
-impl Operation for CreateZone {
+impl TaskOp for CreateZone {
+    type Params = CreateSpec;
+    type Entry = Made;
+
     fn name(&self) -> &'static str {
-        "zone_create"
+        super::CREATE
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let spec: CreateSpec = cx.params()?;
-            let result = create(&self.0, cx, &spec).await;
-            self.0.host.invalidate(&cx.task.zone_name);
-            result
-        })
+    async fn run(&self, cx: &Cx<'_, Made>, spec: CreateSpec) -> Result<Option<Value>, OpError> {
+        let result = create(&self.0, cx, &spec).await;
+        self.0.host.invalidate(spec.name.as_str());
+        result
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, journal: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(async move {
-            let zone = cx.task.zone_name.clone();
-            let result = super::undo_made(&self.0, cx, &zone, journal).await;
-            let z = zone.clone();
-            db_write(cx, move |c| store::delete_if_creating(c, &z)).await?;
-            self.0.host.invalidate(&cx.task.zone_name);
-            result
-        })
+    async fn undo(
+        &self,
+        cx: &Cx<'_, Made>,
+        spec: CreateSpec,
+        journal: Vec<Made>,
+    ) -> Result<(), OpError> {
+        let zone = spec.name;
+        let result = super::undo_made(&self.0, cx, &zone, journal).await;
+        let z = zone.to_string();
+        db_write(cx, move |c| store::delete_if_creating(c, &z)).await?;
+        self.0.host.invalidate(zone.as_str());
+        result
     }
 }
 
 async fn create(
     svc: &ZoneServices,
-    cx: &OpCx,
+    cx: &Cx<'_, Made>,
     spec: &CreateSpec,
 ) -> Result<Option<Value>, OpError> {
     let run = &cx.runner;
-    let zone: ZoneName = spec
-        .name
-        .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))?;
-    let root: DatasetName = spec
-        .root_dataset
-        .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))?;
+    let zone = &spec.name;
+    let root = &spec.root_dataset;
 
     cx.progress(5, "Validating parameters").await?;
-    if zoneadm::get(run, &zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
-        .is_some()
-    {
+    if zoneadm::get(run, zone).await?.is_some() {
         return Err(OpError::failed(format!(
             "Zone {zone} already exists on the host"
         )));
@@ -77,12 +71,12 @@ async fn create(
     let parent = root
         .parent()
         .ok_or_else(|| OpError::failed("the zone dataset has no parent"))?;
-    if zfs::get(run, &parent).await.map_err(fail_zfs)?.is_none() {
+    if zfs::get(run, &parent).await?.is_none() {
         return Err(OpError::failed(format!(
             "dataset {parent} does not exist; create it (zfs create {parent}) or choose another boot_volume.pool/dataset"
         )));
     }
-    if zfs::get(run, &root).await.map_err(fail_zfs)?.is_some() {
+    if zfs::get(run, root).await?.is_some() {
         return Err(OpError::failed(format!(
             "dataset {root} already exists; the agent does not reuse datasets it did not create for this zone"
         )));
@@ -92,68 +86,51 @@ async fn create(
         Some(t) => Some(resolve_template(cx, &t.template, t.snapshot.as_deref()).await?),
     };
     if let Some(boot) = spec.boot.as_ref().filter(|b| !b.create_new) {
-        check_existing_volume(svc, cx, &boot.dataset, &zone, spec.force).await?;
+        check_existing_volume(svc, cx, &boot.dataset, zone, spec.force).await?;
     }
     cx.check_cancelled()?;
 
     cx.progress(10, "Preparing storage (ZFS volumes)").await?;
-    cx.will_make(&Made::Dataset {
-        name: root.to_string(),
-    })
-    .await?;
-    zfs::create_filesystem(run, &root, false, &[Prop::owner(zone.as_str())])
-        .await
-        .map_err(fail_zfs)?;
-    let boot_volume: Option<DatasetName> = match &spec.boot {
-        Some(b) => Some(
-            b.dataset
-                .parse()
-                .map_err(|e| OpError::failed(format!("{e}")))?,
-        ),
-        None => None,
-    };
-    if let (Some(b), Some(vol), None) = (&spec.boot, &boot_volume, &spec.template) {
+    cx.will_make(&Made::Dataset { name: root.clone() }).await?;
+    zfs::create_filesystem(run, root, false, &[Prop::owner(zone.as_str())]).await?;
+    let boot_volume: Option<&DatasetName> = spec.boot.as_ref().map(|b| &b.dataset);
+    if let (Some(b), None) = (&spec.boot, &spec.template) {
         if b.create_new {
             let size = b
                 .size
-                .as_deref()
-                .ok_or_else(|| OpError::failed("boot_volume.size is required"))?
-                .parse()
-                .map_err(|e| OpError::failed(format!("{e}")))?;
+                .as_ref()
+                .ok_or_else(|| FieldError::new("boot_volume.size", "is required"))?;
             cx.will_make(&Made::Dataset {
-                name: vol.to_string(),
+                name: b.dataset.clone(),
             })
             .await?;
-            zfs::create_volume(run, vol, &size, b.sparse, &[Prop::owner(zone.as_str())])
-                .await
-                .map_err(fail_zfs)?;
+            zfs::create_volume(
+                run,
+                &b.dataset,
+                size,
+                b.sparse,
+                &[Prop::owner(zone.as_str())],
+            )
+            .await?;
         }
     }
 
-    if let (Some(t), Some(snap), Some(vol)) = (&spec.template, &template_snapshot, &boot_volume) {
+    if let (Some(t), Some(snap), Some(vol)) = (&spec.template, &template_snapshot, boot_volume) {
         cx.progress(30, "Importing template").await?;
-        cx.will_make(&Made::Dataset {
-            name: vol.to_string(),
-        })
-        .await?;
+        cx.will_make(&Made::Dataset { name: vol.clone() }).await?;
         if t.copy {
             cx.note(&format!("copying {snap} to {vol} (zfs send | zfs recv)"));
-            zfs::copy(run, snap, vol).await.map_err(fail_zfs)?;
-            zfs::set(run, vol, &Prop::owner(zone.as_str()))
-                .await
-                .map_err(fail_zfs)?;
+            zfs::copy(run, snap, vol).await?;
+            zfs::set(run, vol, &Prop::owner(zone.as_str())).await?;
         } else {
-            zfs::clone(run, snap, vol, &[Prop::owner(zone.as_str())])
-                .await
-                .map_err(fail_zfs)?;
+            zfs::clone(run, snap, vol, &[Prop::owner(zone.as_str())]).await?;
         }
     }
     cx.check_cancelled()?;
 
     cx.progress(40, "Applying zone configuration").await?;
-    let mountpoint = zfs::mountpoint(run, &root)
-        .await
-        .map_err(fail_zfs)?
+    let mountpoint = zfs::mountpoint(run, root)
+        .await?
         .filter(|m| m.starts_with('/'))
         .ok_or_else(|| {
             OpError::failed(format!("dataset {root} has no mountpoint for the zonepath"))
@@ -167,31 +144,21 @@ async fn create(
         .map(serde_json::from_value)
         .transpose()?
         .unwrap_or_default();
-    let file = command_file(
-        spec,
-        &zonepath,
-        boot_volume.as_ref(),
-        secrets.password.as_deref(),
-    )?;
+    let file = command_file(spec, &zonepath, boot_volume, secrets.password.as_deref())?;
     let scratch = ScratchFile::write(&svc.config, "zonecfg", &file.render())
         .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
-    cx.will_make(&Made::ZoneConfig {
-        zone: zone.to_string(),
-    })
-    .await?;
-    zonecfg::apply(run, &zone, &scratch.host_path)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?;
+    cx.will_make(&Made::ZoneConfig { zone: zone.clone() })
+        .await?;
+    zonecfg::apply(run, zone, &scratch.host_path).await?;
     drop(scratch);
     svc.host.invalidate(zone.as_str());
 
     // The configuration went in as one file; read it back and check each part landed.
-    let applied = zonecfg::export(run, &zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
+    let applied = zonecfg::export(run, zone)
+        .await?
         .ok_or_else(|| OpError::failed("the zone vanished after configuration"))?;
     cx.progress(50, "Configuring boot disk").await?;
-    if let Some(vol) = &boot_volume {
+    if let Some(vol) = boot_volume {
         if !applied.zvols().iter().any(|v| v == vol.as_str()) {
             return Err(OpError::failed(format!(
                 "boot disk {vol} is missing from the applied configuration"
@@ -213,7 +180,7 @@ async fn create(
     }
     cx.progress(80, "Configuring cloud-init").await?;
     for (k, _) in &spec.cloud_init {
-        if applied.attr(k).is_none() {
+        if applied.attr(k.as_str()).is_none() {
             return Err(OpError::failed(format!(
                 "cloud-init attribute {k} is missing"
             )));
@@ -222,17 +189,13 @@ async fn create(
     cx.check_cancelled()?;
 
     cx.progress(90, "Installing zone").await?;
-    cx.will_make(&Made::Installed {
-        zone: zone.to_string(),
-    })
-    .await?;
-    zoneadm::install(run, &zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?;
+    cx.will_make(&Made::Installed { zone: zone.clone() })
+        .await?;
+    zoneadm::install(run, zone).await?;
     // zoneadm made the zonepath dataset for this zone: mark it so cleanup may take it.
     if let Ok(zp) = root.child("path") {
         match zfs::set(run, &zp, &Prop::owner(zone.as_str())).await {
-            Err(e) if !e.is_not_found() => return Err(fail_zfs(e)),
+            Err(e) if !e.is_not_found() => return Err(e.into()),
             _ => {}
         }
     }
@@ -252,21 +215,15 @@ async fn create(
 /// The snapshot a template is cloned or copied from: the one named, else its newest.
 async fn resolve_template(
     cx: &OpCx,
-    template: &str,
+    ds: &DatasetName,
     snapshot: Option<&str>,
 ) -> Result<SnapshotName, OpError> {
-    let ds: DatasetName = template
-        .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))?;
     match snapshot {
         Some(s) => {
             let snap = ds
                 .snapshot(s)
-                .map_err(|e| OpError::failed(format!("{e}")))?;
-            if !zfs::snapshot_exists(&cx.runner, &snap)
-                .await
-                .map_err(fail_zfs)?
-            {
+                .map_err(|e| FieldError::new("source.template_dataset", e.to_string()))?;
+            if !zfs::snapshot_exists(&cx.runner, &snap).await? {
                 return Err(OpError::failed(format!(
                     "template snapshot {snap} does not exist"
                 )));
@@ -274,16 +231,17 @@ async fn resolve_template(
             Ok(snap)
         }
         None => {
-            let snaps = zfs::snapshots(&cx.runner, &ds).await.map_err(fail_zfs)?;
+            let snaps = zfs::snapshots(&cx.runner, ds).await?;
             let newest = snaps.last().ok_or_else(|| {
                 OpError::failed(format!(
                     "template {ds} has no snapshot; name one as {ds}@SNAPSHOT"
                 ))
             })?;
+            // What zfs listed is read like any other host output.
             newest
                 .name
                 .parse()
-                .map_err(|e| OpError::failed(format!("{e}")))
+                .map_err(|e| OpError::failed(format!("zfs listed snapshot {}: {e}", newest.name)))
         }
     }
 }
@@ -292,14 +250,11 @@ async fn resolve_template(
 pub async fn check_existing_volume(
     svc: &ZoneServices,
     cx: &OpCx,
-    dataset: &str,
+    ds: &DatasetName,
     zone: &ZoneName,
     force: bool,
 ) -> Result<(), OpError> {
-    let ds: DatasetName = dataset
-        .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))?;
-    match zfs::get(&cx.runner, &ds).await.map_err(fail_zfs)? {
+    match zfs::get(&cx.runner, ds).await? {
         None => return Err(OpError::failed(format!("dataset {ds} does not exist"))),
         Some(d) if d.kind != DatasetType::Volume => {
             return Err(OpError::failed(format!("dataset {ds} is not a volume")))
@@ -330,26 +285,21 @@ fn command_file(
 ) -> Result<CommandFile, OpError> {
     let mut f = CommandFile::create_bhyve(zonepath, spec.autoboot);
     for (k, v) in &spec.attrs {
-        f.add_attr(&attr(k)?, &value(v)?);
+        f.add_attr(k, v);
     }
     if let Some(vol) = boot {
         f.add_attr(&attr("bootdisk")?, &value(vol.as_str())?);
         f.add_device(vol);
     }
     for (i, iso) in spec.cdroms.iter().enumerate() {
-        let path: HostPath = iso.parse().map_err(|e| OpError::failed(format!("{e}")))?;
-        let slot = format!("cdrom{i}");
-        f.add_attr(&attr(&slot)?, &value(iso)?);
-        f.add_iso(&path);
+        f.add_attr(&attr(&format!("cdrom{i}"))?, &value(iso.as_str())?);
+        f.add_iso(iso);
     }
-    for (i, n) in spec.nics.iter().enumerate() {
-        let net = n
-            .validate(&format!("nics[{i}]"))
-            .map_err(|e| OpError::failed(e.message))?;
-        f.add_net(&net);
+    for net in &spec.nics {
+        f.add_net(net);
     }
     for (k, v) in &spec.cloud_init {
-        f.add_attr(&attr(k)?, &value(v)?);
+        f.add_attr(k, v);
     }
     if let Some(p) = password {
         f.add_attr(&attr("password")?, &value(p)?);
@@ -358,22 +308,17 @@ fn command_file(
 }
 
 /// Destroys a dataset this zone's task made, and only if it bears the zone's mark.
-pub async fn undo_dataset(cx: &OpCx, zone: &str, name: &str) -> Result<(), OpError> {
-    let Ok(ds) = name.parse::<DatasetName>() else {
-        return Ok(());
-    };
-    match zfs::get(&cx.runner, &ds).await.map_err(fail_zfs)? {
+pub async fn undo_dataset(cx: &OpCx, zone: &ZoneName, ds: &DatasetName) -> Result<(), OpError> {
+    match zfs::get(&cx.runner, ds).await? {
         None => Ok(()),
-        Some(d) if !d.is_owned_by(zone) => {
+        Some(d) if !d.is_owned_by(zone.as_str()) => {
             cx.note(&format!(
-                "keeping {name}: it does not carry this zone's ownership mark"
+                "keeping {ds}: it does not carry this zone's ownership mark"
             ));
             Ok(())
         }
         Some(_) => {
-            let report = destroy_owned(&cx.runner, zone, &ds)
-                .await
-                .map_err(fail_zfs)?;
+            let report = destroy_owned(&cx.runner, zone.as_str(), ds).await?;
             for d in report.destroyed {
                 cx.note(&format!("destroyed {d}"));
             }

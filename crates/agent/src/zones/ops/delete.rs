@@ -8,8 +8,8 @@ use illumos::{zoneadm, zonecfg};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{db_write, fail_zfs, Made};
-use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use super::{db_write, Made};
+use crate::tasks::{Cx, OpError, RollForward, TaskOp};
 use crate::zones::host::{destroy_owned, Cleanup};
 use crate::zones::{store, ZoneServices};
 
@@ -20,90 +20,82 @@ pub struct DeleteParams {
     pub cleanup_datasets: bool,
 }
 
-impl Operation for DeleteZone {
+impl TaskOp for DeleteZone {
+    type Params = DeleteParams;
+    type Entry = Made;
+
     fn name(&self) -> &'static str {
-        "zone_delete"
+        super::DELETE
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: DeleteParams = cx.params()?;
-            let result = delete(&self.0, cx, &p).await;
-            self.0.host.invalidate(&cx.task.zone_name);
-            result
-        })
+    async fn run(&self, cx: &Cx<'_, Made>, p: DeleteParams) -> Result<Option<Value>, OpError> {
+        let result = delete(&self.0, cx, &p).await;
+        self.0.host.invalidate(&cx.task.zone_name);
+        result
     }
 
     /// Once the delete began destroying the zone it can only be finished: it runs again (each
     /// step looks at the zone's state first, so steps already done are skipped).
-    fn roll_forward<'a>(
-        &'a self,
-        cx: &'a OpCx,
-        journal: &'a [Value],
-    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
-        Box::pin(async move {
-            if !super::journalled(journal)
-                .iter()
-                .any(|m| matches!(m, Made::Deleting { .. }))
-            {
-                return Ok(None);
-            }
-            let p: DeleteParams = cx.params()?;
-            let result = delete(&self.0, cx, &p).await;
-            self.0.host.invalidate(&cx.task.zone_name);
-            result.map(Some)
-        })
+    async fn roll_forward(
+        &self,
+        cx: &Cx<'_, Made>,
+        p: DeleteParams,
+        journal: &[Made],
+    ) -> Result<RollForward, OpError> {
+        if !journal.iter().any(|m| matches!(m, Made::Deleting { .. })) {
+            return Ok(RollForward::Undo);
+        }
+        let result = delete(&self.0, cx, &p).await;
+        self.0.host.invalidate(&cx.task.zone_name);
+        result.map(RollForward::Completed)
     }
 
     /// A delete that failed before destroying anything leaves the zone marked usable again,
     /// so the delete can be retried.
-    fn undo<'a>(
-        &'a self,
-        cx: &'a OpCx,
-        _journal: Vec<Value>,
-    ) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(async move {
-            let z = cx.task.zone_name.clone();
-            db_write(cx, move |c| {
-                if store::get(c, &z)?.is_some_and(|r| r.status == "deleting") {
-                    store::set_status(c, &z, "ready")?;
-                }
-                Ok(())
-            })
-            .await
+    async fn undo(
+        &self,
+        cx: &Cx<'_, Made>,
+        _p: DeleteParams,
+        _journal: Vec<Made>,
+    ) -> Result<(), OpError> {
+        let z = cx.task.zone_name.clone();
+        db_write(cx, move |c| {
+            if store::get(c, &z)?.is_some_and(|r| r.status == "deleting") {
+                store::set_status(c, &z, "ready")?;
+            }
+            Ok(())
         })
+        .await
     }
 }
 
-async fn delete(svc: &ZoneServices, cx: &OpCx, p: &DeleteParams) -> Result<Option<Value>, OpError> {
+async fn delete(
+    svc: &ZoneServices,
+    cx: &Cx<'_, Made>,
+    p: &DeleteParams,
+) -> Result<Option<Value>, OpError> {
     let run = &cx.runner;
     let zone = super::task_zone(cx)?;
-    let fail = |e: zoneadm::ZoneadmError| OpError::failed(e.detail());
     cx.progress(10, "Reading zone configuration").await?;
     let z = zone.to_string();
     let record = cx.db.read(move |c| store::get(c, &z)).await?;
-    let entry = zoneadm::get(run, &zone).await.map_err(fail)?;
+    let entry = zoneadm::get(run, &zone).await?;
     if entry.is_some() || p.cleanup_datasets {
-        cx.will_make(&Made::Deleting {
-            zone: zone.to_string(),
-        })
-        .await?;
+        cx.will_make(&Made::Deleting { zone: zone.clone() }).await?;
     }
     if let Some(e) = &entry {
         if e.state.is_booted() {
             cx.progress(30, "Halting zone").await?;
-            zoneadm::halt(run, &zone).await.map_err(fail)?;
+            zoneadm::halt(run, &zone).await?;
             svc.host.invalidate(zone.as_str());
         }
         if e.state != zoneadm::ZoneState::Configured {
             cx.progress(50, "Uninstalling zone").await?;
-            zoneadm::uninstall(run, &zone).await.map_err(fail)?;
+            zoneadm::uninstall(run, &zone).await?;
             svc.host.invalidate(zone.as_str());
         }
         cx.progress(70, "Removing zone configuration").await?;
-        zonecfg::delete(run, &zone)
-            .await
-            .map_err(|e| OpError::failed(e.detail()))?;
+        zonecfg::delete(run, &zone).await?;
         svc.host.invalidate(zone.as_str());
     } else {
         cx.note(&format!("zone {zone} is not configured on the host"));
@@ -114,11 +106,10 @@ async fn delete(svc: &ZoneServices, cx: &OpCx, p: &DeleteParams) -> Result<Optio
         cx.progress(85, "Destroying datasets").await?;
         match record.as_ref().and_then(|r| r.root_dataset.as_deref()) {
             Some(root) => {
-                let root: DatasetName =
-                    root.parse().map_err(|e| OpError::failed(format!("{e}")))?;
-                cleanup = destroy_owned(run, zone.as_str(), &root)
-                    .await
-                    .map_err(fail_zfs)?;
+                let root: DatasetName = root.parse().map_err(|e| {
+                    OpError::failed(format!("the zone's record names dataset {root}: {e}"))
+                })?;
+                cleanup = destroy_owned(run, zone.as_str(), &root).await?;
                 for d in &cleanup.destroyed {
                     cx.note(&format!("destroyed {d}"));
                 }

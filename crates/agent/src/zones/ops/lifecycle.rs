@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::db_write;
-use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use crate::tasks::{Cx, OpCx, OpError, RollForward, TaskOp};
 use crate::zones::{store, ZoneServices};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,17 +45,23 @@ pub struct Lifecycle {
     pub action: Action,
 }
 
-impl Operation for Lifecycle {
+/// A lifecycle task carries no parameters of its own (the zone is the task's scope); an
+/// object is accepted so old and new tasks alike read.
+#[derive(Debug, Default, Deserialize)]
+pub struct NoParams {}
+
+impl TaskOp for Lifecycle {
+    type Params = NoParams;
+    type Entry = Asked;
+
     fn name(&self) -> &'static str {
         self.action.operation()
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let result = run(&self.svc, self.action, cx).await;
-            self.svc.host.invalidate(&cx.task.zone_name);
-            result
-        })
+    async fn run(&self, cx: &Cx<'_, Asked>, _p: NoParams) -> Result<Option<Value>, OpError> {
+        let result = run(&self.svc, self.action, cx).await;
+        self.svc.host.invalidate(&cx.task.zone_name);
+        result
     }
 
     /// A boot, shutdown or halt is one host command with nothing to undo, but it can take
@@ -64,59 +70,54 @@ impl Operation for Lifecycle {
     /// stage would stop with the zone booted. If the journal shows the command was asked for
     /// and the zone is now in the state it leads to, the action happened: the task completes.
     /// A reboot is not journaled: the zone runs whether it happened or not.
-    fn roll_forward<'a>(
-        &'a self,
-        cx: &'a OpCx,
-        journal: &'a [Value],
-    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
-        Box::pin(async move {
-            let Some(asked) = journal
-                .iter()
-                .find_map(|e| serde_json::from_value::<Asked>(e.clone()).ok())
-            else {
-                return Ok(None);
-            };
-            let zone = super::task_zone(cx)?;
-            self.svc.host.invalidate(zone.as_str());
-            let Some(now) = zoneadm::get(&cx.runner, &zone).await.map_err(failed)? else {
-                return Ok(None);
-            };
-            let booted = now.state.is_booted();
-            let outcome = match asked {
-                Asked::Boot if booted => {
-                    clear_pending(cx, &zone).await?;
-                    "booted"
-                }
-                Asked::Halt | Asked::Shutdown if !booted => "stopped",
-                _ => return Ok(None),
-            };
-            cx.note(&format!("zone {zone}: {outcome}"));
-            Ok(Some(Some(
-                json!({ "zone_name": zone.as_str(), "outcome": outcome }),
-            )))
-        })
+    async fn roll_forward(
+        &self,
+        cx: &Cx<'_, Asked>,
+        _p: NoParams,
+        journal: &[Asked],
+    ) -> Result<RollForward, OpError> {
+        let Some(asked) = journal.first() else {
+            return Ok(RollForward::Undo);
+        };
+        let zone = super::task_zone(cx)?;
+        self.svc.host.invalidate(zone.as_str());
+        let Some(now) = zoneadm::get(&cx.runner, &zone).await? else {
+            return Ok(RollForward::Undo);
+        };
+        let booted = now.state.is_booted();
+        let outcome = match asked {
+            Asked::Boot if booted => {
+                clear_pending(cx, &zone).await?;
+                "booted"
+            }
+            Asked::Halt | Asked::Shutdown if !booted => "stopped",
+            _ => return Ok(RollForward::Undo),
+        };
+        cx.note(&format!("zone {zone}: {outcome}"));
+        Ok(RollForward::Completed(Some(
+            json!({ "zone_name": zone.as_str(), "outcome": outcome }),
+        )))
     }
 }
 
 /// Journaled before the `zoneadm` command that changes the zone's state (see `roll_forward`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "zoneadm", rename_all = "snake_case")]
-enum Asked {
+pub enum Asked {
     Boot,
     Halt,
     Shutdown,
 }
 
-fn failed(e: zoneadm::ZoneadmError) -> OpError {
-    OpError::failed(e.detail())
-}
-
-async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Value>, OpError> {
+async fn run(
+    svc: &ZoneServices,
+    action: Action,
+    cx: &Cx<'_, Asked>,
+) -> Result<Option<Value>, OpError> {
     let zone = super::task_zone(cx)?;
     let run = &cx.runner;
     let state = zoneadm::get(run, &zone)
-        .await
-        .map_err(failed)?
+        .await?
         .ok_or_else(|| OpError::failed(format!("zone {zone} does not exist")))?
         .state;
     let outcome = match (action, state) {
@@ -130,13 +131,13 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Start, _) | (Action::Restart, ZoneState::Installed) => {
             cx.progress(50, "Booting zone").await?;
             cx.will_make(&Asked::Boot).await?;
-            zoneadm::boot(run, &zone).await.map_err(failed)?;
+            zoneadm::boot(run, &zone).await?;
             clear_pending(cx, &zone).await?;
             "booted"
         }
         (Action::Restart, _) => {
             cx.progress(50, "Rebooting zone").await?;
-            zoneadm::reboot(run, &zone).await.map_err(failed)?;
+            zoneadm::reboot(run, &zone).await?;
             clear_pending(cx, &zone).await?;
             "rebooted"
         }
@@ -144,7 +145,7 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
         (Action::Halt, _) => {
             cx.progress(50, "Halting zone").await?;
             cx.will_make(&Asked::Halt).await?;
-            zoneadm::halt(run, &zone).await.map_err(failed)?;
+            zoneadm::halt(run, &zone).await?;
             "halted"
         }
         (Action::Stop, _) => {
@@ -157,10 +158,10 @@ async fn run(svc: &ZoneServices, action: Action, cx: &OpCx) -> Result<Option<Val
                     cx.check_cancelled()?;
                     cx.note(&format!(
                         "graceful shutdown did not finish ({}); halting",
-                        e.detail()
+                        crate::error::chain(&e)
                     ));
                     cx.progress(70, "Halting zone").await?;
-                    zoneadm::halt(run, &zone).await.map_err(failed)?;
+                    zoneadm::halt(run, &zone).await?;
                     "halted after the shutdown timed out or failed"
                 }
             }

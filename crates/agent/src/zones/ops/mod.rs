@@ -6,39 +6,45 @@ pub mod delete;
 pub mod lifecycle;
 pub mod modify;
 
-use illumos::names::{AttrName, ZoneName, ZonecfgValue};
+use illumos::names::{AttrName, DatasetName, ZoneName, ZonecfgValue};
 use illumos::{zoneadm, zonecfg};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::ZoneServices;
 use crate::db::DbError;
+use crate::error::FieldError;
 use crate::tasks::{OpCx, OpError};
+
+/// The operation names the zones area stores on tasks.
+pub const CREATE: &str = "zone_create";
+pub const MODIFY: &str = "zone_modify";
+pub const DELETE: &str = "zone_delete";
 
 /// What a zone operation is about to make on the host, journalled before it makes it.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Made {
     /// A dataset carrying this zone's ownership mark.
-    Dataset { name: String },
+    Dataset { name: DatasetName },
     /// The zone's configuration (zonecfg).
-    ZoneConfig { zone: String },
+    ZoneConfig { zone: ZoneName },
     /// The zone's installation (zoneadm install).
-    Installed { zone: String },
+    Installed { zone: ZoneName },
     /// A configuration change is about to be applied to a zone whose `zonecfg export` hashed
     /// to `before`: if the export differs afterwards, the change took effect (a command file
     /// is all or nothing) and the operation rolls forward instead of undoing.
-    Applying { zone: String, before: String },
+    Applying { zone: ZoneName, before: String },
     /// A delete began destroying the zone: from here it can only be finished.
-    Deleting { zone: String },
+    Deleting { zone: ZoneName },
 }
 
-/// The zone a zone task works on (its name was validated when the task was queued).
+/// The zone a zone task works on: the task's scope, validated when the task was queued and
+/// read back from the database here.
 pub fn task_zone(cx: &OpCx) -> Result<ZoneName, OpError> {
     cx.task
         .zone_name
         .parse()
-        .map_err(|e| OpError::failed(format!("{e}")))
+        .map_err(|e| FieldError::new("zone_name", format!("{e}")).into())
 }
 
 /// The SHA-256 of a zone's `zonecfg export`, or "" when it has no configuration.
@@ -57,26 +63,15 @@ pub async fn config_hash(cx: &OpCx, zone: &ZoneName) -> Result<String, OpError> 
     }
 }
 
-/// The journal's entries of one kind, oldest first.
-pub fn journalled(journal: &[Value]) -> Vec<Made> {
-    journal
-        .iter()
-        .filter_map(|v| serde_json::from_value::<Made>(v.clone()).ok())
-        .collect()
-}
-
 /// Replays a journal (newest first); each step treats "already gone" as done.
 pub async fn undo_made(
     svc: &ZoneServices,
     cx: &OpCx,
-    zone: &str,
-    journal: Vec<Value>,
+    zone: &ZoneName,
+    journal: Vec<Made>,
 ) -> Result<(), OpError> {
     let mut first_error = None;
-    for entry in journal {
-        let Ok(made) = serde_json::from_value::<Made>(entry) else {
-            continue;
-        };
+    for made in journal {
         let step = match &made {
             Made::Dataset { name } => create::undo_dataset(cx, zone, name).await,
             Made::ZoneConfig { zone } => undo_config(cx, zone).await,
@@ -84,7 +79,7 @@ pub async fn undo_made(
             // Markers for roll_forward; nothing to undo.
             Made::Applying { .. } | Made::Deleting { .. } => Ok(()),
         };
-        svc.host.invalidate(zone);
+        svc.host.invalidate(zone.as_str());
         if let Err(e) = step {
             cx.note(&format!("undo of {made:?} failed: {e}"));
             first_error.get_or_insert(e);
@@ -93,51 +88,34 @@ pub async fn undo_made(
     first_error.map_or(Ok(()), Err)
 }
 
-async fn undo_install(cx: &OpCx, zone: &str) -> Result<(), OpError> {
-    let Ok(z) = zone.parse::<ZoneName>() else {
-        return Ok(());
-    };
-    match zoneadm::get(&cx.runner, &z)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
-    {
+async fn undo_install(cx: &OpCx, zone: &ZoneName) -> Result<(), OpError> {
+    match zoneadm::get(&cx.runner, zone).await? {
         None => Ok(()),
         Some(e) if e.state == zoneadm::ZoneState::Configured => Ok(()),
         Some(e) => {
             if e.state.is_booted() {
-                zoneadm::halt(&cx.runner, &z)
-                    .await
-                    .map_err(|e| OpError::failed(e.detail()))?;
+                zoneadm::halt(&cx.runner, zone).await?;
             }
-            zoneadm::uninstall(&cx.runner, &z)
-                .await
-                .map_err(|e| OpError::failed(e.detail()))
+            Ok(zoneadm::uninstall(&cx.runner, zone).await?)
         }
     }
 }
 
-async fn undo_config(cx: &OpCx, zone: &str) -> Result<(), OpError> {
-    let Ok(z) = zone.parse::<ZoneName>() else {
-        return Ok(());
-    };
+async fn undo_config(cx: &OpCx, zone: &ZoneName) -> Result<(), OpError> {
     // An install that began after the journal entry may have left the zone incomplete.
     undo_install(cx, zone).await?;
-    zonecfg::delete(&cx.runner, &z)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))
+    Ok(zonecfg::delete(&cx.runner, zone).await?)
 }
 
+/// A zonecfg attribute the agent itself names (`disk3`, `cdrom0`, `bootdisk`).
 pub fn attr(name: &str) -> Result<AttrName, OpError> {
     name.parse()
         .map_err(|e| OpError::failed(format!("attr {name}: {e}")))
 }
 
+/// A value the agent builds from validated parts (a dataset or path), as a zonecfg value.
 pub fn value(v: &str) -> Result<ZonecfgValue, OpError> {
     v.parse().map_err(|e| OpError::failed(format!("{e}")))
-}
-
-pub fn fail_zfs(e: illumos::zfs::ZfsError) -> OpError {
-    OpError::failed(e.detail())
 }
 
 pub async fn db_write<T, F>(cx: &OpCx, f: F) -> Result<T, OpError>

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use illumos::link::LinkName;
 use illumos::names::{DatasetName, HostPath, ZoneName};
 use illumos::zfs::{self, Prop};
 use illumos::zoneadm;
@@ -11,61 +10,60 @@ use illumos::zonecfg::{self, CommandFile, ZoneConfig};
 use serde_json::{json, Value};
 
 use super::create::check_existing_volume;
-use super::{attr, db_write, fail_zfs, value, Made};
-use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use super::{attr, db_write, value, Made};
+use crate::error::FieldError;
+use crate::tasks::{Cx, OpCx, OpError, RollForward, TaskOp};
 use crate::zones::host::ScratchFile;
 use crate::zones::request::ModifySpec;
 use crate::zones::{store, ZoneServices};
 
 pub struct ModifyZone(pub Arc<ZoneServices>);
 
-impl Operation for ModifyZone {
+impl TaskOp for ModifyZone {
+    type Params = ModifySpec;
+    type Entry = Made;
+
     fn name(&self) -> &'static str {
-        "zone_modify"
+        super::MODIFY
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let spec: ModifySpec = cx.params()?;
-            let result = modify(&self.0, cx, &spec).await;
-            self.0.host.invalidate(&cx.task.zone_name);
-            result
-        })
+    async fn run(&self, cx: &Cx<'_, Made>, spec: ModifySpec) -> Result<Option<Value>, OpError> {
+        let result = modify(&self.0, cx, &spec).await;
+        self.0.host.invalidate(&cx.task.zone_name);
+        result
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, journal: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(async move {
-            let zone = cx.task.zone_name.clone();
-            super::undo_made(&self.0, cx, &zone, journal).await
-        })
+    async fn undo(
+        &self,
+        cx: &Cx<'_, Made>,
+        _spec: ModifySpec,
+        journal: Vec<Made>,
+    ) -> Result<(), OpError> {
+        let zone = super::task_zone(cx)?;
+        super::undo_made(&self.0, cx, &zone, journal).await
     }
 
     /// Past the commit point when the zone's configuration no longer matches what it was
     /// before the command file: the change is in, only the bookkeeping remains.
-    fn roll_forward<'a>(
-        &'a self,
-        cx: &'a OpCx,
-        journal: &'a [Value],
-    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
-        Box::pin(async move {
-            let Some(before) = super::journalled(journal)
-                .into_iter()
-                .find_map(|m| match m {
-                    Made::Applying { before, .. } => Some(before),
-                    _ => None,
-                })
-            else {
-                return Ok(None);
-            };
-            let zone = super::task_zone(cx)?;
-            if super::config_hash(cx, &zone).await? == before {
-                return Ok(None);
-            }
-            let spec: ModifySpec = cx.params()?;
-            let result = record(cx, &zone, &spec, Vec::new()).await;
-            self.0.host.invalidate(&cx.task.zone_name);
-            result.map(Some)
-        })
+    async fn roll_forward(
+        &self,
+        cx: &Cx<'_, Made>,
+        spec: ModifySpec,
+        journal: &[Made],
+    ) -> Result<RollForward, OpError> {
+        let Some(before) = journal.iter().find_map(|m| match m {
+            Made::Applying { before, .. } => Some(before),
+            _ => None,
+        }) else {
+            return Ok(RollForward::Undo);
+        };
+        let zone = super::task_zone(cx)?;
+        if super::config_hash(cx, &zone).await? == *before {
+            return Ok(RollForward::Undo);
+        }
+        let result = record(cx, &zone, &spec, Vec::new()).await;
+        self.0.host.invalidate(&cx.task.zone_name);
+        result.map(RollForward::Completed)
     }
 }
 
@@ -77,8 +75,7 @@ async fn record(
     new_disks: Vec<DatasetName>,
 ) -> Result<Option<Value>, OpError> {
     let running = zoneadm::get(&cx.runner, zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
+        .await?
         .is_some_and(|z| z.state.is_booted());
     let changes = spec.describe();
     let z = zone.to_string();
@@ -106,10 +103,14 @@ fn free_slot(cfg: &ZoneConfig, prefix: &str, taken_now: &[String]) -> Option<Str
 
 /// Checks the request against the current configuration; the handler runs it for a quick
 /// 400 and the task runs it again on the configuration it is about to change.
-pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), (String, String)> {
+pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), FieldError> {
     for (i, n) in spec.remove_nics.iter().enumerate() {
-        if !cfg.nets.iter().any(|r| r.get("physical") == Some(n)) {
-            return Err((
+        if !cfg
+            .nets
+            .iter()
+            .any(|r| r.get("physical") == Some(n.as_str()))
+        {
+            return Err(FieldError::new(
                 format!("remove_nics[{i}]"),
                 format!("the zone has no NIC {n}"),
             ));
@@ -119,10 +120,10 @@ pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), (String,
         if cfg
             .nets
             .iter()
-            .any(|r| r.get("physical") == Some(&n.physical))
+            .any(|r| r.get("physical") == Some(n.physical.as_str()))
             && !spec.remove_nics.contains(&n.physical)
         {
-            return Err((
+            return Err(FieldError::new(
                 format!("add_nics[{i}].physical"),
                 format!("the zone already has a NIC {}", n.physical),
             ));
@@ -130,7 +131,7 @@ pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), (String,
     }
     for (i, d) in spec.remove_disks.iter().enumerate() {
         if cfg.attr(d).is_none() {
-            return Err((
+            return Err(FieldError::new(
                 format!("remove_disks[{i}]"),
                 format!("the zone has no disk {d}"),
             ));
@@ -143,7 +144,7 @@ pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), (String,
             cfg.attr(c).is_some()
         };
         if !found {
-            return Err((
+            return Err(FieldError::new(
                 format!("remove_cdroms[{i}]"),
                 format!("the zone has no CD-ROM {c}"),
             ));
@@ -153,9 +154,9 @@ pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), (String,
         .filter(|n| cfg.attr(&format!("disk{n}")).is_some())
         .count();
     if disks_in_use - spec.remove_disks.len().min(disks_in_use) + spec.add_disks.len() > 16 {
-        return Err((
-            "add_disks".into(),
-            "a zone has at most 16 additional disks".into(),
+        return Err(FieldError::new(
+            "add_disks",
+            "a zone has at most 16 additional disks",
         ));
     }
     Ok(())
@@ -163,74 +164,58 @@ pub fn check_against(cfg: &ZoneConfig, spec: &ModifySpec) -> Result<(), (String,
 
 async fn modify(
     svc: &ZoneServices,
-    cx: &OpCx,
+    cx: &Cx<'_, Made>,
     spec: &ModifySpec,
 ) -> Result<Option<Value>, OpError> {
     let run = &cx.runner;
     let zone = super::task_zone(cx)?;
     cx.progress(10, "Reading current configuration").await?;
     let cfg = zonecfg::export(run, &zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
+        .await?
         .ok_or_else(|| OpError::failed(format!("zone {zone} does not exist")))?;
-    check_against(&cfg, spec).map_err(|(f, m)| OpError::failed(format!("{f}: {m}")))?;
+    check_against(&cfg, spec)?;
 
     cx.progress(30, "Preparing storage (ZFS volumes)").await?;
     let mut new_disks: Vec<DatasetName> = Vec::new();
     for d in &spec.add_disks {
-        let ds: DatasetName = d
-            .dataset
-            .parse()
-            .map_err(|e| OpError::failed(format!("{e}")))?;
+        let ds = &d.dataset;
         if d.create_new {
             if let Some(parent) = ds.parent() {
-                if zfs::get(run, &parent).await.map_err(fail_zfs)?.is_none() {
+                if zfs::get(run, &parent).await?.is_none() {
                     cx.will_make(&Made::Dataset {
-                        name: parent.to_string(),
+                        name: parent.clone(),
                     })
                     .await?;
                     zfs::create_filesystem(run, &parent, false, &[Prop::owner(zone.as_str())])
-                        .await
-                        .map_err(fail_zfs)?;
+                        .await?;
                 }
             }
             let size = d
                 .size
-                .as_deref()
-                .ok_or_else(|| OpError::failed("a new disk needs a size"))?
-                .parse()
-                .map_err(|e| OpError::failed(format!("{e}")))?;
-            cx.will_make(&Made::Dataset {
-                name: ds.to_string(),
-            })
-            .await?;
-            zfs::create_volume(run, &ds, &size, d.sparse, &[Prop::owner(zone.as_str())])
-                .await
-                .map_err(fail_zfs)?;
+                .as_ref()
+                .ok_or_else(|| FieldError::new("add_disks.size", "a new disk needs a size"))?;
+            cx.will_make(&Made::Dataset { name: ds.clone() }).await?;
+            zfs::create_volume(run, ds, size, d.sparse, &[Prop::owner(zone.as_str())]).await?;
         } else {
-            check_existing_volume(svc, cx, ds.as_str(), &zone, spec.force).await?;
+            check_existing_volume(svc, cx, ds, &zone, spec.force).await?;
         }
-        new_disks.push(ds);
+        new_disks.push(ds.clone());
     }
     cx.check_cancelled()?;
 
     cx.progress(60, "Applying zone configuration").await?;
     let mut f = CommandFile::new();
     for (k, v) in &spec.attrs {
-        f.set_attr(&attr(k)?, &value(v)?);
+        f.set_attr(k, v);
     }
     if let Some(a) = spec.autoboot {
         f.set_autoboot(a);
     }
-    for n in &spec.remove_nics {
-        let l: LinkName = n.parse().map_err(|e| OpError::failed(format!("{e}")))?;
-        f.remove_net(&l);
+    for l in &spec.remove_nics {
+        f.remove_net(l);
     }
-    for (i, n) in spec.add_nics.iter().enumerate() {
-        let net = n
-            .validate(&format!("add_nics[{i}]"))
-            .map_err(|e| OpError::failed(e.message))?;
-        f.add_net(&net);
+    for net in &spec.add_nics {
+        f.add_net(net);
     }
     for d in &spec.remove_disks {
         if let Some(ds) = cfg.attr(d).and_then(|v| v.split(',').next()) {
@@ -267,16 +252,15 @@ async fn modify(
         }
     }
     let mut taken = Vec::new();
-    for c in &spec.add_cdroms {
-        let p: HostPath = c.parse().map_err(|e| OpError::failed(format!("{e}")))?;
+    for p in &spec.add_cdroms {
         let s = free_slot(&cfg, "cdrom", &taken)
             .ok_or_else(|| OpError::failed("no free CD-ROM slot"))?;
-        f.add_attr(&attr(&s)?, &value(c)?);
-        f.add_iso(&p);
+        f.add_attr(&attr(&s)?, &value(p.as_str())?);
+        f.add_iso(p);
         taken.push(s);
     }
     for (k, v) in &spec.cloud_init {
-        f.set_attr(&attr(k)?, &value(v)?);
+        f.set_attr(k, v);
     }
     if spec.has_password {
         let password = cx
@@ -290,13 +274,11 @@ async fn modify(
         .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
     let before = super::config_hash(cx, &zone).await?;
     cx.will_make(&Made::Applying {
-        zone: zone.to_string(),
+        zone: zone.clone(),
         before,
     })
     .await?;
-    zonecfg::apply(run, &zone, &scratch.host_path)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?;
+    zonecfg::apply(run, &zone, &scratch.host_path).await?;
     drop(scratch);
     svc.host.invalidate(zone.as_str());
 
