@@ -1,7 +1,7 @@
 //! Zone provisioning: artifacts, console recipes typed through `zlogin -C`, waiting for SSH,
 //! rsync, shell and Ansible provisioners, snapshots before and after, status, cancel, rollback.
 //!
-//! `artifacts` and `routes` are the HTTP side; `pipeline` holds the stage operations; `console`
+//! `artifacts` and `routes` are the HTTP side; `stages` holds the stage operations; `console`
 //! drives a serial console; `remote` is the one module that runs ssh, rsync and Ansible;
 //! `extract` unpacks archives safely; `settings` and `recipes` are the validated models.
 
@@ -11,11 +11,11 @@ pub mod console;
 pub mod extract;
 pub mod guest_endpoint;
 pub mod nic;
-pub mod pipeline;
 pub mod recipes;
 pub mod remote;
 pub mod routes;
 pub mod settings;
+pub mod stages;
 pub mod store;
 pub mod transcript;
 
@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::http::AppState;
 use crate::network::NetworkServices;
-use crate::tasks::Operation;
+use crate::tasks::{op, Operation};
 use crate::zones::ZoneServices;
 
 /// What the provisioning area keeps for the life of the agent.
@@ -75,19 +75,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn operations(services: &Arc<ProvisioningServices>) -> Vec<Arc<dyn Operation>> {
     let s = services.clone();
     vec![
-        Arc::new(nic::NicStage(s.clone())),
-        Arc::new(pipeline::Extract(s.clone())),
-        Arc::new(pipeline::Setup {
+        op(nic::NicStage(s.clone())),
+        op(stages::Extract(s.clone())),
+        op(stages::Setup {
             svc: s.clone(),
-            name: pipeline::SETUP,
+            name: stages::SETUP,
         }),
-        Arc::new(pipeline::Setup {
+        op(stages::Setup {
             svc: s.clone(),
-            name: pipeline::RECIPE_TEST,
+            name: stages::RECIPE_TEST,
         }),
-        Arc::new(pipeline::WaitSsh(s.clone())),
-        Arc::new(pipeline::SyncFolders(s.clone())),
-        Arc::new(pipeline::Provision(s.clone())),
-        Arc::new(pipeline::Rollback(s)),
+        op(stages::WaitSsh(s.clone())),
+        op(stages::SyncFolders(s.clone())),
+        op(stages::Provision(s.clone())),
+        op(stages::Rollback(s)),
     ]
 }

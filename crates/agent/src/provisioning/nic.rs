@@ -14,12 +14,12 @@ use illumos::zonecfg::{self, CommandFile, Net, ZoneConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::pipeline::StageParams;
+use super::stages::{Entry, StageParams};
 use super::ProvisioningServices;
 use crate::network::dhcp::{self, conf::DhcpConf, conf::HostEntry};
 use crate::network::paths::HostFile;
 use crate::network::settings::{usable_in, ProvisioningNet};
-use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use crate::tasks::{Cx, OpCx, OpError, TaskOp};
 use crate::zones::host::ScratchFile;
 
 pub const NIC: &str = "zone_provision_nic";
@@ -120,9 +120,9 @@ pub fn choose_address(
 /// What the stage made, for its undo (network journal entries sit beside these).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum Made {
+pub enum Made {
     ProvisioningNic {
-        zone: String,
+        zone: ZoneName,
         physical: String,
         mac: String,
     },
@@ -132,23 +132,29 @@ enum Made {
 }
 
 /// The NIC a [`remove`] was taking away when its task was interrupted.
-pub fn interrupted_removal(journal: &[Value]) -> Option<String> {
-    journal
-        .iter()
-        .find_map(|e| match serde_json::from_value::<Made>(e.clone()) {
-            Ok(Made::NicRemoval { physical }) => Some(physical),
-            _ => None,
-        })
+pub fn interrupted_removal(journal: &[Entry]) -> Option<String> {
+    journal.iter().find_map(|e| match e {
+        Entry::Nic(Made::NicRemoval { physical }) => Some(physical.clone()),
+        _ => None,
+    })
 }
 
-fn failed(e: impl std::fmt::Display) -> OpError {
-    OpError::failed(e.to_string())
+impl From<Made> for Entry {
+    fn from(m: Made) -> Self {
+        Entry::Nic(m)
+    }
+}
+
+/// A NIC name read from the zone's configuration, as the commands take it.
+fn link(physical: &str) -> Result<LinkName, OpError> {
+    physical
+        .parse()
+        .map_err(|e| OpError::failed(format!("the zone's NIC {physical}: {e}")))
 }
 
 async fn export(cx: &OpCx, zone: &ZoneName) -> Result<ZoneConfig, OpError> {
     zonecfg::export(&cx.runner, zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
+        .await?
         .ok_or_else(|| OpError::failed(format!("zone {zone} does not exist")))
 }
 
@@ -162,7 +168,7 @@ async fn apply(
         .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
     let r = zonecfg::apply(&cx.runner, zone, &scratch.host_path).await;
     svc.zones.host.invalidate(zone.as_str());
-    r.map_err(|e| OpError::failed(e.detail()))
+    Ok(r?)
 }
 
 /// Addresses with an active lease in the leases file the DHCP service names now.
@@ -170,8 +176,7 @@ async fn leased(svc: &ProvisioningServices, cx: &OpCx) -> Result<HashSet<Ipv4Add
     let leases = svc
         .network
         .path_of(&cx.runner, HostFile::DhcpLeases)
-        .await
-        .map_err(failed)?;
+        .await?;
     let path = svc.config.host_file(&leases.to_string());
     Ok(std::fs::read_to_string(path)
         .ok()
@@ -222,15 +227,13 @@ pub async fn variables(
 /// invalidates it when it adds the NIC, so a later stage never reads it stale).
 pub async fn zone_variables(
     svc: &ProvisioningServices,
-    zone: &str,
+    zone: &ZoneName,
 ) -> Result<BTreeMap<String, String>, OpError> {
-    let zone: ZoneName = zone.parse().map_err(failed)?;
     let cfg = svc
         .zones
         .host
-        .config(&zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
+        .config(zone)
+        .await?
         .ok_or_else(|| OpError::failed(format!("zone {zone} does not exist")))?;
     variables(svc, &cfg).await
 }
@@ -238,133 +241,145 @@ pub async fn zone_variables(
 /// The pipeline's `network` stage.
 pub struct NicStage(pub Arc<ProvisioningServices>);
 
-impl Operation for NicStage {
+impl TaskOp for NicStage {
+    type Params = StageParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         NIC
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let svc = &self.0;
-            let params: StageParams = cx.params()?;
-            let p = &svc.network.settings.provisioning;
-            if !p.enabled {
-                cx.note("the provisioning network is disabled: no provisioning NIC");
-                return Ok(Some(json!({ "skipped": true })));
+    async fn run(&self, cx: &Cx<'_, Entry>, params: StageParams) -> Result<Option<Value>, OpError> {
+        let svc = &self.0;
+        let p = &svc.network.settings.provisioning;
+        if !p.enabled {
+            cx.note("the provisioning network is disabled: no provisioning NIC");
+            return Ok(Some(json!({ "skipped": true })));
+        }
+        let zone = &params.zone;
+        cx.progress(10, "Reading the zone's configuration").await?;
+        let cfg = export(cx, zone).await?;
+        let (physical, mac, added) = match find(&cfg, p) {
+            Some((phys, Some(mac))) => {
+                let mac: UnicastMac = mac.parse().map_err(|e| {
+                    OpError::failed(format!("NIC {phys} has an unusable mac-addr {mac}: {e}"))
+                })?;
+                (phys, mac, false)
             }
-            let zone: ZoneName = params.zone.parse().map_err(failed)?;
-            cx.progress(10, "Reading the zone's configuration").await?;
-            let cfg = export(cx, &zone).await?;
-            let (physical, mac, added) = match find(&cfg, p) {
-                Some((phys, Some(mac))) => {
-                    let mac: UnicastMac = mac.parse().map_err(|e| {
-                        OpError::failed(format!("NIC {phys} has an unusable mac-addr {mac}: {e}"))
-                    })?;
-                    (phys, mac, false)
-                }
-                Some((phys, None)) => {
-                    return Err(OpError::failed(format!(
-                        "the zone's NIC {phys} on {} has no fixed mac-addr, so no DHCP reservation can name it; remove it or give it one",
-                        p.etherstub
-                    )))
-                }
-                None => {
-                    let physical = link_name(&zone);
-                    let mac = generated_mac();
-                    cx.progress(30, &format!("Adding NIC {physical} on {}", p.etherstub))
-                        .await?;
-                    cx.will_make(&Made::ProvisioningNic {
-                        zone: zone.to_string(),
+            Some((phys, None)) => {
+                return Err(OpError::failed(format!(
+                    "the zone's NIC {phys} on {} has no fixed mac-addr, so no DHCP reservation can name it; remove it or give it one",
+                    p.etherstub
+                )))
+            }
+            None => {
+                let physical = link_name(zone);
+                let mac = generated_mac();
+                cx.progress(30, &format!("Adding NIC {physical} on {}", p.etherstub))
+                    .await?;
+                cx.will_make(
+                    &Made::ProvisioningNic {
+                        zone: zone.clone(),
                         physical: physical.to_string(),
                         mac: mac.to_string(),
-                    })
-                    .await?;
-                    let mut f = CommandFile::new();
-                    f.add_net(&Net {
-                        physical: physical.clone(),
-                        global_nic: Some(p.etherstub.clone()),
-                        mac_addr: Some(mac),
-                        vlan_id: None,
-                        allowed_address: None,
-                        defrouter: None,
-                    });
-                    apply(svc, cx, &zone, &f).await?;
-                    cx.note(&format!("added NIC {physical} ({mac}) on {}", p.etherstub));
-                    (physical.to_string(), mac, true)
-                }
-            };
-            cx.progress(60, "Reserving the zone's address").await?;
-            let mut conf = dhcp::read_conf(&svc.network, &cx.runner).await?;
-            let current = conf
-                .hosts()
-                .into_iter()
-                .find(|h| h.name == physical)
-                .cloned();
-            let want = params.settings.guest_address().and_then(|a| match a {
-                std::net::IpAddr::V4(v4) => Some(v4),
-                std::net::IpAddr::V6(_) => None,
-            });
-            let keep = current.as_ref().filter(|h| {
-                h.mac == Some(mac.mac())
-                    && h.ip.is_some_and(|ip| usable_in(p.subnet, ip))
-                    && (want.is_none_or(|w| !usable_in(p.subnet, w) || h.ip == Some(w)))
-            });
-            let ip = match keep {
-                Some(h) => h.ip.expect("checked"),
-                None => {
-                    let ip = choose_address(p, &conf, &physical, want, &leased(svc, cx).await?)
-                        .map_err(OpError::failed)?;
-                    conf.remove_host(&physical);
-                    let entry = HostEntry {
-                        name: physical.clone(),
-                        mac: Some(mac.mac()),
-                        ip: Some(ip),
-                    };
-                    if let Some(clash) = dhcp::host_conflict(&conf, &entry) {
-                        return Err(OpError::failed(format!(
-                            "cannot reserve {ip} for {physical}: {clash}"
-                        )));
                     }
-                    conf.add_host(entry);
-                    dhcp::apply(&svc.network, cx, &conf).await?;
-                    cx.note(&format!("reserved {ip} for {physical} ({mac})"));
-                    ip
+                    .into(),
+                )
+                .await?;
+                let mut f = CommandFile::new();
+                f.add_net(&Net {
+                    physical: physical.clone(),
+                    global_nic: Some(p.etherstub.clone()),
+                    mac_addr: Some(mac),
+                    vlan_id: None,
+                    allowed_address: None,
+                    defrouter: None,
+                });
+                apply(svc, cx, zone, &f).await?;
+                cx.note(&format!("added NIC {physical} ({mac}) on {}", p.etherstub));
+                (physical.to_string(), mac, true)
+            }
+        };
+        cx.progress(60, "Reserving the zone's address").await?;
+        let mut conf = dhcp::read_conf(&svc.network, &cx.runner).await?;
+        let current = conf
+            .hosts()
+            .into_iter()
+            .find(|h| h.name == physical)
+            .cloned();
+        let want = params.settings.guest_address().and_then(|a| match a {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        });
+        let keep = current.as_ref().filter(|h| {
+            h.mac == Some(mac.mac())
+                && h.ip.is_some_and(|ip| usable_in(p.subnet, ip))
+                && (want.is_none_or(|w| !usable_in(p.subnet, w) || h.ip == Some(w)))
+        });
+        let ip = match keep {
+            Some(h) => h.ip.expect("checked"),
+            None => {
+                let ip = choose_address(p, &conf, &physical, want, &leased(svc, cx).await?)
+                    .map_err(OpError::failed)?;
+                conf.remove_host(&physical);
+                let entry = HostEntry {
+                    name: physical.clone(),
+                    mac: Some(mac.mac()),
+                    ip: Some(ip),
+                };
+                if let Some(clash) = dhcp::host_conflict(&conf, &entry) {
+                    return Err(OpError::failed(format!(
+                        "cannot reserve {ip} for {physical}: {clash}"
+                    )));
                 }
-            };
-            cx.progress(80, "Pinning the NIC to its address").await?;
-            let allowed = pin_address(svc, cx, &zone, &cfg, &physical, ip).await?;
-            Ok(Some(json!({
-                "nic": physical,
-                "mac": mac.to_string(),
-                "ip": ip.to_string(),
-                "allowed_address": allowed.to_string(),
-                "etherstub": p.etherstub.as_str(),
-                "nic_added": added,
-                "requires_restart": false,
-            })))
-        })
+                conf.add_host(entry);
+                dhcp::apply(&svc.network, cx, &conf).await?;
+                cx.note(&format!("reserved {ip} for {physical} ({mac})"));
+                ip
+            }
+        };
+        cx.progress(80, "Pinning the NIC to its address").await?;
+        let allowed = pin_address(svc, cx, zone, &cfg, &physical, ip).await?;
+        Ok(Some(json!({
+            "nic": physical,
+            "mac": mac.to_string(),
+            "ip": ip.to_string(),
+            "allowed_address": allowed.to_string(),
+            "etherstub": p.etherstub.as_str(),
+            "nic_added": added,
+            "requires_restart": false,
+        })))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, journal: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(async move {
-            let (ours, theirs): (Vec<Value>, Vec<Value>) = journal
-                .into_iter()
-                .partition(|v| serde_json::from_value::<Made>(v.clone()).is_ok());
-            // The reservation first (newer), then the NIC.
-            crate::network::journal::undo(&self.0.network, cx, theirs).await?;
-            for v in ours {
-                let Ok(Made::ProvisioningNic {
+    async fn undo(
+        &self,
+        cx: &Cx<'_, Entry>,
+        _p: StageParams,
+        journal: Vec<Entry>,
+    ) -> Result<(), OpError> {
+        let mut nics = Vec::new();
+        let mut network = Vec::new();
+        for entry in journal {
+            match entry {
+                Entry::Nic(Made::ProvisioningNic {
                     zone,
                     physical,
                     mac,
-                }) = serde_json::from_value(v)
-                else {
-                    continue;
-                };
-                remove_nic(&self.0, cx, &zone, &physical, Some(&mac)).await?;
+                }) => nics.push((zone, physical, mac)),
+                Entry::Network(made) => network.push(serde_json::to_value(made)?),
+                other => {
+                    return Err(OpError::failed(format!(
+                        "the network stage never journals {other:?}"
+                    )))
+                }
             }
-            Ok(())
-        })
+        }
+        // The reservation first (newer), then the NIC.
+        crate::network::journal::undo(&self.0.network, cx, network).await?;
+        for (zone, physical, mac) in nics {
+            remove_nic(&self.0, cx, &zone, &physical, Some(&mac)).await?;
+        }
+        Ok(())
     }
 }
 
@@ -380,16 +395,15 @@ async fn pin_address(
     ip: Ipv4Addr,
 ) -> Result<Ipv4Cidr, OpError> {
     let subnet = svc.network.settings.provisioning.subnet;
-    let want = Ipv4Cidr::new(ip, subnet.prefix()).map_err(failed)?;
+    let want = Ipv4Cidr::new(ip, subnet.prefix()).map_err(|e| OpError::failed(e.to_string()))?;
     let has = cfg
         .nets
         .iter()
         .find(|n| n.get("physical") == Some(physical))
         .and_then(|n| n.get("allowed-address"));
     if has != Some(want.to_string().as_str()) {
-        let link: LinkName = physical.parse().map_err(failed)?;
         let mut f = CommandFile::new();
-        f.set_net_allowed_address(&link, &want);
+        f.set_net_allowed_address(&link(physical)?, &want);
         apply(svc, cx, zone, &f).await?;
         cx.note(&format!(
             "NIC {physical} may only use {want} (allowed-address)"
@@ -403,15 +417,11 @@ async fn pin_address(
 async fn remove_nic(
     svc: &ProvisioningServices,
     cx: &OpCx,
-    zone: &str,
+    zone: &ZoneName,
     physical: &str,
     mac: Option<&str>,
 ) -> Result<bool, OpError> {
-    let zone: ZoneName = zone.parse().map_err(failed)?;
-    let Some(cfg) = zonecfg::export(&cx.runner, &zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
-    else {
+    let Some(cfg) = zonecfg::export(&cx.runner, zone).await? else {
         return Ok(false);
     };
     let p = &svc.network.settings.provisioning;
@@ -427,10 +437,9 @@ async fn remove_nic(
     if !ours {
         return Ok(false);
     }
-    let link: LinkName = physical.parse().map_err(failed)?;
     let mut f = CommandFile::new();
-    f.remove_net(&link);
-    apply(svc, cx, &zone, &f).await?;
+    f.remove_net(&link(physical)?);
+    apply(svc, cx, zone, &f).await?;
     cx.note(&format!("removed NIC {physical} from zone {zone}"));
     Ok(true)
 }
@@ -441,7 +450,7 @@ async fn remove_nic(
 /// reservation once the NIC is gone.
 pub async fn remove(
     svc: &ProvisioningServices,
-    cx: &OpCx,
+    cx: &Cx<'_, Entry>,
     zone: &ZoneName,
     interrupted: Option<&str>,
 ) -> Result<Value, OpError> {
@@ -449,11 +458,14 @@ pub async fn remove(
     let p = &svc.network.settings.provisioning;
     let physical = match (find(&cfg, p), interrupted) {
         (Some((physical, _)), _) => {
-            cx.will_make(&Made::NicRemoval {
-                physical: physical.clone(),
-            })
+            cx.will_make(
+                &Made::NicRemoval {
+                    physical: physical.clone(),
+                }
+                .into(),
+            )
             .await?;
-            remove_nic(svc, cx, zone.as_str(), &physical, None).await?;
+            remove_nic(svc, cx, zone, &physical, None).await?;
             physical
         }
         (None, Some(physical)) => physical.to_owned(),
@@ -473,14 +485,12 @@ pub async fn remove(
         dhcp::restart_if_running(&svc.network, cx).await?;
     }
     let running = illumos::zoneadm::get(&cx.runner, zone)
-        .await
-        .map_err(|e| OpError::failed(e.detail()))?
+        .await?
         .is_some_and(|z| z.state.is_booted());
     if running {
         cx.note("the running zone keeps the NIC until its next boot");
-        let (z, change) = (zone.to_string(), vec![format!("remove nic {physical}")]);
-        cx.db
-            .write(move |c| crate::zones::store::add_pending(c, &z, &change))
+        svc.zones
+            .queue_for_next_boot(zone, vec![format!("remove nic {physical}")])
             .await?;
     }
     Ok(json!({

@@ -14,9 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::console::merge_vars;
-use super::pipeline::{self, StageParams};
 use super::recipes::{self, resolve_steps, Recipe, RecipeBody, Step};
 use super::settings::{is_uuid, var_text, Settings};
+use super::stages::{self, StageParams};
 use super::store;
 use crate::db::DbError;
 use crate::http::auth::{Auth, Operator, Viewer};
@@ -25,6 +25,7 @@ use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::AppState;
 use crate::tasks::model::TaskStatus;
 use crate::tasks::NewTask;
+use illumos::names::DatasetName;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -393,15 +394,15 @@ async fn test_recipe(
     let zone = zone.ok_or_else(|| ApiError::invalid("zone_name", "a live test needs zone_name"))?;
     app.zones.on_host(&zone).await?;
     let params = StageParams {
-        zone: zone.to_string(),
+        zone: zone.clone(),
         settings: settings.clone(),
-        dataset: String::new(),
+        dataset: None,
         boot_volume: None,
         recipe: Some(recipe.body.clone()),
         variables: vars,
         provisioners_in_secrets: false,
     };
-    let mut task = NewTask::for_zone(pipeline::RECIPE_TEST, zone.as_str())
+    let mut task = NewTask::for_zone(stages::RECIPE_TEST, zone.as_str())
         .metadata(params.metadata().map_err(ApiError::internal)?)
         .created_by(Some(caller.name));
     let z = zone.to_string();
@@ -419,7 +420,7 @@ async fn test_recipe(
             "success": true,
             "task_id": t.id,
             "zone_name": zone.as_str(),
-            "operation": pipeline::RECIPE_TEST,
+            "operation": stages::RECIPE_TEST,
             "status": t.status,
             "message": format!("Live test of recipe {} queued", recipe.id),
         })),
@@ -430,12 +431,12 @@ async fn test_recipe(
 /// that gets its provisioning NIC only now.
 pub const STAGES: [(&str, &str); 7] = [
     ("network", super::nic::NIC),
-    ("extract", pipeline::EXTRACT),
+    ("extract", stages::EXTRACT),
     ("boot", "zone_start"),
-    ("setup", pipeline::SETUP),
-    ("wait_ssh", pipeline::WAIT_SSH),
-    ("sync", pipeline::SYNC),
-    ("provision", pipeline::PROVISION),
+    ("setup", stages::SETUP),
+    ("wait_ssh", stages::WAIT_SSH),
+    ("sync", stages::SYNC),
+    ("provision", stages::PROVISION),
 ];
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -500,10 +501,9 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
             "zone {zone} has no dataset made by the agent to hold its provisioning dataset"
         )));
     }
-    let dataset = format!("{root}/provisioning");
-    dataset
-        .parse::<illumos::names::DatasetName>()
-        .map_err(|e| ApiError::internal(e.0))?;
+    let dataset: DatasetName = format!("{root}/provisioning")
+        .parse()
+        .map_err(|e: illumos::names::InvalidName| ApiError::internal(e.0))?;
     if settings.guest_address().is_none() && !app.network.settings.provisioning.enabled {
         return Err(ApiError::invalid(
             "provisioning.variables.ip",
@@ -515,8 +515,7 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
         .as_ref()
         .and_then(|c| c.attr("bootdisk"))
         .and_then(|b| b.split(',').next())
-        .filter(|b| b.parse::<illumos::names::DatasetName>().is_ok())
-        .map(str::to_owned);
+        .and_then(|b| b.parse::<DatasetName>().ok());
     let _ = ensure_agent_key(app).await;
     let variables = variables_for(
         app,
@@ -527,9 +526,9 @@ async fn stage_params(app: &AppState, zone: &ZoneName) -> Result<StageParams, Ap
         &BTreeMap::new(),
     );
     Ok(StageParams {
-        zone: zone.to_string(),
+        zone: zone.clone(),
         settings,
-        dataset,
+        dataset: Some(dataset),
         boot_volume,
         recipe,
         variables,
@@ -595,7 +594,7 @@ async fn provision_zone(
         (None, false)
     };
     let group = uuid::Uuid::new_v4().to_string();
-    let mut tasks = vec![NewTask::new(pipeline::PIPELINE, zone.as_str())
+    let mut tasks = vec![NewTask::new(stages::PIPELINE, zone.as_str())
         .group()
         .with_id(group.clone())
         .metadata(json!({ "zone_name": zone.as_str(), "stages": STAGES.iter().map(|s| s.0).collect::<Vec<_>>() }))
@@ -615,21 +614,21 @@ async fn provision_zone(
             .depends_on(prev.clone())
             .created_by(Some(caller.name.clone()));
         let edits_dhcpd = op == super::nic::NIC
-            || (op == pipeline::PROVISION && params.settings.remove_provisioning_nic);
+            || (op == stages::PROVISION && params.settings.remove_provisioning_nic);
         if edits_dhcpd && net.enabled {
             t = t.lock(crate::network::LOCK_DHCPD);
         }
         if !matches!(op, "zone_start" | "zone_restart") {
             t = t.metadata(metadata.clone());
             let mut secrets = secrets.clone();
-            if op == pipeline::PROVISION && !params.settings.provisioners.is_empty() {
+            if op == stages::PROVISION && !params.settings.provisioners.is_empty() {
                 secrets.insert(
-                    pipeline::PROVISIONERS_SECRET.into(),
+                    stages::PROVISIONERS_SECRET.into(),
                     serde_json::to_value(&params.settings.provisioners)
                         .map_err(ApiError::internal)?,
                 );
             }
-            if !secrets.is_empty() && op != pipeline::EXTRACT && op != super::nic::NIC {
+            if !secrets.is_empty() && op != stages::EXTRACT && op != super::nic::NIC {
                 t = t.secrets(Value::Object(secrets));
             }
         }
@@ -659,7 +658,7 @@ async fn provision_zone(
             success: true,
             task_id: group,
             zone_name: zone.to_string(),
-            operation: pipeline::PIPELINE.into(),
+            operation: stages::PIPELINE.into(),
             status: made[0].status,
             message: "Provisioning pipeline started".into(),
             pipeline_tasks: ids.into_iter().collect(),
@@ -836,31 +835,28 @@ async fn provision_rollback(
         }
     }
     let (settings, root) = zone_settings(&app, &zone).await?.unwrap_or_default();
-    let dataset = format!("{root}/provisioning");
+    // A zone whose datasets the agent did not make has no provisioning dataset to name.
+    let dataset: Option<DatasetName> = format!("{root}/provisioning").parse().ok();
     let cfg = app.zones.host.config(&zone).await.map_err(ApiError::host)?;
     let boot_volume = cfg
         .as_ref()
         .and_then(|c| c.attr("bootdisk"))
         .and_then(|b| b.split(',').next())
-        .map(str::to_owned);
+        .and_then(|b| b.parse::<DatasetName>().ok());
     let mut any = false;
-    for ds in std::iter::once(&dataset).chain(boot_volume.iter()) {
-        if let Ok(d) = ds.parse::<illumos::names::DatasetName>() {
-            if let Ok(s) = d.snapshot(pipeline::PRE) {
-                any |= illumos::zfs::snapshot_exists(&app.runner, &s)
-                    .await
-                    .map_err(ApiError::host)?;
-            }
+    for d in dataset.iter().chain(boot_volume.iter()) {
+        if let Ok(s) = d.snapshot(stages::PRE) {
+            any |= illumos::zfs::snapshot_exists(&app.runner, &s).await?;
         }
     }
     if !any {
         return Err(ApiError::conflict(format!(
             "zone {zone} has no @{} snapshot to roll back to",
-            pipeline::PRE
+            stages::PRE
         )));
     }
     let params = StageParams {
-        zone: zone.to_string(),
+        zone: zone.clone(),
         settings,
         dataset,
         boot_volume,
@@ -876,7 +872,7 @@ async fn provision_rollback(
                 NewTask::for_zone("zone_halt", zone.as_str())
                     .with_id(halt.clone())
                     .created_by(Some(caller.name.clone())),
-                NewTask::for_zone(pipeline::ROLLBACK, zone.as_str())
+                NewTask::for_zone(stages::ROLLBACK, zone.as_str())
                     .depends_on(Some(halt.clone()))
                     .metadata(params.metadata().map_err(ApiError::internal)?)
                     .created_by(Some(caller.name)),
@@ -891,7 +887,7 @@ async fn provision_rollback(
             "task_id": made[1].id,
             "halt_task_id": halt,
             "zone_name": zone.as_str(),
-            "operation": pipeline::ROLLBACK,
+            "operation": stages::ROLLBACK,
             "status": made[1].status,
             "message": "Rollback to @pre-provision queued (the zone is halted first)",
         })),

@@ -40,6 +40,19 @@ impl ZoneServices {
 }
 
 impl ZoneServices {
+    /// Records configuration changes another area made to a running zone: they take effect
+    /// at its next boot, and the zone's detail lists them until then.
+    pub async fn queue_for_next_boot(
+        &self,
+        zone: &illumos::names::ZoneName,
+        changes: Vec<String>,
+    ) -> Result<(), crate::db::DbError> {
+        let z = zone.to_string();
+        self.db
+            .write(move |c| store::add_pending(c, &z, &changes))
+            .await
+    }
+
     /// The zone as the host lists it; a 404 when the host has no such zone, a 502 when the
     /// host did not answer.
     pub async fn on_host(
