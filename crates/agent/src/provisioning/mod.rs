@@ -11,13 +11,16 @@ pub mod console;
 pub mod extract;
 pub mod guest_endpoint;
 pub mod nic;
+pub mod plan;
 pub mod recipes;
 pub mod remote;
+pub mod request;
 pub mod routes;
 pub mod settings;
 pub mod stages;
 pub mod store;
 pub mod transcript;
+pub mod view;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -6,18 +6,18 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use illumos::names::ZoneName;
-use serde::{Deserialize, Serialize};
+use illumos::names::{DatasetName, ZoneName};
 use serde_json::{json, Value};
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::console::merge_vars;
-use super::recipes::{self, resolve_steps, Recipe, RecipeBody, Step};
+use super::recipes::{self, resolve_steps, Recipe, RecipeBody};
+use super::request::{zone_param, RecipeQuery, TestRecipeRequest};
 use super::settings::{is_uuid, var_text, Settings};
 use super::stages::{self, StageParams};
 use super::store;
+use super::view::{DryRun, PipelineAccepted, ProvisionStatus, RecipeList, SshKey};
 use crate::db::DbError;
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
@@ -25,7 +25,6 @@ use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::AppState;
 use crate::tasks::model::TaskStatus;
 use crate::tasks::NewTask;
-use illumos::names::DatasetName;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,16 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(provision_cancel))
         .routes(routes!(provision_rollback))
         .routes(routes!(ssh_key))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SshKey {
-    pub success: bool,
-    /// The agent's provisioning public key (OpenSSH format): what a guest's
-    /// `authorized_keys` (or cloud-init `sshkey`) needs so the pipeline can log in.
-    pub public_key: String,
-    /// Where the key pair is kept on the host (`provisioning.ssh.key_path`).
-    pub key_path: String,
 }
 
 /// The agent's provisioning public key, made on first request.
@@ -65,20 +54,6 @@ async fn ssh_key(_: Viewer, State(app): State<AppState>) -> Result<Json<SshKey>,
         public_key,
         key_path: key.display().to_string(),
     }))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RecipeQuery {
-    /// Only recipes for this OS family.
-    os_family: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecipeList {
-    pub recipes: Vec<Recipe>,
-    pub total: usize,
 }
 
 async fn find_recipe(app: &AppState, id: &str) -> Result<Option<Recipe>, ApiError> {
@@ -273,42 +248,6 @@ async fn ensure_agent_key(app: &AppState) -> Result<(), ApiError> {
         })
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TestRecipeRequest {
-    /// The zone whose settings and console to use (required for a live test).
-    #[serde(default)]
-    pub zone_name: Option<String>,
-    /// Only show the resolved steps and the variables with no value (default true).
-    #[serde(default = "yes")]
-    pub dry_run: bool,
-    /// Extra variables (win over everything else).
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub variables: BTreeMap<String, Value>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DryRun {
-    pub recipe_id: String,
-    pub dry_run: bool,
-    /// The steps with variables substituted (secrets masked).
-    pub steps: Vec<Step>,
-    /// Variables the steps use that have no value.
-    pub unresolved: Vec<String>,
-    /// Every variable and its value (secrets masked).
-    pub variables: BTreeMap<String, String>,
-}
-
-fn zone_param(name: &str, field: &str) -> Result<ZoneName, ApiError> {
-    name.parse()
-        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, e.0))
-}
-
 async fn zone_settings(
     app: &AppState,
     zone: &ZoneName,
@@ -427,36 +366,6 @@ async fn test_recipe(
     ))
 }
 
-/// The stages in pipeline order: (stage, operation). The boot stage restarts a running zone
-/// that gets its provisioning NIC only now.
-pub const STAGES: [(&str, &str); 7] = [
-    ("network", super::nic::NIC),
-    ("extract", stages::EXTRACT),
-    ("boot", "zone_start"),
-    ("setup", stages::SETUP),
-    ("wait_ssh", stages::WAIT_SSH),
-    ("sync", stages::SYNC),
-    ("provision", stages::PROVISION),
-];
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PipelineAccepted {
-    pub success: bool,
-    /// The pipeline's group task: its status and progress roll up from the stages;
-    /// `DELETE /tasks/{id}` or `POST /zones/{name}/provision/cancel` cancels it.
-    pub task_id: String,
-    pub zone_name: String,
-    pub operation: String,
-    pub status: TaskStatus,
-    pub message: String,
-    /// Stage → task id (`network`, `extract`, `boot`, `setup`, `wait_ssh`, `sync`, `provision`).
-    #[schema(value_type = Object)]
-    pub pipeline_tasks: BTreeMap<String, String>,
-    /// The provisioning network setup the pipeline waits for, when the network was not ready.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network_setup_task_id: Option<String>,
-}
-
 fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
     zone_param(name, "name")
 }
@@ -553,7 +462,6 @@ async fn provision_zone(
 ) -> Result<(StatusCode, Json<PipelineAccepted>), ApiError> {
     let zone = path_zone(&name)?;
     let params = stage_params(&app, &zone).await?;
-    let metadata = params.metadata().map_err(ApiError::internal)?;
     let z = zone.to_string();
     let stored = app.db.read(move |c| store::zone_secrets(c, &z)).await?;
     let creds = &params.settings.credentials;
@@ -593,53 +501,22 @@ async fn provision_zone(
     } else {
         (None, false)
     };
-    let group = uuid::Uuid::new_v4().to_string();
-    let mut tasks = vec![NewTask::new(stages::PIPELINE, zone.as_str())
-        .group()
-        .with_id(group.clone())
-        .metadata(json!({ "zone_name": zone.as_str(), "stages": STAGES.iter().map(|s| s.0).collect::<Vec<_>>() }))
-        .created_by(Some(caller.name.clone()))];
-    let mut ids: Vec<(String, String)> = Vec::new();
-    let mut prev: Option<String> = setup_task.clone();
-    for (stage, op) in STAGES {
-        let id = uuid::Uuid::new_v4().to_string();
-        let op = if op == "zone_start" && restart {
-            "zone_restart"
-        } else {
-            op
-        };
-        let mut t = NewTask::for_zone(op, zone.as_str())
-            .with_id(id.clone())
-            .parent(Some(group.clone()))
-            .depends_on(prev.clone())
-            .created_by(Some(caller.name.clone()));
-        let edits_dhcpd = op == super::nic::NIC
-            || (op == stages::PROVISION && params.settings.remove_provisioning_nic);
-        if edits_dhcpd && net.enabled {
-            t = t.lock(crate::network::LOCK_DHCPD);
-        }
-        if !matches!(op, "zone_start" | "zone_restart") {
-            t = t.metadata(metadata.clone());
-            let mut secrets = secrets.clone();
-            if op == stages::PROVISION && !params.settings.provisioners.is_empty() {
-                secrets.insert(
-                    stages::PROVISIONERS_SECRET.into(),
-                    serde_json::to_value(&params.settings.provisioners)
-                        .map_err(ApiError::internal)?,
-                );
-            }
-            if !secrets.is_empty() && op != stages::EXTRACT && op != super::nic::NIC {
-                t = t.secrets(Value::Object(secrets));
-            }
-        }
-        tasks.push(t);
-        ids.push((stage.to_owned(), id.clone()));
-        prev = Some(id);
-    }
-    let (z, g, stages) = (zone.to_string(), group.clone(), ids.clone());
+    let plan = super::plan::plan(super::plan::Facts {
+        zone: &zone,
+        caller: &caller.name,
+        params: &params,
+        secrets,
+        after: setup_task.clone(),
+        restart,
+        network_enabled: net.enabled,
+    })
+    .map_err(ApiError::internal)?;
+    let ids = plan.stage_ids();
+    let group = plan.group.clone();
+    let (z, g, stages) = (zone.to_string(), group.clone(), plan.stages);
     let made = app
         .tasks
-        .enqueue_with(tasks, move |tx| {
+        .enqueue_with(plan.tasks, move |tx| {
             // Checked in the same transaction as the insert: two requests cannot both win.
             if let Some(run) = store::run(tx, &z)? {
                 if is_active(crate::tasks::store::status_of(tx, &run.group_task_id)?) {
@@ -661,25 +538,10 @@ async fn provision_zone(
             operation: stages::PIPELINE.into(),
             status: made[0].status,
             message: "Provisioning pipeline started".into(),
-            pipeline_tasks: ids.into_iter().collect(),
+            pipeline_tasks: ids,
             network_setup_task_id: setup_task,
         }),
     ))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProvisionStatus {
-    pub success: bool,
-    pub zone_name: String,
-    /// `not_provisioned`, `provisioning`, `provisioned`, `failed` or `cancelled`.
-    pub status: String,
-    /// The operation of the stage running (or next to run) while provisioning.
-    pub current_stage: Option<String>,
-    /// Stage → `pending`, `in_progress`, `completed`, `failed` or `cancelled`.
-    #[schema(value_type = Object)]
-    pub progress: BTreeMap<String, String>,
-    pub task_id: Option<String>,
-    pub last_provisioned_at: Option<String>,
 }
 
 /// Where the zone's latest pipeline is.
