@@ -613,6 +613,80 @@ mod tests {
         );
     }
 
+    fn alive(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) == 0 }
+    }
+
+    /// Proc's wiring of the shared supervisor, on real processes (`/bin/sh -c`): output is
+    /// masked in the log and in what is kept, whatever a program leaves in its group goes with
+    /// it, and a timeout is reported with the program's name.
+    #[tokio::test]
+    async fn a_program_is_masked_and_its_leftovers_and_overruns_are_killed() {
+        let home = std::env::temp_dir().join(format!("zw-remote-{}", std::process::id()));
+        private_dir(&home).unwrap();
+        let pidfile = home.join("job.pid");
+        let cancel = CancellationToken::new();
+        let lines = std::sync::Mutex::new(Vec::new());
+        let note = |l: &str| lines.lock().unwrap().push(l.to_owned());
+        let secrets = ["hunter22".to_owned()];
+        let proc = Proc {
+            cancel: &cancel,
+            note: &note,
+            secrets: &secrets,
+            kill_grace: Duration::from_millis(200),
+            home: &home,
+            confined: None,
+        };
+        let script = format!(
+            "sleep 600 >/dev/null 2>&1 & echo $! > {}; echo token hunter22; echo oops >&2; exit 4",
+            pidfile.display()
+        );
+        let f = proc
+            .run(
+                Path::new("/bin/sh"),
+                &["-c".into(), script.into()],
+                &[],
+                None,
+                Duration::from_secs(60),
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(f.code, Some(4));
+        assert_eq!(f.stdout, "token ********\n");
+        assert_eq!(f.stderr, "oops\n");
+        assert!(lines.lock().unwrap().contains(&"token ********".to_owned()));
+        let job: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while alive(job) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive(job), "the program's background job outlived it");
+
+        let err = proc
+            .run(
+                Path::new("/bin/sh"),
+                &["-c".into(), "sleep 600".into()],
+                &[],
+                None,
+                Duration::from_millis(200),
+                false,
+            )
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "sh did not finish within 0 s and was killed"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
     #[test]
     fn a_confined_group_is_signalled_by_kill_as_its_account() {
         assert_eq!(
