@@ -780,6 +780,7 @@ pub async fn show_phys(run: &Runner) -> Result<Vec<Phys>, ShowError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::{FakeHost, Reply};
     use crate::runner::CommandFailed;
 
     fn link(s: &str) -> LinkName {
@@ -1139,22 +1140,29 @@ vm1net0:vnic:1500:up:stub0
 
     #[tokio::test]
     async fn get_of_a_missing_vnic_is_none_but_other_failures_are_errors() {
-        let (_d, run) = crate::parsable::script::runner(
-            Tool::Dladm,
-            "echo \"dladm: invalid vnic name '$6': object not found\" >&2; exit 1",
-        );
+        let show = [
+            "dladm",
+            "show-vnic",
+            "-p",
+            "-o",
+            "LINK,OVER,SPEED,MACADDRESS,MACADDRTYPE,VID,ZONE",
+            "vm9net0",
+        ];
+        let host = FakeHost::new();
+        host.expect(
+            show,
+            Reply::fails(1, "dladm: invalid vnic name 'vm9net0': object not found\n"),
+        )
+        .expect(show, Reply::fails(1, "dladm: permission denied\n"));
+        let run = host.runner();
         assert_eq!(get_vnic(&run, &link("vm9net0")).await.unwrap(), None);
-        let (_d, run) = crate::parsable::script::runner(
-            Tool::Dladm,
-            "echo 'dladm: permission denied' >&2; exit 1",
-        );
         let err = get_vnic(&run, &link("vm9net0")).await.unwrap_err();
         assert!(matches!(err.kind, LinkFailure::Command(_)), "{err:?}");
+        host.verify();
     }
 
     #[tokio::test]
     async fn create_vnic_with_mtu_sets_it_again() {
-        let (_d, run) = crate::parsable::script::runner(Tool::Dladm, "echo \"$@\"");
         let spec = CreateVnic {
             name: link("vm1net0"),
             over: link("stub0"),
@@ -1163,12 +1171,30 @@ vm1net0:vnic:1500:up:stub0
             props: vec![LinkProp::Mtu(Mtu::new(9000).unwrap())],
             persistence: Persistence::Temporary,
         };
+        let create = [
+            "dladm",
+            "create-vnic",
+            "-t",
+            "-l",
+            "stub0",
+            "-p",
+            "mtu=9000",
+            "vm1net0",
+        ];
+        let host = FakeHost::new();
+        host.expect(create, Reply::ok())
+            .expect(
+                ["dladm", "set-linkprop", "-t", "-p", "mtu=9000", "vm1net0"],
+                Reply::ok(),
+            )
+            .expect(
+                create,
+                Reply::fails(1, "dladm: invalid link name 'stub0'\n"),
+            );
+        let run = host.runner();
         create_vnic(&run, &spec).await.unwrap();
-        let (_d, run) = crate::parsable::script::runner(
-            Tool::Dladm,
-            "echo \"dladm: invalid link name 'stub0'\" >&2; exit 1",
-        );
         let err = create_vnic(&run, &spec).await.unwrap_err();
         assert!(matches!(err.kind, LinkFailure::OverNotFound), "{err:?}");
+        host.verify();
     }
 }

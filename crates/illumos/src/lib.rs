@@ -6,6 +6,8 @@
 
 pub mod cmd;
 pub mod dladm;
+#[cfg(any(test, feature = "testing"))]
+pub mod fake;
 pub mod install;
 pub mod ipadm;
 pub mod ipnat;
@@ -15,6 +17,7 @@ pub mod names;
 pub mod net;
 pub mod parsable;
 pub mod persistence;
+pub mod process;
 pub mod route;
 pub mod routeadm;
 pub mod runner;

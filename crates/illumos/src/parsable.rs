@@ -179,62 +179,6 @@ pub(crate) fn hostile_variants(valid: &str) -> Vec<String> {
     out
 }
 
-/// Test support: a [`crate::Runner`] whose `tool` is a shell script, to check the glue
-/// between running and classifying (exit codes, partial output) on real processes. Parsers
-/// and argv are tested directly; this is only for the few paths that depend on an exit.
-#[cfg(test)]
-pub(crate) mod script {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use crate::cmd::Tool;
-    use crate::runner::{Runner, RunnerConfig};
-
-    pub struct Dir(PathBuf);
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// Writes an executable `#!/bin/sh` script with `body`, by a child process rather than
-    /// here: a child that another test thread forks while this process has the file open for
-    /// writing keeps it open until its exec, and running the script meanwhile fails with
-    /// ETXTBSY ("Text file busy").
-    pub fn write_script(path: &std::path::Path, body: &str) {
-        let written = std::process::Command::new("/bin/sh")
-            .args([
-                "-c",
-                "printf '#!/bin/sh\\n%s\\n' \"$1\" > \"$2\" && chmod 755 \"$2\"",
-            ])
-            .args(["sh", body])
-            .arg(path)
-            .status()
-            .unwrap();
-        assert!(written.success(), "cannot write {}", path.display());
-    }
-
-    pub fn runner(tool: Tool, script: &str) -> (Dir, Runner) {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "illumos-net-script-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(tool.name());
-        write_script(&path, script);
-        let config = RunnerConfig {
-            pfexec: None,
-            tool_dir: Some(dir.clone()),
-            timeout: std::time::Duration::from_secs(10),
-            ..Default::default()
-        };
-        (Dir(dir), Runner::new(config))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

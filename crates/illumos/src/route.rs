@@ -149,12 +149,17 @@ destination: default
 
     #[tokio::test]
     async fn exit_3_means_no_default_route() {
-        let (_d, run) = crate::parsable::script::runner(
-            Tool::Route,
-            "echo 'route: writing to routing socket: No such process' >&2; exit 3",
-        );
+        use crate::fake::{FakeHost, Reply};
+        let get = ["route", "-n", "get", "default"];
+        let host = FakeHost::new();
+        host.expect(
+            get,
+            Reply::fails(3, "route: writing to routing socket: No such process\n"),
+        )
+        .expect(get, Reply::fails(1, "boom\n"));
+        let run = host.runner();
         assert_eq!(get_default(&run).await.unwrap(), None);
-        let (_d, run) = crate::parsable::script::runner(Tool::Route, "echo boom >&2; exit 1");
         assert!(get_default(&run).await.is_err());
+        host.verify();
     }
 }

@@ -12,12 +12,13 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cmd::{Cmd, Tool};
-use crate::lines::{End, Keep, LineReader};
+use crate::lines::{End, Keep, Line};
+use crate::process::{read_lines, Ended, Group, Leftovers, LineSink, Supervisor};
 
 tokio::task_local! {
     static ORIGIN: Arc<str>;
@@ -124,6 +125,9 @@ pub struct Runner {
     config: Arc<RunnerConfig>,
     cancel: Option<CancellationToken>,
     sinks: Vec<Arc<dyn OutputSink>>,
+    /// Commands are answered by a scripted host instead of being run (unit tests).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fake: Option<Arc<crate::fake::FakeHost>>,
 }
 
 impl fmt::Debug for Runner {
@@ -238,6 +242,8 @@ impl Runner {
             config: Arc::new(config),
             cancel: None,
             sinks: Vec::new(),
+            #[cfg(any(test, feature = "testing"))]
+            fake: None,
         }
     }
 
@@ -254,6 +260,8 @@ impl Runner {
             config: self.config.clone(),
             cancel: Some(cancel),
             sinks,
+            #[cfg(any(test, feature = "testing"))]
+            fake: self.fake.clone(),
         }
     }
 
@@ -291,9 +299,7 @@ impl Runner {
         c.env_clear()
             .env("PATH", "/usr/bin:/usr/sbin:/sbin:/bin")
             .env("LANG", "C")
-            .env("LC_ALL", "C")
-            .process_group(0)
-            .kill_on_drop(true);
+            .env("LC_ALL", "C");
         if let Some(origin) = current_origin() {
             c.env(ORIGIN_ENV, &*origin);
         }
@@ -303,77 +309,63 @@ impl Runner {
     /// Runs the command to completion. A non-zero exit is [`CommandError::Failed`] with the
     /// tool's stderr.
     pub async fn output(&self, cmd: &Cmd) -> Result<Output, CommandError> {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(host) = &self.fake {
+            return host.output(self, cmd);
+        }
         let (program, args) = self.command_line(cmd);
         let argv = cmd.to_string();
         let mut command = self.base_command(&program);
-        command
-            .args(&args)
-            .stdin(if cmd.get_stdin().is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.args(&args);
         for s in &self.sinks {
             s.started(cmd);
         }
         let started = Instant::now();
         let span = tracing::debug_span!("host_command", cmd = %argv);
-        let _enter = span.enter();
-        let mut child = command.spawn().map_err(|source| CommandError::Spawn {
-            argv: argv.clone(),
-            source,
-        })?;
-        drop(_enter);
-
-        let stdin_task = match (cmd.get_stdin(), child.stdin.take()) {
-            (Some(bytes), Some(mut pipe)) => {
-                let bytes = bytes.to_vec();
-                Some(tokio::spawn(async move {
-                    // A tool that exits without reading its input is not our error to report.
-                    let _ = pipe.write_all(&bytes).await;
-                    let _ = pipe.shutdown().await;
-                }))
-            }
-            _ => None,
-        };
-        let out = child.stdout.take().expect("stdout is piped");
-        let err = child.stderr.take().expect("stderr is piped");
-        let timeout = cmd.get_timeout().unwrap_or(self.config.timeout);
-
-        let out_sinks: &[Arc<dyn OutputSink>] = if cmd.is_quiet() { &[] } else { &self.sinks };
-        let collect = async {
-            let (stdout, stderr) = tokio::join!(
-                read_lines(out, Stream::Stdout, out_sinks, self.stdout_keep()),
-                read_lines(err, Stream::Stderr, &self.sinks, stderr_keep())
-            );
-            let status = child.wait().await;
-            (stdout, stderr, status)
-        };
-        let outcome = self.supervise(collect, timeout).await;
-        let elapsed = started.elapsed();
-        if let Some(t) = stdin_task {
-            t.abort();
+        let mut supervisor = self.supervisor();
+        if let Some(t) = cmd.get_timeout() {
+            supervisor.timeout = t;
         }
+        let out_sinks: &[Arc<dyn OutputSink>] = if cmd.is_quiet() { &[] } else { &self.sinks };
+        let (mut stdout, mut stderr) = (self.stdout_keep(), stderr_keep());
+        let outcome = supervisor
+            .run(
+                &mut command,
+                cmd.get_stdin().map(<[u8]>::to_vec),
+                LineSink::new(MAX_LINE_BYTES, &mut |line| {
+                    keep_line(&mut stdout, Stream::Stdout, out_sinks, line)
+                }),
+                LineSink::new(MAX_LINE_BYTES, &mut |line| {
+                    keep_line(&mut stderr, Stream::Stderr, &self.sinks, line)
+                }),
+            )
+            .instrument(span)
+            .await;
+        let elapsed = started.elapsed();
         let result = match outcome {
-            Supervised::Done((stdout, stderr, status)) => {
-                let status = status.map_err(|source| CommandError::Spawn {
-                    argv: argv.clone(),
-                    source,
-                })?;
-                finish(cmd.tool(), argv, status, stdout, stderr, elapsed)
-            }
-            Supervised::TimedOut => {
-                self.terminate(&mut child).await;
-                Err(CommandError::TimedOut { argv, timeout })
-            }
-            Supervised::Cancelled => {
-                self.terminate(&mut child).await;
-                Err(CommandError::Cancelled { argv })
-            }
+            Err(source) => Err(CommandError::Spawn {
+                argv: argv.clone(),
+                source,
+            }),
+            Ok(Ended::Done(status)) => finish(cmd.tool(), argv, status, stdout, stderr, elapsed),
+            Ok(Ended::TimedOut) => Err(CommandError::TimedOut {
+                argv,
+                timeout: supervisor.timeout,
+            }),
+            Ok(Ended::Cancelled) => Err(CommandError::Cancelled { argv }),
         };
-        let code = match &result {
+        self.finished(cmd, elapsed, &result);
+        result
+    }
+
+    /// Tells the sinks (and the trace) how a command ended.
+    pub(crate) fn finished(
+        &self,
+        cmd: &Cmd,
+        elapsed: Duration,
+        result: &Result<Output, CommandError>,
+    ) {
+        let code = match result {
             Ok(_) => Some(0),
             Err(CommandError::Failed(f)) => f.code,
             Err(_) => None,
@@ -382,13 +374,29 @@ impl Runner {
         for s in &self.sinks {
             s.finished(cmd, elapsed, code);
         }
-        result
+    }
+
+    /// The supervision every child of this runner gets: the default timeout, this runner's
+    /// cancellation, the kill grace; a tool's leftovers are left alone (it may have started a
+    /// daemon that must outlive it).
+    pub(crate) fn supervisor(&self) -> Supervisor<'_> {
+        Supervisor {
+            timeout: self.config.timeout,
+            cancel: self.cancel.as_ref(),
+            kill_grace: self.config.kill_grace,
+            hook: None,
+            leftovers: Leftovers::Leave,
+        }
     }
 
     /// Runs `producer | consumer` with a real pipe between the two processes (`zfs send | zfs
     /// recv`). Both run in their own process groups and both are killed on cancel or timeout;
     /// the pipeline fails if either side does.
     pub async fn pipe(&self, producer: &Cmd, consumer: &Cmd) -> Result<Output, CommandError> {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(host) = &self.fake {
+            return host.pipe(self, producer, consumer);
+        }
         let argv = format!("{producer} | {consumer}");
         let (p_prog, p_args) = self.command_line(producer);
         let (c_prog, c_args) = self.command_line(consumer);
@@ -397,18 +405,23 @@ impl Runner {
             s.started(consumer);
         }
         let started = Instant::now();
+        let mut supervisor = self.supervisor();
+        supervisor.timeout = consumer
+            .get_timeout()
+            .or(producer.get_timeout())
+            .unwrap_or(self.config.timeout);
         let mut first = self.base_command(&p_prog);
         first
             .args(&p_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut p_child = first.spawn().map_err(|source| CommandError::Spawn {
+        let mut p_group = Group::spawn(&mut first).map_err(|source| CommandError::Spawn {
             argv: producer.to_string(),
             source,
         })?;
-        let p_out = p_child.stdout.take().expect("stdout is piped");
-        let p_err = p_child.stderr.take().expect("stderr is piped");
+        let p_out = p_group.child().stdout.take().expect("stdout is piped");
+        let p_err = p_group.child().stderr.take().expect("stderr is piped");
         let p_out: Stdio = p_out.try_into().map_err(|source| CommandError::Spawn {
             argv: argv.clone(),
             source,
@@ -419,84 +432,84 @@ impl Runner {
             .stdin(p_out)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut c_child = match second.spawn() {
+        let mut c_group = match Group::spawn(&mut second) {
             Ok(c) => c,
             Err(source) => {
-                self.terminate(&mut p_child).await;
+                supervisor.stop(&mut p_group).await;
                 return Err(CommandError::Spawn {
                     argv: consumer.to_string(),
                     source,
                 });
             }
         };
-        let c_out = c_child.stdout.take().expect("stdout is piped");
-        let c_err = c_child.stderr.take().expect("stderr is piped");
-        let timeout = consumer
-            .get_timeout()
-            .or(producer.get_timeout())
-            .unwrap_or(self.config.timeout);
-        let collect = async {
-            let (p_stderr, c_stdout, c_stderr) = tokio::join!(
-                read_lines(p_err, Stream::Stderr, &self.sinks, stderr_keep()),
-                read_lines(c_out, Stream::Stdout, &self.sinks, self.stdout_keep()),
-                read_lines(c_err, Stream::Stderr, &self.sinks, stderr_keep()),
-            );
-            let p_status = p_child.wait().await;
-            let c_status = c_child.wait().await;
-            (p_stderr, c_stdout, c_stderr, p_status, c_status)
-        };
-        let outcome = self.supervise(collect, timeout).await;
+        let c_out = c_group.child().stdout.take().expect("stdout is piped");
+        let c_err = c_group.child().stderr.take().expect("stderr is piped");
+        let (mut p_stderr, mut c_stdout, mut c_stderr) =
+            (stderr_keep(), self.stdout_keep(), stderr_keep());
+        let sinks = &self.sinks;
+        let mut p_err_each = |l: Line| keep_line(&mut p_stderr, Stream::Stderr, sinks, l);
+        let mut c_out_each = |l: Line| keep_line(&mut c_stdout, Stream::Stdout, sinks, l);
+        let mut c_err_each = |l: Line| keep_line(&mut c_stderr, Stream::Stderr, sinks, l);
+        let outcome = supervisor
+            .watch(async {
+                tokio::join!(
+                    read_lines(p_err, LineSink::new(MAX_LINE_BYTES, &mut p_err_each)),
+                    read_lines(c_out, LineSink::new(MAX_LINE_BYTES, &mut c_out_each)),
+                    read_lines(c_err, LineSink::new(MAX_LINE_BYTES, &mut c_err_each)),
+                );
+                let p_status = p_group.wait().await;
+                let c_status = c_group.wait().await;
+                (p_status, c_status)
+            })
+            .await;
         let elapsed = started.elapsed();
         let result = match outcome {
-            Supervised::Done((p_stderr, c_stdout, c_stderr, p_status, c_status)) => {
+            Ended::Done((p_status, c_status)) => {
                 let io = |source| CommandError::Spawn {
                     argv: argv.clone(),
                     source,
                 };
-                let p_status = p_status.map_err(io)?;
-                let c_status = c_status.map_err(|source| CommandError::Spawn {
-                    argv: argv.clone(),
-                    source,
-                })?;
-                // The consumer's failure says more (the producer usually dies of SIGPIPE after it).
-                if !c_status.success() {
-                    finish(
+                match (p_status.map_err(io), c_status.map_err(io)) {
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                    // The consumer's failure says more (the producer usually dies of SIGPIPE
+                    // after it).
+                    (_, Ok(c_status)) if !c_status.success() => finish(
                         consumer.tool(),
                         consumer.to_string(),
                         c_status,
                         c_stdout,
                         c_stderr,
                         elapsed,
-                    )
-                } else if !p_status.success() {
-                    finish(
+                    ),
+                    (Ok(p_status), _) if !p_status.success() => finish(
                         producer.tool(),
                         producer.to_string(),
                         p_status,
                         Keep::new(0, End::Head),
                         p_stderr,
                         elapsed,
-                    )
-                } else {
-                    finish(
+                    ),
+                    (_, Ok(c_status)) => finish(
                         consumer.tool(),
                         argv,
                         c_status,
                         c_stdout,
                         merged(p_stderr, c_stderr),
                         elapsed,
-                    )
+                    ),
                 }
             }
-            Supervised::TimedOut => {
-                self.terminate(&mut p_child).await;
-                self.terminate(&mut c_child).await;
-                Err(CommandError::TimedOut { argv, timeout })
-            }
-            Supervised::Cancelled => {
-                self.terminate(&mut p_child).await;
-                self.terminate(&mut c_child).await;
-                Err(CommandError::Cancelled { argv })
+            Ended::TimedOut | Ended::Cancelled => {
+                supervisor.stop(&mut p_group).await;
+                supervisor.stop(&mut c_group).await;
+                if matches!(outcome, Ended::TimedOut) {
+                    Err(CommandError::TimedOut {
+                        argv,
+                        timeout: supervisor.timeout,
+                    })
+                } else {
+                    Err(CommandError::Cancelled { argv })
+                }
             }
         };
         let code = match &result {
@@ -513,56 +526,6 @@ impl Runner {
 
     fn stdout_keep(&self) -> Keep {
         Keep::new(self.config.max_stdout_bytes, End::Head)
-    }
-
-    async fn supervise<F: std::future::Future>(
-        &self,
-        work: F,
-        timeout: Duration,
-    ) -> Supervised<F::Output> {
-        let cancelled = async {
-            match &self.cancel {
-                Some(c) => c.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            out = work => Supervised::Done(out),
-            _ = tokio::time::sleep(timeout) => Supervised::TimedOut,
-            _ = cancelled => Supervised::Cancelled,
-        }
-    }
-
-    /// SIGTERM to the whole process group, then SIGKILL after the grace period.
-    async fn terminate(&self, child: &mut Child) {
-        let Some(pid) = child.id() else { return };
-        signal_group(pid, libc::SIGTERM);
-        if tokio::time::timeout(self.config.kill_grace, child.wait())
-            .await
-            .is_err()
-        {
-            signal_group(pid, libc::SIGKILL);
-            let _ = child.wait().await;
-        } else {
-            // The leader is gone; anything it left in its group goes too.
-            signal_group(pid, libc::SIGKILL);
-        }
-    }
-}
-
-enum Supervised<T> {
-    Done(T),
-    TimedOut,
-    Cancelled,
-}
-
-fn signal_group(pid: u32, signal: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory of ours.
-    unsafe {
-        libc::kill(-pid, signal);
     }
 }
 
@@ -581,7 +544,7 @@ fn merged(first: Keep, second: Keep) -> Keep {
     k
 }
 
-fn finish(
+pub(crate) fn finish(
     tool: Tool,
     argv: String,
     status: ExitStatus,
@@ -615,24 +578,14 @@ fn finish(
     })
 }
 
-/// Streams a child's output line by line to the sinks and keeps what `keep` allows; never holds
-/// more than one bounded line besides it, whatever the child prints.
-async fn read_lines<R: AsyncRead + Unpin>(
-    reader: R,
-    stream: Stream,
-    sinks: &[Arc<dyn OutputSink>],
-    mut keep: Keep,
-) -> Keep {
-    let mut lines = LineReader::new(reader, MAX_LINE_BYTES);
-    while let Some(line) = lines.next_line().await {
-        let text = line.text();
-        for s in sinks {
-            s.line(stream, &text);
-        }
-        keep.count_dropped(line.dropped);
-        keep.push_line(&String::from_utf8_lossy(&line.bytes));
+/// Hands one line of a child's output to the sinks and keeps what `keep` allows.
+fn keep_line(keep: &mut Keep, stream: Stream, sinks: &[Arc<dyn OutputSink>], line: Line) {
+    let text = line.text();
+    for s in sinks {
+        s.line(stream, &text);
     }
-    keep
+    keep.count_dropped(line.dropped);
+    keep.push_line(&String::from_utf8_lossy(&line.bytes));
 }
 
 #[cfg(test)]
@@ -640,43 +593,29 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// A tool directory whose `zfs` is a shell script, so the runner's process handling is
-    /// tested on real processes without an emulator.
-    fn tool_dir(script: &str) -> (tempdir::Dir, RunnerConfig) {
-        let dir = tempdir::Dir::new();
-        let path = dir.0.join("zfs");
-        crate::parsable::script::write_script(&path, script);
+    /// A runner whose `zfs` is `/bin/sh`, and the command that runs `script` with it
+    /// (`sh -c SCRIPT zfs ARGS...`): the runner's process handling is tested on real
+    /// processes, with no script written to disk (a file being written while another test
+    /// forks is the ETXTBSY flake) and no emulator.
+    fn sh(script: &str) -> (Cmd, RunnerConfig) {
         let config = RunnerConfig {
             pfexec: None,
-            tool_dir: Some(dir.0.clone()),
+            tool_paths: HashMap::from([(Tool::Zfs, PathBuf::from("/bin/sh"))]),
             timeout: Duration::from_secs(10),
             kill_grace: Duration::from_millis(200),
             ..Default::default()
         };
-        (dir, config)
+        (Cmd::new(Tool::Zfs).args(["-c", script, "zfs"]), config)
     }
 
-    mod tempdir {
-        use std::path::PathBuf;
+    fn temp_file(label: &str) -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        pub struct Dir(pub PathBuf);
-        impl Dir {
-            pub fn new() -> Dir {
-                static N: AtomicUsize = AtomicUsize::new(0);
-                let p = std::env::temp_dir().join(format!(
-                    "illumos-runner-{}-{}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::SeqCst)
-                ));
-                std::fs::create_dir_all(&p).unwrap();
-                Dir(p)
-            }
-        }
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
+        static N: AtomicUsize = AtomicUsize::new(0);
+        std::env::temp_dir().join(format!(
+            "illumos-runner-{}-{label}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ))
     }
 
     #[derive(Default)]
@@ -689,9 +628,9 @@ mod tests {
 
     #[tokio::test]
     async fn arguments_reach_the_tool_unsplit_and_uninterpreted() {
-        let (_d, config) = tool_dir(r#"for a in "$@"; do printf '[%s]\n' "$a"; done"#);
+        let (cmd, config) = sh(r#"for a in "$@"; do printf '[%s]\n' "$a"; done"#);
         let out = Runner::new(config)
-            .output(&Cmd::new(Tool::Zfs).args(["a b", "$(id)", "x;y"]))
+            .output(&cmd.args(["a b", "$(id)", "x;y"]))
             .await
             .unwrap();
         assert_eq!(out.stdout, "[a b]\n[$(id)]\n[x;y]\n");
@@ -700,22 +639,25 @@ mod tests {
     #[tokio::test]
     async fn the_environment_is_cleared() {
         std::env::set_var("ZW_SECRET_FOR_TEST", "leak");
-        let (_d, config) = tool_dir("env");
-        let out = Runner::new(config)
-            .output(&Cmd::new(Tool::Zfs))
-            .await
-            .unwrap();
+        let (cmd, config) = sh("env");
+        let out = Runner::new(config).output(&cmd).await.unwrap();
         assert!(!out.stdout.contains("ZW_SECRET_FOR_TEST"));
         assert!(out.stdout.contains("LC_ALL=C"));
     }
 
     #[tokio::test]
     async fn non_zero_exit_keeps_stderr_and_code() {
-        let (_d, config) = tool_dir("echo \"cannot open 'x': dataset does not exist\" >&2; exit 1");
-        let err = Runner::new(config)
+        let host = crate::fake::FakeHost::new();
+        host.expect(
+            ["zfs", "list"],
+            crate::fake::Reply::fails(1, "cannot open 'x': dataset does not exist\n"),
+        );
+        let err = host
+            .runner()
             .output(&Cmd::new(Tool::Zfs).arg("list"))
             .await
             .unwrap_err();
+        host.verify();
         match err {
             CommandError::Failed(f) => {
                 assert_eq!(f.code, Some(1));
@@ -728,10 +670,10 @@ mod tests {
 
     #[tokio::test]
     async fn output_lines_stream_to_the_sink() {
-        let (_d, config) = tool_dir("echo one; echo two >&2; echo three");
+        let (cmd, config) = sh("echo one; echo two >&2; echo three");
         let lines = Arc::new(Lines::default());
         let runner = Runner::new(config).scoped(CancellationToken::new(), Some(lines.clone()));
-        runner.output(&Cmd::new(Tool::Zfs)).await.unwrap();
+        runner.output(&cmd).await.unwrap();
         let mut seen = lines.0.lock().unwrap().clone();
         seen.sort_by(|a, b| a.1.cmp(&b.1));
         assert_eq!(
@@ -746,9 +688,9 @@ mod tests {
 
     #[tokio::test]
     async fn stdin_is_fed() {
-        let (_d, config) = tool_dir("cat");
+        let (cmd, config) = sh("cat");
         let out = Runner::new(config)
-            .output(&Cmd::new(Tool::Zfs).stdin("hello\n"))
+            .output(&cmd.stdin("hello\n"))
             .await
             .unwrap();
         assert_eq!(out.stdout, "hello\n");
@@ -761,11 +703,10 @@ mod tests {
 
     #[tokio::test]
     async fn timeout_kills_the_whole_process_group() {
-        let d = tempdir::Dir::new();
-        let pidfile = d.0.join("grandchild.pid");
-        let (_d, config) = tool_dir(&format!("sleep 60 & echo $! > {}; wait", pidfile.display()));
+        let pidfile = temp_file("grandchild.pid");
+        let (cmd, config) = sh(&format!("sleep 60 & echo $! > {}; wait", pidfile.display()));
         let err = Runner::new(config)
-            .output(&Cmd::new(Tool::Zfs).timeout(Duration::from_millis(300)))
+            .output(&cmd.timeout(Duration::from_millis(300)))
             .await
             .unwrap_err();
         assert!(matches!(err, CommandError::TimedOut { .. }), "{err:?}");
@@ -774,6 +715,7 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
+        let _ = std::fs::remove_file(&pidfile);
         // The grandchild was signalled with the group; give the kernel a moment to reap it.
         let deadline = Instant::now() + Duration::from_secs(5);
         while alive(pid) && Instant::now() < deadline {
@@ -784,10 +726,10 @@ mod tests {
 
     #[tokio::test]
     async fn cancellation_kills_a_running_command() {
-        let (_d, config) = tool_dir("trap '' TERM; sleep 60");
+        let (cmd, config) = sh("trap '' TERM; sleep 60");
         let cancel = CancellationToken::new();
         let runner = Runner::new(config).scoped(cancel.clone(), None);
-        let task = tokio::spawn(async move { runner.output(&Cmd::new(Tool::Zfs)).await });
+        let task = tokio::spawn(async move { runner.output(&cmd).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         cancel.cancel();
         let err = task.await.unwrap().unwrap_err();
@@ -796,21 +738,10 @@ mod tests {
 
     #[tokio::test]
     async fn pipe_connects_two_processes() {
-        let d = tempdir::Dir::new();
-        crate::parsable::script::write_script(
-            &d.0.join("zfs"),
-            "if [ \"$1\" = send ]; then echo stream-of-$2; else read x; echo got $x; fi",
-        );
-        let config = RunnerConfig {
-            pfexec: None,
-            tool_dir: Some(d.0.clone()),
-            ..Default::default()
-        };
+        let (cmd, config) =
+            sh("if [ \"$1\" = send ]; then echo stream-of-$2; else read x; echo got $x; fi");
         let out = Runner::new(config)
-            .pipe(
-                &Cmd::new(Tool::Zfs).args(["send", "a@s"]),
-                &Cmd::new(Tool::Zfs).args(["recv", "b"]),
-            )
+            .pipe(&cmd.clone().args(["send", "a@s"]), &cmd.args(["recv", "b"]))
             .await
             .unwrap();
         assert_eq!(out.stdout, "got stream-of-a@s\n");
@@ -821,13 +752,13 @@ mod tests {
     /// sink sees cut lines, stderr keeps its tail.
     #[tokio::test]
     async fn a_flood_of_output_is_bounded_and_refused() {
-        let (_d, mut config) =
-            tool_dir("head -c 20000000 /dev/zero | tr '\\0' x; echo; yes line | head -n 300000");
+        let (cmd, mut config) =
+            sh("head -c 20000000 /dev/zero | tr '\\0' x; echo; yes line | head -n 300000");
         config.max_stdout_bytes = 1024 * 1024;
         let lines = Arc::new(Lines::default());
         let runner =
             Runner::new(config.clone()).scoped(CancellationToken::new(), Some(lines.clone()));
-        let err = runner.output(&Cmd::new(Tool::Zfs)).await.unwrap_err();
+        let err = runner.output(&cmd).await.unwrap_err();
         assert!(
             matches!(err, CommandError::OutputTooLarge { limit, .. } if limit == 1024 * 1024),
             "{err:?}"
@@ -844,10 +775,10 @@ mod tests {
             &seen[0].1[seen[0].1.len() - 60..]
         );
 
-        let (_d, config) = tool_dir(
+        let (cmd, config) = sh(
             "head -c 20000000 /dev/zero | tr '\\0' e >&2; echo >&2; echo the reason >&2; exit 3",
         );
-        match Runner::new(config).output(&Cmd::new(Tool::Zfs)).await {
+        match Runner::new(config).output(&cmd).await {
             Err(CommandError::Failed(f)) => {
                 assert_eq!(f.code, Some(3));
                 assert!(

@@ -1146,14 +1146,37 @@ config/empty                 astring
         assert!(matches!(k, SmfFailure::PropertyNotFound), "{k:?}");
     }
 
+    /// `svcs -H -o state,fmri FMRI...`, as the fake host expects it.
+    fn svcs_argv(fmris: &[&str]) -> Vec<String> {
+        ["svcs", "-H", "-o", "state,fmri"]
+            .iter()
+            .chain(fmris)
+            .map(|s| s.to_string())
+            .collect()
+    }
+
     #[tokio::test]
     async fn svcs_still_reports_the_instances_that_exist() {
         // reference §1.8: an unmatched operand is reported on stderr (exit 1), others printed
-        let (_d, run) = crate::parsable::script::runner(
-            Tool::Svcs,
-            "echo 'online         svc:/network/ipfilter:default'; \
-             echo \"svcs: Pattern 'svc:/site/nope:default' doesn't match any instances\" >&2; exit 1",
+        use crate::fake::{FakeHost, Reply};
+        let host = FakeHost::new();
+        host.expect(
+            svcs_argv(&["svc:/network/ipfilter:default", "svc:/site/nope:default"]),
+            Reply {
+                stdout: "online         svc:/network/ipfilter:default\n".into(),
+                stderr: "svcs: Pattern 'svc:/site/nope:default' doesn't match any instances\n"
+                    .into(),
+                code: 1,
+            },
+        )
+        .expect(
+            svcs_argv(&["svc:/site/nope:default"]),
+            Reply::fails(
+                1,
+                "svcs: Pattern 'svc:/site/nope:default' doesn't match any instances\n",
+            ),
         );
+        let run = host.runner();
         let all = svcs(
             &run,
             &[
@@ -1170,15 +1193,24 @@ config/empty                 astring
                 .unwrap(),
             None
         );
+        host.verify();
     }
 
     #[tokio::test]
     async fn a_svcs_that_fails_without_a_word_is_an_error_not_an_absent_instance() {
         // Taken for "absent", it made a NAT change enable (and its undo disable) a running
         // ipfilter.
-        let (_d, run) = crate::parsable::script::runner(Tool::Svcs, "exit 1");
-        assert!(service_state(&run, &fmri("svc:/network/ipfilter:default"))
-            .await
-            .is_err());
+        use crate::fake::{FakeHost, Reply};
+        let host = FakeHost::new();
+        host.expect(
+            svcs_argv(&["svc:/network/ipfilter:default"]),
+            Reply::fails(1, ""),
+        );
+        assert!(
+            service_state(&host.runner(), &fmri("svc:/network/ipfilter:default"))
+                .await
+                .is_err()
+        );
+        host.verify();
     }
 }

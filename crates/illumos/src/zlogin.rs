@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::process::Child;
 
 use crate::cmd::{Cmd, Tool};
 use crate::names::ZoneName;
+use crate::process::{Group, Signal};
 use crate::runner::{CommandError, Runner};
 
 /// What zlogin's console understands as "disconnect" at the start of a line (reference §1.4).
@@ -36,7 +36,7 @@ pub fn console_cmd(zone: &ZoneName) -> Cmd {
 /// [`close`]: PtySession::close
 pub struct PtySession {
     master: AsyncFd<OwnedFd>,
-    child: Child,
+    group: Group,
     argv: String,
     kill_grace: Duration,
 }
@@ -118,6 +118,12 @@ impl Runner {
             argv: argv.clone(),
             source,
         };
+        #[cfg(any(test, feature = "testing"))]
+        if self.fake.is_some() {
+            return Err(spawn_err(io::Error::other(
+                "the fake host answers commands, it cannot start a terminal",
+            )));
+        }
         let (master, slave) = open_pty().map_err(spawn_err)?;
         let (program, args) = self.command_line(cmd);
         let mut command = self.base_command(&program);
@@ -131,7 +137,7 @@ impl Runner {
         for s in self.sinks() {
             s.started(cmd);
         }
-        let child = command.spawn().map_err(spawn_err)?;
+        let group = Group::spawn(&mut command).map_err(spawn_err)?;
         // `command` still holds the slave copies handed to the child; drop them so a read of
         // the master ends (EIO) once the child and its descendants are gone.
         drop(command);
@@ -142,7 +148,7 @@ impl Runner {
         tracing::debug!(cmd = %argv, "started on a pty");
         Ok(PtySession {
             master,
-            child,
+            group,
             argv,
             kill_grace: self.config().kill_grace,
         })
@@ -156,42 +162,25 @@ impl PtySession {
 
     /// The child's exit status if it has ended.
     pub fn try_wait(&mut self) -> io::Result<Option<std::process::ExitStatus>> {
-        self.child.try_wait()
+        self.group.child().try_wait()
     }
 
-    /// Waits up to `grace` for the child to exit by itself, then signals its process group:
-    /// SIGTERM, and SIGKILL after the runner's kill grace.
+    /// Waits up to `grace` for the child to exit by itself, then stops its process group
+    /// (SIGTERM, SIGKILL after the runner's kill grace). Either way nothing of the group is
+    /// left.
     pub async fn close(mut self, grace: Duration) {
-        if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
-            self.signal_group(libc::SIGKILL);
+        if tokio::time::timeout(grace, self.group.wait()).await.is_ok() {
+            self.group.signal_now(Signal::Kill);
             return;
         }
-        self.signal_group(libc::SIGTERM);
-        if tokio::time::timeout(self.kill_grace, self.child.wait())
-            .await
-            .is_err()
-        {
-            self.signal_group(libc::SIGKILL);
-            let _ = self.child.wait().await;
-        } else {
-            self.signal_group(libc::SIGKILL);
-        }
-    }
-
-    fn signal_group(&self, signal: libc::c_int) {
-        if let Some(pid) = self.child.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
-            // SAFETY: kill(2) on a process group we created; touches no memory.
-            unsafe {
-                libc::kill(-pid, signal);
-            }
-        }
+        self.group.stop(self.kill_grace, None).await;
     }
 }
 
 impl Drop for PtySession {
     fn drop(&mut self) {
         // A session dropped mid-way (a cancelled task) must not leave zlogin attached.
-        self.signal_group(libc::SIGKILL);
+        self.group.signal_now(Signal::Kill);
     }
 }
 
@@ -282,24 +271,18 @@ mod tests {
         assert_eq!(console_cmd(&z).argv(), ["zlogin", "-C", "web01"]);
     }
 
-    /// A `zlogin` that is a shell script: proves the child sees a terminal on stdin, that what
-    /// we type reaches it and what it prints reaches us.
+    /// A `zlogin` that is `/bin/sh -c SCRIPT` (no script on disk): proves the child sees a
+    /// terminal on stdin, that what we type reaches it and what it prints reaches us.
     #[tokio::test]
     async fn a_pty_child_sees_a_terminal_and_talks_both_ways() {
-        let dir = std::env::temp_dir().join(format!("illumos-pty-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let tool = dir.join("zlogin");
-        crate::parsable::script::write_script(
-            &tool,
-            "if [ -t 0 ]; then echo tty; else echo notty; fi\nread x\necho \"got $x\"",
-        );
         let runner = Runner::new(RunnerConfig {
             pfexec: None,
-            tool_dir: Some(dir.clone()),
+            tool_paths: [(Tool::Zlogin, "/bin/sh".into())].into(),
             ..Default::default()
         });
+        let script = "if [ -t 0 ]; then echo tty; else echo notty; fi\nread x\necho \"got $x\"";
         let mut s = runner
-            .spawn_pty(&console_cmd(&"z1".parse().unwrap()))
+            .spawn_pty(&Cmd::new(Tool::Zlogin).args(["-c", script]))
             .unwrap();
         s.write_all(b"hello\n").await.unwrap();
         let mut all = Vec::new();
@@ -309,6 +292,17 @@ mod tests {
         assert!(!text.contains("notty"), "{text:?}");
         assert!(text.contains("got hello"), "{text:?}");
         s.close(Duration::from_millis(100)).await;
-        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_fake_host_refuses_a_terminal_rather_than_pretending() {
+        let host = crate::fake::FakeHost::new();
+        let err = host
+            .runner()
+            .spawn_pty(&console_cmd(&"z1".parse().unwrap()))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("cannot start a terminal"), "{err}");
+        host.verify();
     }
 }

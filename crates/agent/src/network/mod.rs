@@ -12,6 +12,8 @@ pub mod dhcp;
 pub mod forwarding;
 pub mod journal;
 pub mod links;
+#[cfg(test)]
+mod links_tests;
 pub mod nat;
 pub mod paths;
 pub mod provisioning;

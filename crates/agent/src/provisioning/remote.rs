@@ -2,9 +2,10 @@
 //! `rsync`, `ansible-playbook`, `ansible-galaxy`, `ssh-keygen`. The only place outside
 //! `crates/illumos` that spawns a process.
 //!
-//! The same rules as the illumos runner: an argument vector (never a local shell), a cleared
-//! environment, the child leads its own process group, cancellation and timeouts signal the
-//! whole group, output streamed line by line (secrets masked) to the task's log. Secrets never
+//! The same rules as the illumos runner, and the same supervisor (`illumos::process`): an
+//! argument vector (never a local shell), a cleared environment, the child leads its own process
+//! group, cancellation and timeouts signal the whole group, output streamed line by line
+//! (secrets masked) to the task's log. Secrets never
 //! go on a command line or into an environment: a key given inline is written to a mode-0600
 //! file in a private directory that is removed after the stage; passwords are only ever typed
 //! on the console, never used for SSH (key authentication only; no `sshpass`).
@@ -18,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use illumos::lines::{End, Keep, LineReader};
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use illumos::lines::{End, Keep, Line};
+use illumos::process::{BoxFuture, Ended, Leftovers, LineSink, Signal, SignalHook, Supervisor};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
@@ -129,73 +130,50 @@ impl Proc<'_> {
             .env("HOME", self.home)
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
-            .current_dir(self.home)
-            .process_group(0)
-            .kill_on_drop(true)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .current_dir(self.home);
         for (k, v) in env {
             c.env(k, v);
         }
         if let Some(l) = self.confined {
             l.apply(&mut c);
         }
-        let mut child = c.spawn().map_err(|source| RemoteError::Spawn {
-            program: name.clone(),
-            source,
-        })?;
-        let pid = child.id();
-        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            tokio::spawn(async move {
-                let _ = pipe.write_all(&bytes).await;
-                let _ = pipe.shutdown().await;
-            });
-        }
-        let out = child.stdout.take().expect("piped");
-        let err = child.stderr.take().expect("piped");
-        let work = async {
-            let (o, e) = tokio::join!(
-                self.lines(out, if quiet { None } else { Some("") }),
-                self.lines(err, Some("")),
-            );
-            let status = child.wait().await;
-            (o, e, status)
+        let hook = self.confined.and_then(ConfinedKill::of);
+        let supervisor = Supervisor {
+            timeout,
+            cancel: Some(self.cancel),
+            kill_grace: self.kill_grace,
+            hook: hook.as_ref().map(|h| h as &dyn SignalHook),
+            // Whatever the program left in its group goes with it.
+            leftovers: Leftovers::Kill,
         };
-        let outcome = tokio::select! {
-            r = work => Ok(r),
-            _ = tokio::time::sleep(timeout) => Err(RemoteError::TimedOut { program: name.clone(), secs: timeout.as_secs() }),
-            _ = self.cancel.cancelled() => Err(RemoteError::Cancelled),
-        };
+        let (mut stdout, mut stderr) = (self.keep(), self.keep());
+        let outcome = supervisor
+            .run(
+                &mut c,
+                stdin,
+                LineSink::new(self.max_line_bytes(), &mut |l| {
+                    self.line(&mut stdout, (!quiet).then_some(""), l)
+                }),
+                LineSink::new(self.max_line_bytes(), &mut |l| {
+                    self.line(&mut stderr, Some(""), l)
+                }),
+            )
+            .await
+            .map_err(|source| RemoteError::Spawn {
+                program: name.clone(),
+                source,
+            })?;
         match outcome {
-            Ok((stdout, stderr, status)) => {
-                let status = status.map_err(|source| RemoteError::Spawn {
-                    program: name.clone(),
-                    source,
-                })?;
-                // Whatever the program left in its group goes with it.
-                self.signal(pid, libc::SIGKILL).await;
-                Ok(Finished {
-                    code: status.code(),
-                    stdout,
-                    stderr,
-                })
-            }
-            Err(e) => {
-                self.signal(pid, libc::SIGTERM).await;
-                let grace = tokio::time::sleep(self.kill_grace);
-                tokio::pin!(grace);
-                tokio::select! {
-                    _ = &mut grace => {}
-                    _ = wait_gone(pid) => {}
-                }
-                self.signal(pid, libc::SIGKILL).await;
-                Err(e)
-            }
+            Ended::Done(status) => Ok(Finished {
+                code: status.code(),
+                stdout: stdout.into_marked(),
+                stderr: stderr.into_marked(),
+            }),
+            Ended::TimedOut => Err(RemoteError::TimedOut {
+                program: name,
+                secs: timeout.as_secs(),
+            }),
+            Ended::Cancelled => Err(RemoteError::Cancelled),
         }
     }
 
@@ -229,88 +207,76 @@ impl Proc<'_> {
         }
     }
 
-    /// Streams one of the child's pipes to the log line by line (masked) and keeps its last
-    /// [`KEEP_BYTES`]. A guest decides what arrives here: a line is cut (see [`transcript`])
-    /// and marked, and nothing beyond one such line and the kept tail is ever held.
-    async fn lines<R: AsyncRead + Unpin>(&self, r: R, prefix: Option<&str>) -> String {
-        // Read a secret's length further than the cut, so one straddling it is still masked.
-        let mut reader = LineReader::new(
-            r,
-            transcript::MAX_LINE_BYTES + transcript::slack(self.secrets),
-        );
-        let mut keep = Keep::new(KEEP_BYTES, End::Tail);
-        while let Some(line) = reader.next_line().await {
-            let raw = String::from_utf8_lossy(&line.bytes);
-            let (text, cut) = transcript::line(&raw, line.dropped, self.secrets);
-            if let Some(p) = prefix {
-                (self.note)(&format!("{p}{text}"));
-            }
-            keep.count_dropped(cut);
-            keep.push_line(&text);
+    /// Read a secret's length further than the cut, so one straddling it is still masked.
+    fn max_line_bytes(&self) -> usize {
+        transcript::MAX_LINE_BYTES + transcript::slack(self.secrets)
+    }
+
+    fn keep(&self) -> Keep {
+        Keep::new(KEEP_BYTES, End::Tail)
+    }
+
+    /// One line of the child's stdout or stderr: cut (see [`transcript`]), masked and marked,
+    /// shown in the log (after `prefix`, unless `None`) and kept in `keep`'s last
+    /// [`KEEP_BYTES`]. A guest decides what arrives here: nothing beyond one such line and the
+    /// kept tail is ever held.
+    fn line(&self, keep: &mut Keep, prefix: Option<&str>, line: Line) {
+        let raw = String::from_utf8_lossy(&line.bytes);
+        let (text, cut) = transcript::line(&raw, line.dropped, self.secrets);
+        if let Some(p) = prefix {
+            (self.note)(&format!("{p}{text}"));
         }
-        keep.into_marked()
+        keep.count_dropped(cut);
+        keep.push_line(&text);
     }
 }
 
 /// How much of a program's stdout and stderr [`Finished`] keeps (the last bytes).
 pub const KEEP_BYTES: usize = 64 * 1024;
 
-async fn wait_gone(pid: Option<u32>) {
-    let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
-        return;
-    };
-    // SAFETY: signal 0 only probes for existence. EPERM: it exists as another account (a
-    // confined child).
-    while unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// A confined child started through pfexec runs as another account, out of an unprivileged
+/// agent's reach (EPERM): its group is signalled by `kill` run as that account through the same
+/// pfexec profile.
+struct ConfinedKill<'a> {
+    pfexec: &'a Path,
+}
+
+impl<'a> ConfinedKill<'a> {
+    fn of(launch: &'a Launch) -> Option<ConfinedKill<'a>> {
+        match launch {
+            Launch::Pfexec { pfexec, .. } => Some(ConfinedKill { pfexec }),
+            Launch::Drop(_) => None,
+        }
     }
 }
 
-impl Proc<'_> {
-    /// Signals the child's process group. A confined child started through pfexec runs as
-    /// another account, out of an unprivileged agent's reach (EPERM): then `kill` runs as that
-    /// account through the same pfexec profile.
-    async fn signal(&self, pid: Option<u32>, signal: libc::c_int) {
-        if signal_group(pid, signal) {
-            return;
-        }
-        let (Some(Launch::Pfexec { pfexec, .. }), Some(pid)) = (self.confined, pid) else {
-            return;
-        };
-        let _ = Command::new(pfexec)
-            .args(confined_kill_args(pid, signal))
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
+impl SignalHook for ConfinedKill<'_> {
+    fn signal_group(&self, pgid: u32, signal: Signal) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = Command::new(self.pfexec)
+                .args(confined_kill_args(pgid, signal))
+                .env_clear()
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
+        })
     }
 }
 
 /// `kill -s SIG -- -PGID` for pfexec (the exec_attr entry for /usr/bin/kill carries the
 /// confined account's uid).
-fn confined_kill_args(pgid: u32, signal: libc::c_int) -> Vec<String> {
-    let name = if signal == libc::SIGKILL {
-        "KILL"
-    } else {
-        "TERM"
-    };
-    ["/usr/bin/kill", "-s", name, "--", &format!("-{pgid}")]
-        .map(str::to_owned)
-        .to_vec()
-}
-
-/// Whether the group was signalled or is gone; false when that is not permitted.
-fn signal_group(pid: Option<u32>, signal: libc::c_int) -> bool {
-    let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) else {
-        return true;
-    };
-    // SAFETY: kill(2) on the process group we created for the child.
-    let rc = unsafe { libc::kill(-pid, signal) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM)
+fn confined_kill_args(pgid: u32, signal: Signal) -> Vec<String> {
+    [
+        "/usr/bin/kill",
+        "-s",
+        signal.name(),
+        "--",
+        &format!("-{pgid}"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// Makes the agent's provisioning key pair once (ed25519, no passphrase, mode 0600).
@@ -647,13 +613,87 @@ mod tests {
         );
     }
 
+    fn alive(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) == 0 }
+    }
+
+    /// Proc's wiring of the shared supervisor, on real processes (`/bin/sh -c`): output is
+    /// masked in the log and in what is kept, whatever a program leaves in its group goes with
+    /// it, and a timeout is reported with the program's name.
+    #[tokio::test]
+    async fn a_program_is_masked_and_its_leftovers_and_overruns_are_killed() {
+        let home = std::env::temp_dir().join(format!("zw-remote-{}", std::process::id()));
+        private_dir(&home).unwrap();
+        let pidfile = home.join("job.pid");
+        let cancel = CancellationToken::new();
+        let lines = std::sync::Mutex::new(Vec::new());
+        let note = |l: &str| lines.lock().unwrap().push(l.to_owned());
+        let secrets = ["hunter22".to_owned()];
+        let proc = Proc {
+            cancel: &cancel,
+            note: &note,
+            secrets: &secrets,
+            kill_grace: Duration::from_millis(200),
+            home: &home,
+            confined: None,
+        };
+        let script = format!(
+            "sleep 600 >/dev/null 2>&1 & echo $! > {}; echo token hunter22; echo oops >&2; exit 4",
+            pidfile.display()
+        );
+        let f = proc
+            .run(
+                Path::new("/bin/sh"),
+                &["-c".into(), script.into()],
+                &[],
+                None,
+                Duration::from_secs(60),
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(f.code, Some(4));
+        assert_eq!(f.stdout, "token ********\n");
+        assert_eq!(f.stderr, "oops\n");
+        assert!(lines.lock().unwrap().contains(&"token ********".to_owned()));
+        let job: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while alive(job) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive(job), "the program's background job outlived it");
+
+        let err = proc
+            .run(
+                Path::new("/bin/sh"),
+                &["-c".into(), "sleep 600".into()],
+                &[],
+                None,
+                Duration::from_millis(200),
+                false,
+            )
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "sh did not finish within 0 s and was killed"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
     #[test]
     fn a_confined_group_is_signalled_by_kill_as_its_account() {
         assert_eq!(
-            confined_kill_args(4242, libc::SIGTERM),
+            confined_kill_args(4242, Signal::Term),
             ["/usr/bin/kill", "-s", "TERM", "--", "-4242"]
         );
-        assert_eq!(confined_kill_args(7, libc::SIGKILL)[2], "KILL");
+        assert_eq!(confined_kill_args(7, Signal::Kill)[2], "KILL");
     }
 
     #[test]

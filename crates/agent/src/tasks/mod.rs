@@ -6,6 +6,8 @@ pub mod model;
 pub mod operation;
 pub mod routes;
 pub mod store;
+#[cfg(test)]
+pub mod testing;
 
 pub use engine::{CancelOutcome, EngineConfig, EnqueueError, TaskQueue};
 pub use model::{NewTask, Task, TaskEvent, TaskStatus};

@@ -5,6 +5,8 @@ pub mod create;
 pub mod delete;
 pub mod lifecycle;
 pub mod modify;
+#[cfg(test)]
+mod tests;
 
 use illumos::names::{AttrName, DatasetName, ZoneName, ZonecfgValue};
 use illumos::{zoneadm, zonecfg};
