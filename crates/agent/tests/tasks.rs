@@ -257,3 +257,56 @@ fn events_stream_creation_progress_and_end() {
     assert_eq!(seen.first().map(String::as_str), Some("task_created"));
     assert!(seen.contains(&"task_started".to_owned()), "{seen:?}");
 }
+
+/// The Zoneweaver UI polls `GET /tasks?min_priority=..&limit=50&since=<newest updatedAt seen>`
+/// and shows `GET /tasks/stats` as badges.
+#[test]
+fn the_ui_polls_for_changed_tasks_and_reads_the_counts() {
+    let agent = TestAgent::start();
+    let low = agent.noop(json!({"priority": 1}));
+    agent.wait(&low);
+    let long = agent.noop(json!({"priority": 5, "duration_ms": 60_000}));
+    // Running, with its progress written (the last change before the cancel).
+    agent.eventually(
+        "the long task runs",
+        || agent.get(&format!("/tasks/{long}")).body,
+        |t| t["status"] == "running" && t["progress_info"] == "waiting",
+    );
+    let r = agent.get("/tasks?min_priority=5&limit=50");
+    assert_eq!(r.status, 200);
+    let tasks = r.body["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let seen = tasks[0]["updatedAt"].as_str().unwrap().to_owned();
+    assert_eq!(tasks[0]["updated_at"], seen.as_str());
+    assert!(seen >= time(&tasks[0], "started_at"));
+
+    // Nothing changed since: the poll is empty; the cancel shows up in the next one, though
+    // the task was created before `since`.
+    let since = |at: &str| format!("/tasks?min_priority=5&limit=50&since={at}");
+    let later = agent.get(&since(&seen)).body["tasks"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(later, 1, "a task is changed at or after its own updatedAt");
+    let after_seen = {
+        // One microsecond after what the client saw.
+        let t = humantime::parse_rfc3339(&seen).unwrap() + std::time::Duration::from_micros(1);
+        humantime::format_rfc3339_micros(t).to_string()
+    };
+    assert_eq!(agent.get(&since(&after_seen)).body["total"], 0);
+    assert_eq!(agent.delete(&format!("/tasks/{long}")).status, 202);
+    let cancelled = agent.wait(&long);
+    assert_eq!(cancelled["status"], "cancelled");
+    let polled = agent.get(&since(&after_seen)).body;
+    assert_eq!(polled["total"], 1, "{polled:?}");
+    assert_eq!(polled["tasks"][0]["id"], long.as_str());
+    assert!(time(&polled["tasks"][0], "updatedAt") >= time(&cancelled, "completed_at"));
+
+    let stats = agent.get("/tasks/stats");
+    assert_eq!(stats.status, 200);
+    assert_eq!(stats.body["completed"], 1);
+    assert_eq!(stats.body["cancelled"], 1);
+    assert_eq!(stats.body["failed"], 0);
+    assert_eq!(stats.body["pending"], 0);
+    assert_eq!(stats.body["total"], 2);
+}

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_zones.sql"),
     include_str!("migrations/0003_provisioning.sql"),
+    include_str!("migrations/0004_task_updated_at.sql"),
 ];
 
 const READERS: usize = 4;

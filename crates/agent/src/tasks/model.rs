@@ -45,6 +45,26 @@ impl TaskStatus {
     }
 }
 
+/// When a task last changed (created, started, progressed or ended), under the spec's name and
+/// the Zoneweaver UI's, which polls `GET /tasks?since=` with the newest `updatedAt` it saw.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Updated {
+    /// When the task last changed: created, started, progressed or ended.
+    pub updated_at: String,
+    /// The same time, under the name the Zoneweaver UI reads.
+    #[serde(rename = "updatedAt")]
+    pub updated_at_ui: String,
+}
+
+impl Updated {
+    pub fn new(at: String) -> Self {
+        Updated {
+            updated_at_ui: at.clone(),
+            updated_at: at,
+        }
+    }
+}
+
 /// A unit of work, as stored and as served by `/tasks`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Task {
@@ -77,6 +97,8 @@ pub struct Task {
     pub created_at: String,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
+    #[serde(flatten)]
+    pub updated: Updated,
     #[serde(skip)]
     pub seq: i64,
     #[serde(skip)]

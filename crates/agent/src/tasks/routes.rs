@@ -25,6 +25,7 @@ use crate::http::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tasks, create_task))
+        .routes(routes!(task_stats))
         .routes(routes!(get_task, cancel_task))
         .routes(routes!(task_output))
         .routes(routes!(wait_task))
@@ -51,8 +52,11 @@ pub struct ListQuery {
     zone_name: Option<String>,
     /// Only tasks of this operation.
     operation: Option<String>,
-    /// Only tasks created at or after this RFC 3339 time.
+    /// Only tasks that changed (were created, started, progressed or ended) at or after this
+    /// RFC 3339 time: a client polling for changes passes the newest `updated_at` it saw.
     since: Option<String>,
+    /// Only tasks of at least this priority.
+    min_priority: Option<i64>,
     /// Only the children of this group.
     parent_task_id: Option<String>,
     /// Page size, 1 to 1000 (default 50).
@@ -99,6 +103,7 @@ async fn list_tasks(
         zone_name: q.zone_name,
         operation: q.operation,
         since,
+        min_priority: q.min_priority,
         parent_task_id: q.parent_task_id,
         limit,
         offset,
@@ -121,6 +126,37 @@ async fn list_tasks(
     let body = axum::body::Bytes::from(body);
     app.pages.put(epoch, key, body.clone());
     Ok(pages::json(body))
+}
+
+/// How many tasks there are in each status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskStats {
+    pub success: bool,
+    /// Queued, waiting for their turn, a dependency or a lock.
+    pub pending: i64,
+    pub running: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub total: i64,
+}
+
+/// The number of tasks in each status (the tasks the retention keeps).
+#[utoipa::path(get, path = "/tasks/stats", tag = "tasks",
+    security(("api_key" = ["viewer"])),
+    responses((status = 200, body = TaskStats), (status = 401, body = ErrorBody)))]
+async fn task_stats(_: Viewer, State(app): State<AppState>) -> Result<Json<TaskStats>, ApiError> {
+    let counts = app.db.read(store::count_by_status).await?;
+    let n = |s: TaskStatus| counts.get(&s).copied().unwrap_or(0);
+    Ok(Json(TaskStats {
+        success: true,
+        pending: n(TaskStatus::Pending),
+        running: n(TaskStatus::Running),
+        completed: n(TaskStatus::Completed),
+        failed: n(TaskStatus::Failed),
+        cancelled: n(TaskStatus::Cancelled),
+        total: counts.values().sum(),
+    }))
 }
 
 /// A diagnostic task: no host work, just a cancellable wait.

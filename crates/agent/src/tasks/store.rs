@@ -4,14 +4,14 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::model::{NewTask, OutputLine, Task, TaskStatus};
+use super::model::{NewTask, OutputLine, Task, TaskStatus, Updated};
 use crate::db::DbError;
 use crate::time::now_rfc3339;
 
 const COLUMNS: &str =
     "seq, id, zone_name, operation, status, priority, depends_on, parent_task_id, \
     is_group, locks, created_by, progress_percent, progress_info, error_message, metadata, result, \
-    created_at, started_at, completed_at";
+    created_at, started_at, completed_at, COALESCE(updated_at, created_at)";
 
 fn row_to_task(r: &Row<'_>) -> rusqlite::Result<Task> {
     let status: String = r.get(4)?;
@@ -40,6 +40,7 @@ fn row_to_task(r: &Row<'_>) -> rusqlite::Result<Task> {
         created_at: r.get(16)?,
         started_at: r.get(17)?,
         completed_at: r.get(18)?,
+        updated: Updated::new(r.get(19)?),
     })
 }
 
@@ -51,8 +52,8 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
     let now = now_rfc3339();
     conn.prepare_cached(
         "INSERT INTO tasks (id, zone_name, operation, status, priority, depends_on, parent_task_id,
-            is_group, locks, created_by, metadata, created_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            is_group, locks, created_by, metadata, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
     )?
     .execute(params![
         id,
@@ -119,7 +120,9 @@ pub struct Filter {
     pub status: Option<TaskStatus>,
     pub zone_name: Option<String>,
     pub operation: Option<String>,
+    /// Changed (created, started, progressed or ended) at or after this time.
     pub since: Option<String>,
+    pub min_priority: Option<i64>,
     pub parent_task_id: Option<String>,
     pub limit: i64,
     pub offset: i64,
@@ -142,8 +145,12 @@ pub fn list(conn: &Connection, f: &Filter) -> Result<(Vec<Task>, i64), DbError> 
         args.push(Box::new(o.clone()));
     }
     if let Some(s) = &f.since {
-        clauses.push("created_at >= ?");
+        clauses.push("COALESCE(updated_at, created_at) >= ?");
         args.push(Box::new(s.clone()));
+    }
+    if let Some(p) = f.min_priority {
+        clauses.push("priority >= ?");
+        args.push(Box::new(p));
     }
     if let Some(p) = &f.parent_task_id {
         clauses.push("parent_task_id = ?");
@@ -180,11 +187,28 @@ pub fn with_status(conn: &Connection, status: TaskStatus) -> Result<Vec<Task>, D
     Ok(tasks)
 }
 
+/// How many tasks are in each status.
+pub fn count_by_status(
+    conn: &Connection,
+) -> Result<std::collections::HashMap<TaskStatus, i64>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM tasks GROUP BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut counts = std::collections::HashMap::new();
+    for row in rows {
+        let (status, n) = row?;
+        if let Some(s) = TaskStatus::parse(&status) {
+            *counts.entry(s).or_insert(0) += n;
+        }
+    }
+    Ok(counts)
+}
+
 /// Moves a pending task to running; false if it was no longer pending.
 pub fn claim(conn: &Connection, id: &str) -> Result<bool, DbError> {
     let n = conn
         .prepare_cached(
-            "UPDATE tasks SET status = 'running', started_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            "UPDATE tasks SET status = 'running', started_at = ?2, updated_at = ?2
+             WHERE id = ?1 AND status = 'pending'",
         )?
         .execute(params![id, now_rfc3339()])?;
     Ok(n == 1)
@@ -201,7 +225,7 @@ pub fn finish(
     let tx = conn.transaction()?;
     tx.prepare_cached(
         "UPDATE tasks SET status = ?2, error_message = ?3, result = ?4, completed_at = ?5,
-            progress_percent = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress_percent END
+            updated_at = ?5, progress_percent = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress_percent END
          WHERE id = ?1 AND status IN ('pending', 'running')",
     )?
     .execute(params![
@@ -225,10 +249,11 @@ pub fn set_progress(
     info: Option<&str>,
 ) -> Result<Option<Task>, DbError> {
     conn.prepare_cached(
-        "UPDATE tasks SET progress_percent = ?2, progress_info = COALESCE(?3, progress_info)
+        "UPDATE tasks SET progress_percent = ?2, progress_info = COALESCE(?3, progress_info),
+            updated_at = ?4
          WHERE id = ?1 AND status = 'running'",
     )?
-    .execute(params![id, percent.clamp(0, 100), info])?;
+    .execute(params![id, percent.clamp(0, 100), info, now_rfc3339()])?;
     get(conn, id)
 }
 
@@ -286,7 +311,8 @@ pub fn roll_up(conn: &Connection, group_id: &str) -> Result<Option<Task>, DbErro
         "UPDATE tasks SET status = ?2, progress_percent = ?3,
             started_at = COALESCE(started_at, ?4),
             completed_at = CASE WHEN ?5 THEN COALESCE(completed_at, ?6) ELSE NULL END,
-            error_message = CASE WHEN ?2 IN ('failed', 'cancelled') THEN ?7 ELSE NULL END
+            error_message = CASE WHEN ?2 IN ('failed', 'cancelled') THEN ?7 ELSE NULL END,
+            updated_at = ?6
          WHERE id = ?1",
     )?
     .execute(params![
