@@ -528,8 +528,9 @@ async fn modify_zone(
     }
     let brand = detail.zone.brand.clone();
     let z = zone.to_string();
-    if spec.is_empty() {
-        let (settings, secrets) = provisioning.expect("checked above");
+    // Nothing for the host: only the provisioning settings (an empty request was refused).
+    if let (true, Some((settings, secrets))) = (spec.is_empty(), &provisioning) {
+        let (settings, secrets) = (settings.clone(), secrets.clone());
         app.db
             .write(move |c| store::set_provisioning(c, &z, &brand, &settings, secrets.as_ref()))
             .await?;
