@@ -31,9 +31,46 @@ pub fn prepare(
         config.logging.format = crate::config::LogFormat::Text;
     }
     let host = config.data_dir.join("host");
-    let sim = emulator()?;
-    let mut init = Command::new(&sim);
-    init.arg("init").arg(&host);
+    init_host(&emulator()?, &host, pool_size)?;
+    HostLayout::of(&host).configure(&mut config.host);
+    Ok(host)
+}
+
+/// Where an emulated host made by `illumos-sim init` keeps what the agent's `host` section
+/// points at. The dev-only harness (`crates/testkit`) writes its config.yaml from this too, so
+/// the tests run the agent exactly as the demo does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLayout {
+    /// The tools (`zoneadm`, `dladm`, ...): links to the emulator.
+    pub tool_dir: PathBuf,
+    /// The emulator's pfexec, which applies the package's RBAC profile.
+    pub pfexec: PathBuf,
+    /// The emulated root file system.
+    pub root: PathBuf,
+}
+
+impl HostLayout {
+    pub fn of(host: &Path) -> HostLayout {
+        HostLayout {
+            tool_dir: host.join("bin"),
+            pfexec: host.join("bin").join("pfexec"),
+            root: host.join("root"),
+        }
+    }
+
+    /// Points the agent's `host` section at this host.
+    pub fn configure(self, config: &mut crate::config::HostConfig) {
+        config.tool_dir = Some(self.tool_dir);
+        config.pfexec = Some(self.pfexec);
+        config.root = self.root;
+    }
+}
+
+/// `illumos-sim init HOST [--pool-size SIZE]` with the emulator `sim`: creates the emulated
+/// host, or keeps the one already there.
+pub fn init_host(sim: &Path, host: &Path, pool_size: Option<&str>) -> Result<(), DemoError> {
+    let mut init = Command::new(sim);
+    init.arg("init").arg(host);
     if let Some(size) = pool_size {
         init.arg("--pool-size").arg(size);
     }
@@ -47,10 +84,7 @@ pub fn prepare(
             message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
-    config.host.tool_dir = Some(host.join("bin"));
-    config.host.pfexec = Some(host.join("bin").join("pfexec"));
-    config.host.root = host.join("root");
-    Ok(host)
+    Ok(())
 }
 
 /// The emulator binary: beside this executable (as cargo builds them), else on PATH.

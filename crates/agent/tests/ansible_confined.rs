@@ -9,7 +9,7 @@ use crate::support::guest::{
     ansible_account, create_zone, e2e_ready, run_pipeline, start_sshd, start_sshd_at, targz,
     upload, Sshd,
 };
-use crate::support::{TempDir, TestAgent};
+use crate::support::{temp_dir, TestAgent};
 
 /// Everything a playbook author could try on the controller. Each attempt may fail
 /// (`ignore_errors`); the last task writes what they got into the guest for the test to read.
@@ -128,7 +128,7 @@ fn a_hostile_playbook_cannot_reach_the_agents_identity_or_secrets() {
     let Some(ansible) = e2e_ready() else { return };
     let confined_uid = ansible_account();
     let sshd = start_sshd_at(ansible.parent().unwrap(), GUEST);
-    let run_dir = TempDir::new("ansible-runs");
+    let run_dir = temp_dir("ansible-runs");
     crate::support::give_to_agent(&run_dir.0);
     let agent = TestAgent::start_with(&format!(
         "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n  tools:\n    ansible_playbook: {}\n  ansible:\n    run_dir: {}\n",
@@ -137,7 +137,7 @@ fn a_hostile_playbook_cannot_reach_the_agents_identity_or_secrets() {
     ));
     let data = agent.data_dir().canonicalize().unwrap();
     create_zone(&agent, "evil1", "pw-evil1");
-    let guest = TempDir::new("guest");
+    let guest = temp_dir("guest");
     let report = guest.0.join("report");
     let artifact = targz(&[
         ("ansible/site.yml", PLAYBOOK, 0o644),

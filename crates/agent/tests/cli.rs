@@ -4,7 +4,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{agent_bin, TempDir, TestAgent};
+use crate::support::{agent_bin, temp_dir, TestAgent};
 
 fn run(args: &[&str]) -> std::process::Output {
     Command::new(agent_bin()).args(args).output().unwrap()
@@ -29,7 +29,7 @@ fn version_and_help() {
 fn config_defaults_prints_a_file_the_agent_accepts() {
     let out = run(&["config", "defaults"]);
     assert!(out.status.success());
-    let dir = TempDir::new("defaults");
+    let dir = temp_dir("defaults");
     let path = dir.0.join("config.yaml");
     std::fs::write(&path, &out.stdout).unwrap();
     let out = run(&["config", "check", "--config", path.to_str().unwrap()]);
@@ -42,7 +42,7 @@ fn config_defaults_prints_a_file_the_agent_accepts() {
 
 #[test]
 fn a_bad_config_names_the_key() {
-    let dir = TempDir::new("badconf");
+    let dir = temp_dir("badconf");
     let path = dir.0.join("config.yaml");
     std::fs::write(&path, "server:\n  https_port: 5001\n  colour: blue\n").unwrap();
     let out = run(&["serve", "--config", path.to_str().unwrap()]);
@@ -120,4 +120,34 @@ fn a_second_agent_on_the_same_data_directory_is_refused() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+}
+
+/// The shared harness (crates/testkit) tells a failed start by the agent's own words: a port
+/// taken between `free_port` and the bind is reported as such (the harness then retries on
+/// another), and the failure shows the end of the agent's log.
+#[test]
+fn a_start_that_fails_is_reported_with_the_agents_log() {
+    use zoneweaver_testkit::{AgentConfig, EmulatedHost, Wait};
+    let dir = temp_dir("taken");
+    let host = EmulatedHost::init(&dir.0.join("host"));
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let config = dir.0.join("config.yaml");
+    AgentConfig::new(&dir.0.join("data"), port, &host).write(&config);
+    let log = dir.0.join("agent.log");
+    let mut child = zoneweaver_testkit::serve_command(
+        &agent_bin(),
+        &config,
+        zoneweaver_testkit::append_log(&log),
+    )
+    .spawn()
+    .unwrap();
+    let http = zoneweaver_testkit::client(std::time::Duration::from_secs(5));
+    let exited =
+        zoneweaver_testkit::wait_healthy(&mut child, &http, port, &log, 0, &Wait::default())
+            .expect_err("the agent cannot bind a port already held");
+    assert!(exited.port_taken(), "{exited}");
+    let message = exited.to_string();
+    assert!(message.contains("before answering /health"), "{message}");
+    assert!(message.contains("Address already in use"), "{message}");
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::support::guest::{guest_ready, start_sshd};
 use crate::support::ops;
 use crate::support::sweep::{crash_sweep, pipeline_crash_sweep, Op};
-use crate::support::TempDir;
+use crate::support::temp_dir;
 
 fn sweep(op: Op, at_least: usize) {
     let points = crash_sweep(&op);
@@ -81,7 +81,7 @@ fn provisioning_pipeline_survives_a_crash_after_any_command() {
         return;
     };
     let sshd = start_sshd(Path::new("/usr/bin"));
-    let guest = TempDir::new("guest");
+    let guest = temp_dir("guest");
     let points = pipeline_crash_sweep(&ops::provisioning_pipeline(&sshd, &guest.0));
     assert!(
         points >= 30,

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::support::guest::{guest_ready, start_sshd};
 use crate::support::ops;
 use crate::support::sweep::{fault_sweep, pipeline_fault_sweep, Fault, Op};
-use crate::support::TempDir;
+use crate::support::temp_dir;
 
 /// Fails, then hangs, every command of `op` in turn.
 fn sweep(op: Op, at_least: usize) {
@@ -84,7 +84,7 @@ fn provisioning_pipeline_fails_cleanly_at_any_command() {
         return;
     };
     let sshd = start_sshd(Path::new("/usr/bin"));
-    let guest = TempDir::new("guest");
+    let guest = temp_dir("guest");
     let pipeline = ops::provisioning_pipeline(&sshd, &guest.0);
     for fault in [Fault::Fail, Fault::Hang] {
         let points = pipeline_fault_sweep(&pipeline, fault);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::guest::{create_zone, guest_ready, stand_in_tool, start_sshd};
-use crate::support::{TempDir, TestAgent};
+use crate::support::{temp_dir, TestAgent};
 
 const GIB: u64 = 1024 * 1024 * 1024;
 const MAX_OUTPUT: u64 = 1024 * 1024;
@@ -27,7 +27,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 #[test]
 fn a_guest_printing_gigabytes_leaves_the_agent_bounded_and_the_log_capped() {
-    let tools = TempDir::new("flood-tools");
+    let tools = temp_dir("flood-tools");
     // 1 GiB of 1000-byte lines on stdout and, at the same time, 1 GiB without a single newline
     // on stderr; then the "login" succeeds, so the stage goes on.
     let ssh = stand_in_tool(

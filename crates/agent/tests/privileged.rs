@@ -12,7 +12,7 @@ use illumos::Runner;
 use zoneweaver_agent::config::Config;
 use zoneweaver_agent::network::conffile::ConfFile;
 
-use crate::support::{init_host, target_dir, TempDir};
+use crate::support::{init_host, target_dir, temp_dir, TempDir};
 
 /// A fresh emulated host with the helper installed; `None` when the helper is not built
 /// (`cargo build -p zoneweaver-install`; `cargo build --workspace` builds it).
@@ -25,13 +25,10 @@ fn host() -> Option<(TempDir, Config)> {
         eprintln!("note: zoneweaver-install is not built; the helper path is not tested");
         return None;
     }
-    let dir = TempDir::new("privileged");
+    let dir = temp_dir("privileged");
     let host = dir.0.join("host");
-    init_host(&host);
     let mut c = Config::default();
-    c.host.pfexec = Some(host.join("bin/pfexec"));
-    c.host.tool_dir = Some(host.join("bin"));
-    c.host.root = host.join("root");
+    init_host(&host).layout.configure(&mut c.host);
     Some((dir, c))
 }
 

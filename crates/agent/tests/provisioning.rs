@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::support::guest::{
     ansible_account, create_zone, e2e_ready, start_sshd, targz, upload, STAGES,
 };
-use crate::support::{free_port, TempDir, TestAgent};
+use crate::support::{free_port, temp_dir, TestAgent};
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -261,7 +261,7 @@ fn the_whole_pipeline_against_the_emulator_and_a_real_sshd() {
     ));
     const SECRET: &str = "Zw-console-S3cret";
     create_zone(&agent, "prov1", SECRET);
-    let guest = TempDir::new("guest");
+    let guest = temp_dir("guest");
     let g = guest.0.display().to_string();
 
     let artifact = targz(&[

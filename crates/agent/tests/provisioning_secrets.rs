@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::provisioning::task_output;
 use crate::support::guest::{create_zone, guest_ready, run_pipeline, start_sshd, which};
-use crate::support::{TempDir, TestAgent};
+use crate::support::{temp_dir, TestAgent};
 
 const ENV_SECRET: &str = "zw-env-S3cret-4711";
 const ARG_SECRET: &str = "zw-arg-S3cret-0815";
@@ -47,7 +47,7 @@ fn shell_provisioner_env_args_and_script_never_show() {
         "provisioning:\n  ssh:\n    wait_timeout_seconds: 60\n    wait_interval_seconds: 1\n",
     );
     create_zone(&agent, "sec1", "pw-sec1");
-    let guest = TempDir::new("guest");
+    let guest = temp_dir("guest");
     let marker = guest.0.join("marker");
     // Builtins only (printf, echo): the script itself puts no value on a command line.
     let inline = format!(

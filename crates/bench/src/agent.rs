@@ -1,10 +1,11 @@
 //! A real agent process on a fresh emulated host, for measuring.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use zoneweaver_testkit::{AgentConfig, EmulatedHost, Wait};
 
 pub struct Agent {
     pub dir: PathBuf,
@@ -53,24 +54,13 @@ impl Agent {
         let dir = root.to_path_buf();
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("bench dir");
-        let host = dir.join("host");
-        let out = Command::new(binary("illumos-sim"))
-            .arg("init")
-            .arg(&host)
-            .output()
-            .expect("illumos-sim runs");
-        assert!(out.status.success(), "illumos-sim init failed");
+        let host = EmulatedHost::init(&dir.join("host"));
         let port = free_port();
         let config = dir.join("config.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\nlogging:\n  format: text\n  level: warn\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra_config}",
-                data = dir.join("data").display(),
-                host = host.display()
-            ),
-        )
-        .expect("config");
+        let mut yaml = AgentConfig::new(&dir.join("data"), port, &host);
+        yaml.log_level = "warn".into();
+        yaml.extra = extra_config.into();
+        yaml.write(&config);
         Agent {
             dir,
             config,
@@ -87,32 +77,28 @@ impl Agent {
 
     /// Starts the agent; returns the time from spawning it to `/health` answering 200.
     pub fn start(&mut self) -> Duration {
-        let log = std::fs::File::create(self.dir.join("agent.log")).expect("log");
+        let log_path = self.dir.join("agent.log");
+        // A fresh log per start: the bench reads none of it, and restarts are many.
+        let log = std::fs::File::create(&log_path).expect("log");
+        let agent = binary("zoneweaver-agent");
+        let mut command = zoneweaver_testkit::serve_command(&agent, &self.config, log);
         let started = Instant::now();
-        let child = Command::new(binary("zoneweaver-agent"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("agent starts");
-        self.child = Some(child);
-        let deadline = started + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = self.http.get(&self.url("/health")).call() {
-                if r.status() == 200 {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "agent did not come up");
-            std::thread::sleep(Duration::from_micros(500));
+        let child = self.child.insert(command.spawn().expect("agent starts"));
+        // Polled often: the time to the first 200 is a figure. The log is at warn, without
+        // the "listening" line, and no other agent runs meanwhile.
+        let wait = Wait {
+            poll: Duration::from_micros(500),
+            after_listening: false,
+            ..Wait::default()
+        };
+        let up =
+            zoneweaver_testkit::wait_healthy(child, &self.http, self.port, &log_path, 0, &wait);
+        if let Err(exited) = up {
+            self.child = None;
+            panic!("{exited}");
         }
         let elapsed = started.elapsed();
-        self.key = std::fs::read_to_string(self.dir.join("data/bootstrap-api-key"))
-            .expect("bootstrap key")
-            .trim()
-            .to_owned();
+        self.key = zoneweaver_testkit::bootstrap_key(&self.dir.join("data"));
         elapsed
     }
 

@@ -1,68 +1,19 @@
 //! A real agent on a fresh emulated host, and `zw` run against it with its own config dir.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-
-/// The target directory, found from this test executable's path (`target/debug/deps/cli-*`):
-/// the agent and the emulator are built there by `cargo test --workspace` (or by building
-/// `-p zoneweaver-agent -p illumos-sim` first).
-pub fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-fn sibling_bin(name: &str) -> PathBuf {
-    let p = target_dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo test --workspace`, or `cargo build -p zoneweaver-agent -p illumos-sim` first",
-        p.display()
-    );
-    p
-}
+pub use zoneweaver_testkit::TempDir;
+use zoneweaver_testkit::{AgentConfig, EmulatedHost, Wait};
 
 pub fn zw_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_zw"))
 }
 
-/// A fresh directory under the system temp dir, removed on drop unless the test failed.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "zw-cli-{}-{}-{label}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// The agent and the emulator are built beside `zw` by `cargo test --workspace` (or by
+/// building `-p zoneweaver-agent -p illumos-sim` first).
 pub struct TestAgent {
     pub dir: TempDir,
     pub host: PathBuf,
@@ -77,34 +28,12 @@ impl TestAgent {
     pub fn start() -> TestAgent {
         let dir = TempDir::new("agent");
         let host = dir.0.join("host");
-        let out = Command::new(sibling_bin("illumos-sim"))
-            .arg("init")
-            .arg(&host)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "illumos-sim init: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = free_port();
+        let emulated = EmulatedHost::init(&host);
+        let port = zoneweaver_testkit::free_port();
         let config_path = dir.0.join("config.yaml");
-        let config = format!(
-            "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\nlogging:\n  format: text\n  level: info\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n",
-            data = dir.0.join("data").display(),
-            host = host.display(),
-        );
-        std::fs::write(&config_path, config).unwrap();
+        AgentConfig::new(&dir.0.join("data"), port, &emulated).write(&config_path);
         // The test's own view of the API: no pinning, just the bytes.
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(true)
-            .build();
-        let http = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .new_agent();
+        let http = zoneweaver_testkit::client(Duration::from_secs(60));
         let mut agent = TestAgent {
             dir,
             host,
@@ -115,57 +44,32 @@ impl TestAgent {
             http,
         };
         agent.launch();
-        agent.key = std::fs::read_to_string(agent.dir.0.join("data/bootstrap-api-key"))
-            .unwrap()
-            .trim()
-            .to_owned();
+        agent.key = zoneweaver_testkit::bootstrap_key(&agent.data_dir());
         agent
     }
 
     /// Starts the binary and waits for `/health` to answer.
     pub fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.0.join("agent.log"))
-            .unwrap();
-        let child = Command::new(sibling_bin("zoneweaver-agent"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config_path)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("agent exited with {status}: {}", self.log());
-            }
-            if let Ok(r) = self.http.get(self.url("/health")).call() {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "agent did not answer /health: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        let log_path = self.dir.0.join("agent.log");
+        let start = std::fs::metadata(&log_path).map_or(0, |m| m.len());
+        let log = zoneweaver_testkit::append_log(&log_path);
+        let agent = zoneweaver_testkit::binary("zoneweaver-agent");
+        let command = zoneweaver_testkit::serve_command(&agent, &self.config_path, log).spawn();
+        let child = self.child.insert(command.unwrap());
+        let wait = Wait {
+            after_listening: false,
+            ..Wait::default()
+        };
+        let up =
+            zoneweaver_testkit::wait_healthy(child, &self.http, self.port, &log_path, start, &wait);
+        if let Err(exited) = up {
+            self.child = None;
+            panic!("{exited}");
         }
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.0.join("agent.log")).unwrap_or_default()
+        zoneweaver_testkit::kill(&mut self.child);
     }
 
     pub fn base(&self) -> String {

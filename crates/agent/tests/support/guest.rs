@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{free_port, TempDir, TestAgent};
+use super::{free_port, temp_dir, TempDir, TestAgent};
 
 /// The pipeline's stages in order, as `pipeline_tasks` and the status name them.
 pub const STAGES: [&str; 7] = [
@@ -226,7 +226,7 @@ pub fn start_sshd(path_dir: &Path) -> Sshd {
 /// As [`start_sshd`], listening on another loopback address (`127.0.0.2`: a guest that is not
 /// Ansible's `localhost`, so `delegate_to: localhost` means the controller).
 pub fn start_sshd_at(path_dir: &Path, addr: &str) -> Sshd {
-    let dir = TempDir::new("sshd");
+    let dir = temp_dir("sshd");
     let d = &dir.0;
     keygen(&d.join("host_key"));
     keygen(&d.join("client_key"));

@@ -3,26 +3,19 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+pub use zoneweaver_testkit::{client, free_port, target_dir, EmulatedHost, TempDir};
+use zoneweaver_testkit::{AgentConfig, Wait};
 
 pub mod guest;
 pub mod openapi;
 pub mod ops;
 pub mod rawtls;
 pub mod sweep;
-
-/// The workspace's target directory, found from this test executable's path
-/// (`target/debug/deps/integration-*`).
-pub fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
 
 /// The agent binary, from [`bin_dir`].
 pub fn agent_bin() -> PathBuf {
@@ -92,12 +85,7 @@ pub fn bin_dir() -> &'static Path {
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         let target = target_dir();
-        let sim = target.join("illumos-sim");
-        assert!(
-            sim.is_file(),
-            "{} is missing: run the tests with `cargo test --workspace` (or build illumos-sim first)",
-            sim.display()
-        );
+        let sim = zoneweaver_testkit::binary("illumos-sim");
         let mut bins = vec![
             (
                 "zoneweaver-agent",
@@ -264,64 +252,15 @@ pub fn give_to_agent(path: &Path) {
     }
 }
 
-/// `illumos-sim init HOST`: a fresh emulated host (with the package's files installed).
-pub fn init_host(host: &Path) {
-    let out = Command::new(sim_bin())
-        .arg("init")
-        .arg(host)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "illumos-sim init: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// `illumos-sim init HOST`: a fresh emulated host (with the package's files installed), made
+/// by the emulator in [`bin_dir`] so that the agent's user can reach its tools.
+pub fn init_host(host: &Path) -> EmulatedHost {
+    EmulatedHost::init_with(&sim_bin(), host, None)
 }
 
-/// A fresh directory under the system temp dir, removed on drop unless the test failed.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = sandbox_base().join(format!(
-            "zw-it-{}-{}-{label}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// An HTTPS client for the agent's self-signed certificate; a status is never an error.
-pub fn client(timeout: Duration) -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .disable_verification(true)
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .new_agent()
+/// A fresh directory under [`sandbox_base`], removed on drop unless the test failed.
+pub fn temp_dir(label: &str) -> TempDir {
+    TempDir::new_in(sandbox_base(), label)
 }
 
 pub struct Response {
@@ -368,21 +307,18 @@ impl TestAgent {
 
     /// As `start_configured`, the agent started with a soft open-file limit of `fds`.
     pub fn start_limited(server: &str, extra: &str, fds: Option<libc::rlim_t>) -> TestAgent {
-        let dir = TempDir::new("agent");
+        let dir = temp_dir("agent");
         let host = dir.0.join("host");
-        init_host(&host);
+        let emulated = init_host(&host);
         let data = dir.0.join("data");
         std::fs::create_dir(&data).unwrap();
         give_to_agent(&data);
-        let extra = through_emulated_paths(&host, extra);
         let port = free_port();
         let config_path = dir.0.join("config.yaml");
-        let config = format!(
-            "data_dir: {data}\nserver:\n  https_port: {port}\n  bind_address: 127.0.0.1\n{server}logging:\n  format: text\n  level: info\nhost:\n  pfexec: {host}/bin/pfexec\n  tool_dir: {host}/bin\n  root: {host}/root\n{extra}",
-            data = dir.0.join("data").display(),
-            host = host.display(),
-        );
-        std::fs::write(&config_path, config).unwrap();
+        let mut config = AgentConfig::new(&data, port, &emulated);
+        config.server = server.to_owned();
+        config.extra = through_emulated_paths(&host, extra);
+        config.write(&config_path);
         let http = client(Duration::from_secs(60));
         let mut agent = TestAgent {
             dir,
@@ -395,10 +331,7 @@ impl TestAgent {
             fd_soft_limit: fds,
         };
         agent.launch();
-        agent.key = std::fs::read_to_string(agent.dir.0.join("data/bootstrap-api-key"))
-            .unwrap()
-            .trim()
-            .to_owned();
+        agent.key = zoneweaver_testkit::bootstrap_key(&agent.data_dir());
         agent
     }
 
@@ -425,21 +358,11 @@ impl TestAgent {
     /// False when the agent could not bind its port. Waits for its "listening" line before
     /// asking `/health`: until then another test's agent on the same port could answer.
     fn try_launch(&mut self) -> bool {
-        const LISTENING: &str = "listening (HTTPS)";
-        let start = self.log().len();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.0.join("agent.log"))
-            .unwrap();
-        let mut command = Command::new(agent_bin());
-        command
-            .current_dir(&self.dir.0)
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config_path)
-            .stdout(Stdio::null())
-            .stderr(log);
+        let log_path = self.dir.0.join("agent.log");
+        let start = std::fs::metadata(&log_path).map_or(0, |m| m.len());
+        let log = zoneweaver_testkit::append_log(&log_path);
+        let mut command = zoneweaver_testkit::serve_command(&agent_bin(), &self.config_path, log);
+        command.current_dir(&self.dir.0);
         if let Some(soft) = self.fd_soft_limit {
             use std::os::unix::process::CommandExt;
             // SAFETY: between fork and exec the closure only makes two system calls.
@@ -457,30 +380,24 @@ impl TestAgent {
             }
         }
         as_agent_user(&mut command);
-        let child = command.spawn().unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = self.log().split_off(start);
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+        let child = self.child.insert(command.spawn().unwrap());
+        let up = zoneweaver_testkit::wait_healthy(
+            child,
+            &self.http,
+            self.port,
+            &log_path,
+            start,
+            &Wait::default(),
+        );
+        match up {
+            Ok(()) => true,
+            Err(exited) => {
                 self.child = None;
-                if log.contains("Address already in use") {
+                if exited.port_taken() {
                     return false;
                 }
-                panic!("agent exited with {status}: {log}");
+                panic!("{exited}");
             }
-            if log.contains(LISTENING) {
-                if let Ok(r) = self.http.get(&self.url("/health")).call() {
-                    if r.status() == 200 {
-                        return true;
-                    }
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "agent did not answer /health: {log}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -526,10 +443,7 @@ impl TestAgent {
 
     /// SIGKILL: no chance to clean up, as in a crash.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        zoneweaver_testkit::kill(&mut self.child);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -884,9 +798,6 @@ fn through_emulated_paths(host: &Path, extra: &str) -> String {
 
 impl Drop for TestAgent {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.kill();
     }
 }
