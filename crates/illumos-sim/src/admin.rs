@@ -159,7 +159,13 @@ fn dhcp_props(v: &str, leases: &str) -> Vec<(&'static str, Prop)> {
 /// rpool/zones, ipfilter and the ISC DHCP server disabled, forwarding off, no zones.
 pub fn seed(pool_size: u64) -> State {
     let now = timefmt::now_secs();
-    let mut st = State::default();
+    let mut st = State {
+        system: crate::state::System {
+            hostname: crate::tools::system::HOSTNAME.into(),
+            boot_time: now,
+        },
+        ..State::default()
+    };
     st.pools.insert(
         "rpool".into(),
         Pool {
@@ -368,7 +374,7 @@ fn strip(v: &mut Value, keys: &[&str]) {
 /// the two configuration files the agent edits.
 pub fn dump_value(host: &Host, st: &State) -> Value {
     let mut v = serde_json::to_value(st).unwrap_or(Value::Null);
-    strip(&mut v, &["counters", "next_zone_id", "txg"]);
+    strip(&mut v, &["counters", "next_zone_id", "txg", "system"]);
     for (section, keys) in [
         ("zones", &["id", "uuid", "booted_ms"][..]),
         ("datasets", &["txg", "guid", "creation"][..]),
