@@ -113,3 +113,20 @@ fn a_fault_without_nth_fails_a_read_only_tool_with_its_words() {
     assert!(err.contains("kstat_open() failed"), "{err}");
     h.run("uname", &["-n"]).ok();
 }
+
+#[test]
+fn a_host_made_before_the_machine_was_emulated_gets_its_identity_at_the_next_init() {
+    let h = Host::new();
+    let mut st = h.state_json();
+    st.as_object_mut().unwrap().remove("system");
+    std::fs::write(h.path().join("state"), st.to_string()).unwrap();
+    let o = std::process::Command::new(crate::util::SIM)
+        .arg("init")
+        .arg(h.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(h.run("uname", &["-n"]).ok(), "omnios-sim\n");
+    let boot = h.run("kstat", &["-p", ":::boot_time"]).ok();
+    assert_ne!(boot.trim_end().split('\t').nth(1), Some("0"), "{boot}");
+}
