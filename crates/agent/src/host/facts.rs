@@ -118,3 +118,44 @@ impl HostFacts {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn callers_within_the_ttl_share_one_read() {
+        let cache: Cached<u32> = Cached::new(Duration::from_secs(3600));
+        let reads = AtomicUsize::new(0);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let read = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            Ok(7)
+        };
+        // The first read waits until the second caller has been polled: the second finds the
+        // lock held, then the fresh value.
+        let slow = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            let _ = rx.await;
+            Ok(7)
+        };
+        let (a, b, ()) = tokio::join!(cache.get(slow), cache.get(read), async {
+            let _ = tx.send(());
+        });
+        assert_eq!((*a.unwrap(), *b.unwrap()), (7, 7));
+        assert_eq!(*cache.get(read).await.unwrap(), 7);
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_not_kept() {
+        let cache: Cached<u32> = Cached::new(Duration::from_secs(3600));
+        let failed = cache
+            .get(|| async { Err(HostFailure::new(std::io::Error::other("kstat failed"))) })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(*cache.get(|| async { Ok(1) }).await.unwrap(), 1);
+    }
+}
