@@ -118,6 +118,12 @@ fn stats_answers_the_hosts_figures_and_its_zones_by_state() {
     );
     assert_eq!(cpus[0]["speed"], 2100);
     assert_eq!(cpus[7]["id"], 7);
+    let t = &cpus[0]["times"];
+    // kstat cpu:0:sys:cpu_nsec_* in milliseconds; illumos has no nice time.
+    for k in ["user", "sys", "idle", "irq"] {
+        assert!(t[k].as_u64().unwrap() > 0, "times.{k} in {t}");
+    }
+    assert_eq!(t["nice"], 0);
 
     // The host's addresses, shaped as Node's os.networkInterfaces().
     let igb0 = &s["networkInterfaces"]["igb0"];

@@ -4,7 +4,7 @@
 //! takes `module:instance:name:statistic` operands and prints one line per match, the full
 //! name, a TAB, then the value; it exits 1 when nothing matched.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::cmd::{Cmd, Tool};
 use crate::read::ReadError;
@@ -22,7 +22,25 @@ pub const BOOT_TIME: &str = "unix:0:system_misc:boot_time";
 pub const PHYSMEM: &str = "unix:0:system_pages:physmem";
 pub const FREEMEM: &str = "unix:0:system_pages:freemem";
 
+/// Nanoseconds each processor spent in each mode since boot, one kstat `cpu:N:sys` per
+/// processor (an empty instance or name specifier is `*`, kstat.8).
+pub const CPU_NSEC: [&str; 4] = [
+    "cpu::sys:cpu_nsec_user",
+    "cpu::sys:cpu_nsec_kernel",
+    "cpu::sys:cpu_nsec_idle",
+    "cpu::sys:cpu_nsec_intr",
+];
+
 const FSCALE: f64 = 256.0;
+
+/// Nanoseconds a processor spent in each mode since boot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpuNsec {
+    pub user: u64,
+    pub kernel: u64,
+    pub idle: u64,
+    pub intr: u64,
+}
 
 /// What [`system`] reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +50,8 @@ pub struct SystemFigures {
     pub boot_time: u64,
     pub physmem_pages: u64,
     pub freemem_pages: u64,
+    /// By processor id.
+    pub cpu_nsec: BTreeMap<u32, CpuNsec>,
 }
 
 pub fn read_cmd<'a>(statistics: impl IntoIterator<Item = &'a str>) -> Cmd {
@@ -39,7 +59,12 @@ pub fn read_cmd<'a>(statistics: impl IntoIterator<Item = &'a str>) -> Cmd {
 }
 
 pub fn system_cmd() -> Cmd {
-    read_cmd(AVENRUN.into_iter().chain([BOOT_TIME, PHYSMEM, FREEMEM]))
+    read_cmd(
+        AVENRUN
+            .into_iter()
+            .chain([BOOT_TIME, PHYSMEM, FREEMEM])
+            .chain(CPU_NSEC),
+    )
 }
 
 /// `kstat -p` lines into (name, value). The name holds no whitespace; the value is the rest
@@ -67,11 +92,36 @@ pub fn parse_system(text: &str) -> Result<SystemFigures, ReadError> {
             .map_err(|_| ReadError::parse(Tool::Kstat, format!("{name} is not a count: {v:?}")))
     };
     let load = |i: usize| num(AVENRUN[i]).map(|n| n as f64 / FSCALE);
+    let mut cpu_nsec: BTreeMap<u32, CpuNsec> = BTreeMap::new();
+    for (name, value) in &stats {
+        let Some(rest) = name.strip_prefix("cpu:") else {
+            continue;
+        };
+        let mut parts = rest.split(':');
+        let (Some(id), Some("sys"), Some(stat)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let id: u32 = id
+            .parse()
+            .map_err(|_| ReadError::parse(Tool::Kstat, format!("bad processor in {name}")))?;
+        let ns: u64 = value.parse().map_err(|_| {
+            ReadError::parse(Tool::Kstat, format!("{name} is not a count: {value:?}"))
+        })?;
+        let t = cpu_nsec.entry(id).or_default();
+        match stat {
+            "cpu_nsec_user" => t.user = ns,
+            "cpu_nsec_kernel" => t.kernel = ns,
+            "cpu_nsec_idle" => t.idle = ns,
+            "cpu_nsec_intr" => t.intr = ns,
+            _ => {}
+        }
+    }
     Ok(SystemFigures {
         load: [load(0)?, load(1)?, load(2)?],
         boot_time: num(BOOT_TIME)?,
         physmem_pages: num(PHYSMEM)?,
         freemem_pages: num(FREEMEM)?,
+        cpu_nsec,
     })
 }
 
@@ -86,7 +136,7 @@ mod tests {
 
     // `kstat -p` with system_cmd()'s operands; TAB-separated as kstat prints them (the man
     // page's examples show the TAB expanded).
-    const SAMPLE: &str = "unix:0:system_misc:avenrun_1min\t160\nunix:0:system_misc:avenrun_5min\t128\nunix:0:system_misc:avenrun_15min\t64\nunix:0:system_misc:boot_time\t1733390000\nunix:0:system_pages:physmem\t16777216\nunix:0:system_pages:freemem\t12582912\n";
+    const SAMPLE: &str = "unix:0:system_misc:avenrun_1min\t160\nunix:0:system_misc:avenrun_5min\t128\nunix:0:system_misc:avenrun_15min\t64\nunix:0:system_misc:boot_time\t1733390000\nunix:0:system_pages:physmem\t16777216\nunix:0:system_pages:freemem\t12582912\ncpu:0:sys:cpu_nsec_idle\t900000000\ncpu:0:sys:cpu_nsec_intr\t5000000\ncpu:0:sys:cpu_nsec_kernel\t30000000\ncpu:0:sys:cpu_nsec_user\t50000000\ncpu:1:sys:cpu_nsec_user\t7\n";
 
     #[test]
     fn avenrun_is_fixed_point_over_256() {
@@ -94,6 +144,16 @@ mod tests {
         assert_eq!(f.load, [0.625, 0.5, 0.25]);
         assert_eq!(f.boot_time, 1_733_390_000);
         assert_eq!((f.physmem_pages, f.freemem_pages), (16_777_216, 12_582_912));
+        assert_eq!(
+            f.cpu_nsec[&0],
+            CpuNsec {
+                user: 50_000_000,
+                kernel: 30_000_000,
+                idle: 900_000_000,
+                intr: 5_000_000
+            }
+        );
+        assert_eq!(f.cpu_nsec[&1].user, 7);
     }
 
     #[test]
@@ -120,7 +180,20 @@ mod tests {
     fn one_invocation_names_every_statistic() {
         assert_eq!(
             system_cmd().argv(),
-            ["kstat", "-p", AVENRUN[0], AVENRUN[1], AVENRUN[2], BOOT_TIME, PHYSMEM, FREEMEM]
+            [
+                "kstat",
+                "-p",
+                AVENRUN[0],
+                AVENRUN[1],
+                AVENRUN[2],
+                BOOT_TIME,
+                PHYSMEM,
+                FREEMEM,
+                CPU_NSEC[0],
+                CPU_NSEC[1],
+                CPU_NSEC[2],
+                CPU_NSEC[3]
+            ]
         );
     }
 }

@@ -49,7 +49,7 @@ pub struct Stats {
     pub totalmem: u64,
     /// Bytes of free memory (kstat `unix:0:system_pages:freemem` × `pagesize`).
     pub freemem: u64,
-    /// One entry per virtual processor, in id order (`psrinfo -p -v`).
+    /// One entry per virtual processor, in id order (`psrinfo -p -v`, times from kstat).
     pub cpus: Vec<Cpu>,
     /// The host's IP addresses by interface (`ipadm show-addr`), as Node's
     /// `os.networkInterfaces()` shapes them.
@@ -61,7 +61,23 @@ pub struct Stats {
     pub runningzones: Vec<String>,
 }
 
-/// A virtual processor. Node's per-CPU `times` are not reported.
+/// Milliseconds a processor spent in each mode since boot, as Node's `os.cpus()[].times`
+/// (kstat `cpu:N:sys:cpu_nsec_*`; 0 when kstat does not list the processor).
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct CpuTimes {
+    /// `cpu_nsec_user`.
+    pub user: u64,
+    /// Always 0: illumos has no separate nice time.
+    pub nice: u64,
+    /// `cpu_nsec_kernel`.
+    pub sys: u64,
+    /// `cpu_nsec_idle`.
+    pub idle: u64,
+    /// `cpu_nsec_intr`.
+    pub irq: u64,
+}
+
+/// A virtual processor.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Cpu {
     /// The processor's brand string, else its implementation (`psrinfo -p -v`).
@@ -70,7 +86,8 @@ pub struct Cpu {
     /// Clock in MHz, 0 when psrinfo does not say.
     #[schema(example = 2100)]
     pub speed: u32,
-    /// The processor id.
+    pub times: CpuTimes,
+    /// The processor id, beside Node's keys.
     pub id: u32,
 }
 
@@ -165,7 +182,22 @@ fn interfaces(figures: &Figures) -> BTreeMap<String, Vec<NetAddress>> {
     out
 }
 
-fn cpus(machine: &Machine) -> Vec<Cpu> {
+fn cpus(machine: &Machine, figures: &Figures) -> Vec<Cpu> {
+    let times = |id: &u32| {
+        let ms = |ns: u64| ns / 1_000_000;
+        figures
+            .system
+            .cpu_nsec
+            .get(id)
+            .map(|t| CpuTimes {
+                user: ms(t.user),
+                nice: 0,
+                sys: ms(t.kernel),
+                idle: ms(t.idle),
+                irq: ms(t.intr),
+            })
+            .unwrap_or_default()
+    };
     let mut cpus: Vec<Cpu> = machine
         .sockets
         .iter()
@@ -173,6 +205,7 @@ fn cpus(machine: &Machine) -> Vec<Cpu> {
             s.cpus.iter().map(|id| Cpu {
                 model: s.model().to_owned(),
                 speed: s.clock_mhz().unwrap_or(0),
+                times: times(id),
                 id: *id,
             })
         })
@@ -210,7 +243,7 @@ pub fn stats(machine: &Machine, figures: &Figures, zones: &[ZoneEntry], now: u64
             .system
             .freemem_pages
             .saturating_mul(machine.pagesize),
-        cpus: cpus(machine),
+        cpus: cpus(machine, figures),
         network_interfaces: interfaces(figures),
         allzones: names(|_| true),
         runningzones: names(|z| z.state == ZoneState::Running),

@@ -63,6 +63,10 @@ fn kstat_p_prints_key_tab_value_sorted_and_exit_1_on_no_match() {
         "freemem sorts before physmem and is smaller: {pages}"
     );
     h.run("kstat", &["-p", "unix:0:no_such:thing"]).fails(1);
+    // An empty specifier is `*`: every processor's time in user mode.
+    let user = h.run("kstat", &["-p", "cpu::sys:cpu_nsec_user"]).ok();
+    assert_eq!(user.lines().count(), 8, "{user}");
+    assert!(user.starts_with("cpu:0:sys:cpu_nsec_user\t"), "{user}");
 }
 
 #[test]
