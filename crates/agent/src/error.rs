@@ -93,6 +93,7 @@ host_errors!(
     illumos::ipadm::DeleteAddrError,
     illumos::ipadm::SetForwardingError,
     illumos::ipadm::ShowError,
+    illumos::read::ReadError,
     crate::network::paths::PathError,
 );
 

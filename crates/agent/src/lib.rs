@@ -8,6 +8,7 @@ pub mod data_dir;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod host;
 pub mod http;
 pub mod keys;
 pub mod network;

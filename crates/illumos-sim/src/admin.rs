@@ -65,13 +65,25 @@ pub fn init(dir: &Path, pool_size: Option<u64>) -> Result<(), String> {
         seed(pool_size.unwrap_or(DEFAULT_POOL_SIZE))
             .save(&host.state_path())
             .map_err(|x| e("write state", x))?;
-    } else if let Some(size) = pool_size {
+    } else {
         let mut st = State::load(&host.state_path()).map_err(|x| e("read state", x))?;
-        if let Some(pool) = st.pools.get_mut("rpool") {
+        let mut changed = false;
+        if let (Some(size), Some(pool)) = (pool_size, st.pools.get_mut("rpool")) {
             pool.size = size;
+            changed = true;
         }
-        st.save(&host.state_path())
-            .map_err(|x| e("write state", x))?;
+        // A host made before the machine was emulated gets its identity now, once.
+        if st.system.hostname.is_empty() {
+            st.system = crate::state::System {
+                hostname: crate::tools::system::HOSTNAME.into(),
+                boot_time: timefmt::now_secs(),
+            };
+            changed = true;
+        }
+        if changed {
+            st.save(&host.state_path())
+                .map_err(|x| e("write state", x))?;
+        }
     }
     for d in [
         "etc/ipf",
@@ -159,7 +171,13 @@ fn dhcp_props(v: &str, leases: &str) -> Vec<(&'static str, Prop)> {
 /// rpool/zones, ipfilter and the ISC DHCP server disabled, forwarding off, no zones.
 pub fn seed(pool_size: u64) -> State {
     let now = timefmt::now_secs();
-    let mut st = State::default();
+    let mut st = State {
+        system: crate::state::System {
+            hostname: crate::tools::system::HOSTNAME.into(),
+            boot_time: now,
+        },
+        ..State::default()
+    };
     st.pools.insert(
         "rpool".into(),
         Pool {
@@ -368,7 +386,7 @@ fn strip(v: &mut Value, keys: &[&str]) {
 /// the two configuration files the agent edits.
 pub fn dump_value(host: &Host, st: &State) -> Value {
     let mut v = serde_json::to_value(st).unwrap_or(Value::Null);
-    strip(&mut v, &["counters", "next_zone_id", "txg"]);
+    strip(&mut v, &["counters", "next_zone_id", "txg", "system"]);
     for (section, keys) in [
         ("zones", &["id", "uuid", "booted_ms"][..]),
         ("datasets", &["txg", "guid", "creation"][..]),

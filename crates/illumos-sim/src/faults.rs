@@ -86,10 +86,19 @@ pub fn apply(cx: &mut Ctx, args: &[String], start: Instant) -> Option<i32> {
         if !rule.matches(&tool, args) {
             continue;
         }
-        let n = cx.st.counters.entry(key).or_insert(0);
-        *n += 1;
-        let hit = rule.nth.is_none_or(|nth| nth == *n);
-        cx.touch();
+        // Only an `nth` rule needs its count, and only it writes the state: a rule without
+        // one also applies to the tools that run unprivileged (uname, kstat), which may not
+        // write it.
+        let hit = match rule.nth {
+            None => true,
+            Some(nth) => {
+                let n = cx.st.counters.entry(key).or_insert(0);
+                *n += 1;
+                let hit = nth == *n;
+                cx.touch();
+                hit
+            }
+        };
         if hit && fired.is_none() {
             fired = Some(rule);
         }

@@ -26,6 +26,10 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("zfs", "/sbin/zfs"),
     ("zpool", "/sbin/zpool"),
     ("ipnat", "/usr/sbin/ipnat"),
+    ("uname", "/usr/bin/uname"),
+    ("kstat", "/usr/bin/kstat"),
+    ("psrinfo", "/usr/sbin/psrinfo"),
+    ("pagesize", "/usr/bin/pagesize"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

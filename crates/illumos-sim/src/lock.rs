@@ -12,11 +12,18 @@ pub struct HostLock {
 
 impl HostLock {
     pub fn acquire(path: &Path) -> std::io::Result<HostLock> {
-        let file = OpenOptions::new()
+        let file = match OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(path)?;
+            .open(path)
+        {
+            Ok(f) => f,
+            // A tool that needs no privilege (uname, kstat) runs with the caller's ids, which
+            // may not write root's lock file: flock(2) locks a read-only descriptor as well.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => File::open(path)?,
+            Err(e) => return Err(e),
+        };
         loop {
             // SAFETY: flock on a file descriptor we own; no memory is involved.
             let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };

@@ -32,7 +32,8 @@ use host::Host;
 /// Every tool this binary emulates; `bin/` of a host holds one symlink per name.
 pub const TOOLS: &[&str] = &[
     "pfexec", "zonecfg", "zoneadm", "zlogin", "dladm", "ipadm", "routeadm", "route", "svcs",
-    "svcadm", "svccfg", "svcprop", "zfs", "zpool", "ipnat",
+    "svcadm", "svccfg", "svcprop", "zfs", "zpool", "ipnat", "uname", "kstat", "psrinfo",
+    "pagesize",
 ];
 
 fn main() {

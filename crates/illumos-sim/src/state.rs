@@ -38,6 +38,9 @@ pub struct State {
     /// its configuration only at start (a refresh of the OmniOS service does nothing to it).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dhcpd: BTreeMap<String, DhcpdLoaded>,
+    /// What uname and kstat report of the machine itself: fixed at `init`.
+    #[serde(default)]
+    pub system: System,
     // Bookkeeping below: never part of `dump`.
     /// Fault-rule match counters, keyed by the rule's text.
     #[serde(default)]
@@ -46,6 +49,15 @@ pub struct State {
     pub next_zone_id: u32,
     #[serde(default)]
     pub txg: u64,
+}
+
+/// The machine's identity and boot time, recorded by `init` so that every read of them
+/// (`uname -n`, `kstat ... boot_time`) answers the same.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct System {
+    pub hostname: String,
+    /// Seconds since the epoch, when `init` ran.
+    pub boot_time: u64,
 }
 
 /// The configuration an emulated dhcpd serves: its config file's text and the interfaces it

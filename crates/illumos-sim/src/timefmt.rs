@@ -104,6 +104,15 @@ pub fn ctime(secs: u64) -> String {
     )
 }
 
+/// psrinfo's `%m/%d/%Y %T` (`01/01/2025 00:00:00`), in UTC as every emulated time.
+pub fn mdy_hms(secs: u64) -> String {
+    let t = tm(secs);
+    format!(
+        "{:02}/{:02}/{} {:02}:{:02}:{:02}",
+        t.mon, t.day, t.year, t.hour, t.min, t.sec
+    )
+}
+
 /// zfs `creation` without -p: `Wed Jan  1  0:00 2025`.
 pub fn zfs_date(secs: u64) -> String {
     let t = tm(secs);
@@ -128,6 +137,7 @@ mod tests {
         assert_eq!(rfc3339_ms(1_735_689_600_123), "2025-01-01T00:00:00.123Z");
         assert_eq!(ctime(1_735_689_600), "Wed Jan 01 00:00:00 2025");
         assert_eq!(zfs_date(1_735_689_600), "Wed Jan  1  0:00 2025");
+        assert_eq!(mdy_hms(1_735_689_600), "01/01/2025 00:00:00");
         assert_eq!(svcs_stime(1_735_689_600, 1_735_689_700), "00:00:00");
         assert_eq!(svcs_stime(1_735_689_600, 1_745_689_700), "Jan_01");
     }

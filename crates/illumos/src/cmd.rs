@@ -5,7 +5,8 @@ use std::fmt;
 use std::time::Duration;
 
 /// The illumos tools the agent runs. Nothing else is ever executed through the runner, so this
-/// list is also the set of programs the agent's RBAC profile must grant.
+/// list, less the unprivileged readers ([`Tool::privileged`]), is also the set of programs the
+/// agent's RBAC profile must grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tool {
     Zonecfg,
@@ -22,13 +23,18 @@ pub enum Tool {
     Zfs,
     Zpool,
     Ipnat,
+    /// The machine's own figures: read-only, run with the agent's own ids (no profile entry).
+    Uname,
+    Kstat,
+    Psrinfo,
+    Pagesize,
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 15] = [
+    pub const ALL: [Tool; 19] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -43,8 +49,22 @@ impl Tool {
         Tool::Zfs,
         Tool::Zpool,
         Tool::Ipnat,
+        Tool::Uname,
+        Tool::Kstat,
+        Tool::Psrinfo,
+        Tool::Pagesize,
         Tool::Install,
     ];
+
+    /// Whether the agent's RBAC profile must grant the tool `euid=0`. The read-only tools that
+    /// describe the machine need no privilege; pfexec runs a program no profile names with the
+    /// caller's own ids, so they are not in the profile at all.
+    pub fn privileged(self) -> bool {
+        !matches!(
+            self,
+            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize
+        )
+    }
 
     /// The program's name, as found in its directory.
     pub fn name(self) -> &'static str {
@@ -63,6 +83,10 @@ impl Tool {
             Tool::Zfs => "zfs",
             Tool::Zpool => "zpool",
             Tool::Ipnat => "ipnat",
+            Tool::Uname => "uname",
+            Tool::Kstat => "kstat",
+            Tool::Psrinfo => "psrinfo",
+            Tool::Pagesize => "pagesize",
             Tool::Install => "zoneweaver-install",
         }
     }
@@ -84,6 +108,10 @@ impl Tool {
             Tool::Zfs => "/usr/sbin/zfs",
             Tool::Zpool => "/usr/sbin/zpool",
             Tool::Ipnat => "/usr/sbin/ipnat",
+            Tool::Uname => "/usr/bin/uname",
+            Tool::Kstat => "/usr/bin/kstat",
+            Tool::Psrinfo => "/usr/sbin/psrinfo",
+            Tool::Pagesize => "/usr/bin/pagesize",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
         }
     }

@@ -46,6 +46,8 @@ pub struct AppState {
     pub zones: Arc<crate::zones::ZoneServices>,
     pub network: Arc<crate::network::NetworkServices>,
     pub provisioning: Arc<crate::provisioning::ProvisioningServices>,
+    /// The machine's own figures (`/stats`).
+    pub host: Arc<crate::host::HostServices>,
     pub started: Instant,
     /// Serialized list answers (`GET /tasks`, `GET /zones`).
     pub pages: Arc<pages::Pages>,
@@ -69,6 +71,7 @@ impl AppState {
                 config.server.health_check_seconds,
             ))),
             revocations: Arc::new(crate::keys::revocations::Revocations::new(db.clone())),
+            host: Arc::new(crate::host::HostServices::new(runner.clone())),
             config,
             db,
             tasks,
@@ -94,6 +97,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::zones::router())
         .merge(crate::network::router())
         .merge(crate::provisioning::router())
+        .merge(crate::host::router())
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {

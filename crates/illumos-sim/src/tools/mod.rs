@@ -11,6 +11,7 @@ pub mod svcadm;
 pub mod svccfg;
 pub mod svcprop;
 pub mod svcs;
+pub mod system;
 pub mod zfs;
 pub mod zfsprops;
 pub mod zlogin;
@@ -37,6 +38,10 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "zfs" => zfs::run(cx, args),
         "zpool" => zpool::run(cx, args),
         "ipnat" => ipnat::run(cx, args),
+        "uname" => system::uname(cx, args),
+        "kstat" => system::kstat(cx, args),
+        "psrinfo" => system::psrinfo(cx, args),
+        "pagesize" => system::pagesize(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
             1

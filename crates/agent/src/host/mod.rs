@@ -1,0 +1,31 @@
+//! The host itself: what the machine is and how it is doing, as `GET /stats` answers it (the
+//! Zoneweaver UI's zone list and its health and credential probe).
+//!
+//! Every figure comes from the managed host's own tools through the runner (uname, kstat,
+//! psrinfo, pagesize, ipadm, dladm; the zones area's listing), never from the machine the
+//! agent process runs on, so the emulator's host is what a test sees.
+
+pub mod facts;
+pub mod routes;
+pub mod view;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::http::AppState;
+
+/// What the host area keeps for the life of the agent.
+pub struct HostServices {
+    pub facts: facts::HostFacts,
+}
+
+impl HostServices {
+    pub fn new(runner: illumos::Runner) -> Self {
+        HostServices {
+            facts: facts::HostFacts::new(runner),
+        }
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    routes::router()
+}
