@@ -16,21 +16,21 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::journal::{self, Made};
+use super::journal::{self, Carries, Entry};
 use super::{validate, NetworkServices, LOCK_FORWARDING, SCOPE};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::AppState;
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation};
+use crate::tasks::{op, Cx, NewTask, OpError, Operation, TaskOp};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_forwarding, set_forwarding))
 }
 
 pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
-    vec![Arc::new(SetForwardingOp(svc.clone()))]
+    vec![op(SetForwardingOp(svc.clone()))]
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -124,13 +124,15 @@ async fn set_forwarding(
             }
         }
     }
-    let ifs: Vec<&str> = interfaces.iter().map(LinkName::as_str).collect();
     let task = app
         .tasks
         .enqueue(
             NewTask::new(SET_FORWARDING, SCOPE)
                 .lock(LOCK_FORWARDING)
-                .metadata(json!({"enabled": req.enabled, "interfaces": ifs}))
+                .metadata(super::metadata(&Params {
+                    enabled: req.enabled,
+                    interfaces,
+                })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -142,22 +144,27 @@ async fn set_forwarding(
 
 const SET_FORWARDING: &str = "network_set_forwarding";
 
-#[derive(Deserialize)]
-struct Params {
-    enabled: Option<bool>,
+/// `network_set_forwarding`: global forwarding when `enabled` is given, and the interfaces
+/// whose forwarding follows it (on when it is absent).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Params {
+    pub enabled: Option<bool>,
     #[serde(default)]
-    interfaces: Vec<String>,
+    pub interfaces: Vec<LinkName>,
 }
 
 /// Makes global forwarding `want`, journalling the previous state; returns whether it changed.
-pub async fn ensure_global(cx: &OpCx, want: bool) -> Result<bool, OpError> {
+pub async fn ensure_global<E: Carries>(cx: &Cx<'_, E>, want: bool) -> Result<bool, OpError> {
     let now = routeadm::show_option(&cx.runner, RoutingOption::Ipv4Forwarding).await?;
     if now.current.is_enabled() == want && now.persistent.is_enabled() == want {
         return Ok(false);
     }
-    cx.will_make(&Made::GlobalForwarding {
-        was_enabled: now.current.is_enabled(),
-    })
+    journal::will_make(
+        cx,
+        Entry::GlobalForwarding {
+            was_enabled: now.current.is_enabled(),
+        },
+    )
     .await?;
     routeadm::ensure(&cx.runner, RoutingOption::Ipv4Forwarding, want.into())
         .await
@@ -165,8 +172,8 @@ pub async fn ensure_global(cx: &OpCx, want: bool) -> Result<bool, OpError> {
 }
 
 /// Sets one interface's IPv4 forwarding when it differs; returns whether it changed.
-pub async fn ensure_interface(
-    cx: &OpCx,
+pub async fn ensure_interface<E: Carries>(
+    cx: &Cx<'_, E>,
     interface: &LinkName,
     want: bool,
 ) -> Result<bool, OpError> {
@@ -182,11 +189,14 @@ pub async fn ensure_interface(
             "no IP interface named {interface}"
         )));
     }
-    cx.will_make(&Made::IfForwarding {
-        interface: interface.to_string(),
-        was_on: current == Some(OnOff::On),
-        was_persistent: persistent.map(|p| p == OnOff::On),
-    })
+    journal::will_make(
+        cx,
+        Entry::IfForwarding {
+            interface: interface.clone(),
+            was_on: current == Some(OnOff::On),
+            was_persistent: persistent.map(|p| p == OnOff::On),
+        },
+    )
     .await?;
     ipadm::set_forwarding(
         &cx.runner,
@@ -201,36 +211,47 @@ pub async fn ensure_interface(
 
 struct SetForwardingOp(Arc<NetworkServices>);
 
-impl Operation for SetForwardingOp {
+impl TaskOp for SetForwardingOp {
+    type Params = Params;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         SET_FORWARDING
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: Params = cx.params()?;
-            let mut changed = Vec::new();
-            if let Some(want) = p.enabled {
-                cx.progress(20, "global IPv4 forwarding").await?;
-                if ensure_global(cx, want).await? {
-                    changed.push("global".to_owned());
-                }
+    async fn run(&self, cx: &Cx<'_, Entry>, p: Params) -> Result<Option<Value>, OpError> {
+        let mut changed = Vec::new();
+        if let Some(want) = p.enabled {
+            cx.progress(20, "global IPv4 forwarding").await?;
+            if ensure_global(cx, want).await? {
+                changed.push("global".to_owned());
             }
-            let want = p.enabled.unwrap_or(true);
-            for name in &p.interfaces {
-                let l: LinkName = name
-                    .parse()
-                    .map_err(|e| OpError::failed(format!("invalid task parameters: {e}")))?;
-                cx.progress(50, &format!("forwarding on {l}")).await?;
-                if ensure_interface(cx, &l, want).await? {
-                    changed.push(l.to_string());
-                }
+        }
+        let want = p.enabled.unwrap_or(true);
+        for l in &p.interfaces {
+            cx.progress(50, &format!("forwarding on {l}")).await?;
+            if ensure_interface(cx, l, want).await? {
+                changed.push(l.to_string());
             }
-            Ok(Some(json!({"changed": changed})))
-        })
+        }
+        Ok(Some(json!({"changed": changed})))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
+    journal::undo_by_journal!(Params);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_of_queued_forwarding_tasks_reads_and_keeps_its_shape() {
+        crate::network::assert_same_shape::<Params>(
+            json!({"enabled": true, "interfaces": ["igb0", "provision0"]}),
+        );
+        crate::network::assert_same_shape::<Params>(
+            json!({"enabled": null, "interfaces": ["igb0"]}),
+        );
+        assert!(serde_json::from_value::<Params>(json!({"interfaces": ["igb0 x"]})).is_err());
     }
 }

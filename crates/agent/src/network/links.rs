@@ -15,14 +15,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::journal::{self, Made};
+use super::journal::{self, Entry};
 use super::{link_lock, validate, NetworkServices, SCOPE};
+use crate::error::FieldError;
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::AppState;
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation};
+use crate::tasks::{op, Cx, NewTask, OpError, Operation, TaskOp};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,10 +35,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     vec![
-        Arc::new(CreateEtherstubOp(svc.clone())),
-        Arc::new(DeleteEtherstubOp(svc.clone())),
-        Arc::new(CreateVnicOp(svc.clone())),
-        Arc::new(DeleteVnicOp(svc.clone())),
+        op(CreateEtherstubOp(svc.clone())),
+        op(DeleteEtherstubOp(svc.clone())),
+        op(CreateVnicOp(svc.clone())),
+        op(DeleteVnicOp(svc.clone())),
     ]
 }
 
@@ -156,7 +157,7 @@ pub struct VnicQuery {
 // Handlers.
 
 fn path_link(name: &str) -> Result<LinkName, ApiError> {
-    validate::link("name", name)
+    Ok(validate::link("name", name)?)
 }
 
 async fn etherstubs(app: &AppState) -> Result<Vec<EtherstubInfo>, ApiError> {
@@ -242,7 +243,10 @@ async fn create_etherstub(
         .enqueue(
             NewTask::new(CREATE_ETHERSTUB, SCOPE)
                 .lock(link_lock(name.as_str()))
-                .metadata(json!({"name": name.as_str(), "temporary": req.temporary}))
+                .metadata(super::metadata(&CreateEtherstub {
+                    name: name.clone(),
+                    temporary: req.temporary,
+                })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -282,7 +286,10 @@ async fn delete_etherstub(
     }
     let mut new = NewTask::new(DELETE_ETHERSTUB, SCOPE)
         .lock(link_lock(name.as_str()))
-        .metadata(json!({"name": name.as_str(), "force": force}))
+        .metadata(super::metadata(&DeleteEtherstub {
+            name: name.clone(),
+            force,
+        })?)
         .created_by(Some(caller.name));
     for v in &stub.vnics {
         new = new.lock(link_lock(v));
@@ -346,7 +353,8 @@ async fn get_vnic(
     }))
 }
 
-fn vnic_mac(field: &str, s: Option<&str>) -> Result<VnicMac, ApiError> {
+/// `auto` (or absent), `random`, or a unicast MAC in any common notation.
+fn vnic_mac(field: &str, s: Option<&str>) -> Result<VnicMac, FieldError> {
     match s {
         None | Some("auto") => Ok(VnicMac::Auto),
         Some("random") => Ok(VnicMac::Random),
@@ -354,8 +362,32 @@ fn vnic_mac(field: &str, s: Option<&str>) -> Result<VnicMac, ApiError> {
             let mac = validate::mac(field, m)?;
             UnicastMac::try_from(mac)
                 .map(VnicMac::Fixed)
-                .map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+                .map_err(|e| FieldError::new(field, format!("{field}: {e}")))
         }
+    }
+}
+
+/// A VNIC's MAC in a task's parameters: `auto`, `random` or the address, as the request's
+/// `mac_address` names them (absent is `auto`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MacChoice(pub VnicMac);
+
+impl Serialize for MacChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            VnicMac::Auto => s.serialize_str("auto"),
+            VnicMac::Random => s.serialize_str("random"),
+            VnicMac::Fixed(m) => s.collect_str(&m),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MacChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+        vnic_mac("mac_address", s.as_deref())
+            .map(MacChoice)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -374,7 +406,7 @@ async fn create_vnic(
     let mac = vnic_mac("mac_address", req.mac_address.as_deref())?;
     let vlan = req
         .vlan_id
-        .map(|v| VlanId::new(v).map_err(|e| ApiError::invalid("vlan_id", format!("vlan_id: {e}"))))
+        .map(|v| VlanId::new(v).map_err(|e| FieldError::new("vlan_id", format!("vlan_id: {e}"))))
         .transpose()?;
     if !link_exists(&app, &over).await? {
         return Err(ApiError::invalid(
@@ -387,20 +419,18 @@ async fn create_vnic(
             "a link named {name} already exists"
         )));
     }
-    let mac_text = match mac {
-        VnicMac::Auto => "auto".to_owned(),
-        VnicMac::Random => "random".to_owned(),
-        VnicMac::Fixed(m) => m.to_string(),
-    };
     let task = app
         .tasks
         .enqueue(
             NewTask::new(CREATE_VNIC, SCOPE)
                 .lock(link_lock(name.as_str()))
-                .metadata(json!({
-                    "name": name.as_str(), "link": over.as_str(), "mac_address": mac_text,
-                    "vlan_id": vlan.map(|v| v.get()), "temporary": req.temporary,
-                }))
+                .metadata(super::metadata(&CreateVnicParams {
+                    name: name.clone(),
+                    link: over,
+                    mac_address: MacChoice(mac),
+                    vlan_id: vlan,
+                    temporary: req.temporary,
+                })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -434,7 +464,7 @@ async fn delete_vnic(
         .enqueue(
             NewTask::new(DELETE_VNIC, SCOPE)
                 .lock(link_lock(name.as_str()))
-                .metadata(json!({"name": name.as_str()}))
+                .metadata(super::metadata(&DeleteVnic { name: name.clone() })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -460,179 +490,226 @@ fn persistence(temporary: bool) -> Persistence {
     }
 }
 
-fn param_link(v: &str) -> Result<LinkName, OpError> {
-    v.parse()
-        .map_err(|e| OpError::failed(format!("invalid task parameters: {e}")))
+/// `network_create_etherstub`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateEtherstub {
+    pub name: LinkName,
+    #[serde(default)]
+    pub temporary: bool,
 }
 
-#[derive(Deserialize)]
-struct EtherstubParams {
-    name: String,
+/// `network_delete_etherstub`; `force` also deletes the VNICs over it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteEtherstub {
+    pub name: LinkName,
     #[serde(default)]
-    temporary: bool,
-    #[serde(default)]
-    force: bool,
+    pub force: bool,
 }
 
 struct CreateEtherstubOp(Arc<NetworkServices>);
 
-impl Operation for CreateEtherstubOp {
+impl TaskOp for CreateEtherstubOp {
+    type Params = CreateEtherstub;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         CREATE_ETHERSTUB
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: EtherstubParams = cx.params()?;
-            let name = param_link(&p.name)?;
-            cx.progress(10, &format!("creating etherstub {name}"))
-                .await?;
-            cx.will_make(&Made::Etherstub {
-                name: p.name.clone(),
-            })
+    async fn run(&self, cx: &Cx<'_, Entry>, p: CreateEtherstub) -> Result<Option<Value>, OpError> {
+        let name = p.name;
+        cx.progress(10, &format!("creating etherstub {name}"))
             .await?;
-            let r = dladm::create_etherstub(&cx.runner, &name, persistence(p.temporary)).await;
-            self.0.links_changed();
-            r?;
-            Ok(Some(json!({"etherstub": name.as_str()})))
-        })
+        cx.will_make(&Entry::Etherstub { name: name.clone() })
+            .await?;
+        let r = dladm::create_etherstub(&cx.runner, &name, persistence(p.temporary)).await;
+        self.0.links_changed();
+        r?;
+        Ok(Some(json!({"etherstub": name.as_str()})))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
-    }
+    journal::undo_by_journal!(CreateEtherstub);
 }
 
 struct DeleteEtherstubOp(Arc<NetworkServices>);
 
-impl Operation for DeleteEtherstubOp {
+impl TaskOp for DeleteEtherstubOp {
+    type Params = DeleteEtherstub;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         DELETE_ETHERSTUB
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: EtherstubParams = cx.params()?;
-            let name = param_link(&p.name)?;
-            let mut deleted = Vec::new();
-            if p.force {
-                let vnics = dladm::show_vnics(&cx.runner).await?;
-                for v in vnics.iter().filter(|v| v.over == name) {
-                    cx.progress(20, &format!("deleting VNIC {}", v.link))
-                        .await?;
-                    match dladm::delete_vnic(&cx.runner, &v.link, Persistence::Persistent).await {
-                        Ok(()) => deleted.push(v.link.to_string()),
-                        Err(e) if matches!(e.kind, LinkFailure::NotFound) => {}
-                        Err(e) => {
-                            self.0.links_changed();
-                            return Err(OpError::from(e));
-                        }
+    async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteEtherstub) -> Result<Option<Value>, OpError> {
+        let name = p.name;
+        let mut deleted = Vec::new();
+        if p.force {
+            let vnics = dladm::show_vnics(&cx.runner).await?;
+            for v in vnics.iter().filter(|v| v.over == name) {
+                cx.progress(20, &format!("deleting VNIC {}", v.link))
+                    .await?;
+                match dladm::delete_vnic(&cx.runner, &v.link, Persistence::Persistent).await {
+                    Ok(()) => deleted.push(v.link.to_string()),
+                    Err(e) if matches!(e.kind, LinkFailure::NotFound) => {}
+                    Err(e) => {
+                        self.0.links_changed();
+                        return Err(OpError::from(e));
                     }
                 }
             }
-            cx.progress(60, &format!("deleting etherstub {name}"))
-                .await?;
-            let r = dladm::delete_etherstub(&cx.runner, &name, Persistence::Persistent).await;
-            self.0.links_changed();
-            match r {
-                Ok(()) => {}
-                Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
-                    cx.note(&format!("etherstub {name} was already gone"));
-                }
-                Err(e) => return Err(OpError::from(e)),
+        }
+        cx.progress(60, &format!("deleting etherstub {name}"))
+            .await?;
+        let r = dladm::delete_etherstub(&cx.runner, &name, Persistence::Persistent).await;
+        self.0.links_changed();
+        match r {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
+                cx.note(&format!("etherstub {name} was already gone"));
             }
-            Ok(Some(
-                json!({"etherstub": name.as_str(), "deleted_vnics": deleted}),
-            ))
-        })
+            Err(e) => return Err(OpError::from(e)),
+        }
+        Ok(Some(
+            json!({"etherstub": name.as_str(), "deleted_vnics": deleted}),
+        ))
     }
 }
 
-#[derive(Deserialize)]
-struct VnicParams {
-    name: String,
+/// `network_create_vnic`: the request's fields, validated.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateVnicParams {
+    pub name: LinkName,
+    pub link: LinkName,
     #[serde(default)]
-    link: String,
+    pub mac_address: MacChoice,
     #[serde(default)]
-    mac_address: Option<String>,
+    pub vlan_id: Option<VlanId>,
     #[serde(default)]
-    vlan_id: Option<u16>,
-    #[serde(default)]
-    temporary: bool,
+    pub temporary: bool,
+}
+
+/// `network_delete_vnic`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteVnic {
+    pub name: LinkName,
 }
 
 struct CreateVnicOp(Arc<NetworkServices>);
 
-impl Operation for CreateVnicOp {
+impl TaskOp for CreateVnicOp {
+    type Params = CreateVnicParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         CREATE_VNIC
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: VnicParams = cx.params()?;
-            let bad =
-                |e: ApiError| OpError::failed(format!("invalid task parameters: {}", e.message));
-            let spec = CreateVnic {
-                name: param_link(&p.name)?,
-                over: param_link(&p.link)?,
-                mac: vnic_mac("mac_address", p.mac_address.as_deref()).map_err(bad)?,
-                vlan: p
-                    .vlan_id
-                    .map(VlanId::new)
-                    .transpose()
-                    .map_err(|e| OpError::failed(e.to_string()))?,
-                props: Vec::new(),
-                persistence: persistence(p.temporary),
-            };
-            cx.progress(
-                10,
-                &format!("creating VNIC {} over {}", spec.name, spec.over),
-            )
-            .await?;
-            cx.will_make(&Made::Vnic {
-                name: p.name.clone(),
-            })
-            .await?;
-            let r = dladm::create_vnic(&cx.runner, &spec).await;
-            self.0.links_changed();
-            r?;
-            let vnic = dladm::get_vnic(&cx.runner, &spec.name).await?;
-            Ok(Some(json!({
-                "vnic": spec.name.as_str(),
-                "link": spec.over.as_str(),
-                "mac_address": vnic.map(|v| v.mac.to_string()),
-            })))
+    async fn run(&self, cx: &Cx<'_, Entry>, p: CreateVnicParams) -> Result<Option<Value>, OpError> {
+        let spec = CreateVnic {
+            name: p.name,
+            over: p.link,
+            mac: p.mac_address.0,
+            vlan: p.vlan_id,
+            props: Vec::new(),
+            persistence: persistence(p.temporary),
+        };
+        cx.progress(
+            10,
+            &format!("creating VNIC {} over {}", spec.name, spec.over),
+        )
+        .await?;
+        cx.will_make(&Entry::Vnic {
+            name: spec.name.clone(),
         })
+        .await?;
+        let r = dladm::create_vnic(&cx.runner, &spec).await;
+        self.0.links_changed();
+        r?;
+        let vnic = dladm::get_vnic(&cx.runner, &spec.name).await?;
+        Ok(Some(json!({
+            "vnic": spec.name.as_str(),
+            "link": spec.over.as_str(),
+            "mac_address": vnic.map(|v| v.mac.to_string()),
+        })))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
-    }
+    journal::undo_by_journal!(CreateVnicParams);
 }
 
 struct DeleteVnicOp(Arc<NetworkServices>);
 
-impl Operation for DeleteVnicOp {
+impl TaskOp for DeleteVnicOp {
+    type Params = DeleteVnic;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         DELETE_VNIC
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: VnicParams = cx.params()?;
-            let name = param_link(&p.name)?;
-            cx.progress(10, &format!("deleting VNIC {name}")).await?;
-            let r = dladm::delete_vnic(&cx.runner, &name, Persistence::Persistent).await;
-            self.0.links_changed();
-            match r {
-                Ok(()) => {}
-                Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
-                    cx.note(&format!("VNIC {name} was already gone"));
-                }
-                Err(e) => return Err(OpError::from(e)),
+    async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteVnic) -> Result<Option<Value>, OpError> {
+        let name = p.name;
+        cx.progress(10, &format!("deleting VNIC {name}")).await?;
+        let r = dladm::delete_vnic(&cx.runner, &name, Persistence::Persistent).await;
+        self.0.links_changed();
+        match r {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
+                cx.note(&format!("VNIC {name} was already gone"));
             }
-            Ok(Some(json!({"vnic": name.as_str()})))
-        })
+            Err(e) => return Err(OpError::from(e)),
+        }
+        Ok(Some(json!({"vnic": name.as_str()})))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::network::assert_same_shape;
+
+    #[test]
+    fn metadata_of_queued_link_tasks_reads_and_keeps_its_shape() {
+        assert_same_shape::<CreateEtherstub>(json!({"name": "estub0", "temporary": false}));
+        assert_same_shape::<DeleteEtherstub>(json!({"name": "estub0", "force": true}));
+        assert_same_shape::<DeleteVnic>(json!({"name": "vnic0"}));
+        for (mac, vlan) in [
+            (json!("auto"), json!(null)),
+            (json!("random"), json!(12)),
+            (json!("02:08:20:ab:cd:01"), json!(4094)),
+        ] {
+            assert_same_shape::<CreateVnicParams>(json!({
+                "name": "vnic0", "link": "estub0", "mac_address": mac, "vlan_id": vlan,
+                "temporary": true,
+            }));
+        }
+    }
+
+    #[test]
+    fn a_link_task_with_a_bad_value_does_not_read() {
+        for bad in [
+            json!({"name": "vnic0;rm", "link": "estub0"}),
+            json!({"name": "vnic0", "link": "estub0", "mac_address": "01:00:5e:00:00:01"}),
+            json!({"name": "vnic0", "link": "estub0", "vlan_id": 4095}),
+        ] {
+            assert!(
+                serde_json::from_value::<CreateVnicParams>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn vnic_mac_names_its_field() {
+        assert_eq!(vnic_mac("mac_address", None).unwrap(), VnicMac::Auto);
+        assert_eq!(
+            vnic_mac("mac_address", Some("0208.20ab.cd01")).unwrap(),
+            VnicMac::Fixed("02:08:20:ab:cd:01".parse().unwrap())
+        );
+        for bad in ["01:00:5e:00:00:01", "factory", "02:08:20:ab:cd"] {
+            let e = vnic_mac("mac_address", Some(bad)).unwrap_err();
+            assert_eq!(e.field, "mac_address", "{bad}");
+        }
     }
 }

@@ -32,15 +32,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::conffile::{ConfFile, Loaded};
-use super::journal::{self, Made, Reader};
+use super::journal::{self, Carries, Entry, Reader};
 use super::paths::HostFile;
 use super::{validate, NetworkServices, LOCK_IPNAT, SCOPE};
+use crate::error::FieldError;
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::AppState;
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation};
+use crate::tasks::{op, Cx, NewTask, OpCx, OpError, Operation, TaskOp};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -50,10 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
-    vec![
-        Arc::new(AddRulesOp(svc.clone())),
-        Arc::new(DeleteRuleOp(svc.clone())),
-    ]
+    vec![op(AddRulesOp(svc.clone())), op(DeleteRuleOp(svc.clone()))]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,9 +190,9 @@ pub async fn reload_if_online(svc: &NetworkServices, cx: &OpCx) -> Result<bool, 
 
 /// Writes `conf` atomically and makes it the active rule set (see the module doc). Returns
 /// false when the file already had exactly this text (nothing done).
-pub async fn apply(
+pub async fn apply<E: Carries>(
     svc: &NetworkServices,
-    cx: &OpCx,
+    cx: &Cx<'_, E>,
     conf: &Loaded<NatConf>,
 ) -> Result<bool, OpError> {
     apply_with(svc, cx, conf, Activate::Yes).await
@@ -208,9 +206,9 @@ pub enum Activate {
     IfOnline,
 }
 
-pub async fn apply_with(
+pub async fn apply_with<E: Carries>(
     svc: &NetworkServices,
-    cx: &OpCx,
+    cx: &Cx<'_, E>,
     conf: &Loaded<NatConf>,
     activate: Activate,
 ) -> Result<bool, OpError> {
@@ -238,9 +236,12 @@ pub async fn apply_with(
     } else if activate == Activate::IfOnline {
         return Ok(true);
     } else {
-        cx.will_make(&Made::ServiceEnabled {
-            fmri: svc.settings.ipfilter.to_string(),
-        })
+        journal::will_make(
+            cx,
+            Entry::ServiceEnabled {
+                fmri: svc.settings.ipfilter.clone(),
+            },
+        )
         .await?;
         if state == Some(ServiceState::Maintenance) {
             let _ = smf::clear(&cx.runner, &svc.settings.ipfilter).await;
@@ -261,9 +262,9 @@ pub async fn apply_with(
 /// enabling ipfilter for it; returns whether the file held any. When the file holds none but
 /// the active rules still do (a run stopped between writing the file and reloading it), reloads:
 /// running it again finishes the removal.
-pub async fn remove_rules(
+pub async fn remove_rules<E: Carries>(
     svc: &NetworkServices,
-    cx: &OpCx,
+    cx: &Cx<'_, E>,
     selected: impl Fn(&NatRule) -> bool,
 ) -> Result<bool, OpError> {
     let mut conf = read_conf(svc, &cx.runner).await?;
@@ -341,6 +342,18 @@ pub enum NatType {
     Rdr,
 }
 
+impl NatType {
+    /// As the request names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatType::Portmap => "portmap",
+            NatType::Map => "map",
+            NatType::Bimap => "bimap",
+            NatType::Rdr => "rdr",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNatRule {
@@ -361,46 +374,46 @@ pub struct CreateNatRule {
     pub internal_port: Option<u16>,
 }
 
-fn required<'a>(field: &str, v: &'a Option<String>) -> Result<&'a str, ApiError> {
+fn required<'a>(field: &str, v: &'a Option<String>) -> Result<&'a str, FieldError> {
     v.as_deref()
-        .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
+        .ok_or_else(|| FieldError::new(field, format!("{field} is required")))
 }
 
 /// An address or CIDR in ipnat's forms: `0/32`, `A.B.C.D/bits`, or a bare address (`/32`).
-fn cidr(field: &str, s: &str) -> Result<Ipv4Cidr, ApiError> {
+fn cidr(field: &str, s: &str) -> Result<Ipv4Cidr, FieldError> {
     let text = match s.split_once('/') {
         Some(("0", bits)) => format!("0.0.0.0/{bits}"),
         Some(_) => s.to_owned(),
         None => format!("{s}/32"),
     };
     text.parse()
-        .map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+        .map_err(|e| FieldError::new(field, format!("{field}: {e}")))
 }
 
-fn port(field: &str, v: Option<u16>) -> Result<Port, ApiError> {
-    let v = v.ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))?;
-    Port::new(v).map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+fn port(field: &str, v: Option<u16>) -> Result<Port, FieldError> {
+    let v = v.ok_or_else(|| FieldError::new(field, format!("{field} is required")))?;
+    Port::new(v).map_err(|e| FieldError::new(field, format!("{field}: {e}")))
 }
 
-fn proto(field: &str, v: Option<&str>, default: NatProto) -> Result<NatProto, ApiError> {
+fn proto(field: &str, v: Option<&str>, default: NatProto) -> Result<NatProto, FieldError> {
     match v {
         None => Ok(default),
         Some(p) => p
             .parse()
-            .map_err(|e| ApiError::invalid(field, format!("{field}: {e}"))),
+            .map_err(|e| FieldError::new(field, format!("{field}: {e}"))),
     }
 }
 
 impl CreateNatRule {
     /// The rules to add, first the one that decides "duplicate".
-    pub fn rules(&self) -> Result<Vec<NatRule>, ApiError> {
+    pub fn rules(&self) -> Result<Vec<NatRule>, FieldError> {
         let interface = validate::link("bridge", &self.bridge)?;
         let kind = self.kind.unwrap_or(NatType::Portmap);
-        let for_kind = |field: &str, present: bool| -> Result<(), ApiError> {
+        let for_kind = |field: &str, present: bool| -> Result<(), FieldError> {
             if present {
-                Err(ApiError::invalid(
+                Err(FieldError::new(
                     field,
-                    format!("{field} does not apply to a {kind:?} rule"),
+                    format!("{field} does not apply to a {} rule", kind.as_str()),
                 ))
             } else {
                 Ok(())
@@ -530,16 +543,16 @@ async fn create_rule(
             rules[0].to_string()
         )));
     }
-    let texts: Vec<String> = rules.iter().map(ToString::to_string).collect();
     let id = uuid::Uuid::new_v4().to_string();
-    let first = texts[0].clone();
+    let first = rules[0].to_string();
+    let params = AddParams { rules };
     let made = app
         .tasks
         .enqueue_with(
             vec![NewTask::new(ADD_RULES, SCOPE)
                 .with_id(id.clone())
                 .lock(LOCK_IPNAT)
-                .metadata(json!({"rules": texts}))
+                .metadata(super::metadata(&params)?)
                 .created_by(Some(caller.name))],
             // The same rule, queued and not yet written, is a clash too.
             move |tx| {
@@ -593,7 +606,10 @@ async fn delete_rule(
         .enqueue(
             NewTask::new(DELETE_RULE, SCOPE)
                 .lock(LOCK_IPNAT)
-                .metadata(json!({"id": found.id, "rule": found.rule}))
+                .metadata(super::metadata(&DeleteParams {
+                    id: found.id.clone(),
+                    rule: found.rule.clone(),
+                })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -658,62 +674,55 @@ async fn nat_status(_: Viewer, State(app): State<AppState>) -> Result<Json<NatSt
 const ADD_RULES: &str = "network_nat_add";
 const DELETE_RULE: &str = "network_nat_delete";
 
-#[derive(Deserialize)]
-struct AddParams {
-    rules: Vec<String>,
-}
-
-fn parse_rules(texts: &[String]) -> Result<Vec<NatRule>, OpError> {
-    texts
-        .iter()
-        .map(|t| {
-            t.parse()
-                .map_err(|e| OpError::failed(format!("invalid task parameters: {e}")))
-        })
-        .collect()
+/// `network_nat_add`: the rules to add, as their text (the one that decides "duplicate" first).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddParams {
+    pub rules: Vec<NatRule>,
 }
 
 struct AddRulesOp(Arc<NetworkServices>);
 
-impl Operation for AddRulesOp {
+impl TaskOp for AddRulesOp {
+    type Params = AddParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         ADD_RULES
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: AddParams = cx.params()?;
-            let rules = parse_rules(&p.rules)?;
-            let mut conf = read_conf(&self.0, &cx.runner).await?;
-            if rules.first().is_some_and(|r| conf.contains(r)) {
-                return Err(OpError::failed(format!(
-                    "the rule {:?} already exists",
-                    rules[0].to_string()
-                )));
-            }
-            for r in rules.iter().cloned() {
-                conf.ensure(r);
-            }
-            cx.progress(30, "writing ipnat.conf").await?;
-            apply(&self.0, cx, &conf).await?;
-            let ids: Vec<Value> = conf
-                .lines()
-                .iter()
-                .filter(|l| matches!(l, Line::Rule(r) if rules.contains(r.rule())))
-                .map(|l| json!({"id": rule_id(l), "rule": l.text()}))
-                .collect();
-            Ok(Some(json!({"rules": ids})))
-        })
+    async fn run(&self, cx: &Cx<'_, Entry>, p: AddParams) -> Result<Option<Value>, OpError> {
+        let rules = p.rules;
+        let mut conf = read_conf(&self.0, &cx.runner).await?;
+        if rules.first().is_some_and(|r| conf.contains(r)) {
+            return Err(OpError::failed(format!(
+                "the rule {:?} already exists",
+                rules[0].to_string()
+            )));
+        }
+        for r in rules.iter().cloned() {
+            conf.ensure(r);
+        }
+        cx.progress(30, "writing ipnat.conf").await?;
+        apply(&self.0, cx, &conf).await?;
+        let ids: Vec<Value> = conf
+            .lines()
+            .iter()
+            .filter(|l| matches!(l, Line::Rule(r) if rules.contains(r.rule())))
+            .map(|l| json!({"id": rule_id(l), "rule": l.text()}))
+            .collect();
+        Ok(Some(json!({"rules": ids})))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
-    }
+    journal::undo_by_journal!(AddParams);
 }
 
-#[derive(Deserialize)]
-struct DeleteParams {
-    id: String,
+/// `network_nat_delete`: the stable id of the rule, and its text as it was (shown in the
+/// task's metadata).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteParams {
+    pub id: String,
+    #[serde(default)]
+    pub rule: String,
 }
 
 struct DeleteRuleOp(Arc<NetworkServices>);
@@ -754,33 +763,31 @@ pub fn remove_by_id(conf: &NatConf, id: &str) -> (NatConf, Vec<String>) {
     (out, removed)
 }
 
-impl Operation for DeleteRuleOp {
+impl TaskOp for DeleteRuleOp {
+    type Params = DeleteParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         DELETE_RULE
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: DeleteParams = cx.params()?;
-            let conf = read_conf(&self.0, &cx.runner).await?;
-            let (new, removed) = remove_by_id(&conf, &p.id);
-            let new = Loaded {
-                file: conf.file.clone(),
-                conf: new,
-            };
-            if removed.is_empty() {
-                cx.note(&format!("no rule {} in the file: already gone", p.id));
-                return Ok(Some(json!({"removed": removed})));
-            }
-            cx.progress(30, "writing ipnat.conf").await?;
-            apply(&self.0, cx, &new).await?;
-            Ok(Some(json!({"removed": removed})))
-        })
+    async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteParams) -> Result<Option<Value>, OpError> {
+        let conf = read_conf(&self.0, &cx.runner).await?;
+        let (new, removed) = remove_by_id(&conf, &p.id);
+        let new = Loaded {
+            file: conf.file.clone(),
+            conf: new,
+        };
+        if removed.is_empty() {
+            cx.note(&format!("no rule {} in the file: already gone", p.id));
+            return Ok(Some(json!({"removed": removed})));
+        }
+        cx.progress(30, "writing ipnat.conf").await?;
+        apply(&self.0, cx, &new).await?;
+        Ok(Some(json!({"removed": removed})))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
-    }
+    journal::undo_by_journal!(DeleteParams);
 }
 
 #[cfg(test)]
@@ -888,7 +895,30 @@ mod tests {
             ),
         ] {
             let e = req(v).rules().unwrap_err();
-            assert_eq!(e.field.as_deref(), Some(field));
+            assert_eq!(e.field, field);
         }
+    }
+
+    #[test]
+    fn metadata_of_queued_nat_tasks_reads_and_keeps_its_shape() {
+        crate::network::assert_same_shape::<AddParams>(json!({"rules": [
+            "map igb0 10.190.190.0/24 -> 0/32 portmap tcp/udp auto",
+            "map igb0 10.190.190.0/24 -> 0/32",
+            "rdr igb0 192.168.1.10/32 port 8080 -> 10.190.190.10 port 80 tcp",
+        ]}));
+        crate::network::assert_same_shape::<DeleteParams>(
+            json!({"id": "nat-0123456789ab", "rule": "map-block igb0 10.1.0.0/24 -> 0/32"}),
+        );
+        let bad = json!({"rules": ["map igb0 10.0.0.0/24 -> 0/32\nmap"]});
+        assert!(serde_json::from_value::<AddParams>(bad).is_err());
+    }
+
+    #[test]
+    fn a_field_that_does_not_apply_names_the_rule_type_as_the_request_does() {
+        let e = req(json!({"type": "rdr", "bridge": "igb0", "subnet": "10.0.0.0/24"}))
+            .rules()
+            .unwrap_err();
+        assert_eq!(e.field, "subnet");
+        assert_eq!(e.message, "subnet does not apply to a rdr rule");
     }
 }

@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dhcp::{self, conf::SubnetConfig};
-use super::journal::{self, Made};
+use super::journal::{self, Entry};
 use super::nat;
 use super::settings::ProvisioningNet;
 use super::{
@@ -37,7 +37,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiQuery;
 use crate::http::AppState;
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation, Task};
+use crate::tasks::{op, Cx, NewTask, OpError, Operation, RollForward, Task, TaskOp};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,10 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
-    vec![
-        Arc::new(SetupOp(svc.clone())),
-        Arc::new(TeardownOp(svc.clone())),
-    ]
+    vec![op(SetupOp(svc.clone())), op(TeardownOp(svc.clone()))]
 }
 
 const SETUP: &str = "provisioning_network_setup";
@@ -214,12 +211,12 @@ impl Action {
 struct SetupOp(Arc<NetworkServices>);
 
 impl SetupOp {
-    async fn etherstub(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
+    async fn etherstub(&self, cx: &Cx<'_, Entry>, p: &ProvisioningNet) -> Result<Action, OpError> {
         if dladm::etherstub_exists(&cx.runner, &p.etherstub).await? {
             return Ok(Action::Unchanged);
         }
-        cx.will_make(&Made::Etherstub {
-            name: p.etherstub.to_string(),
+        cx.will_make(&Entry::Etherstub {
+            name: p.etherstub.clone(),
         })
         .await?;
         let r = dladm::create_etherstub(&cx.runner, &p.etherstub, Persistence::Persistent).await;
@@ -228,7 +225,7 @@ impl SetupOp {
         Ok(Action::Created)
     }
 
-    async fn host_vnic(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
+    async fn host_vnic(&self, cx: &Cx<'_, Entry>, p: &ProvisioningNet) -> Result<Action, OpError> {
         match dladm::get_vnic(&cx.runner, &p.host_vnic).await? {
             Some(v) if v.over == p.etherstub => return Ok(Action::Unchanged),
             Some(v) => {
@@ -239,8 +236,8 @@ impl SetupOp {
             }
             None => {}
         }
-        cx.will_make(&Made::Vnic {
-            name: p.host_vnic.to_string(),
+        cx.will_make(&Entry::Vnic {
+            name: p.host_vnic.clone(),
         })
         .await?;
         let r = dladm::create_vnic(
@@ -260,7 +257,7 @@ impl SetupOp {
         Ok(Action::Created)
     }
 
-    async fn host_ip(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
+    async fn host_ip(&self, cx: &Cx<'_, Entry>, p: &ProvisioningNet) -> Result<Action, OpError> {
         let want = p.host_cidr();
         let obj = addrobj(p);
         let addrs =
@@ -278,8 +275,8 @@ impl SetupOp {
             .await?
             .is_empty();
         if !plumbed {
-            cx.will_make(&Made::Interface {
-                name: p.host_vnic.to_string(),
+            cx.will_make(&Entry::Interface {
+                name: p.host_vnic.clone(),
             })
             .await?;
             match ipadm::create_if(&cx.runner, &p.host_vnic, Persistence::Persistent).await {
@@ -288,15 +285,15 @@ impl SetupOp {
                 Err(e) => return Err(OpError::from(e)),
             }
         }
-        cx.will_make(&Made::Address {
-            addrobj: obj.to_string(),
+        cx.will_make(&Entry::Address {
+            addrobj: obj.clone(),
         })
         .await?;
         ipadm::create_static_addr(&cx.runner, &obj, want, Persistence::Persistent).await?;
         Ok(action)
     }
 
-    async fn physical(&self, cx: &OpCx) -> Result<LinkName, OpError> {
+    async fn physical(&self, cx: &Cx<'_, Entry>) -> Result<LinkName, OpError> {
         let route = illumos::route::get_default(&cx.runner)
             .await?
             .ok_or_else(|| {
@@ -314,7 +311,7 @@ impl SetupOp {
 
     async fn nat(
         &self,
-        cx: &OpCx,
+        cx: &Cx<'_, Entry>,
         p: &ProvisioningNet,
         phys: &LinkName,
     ) -> Result<Action, OpError> {
@@ -333,7 +330,7 @@ impl SetupOp {
 
     async fn forwarding(
         &self,
-        cx: &OpCx,
+        cx: &Cx<'_, Entry>,
         p: &ProvisioningNet,
         phys: &LinkName,
     ) -> Result<Action, OpError> {
@@ -347,7 +344,11 @@ impl SetupOp {
         })
     }
 
-    async fn dhcp_subnet(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
+    async fn dhcp_subnet(
+        &self,
+        cx: &Cx<'_, Entry>,
+        p: &ProvisioningNet,
+    ) -> Result<Action, OpError> {
         let mut conf = dhcp::read_conf(&self.0, &cx.runner).await?;
         let existed = conf.subnets().any(|s| s.net() == p.subnet);
         let subnet = SubnetConfig {
@@ -365,7 +366,11 @@ impl SetupOp {
         })
     }
 
-    async fn dhcp_service(&self, cx: &OpCx, p: &ProvisioningNet) -> Result<Action, OpError> {
+    async fn dhcp_service(
+        &self,
+        cx: &Cx<'_, Entry>,
+        p: &ProvisioningNet,
+    ) -> Result<Action, OpError> {
         let listen_changed = dhcp::ensure_listen(&self.0, cx, &p.host_vnic).await?;
         let state = illumos::smf::service_state(&cx.runner, &self.0.settings.dhcp_service)
             .await?
@@ -377,8 +382,8 @@ impl SetupOp {
                 Action::Unchanged
             });
         }
-        cx.will_make(&Made::ServiceEnabled {
-            fmri: self.0.settings.dhcp_service.to_string(),
+        cx.will_make(&Entry::ServiceEnabled {
+            fmri: self.0.settings.dhcp_service.clone(),
         })
         .await?;
         dhcp::start(&self.0, cx).await?;
@@ -394,13 +399,21 @@ fn dhcp_dns(conf: &dhcp::conf::DhcpConf, p: &ProvisioningNet) -> Vec<std::net::I
         .unwrap_or_default()
 }
 
-impl Operation for SetupOp {
+/// A setup task carries no parameters (the settings are config.yaml's); an object is
+/// accepted so old and new tasks alike read.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct NoParams {}
+
+impl TaskOp for SetupOp {
+    type Params = NoParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         SETUP
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
+    async fn run(&self, cx: &Cx<'_, Entry>, _p: NoParams) -> Result<Option<Value>, OpError> {
+        {
             let p = self.0.settings.provisioning.clone();
             let mut actions = Map::new();
             let mut note = |k: &str, a: Action| {
@@ -439,12 +452,10 @@ impl Operation for SetupOp {
                 },
                 "actions": actions,
             })))
-        })
+        }
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
-    }
+    journal::undo_by_journal!(NoParams);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,7 +675,7 @@ async fn teardown(
         .tasks
         .enqueue(
             all_locks(p, NewTask::new(TEARDOWN, SCOPE))
-                .metadata(json!({"force": force}))
+                .metadata(super::metadata(&TeardownParams { force })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -674,22 +685,29 @@ async fn teardown(
     ))
 }
 
-#[derive(Deserialize)]
-struct TeardownParams {
+/// `provisioning_network_teardown`; `force` also deletes the VNICs of zones on the etherstub.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TeardownParams {
     #[serde(default)]
-    force: bool,
+    pub force: bool,
 }
 
 struct TeardownOp(Arc<NetworkServices>);
 
-impl Operation for TeardownOp {
+impl TaskOp for TeardownOp {
+    type Params = TeardownParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         TEARDOWN
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let params: TeardownParams = cx.params()?;
+    async fn run(
+        &self,
+        cx: &Cx<'_, Entry>,
+        params: TeardownParams,
+    ) -> Result<Option<Value>, OpError> {
+        {
             let svc = &self.0;
             let p = svc.settings.provisioning.clone();
             let run = &cx.runner;
@@ -699,7 +717,7 @@ impl Operation for TeardownOp {
             let state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
                 .await?
                 .map(|s| s.state);
-            cx.will_make(&Made::TeardownBegun).await?;
+            cx.will_make(&Entry::TeardownBegun).await?;
             if !matches!(state, Some(ServiceState::Disabled) | None) {
                 dhcp::stop(svc, cx).await?;
                 removed.push("dhcp_service");
@@ -790,25 +808,37 @@ impl Operation for TeardownOp {
                 "removed": removed,
                 "dhcp_hosts_removed": inside,
             })))
-        })
+        }
     }
 
     /// Once it began changing the host, teardown cannot be taken back, only finished: it runs
     /// again (each step skips what is already gone), so the host ends with the provisioning
     /// network either whole or removed. Before that there is nothing to undo.
-    fn roll_forward<'a>(
-        &'a self,
-        cx: &'a OpCx,
-        journal: &'a [Value],
-    ) -> BoxFuture<'a, Result<Option<Option<Value>>, OpError>> {
-        Box::pin(async move {
-            let begun = journal.iter().any(|e| {
-                serde_json::from_value::<Made>(e.clone()).is_ok_and(|m| m == Made::TeardownBegun)
-            });
-            if !begun {
-                return Ok(None);
-            }
-            self.run(cx).await.map(Some)
-        })
+    async fn roll_forward(
+        &self,
+        cx: &Cx<'_, Entry>,
+        p: TeardownParams,
+        journal: &[Entry],
+    ) -> Result<RollForward, OpError> {
+        if !journal.contains(&Entry::TeardownBegun) {
+            return Ok(RollForward::Undo);
+        }
+        self.run(cx, p).await.map(RollForward::Completed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_of_queued_provisioning_network_tasks_reads_and_keeps_its_shape() {
+        crate::network::assert_same_shape::<NoParams>(json!({}));
+        crate::network::assert_same_shape::<TeardownParams>(json!({"force": true}));
+        assert!(
+            !serde_json::from_value::<TeardownParams>(json!({}))
+                .unwrap()
+                .force
+        );
     }
 }

@@ -17,9 +17,10 @@ use serde_json::{json, Value};
 use super::pipeline::StageParams;
 use super::ProvisioningServices;
 use crate::network::dhcp::{self, conf::DhcpConf, conf::HostEntry};
+use crate::network::journal::Entry as NetEntry;
 use crate::network::paths::HostFile;
 use crate::network::settings::{usable_in, ProvisioningNet};
-use crate::tasks::{BoxFuture, OpCx, OpError, Operation};
+use crate::tasks::{BoxFuture, Cx, OpCx, OpError, Operation};
 use crate::zones::host::ScratchFile;
 
 pub const NIC: &str = "zone_provision_nic";
@@ -326,7 +327,7 @@ impl Operation for NicStage {
                         )));
                     }
                     conf.add_host(entry);
-                    dhcp::apply(&svc.network, cx, &conf).await?;
+                    dhcp::apply(&svc.network, &Cx::<NetEntry>::new(cx), &conf).await?;
                     cx.note(&format!("reserved {ip} for {physical} ({mac})"));
                     ip
                 }
@@ -351,7 +352,19 @@ impl Operation for NicStage {
                 .into_iter()
                 .partition(|v| serde_json::from_value::<Made>(v.clone()).is_ok());
             // The reservation first (newer), then the NIC.
-            crate::network::journal::undo(&self.0.network, cx, theirs).await?;
+            let theirs = theirs
+                .into_iter()
+                .map(|v| {
+                    serde_json::from_value::<NetEntry>(v.clone()).map_err(|error| {
+                        OpError::Journal {
+                            entry: v.to_string(),
+                            error,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            crate::network::journal::undo(&self.0.network, &Cx::<NetEntry>::new(cx), theirs)
+                .await?;
             for v in ours {
                 let Ok(Made::ProvisioningNic {
                     zone,
@@ -465,12 +478,12 @@ pub async fn remove(
     let mut conf = dhcp::read_conf(&svc.network, &cx.runner).await?;
     let reservation = conf.remove_host(&physical);
     if reservation {
-        dhcp::apply(&svc.network, cx, &conf).await?;
+        dhcp::apply(&svc.network, &Cx::<NetEntry>::new(cx), &conf).await?;
         cx.note(&format!("removed the DHCP reservation {physical}"));
     } else if interrupted.is_some() {
         // Finishing an interrupted removal: it may have written the file and stopped before
         // the restart, and a running dhcpd would keep serving the reservation.
-        dhcp::restart_if_running(&svc.network, cx).await?;
+        dhcp::restart_if_running(&svc.network, &Cx::<NetEntry>::new(cx)).await?;
     }
     let running = illumos::zoneadm::get(&cx.runner, zone)
         .await

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use illumos::link::LinkName;
+use illumos::link::{LinkName, Mac};
 use illumos::net::{Ipv4Cidr, Ipv4Net};
 use illumos::persistence::Persistence;
 use illumos::smf::{self, PropName, PropValue, ServiceState, SmfString, Wait};
@@ -29,16 +29,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::conffile::{ConfFile, Loaded};
-use super::journal::{self, Made, Reader};
+use super::journal::{self, Carries, Entry, Reader};
 use super::paths::HostFile;
 use super::settings::usable_in;
 use super::{validate, NetworkServices, LOCK_DHCPD, SCOPE};
+use crate::error::FieldError;
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::AppState;
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{BoxFuture, NewTask, OpCx, OpError, Operation};
+use crate::tasks::{op, Cx, NewTask, OpCx, OpError, Operation, TaskOp};
 use conf::{DhcpConf, HostEntry, SubnetConfig};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,10 +53,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     vec![
-        Arc::new(ConfigOp(svc.clone())),
-        Arc::new(AddHostOp(svc.clone())),
-        Arc::new(DeleteHostOp(svc.clone())),
-        Arc::new(ServiceOp(svc.clone())),
+        op(ConfigOp(svc.clone())),
+        op(AddHostOp(svc.clone())),
+        op(DeleteHostOp(svc.clone())),
+        op(ServiceOp(svc.clone())),
     ]
 }
 
@@ -107,7 +108,11 @@ pub async fn listen_ifnames(
 
 /// Sets `config/listen_ifnames`, refreshes the service so the property is in its running
 /// snapshot, and restarts a running server: its method reads the property only at start.
-pub async fn set_listen(svc: &NetworkServices, cx: &OpCx, value: PropValue) -> Result<(), OpError> {
+pub async fn set_listen<E: Carries>(
+    svc: &NetworkServices,
+    cx: &Cx<'_, E>,
+    value: PropValue,
+) -> Result<(), OpError> {
     smf::setprop(
         &cx.runner,
         &svc.settings.dhcp_service,
@@ -134,16 +139,16 @@ pub fn listen_value(ifnames: &[String]) -> Result<PropValue, OpError> {
 }
 
 /// Makes the service listen on exactly `interface`; returns whether it changed.
-pub async fn ensure_listen(
+pub async fn ensure_listen<E: Carries>(
     svc: &NetworkServices,
-    cx: &OpCx,
+    cx: &Cx<'_, E>,
     interface: &LinkName,
 ) -> Result<bool, OpError> {
     let now = listen_ifnames(svc, &cx.runner).await?;
     if now == [interface.to_string()] {
         return Ok(false);
     }
-    cx.will_make(&Made::ListenIfnames { previous: now }).await?;
+    journal::will_make(cx, Entry::ListenIfnames { previous: now }).await?;
     let v: SmfString = interface
         .as_str()
         .parse()
@@ -173,7 +178,15 @@ async fn check_not_in_maintenance(svc: &NetworkServices, cx: &OpCx) -> Result<()
 
 /// Restarts the DHCP server when it is running, so dhcpd reads its configuration again (a
 /// refresh would not: see the module doc), and says so in the task output.
-pub async fn restart_if_running(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
+pub async fn restart_if_running<E: Carries>(
+    svc: &NetworkServices,
+    cx: &Cx<'_, E>,
+) -> Result<(), OpError> {
+    restart(svc, cx).await
+}
+
+/// [`restart_if_running`], for a task whose journal holds no network entries.
+async fn restart(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
     let fmri = &svc.settings.dhcp_service;
     match service_state(svc, &cx.runner).await? {
         Some(ServiceState::Online | ServiceState::Degraded) => {
@@ -189,9 +202,9 @@ pub async fn restart_if_running(svc: &NetworkServices, cx: &OpCx) -> Result<(), 
 
 /// Writes `conf` atomically (see the module doc). Returns false when the file already had
 /// exactly this text.
-pub async fn apply(
+pub async fn apply<E: Carries>(
     svc: &NetworkServices,
-    cx: &OpCx,
+    cx: &Cx<'_, E>,
     conf: &Loaded<DhcpConf>,
 ) -> Result<bool, OpError> {
     let file = &conf.file;
@@ -356,21 +369,21 @@ pub fn subnet_config(
     start: Ipv4Addr,
     end: Ipv4Addr,
     dns: Vec<Ipv4Addr>,
-) -> Result<SubnetConfig, ApiError> {
+) -> Result<SubnetConfig, FieldError> {
     for (field, a) in [
         ("router", router),
         ("range_start", start),
         ("range_end", end),
     ] {
         if !usable_in(net, a) {
-            return Err(ApiError::invalid(
+            return Err(FieldError::new(
                 field,
                 format!("{field}: {a} is not a usable host address of {net}"),
             ));
         }
     }
     if u32::from(start) > u32::from(end) {
-        return Err(ApiError::invalid(
+        return Err(FieldError::new(
             "range_end",
             "range_end must not come before range_start",
         ));
@@ -384,16 +397,17 @@ pub fn subnet_config(
 }
 
 impl DhcpConfigRequest {
-    pub fn validate(&self) -> Result<(SubnetConfig, Option<LinkName>), ApiError> {
+    /// The task's parameters: the subnet's declaration and the interface to listen on.
+    pub fn validate(&self) -> Result<ConfigParams, FieldError> {
         let addr = validate::ipv4("subnet", &self.subnet)?;
         let mask: illumos::net::Ipv4Netmask = self
             .netmask
             .parse()
-            .map_err(|e| ApiError::invalid("netmask", format!("netmask: {e}")))?;
+            .map_err(|e| FieldError::new("netmask", format!("netmask: {e}")))?;
         let net = Ipv4Cidr::new(addr, mask.prefix())
             .and_then(Ipv4Net::try_from)
             .map_err(|_| {
-                ApiError::invalid(
+                FieldError::new(
                     "subnet",
                     format!(
                         "subnet: {addr} is not the network address of a /{} subnet",
@@ -415,16 +429,23 @@ impl DhcpConfigRequest {
                 }
             }
             if dns.len() > 8 {
-                return Err(ApiError::invalid("dns", "dns: at most 8 servers"));
+                return Err(FieldError::new("dns", "dns: at most 8 servers"));
             }
         }
         let cfg = subnet_config(net, router, start, end, dns)?;
-        let listen = self
+        let listen_interface = self
             .listen_interface
             .as_deref()
             .map(|l| validate::link("listen_interface", l))
             .transpose()?;
-        Ok((cfg, listen))
+        Ok(ConfigParams {
+            subnet: net,
+            router,
+            range_start: start,
+            range_end: end,
+            dns: cfg.dns,
+            listen_interface,
+        })
     }
 }
 
@@ -438,9 +459,9 @@ async fn put_config(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<DhcpConfigRequest>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
-    let (cfg, listen) = req.validate()?;
+    let spec = req.validate()?;
     read_for_api(&app).await?;
-    if let Some(l) = &listen {
+    if let Some(l) = &spec.listen_interface {
         let known = illumos::ipadm::show_if(&app.network.runner, Some(l))
             .await
             .map_err(ApiError::host)?;
@@ -451,20 +472,12 @@ async fn put_config(
             ));
         }
     }
-    let (start, end) = cfg.range.expect("validated");
     let task = app
         .tasks
         .enqueue(
             NewTask::new(CONFIG, SCOPE)
                 .lock(LOCK_DHCPD)
-                .metadata(json!({
-                    "subnet": cfg.net.to_string(),
-                    "router": cfg.router.map(|r| r.to_string()),
-                    "range_start": start.to_string(),
-                    "range_end": end.to_string(),
-                    "dns": cfg.dns.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "listen_interface": listen.as_ref().map(LinkName::as_str),
-                }))
+                .metadata(super::metadata(&spec)?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -491,7 +504,7 @@ pub struct DhcpHostList {
     pub config_path: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddHostRequest {
     /// Unique: 1 to 63 letters, digits, `-`, `_`, `.`.
@@ -500,6 +513,49 @@ pub struct AddHostRequest {
     pub mac: String,
     /// Inside a configured subnet, not its network or broadcast address. Unique.
     pub ip: String,
+}
+
+impl AddHostRequest {
+    pub fn validate(&self) -> Result<AddHostParams, FieldError> {
+        Ok(AddHostParams {
+            hostname: HostName::new("hostname", &self.hostname)?,
+            mac: validate::mac("mac", &self.mac)?,
+            ip: validate::ipv4("ip", &self.ip)?,
+        })
+    }
+}
+
+/// A DHCP host declaration's name, validated (see [`validate::hostname`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostName(String);
+
+impl HostName {
+    pub fn new(field: &str, s: &str) -> Result<HostName, FieldError> {
+        validate::hostname(field, s).map(HostName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for HostName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for HostName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        HostName::new("hostname", &s).map_err(|e| serde::de::Error::custom(e.message))
+    }
 }
 
 /// Host reservations (MAC to fixed address).
@@ -525,16 +581,36 @@ async fn list_hosts(
     }))
 }
 
-fn check_host(conf: &DhcpConf, host: &HostEntry) -> Result<(), ApiError> {
-    let ip = host.ip.expect("validated host has an address");
+/// Why a host reservation cannot be added: a value refused (400) or a clash (409).
+#[derive(Debug, thiserror::Error)]
+pub enum HostRefused {
+    #[error("{}", .0.message)]
+    Field(FieldError),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<HostRefused> for ApiError {
+    fn from(e: HostRefused) -> Self {
+        match e {
+            HostRefused::Field(f) => f.into(),
+            HostRefused::Conflict(c) => ApiError::conflict(c),
+        }
+    }
+}
+
+/// The address must be usable in a configured subnet, and nothing may already use the name,
+/// MAC or address.
+fn check_host(conf: &DhcpConf, host: &AddHostParams) -> Result<(), HostRefused> {
+    let ip = host.ip;
     if !conf.subnets().any(|s| usable_in(s.net(), ip)) {
-        return Err(ApiError::invalid(
+        return Err(HostRefused::Field(FieldError::new(
             "ip",
             format!("ip: {ip} is not a usable address of any configured DHCP subnet"),
-        ));
+        )));
     }
-    if let Some(c) = host_conflict(conf, host) {
-        return Err(ApiError::conflict(c));
+    if let Some(c) = host_conflict(conf, &host.entry()) {
+        return Err(HostRefused::Conflict(c));
     }
     Ok(())
 }
@@ -550,18 +626,14 @@ async fn add_host(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<AddHostRequest>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
-    let host = HostEntry {
-        name: validate::hostname("hostname", &req.hostname)?,
-        mac: Some(validate::mac("mac", &req.mac)?),
-        ip: Some(validate::ipv4("ip", &req.ip)?),
-    };
+    let host = req.validate()?;
     let (conf, _) = read_for_api(&app).await?;
     check_host(&conf, &host)?;
     let id = uuid::Uuid::new_v4().to_string();
     let claims = [
-        ("$.hostname", host.name.clone()),
-        ("$.mac", host.mac.map(|m| m.to_string()).unwrap_or_default()),
-        ("$.ip", host.ip.map(|i| i.to_string()).unwrap_or_default()),
+        ("$.hostname", host.hostname.to_string()),
+        ("$.mac", host.mac.to_string()),
+        ("$.ip", host.ip.to_string()),
     ];
     let made = app
         .tasks
@@ -569,11 +641,7 @@ async fn add_host(
             vec![NewTask::new(ADD_HOST, SCOPE)
                 .with_id(id.clone())
                 .lock(LOCK_DHCPD)
-                .metadata(json!({
-                    "hostname": host.name,
-                    "mac": host.mac.map(|m| m.to_string()),
-                    "ip": host.ip.map(|i| i.to_string()),
-                }))
+                .metadata(super::metadata(&host)?)
                 .created_by(Some(caller.name))],
             // The file shows only what has been written: an add still queued claims its
             // name, MAC and address too.
@@ -592,7 +660,10 @@ async fn add_host(
     let task = &made[0];
     Ok((
         StatusCode::ACCEPTED,
-        Json(accepted(task, &format!("DHCP host {} queued", host.name))),
+        Json(accepted(
+            task,
+            &format!("DHCP host {} queued", host.hostname),
+        )),
     ))
 }
 
@@ -605,9 +676,9 @@ async fn delete_host(
     State(app): State<AppState>,
     Path(hostname): Path<String>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
-    let name = validate::hostname("hostname", &hostname)?;
+    let name = HostName::new("hostname", &hostname)?;
     let (conf, _) = read_for_api(&app).await?;
-    if !conf.hosts().iter().any(|h| h.name == name) {
+    if !conf.hosts().iter().any(|h| h.name == name.as_str()) {
         return Err(ApiError::not_found(format!("no DHCP host entry {name}")));
     }
     let task = app
@@ -615,7 +686,9 @@ async fn delete_host(
         .enqueue(
             NewTask::new(DELETE_HOST, SCOPE)
                 .lock(LOCK_DHCPD)
-                .metadata(json!({"hostname": name}))
+                .metadata(super::metadata(&DeleteHostParams {
+                    hostname: name.clone(),
+                })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -699,7 +772,7 @@ async fn put_status(
         .enqueue(
             NewTask::new(SERVICE, SCOPE)
                 .lock(LOCK_DHCPD)
-                .metadata(json!({"action": req.action}))
+                .metadata(super::metadata(&ServiceParams { action: req.action })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
@@ -747,147 +820,137 @@ const ADD_HOST: &str = "network_dhcp_host_add";
 const DELETE_HOST: &str = "network_dhcp_host_delete";
 const SERVICE: &str = "network_dhcp_service";
 
-fn bad_params(e: impl std::fmt::Display) -> OpError {
-    OpError::failed(format!("invalid task parameters: {e}"))
+/// `network_dhcp_config`: the subnet declaration (validated as a whole by the request) and
+/// the interface to listen on.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConfigParams {
+    pub subnet: Ipv4Net,
+    pub router: Ipv4Addr,
+    pub range_start: Ipv4Addr,
+    pub range_end: Ipv4Addr,
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    pub listen_interface: Option<LinkName>,
 }
 
-#[derive(Deserialize)]
-struct ConfigParams {
-    subnet: String,
-    router: String,
-    range_start: String,
-    range_end: String,
-    #[serde(default)]
-    dns: Vec<String>,
-    listen_interface: Option<String>,
+impl ConfigParams {
+    fn subnet_config(&self) -> SubnetConfig {
+        SubnetConfig {
+            net: self.subnet,
+            router: Some(self.router),
+            range: Some((self.range_start, self.range_end)),
+            dns: self.dns.clone(),
+        }
+    }
 }
 
 struct ConfigOp(Arc<NetworkServices>);
 
-impl Operation for ConfigOp {
+impl TaskOp for ConfigOp {
+    type Params = ConfigParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         CONFIG
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: ConfigParams = cx.params()?;
-            let net: Ipv4Net = p.subnet.parse().map_err(bad_params)?;
-            let ip = |s: &str| s.parse::<Ipv4Addr>().map_err(bad_params);
-            let dns = p.dns.iter().map(|d| ip(d)).collect::<Result<Vec<_>, _>>()?;
-            let cfg = subnet_config(
-                net,
-                ip(&p.router)?,
-                ip(&p.range_start)?,
-                ip(&p.range_end)?,
-                dns,
-            )
-            .map_err(|e| bad_params(e.message))?;
-            let mut conf = read_conf(&self.0, &cx.runner).await?;
-            conf.upsert_subnet(&cfg);
-            cx.progress(30, "writing dhcpd.conf").await?;
-            let wrote = apply(&self.0, cx, &conf).await?;
-            let mut listen_changed = false;
-            if let Some(l) = &p.listen_interface {
-                let l: LinkName = l.parse().map_err(bad_params)?;
-                cx.progress(70, &format!("listening on {l}")).await?;
-                listen_changed = ensure_listen(&self.0, cx, &l).await?;
-            }
-            Ok(Some(
-                json!({"config_changed": wrote, "listen_changed": listen_changed}),
-            ))
-        })
+    async fn run(&self, cx: &Cx<'_, Entry>, p: ConfigParams) -> Result<Option<Value>, OpError> {
+        let mut conf = read_conf(&self.0, &cx.runner).await?;
+        conf.upsert_subnet(&p.subnet_config());
+        cx.progress(30, "writing dhcpd.conf").await?;
+        let wrote = apply(&self.0, cx, &conf).await?;
+        let mut listen_changed = false;
+        if let Some(l) = &p.listen_interface {
+            cx.progress(70, &format!("listening on {l}")).await?;
+            listen_changed = ensure_listen(&self.0, cx, l).await?;
+        }
+        Ok(Some(
+            json!({"config_changed": wrote, "listen_changed": listen_changed}),
+        ))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
+    journal::undo_by_journal!(ConfigParams);
+}
+
+/// `network_dhcp_host_add`: a reservation, validated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddHostParams {
+    pub hostname: HostName,
+    pub mac: Mac,
+    pub ip: Ipv4Addr,
+}
+
+impl AddHostParams {
+    fn entry(&self) -> HostEntry {
+        HostEntry {
+            name: self.hostname.to_string(),
+            mac: Some(self.mac),
+            ip: Some(self.ip),
+        }
     }
 }
 
-#[derive(Deserialize)]
-struct HostParams {
-    hostname: String,
-    #[serde(default)]
-    mac: Option<String>,
-    #[serde(default)]
-    ip: Option<String>,
+/// `network_dhcp_host_delete`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteHostParams {
+    pub hostname: HostName,
 }
 
 struct AddHostOp(Arc<NetworkServices>);
 
-impl Operation for AddHostOp {
+impl TaskOp for AddHostOp {
+    type Params = AddHostParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         ADD_HOST
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: HostParams = cx.params()?;
-            let host = HostEntry {
-                name: validate::hostname("hostname", &p.hostname)
-                    .map_err(|e| bad_params(e.message))?,
-                mac: Some(
-                    p.mac
-                        .as_deref()
-                        .unwrap_or_default()
-                        .parse()
-                        .map_err(bad_params)?,
-                ),
-                ip: Some(
-                    p.ip.as_deref()
-                        .unwrap_or_default()
-                        .parse()
-                        .map_err(bad_params)?,
-                ),
-            };
-            let mut conf = read_conf(&self.0, &cx.runner).await?;
-            // Checked again under the lock: another task may have taken the name meanwhile.
-            check_host(&conf, &host).map_err(|e| OpError::failed(e.message))?;
-            conf.add_host(host.clone());
-            cx.progress(30, "writing dhcpd.conf").await?;
-            apply(&self.0, cx, &conf).await?;
-            Ok(Some(json!({
-                "hostname": host.name,
-                "mac": host.mac.map(|m| m.to_string()),
-                "ip": host.ip.map(|i| i.to_string()),
-            })))
-        })
+    async fn run(&self, cx: &Cx<'_, Entry>, p: AddHostParams) -> Result<Option<Value>, OpError> {
+        let mut conf = read_conf(&self.0, &cx.runner).await?;
+        // Checked again under the lock: another task may have taken the name meanwhile.
+        check_host(&conf, &p).map_err(|e| OpError::failed(e.to_string()))?;
+        conf.add_host(p.entry());
+        cx.progress(30, "writing dhcpd.conf").await?;
+        apply(&self.0, cx, &conf).await?;
+        Ok(Some(json!({
+            "hostname": p.hostname,
+            "mac": p.mac.to_string(),
+            "ip": p.ip.to_string(),
+        })))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
-    }
+    journal::undo_by_journal!(AddHostParams);
 }
 
 struct DeleteHostOp(Arc<NetworkServices>);
 
-impl Operation for DeleteHostOp {
+impl TaskOp for DeleteHostOp {
+    type Params = DeleteHostParams;
+    type Entry = Entry;
+
     fn name(&self) -> &'static str {
         DELETE_HOST
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: HostParams = cx.params()?;
-            let mut conf = read_conf(&self.0, &cx.runner).await?;
-            if !conf.remove_host(&p.hostname) {
-                cx.note(&format!("no host entry {}: already gone", p.hostname));
-                return Ok(Some(json!({"removed": false})));
-            }
-            cx.progress(30, "writing dhcpd.conf").await?;
-            apply(&self.0, cx, &conf).await?;
-            Ok(Some(json!({"removed": true})))
-        })
+    async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteHostParams) -> Result<Option<Value>, OpError> {
+        let mut conf = read_conf(&self.0, &cx.runner).await?;
+        if !conf.remove_host(p.hostname.as_str()) {
+            cx.note(&format!("no host entry {}: already gone", p.hostname));
+            return Ok(Some(json!({"removed": false})));
+        }
+        cx.progress(30, "writing dhcpd.conf").await?;
+        apply(&self.0, cx, &conf).await?;
+        Ok(Some(json!({"removed": true})))
     }
 
-    fn undo<'a>(&'a self, cx: &'a OpCx, j: Vec<Value>) -> BoxFuture<'a, Result<(), OpError>> {
-        Box::pin(journal::undo(&self.0, cx, j))
-    }
+    journal::undo_by_journal!(DeleteHostParams);
 }
 
-#[derive(Deserialize)]
-struct ServiceParams {
-    action: ServiceAction,
+/// `network_dhcp_service`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServiceParams {
+    pub action: ServiceAction,
 }
 
 struct ServiceOp(Arc<NetworkServices>);
@@ -913,36 +976,36 @@ pub async fn stop(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
     .map_err(OpError::from)
 }
 
-impl Operation for ServiceOp {
+impl TaskOp for ServiceOp {
+    type Params = ServiceParams;
+    type Entry = ();
+
     fn name(&self) -> &'static str {
         SERVICE
     }
 
-    fn run<'a>(&'a self, cx: &'a OpCx) -> BoxFuture<'a, Result<Option<Value>, OpError>> {
-        Box::pin(async move {
-            let p: ServiceParams = cx.params()?;
-            let svc = &self.0;
-            cx.progress(20, p.action.as_str()).await?;
-            match p.action {
-                ServiceAction::Start => start(svc, cx).await?,
-                ServiceAction::Stop => stop(svc, cx).await?,
-                // The spec's "reload configuration": the refresh takes the service's
-                // properties, and only a restart makes dhcpd read its file (module doc).
-                ServiceAction::Refresh => {
-                    smf::refresh(&cx.runner, &svc.settings.dhcp_service).await?;
-                    restart_if_running(svc, cx).await?;
-                    check_not_in_maintenance(svc, cx).await?;
-                }
-                ServiceAction::Restart => {
-                    stop(svc, cx).await?;
-                    start(svc, cx).await?;
-                }
+    async fn run(&self, cx: &Cx<'_, ()>, p: ServiceParams) -> Result<Option<Value>, OpError> {
+        let svc = &self.0;
+        cx.progress(20, p.action.as_str()).await?;
+        match p.action {
+            ServiceAction::Start => start(svc, cx).await?,
+            ServiceAction::Stop => stop(svc, cx).await?,
+            // The spec's "reload configuration": the refresh takes the service's
+            // properties, and only a restart makes dhcpd read its file (module doc).
+            ServiceAction::Refresh => {
+                smf::refresh(&cx.runner, &svc.settings.dhcp_service).await?;
+                restart(svc, cx).await?;
+                check_not_in_maintenance(svc, cx).await?;
             }
-            let state = service_state(svc, &cx.runner).await?;
-            Ok(Some(
-                json!({"state": state.map_or("absent", |s| s.as_str())}),
-            ))
-        })
+            ServiceAction::Restart => {
+                stop(svc, cx).await?;
+                start(svc, cx).await?;
+            }
+        }
+        let state = service_state(svc, &cx.runner).await?;
+        Ok(Some(
+            json!({"state": state.map_or("absent", |s| s.as_str())}),
+        ))
     }
 }
 
@@ -962,10 +1025,13 @@ mod tests {
 
     #[test]
     fn the_spec_example_validates() {
-        let (cfg, listen) = req(spec_example()).validate().unwrap();
-        assert_eq!(cfg.net.to_string(), "10.190.190.0/24");
-        assert_eq!(cfg.dns.len(), 2);
-        assert_eq!(listen.unwrap().as_str(), "provision_interconnect0");
+        let spec = req(spec_example()).validate().unwrap();
+        assert_eq!(spec.subnet.to_string(), "10.190.190.0/24");
+        assert_eq!(spec.dns.len(), 2);
+        assert_eq!(
+            spec.listen_interface.unwrap().as_str(),
+            "provision_interconnect0"
+        );
     }
 
     #[test]
@@ -983,7 +1049,7 @@ mod tests {
             let mut body = spec_example();
             body[k] = json!(v);
             let e = req(body).validate().unwrap_err();
-            assert_eq!(e.field.as_deref(), Some(field), "{k}={v}");
+            assert_eq!(e.field, field, "{k}={v}");
         }
     }
 
@@ -1014,7 +1080,83 @@ mod tests {
                 .contains("hostname")
         );
         assert!(host_conflict(&conf, &h("b", "02:08:20:00:00:02", "10.0.0.6")).is_none());
-        assert!(check_host(&conf, &h("b", "02:08:20:00:00:02", "10.0.1.6")).is_err());
-        assert!(check_host(&conf, &h("b", "02:08:20:00:00:02", "10.0.0.255")).is_err());
+        let add = |ip: &str| AddHostParams {
+            hostname: HostName::new("hostname", "b").unwrap(),
+            mac: "02:08:20:00:00:02".parse().unwrap(),
+            ip: ip.parse().unwrap(),
+        };
+        assert!(matches!(
+            check_host(&conf, &add("10.0.1.6")),
+            Err(HostRefused::Field(f)) if f.field == "ip"
+        ));
+        assert!(check_host(&conf, &add("10.0.0.255")).is_err());
+        assert!(matches!(
+            check_host(&conf, &add("10.0.0.5")),
+            Err(HostRefused::Conflict(c)) if c.contains("IP address")
+        ));
+        assert!(check_host(&conf, &add("10.0.0.6")).is_ok());
+    }
+
+    #[test]
+    fn metadata_of_queued_dhcp_tasks_reads_and_keeps_its_shape() {
+        crate::network::assert_same_shape::<ConfigParams>(json!({
+            "subnet": "10.190.190.0/24", "router": "10.190.190.1",
+            "range_start": "10.190.190.10", "range_end": "10.190.190.254",
+            "dns": ["8.8.8.8", "8.8.4.4"], "listen_interface": "provision_interconnect0",
+        }));
+        crate::network::assert_same_shape::<ConfigParams>(json!({
+            "subnet": "10.0.0.0/8", "router": "10.0.0.1", "range_start": "10.0.0.2",
+            "range_end": "10.0.0.3", "dns": [], "listen_interface": null,
+        }));
+        crate::network::assert_same_shape::<AddHostParams>(
+            json!({"hostname": "web-01", "mac": "02:08:20:ab:cd:01", "ip": "10.0.0.5"}),
+        );
+        crate::network::assert_same_shape::<DeleteHostParams>(json!({"hostname": "web-01"}));
+        crate::network::assert_same_shape::<ServiceParams>(json!({"action": "restart"}));
+        for bad in [
+            json!({"hostname": "a;b", "mac": "02:08:20:ab:cd:01", "ip": "10.0.0.5"}),
+            json!({"hostname": "a", "mac": "02:08:20:ab:cd:01", "ip": "10.0.0.5 "}),
+        ] {
+            assert!(
+                serde_json::from_value::<AddHostParams>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_host_request_validates_each_field() {
+        let ok = AddHostRequest {
+            hostname: "web-01".into(),
+            mac: "0208.20AB.CD01".into(),
+            ip: "10.0.0.5".into(),
+        };
+        let p = ok.validate().unwrap();
+        assert_eq!(p.mac.to_string(), "02:08:20:ab:cd:01");
+        for (field, req) in [
+            (
+                "hostname",
+                AddHostRequest {
+                    hostname: "a b".into(),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "mac",
+                AddHostRequest {
+                    mac: "02:08:20:ab:cd".into(),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "ip",
+                AddHostRequest {
+                    ip: "10.0.0.256".into(),
+                    ..ok.clone()
+                },
+            ),
+        ] {
+            assert_eq!(req.validate().unwrap_err().field, field);
+        }
     }
 }
