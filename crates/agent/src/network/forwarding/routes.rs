@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use illumos::ipadm::{self};
+use illumos::ipadm;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -1,195 +1,25 @@
-//! `/provisioning/network/*`: the provisioning network in one idempotent task.
-//!
-//! Setup converges each component (etherstub, host VNIC, host address, NAT through the
-//! default route's interface, forwarding, DHCP subnet and service): it reads the host, changes
-//! only what is missing or different, and reports each component as `created`, `updated` or
-//! `unchanged`. It holds every lock it may need, so two setups run one after the other and the
-//! second finds nothing to do; a setup asked for while one is queued joins that task.
+//! The provisioning network operations: setup (converge each component) and teardown.
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
 use illumos::dladm::{self, CreateVnic, LinkFailure, VnicMac};
 use illumos::ipadm::{self, AddrFilter, IpFailure, ListedAddr};
-use illumos::ipnat::{MapRule, NatProto, NatRule, Portmap, PortmapPorts};
 use illumos::link::LinkName;
-use illumos::net::{AddrObj, Ipv4Cidr};
 use illumos::persistence::Persistence;
 use illumos::smf::{PropValue, ServiceState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::dhcp::{self, conf::SubnetConfig};
-use super::journal::{self, Entry};
-use super::nat;
-use super::settings::ProvisioningNet;
-use super::{
-    forwarding, link_lock, NetworkServices, LOCK_DHCPD, LOCK_FORWARDING, LOCK_IPNAT,
-    LOCK_PROVISIONING, SCOPE,
-};
-use crate::http::auth::{Auth, Operator, Viewer};
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::ApiQuery;
-use crate::http::AppState;
-use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{op, Cx, NewTask, OpError, Operation, RollForward, Task, TaskOp};
+use super::{addrobj, is_provisioning_rule, nat_rules};
+use crate::network::dhcp::{self, conf::SubnetConfig};
+use crate::network::journal::{self, Entry};
+use crate::network::nat;
+use crate::network::settings::ProvisioningNet;
+use crate::network::{forwarding, NetworkServices};
+use crate::tasks::{Cx, OpError, RollForward, TaskOp};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(setup))
-        .routes(routes!(status))
-        .routes(routes!(teardown))
-}
-
-pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
-    vec![op(SetupOp(svc.clone())), op(TeardownOp(svc.clone()))]
-}
-
-const SETUP: &str = "provisioning_network_setup";
-const TEARDOWN: &str = "provisioning_network_teardown";
-
-fn addrobj(p: &ProvisioningNet) -> AddrObj {
-    AddrObj::new(p.host_vnic.clone(), "v4".parse().expect("a valid name"))
-}
-
-/// The two rules setup writes: the portmap for TCP/UDP, then the plain map for the rest.
-pub fn nat_rules(p: &ProvisioningNet, physical: &LinkName) -> [NatRule; 2] {
-    let plain = MapRule {
-        interface: physical.clone(),
-        source: p.subnet.cidr(),
-        target: Ipv4Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 32).expect("valid"),
-        portmap: None,
-    };
-    let portmap = MapRule {
-        portmap: Some(Portmap {
-            proto: NatProto::TcpUdp,
-            ports: PortmapPorts::Auto,
-        }),
-        ..plain.clone()
-    };
-    [NatRule::Map(portmap), NatRule::Map(plain)]
-}
-
-/// Map rules (portmap or plain, to the interface's address) for the provisioning subnet on any
-/// interface: what teardown removes and status looks for.
-fn is_provisioning_rule(p: &ProvisioningNet, r: &NatRule) -> bool {
-    matches!(r, NatRule::Map(m) if m.source == p.subnet.cidr() && m.target.addr().is_unspecified())
-}
-
-/// The configured provisioning network, or a 409 naming the config.yaml key that is wrong.
-fn configured(svc: &NetworkServices) -> Result<&ProvisioningNet, ApiError> {
-    let p = &svc.settings.provisioning;
-    p.consistency()
-        .map_err(|(key, e)| ApiError::conflict(format!("config.yaml {key}: {e}")))?;
-    Ok(p)
-}
-
-fn all_locks(p: &ProvisioningNet, new: NewTask) -> NewTask {
-    new.lock(LOCK_PROVISIONING)
-        .lock(LOCK_IPNAT)
-        .lock(LOCK_DHCPD)
-        .lock(LOCK_FORWARDING)
-        .lock(link_lock(p.etherstub.as_str()))
-        .lock(link_lock(p.host_vnic.as_str()))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Setup.
-
-/// Set up the provisioning network (idempotent). The task's result holds `components` as the
-/// spec shows them and `actions`: `created`, `updated` or `unchanged` per component. A setup
-/// asked for while another is pending or running answers with that task.
-#[utoipa::path(post, path = "/provisioning/network/setup", tag = "provisioning",
-    security(("api_key" = ["operator"])),
-    responses((status = 202, body = SetupAccepted), (status = 409, body = ErrorBody)))]
-async fn setup(
-    Auth(caller): Operator,
-    State(app): State<AppState>,
-) -> Result<(StatusCode, Json<SetupAccepted>), ApiError> {
-    let (task, joined) = queue_setup(&app, &caller.name).await?;
-    let message = if joined {
-        "Provisioning network setup already queued"
-    } else {
-        "Provisioning network setup queued"
-    };
-    let p = configured(&app.network)?;
-    // The interface NAT goes through is the default route's; the task reads it again (and
-    // fails naming the cause when there is none), so here a failed read only leaves it out.
-    let phys = illumos::route::get_default(&app.network.runner)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|r| r.link());
-    let components = SetupComponents {
-        etherstub: p.etherstub.to_string(),
-        host_vnic: p.host_vnic.to_string(),
-        host_ip: p.host_cidr().to_string(),
-        nat_rule: phys.as_ref().map(|l| nat_rules(p, l)[0].to_string()),
-        physical_interface: phys.map(|l| l.to_string()),
-        dhcp_subnet: p.subnet.to_string(),
-        dhcp_range: format!("{} - {}", p.range_start, p.range_end),
-    };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(SetupAccepted {
-            task: accepted(&task, message),
-            components,
-        }),
-    ))
-}
-
-/// The 202 of `POST /provisioning/network/setup`: the task, and what it is going to make (the
-/// names the finished task's `components` show).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SetupAccepted {
-    #[serde(flatten)]
-    pub task: TaskAccepted,
-    pub components: SetupComponents,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SetupComponents {
-    pub etherstub: String,
-    pub host_vnic: String,
-    /// The host's address on the provisioning network, with its prefix.
-    pub host_ip: String,
-    /// The default route's interface; absent when the host has none yet (the task fails then).
-    pub physical_interface: Option<String>,
-    /// The portmap rule the NAT step writes, when the interface is known.
-    pub nat_rule: Option<String>,
-    pub dhcp_subnet: String,
-    /// `first - last` address of the DHCP pool.
-    pub dhcp_range: String,
-}
-
-/// Queues the setup, or finds the one already pending or running (then `true`).
-pub async fn queue_setup(app: &AppState, created_by: &str) -> Result<(Task, bool), ApiError> {
-    let p = configured(&app.network)?;
-    if !p.enabled {
-        return Err(ApiError::conflict(
-            "the provisioning network is disabled (provisioning.network.enabled: false)",
-        ));
-    }
-    let mut slot = app.network.setup_task.lock().await;
-    if let Some(id) = slot.as_ref() {
-        if let Some(t) = app.tasks.get(id).await? {
-            if !t.status.is_terminal() {
-                return Ok((t, true));
-            }
-        }
-    }
-    let task = app
-        .tasks
-        .enqueue(all_locks(p, NewTask::new(SETUP, SCOPE)).created_by(Some(created_by.to_owned())))
-        .await?;
-    *slot = Some(task.id.clone());
-    Ok((task, false))
-}
+pub const SETUP: &str = "provisioning_network_setup";
+pub const TEARDOWN: &str = "provisioning_network_teardown";
 
 #[derive(Clone, Copy)]
 enum Action {
@@ -208,7 +38,7 @@ impl Action {
     }
 }
 
-struct SetupOp(Arc<NetworkServices>);
+pub struct SetupOp(pub Arc<NetworkServices>);
 
 impl SetupOp {
     async fn etherstub(&self, cx: &Cx<'_, Entry>, p: &ProvisioningNet) -> Result<Action, OpError> {
@@ -458,233 +288,6 @@ impl TaskOp for SetupOp {
     journal::undo_by_journal!(NoParams);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Status.
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EtherstubStatus {
-    pub name: String,
-    pub exists: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HostVnicStatus {
-    pub name: String,
-    pub exists: bool,
-    pub ip: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NatComponent {
-    pub configured: bool,
-    pub rule: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DhcpComponent {
-    pub configured: bool,
-    pub service_enabled: bool,
-    pub subnet: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ForwardingComponent {
-    pub global_enabled: bool,
-    /// Interfaces with IPv4 forwarding on.
-    pub interfaces: Vec<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Components {
-    pub etherstub: EtherstubStatus,
-    pub host_vnic: HostVnicStatus,
-    pub nat: NatComponent,
-    pub dhcp: DhcpComponent,
-    pub forwarding: ForwardingComponent,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProvisioningStatus {
-    pub success: bool,
-    /// Every component is in place.
-    pub configured: bool,
-    pub components: Components,
-}
-
-/// The provisioning network's components, read live from the host.
-#[utoipa::path(get, path = "/provisioning/network/status", tag = "provisioning",
-    security(("api_key" = ["viewer"])), responses((status = 200, body = ProvisioningStatus)))]
-async fn status(
-    _: Viewer,
-    State(app): State<AppState>,
-) -> Result<Json<ProvisioningStatus>, ApiError> {
-    read_status(&app.network).await.map(Json)
-}
-
-/// The provisioning network's components, read from the host.
-pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, ApiError> {
-    let p = configured(svc)?;
-    let run = &svc.runner;
-    let etherstub = dladm::etherstub_exists(run, &p.etherstub)
-        .await
-        .map_err(ApiError::host)?;
-    let vnic = dladm::get_vnic(run, &p.host_vnic)
-        .await
-        .map_err(ApiError::host)?;
-    let ip = ipadm::show_addr(run, &AddrFilter::Interface(p.host_vnic.clone()))
-        .await
-        .map_err(ApiError::host)?
-        .into_iter()
-        .find_map(|a| match a.addr {
-            ListedAddr::V4(c) if p.subnet.contains(c.addr()) => Some(c.to_string()),
-            _ => None,
-        });
-    let nat_conf = nat::read_conf(svc, run)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let nat_rule = nat_conf
-        .rules()
-        .map(|(_, r)| r)
-        .find(|r| is_provisioning_rule(p, r) && matches!(r, NatRule::Map(m) if m.portmap.is_some()))
-        .map(ToString::to_string);
-    let dhcp_conf = dhcp::read_conf(svc, run)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let dhcp_configured = dhcp_conf.subnets().any(|s| s.net() == p.subnet);
-    let dhcp_state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
-        .await
-        .map_err(ApiError::host)?
-        .map(|s| s.state);
-    let fwd = forwarding::status(run).await?;
-    let components = Components {
-        etherstub: EtherstubStatus {
-            name: p.etherstub.to_string(),
-            exists: etherstub,
-        },
-        host_vnic: HostVnicStatus {
-            name: p.host_vnic.to_string(),
-            exists: vnic.is_some(),
-            ip,
-        },
-        nat: NatComponent {
-            configured: nat_rule.is_some(),
-            rule: nat_rule,
-        },
-        dhcp: DhcpComponent {
-            configured: dhcp_configured,
-            service_enabled: matches!(
-                dhcp_state,
-                Some(ServiceState::Online | ServiceState::Degraded)
-            ),
-            subnet: p.subnet.to_string(),
-        },
-        forwarding: ForwardingComponent {
-            global_enabled: fwd.global_ipv4_forwarding == "enabled",
-            interfaces: fwd
-                .interfaces
-                .into_iter()
-                .filter(|i| i.ipv4_forwarding == "on")
-                .map(|i| i.name)
-                .collect(),
-        },
-    };
-    let configured = components.etherstub.exists
-        && components.host_vnic.exists
-        && components.host_vnic.ip.is_some()
-        && components.nat.configured
-        && components.dhcp.configured
-        && components.dhcp.service_enabled
-        && components.forwarding.global_enabled;
-    Ok(ProvisioningStatus {
-        success: true,
-        configured,
-        components,
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Teardown.
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TeardownQuery {
-    /// Tear down even while zones have NICs on the provisioning etherstub (their VNICs are
-    /// deleted when no running zone holds them).
-    pub force: Option<bool>,
-}
-
-/// What still uses the etherstub: VNICs over it other than the host VNIC, and zones whose
-/// configuration puts a NIC on it (`global-nic`), by name.
-async fn users(svc: &NetworkServices, run: &illumos::Runner) -> Result<Vec<String>, ApiError> {
-    let p = &svc.settings.provisioning;
-    let mut out = Vec::new();
-    for v in dladm::show_vnics(run).await.map_err(ApiError::host)?.iter() {
-        if v.over == p.etherstub && v.link != p.host_vnic {
-            out.push(match &v.zone {
-                Some(z) => format!("VNIC {} (zone {z})", v.link),
-                None => format!("VNIC {}", v.link),
-            });
-        }
-    }
-    let zones = illumos::zoneadm::list(run).await.map_err(ApiError::host)?;
-    for z in zones.iter().filter(|z| z.name != "global") {
-        let Ok(name) = z.name.parse::<illumos::names::ZoneName>() else {
-            continue;
-        };
-        let Some(cfg) = illumos::zonecfg::export(run, &name)
-            .await
-            .map_err(ApiError::host)?
-        else {
-            continue;
-        };
-        if cfg
-            .nets
-            .iter()
-            .any(|n| n.get("global-nic") == Some(p.etherstub.as_str()))
-        {
-            out.push(format!("zone {}", z.name));
-        }
-    }
-    Ok(out)
-}
-
-/// Remove what setup made: the DHCP service is stopped and the provisioning subnet (with the
-/// host entries in it) removed, the NAT rules removed, the host address, VNIC and etherstub
-/// deleted. IP forwarding is left as it is. 409 while zones have NICs on the etherstub, unless
-/// `force=true`.
-#[utoipa::path(delete, path = "/provisioning/network/teardown", tag = "provisioning",
-    params(TeardownQuery), security(("api_key" = ["operator"])),
-    responses((status = 202, body = TaskAccepted), (status = 409, body = ErrorBody)))]
-async fn teardown(
-    Auth(caller): Operator,
-    State(app): State<AppState>,
-    ApiQuery(q): ApiQuery<TeardownQuery>,
-) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
-    let force = q.force.unwrap_or(false);
-    configured(&app.network)?;
-    let users = users(&app.network, &app.network.runner).await?;
-    if !users.is_empty() && !force {
-        return Err(ApiError::conflict(format!(
-            "the provisioning etherstub is still in use by {}; use force=true to tear down anyway",
-            users.join(", ")
-        )));
-    }
-    let p = &app.network.settings.provisioning;
-    let task = app
-        .tasks
-        .enqueue(
-            all_locks(p, NewTask::new(TEARDOWN, SCOPE))
-                .metadata(super::metadata(&TeardownParams { force })?)
-                .created_by(Some(caller.name)),
-        )
-        .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(accepted(&task, "Provisioning network teardown queued")),
-    ))
-}
-
 /// `provisioning_network_teardown`; `force` also deletes the VNICs of zones on the etherstub.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TeardownParams {
@@ -692,7 +295,7 @@ pub struct TeardownParams {
     pub force: bool,
 }
 
-struct TeardownOp(Arc<NetworkServices>);
+pub struct TeardownOp(pub Arc<NetworkServices>);
 
 impl TaskOp for TeardownOp {
     type Params = TeardownParams;
