@@ -10,7 +10,8 @@ use utoipa_axum::routes;
 use super::ops::{self, DeleteEtherstub, DeleteVnic};
 use super::request::{path_link, CreateEtherstubRequest, CreateVnicRequest, ForceQuery, VnicQuery};
 use super::view::{
-    etherstubs, link_exists, EtherstubDetail, EtherstubList, VnicDetail, VnicInfo, VnicList,
+    etherstub, etherstubs, link_exists, EtherstubDetail, EtherstubList, VnicDetail, VnicInfo,
+    VnicList,
 };
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
@@ -54,11 +55,7 @@ async fn get_etherstub(
     Path(name): Path<String>,
 ) -> Result<Json<EtherstubDetail>, ApiError> {
     let name = path_link(&name)?;
-    let etherstub = etherstubs(&app)
-        .await?
-        .into_iter()
-        .find(|s| s.name == name.as_str())
-        .ok_or_else(|| ApiError::not_found(format!("no etherstub {name}")))?;
+    let etherstub = etherstub(&app, &name).await?;
     Ok(Json(EtherstubDetail {
         success: true,
         etherstub,
@@ -114,11 +111,7 @@ async fn delete_etherstub(
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let name = path_link(&name)?;
     let force = q.force.unwrap_or(false);
-    let stub = etherstubs(&app)
-        .await?
-        .into_iter()
-        .find(|s| s.name == name.as_str())
-        .ok_or_else(|| ApiError::not_found(format!("no etherstub {name}")))?;
+    let stub = etherstub(&app, &name).await?;
     if !stub.vnics.is_empty() && !force {
         return Err(ApiError::conflict(format!(
             "etherstub {name} still has VNICs: {}; delete them first or use force=true",

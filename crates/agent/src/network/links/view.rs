@@ -99,3 +99,12 @@ pub async fn link_exists(app: &AppState, name: &LinkName) -> Result<bool, ApiErr
         .map_err(ApiError::host)?
         .is_some())
 }
+
+/// One etherstub, or a 404.
+pub async fn etherstub(app: &AppState, name: &LinkName) -> Result<EtherstubInfo, ApiError> {
+    etherstubs(app)
+        .await?
+        .into_iter()
+        .find(|s| s.name == name.as_str())
+        .ok_or_else(|| ApiError::not_found(format!("no etherstub {name}")))
+}
