@@ -60,7 +60,8 @@ impl<T> std::ops::DerefMut for Loaded<T> {
 /// (or removes the file if there was none).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Replaced {
-    pub path: String,
+    #[serde(with = "super::serde_text")]
+    pub path: ConfPath,
     pub existed: bool,
 }
 
@@ -199,7 +200,7 @@ impl ConfFile {
             self.keep_backup_direct()?
         };
         Ok(Replaced {
-            path: self.illumos.to_string(),
+            path: self.illumos.clone(),
             existed,
         })
     }

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
+use illumos::link::LinkName;
+use illumos::net::AddrObj;
 use illumos::persistence::Persistence;
 use illumos::smf::{Fmri, Wait};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::conffile::{ConfFile, Replaced};
 use super::NetworkServices;
-use crate::tasks::{OpCx, OpError};
+use crate::tasks::{Cx, OpError};
 
 /// Which service reads a replaced config file, so an undo can make it read the old one again.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -20,38 +21,42 @@ pub enum Reader {
     Dhcpd,
 }
 
+/// What a network operation is about to make, journalled before it makes it. Names are typed:
+/// an entry is written as the tool's text and one that does not read back fails the undo.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Made {
+pub enum Entry {
     Etherstub {
-        name: String,
+        name: LinkName,
     },
     Vnic {
-        name: String,
+        name: LinkName,
     },
     Interface {
-        name: String,
+        name: LinkName,
     },
     Address {
-        addrobj: String,
+        #[serde(with = "super::serde_text")]
+        addrobj: AddrObj,
     },
     ConfigFile {
         file: Replaced,
         reader: Reader,
     },
     ServiceEnabled {
-        fmri: String,
+        fmri: Fmri,
     },
     GlobalForwarding {
         was_enabled: bool,
     },
     /// `was_persistent`: the stored value before, `None` when there was none (reset).
     IfForwarding {
-        interface: String,
+        interface: LinkName,
         was_on: bool,
         #[serde(default)]
         was_persistent: Option<bool>,
     },
+    /// The service's `config/listen_ifnames` before, as `svcprop` showed it.
     ListenIfnames {
         previous: Vec<String>,
     },
@@ -60,41 +65,67 @@ pub enum Made {
     TeardownBegun,
 }
 
+/// A journal that can carry network entries: the network operations' own ([`Entry`]), or
+/// another area's enum with a variant for them (provisioning's), so the functions that
+/// journal can be shared.
+pub trait Carries: From<Entry> + Serialize + Send + Sync {}
+
+impl<E: From<Entry> + Serialize + Send + Sync> Carries for E {}
+
+/// Journals `entry` in `cx`'s own entry type.
+pub async fn will_make<E: Carries>(cx: &Cx<'_, E>, entry: Entry) -> Result<(), OpError> {
+    cx.will_make(&E::from(entry)).await
+}
+
+/// The `undo` of a network operation whose service is `self.0`: replay its journal (inside
+/// `impl TaskOp`, with the operation's parameter type).
+macro_rules! undo_by_journal {
+    ($params:ty) => {
+        async fn undo(
+            &self,
+            cx: &$crate::tasks::Cx<'_, $crate::network::journal::Entry>,
+            _params: $params,
+            journal: Vec<$crate::network::journal::Entry>,
+        ) -> Result<(), $crate::tasks::OpError> {
+            $crate::network::journal::undo(&self.0, cx, journal).await
+        }
+    };
+}
+pub(crate) use undo_by_journal;
+
 /// Journals that `file` is about to be replaced (its current version kept as the backup), then
 /// writes `text` to the temp file beside it and returns that for the caller to check. The entry
 /// comes first so that a failure or crash at any later point, even before the temp file is
 /// renamed into place, is undone by restoring the backup, which also removes the temp file.
-pub async fn stage_file(
-    cx: &OpCx,
+pub async fn stage_file<E: Carries>(
+    cx: &Cx<'_, E>,
     file: &ConfFile,
     text: &str,
     reader: Reader,
 ) -> Result<ConfFile, OpError> {
     let replaced = file.keep_backup(&cx.runner).await?;
-    cx.will_make(&Made::ConfigFile {
-        file: replaced,
-        reader,
-    })
+    will_make(
+        cx,
+        Entry::ConfigFile {
+            file: replaced,
+            reader,
+        },
+    )
     .await?;
     file.write_temp(text)
 }
 
 /// Replays `journal` (newest first). Every step is tried; the first failure is returned.
-pub async fn undo(
+pub async fn undo<E: Carries>(
     svc: &Arc<NetworkServices>,
-    cx: &OpCx,
-    journal: Vec<Value>,
+    cx: &Cx<'_, E>,
+    journal: Vec<Entry>,
 ) -> Result<(), OpError> {
     let mut first: Option<OpError> = None;
-    for entry in journal {
-        let made: Made = match serde_json::from_value(entry) {
-            Ok(m) => m,
-            Err(e) => {
-                first.get_or_insert(e.into());
-                continue;
-            }
-        };
-        cx.note(&format!("undo: {made:?}"));
+    for made in journal {
+        // The entry as journalled (its data, not its Debug form).
+        let text = serde_json::to_string(&made).unwrap_or_default();
+        cx.note(&format!("undo: {text}"));
         if let Err(e) = undo_one(svc, cx, &made).await {
             cx.note(&format!("undo failed: {e}"));
             first.get_or_insert(e);
@@ -104,69 +135,60 @@ pub async fn undo(
     first.map_or(Ok(()), Err)
 }
 
-fn parse<T: std::str::FromStr>(s: &str) -> Result<T, OpError>
-where
-    T::Err: std::fmt::Display,
-{
-    s.parse()
-        .map_err(|e: T::Err| OpError::failed(format!("bad journal entry {s:?}: {e}")))
-}
-
-async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<(), OpError> {
+async fn undo_one<E: Carries>(
+    svc: &Arc<NetworkServices>,
+    cx: &Cx<'_, E>,
+    made: &Entry,
+) -> Result<(), OpError> {
     use illumos::dladm::LinkFailure;
     use illumos::ipadm::IpFailure;
     let run = &cx.runner;
     match made {
-        Made::Etherstub { name } => {
-            match illumos::dladm::delete_etherstub(run, &parse(name)?, Persistence::Persistent)
-                .await
-            {
+        Entry::Etherstub { name } => {
+            match illumos::dladm::delete_etherstub(run, name, Persistence::Persistent).await {
                 Ok(()) => Ok(()),
                 Err(e) if matches!(e.kind, LinkFailure::NotFound) => Ok(()),
                 Err(e) => Err(OpError::from(e)),
             }
         }
-        Made::Vnic { name } => {
-            match illumos::dladm::delete_vnic(run, &parse(name)?, Persistence::Persistent).await {
+        Entry::Vnic { name } => {
+            match illumos::dladm::delete_vnic(run, name, Persistence::Persistent).await {
                 Ok(()) => Ok(()),
                 Err(e) if matches!(e.kind, LinkFailure::NotFound) => Ok(()),
                 Err(e) => Err(OpError::from(e)),
             }
         }
-        Made::Interface { name } => match illumos::ipadm::delete_if(run, &parse(name)?).await {
+        Entry::Interface { name } => match illumos::ipadm::delete_if(run, name).await {
             Ok(()) => Ok(()),
             Err(e) if matches!(e.kind, IpFailure::InterfaceNotFound) => Ok(()),
             Err(e) => Err(OpError::from(e)),
         },
-        Made::Address { addrobj } => {
-            match illumos::ipadm::delete_addr(run, &parse(addrobj)?).await {
-                Ok(()) => Ok(()),
-                Err(e)
-                    if matches!(
-                        e.kind,
-                        IpFailure::AddressNotFound | IpFailure::InterfaceNotFound
-                    ) =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(OpError::from(e)),
+        Entry::Address { addrobj } => match illumos::ipadm::delete_addr(run, addrobj).await {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind,
+                    IpFailure::AddressNotFound | IpFailure::InterfaceNotFound
+                ) =>
+            {
+                Ok(())
             }
-        }
-        Made::ConfigFile { file, reader } => {
-            let conf = ConfFile::new(&svc.config, &parse(&file.path)?);
+            Err(e) => Err(OpError::from(e)),
+        },
+        Entry::ConfigFile { file, reader } => {
+            let conf = ConfFile::new(&svc.config, &file.path);
             conf.restore(run, file).await?;
             match reader {
                 Reader::Ipnat => super::nat::reload_if_online(svc, cx).await.map(drop),
                 Reader::Dhcpd => super::dhcp::restart_if_running(svc, cx).await,
             }
         }
-        Made::ServiceEnabled { fmri } => {
-            let fmri: Fmri = parse(fmri)?;
-            illumos::smf::disable(run, &fmri, Wait::ForState, Persistence::Persistent)
+        Entry::ServiceEnabled { fmri } => {
+            illumos::smf::disable(run, fmri, Wait::ForState, Persistence::Persistent)
                 .await
                 .map_err(OpError::from)
         }
-        Made::GlobalForwarding { was_enabled } => illumos::routeadm::ensure(
+        Entry::GlobalForwarding { was_enabled } => illumos::routeadm::ensure(
             run,
             illumos::routeadm::RoutingOption::Ipv4Forwarding,
             (*was_enabled).into(),
@@ -174,17 +196,16 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
         .await
         .map(drop)
         .map_err(OpError::from),
-        Made::IfForwarding {
+        Entry::IfForwarding {
             interface,
             was_persistent,
             ..
         } => {
-            let interface = parse(interface)?;
             let r = match was_persistent {
                 None => {
                     illumos::ipadm::reset_forwarding(
                         run,
-                        &interface,
+                        interface,
                         illumos::ipadm::Protocol::Ipv4,
                         Persistence::Persistent,
                     )
@@ -193,7 +214,7 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
                 Some(p) => {
                     illumos::ipadm::set_forwarding(
                         run,
-                        &interface,
+                        interface,
                         illumos::ipadm::Protocol::Ipv4,
                         (*p).into(),
                         Persistence::Persistent,
@@ -207,10 +228,64 @@ async fn undo_one(svc: &Arc<NetworkServices>, cx: &OpCx, made: &Made) -> Result<
                 Err(e) => Err(OpError::from(e)),
             }
         }
-        Made::TeardownBegun => Ok(()),
-        Made::ListenIfnames { previous } => {
+        Entry::TeardownBegun => Ok(()),
+        Entry::ListenIfnames { previous } => {
             let value = super::dhcp::listen_value(previous)?;
             super::dhcp::set_listen(svc, cx, value).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use serde_json::json;
+
+    #[test]
+    fn journals_written_before_read_back_as_typed_entries() {
+        for stored in [
+            json!({"kind": "etherstub", "name": "estub0"}),
+            json!({"kind": "vnic", "name": "vnic0"}),
+            json!({"kind": "interface", "name": "vnic0"}),
+            json!({"kind": "address", "addrobj": "vnic0/v4"}),
+            json!({"kind": "config_file", "file": {"path": "/etc/ipf/ipnat.conf", "existed": true},
+                "reader": "ipnat"}),
+            json!({"kind": "service_enabled", "fmri": "svc:/network/ipfilter:default"}),
+            json!({"kind": "global_forwarding", "was_enabled": false}),
+            json!({"kind": "if_forwarding", "interface": "igb0", "was_on": true,
+                "was_persistent": null}),
+            json!({"kind": "listen_ifnames", "previous": ["igb0"]}),
+            json!({"kind": "teardown_begun"}),
+        ] {
+            crate::network::assert_same_shape::<Entry>(stored);
+        }
+        // Written before was_persistent existed.
+        let old: Entry = serde_json::from_value(
+            json!({"kind": "if_forwarding", "interface": "igb0", "was_on": true}),
+        )
+        .unwrap();
+        assert!(matches!(
+            old,
+            Entry::IfForwarding {
+                was_persistent: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_entry_naming_an_invalid_link_does_not_read() {
+        for bad in [
+            json!({"kind": "vnic", "name": "vnic0;rm"}),
+            json!({"kind": "address", "addrobj": "vnic0"}),
+            json!({"kind": "config_file", "file": {"path": "relative", "existed": true},
+                "reader": "dhcpd"}),
+        ] {
+            assert!(
+                serde_json::from_value::<Entry>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 }

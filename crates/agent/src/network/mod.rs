@@ -17,6 +17,7 @@ mod links_tests;
 pub mod nat;
 pub mod paths;
 pub mod provisioning;
+mod serde_text;
 pub mod settings;
 pub mod validate;
 
@@ -111,6 +112,11 @@ impl NetworkServices {
 
 pub use crate::error::chain;
 
+/// A task's typed parameters as the metadata stored with it (and shown by the API).
+pub fn metadata(params: &impl serde::Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(params).map_err(ApiError::internal)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(links::router())
@@ -128,4 +134,17 @@ pub fn operations(services: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     ops.extend(dhcp::operations(services));
     ops.extend(provisioning::operations(services));
     ops
+}
+
+/// Task metadata as the handlers of earlier versions stored it must still read into today's
+/// parameters (tasks queued before an upgrade run after it), and today's must be written the
+/// same way (the API shows it).
+#[cfg(test)]
+pub(crate) fn assert_same_shape<T>(stored: serde_json::Value)
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let params: T = serde_json::from_value(stored.clone())
+        .unwrap_or_else(|e| panic!("{stored} does not read: {e}"));
+    assert_eq!(serde_json::to_value(&params).unwrap(), stored);
 }

@@ -1,5 +1,5 @@
-//! Request values turned into the illumos crate's validated types, each failure a 400 naming
-//! the field. Nothing reaches a command or a config file without passing through here (or the
+//! Request values turned into the illumos crate's validated types, each failure a
+//! [`FieldError`] naming the field (a 400 in a handler). Nothing reaches a command or a config file without passing through here (or the
 //! typed parsers it calls), so no request can smuggle a newline, `;`, `}`, `#` or a quote into
 //! `ipnat.conf` or `dhcpd.conf`.
 
@@ -8,16 +8,16 @@ use std::net::Ipv4Addr;
 use illumos::link::{LinkName, Mac};
 use illumos::net::Ipv4Net;
 
-use crate::http::error::ApiError;
+use crate::error::FieldError;
 
-pub fn link(field: &str, s: &str) -> Result<LinkName, ApiError> {
+pub fn link(field: &str, s: &str) -> Result<LinkName, FieldError> {
     s.parse()
-        .map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+        .map_err(|e| FieldError::new(field, format!("{field}: {e}")))
 }
 
-pub fn ipv4(field: &str, s: &str) -> Result<Ipv4Addr, ApiError> {
+pub fn ipv4(field: &str, s: &str) -> Result<Ipv4Addr, FieldError> {
     s.parse().map_err(|_| {
-        ApiError::invalid(
+        FieldError::new(
             field,
             format!("{field}: {s:?} is not a dotted-quad IPv4 address"),
         )
@@ -25,17 +25,17 @@ pub fn ipv4(field: &str, s: &str) -> Result<Ipv4Addr, ApiError> {
 }
 
 /// A network in CIDR form (`10.190.190.0/24`), host bits zero.
-pub fn network(field: &str, s: &str) -> Result<Ipv4Net, ApiError> {
+pub fn network(field: &str, s: &str) -> Result<Ipv4Net, FieldError> {
     s.parse()
-        .map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+        .map_err(|e| FieldError::new(field, format!("{field}: {e}")))
 }
 
 /// A MAC address in any common notation: `02:08:20:ab:cd:01`, `2:8:20:ab:cd:1`,
 /// `02-08-20-AB-CD-01`, `0208.20ab.cd01`, `020820abcd01`. Normalised to lowercase, padded,
 /// colon-separated by its `Display`.
-pub fn mac(field: &str, s: &str) -> Result<Mac, ApiError> {
+pub fn mac(field: &str, s: &str) -> Result<Mac, FieldError> {
     let bad = || {
-        ApiError::invalid(
+        FieldError::new(
             field,
             format!("{field}: {s:?} is not a MAC address (six hex octets, e.g. 02:08:20:ab:cd:01)"),
         )
@@ -75,7 +75,7 @@ pub fn mac(field: &str, s: &str) -> Result<Mac, ApiError> {
 /// A DHCP host declaration name: 1 to 63 ASCII letters, digits, `-`, `_` and `.`, starting with
 /// a letter or digit. dhcpd reads the name as one token, so nothing else may appear; it reads
 /// dots as label separators, so an empty label (`a..b`, `a.`) is refused too.
-pub fn hostname(field: &str, s: &str) -> Result<String, ApiError> {
+pub fn hostname(field: &str, s: &str) -> Result<String, FieldError> {
     let ok = !s.is_empty()
         && s.len() <= 63
         && s.as_bytes()[0].is_ascii_alphanumeric()
@@ -85,7 +85,7 @@ pub fn hostname(field: &str, s: &str) -> Result<String, ApiError> {
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(ApiError::invalid(
+        Err(FieldError::new(
             field,
             format!("{field}: must be 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit"),
         ))

@@ -366,7 +366,7 @@ impl TaskOp for NicStage {
                     physical,
                     mac,
                 }) => nics.push((zone, physical, mac)),
-                Entry::Network(made) => network.push(serde_json::to_value(made)?),
+                Entry::Network(made) => network.push(made),
                 other => {
                     return Err(OpError::failed(format!(
                         "the network stage never journals {other:?}"

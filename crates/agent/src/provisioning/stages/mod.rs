@@ -140,12 +140,18 @@ pub enum Entry {
     Made(Made),
     Ran(Ran),
     Nic(super::nic::Made),
-    Network(crate::network::journal::Made),
+    Network(crate::network::journal::Entry),
 }
 
 impl From<Made> for Entry {
     fn from(m: Made) -> Self {
         Entry::Made(m)
+    }
+}
+
+impl From<crate::network::journal::Entry> for Entry {
+    fn from(e: crate::network::journal::Entry) -> Self {
+        Entry::Network(e)
     }
 }
 

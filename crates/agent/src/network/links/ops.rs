@@ -1,0 +1,261 @@
+//! The link operations: create and delete etherstubs and VNICs, journalling what they make.
+
+use std::sync::Arc;
+
+use illumos::dladm::{self, CreateVnic, LinkFailure, VnicMac};
+use illumos::link::{LinkName, VlanId};
+use illumos::persistence::Persistence;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::network::journal::{self, Entry};
+use crate::network::NetworkServices;
+use crate::tasks::{Cx, OpError, TaskOp};
+
+pub const CREATE_ETHERSTUB: &str = "network_create_etherstub";
+pub const DELETE_ETHERSTUB: &str = "network_delete_etherstub";
+pub const CREATE_VNIC: &str = "network_create_vnic";
+pub const DELETE_VNIC: &str = "network_delete_vnic";
+
+/// A VNIC's MAC in a task's parameters: `auto`, `random` or the address, as the request's
+/// `mac_address` names them (absent is `auto`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MacChoice(pub VnicMac);
+
+impl Serialize for MacChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            VnicMac::Auto => s.serialize_str("auto"),
+            VnicMac::Random => s.serialize_str("random"),
+            VnicMac::Fixed(m) => s.collect_str(&m),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MacChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+        super::request::vnic_mac("mac_address", s.as_deref())
+            .map(MacChoice)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn persistence(temporary: bool) -> Persistence {
+    if temporary {
+        Persistence::Temporary
+    } else {
+        Persistence::Persistent
+    }
+}
+
+/// `network_create_etherstub`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateEtherstub {
+    pub name: LinkName,
+    #[serde(default)]
+    pub temporary: bool,
+}
+
+/// `network_delete_etherstub`; `force` also deletes the VNICs over it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteEtherstub {
+    pub name: LinkName,
+    #[serde(default)]
+    pub force: bool,
+}
+
+pub struct CreateEtherstubOp(pub Arc<NetworkServices>);
+
+impl TaskOp for CreateEtherstubOp {
+    type Params = CreateEtherstub;
+    type Entry = Entry;
+
+    fn name(&self) -> &'static str {
+        CREATE_ETHERSTUB
+    }
+
+    async fn run(&self, cx: &Cx<'_, Entry>, p: CreateEtherstub) -> Result<Option<Value>, OpError> {
+        let name = p.name;
+        cx.progress(10, &format!("creating etherstub {name}"))
+            .await?;
+        cx.will_make(&Entry::Etherstub { name: name.clone() })
+            .await?;
+        let r = dladm::create_etherstub(&cx.runner, &name, persistence(p.temporary)).await;
+        self.0.links_changed();
+        r?;
+        Ok(Some(json!({"etherstub": name.as_str()})))
+    }
+
+    journal::undo_by_journal!(CreateEtherstub);
+}
+
+pub struct DeleteEtherstubOp(pub Arc<NetworkServices>);
+
+impl TaskOp for DeleteEtherstubOp {
+    type Params = DeleteEtherstub;
+    type Entry = Entry;
+
+    fn name(&self) -> &'static str {
+        DELETE_ETHERSTUB
+    }
+
+    async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteEtherstub) -> Result<Option<Value>, OpError> {
+        let name = p.name;
+        let mut deleted = Vec::new();
+        if p.force {
+            let vnics = dladm::show_vnics(&cx.runner).await?;
+            for v in vnics.iter().filter(|v| v.over == name) {
+                cx.progress(20, &format!("deleting VNIC {}", v.link))
+                    .await?;
+                match dladm::delete_vnic(&cx.runner, &v.link, Persistence::Persistent).await {
+                    Ok(()) => deleted.push(v.link.to_string()),
+                    Err(e) if matches!(e.kind, LinkFailure::NotFound) => {}
+                    Err(e) => {
+                        self.0.links_changed();
+                        return Err(OpError::from(e));
+                    }
+                }
+            }
+        }
+        cx.progress(60, &format!("deleting etherstub {name}"))
+            .await?;
+        let r = dladm::delete_etherstub(&cx.runner, &name, Persistence::Persistent).await;
+        self.0.links_changed();
+        match r {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
+                cx.note(&format!("etherstub {name} was already gone"));
+            }
+            Err(e) => return Err(OpError::from(e)),
+        }
+        Ok(Some(
+            json!({"etherstub": name.as_str(), "deleted_vnics": deleted}),
+        ))
+    }
+}
+
+/// `network_create_vnic`: the request's fields, validated.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateVnicParams {
+    pub name: LinkName,
+    pub link: LinkName,
+    #[serde(default)]
+    pub mac_address: MacChoice,
+    #[serde(default)]
+    pub vlan_id: Option<VlanId>,
+    #[serde(default)]
+    pub temporary: bool,
+}
+
+/// `network_delete_vnic`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteVnic {
+    pub name: LinkName,
+}
+
+pub struct CreateVnicOp(pub Arc<NetworkServices>);
+
+impl TaskOp for CreateVnicOp {
+    type Params = CreateVnicParams;
+    type Entry = Entry;
+
+    fn name(&self) -> &'static str {
+        CREATE_VNIC
+    }
+
+    async fn run(&self, cx: &Cx<'_, Entry>, p: CreateVnicParams) -> Result<Option<Value>, OpError> {
+        let spec = CreateVnic {
+            name: p.name,
+            over: p.link,
+            mac: p.mac_address.0,
+            vlan: p.vlan_id,
+            props: Vec::new(),
+            persistence: persistence(p.temporary),
+        };
+        cx.progress(
+            10,
+            &format!("creating VNIC {} over {}", spec.name, spec.over),
+        )
+        .await?;
+        cx.will_make(&Entry::Vnic {
+            name: spec.name.clone(),
+        })
+        .await?;
+        let r = dladm::create_vnic(&cx.runner, &spec).await;
+        self.0.links_changed();
+        r?;
+        let vnic = dladm::get_vnic(&cx.runner, &spec.name).await?;
+        Ok(Some(json!({
+            "vnic": spec.name.as_str(),
+            "link": spec.over.as_str(),
+            "mac_address": vnic.map(|v| v.mac.to_string()),
+        })))
+    }
+
+    journal::undo_by_journal!(CreateVnicParams);
+}
+
+pub struct DeleteVnicOp(pub Arc<NetworkServices>);
+
+impl TaskOp for DeleteVnicOp {
+    type Params = DeleteVnic;
+    type Entry = Entry;
+
+    fn name(&self) -> &'static str {
+        DELETE_VNIC
+    }
+
+    async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteVnic) -> Result<Option<Value>, OpError> {
+        let name = p.name;
+        cx.progress(10, &format!("deleting VNIC {name}")).await?;
+        let r = dladm::delete_vnic(&cx.runner, &name, Persistence::Persistent).await;
+        self.0.links_changed();
+        match r {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, LinkFailure::NotFound) => {
+                cx.note(&format!("VNIC {name} was already gone"));
+            }
+            Err(e) => return Err(OpError::from(e)),
+        }
+        Ok(Some(json!({"vnic": name.as_str()})))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::network::assert_same_shape;
+
+    #[test]
+    fn metadata_of_queued_link_tasks_reads_and_keeps_its_shape() {
+        assert_same_shape::<CreateEtherstub>(json!({"name": "estub0", "temporary": false}));
+        assert_same_shape::<DeleteEtherstub>(json!({"name": "estub0", "force": true}));
+        assert_same_shape::<DeleteVnic>(json!({"name": "vnic0"}));
+        for (mac, vlan) in [
+            (json!("auto"), json!(null)),
+            (json!("random"), json!(12)),
+            (json!("02:08:20:ab:cd:01"), json!(4094)),
+        ] {
+            assert_same_shape::<CreateVnicParams>(json!({
+                "name": "vnic0", "link": "estub0", "mac_address": mac, "vlan_id": vlan,
+                "temporary": true,
+            }));
+        }
+    }
+
+    #[test]
+    fn a_link_task_with_a_bad_value_does_not_read() {
+        for bad in [
+            json!({"name": "vnic0;rm", "link": "estub0"}),
+            json!({"name": "vnic0", "link": "estub0", "mac_address": "01:00:5e:00:00:01"}),
+            json!({"name": "vnic0", "link": "estub0", "vlan_id": 4095}),
+        ] {
+            assert!(
+                serde_json::from_value::<CreateVnicParams>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
