@@ -776,7 +776,7 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    use crate::tasks::operation::{Cx, OpCx, TaskOp};
+    use crate::tasks::operation::{Cx, TaskOp};
 
     struct Dir(std::path::PathBuf);
     impl Dir {
@@ -843,9 +843,13 @@ mod tests {
             "strict"
         }
         async fn run(&self, cx: &Cx<'_, StrictEntry>, _p: Value) -> Result<Option<Value>, OpError> {
-            let untyped: &OpCx = cx;
-            untyped
-                .will_make(&serde_json::json!({"made": "dataset", "by": "a later version"}))
+            // Written past the typed journal, as another version of the agent would have.
+            let (id, entry) = (
+                cx.task.id.clone(),
+                serde_json::json!({"made": "dataset", "by": "a later version"}),
+            );
+            cx.db
+                .write_small(move |c| store::journal_append(c, &id, &entry))
                 .await?;
             Err(OpError::failed("the step after failed"))
         }

@@ -271,12 +271,6 @@ impl OpCx {
         Ok(())
     }
 
-    /// Untyped journal entry, for operations not yet moved to [`TaskOp`] (which use
-    /// [`Cx::will_make`], taking only their own entry type).
-    pub async fn will_make(&self, entry: &impl Serialize) -> Result<(), OpError> {
-        self.journal(entry).await
-    }
-
     async fn journal(&self, entry: &impl Serialize) -> Result<(), OpError> {
         let entry = serde_json::to_value(entry)?;
         let id = self.task.id.clone();
