@@ -60,6 +60,12 @@ pub enum Entry {
     ListenIfnames {
         previous: Vec<String>,
     },
+    /// A create found a link of this name already there (another task's, or made outside the
+    /// agent): the entry journalled before the create names a link this task did not make, and
+    /// the undo leaves it alone.
+    Existed {
+        name: LinkName,
+    },
     /// The provisioning teardown is about to change the host: from here on it is finished,
     /// not undone (`roll_forward`). Nothing to undo.
     TeardownBegun,
@@ -122,7 +128,22 @@ pub async fn undo<E: Carries>(
     journal: Vec<Entry>,
 ) -> Result<(), OpError> {
     let mut first: Option<OpError> = None;
+    // Newest first, so an `Existed` is read before the entry it withdraws.
+    let mut existed: Vec<LinkName> = Vec::new();
     for made in journal {
+        match &made {
+            Entry::Existed { name } => {
+                existed.push(name.clone());
+                continue;
+            }
+            Entry::Etherstub { name } | Entry::Vnic { name } if existed.contains(name) => {
+                cx.note(&format!(
+                    "undo: leaving {name}: it was there before this task"
+                ));
+                continue;
+            }
+            _ => {}
+        }
         // The entry as journalled (its data, not its Debug form).
         let text = serde_json::to_string(&made).unwrap_or_default();
         cx.note(&format!("undo: {text}"));
@@ -228,7 +249,7 @@ async fn undo_one<E: Carries>(
                 Err(e) => Err(OpError::from(e)),
             }
         }
-        Entry::TeardownBegun => Ok(()),
+        Entry::TeardownBegun | Entry::Existed { .. } => Ok(()),
         Entry::ListenIfnames { previous } => {
             let value = super::dhcp::listen_value(previous)?;
             super::dhcp::set_listen(svc, cx, value).await

@@ -85,7 +85,6 @@ async fn a_failed_etherstub_create_says_why_and_is_undone() {
 /// Two creates of one name queued together both pass the handler's check; the second finds
 /// the first one's etherstub. Its undo must not delete what it did not make.
 #[tokio::test]
-#[ignore = "fails today: the undo of a create that found the name taken deletes the existing etherstub (reported to the lead)"]
 async fn a_create_that_finds_the_name_taken_deletes_nothing() {
     let h = Harness::new("stub-exists");
     h.host.expect(
@@ -97,6 +96,25 @@ async fn a_create_that_finds_the_name_taken_deletes_nothing() {
     );
     let t = run(&h, "network_create_etherstub", json!({"name": "stub0"})).await;
     assert_eq!(t.status(), TaskStatus::Failed);
+    assert!(t.error().contains("already exists"), "{}", t.error());
+    assert!(t.logged("leaving stub0: it was there before this task"));
+}
+
+#[tokio::test]
+async fn a_vnic_create_that_finds_the_name_taken_deletes_nothing() {
+    let h = Harness::new("vnic-exists");
+    h.host.expect(
+        ["dladm", "create-vnic", "-l", "stub0", "vnic0"],
+        Reply::fails(1, "dladm: vnic creation failed: object already exists\n"),
+    );
+    let t = run(
+        &h,
+        "network_create_vnic",
+        json!({"name": "vnic0", "link": "stub0"}),
+    )
+    .await;
+    assert_eq!(t.status(), TaskStatus::Failed);
+    assert!(t.logged("leaving vnic0: it was there before this task"));
 }
 
 #[tokio::test]

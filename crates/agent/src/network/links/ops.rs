@@ -83,7 +83,12 @@ impl TaskOp for CreateEtherstubOp {
             .await?;
         let r = dladm::create_etherstub(&cx.runner, &name, persistence(p.temporary)).await;
         self.0.links_changed();
-        r?;
+        if let Err(e) = r {
+            if matches!(e.kind, LinkFailure::AlreadyExists) {
+                cx.will_make(&Entry::Existed { name: name.clone() }).await?;
+            }
+            return Err(e.into());
+        }
         Ok(Some(json!({"etherstub": name.as_str()})))
     }
 
@@ -184,7 +189,15 @@ impl TaskOp for CreateVnicOp {
         .await?;
         let r = dladm::create_vnic(&cx.runner, &spec).await;
         self.0.links_changed();
-        r?;
+        if let Err(e) = r {
+            if matches!(e.kind, LinkFailure::AlreadyExists) {
+                cx.will_make(&Entry::Existed {
+                    name: spec.name.clone(),
+                })
+                .await?;
+            }
+            return Err(e.into());
+        }
         let vnic = dladm::get_vnic(&cx.runner, &spec.name).await?;
         Ok(Some(json!({
             "vnic": spec.name.as_str(),
