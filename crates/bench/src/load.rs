@@ -152,6 +152,37 @@ fn runtime() -> tokio::runtime::Runtime {
 /// `GET path` on `conns` connections for `duration`, after each connection's handshake and a
 /// first request (outside the clock).
 pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(duration);
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let (samples, errors, elapsed) = get_until(agent, path, conns, &stop);
+    let _ = timer.join();
+    let mut all: Vec<f64> = samples.into_iter().map(|(_, ms)| ms).collect();
+    all.sort_by(f64::total_cmp);
+    Load {
+        rps: all.len() as f64 / elapsed,
+        p50_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
+        errors,
+    }
+}
+
+/// One answered request of a load: when it was sent and how many milliseconds it took.
+pub type Sample = (Instant, f64);
+
+/// `GET path` on `conns` connections until `stop` is set (by another thread); every answered
+/// request with its send time, the number of failed ones, and the seconds the load ran.
+pub fn get_until(
+    agent: &Agent,
+    path: &str,
+    conns: usize,
+    stop: &Arc<AtomicBool>,
+) -> (Vec<Sample>, usize, f64) {
     runtime().block_on(async {
         let tls = connector(agent);
         let mut opened = Vec::with_capacity(conns);
@@ -160,7 +191,6 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
             c.get_ok(path).await;
             opened.push(c);
         }
-        let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let workers: Vec<_> = opened
             .into_iter()
@@ -172,7 +202,7 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
                     while !stop.load(Ordering::Relaxed) {
                         let t = Instant::now();
                         if c.get_ok(&path).await {
-                            lat.push(t.elapsed().as_secs_f64() * 1e3);
+                            lat.push((t, t.elapsed().as_secs_f64() * 1e3));
                         } else {
                             errors += 1;
                             if c.is_closed() {
@@ -184,8 +214,6 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
                 })
             })
             .collect();
-        tokio::time::sleep(duration).await;
-        stop.store(true, Ordering::Relaxed);
         let mut all = Vec::new();
         let mut errors = 0;
         for w in workers {
@@ -193,13 +221,6 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
             all.extend(lat);
             errors += e;
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        all.sort_by(f64::total_cmp);
-        Load {
-            rps: all.len() as f64 / elapsed,
-            p50_ms: percentile(&all, 0.5),
-            p99_ms: percentile(&all, 0.99),
-            errors,
-        }
+        (all, errors, started.elapsed().as_secs_f64())
     })
 }

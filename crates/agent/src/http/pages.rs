@@ -29,10 +29,14 @@ impl Pages {
             .map(|(_, _, b)| b.clone())
     }
 
-    /// Keeps `body`; answers of older epochs go, and the oldest when full.
+    /// Keeps `body`; answers of the same family (the key's first word, e.g. `zones`) filed
+    /// under older epochs go, and the oldest when full. Families may count epochs apart (the
+    /// whole database's, or one table's).
     pub fn put(&self, epoch: u64, key: String, body: Bytes) {
+        let family = |k: &str| k.split(' ').next().unwrap_or("").to_owned();
+        let mine = family(&key);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.retain(|(e, k, _)| *e >= epoch && *k != key);
+        entries.retain(|(e, k, _)| (*e >= epoch || family(k) != mine) && *k != key);
         if entries.len() >= KEPT {
             entries.remove(0);
         }
@@ -59,14 +63,25 @@ mod tests {
     #[test]
     fn an_answer_is_served_only_for_its_epoch_and_key() {
         let p = Pages::default();
-        p.put(3, "a".into(), Bytes::from_static(b"A"));
-        assert_eq!(p.get(3, "a").as_deref(), Some(&b"A"[..]));
-        assert!(p.get(4, "a").is_none());
-        assert!(p.get(3, "b").is_none());
-        // A newer epoch's answer evicts the older ones.
-        p.put(4, "b".into(), Bytes::from_static(b"B"));
-        assert!(p.get(3, "a").is_none());
-        assert_eq!(p.get(4, "b").as_deref(), Some(&b"B"[..]));
+        p.put(3, "x a".into(), Bytes::from_static(b"A"));
+        assert_eq!(p.get(3, "x a").as_deref(), Some(&b"A"[..]));
+        assert!(p.get(4, "x a").is_none());
+        assert!(p.get(3, "x b").is_none());
+        // A newer epoch's answer evicts the older ones of its family.
+        p.put(4, "x b".into(), Bytes::from_static(b"B"));
+        assert!(p.get(3, "x a").is_none());
+        assert_eq!(p.get(4, "x b").as_deref(), Some(&b"B"[..]));
+    }
+
+    #[test]
+    fn a_newer_epoch_evicts_only_its_own_family() {
+        let p = Pages::default();
+        p.put(3, "zones a".into(), Bytes::from_static(b"Z"));
+        p.put(900, "tasks b".into(), Bytes::from_static(b"T"));
+        assert_eq!(p.get(3, "zones a").as_deref(), Some(&b"Z"[..]));
+        p.put(4, "zones c".into(), Bytes::from_static(b"Z2"));
+        assert!(p.get(3, "zones a").is_none());
+        assert_eq!(p.get(900, "tasks b").as_deref(), Some(&b"T"[..]));
     }
 
     #[test]

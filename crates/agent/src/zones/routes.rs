@@ -60,8 +60,10 @@ async fn list_zones(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     // Read the epochs before the data: an answer is cached under what was current when its
-    // reads began, so it is never newer than its key says and never served once stale.
-    let epoch = app.db.epoch();
+    // reads began, so it is never newer than its key says and never served once stale. Of the
+    // database it reads only the zones table: writes elsewhere (task logs and progress during
+    // a burst of creates) leave the answer valid.
+    let epoch = app.db.table_epoch("zones");
     let (listing, host) = app.zones.host.listing().await.map_err(ApiError::host)?;
     let configs = app.zones.host.configs_version();
     let key = format!(
@@ -74,23 +76,8 @@ async fn list_zones(
     }
     let records = app.db.read(store::all).await?;
     let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
-    // Autoboot lives in each zone's configuration: read from the cache, and at most eight
-    // exports at a time when it has none yet (no herd of 500 processes).
-    use futures_util::StreamExt;
-    let lookups = host.iter().map(|e| {
-        let services = app.zones.clone();
-        let name = e.name.parse::<ZoneName>().ok();
-        async move {
-            match name {
-                Some(z) => services.host.config(&z).await.ok().flatten(),
-                None => None,
-            }
-        }
-    });
-    let configs: Vec<_> = futures_util::stream::iter(lookups.collect::<Vec<_>>())
-        .buffered(8)
-        .collect()
-        .await;
+    // Autoboot lives in each zone's configuration: what the host view keeps.
+    let configs = app.zones.host.configs(&host).await;
     let by_name: std::collections::HashMap<&str, &store::ZoneRecord> =
         records.iter().map(|r| (r.name.as_str(), r)).collect();
     for (e, cfg) in host.iter().zip(configs) {
