@@ -956,3 +956,45 @@ fn the_list_does_not_wait_for_the_host_while_a_change_is_unpublished() {
     let slow = listed(&agent, "slow1");
     assert_eq!(slow["state"], "installed", "{slow}");
 }
+
+/// A client that takes gzip (browsers, Node's fetch) gets the list gzip-encoded, the same JSON
+/// once decoded; one that does not gets it plain. Both are told the answer varies with
+/// Accept-Encoding.
+#[test]
+fn the_list_is_gzip_encoded_for_a_client_that_takes_it() {
+    use std::io::Read;
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "gz1", "brand": "bhyve"})));
+    let header = |h: &[(String, String)], name: &str| {
+        h.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let (status, plain_headers, plain) = agent.get_raw_with("/zones", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&plain_headers, "content-encoding"), None);
+    assert_eq!(
+        header(&plain_headers, "vary").as_deref(),
+        Some("accept-encoding")
+    );
+    for _ in 0..2 {
+        let (status, headers, gz) =
+            agent.get_raw_with("/zones", &[("Accept-Encoding", "gzip, deflate, br")]);
+        assert_eq!(status, 200);
+        assert_eq!(
+            header(&headers, "content-encoding").as_deref(),
+            Some("gzip")
+        );
+        assert_eq!(header(&headers, "vary").as_deref(), Some("accept-encoding"));
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        let a: Value = serde_json::from_slice(&decoded).unwrap();
+        let b: Value = serde_json::from_slice(&plain).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a["zones"][0]["name"], "gz1");
+    }
+    let (_, headers, _) = agent.get_raw_with("/zones", &[("Accept-Encoding", "gzip;q=0")]);
+    assert_eq!(header(&headers, "content-encoding"), None);
+}

@@ -54,6 +54,9 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 pub struct Conn {
     sender: Sender,
     auth: String,
+    /// Sends `Accept-Encoding: gzip`, as browsers and Node's fetch do (the body is read,
+    /// not decoded: the client's decoding is not the agent's time).
+    gzip: bool,
 }
 
 impl Conn {
@@ -69,6 +72,7 @@ impl Conn {
         Ok(Conn {
             sender,
             auth: format!("Bearer {}", agent.key),
+            gzip: false,
         })
     }
 
@@ -80,14 +84,16 @@ impl Conn {
     ) -> Option<hyper::Response<hyper::body::Incoming>> {
         self.sender.ready().await.ok()?;
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let req = hyper::Request::builder()
+        let mut req = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header("host", "127.0.0.1")
             .header("authorization", &self.auth)
-            .header("content-type", "application/json")
-            .body(Full::new(body))
-            .expect("request");
+            .header("content-type", "application/json");
+        if self.gzip {
+            req = req.header("accept-encoding", "gzip");
+        }
+        let req = req.body(Full::new(body)).expect("request");
         self.sender.send_request(req).await.ok()
     }
 
@@ -160,7 +166,7 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
             stop.store(true, Ordering::Relaxed);
         })
     };
-    let (samples, errors, elapsed) = get_until(agent, path, conns, &stop);
+    let (samples, errors, elapsed) = get_until(agent, path, conns, false, &stop);
     let _ = timer.join();
     let mut all: Vec<f64> = samples.into_iter().map(|(_, ms)| ms).collect();
     all.sort_by(f64::total_cmp);
@@ -181,6 +187,7 @@ pub fn get_until(
     agent: &Agent,
     path: &str,
     conns: usize,
+    gzip: bool,
     stop: &Arc<AtomicBool>,
 ) -> (Vec<Sample>, usize, f64) {
     runtime().block_on(async {
@@ -188,6 +195,7 @@ pub fn get_until(
         let mut opened = Vec::with_capacity(conns);
         for _ in 0..conns {
             let mut c = Conn::open(agent, &tls).await.expect("connection");
+            c.gzip = gzip;
             c.get_ok(path).await;
             opened.push(c);
         }

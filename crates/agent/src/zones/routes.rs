@@ -57,8 +57,10 @@ pub struct ListQuery {
 async fn list_zones(
     _: Viewer,
     State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let gzip = pages::accepts_gzip(&headers);
     // Read the epochs before the data: an answer is cached under what was current when its
     // reads began, so it is never newer than its key says and never served once stale. Of the
     // database it reads only the zones table: writes elsewhere (task logs and progress during
@@ -72,7 +74,7 @@ async fn list_zones(
         q.brand.as_deref()
     );
     if let Some(body) = app.pages.get(epoch, &key) {
-        return Ok(pages::json(body));
+        return Ok(encoded(&app, epoch, &key, body, gzip));
     }
     let records = app.db.read(store::all).await?;
     let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
@@ -102,8 +104,19 @@ async fn list_zones(
     })
     .map_err(ApiError::internal)?;
     let body = axum::body::Bytes::from(body);
-    app.pages.put(epoch, key, body.clone());
-    Ok(pages::json(body))
+    app.pages.put(epoch, key.clone(), body.clone());
+    Ok(encoded(&app, epoch, &key, body, gzip))
+}
+
+/// The list answer, gzip-encoded for a client that takes it (the encoded form is kept too).
+fn encoded(app: &AppState, epoch: u64, key: &str, body: axum::body::Bytes, gzip: bool) -> Response {
+    match gzip
+        .then(|| pages::gzipped(&app.pages, epoch, key, &body))
+        .flatten()
+    {
+        Some(gz) => pages::json_encoded(gz, true),
+        None => pages::json_encoded(body, false),
+    }
 }
 
 /// The answer to a request that queued a zone task.
