@@ -946,8 +946,8 @@ fn the_list_does_not_wait_for_the_host_while_a_change_is_unpublished() {
     let id = r.body["task_id"].as_str().unwrap().to_owned();
     let held = agent.host.join("held");
     agent.eventually("the install is held", || held.exists(), |h| *h);
-    // zonecfg has configured the zone and the agent has started a refresh, which the slowed
-    // zoneadm list keeps from finishing: the list still shows the agent's own record.
+    // zonecfg has configured the zone, but its task has not settled: the list answers from
+    // what it had (the agent's own record) instead of running the slowed zoneadm list.
     let slow = listed(&agent, "slow1");
     assert_eq!(slow["state"], "creating", "{slow}");
     std::fs::remove_file(agent.host.join("faults")).unwrap();

@@ -3,10 +3,10 @@
 //!
 //! The host is the truth; what is kept only saves asking it again:
 //! - A read never waits for a host command while there is a previous answer, except when the
-//!   agent's own change to a zone has been published (its task finished, or a handler made it)
-//!   and is not in that answer yet: then it waits for a fresh one (read-your-writes). Each
-//!   change the agent makes starts that refresh at once, so the wait is usually over before
-//!   the client learns the task finished.
+//!   agent's own change to a zone has been published and is not in that answer yet: then it
+//!   waits for a fresh one (read-your-writes). A task that changed a zone refreshes the
+//!   listing before its end is recorded (`settle`), so its change is in every answer by the
+//!   time a client can learn of it; a handler's change makes the next read wait.
 //! - A configuration is read again only when the zone's `/etc/zones/<zone>.xml` changed
 //!   (libzonecfg writes a new file and renames it over the old one at each commit, so its
 //!   inode, size, mtime and ctime together tell a change; only `zonecfg export` is parsed,
@@ -168,8 +168,10 @@ impl HostView {
         file_sig(&self.config.host_file(&format!("/etc/zones/{zone}.xml")))
     }
 
-    /// Records a change the agent made to `zone` (its state or configuration) and starts a
-    /// refresh; reads wait for it once the change is published (see the module's comment).
+    /// Records a change the agent made to `zone` (its state or configuration); reads wait for
+    /// a refresh covering it once the change is published (see the module's comment). No
+    /// refresh starts here: a task's own [`HostView::settle`] runs it as its last step, so the
+    /// host commands of a task stay one ordered sequence (the crash sweeps count them).
     pub fn invalidate(self: &Arc<Self>, zone: &str) {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.known().changes.push(Change {
@@ -178,7 +180,6 @@ impl HostView {
             origin: illumos::runner::current_origin(),
             settled: false,
         });
-        self.kick();
     }
 
     /// Waits until a listing covers every change made under the current origin (the running
