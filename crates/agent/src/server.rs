@@ -203,7 +203,10 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         runner.clone(),
         operations(&zones, &network, &provisioning),
         engine_config,
-        Some(metrics.clone()),
+        Some(Arc::new(crate::tasks::engine::Observers(vec![
+            metrics.clone(),
+            zones.host.clone(),
+        ]))),
     )
     .await?;
     spawn_retention(config.clone(), db.clone());

@@ -833,3 +833,168 @@ fn parallel_work_on_different_zones_and_one_zone() {
     assert_eq!(zone(&agent, "p0")["attributes"]["ram"], "4G");
     assert_eq!(agent.get("/zones").body["total"], 6);
 }
+
+/// The zones whose `zonecfg export` ran since the invocation log was `from` lines long.
+fn exported_since(agent: &TestAgent, from: usize) -> Vec<String> {
+    let mut zones: Vec<String> = agent.invocations()[from..]
+        .iter()
+        .filter_map(|i| {
+            let argv: Vec<&str> = i["argv"]
+                .as_array()?
+                .iter()
+                .filter_map(|a| a.as_str())
+                .collect();
+            (argv.first()?.ends_with("zonecfg") && argv.last() == Some(&"export"))
+                .then(|| argv.get(2).map(|z| z.to_string()))
+                .flatten()
+        })
+        .collect();
+    zones.sort();
+    zones
+}
+
+/// The zone's entry in `GET /zones` (`null` when not listed).
+fn listed(agent: &TestAgent, name: &str) -> Value {
+    agent.get("/zones").body["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["name"] == name)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn autoboot_of(agent: &TestAgent, name: &str) -> Value {
+    listed(agent, name)["autoboot"].clone()
+}
+
+/// A configuration changed behind the agent's back (zonecfg run by hand) shows in the list
+/// within a few listing TTLs (2 s): the background refresh notices the zone's
+/// /etc/zones/<zone>.xml changed and exports that zone again, and only that one.
+#[test]
+fn a_configuration_changed_outside_the_agent_shows_in_the_list() {
+    let agent = TestAgent::start();
+    for n in ["side1", "side2"] {
+        completed(&create(&agent, json!({"name": n, "brand": "bhyve"})));
+    }
+    assert_eq!(autoboot_of(&agent, "side1"), false);
+    let from = agent.invocations().len();
+    host(&agent, "zonecfg", &["-z", "side1", "set autoboot=true"]);
+    // The documented time is about one TTL; five leave room for a slow machine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while autoboot_of(&agent, "side1") != true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change made by hand is not listed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(exported_since(&agent, from), ["side1"]);
+}
+
+/// The configurations read are kept in the database with their file's signature: after a
+/// restart the list is answered without exporting every zone again, only the one changed while
+/// the agent was down, and it shows that change.
+#[test]
+fn after_a_restart_only_a_zone_changed_meanwhile_is_exported_again() {
+    let mut agent = TestAgent::start();
+    for n in ["kept1", "kept2", "kept3"] {
+        host(
+            &agent,
+            "zonecfg",
+            &[
+                "-z",
+                n,
+                &format!("create -b; set zonepath=/rpool/zones/{n}; set brand=bhyve; set ip-type=exclusive"),
+            ],
+        );
+    }
+    agent.eventually(
+        "the zones made by hand are listed",
+        || agent.get("/zones").body["total"].clone(),
+        |t| *t == json!(3),
+    );
+    agent.kill();
+    host(&agent, "zonecfg", &["-z", "kept2", "set autoboot=true"]);
+    let from = agent.invocations().len();
+    agent.launch();
+    assert_eq!(autoboot_of(&agent, "kept2"), true);
+    assert_eq!(autoboot_of(&agent, "kept1"), false);
+    assert_eq!(exported_since(&agent, from), ["kept2"]);
+}
+
+/// While a task that changed a zone still runs, the list answers from what it had instead of
+/// waiting for the host (here, a `zoneadm list` slowed to 10 s); once the task has finished,
+/// the next read shows its change (read-your-writes).
+#[test]
+fn the_list_does_not_wait_for_the_host_while_a_change_is_unpublished() {
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "warm1", "brand": "bhyve"})));
+    assert_eq!(agent.get("/zones").body["total"], 1);
+    faults(
+        &agent,
+        &[
+            json!({"tool": "zoneadm", "prefix": ["-z", "slow1", "install"], "action": "hold"}),
+            json!({"tool": "zoneadm", "prefix": ["list"], "action": "delay", "ms": 10000}),
+        ],
+    );
+    let r = agent.post(
+        "/zones",
+        json!({"name": "slow1", "brand": "bhyve", "boot_volume": {"size": "1G"}}),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let id = r.body["task_id"].as_str().unwrap().to_owned();
+    let held = agent.host.join("held");
+    agent.eventually("the install is held", || held.exists(), |h| *h);
+    // zonecfg has configured the zone, but its task has not settled: the list answers from
+    // what it had (the agent's own record) instead of running the slowed zoneadm list.
+    let slow = listed(&agent, "slow1");
+    assert_eq!(slow["state"], "creating", "{slow}");
+    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    std::fs::remove_file(&held).unwrap();
+    completed(&agent.wait(&id));
+    let slow = listed(&agent, "slow1");
+    assert_eq!(slow["state"], "installed", "{slow}");
+}
+
+/// A client that takes gzip (browsers, Node's fetch) gets the list gzip-encoded, the same JSON
+/// once decoded; one that does not gets it plain. Both are told the answer varies with
+/// Accept-Encoding.
+#[test]
+fn the_list_is_gzip_encoded_for_a_client_that_takes_it() {
+    use std::io::Read;
+    let agent = TestAgent::start();
+    completed(&create(&agent, json!({"name": "gz1", "brand": "bhyve"})));
+    let header = |h: &[(String, String)], name: &str| {
+        h.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let (status, plain_headers, plain) = agent.get_raw_with("/zones", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&plain_headers, "content-encoding"), None);
+    assert_eq!(
+        header(&plain_headers, "vary").as_deref(),
+        Some("accept-encoding")
+    );
+    for _ in 0..2 {
+        let (status, headers, gz) =
+            agent.get_raw_with("/zones", &[("Accept-Encoding", "gzip, deflate, br")]);
+        assert_eq!(status, 200);
+        assert_eq!(
+            header(&headers, "content-encoding").as_deref(),
+            Some("gzip")
+        );
+        assert_eq!(header(&headers, "vary").as_deref(), Some("accept-encoding"));
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        let a: Value = serde_json::from_slice(&decoded).unwrap();
+        let b: Value = serde_json::from_slice(&plain).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a["zones"][0]["name"], "gz1");
+    }
+    let (_, headers, _) = agent.get_raw_with("/zones", &[("Accept-Encoding", "gzip;q=0")]);
+    assert_eq!(header(&headers, "content-encoding"), None);
+}

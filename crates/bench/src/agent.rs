@@ -71,6 +71,18 @@ impl Agent {
         }
     }
 
+    /// Another handle on the same agent for a client thread (it does not own the process).
+    pub fn handle(&self) -> Agent {
+        Agent {
+            dir: self.dir.clone(),
+            config: self.config.clone(),
+            port: self.port,
+            key: self.key.clone(),
+            child: None,
+            http: client(Duration::from_millis(200)),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.port)
     }

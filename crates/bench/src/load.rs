@@ -54,6 +54,9 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 pub struct Conn {
     sender: Sender,
     auth: String,
+    /// Sends `Accept-Encoding: gzip`, as browsers and Node's fetch do (the body is read,
+    /// not decoded: the client's decoding is not the agent's time).
+    gzip: bool,
 }
 
 impl Conn {
@@ -69,6 +72,7 @@ impl Conn {
         Ok(Conn {
             sender,
             auth: format!("Bearer {}", agent.key),
+            gzip: false,
         })
     }
 
@@ -80,14 +84,16 @@ impl Conn {
     ) -> Option<hyper::Response<hyper::body::Incoming>> {
         self.sender.ready().await.ok()?;
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let req = hyper::Request::builder()
+        let mut req = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header("host", "127.0.0.1")
             .header("authorization", &self.auth)
-            .header("content-type", "application/json")
-            .body(Full::new(body))
-            .expect("request");
+            .header("content-type", "application/json");
+        if self.gzip {
+            req = req.header("accept-encoding", "gzip");
+        }
+        let req = req.body(Full::new(body)).expect("request");
         self.sender.send_request(req).await.ok()
     }
 
@@ -152,15 +158,47 @@ fn runtime() -> tokio::runtime::Runtime {
 /// `GET path` on `conns` connections for `duration`, after each connection's handshake and a
 /// first request (outside the clock).
 pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(duration);
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let (samples, errors, elapsed) = get_until(agent, path, conns, false, &stop);
+    let _ = timer.join();
+    let mut all: Vec<f64> = samples.into_iter().map(|(_, ms)| ms).collect();
+    all.sort_by(f64::total_cmp);
+    Load {
+        rps: all.len() as f64 / elapsed,
+        p50_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
+        errors,
+    }
+}
+
+/// One answered request of a load: when it was sent and how many milliseconds it took.
+pub type Sample = (Instant, f64);
+
+/// `GET path` on `conns` connections until `stop` is set (by another thread); every answered
+/// request with its send time, the number of failed ones, and the seconds the load ran.
+pub fn get_until(
+    agent: &Agent,
+    path: &str,
+    conns: usize,
+    gzip: bool,
+    stop: &Arc<AtomicBool>,
+) -> (Vec<Sample>, usize, f64) {
     runtime().block_on(async {
         let tls = connector(agent);
         let mut opened = Vec::with_capacity(conns);
         for _ in 0..conns {
             let mut c = Conn::open(agent, &tls).await.expect("connection");
+            c.gzip = gzip;
             c.get_ok(path).await;
             opened.push(c);
         }
-        let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let workers: Vec<_> = opened
             .into_iter()
@@ -172,7 +210,7 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
                     while !stop.load(Ordering::Relaxed) {
                         let t = Instant::now();
                         if c.get_ok(&path).await {
-                            lat.push(t.elapsed().as_secs_f64() * 1e3);
+                            lat.push((t, t.elapsed().as_secs_f64() * 1e3));
                         } else {
                             errors += 1;
                             if c.is_closed() {
@@ -184,8 +222,6 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
                 })
             })
             .collect();
-        tokio::time::sleep(duration).await;
-        stop.store(true, Ordering::Relaxed);
         let mut all = Vec::new();
         let mut errors = 0;
         for w in workers {
@@ -193,13 +229,6 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
             all.extend(lat);
             errors += e;
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        all.sort_by(f64::total_cmp);
-        Load {
-            rps: all.len() as f64 / elapsed,
-            p50_ms: percentile(&all, 0.5),
-            p99_ms: percentile(&all, 0.99),
-            errors,
-        }
+        (all, errors, started.elapsed().as_secs_f64())
     })
 }

@@ -1,7 +1,8 @@
 //! `zoneweaver-bench`: measures the real agent binary over HTTPS against the emulated host and
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
-//! network, zones, pipeline; all by default).
+//! network, zones (with zones-burst), pipeline; all by default; zones-burst alone, and
+//! zones-scale, 1,000 zones, only when named).
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
@@ -9,6 +10,7 @@ mod load;
 mod network;
 mod pipeline;
 mod soak;
+mod zone_reads;
 mod zones;
 
 use std::time::{Duration, Instant};
@@ -32,7 +34,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-const SECTIONS: [&str; 6] = ["start", "tasks", "chain", "network", "zones", "pipeline"];
+const SECTIONS: [&str; 8] = [
+    "start",
+    "tasks",
+    "chain",
+    "network",
+    "zones",
+    "zones-burst",
+    "zones-scale",
+    "pipeline",
+];
 
 /// The value after `--name` on the command line.
 fn flag(name: &str) -> Option<u64> {
@@ -83,6 +94,13 @@ fn main() {
     if on("zones") {
         let (creates, listed) = if quick { (20, 100) } else { (100, 500) };
         zones::run(&root, creates, listed, secs, &mut rows);
+    }
+    // The burst is part of `zones`; the 1,000-zone rows take minutes and run only when named.
+    if on("zones") || picked.contains(&"zones-burst") {
+        zone_reads::burst(&root, 50, &mut rows);
+    }
+    if picked.contains(&"zones-scale") {
+        zone_reads::scale(&root, secs, &mut rows);
     }
     if on("pipeline") {
         pipeline::run(&root, if quick { 3 } else { 10 }, &mut rows);

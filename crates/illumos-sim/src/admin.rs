@@ -95,6 +95,10 @@ pub fn init(dir: &Path, pool_size: Option<u64>) -> Result<(), String> {
     ] {
         std::fs::create_dir_all(host.root.join(d)).map_err(|x| e("create root", x))?;
     }
+    // /etc/zones/index with the global zone, as a fresh install has it.
+    let st = State::load(&host.state_path()).map_err(|x| e("read state", x))?;
+    let none = crate::zonefiles::Snapshot::new();
+    crate::zonefiles::sync(&host, &none, &crate::zonefiles::snapshot(&st));
     // Tells a program pointed at this root that the host is emulated: its guests are on no
     // network, so nothing may dial their addresses.
     std::fs::write(

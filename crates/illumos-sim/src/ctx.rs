@@ -28,6 +28,8 @@ pub struct Ctx {
     privileged: bool,
     /// A change was refused for lack of privilege.
     denied: bool,
+    /// What `/etc/zones` said when the state was read, to rewrite only what changed.
+    zone_files: crate::zonefiles::Snapshot,
 }
 
 impl Ctx {
@@ -49,7 +51,6 @@ impl Ctx {
             host: host.clone(),
             tool: tool.to_string(),
             argv0: argv0.to_string(),
-            st,
             dirty: false,
             lock: Some(lock),
             out: Vec::new(),
@@ -58,6 +59,8 @@ impl Ctx {
             fault: None,
             privileged,
             denied: false,
+            zone_files: crate::zonefiles::snapshot(&st),
+            st,
         })
     }
 
@@ -98,6 +101,10 @@ impl Ctx {
         if self.dirty {
             if let Err(e) = self.st.save(&self.host.state_path()) {
                 self.errln(&format!("illumos-sim: cannot write state: {e}"));
+            } else {
+                let now = crate::zonefiles::snapshot(&self.st);
+                crate::zonefiles::sync(&self.host, &self.zone_files, &now);
+                self.zone_files = now;
             }
             self.dirty = false;
         }
@@ -137,7 +144,10 @@ impl Ctx {
             Err(e) => self.errln(&format!("illumos-sim: cannot lock host: {e}")),
         }
         match State::load(&self.host.state_path()) {
-            Ok(st) => self.st = st,
+            Ok(st) => {
+                self.zone_files = crate::zonefiles::snapshot(&st);
+                self.st = st;
+            }
             Err(e) => self.errln(&format!("illumos-sim: cannot read state: {e}")),
         }
     }

@@ -252,8 +252,14 @@ pub async fn delete(run: &Runner, zone: &ZoneName) -> Result<(), ZonecfgError> {
 
 /// The zone's configuration, or `None` for an unknown zone.
 pub async fn export(run: &Runner, zone: &ZoneName) -> Result<Option<ZoneConfig>, ZonecfgError> {
+    Ok(export_text(run, zone).await?.map(|t| parse_export(&t)))
+}
+
+/// What `zonecfg export` printed for the zone (for a caller that keeps it and parses it again
+/// with [`parse_export`] later), or `None` for an unknown zone.
+pub async fn export_text(run: &Runner, zone: &ZoneName) -> Result<Option<String>, ZonecfgError> {
     match run.output(&export_cmd(zone)).await {
-        Ok(out) => Ok(Some(parse_export(&out.stdout))),
+        Ok(out) => Ok(Some(out.stdout)),
         Err(e) => {
             let e = classify("export", zone, e);
             if e.is_not_found() {

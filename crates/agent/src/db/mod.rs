@@ -16,7 +16,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_zones.sql"),
     include_str!("migrations/0003_provisioning.sql"),
-    include_str!("migrations/0004_task_updated_at.sql"),
+    include_str!("migrations/0004_zone_configs.sql"),
+    include_str!("migrations/0005_task_updated_at.sql"),
 ];
 
 const READERS: usize = 4;
@@ -54,6 +55,11 @@ pub struct Db {
     /// Counts finished writes: an answer built from reads that began at epoch N is current
     /// while the epoch is still N.
     epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// Tables the current write changed (SQLite's update hook on the writer), and how many
+    /// writes changed each table so far: an answer built from one table stays valid while
+    /// writes elsewhere (task logs, progress) go on.
+    touched: Arc<Mutex<std::collections::HashSet<String>>>,
+    table_epochs: Arc<Mutex<std::collections::HashMap<String, u64>>>,
 }
 
 impl Db {
@@ -72,6 +78,18 @@ impl Db {
         // commit that `write_small` may run on one: a checkpoint syncs the disk.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         migrate(&mut writer)?;
+        let touched: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        {
+            let touched = touched.clone();
+            writer.update_hook(Some(
+                move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                    let mut t = touched.lock().unwrap_or_else(|p| p.into_inner());
+                    if !t.contains(table) {
+                        t.insert(table.to_owned());
+                    }
+                },
+            ));
+        }
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = open(path)?;
@@ -83,6 +101,8 @@ impl Db {
             readers: Arc::new(readers),
             next_reader: Arc::new(AtomicUsize::new(0)),
             epoch: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            touched,
+            table_epochs: Arc::default(),
         })
     }
 
@@ -132,6 +152,20 @@ impl Db {
     /// copied back into the database on the blocking pool (passive: readers and the next
     /// writes are not held up by it, except a writer waiting for the lock meanwhile).
     fn wrote(&self) {
+        // After the commit: an answer filed under a table's epoch read before its reads began
+        // is never newer than its key says.
+        let touched: Vec<String> = self
+            .touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        if !touched.is_empty() {
+            let mut epochs = self.table_epochs.lock().unwrap_or_else(|p| p.into_inner());
+            for t in touched {
+                *epochs.entry(t).or_insert(0) += 1;
+            }
+        }
         let n = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         if !n.is_multiple_of(CHECKPOINT_EVERY) {
             return;
@@ -176,6 +210,18 @@ impl Db {
     }
 
     /// The number of writes finished so far (see the field).
+    /// How many writes changed `table` so far (rows inserted, updated or deleted). Only for
+    /// ordinary rowid tables never emptied by a `DELETE` without `WHERE`: SQLite's update
+    /// hook does not see changes to `WITHOUT ROWID` tables nor its truncate optimisation.
+    pub fn table_epoch(&self, table: &str) -> u64 {
+        self.table_epochs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(table)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
@@ -228,6 +274,44 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tables_epoch_moves_only_with_writes_that_change_it() {
+        let dir = std::env::temp_dir().join(format!("zw-db-epoch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("e.db");
+        let _ = std::fs::remove_file(&path);
+        let db = Db::open(&path).unwrap();
+        let zones = db.table_epoch("zones");
+        db.write_blocking(|c| {
+            c.execute(
+                "INSERT INTO zone_configs (name, sig, export) VALUES ('a', NULL, '')",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.table_epoch("zones"), zones);
+        assert_eq!(db.table_epoch("zone_configs"), 1);
+        db.write_blocking(|c| {
+            c.execute(
+                "INSERT INTO zones (name, brand, status, created_at, updated_at)
+                 VALUES ('z', 'bhyve', 'ready', 'now', 'now')",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.table_epoch("zones"), zones + 1);
+        // A statement that changes no row leaves it.
+        db.write_blocking(|c| {
+            c.execute("UPDATE zones SET status = 'x' WHERE name = 'nope'", [])?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.table_epoch("zones"), zones + 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn migrations_apply_once_and_reopen_cleanly() {

@@ -32,9 +32,35 @@ pub struct EngineConfig {
     pub max_output_bytes: u64,
 }
 
-/// Observes finished tasks (metrics).
+/// Observes finished tasks (metrics), and may hold a task's end back until what it changed
+/// is visible (the zones area's host view).
 pub trait TaskObserver: Send + Sync {
     fn finished(&self, task: &Task);
+
+    /// Runs when the operation is over, before its end is recorded and announced, in the
+    /// task's origin scope (`illumos::runner::current_origin`).
+    fn settle<'a>(&'a self, _task: &'a Task) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// Several observers, in order.
+pub struct Observers(pub Vec<Arc<dyn TaskObserver>>);
+
+impl TaskObserver for Observers {
+    fn finished(&self, task: &Task) {
+        for o in &self.0 {
+            o.finished(task);
+        }
+    }
+
+    fn settle<'a>(&'a self, task: &'a Task) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            for o in &self.0 {
+                o.settle(task).await;
+            }
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -675,6 +701,9 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         Some(op) => run_operation(&inner, op.as_ref(), &task, &cancel, &log).await,
     };
     log.flush().await;
+    if let Some(o) = &inner.observer {
+        o.settle(&task).await;
+    }
     let id = task.id.clone();
     let err = error.clone();
     let finished = inner

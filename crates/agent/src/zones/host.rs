@@ -1,91 +1,373 @@
-//! Host reads for the zones area, cached briefly and coalesced, and the scratch files zonecfg
-//! reads its command files from.
+//! Host reads for the zones area: the zone listing (`zoneadm list`) and each zone's
+//! configuration (`zonecfg export`), kept between requests and refreshed in the background.
 //!
-//! The host is the truth: the cache only saves repeating the same command under load. Every
-//! change the agent makes bumps a generation that makes the cache stale at once, so a read after
-//! the agent's own write is always fresh; changes made outside the agent show within the TTL.
+//! The host is the truth; what is kept only saves asking it again:
+//! - A read never waits for a host command while there is a previous answer, except when the
+//!   agent's own change to a zone has been published and is not in that answer yet: then it
+//!   waits for a fresh one (read-your-writes). A task that changed a zone refreshes the
+//!   listing before its end is recorded (`settle`), so its change is in every answer by the
+//!   time a client can learn of it; a handler's change makes the next read wait.
+//! - A configuration is read again only when the zone's `/etc/zones/<zone>.xml` changed
+//!   (libzonecfg writes a new file and renames it over the old one at each commit, so its
+//!   inode, size, mtime and ctime together tell a change; only `zonecfg export` is parsed,
+//!   never the private XML). Where the file cannot be examined, a configuration older than
+//!   [`UNSIGNED_CONFIG_TTL`] is read again.
+//! - A listing older than [`LISTING_TTL`] is refreshed in the background by the next read, with
+//!   the configuration files' signatures: a change made outside the agent shows within about
+//!   that time (plus the refresh itself).
+//! - The configurations read are kept in the database with their file signature: after a
+//!   restart only the zones whose file changed are exported again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use illumos::names::{DatasetName, ZoneName};
 use illumos::zfs::{self, Dataset, DatasetType};
 use illumos::zoneadm::{self, ZoneEntry, ZoneadmError};
 use illumos::zonecfg::{self, ZoneConfig, ZonecfgError};
 
+use super::store::{self, KeptConfig};
 use crate::config::Config;
+use crate::db::Db;
 
-const ZONES_TTL: Duration = Duration::from_secs(2);
-const CONFIG_TTL: Duration = Duration::from_secs(30);
-/// Background refreshes of configurations gone stale by age, at most this many at once.
-const REFRESHERS: usize = 8;
+/// A listing this old is refreshed in the background by the next read.
+pub const LISTING_TTL: Duration = Duration::from_secs(2);
+/// A configuration whose file cannot be examined is read again after this long.
+pub const UNSIGNED_CONFIG_TTL: Duration = Duration::from_secs(30);
+/// `zonecfg export`s run at once by a refresh (no herd of 1,000 processes).
+const EXPORTERS: usize = 8;
+
+/// What identifies one version of a zone's configuration file: device, inode, size, mtime and
+/// ctime (to the nanosecond).
+pub fn file_sig(path: &std::path::Path) -> Option<String> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(format!(
+        "{}:{}:{}:{}.{}:{}.{}",
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    ))
+}
 
 struct Listing {
     at: Instant,
-    generation: u64,
+    /// The generation read before `zoneadm list` ran: every change up to it is in `zones`.
+    covers: u64,
     /// Numbers the listings, so a caller can tell two apart.
     seq: u64,
     zones: Arc<Vec<ZoneEntry>>,
 }
 
+struct Cached {
+    /// `None`: no such zone.
+    config: Option<Arc<ZoneConfig>>,
+    sig: Option<String>,
+    /// The generation read before the export ran.
+    covers: u64,
+    at: Instant,
+}
+
+/// A change the agent made to a zone that no refresh has covered yet.
+struct Change {
+    zone: String,
+    generation: u64,
+    /// What made it: `task:<id>` or `request:<id>` (see `illumos::runner::with_origin`).
+    origin: Option<Arc<str>>,
+    /// Its task has settled but no refresh covered it (the host did not answer).
+    settled: bool,
+}
+
 #[derive(Default)]
-struct Configs {
-    /// `zonecfg export` by zone: when read and what it said (`None`: no such zone).
-    cached: HashMap<String, (Instant, Option<Arc<ZoneConfig>>)>,
-    /// The generation of each zone's latest invalidation: an export started before it must not
-    /// be cached.
-    invalidated: HashMap<String, u64>,
-    /// Zones with a background refresh under way.
-    refreshing: std::collections::HashSet<String>,
-    /// Bumped whenever what `cached` says changes.
+struct Known {
+    listing: Option<Listing>,
+    configs: HashMap<String, Cached>,
+    changes: Vec<Change>,
+    /// Bumped whenever what `configs` says changes.
     version: u64,
 }
 
-/// Host reads for the zones area. Changes the agent makes invalidate what they touch at once
-/// (the next read waits for a fresh answer); entries that only aged past their TTL are served
-/// while one background read refreshes them, so a list under load never waits for the host.
+impl Known {
+    fn store(&mut self, zone: &str, read: Cached) {
+        if self
+            .configs
+            .get(zone)
+            .is_some_and(|c| c.covers > read.covers)
+        {
+            return;
+        }
+        let same = self
+            .configs
+            .get(zone)
+            .is_some_and(|old| old.config == read.config);
+        self.configs.insert(zone.to_owned(), read);
+        if !same {
+            self.version += 1;
+        }
+    }
+}
+
+/// Host reads for the zones area (see the module's comment).
 pub struct HostView {
     runner: illumos::Runner,
+    config: Arc<Config>,
+    db: Db,
     generation: AtomicU64,
     listing_seq: AtomicU64,
-    // An async mutex held across a synchronous refresh: concurrent reads after a change wait
-    // for one command and share its answer.
-    listing: tokio::sync::Mutex<Option<Listing>>,
-    listing_refreshing: std::sync::atomic::AtomicBool,
-    configs: Mutex<Configs>,
-    refreshers: tokio::sync::Semaphore,
+    known: Mutex<Known>,
+    /// One refresh at a time; a read that must wait for a fresh answer takes it too.
+    pass: tokio::sync::Mutex<()>,
+    /// A background refresh is spawned and has not started yet.
+    queued: AtomicBool,
 }
 
 impl HostView {
-    pub fn new(runner: illumos::Runner) -> Self {
+    /// Starts from the configurations kept in the database.
+    pub fn new(runner: illumos::Runner, config: Arc<Config>, db: Db) -> Self {
+        let mut known = Known::default();
+        match db.read_blocking(store::kept_configs) {
+            Ok(kept) => {
+                for k in kept {
+                    let cached = Cached {
+                        config: Some(Arc::new(zonecfg::parse_export(&k.export))),
+                        sig: k.sig,
+                        covers: 0,
+                        at: Instant::now(),
+                    };
+                    known.configs.insert(k.name, cached);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the kept zone configurations"),
+        }
         HostView {
             runner,
+            config,
+            db,
             generation: AtomicU64::new(0),
             listing_seq: AtomicU64::new(0),
-            listing: tokio::sync::Mutex::new(None),
-            listing_refreshing: std::sync::atomic::AtomicBool::new(false),
-            configs: Mutex::new(Configs::default()),
-            refreshers: tokio::sync::Semaphore::new(REFRESHERS),
+            known: Mutex::new(known),
+            pass: tokio::sync::Mutex::new(()),
+            queued: AtomicBool::new(false),
         }
     }
 
-    fn configs(&self) -> std::sync::MutexGuard<'_, Configs> {
-        self.configs.lock().unwrap_or_else(|p| p.into_inner())
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Makes the listing and `zone`'s configuration stale; called after each change the agent
-    /// makes to a zone.
-    pub fn invalidate(&self, zone: &str) {
-        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut c = self.configs();
-        c.invalidated.insert(zone.to_owned(), g);
-        if c.cached.remove(zone).is_some() {
-            c.version += 1;
+    fn sig_of(&self, zone: &str) -> Option<String> {
+        file_sig(&self.config.host_file(&format!("/etc/zones/{zone}.xml")))
+    }
+
+    /// Records a change the agent made to `zone` (its state or configuration); reads wait for
+    /// a refresh covering it once the change is published (see the module's comment). No
+    /// refresh starts here: a task's own [`HostView::settle`] runs it as its last step, so the
+    /// host commands of a task stay one ordered sequence (the crash sweeps count them).
+    pub fn invalidate(self: &Arc<Self>, zone: &str) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.known().changes.push(Change {
+            zone: zone.to_owned(),
+            generation,
+            origin: illumos::runner::current_origin(),
+            settled: false,
+        });
+    }
+
+    /// Waits until a listing covers every change made under the current origin (the running
+    /// task, or the request): called before a task's end is recorded and before a handler
+    /// answers for a change it made, so that whoever learns of the change finds it in every
+    /// read, and reads never wait for it.
+    pub async fn settle(&self) {
+        let me = illumos::runner::current_origin();
+        let must = self
+            .known()
+            .changes
+            .iter()
+            .filter(|c| c.origin == me)
+            .map(|c| c.generation)
+            .max();
+        if let Some(must) = must {
+            if let Err(e) = self.fresh(Some(must)).await {
+                tracing::warn!(error = %e.detail(), "cannot refresh the zone listing");
+            }
+            // Covered, or if the host did not answer, left for the next read to wait for.
+            for c in self.known().changes.iter_mut().filter(|c| c.origin == me) {
+                c.settled = true;
+            }
+        }
+    }
+
+    /// Spawns a background refresh unless one is already waiting to start.
+    fn kick(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.queued.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let me = self.clone();
+        rt.spawn(async move {
+            let _pass = me.pass.lock().await;
+            me.queued.store(false, Ordering::SeqCst);
+            let current = {
+                let k = me.known();
+                k.listing.as_ref().is_some_and(|l| {
+                    l.covers >= me.generation.load(Ordering::SeqCst) && l.at.elapsed() < LISTING_TTL
+                })
+            };
+            if !current {
+                if let Err(e) = me.refresh().await {
+                    tracing::warn!(error = %e.detail(), "cannot refresh the zone listing");
+                }
+            }
+        });
+    }
+
+    /// The changes a read must see, by zone: those made by a handler, by the calling task
+    /// itself, or by a task that has settled (its end is recorded right after). A change whose
+    /// task has not settled may be missing from an answer: no client has been told of it.
+    fn published(&self) -> HashMap<String, u64> {
+        let me = illumos::runner::current_origin();
+        let mut out = HashMap::new();
+        for c in &self.known().changes {
+            let by_other_task = c
+                .origin
+                .as_ref()
+                .is_some_and(|o| o.starts_with("task:") && me.as_ref() != Some(o));
+            if !by_other_task || c.settled {
+                let g = out.entry(c.zone.clone()).or_insert(0);
+                *g = (*g).max(c.generation);
+            }
+        }
+        out
+    }
+
+    /// One refresh; the caller holds `pass`. Lists the zones, reads the configurations that
+    /// changed (by file signature, by the agent's own change, or never read), keeps them in
+    /// the database, and installs the listing.
+    async fn refresh(&self) -> Result<(), ZoneadmError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let zones: Vec<ZoneEntry> = zoneadm::list(&self.runner)
+            .await?
+            .into_iter()
+            .filter(|z| z.name != "global")
+            .collect();
+        let sigs: Vec<Option<String>> = zones.iter().map(|z| self.sig_of(&z.name)).collect();
+        let (todo, gone): (Vec<(ZoneName, Option<String>)>, Vec<String>) = {
+            let mut k = self.known();
+            let mut changed: HashMap<&str, u64> = HashMap::new();
+            for c in &k.changes {
+                let g = changed.entry(c.zone.as_str()).or_insert(0);
+                *g = (*g).max(c.generation);
+            }
+            let mut todo = Vec::new();
+            let mut unchanged = Vec::new();
+            for (z, sig) in zones.iter().zip(&sigs) {
+                let stale = match k.configs.get(&z.name) {
+                    // Never read, or read when the zone did not exist yet.
+                    None | Some(Cached { config: None, .. }) => true,
+                    Some(c) => match (sig, &c.sig) {
+                        (Some(now), Some(then)) => now != then,
+                        _ => {
+                            changed.get(z.name.as_str()).is_some_and(|g| *g > c.covers)
+                                || c.at.elapsed() >= UNSIGNED_CONFIG_TTL
+                        }
+                    },
+                };
+                if stale {
+                    if let Ok(name) = z.name.parse::<ZoneName>() {
+                        todo.push((name, sig.clone()));
+                    }
+                } else {
+                    unchanged.push(z.name.clone());
+                }
+            }
+            // An unchanged file covers the agent's changes to the zone's state up to now.
+            for name in unchanged {
+                if let Some(c) = k.configs.get_mut(&name) {
+                    c.covers = c.covers.max(generation);
+                }
+            }
+            let listed: HashSet<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+            let gone: Vec<String> = k
+                .configs
+                .keys()
+                .filter(|n| !listed.contains(n.as_str()))
+                .cloned()
+                .collect();
+            for n in &gone {
+                k.configs.remove(n);
+                k.version += 1;
+            }
+            (todo, gone)
+        };
+        let reads: Vec<KeptConfig> = futures_util::stream::iter(todo)
+            .map(|(zone, sig)| async move {
+                let text = zonecfg::export_text(&self.runner, &zone).await;
+                (zone, sig, text)
+            })
+            .buffer_unordered(EXPORTERS)
+            .filter_map(|(zone, sig, text)| async move {
+                match text {
+                    Ok(Some(t)) => Some(self.keep(zone.as_str(), generation, sig, t)),
+                    // Gone meanwhile: the next listing drops it.
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(zone = %zone, error = %e.detail(), "cannot read a zone's configuration");
+                        None
+                    }
+                }
+            })
+            .collect()
+            .await;
+        if !reads.is_empty() || !gone.is_empty() {
+            if let Err(e) = self
+                .db
+                .write(move |c| store::keep_configs(c, &reads, &gone))
+                .await
+            {
+                tracing::warn!(error = %e, "cannot keep the zone configurations");
+            }
+        }
+        let mut k = self.known();
+        let seq = match &k.listing {
+            // The same zones in the same states keep the listing's number, so answers built
+            // from it stay reusable.
+            Some(old) if *old.zones == zones => old.seq,
+            _ => self.listing_seq.fetch_add(1, Ordering::SeqCst) + 1,
+        };
+        k.listing = Some(Listing {
+            at: Instant::now(),
+            covers: generation,
+            seq,
+            zones: Arc::new(zones),
+        });
+        k.changes.retain(|c| c.generation > generation);
+        Ok(())
+    }
+
+    /// Files one export read at `generation` and returns what the database keeps of it.
+    fn keep(&self, zone: &str, generation: u64, sig: Option<String>, text: String) -> KeptConfig {
+        let read = Cached {
+            config: Some(Arc::new(zonecfg::parse_export(&text))),
+            sig: sig.clone(),
+            covers: generation,
+            at: Instant::now(),
+        };
+        self.known().store(zone, read);
+        KeptConfig {
+            name: zone.to_owned(),
+            sig,
+            export: text,
         }
     }
 
@@ -96,112 +378,147 @@ impl HostView {
 
     /// Every non-global zone, with the number of this listing.
     pub async fn listing(self: &Arc<Self>) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
-        let mut guard = self.listing.lock().await;
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Some(l) = guard.as_ref() {
-            if l.generation == generation {
-                if l.at.elapsed() >= ZONES_TTL
-                    && !self.listing_refreshing.swap(true, Ordering::SeqCst)
-                {
-                    let me = self.clone();
-                    tokio::spawn(async move {
-                        let fresh = me.read_listing(generation).await;
-                        let mut guard = me.listing.lock().await;
-                        if let (Ok(mut l), Some(old)) = (fresh, guard.as_ref()) {
-                            if me.generation.load(Ordering::SeqCst) == generation {
-                                // The same zones in the same states keep the listing's number,
-                                // so answers built from it stay reusable.
-                                if l.zones == old.zones {
-                                    l.seq = old.seq;
-                                }
-                                *guard = Some(l);
-                            }
-                        }
-                        me.listing_refreshing.store(false, Ordering::SeqCst);
-                    });
+        let have = {
+            let k = self.known();
+            k.listing
+                .as_ref()
+                .map(|l| (l.covers, l.seq, l.zones.clone(), l.at.elapsed()))
+        };
+        if let Some((covers, seq, zones, age)) = have {
+            let must = self.published().into_values().max().unwrap_or(0);
+            if must <= covers {
+                if age >= LISTING_TTL {
+                    self.kick();
                 }
-                return Ok((l.seq, l.zones.clone()));
+                return Ok((seq, zones));
             }
+            return self.fresh(Some(must)).await;
         }
-        let l = self.read_listing(generation).await?;
-        let out = (l.seq, l.zones.clone());
-        *guard = Some(l);
-        Ok(out)
+        self.fresh(None).await
     }
 
-    async fn read_listing(&self, generation: u64) -> Result<Listing, ZoneadmError> {
-        let zones: Vec<ZoneEntry> = zoneadm::list(&self.runner)
-            .await?
-            .into_iter()
-            .filter(|z| z.name != "global")
-            .collect();
-        Ok(Listing {
-            at: Instant::now(),
-            generation,
-            seq: self.listing_seq.fetch_add(1, Ordering::SeqCst) + 1,
-            zones: Arc::new(zones),
-        })
+    /// Waits for (or makes) a listing that covers generation `must` (`None`: any listing).
+    async fn fresh(&self, must: Option<u64>) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
+        let _pass = self.pass.lock().await;
+        let covered = |k: &Known| {
+            k.listing
+                .as_ref()
+                .filter(|l| must.is_none_or(|m| l.covers >= m))
+                .map(|l| (l.seq, l.zones.clone()))
+        };
+        if let Some(out) = covered(&self.known()) {
+            return Ok(out);
+        }
+        self.refresh().await?;
+        let k = self.known();
+        let l = k.listing.as_ref().expect("a refresh installs a listing");
+        Ok((l.seq, l.zones.clone()))
     }
 
     pub async fn zone(self: &Arc<Self>, name: &str) -> Result<Option<ZoneEntry>, ZoneadmError> {
         Ok(self.zones().await?.iter().find(|z| z.name == name).cloned())
     }
 
-    /// Bumped whenever a cached configuration changes: with the listing's number, says whether
+    /// Bumped whenever a kept configuration changes: with the listing's number, says whether
     /// anything built from these reads can still be reused.
     pub fn configs_version(&self) -> u64 {
-        self.configs().version
+        self.known().version
     }
 
-    /// Caches an export started at `generation` unless the zone was invalidated since.
-    fn store_config(&self, zone: &str, generation: u64, c: Option<Arc<ZoneConfig>>) {
-        let mut cs = self.configs();
-        if cs.invalidated.get(zone).is_some_and(|g| *g > generation) {
-            return;
+    /// The configurations of `zones` (as listed): what is kept, and for a zone never read or
+    /// with a published change not read yet, a fresh export (at most [`EXPORTERS`] at once).
+    /// `None` where the zone is gone or its configuration cannot be read.
+    pub async fn configs(self: &Arc<Self>, zones: &[ZoneEntry]) -> Vec<Option<Arc<ZoneConfig>>> {
+        let must = self.published();
+        let mut out: Vec<Option<Arc<ZoneConfig>>> = Vec::with_capacity(zones.len());
+        let mut missing = Vec::new();
+        {
+            let k = self.known();
+            for (i, z) in zones.iter().enumerate() {
+                match k.configs.get(&z.name) {
+                    Some(c) if must.get(&z.name).is_none_or(|g| *g <= c.covers) => {
+                        out.push(c.config.clone())
+                    }
+                    _ => {
+                        out.push(None);
+                        missing.push(i);
+                    }
+                }
+            }
         }
-        let same = cs.cached.get(zone).is_some_and(|(_, old)| *old == c);
-        cs.cached.insert(zone.to_owned(), (Instant::now(), c));
-        if !same {
-            cs.version += 1;
+        let fetched: Vec<(usize, Option<Arc<ZoneConfig>>)> = futures_util::stream::iter(missing)
+            .map(|i| async move {
+                let c = match zones[i].name.parse::<ZoneName>() {
+                    Ok(z) => self.read_config(&z).await.ok().flatten(),
+                    Err(_) => None,
+                };
+                (i, c)
+            })
+            .buffer_unordered(EXPORTERS)
+            .collect()
+            .await;
+        for (i, c) in fetched {
+            out[i] = c;
         }
+        out
     }
 
-    /// A zone's configuration (`zonecfg export`), `None` for an unknown zone.
+    /// A zone's configuration (`zonecfg export`), `None` for an unknown zone: what is kept,
+    /// unless a published change of the agent's is not in it yet.
     pub async fn config(
         self: &Arc<Self>,
         zone: &ZoneName,
     ) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        let stale = {
-            let mut cs = self.configs();
-            match cs.cached.get(zone.as_str()) {
-                Some((at, c)) if at.elapsed() < CONFIG_TTL => return Ok(c.clone()),
-                Some((_, c)) => {
-                    let c = c.clone();
-                    if cs.refreshing.insert(zone.to_string()) {
-                        Some(c)
-                    } else {
-                        return Ok(c);
-                    }
-                }
-                None => None,
-            }
+        let kept = {
+            let k = self.known();
+            k.configs
+                .get(zone.as_str())
+                .map(|c| (c.covers, c.config.clone()))
         };
-        if let Some(c) = stale {
-            let (me, zone) = (self.clone(), zone.clone());
-            tokio::spawn(async move {
-                if let Ok(_permit) = me.refreshers.acquire().await {
-                    if let Ok(fresh) = zonecfg::export(&me.runner, &zone).await {
-                        me.store_config(zone.as_str(), generation, fresh.map(Arc::new));
-                    }
-                }
-                me.configs().refreshing.remove(zone.as_str());
-            });
-            return Ok(c);
+        if let Some((covers, config)) = kept {
+            let must = self.published();
+            if must.get(zone.as_str()).is_none_or(|g| *g <= covers) {
+                return Ok(config);
+            }
         }
-        let c = zonecfg::export(&self.runner, zone).await?.map(Arc::new);
-        self.store_config(zone.as_str(), generation, c.clone());
-        Ok(c)
+        self.read_config(zone).await
+    }
+
+    /// Exports the zone's configuration now and keeps it.
+    async fn read_config(&self, zone: &ZoneName) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let sig = self.sig_of(zone.as_str());
+        match zonecfg::export_text(&self.runner, zone).await? {
+            Some(text) => {
+                let kept = self.keep(zone.as_str(), generation, sig, text);
+                let config = self
+                    .known()
+                    .configs
+                    .get(zone.as_str())
+                    .and_then(|c| c.config.clone());
+                if let Err(e) = self
+                    .db
+                    .write_small(move |c| store::keep_configs(c, &[kept], &[]))
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot keep a zone configuration");
+                }
+                Ok(config)
+            }
+            None => {
+                let mut k = self.known();
+                k.store(
+                    zone.as_str(),
+                    Cached {
+                        config: None,
+                        sig,
+                        covers: generation,
+                        at: Instant::now(),
+                    },
+                );
+                Ok(None)
+            }
+        }
     }
 
     /// The zone (other than `except`) whose configuration passes `volume` through, if any.
@@ -231,6 +548,18 @@ impl HostView {
             }
         }
         Ok(None)
+    }
+}
+
+/// A task that changed a zone ends only once the listing shows the change.
+impl crate::tasks::engine::TaskObserver for HostView {
+    fn finished(&self, _task: &crate::tasks::Task) {}
+
+    fn settle<'a>(
+        &'a self,
+        _task: &'a crate::tasks::Task,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(HostView::settle(self))
     }
 }
 

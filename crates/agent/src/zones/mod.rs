@@ -31,7 +31,11 @@ impl ZoneServices {
     pub fn new(config: Arc<Config>, runner: illumos::Runner, db: Db) -> Self {
         host::clean_scratch(&config);
         ZoneServices {
-            host: Arc::new(host::HostView::new(runner.clone())),
+            host: Arc::new(host::HostView::new(
+                runner.clone(),
+                config.clone(),
+                db.clone(),
+            )),
             config,
             runner,
             db,

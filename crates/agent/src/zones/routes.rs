@@ -57,11 +57,15 @@ pub struct ListQuery {
 async fn list_zones(
     _: Viewer,
     State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let gzip = pages::accepts_gzip(&headers);
     // Read the epochs before the data: an answer is cached under what was current when its
-    // reads began, so it is never newer than its key says and never served once stale.
-    let epoch = app.db.epoch();
+    // reads began, so it is never newer than its key says and never served once stale. Of the
+    // database it reads only the zones table: writes elsewhere (task logs and progress during
+    // a burst of creates) leave the answer valid.
+    let epoch = app.db.table_epoch("zones");
     let (listing, host) = app.zones.host.listing().await.map_err(ApiError::host)?;
     let configs = app.zones.host.configs_version();
     let key = format!(
@@ -70,27 +74,12 @@ async fn list_zones(
         q.brand.as_deref()
     );
     if let Some(body) = app.pages.get(epoch, &key) {
-        return Ok(pages::json(body));
+        return Ok(encoded(&app, epoch, &key, body, gzip));
     }
     let records = app.db.read(store::all).await?;
     let mut zones: Vec<ZoneSummary> = Vec::with_capacity(host.len());
-    // Autoboot lives in each zone's configuration: read from the cache, and at most eight
-    // exports at a time when it has none yet (no herd of 500 processes).
-    use futures_util::StreamExt;
-    let lookups = host.iter().map(|e| {
-        let services = app.zones.clone();
-        let name = e.name.parse::<ZoneName>().ok();
-        async move {
-            match name {
-                Some(z) => services.host.config(&z).await.ok().flatten(),
-                None => None,
-            }
-        }
-    });
-    let configs: Vec<_> = futures_util::stream::iter(lookups.collect::<Vec<_>>())
-        .buffered(8)
-        .collect()
-        .await;
+    // Autoboot lives in each zone's configuration: what the host view keeps.
+    let configs = app.zones.host.configs(&host).await;
     let by_name: std::collections::HashMap<&str, &store::ZoneRecord> =
         records.iter().map(|r| (r.name.as_str(), r)).collect();
     for (e, cfg) in host.iter().zip(configs) {
@@ -115,8 +104,19 @@ async fn list_zones(
     })
     .map_err(ApiError::internal)?;
     let body = axum::body::Bytes::from(body);
-    app.pages.put(epoch, key, body.clone());
-    Ok(pages::json(body))
+    app.pages.put(epoch, key.clone(), body.clone());
+    Ok(encoded(&app, epoch, &key, body, gzip))
+}
+
+/// The list answer, gzip-encoded for a client that takes it (the encoded form is kept too).
+fn encoded(app: &AppState, epoch: u64, key: &str, body: axum::body::Bytes, gzip: bool) -> Response {
+    match gzip
+        .then(|| pages::gzipped(&app.pages, epoch, key, &body))
+        .flatten()
+    {
+        Some(gz) => pages::json_encoded(gz, true),
+        None => pages::json_encoded(body, false),
+    }
 }
 
 /// The answer to a request that queued a zone task.

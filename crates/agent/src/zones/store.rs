@@ -185,3 +185,50 @@ pub fn last_modify(
     )
     .optional()?)
 }
+
+/// A zone's last configuration read as kept in `zone_configs`.
+pub struct KeptConfig {
+    pub name: String,
+    /// The signature of the zone's configuration file when it was read (`None`: not known).
+    pub sig: Option<String>,
+    /// `zonecfg export`'s text.
+    pub export: String,
+}
+
+pub fn kept_configs(conn: &Connection) -> Result<Vec<KeptConfig>, DbError> {
+    let v = conn
+        .prepare_cached("SELECT name, sig, export FROM zone_configs")?
+        .query_map([], |r| {
+            Ok(KeptConfig {
+                name: r.get(0)?,
+                sig: r.get(1)?,
+                export: r.get(2)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(v)
+}
+
+/// Stores the given reads and forgets the zones in `gone`, in one transaction.
+pub fn keep_configs(
+    conn: &mut Connection,
+    reads: &[KeptConfig],
+    gone: &[String],
+) -> Result<(), DbError> {
+    let tx = conn.transaction()?;
+    {
+        let mut put = tx.prepare_cached(
+            "INSERT INTO zone_configs (name, sig, export) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET sig = ?2, export = ?3",
+        )?;
+        for k in reads {
+            put.execute(params![k.name, k.sig, k.export])?;
+        }
+        let mut del = tx.prepare_cached("DELETE FROM zone_configs WHERE name = ?1")?;
+        for name in gone {
+            del.execute([name])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -508,6 +508,33 @@ impl TestAgent {
         }
     }
 
+    /// An authenticated GET with extra headers: the status, the headers and the raw body
+    /// (for an answer that is not text, e.g. gzip-encoded).
+    pub fn get_raw_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut req = ureq::http::Request::builder()
+            .method("GET")
+            .uri(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.key));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = self
+            .http
+            .run(req.body(()).unwrap())
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body = resp.body_mut().read_to_vec().unwrap();
+        (resp.status().as_u16(), headers, body)
+    }
+
     /// Whether the agent process is still running (false once it exited, even unreaped).
     pub fn is_running(&self) -> bool {
         match &self.child {

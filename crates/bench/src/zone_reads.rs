@@ -1,0 +1,215 @@
+//! `GET /zones` while the agent is busy: during and right after a burst of creates and boots.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::agent::Agent;
+use crate::load::{get_until, BlockingConn, Sample};
+use crate::{percentile, Row};
+
+/// How long the load goes on after the last task of the burst finished.
+const AFTER: Duration = Duration::from_secs(3);
+
+/// p50 and p99 of the samples sent within `[from, to)`, and how many there were.
+fn window(samples: &[Sample], from: Instant, to: Instant) -> (f64, f64, usize) {
+    let mut ms: Vec<f64> = samples
+        .iter()
+        .filter(|(at, _)| *at >= from && *at < to)
+        .map(|(_, ms)| *ms)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (percentile(&ms, 0.5), percentile(&ms, 0.99), ms.len())
+}
+
+/// `zones` creates with `start_after_create` (a create and a boot each) queued at once, with
+/// the emulator's default install and boot times, while 8 connections read `GET /zones`.
+pub fn burst(root: &Path, zones: usize, rows: &mut Vec<Row>) {
+    let mut agent = Agent::prepare(&root.join("burst"), "zones:\n  max_concurrent_tasks: 8\n");
+    agent.start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, agent) = (stop.clone(), agent.handle());
+        std::thread::spawn(move || get_until(&agent, "/zones", 8, false, &stop))
+    };
+    // The load opens its connections first; the burst starts once reads flow.
+    std::thread::sleep(Duration::from_millis(500));
+    let burst_at = Instant::now();
+    let mut conn = BlockingConn::open(&agent);
+    let mut boots = Vec::new();
+    for i in 0..zones {
+        let body = json!({"name": format!("burst{i}"), "brand": "bhyve", "ram": "1G",
+                "boot_volume": {"size": "1G", "sparse": true},
+                "nics": [{"physical": format!("burst{i}net0"), "global_nic": "igb0"}],
+                "start_after_create": true});
+        let (status, r) = conn.json("POST", "/zones", Some(&body));
+        assert_eq!(status, 202, "create refused: {r}");
+        boots.push(r["start_task_id"].as_str().expect("boot task").to_owned());
+    }
+    for id in &boots {
+        let (_, t) = conn.json("GET", &format!("/tasks/{id}/wait?timeout=300"), None);
+        assert_eq!(t["status"], "completed", "boot failed: {t}");
+    }
+    let done_at = Instant::now();
+    std::thread::sleep(AFTER);
+    stop.store(true, Ordering::Relaxed);
+    let (samples, errors, _) = load.join().expect("load thread");
+    let listed = agent.get("/zones");
+    assert_eq!(listed["total"], zones, "not every zone is listed");
+    let (d50, d99, dn) = window(&samples, burst_at, done_at);
+    let (a50, a99, an) = window(&samples, done_at, done_at + AFTER);
+    let errs = if errors > 0 {
+        format!(" ({errors} errors)")
+    } else {
+        String::new()
+    };
+    rows.push(Row {
+        what: format!(
+            "GET /zones, 8 connections, during a burst of {zones} creates + boots ({:.1} s, {dn} reads): p50 / p99",
+            (done_at - burst_at).as_secs_f64()
+        ),
+        value: format!("{d50:.2} ms / {d99:.2} ms{errs}"),
+        target: "p99 < 10 ms".into(),
+    });
+    rows.push(Row {
+        what: format!(
+            "GET /zones, 8 connections, in the {} s right after that burst ({an} reads): p50 / p99",
+            AFTER.as_secs()
+        ),
+        value: format!("{a50:.2} ms / {a99:.2} ms"),
+        target: "p99 < 10 ms".into(),
+    });
+    agent.stop();
+}
+
+/// Makes `n` zones straight through the emulated host's zonecfg, each with a NIC, a boot disk
+/// passed through as a device and a few attributes, as a big hypervisor's zones look.
+fn seed_zones(host: &Path, n: usize) {
+    let zonecfg = host.join("bin/zonecfg");
+    for i in 0..n {
+        let z = format!("scale{i}");
+        let script = format!(
+            "create -b; set zonepath=/rpool/zones/{z}; set brand=bhyve; set ip-type=exclusive; \
+             add net; set physical={z}net0; set global-nic=igb0; end; \
+             add device; set match=/dev/zvol/rdsk/rpool/zones/{z}/root; end; \
+             add attr; set name=bootdisk; set type=string; set value=rpool/zones/{z}/root; end; \
+             add attr; set name=ram; set type=string; set value=2G; end; \
+             add attr; set name=vcpus; set type=string; set value=2; end"
+        );
+        let out = std::process::Command::new(&zonecfg)
+            .args(["-z", &z, &script])
+            .output()
+            .expect("zonecfg");
+        assert!(out.status.success(), "zonecfg failed: {out:?}");
+    }
+}
+
+/// CPU seconds the process and its reaped children (the host tools it ran) used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').expect("stat") + 2..];
+    let f: Vec<f64> = rest.split(' ').map(|x| x.parse().unwrap_or(0.0)).collect();
+    // utime, stime, cutime, cstime are fields 14-17, i.e. 11-14 after the state field (3).
+    let ticks = f[11] + f[12] + f[13] + f[14];
+    // The kernel's USER_HZ is 100 on every Linux the bench runs on.
+    ticks / 100.0
+}
+
+/// One `GET /zones` on a fresh connection: milliseconds to the whole answer.
+fn timed_list(agent: &Agent, zones: usize) -> f64 {
+    let started = Instant::now();
+    let list = agent.get("/zones");
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(list["total"], zones, "not every zone is listed");
+    ms
+}
+
+/// 1,000 zones: the first answer (nothing kept, then after a restart), `GET /zones` at 32
+/// connections once warm, and what the background refresh costs at 100, 300 and 1,000 zones
+/// with a dashboard polling the list every second.
+pub fn scale(root: &Path, secs: f64, rows: &mut Vec<Row>) {
+    let mut costs = Vec::new();
+    for n in [100usize, 300, 1000] {
+        let mut agent = Agent::prepare(&root.join(format!("scale{n}")), "");
+        let host = agent.dir.join("host");
+        crate::zones::zero_delays(&host);
+        seed_zones(&host, n);
+        agent.start();
+        let first = timed_list(&agent, n);
+        if n == 1000 {
+            rows.push(Row {
+                what: "GET /zones with 1,000 zones (NIC, disk, attributes each): first answer, nothing kept".into(),
+                value: format!("{first:.0} ms"),
+                target: String::new(),
+            });
+            agent.stop();
+            agent.start();
+            let cold = timed_list(&agent, n);
+            rows.push(Row {
+                what: "GET /zones with 1,000 zones: first answer after a restart".into(),
+                value: format!("{cold:.0} ms"),
+                target: "< 1 s".into(),
+            });
+            let plain = agent.get_raw("/zones").len();
+            for gzip in [false, true] {
+                let stop = Arc::new(AtomicBool::new(false));
+                let timer = {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_secs_f64(secs));
+                        stop.store(true, Ordering::Relaxed);
+                    })
+                };
+                let (samples, errors, elapsed) = get_until(&agent, "/zones", 32, gzip, &stop);
+                let _ = timer.join();
+                let mut ms: Vec<f64> = samples.iter().map(|(_, ms)| *ms).collect();
+                ms.sort_by(f64::total_cmp);
+                rows.push(Row {
+                    what: format!(
+                        "GET /zones with 1,000 zones ({} KiB of JSON), 32 connections, warm{}: throughput / p50 / p99",
+                        plain / 1024,
+                        if gzip { ", client taking gzip" } else { "" }
+                    ),
+                    value: format!(
+                        "{:.0} req/s / {:.2} ms / {:.2} ms{}",
+                        ms.len() as f64 / elapsed,
+                        percentile(&ms, 0.5),
+                        percentile(&ms, 0.99),
+                        if errors > 0 {
+                            format!(" ({errors} errors)")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    target: "p99 < 10 ms".into(),
+                });
+            }
+        }
+        // A dashboard: one list a second, on a kept-alive connection.
+        let window = Duration::from_secs_f64(secs.max(10.0) * 3.0);
+        let mut conn = BlockingConn::open(&agent);
+        let cpu_before = cpu_secs(agent.pid());
+        let started = Instant::now();
+        while started.elapsed() < window {
+            let (status, _) = conn.json("GET", "/zones", None);
+            assert_eq!(status, 200);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let used = cpu_secs(agent.pid()) - cpu_before;
+        costs.push((n, used * 60.0 / started.elapsed().as_secs_f64()));
+        agent.stop();
+    }
+    rows.push(Row {
+        what: "background refresh with a dashboard polling GET /zones every second: CPU seconds of the agent and its host commands per minute, by number of zones".into(),
+        value: costs
+            .iter()
+            .map(|(n, c)| format!("{n}: {c:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        target: "< 1 s/min".into(),
+    });
+}
