@@ -209,6 +209,47 @@ pub fn kept_configs(conn: &Connection) -> Result<Vec<KeptConfig>, DbError> {
     Ok(v)
 }
 
+/// What stands for a secret attribute's value in a kept configuration: the attribute stays, so
+/// "a password is set" still reads true, but the value never reaches the database.
+pub const KEPT_SECRET: &str = "(not kept)";
+
+/// `zonecfg export` text with the values of secret attributes (the cloud-init password)
+/// replaced by [`KEPT_SECRET`].
+pub fn without_secrets(export: &str) -> String {
+    let mut out = Vec::new();
+    let mut block: Option<Vec<&str>> = None;
+    for line in export.lines() {
+        match &mut block {
+            None if line.trim() == "add attr" => block = Some(vec![line]),
+            None => out.push(line.to_owned()),
+            Some(b) => {
+                b.push(line);
+                if line.trim() == "end" {
+                    let secret = b.iter().any(|l| {
+                        l.trim().strip_prefix("set name=").is_some_and(|n| {
+                            super::view::SECRET_ATTRS.contains(&n.trim_matches('"'))
+                        })
+                    });
+                    for l in b.drain(..) {
+                        if secret && l.trim_start().starts_with("set value=") {
+                            out.push(format!("set value=\"{KEPT_SECRET}\""));
+                        } else {
+                            out.push(l.to_owned());
+                        }
+                    }
+                    block = None;
+                }
+            }
+        }
+    }
+    // An unfinished block (a cut export) is dropped rather than kept with its value.
+    let mut text = out.join("\n");
+    if export.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
 /// Stores the given reads and forgets the zones in `gone`, in one transaction.
 pub fn keep_configs(
     conn: &mut Connection,
@@ -222,7 +263,7 @@ pub fn keep_configs(
              ON CONFLICT (name) DO UPDATE SET sig = ?2, export = ?3",
         )?;
         for k in reads {
-            put.execute(params![k.name, k.sig, k.export])?;
+            put.execute(params![k.name, k.sig, without_secrets(&k.export)])?;
         }
         let mut del = tx.prepare_cached("DELETE FROM zone_configs WHERE name = ?1")?;
         for name in gone {
@@ -231,4 +272,28 @@ pub fn keep_configs(
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_configuration_holds_no_secret_but_still_says_one_is_set() {
+        let export = "create -b\nset zonepath=/z\nadd attr\nset name=ram\nset type=string\nset value=2G\nend\nadd attr\nset name=password\nset type=string\nset value=\"hunter2 x\"\nend\n";
+        let kept = without_secrets(export);
+        assert!(!kept.contains("hunter2"), "{kept}");
+        assert!(kept.contains("set value=2G"));
+        assert!(kept.contains("set name=password"));
+        assert!(kept.contains(KEPT_SECRET));
+        assert!(kept.ends_with("end\n"));
+        let cfg = illumos::zonecfg::parse_export(&kept);
+        assert_eq!(cfg.attr("password"), Some(KEPT_SECRET));
+    }
+
+    #[test]
+    fn a_cut_export_drops_its_unfinished_block() {
+        let kept = without_secrets("create -b\nadd attr\nset name=password\nset value=hunter2");
+        assert!(!kept.contains("hunter2"), "{kept}");
+    }
 }

@@ -13,7 +13,7 @@ use super::store::ZoneRecord;
 use crate::tasks::Task;
 
 /// Attributes never shown as they are.
-const SECRET_ATTRS: &[&str] = &["password"];
+pub const SECRET_ATTRS: &[&str] = &["password"];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 /// What the list and the detail both say of a zone.
