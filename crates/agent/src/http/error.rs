@@ -109,6 +109,20 @@ impl From<FieldError> for ApiError {
     }
 }
 
+/// A handler that shares a task's host code answers its failure as the task would read it:
+/// a host failure is the 502, a refused value the 400 naming its field.
+impl From<crate::tasks::OpError> for ApiError {
+    fn from(e: crate::tasks::OpError) -> Self {
+        use crate::tasks::OpError;
+        match e {
+            OpError::Host(h) => ApiError::host(h),
+            OpError::Invalid(f) => f.into(),
+            OpError::Db(d) => d.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {

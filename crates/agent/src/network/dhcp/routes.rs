@@ -37,8 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The configuration and its illumos path.
 async fn read_for_api(app: &AppState) -> Result<(DhcpConf, String), ApiError> {
     let file = dhcp_file(&app.network, &app.network.runner)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .await?;
     let conf = parse_conf(&file)
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "config-unparsable", e.to_string()))?;
     Ok((conf, file.illumos.to_string()))
@@ -270,8 +269,7 @@ async fn get_leases(_: Viewer, State(app): State<AppState>) -> Result<Json<Lease
     let leases_path = app
         .network
         .path_of(&app.network.runner, HostFile::DhcpLeases)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .await?;
     let path = app.config.host_file(&leases_path.to_string());
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -39,8 +39,7 @@ async fn ipfilter_state(app: &AppState) -> Result<Option<ServiceState>, ApiError
 async fn read_for_api(app: &AppState) -> Result<(NatConf, String), ApiError> {
     let run = &app.network.runner;
     let file = nat_file(&app.network, run)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .await?;
     let text = file.read().map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((
         NatConf::parse(&text.unwrap_or_default()),
@@ -167,8 +166,7 @@ async fn delete_rule(
 async fn nat_status(_: Viewer, State(app): State<AppState>) -> Result<Json<NatStatus>, ApiError> {
     let state = ipfilter_state(&app).await?;
     let config_path = nat_file(&app.network, &app.network.runner)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .await?
         .illumos
         .to_string();
     let active_rules = if state == Some(ServiceState::Online) {
