@@ -1064,3 +1064,26 @@ fn an_inconsistent_provisioning_config_is_refused_naming_the_key() {
 
 #[path = "network_dhcpd.rs"]
 mod dhcpd_e2e;
+
+/// A listing whose file the service cannot name reads as any host failure does: a 502
+/// `host-command-failed` saying what is missing and where to name it (it was a 500 with the
+/// cause only in the log).
+#[test]
+fn a_listing_whose_service_cannot_name_its_file_is_a_502_saying_so() {
+    let agent = TestAgent::start();
+    std::fs::write(
+        agent.host.join("faults"),
+        r#"{"tool":"svcprop","action":"fail","exit":1,"stderr":"svcprop: Couldn't find property group `config' for instance `svc:/network/ipfilter:default'."}"#,
+    )
+    .unwrap();
+    for path in ["/network/nat/rules", "/network/dhcp/hosts"] {
+        let r = agent.get(path);
+        assert_eq!(r.status, 502, "{path}: {:?}", r.body);
+        assert_eq!(r.body["code"], "host-command-failed", "{path}");
+        let message = r.body["message"].as_str().unwrap();
+        assert!(message.contains("cannot tell where"), "{path}: {message}");
+        assert!(message.contains("in config.yaml"), "{path}: {message}");
+    }
+    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    assert_eq!(agent.get("/network/nat/rules").status, 200);
+}

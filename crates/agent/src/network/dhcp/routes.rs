@@ -36,8 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The configuration and its illumos path.
 async fn read_for_api(app: &AppState) -> Result<(DhcpConf, String), ApiError> {
-    let file = dhcp_file(&app.network, &app.network.runner)
-        .await?;
+    let file = dhcp_file(&app.network, &app.network.runner).await?;
     let conf = parse_conf(&file)
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "config-unparsable", e.to_string()))?;
     Ok((conf, file.illumos.to_string()))

@@ -38,8 +38,7 @@ async fn ipfilter_state(app: &AppState) -> Result<Option<ServiceState>, ApiError
 
 async fn read_for_api(app: &AppState) -> Result<(NatConf, String), ApiError> {
     let run = &app.network.runner;
-    let file = nat_file(&app.network, run)
-        .await?;
+    let file = nat_file(&app.network, run).await?;
     let text = file.read().map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((
         NatConf::parse(&text.unwrap_or_default()),

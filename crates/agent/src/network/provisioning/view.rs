@@ -106,15 +106,13 @@ pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, Ap
             ListedAddr::V4(c) if p.subnet.contains(c.addr()) => Some(c.to_string()),
             _ => None,
         });
-    let nat_conf = nat::read_conf(svc, run)
-        .await?;
+    let nat_conf = nat::read_conf(svc, run).await?;
     let nat_rule = nat_conf
         .rules()
         .map(|(_, r)| r)
         .find(|r| is_provisioning_rule(p, r) && matches!(r, NatRule::Map(m) if m.portmap.is_some()))
         .map(ToString::to_string);
-    let dhcp_conf = dhcp::read_conf(svc, run)
-        .await?;
+    let dhcp_conf = dhcp::read_conf(svc, run).await?;
     let dhcp_configured = dhcp_conf.subnets().any(|s| s.net() == p.subnet);
     let dhcp_state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
         .await
