@@ -8,7 +8,7 @@ use illumos::zonecfg::Net;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::error::FieldError;
 
 /// `POST /zones`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -265,20 +265,20 @@ pub struct CreateSpec {
     pub force: bool,
 }
 
-fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<(), ApiError> {
+fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<(), FieldError> {
     if allowed.contains(&v) {
         Ok(())
     } else {
-        Err(ApiError::invalid(
+        Err(FieldError::new(
             field,
             format!("{field} must be one of {}", allowed.join(", ")),
         ))
     }
 }
 
-fn value(field: &str, v: &str) -> Result<ZonecfgValue, ApiError> {
+fn value(field: &str, v: &str) -> Result<ZonecfgValue, FieldError> {
     v.parse()
-        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
+        .map_err(|e: illumos::names::InvalidName| FieldError::new(field, format!("{field}: {e}")))
 }
 
 fn attr(name: &str) -> AttrName {
@@ -335,18 +335,18 @@ impl ZoneAttrs {
     }
 
     /// Validated `attr` pairs, each error naming its field.
-    pub fn validate(&self) -> Result<AttrSet, ApiError> {
+    pub fn validate(&self) -> Result<AttrSet, FieldError> {
         let mut out = Vec::new();
         for (field, name, v) in self.to_pairs() {
             match field {
                 "ram" if !check_ram(v) => {
-                    return Err(ApiError::invalid(
+                    return Err(FieldError::new(
                         field,
                         "ram must be a size such as 2G or 512M",
                     ))
                 }
                 "vcpus" if !check_vcpus(v) => {
-                    return Err(ApiError::invalid(
+                    return Err(FieldError::new(
                         field,
                         "vcpus must be N or [cpus=]N[,sockets=n][,cores=n][,threads=n]",
                     ))
@@ -386,10 +386,10 @@ impl ZoneAttrs {
 }
 
 impl NicRequest {
-    pub fn validate(&self, field: &str) -> Result<illumos::zonecfg::Net, ApiError> {
+    pub fn validate(&self, field: &str) -> Result<illumos::zonecfg::Net, FieldError> {
         let link = |f: &str, v: &str| {
             v.parse::<LinkName>()
-                .map_err(|e| ApiError::invalid(format!("{field}.{f}"), format!("{field}.{f}: {e}")))
+                .map_err(|e| FieldError::new(format!("{field}.{f}"), format!("{field}.{f}: {e}")))
         };
         Ok(illumos::zonecfg::Net {
             physical: link("physical", &self.physical)?,
@@ -403,7 +403,7 @@ impl NicRequest {
                 .as_deref()
                 .map(|m| {
                     m.parse::<UnicastMac>().map_err(|e| {
-                        ApiError::invalid(
+                        FieldError::new(
                             format!("{field}.mac_addr"),
                             format!("{field}.mac_addr: {e}"),
                         )
@@ -414,10 +414,7 @@ impl NicRequest {
                 .vlan_id
                 .map(|v| {
                     v.to_string().parse::<VlanId>().map_err(|e| {
-                        ApiError::invalid(
-                            format!("{field}.vlan_id"),
-                            format!("{field}.vlan_id: {e}"),
-                        )
+                        FieldError::new(format!("{field}.vlan_id"), format!("{field}.vlan_id: {e}"))
                     })
                 })
                 .transpose()?,
@@ -426,7 +423,7 @@ impl NicRequest {
                 .as_deref()
                 .map(|a| {
                     a.parse::<Ipv4Cidr>().map_err(|e| {
-                        ApiError::invalid(
+                        FieldError::new(
                             format!("{field}.allowed_address"),
                             format!("{field}.allowed_address: {e}"),
                         )
@@ -438,32 +435,32 @@ impl NicRequest {
     }
 }
 
-pub fn host_path(field: &str, v: &str) -> Result<HostPath, ApiError> {
+pub fn host_path(field: &str, v: &str) -> Result<HostPath, FieldError> {
     v.parse()
-        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
+        .map_err(|e: illumos::names::InvalidName| FieldError::new(field, format!("{field}: {e}")))
 }
 
 /// A dataset a request names. Beyond ZFS's own rules, no component may begin with `-`: ZFS
 /// accepts it, but such a name is one slip away from being read as an option.
-pub fn dataset(field: &str, v: &str) -> Result<DatasetName, ApiError> {
+pub fn dataset(field: &str, v: &str) -> Result<DatasetName, FieldError> {
     if v.split('/').any(|c| c.starts_with('-')) {
-        return Err(ApiError::invalid(
+        return Err(FieldError::new(
             field,
             format!("{field}: no component of a dataset name may begin with '-'"),
         ));
     }
     v.parse()
-        .map_err(|e: illumos::names::InvalidName| ApiError::invalid(field, format!("{field}: {e}")))
+        .map_err(|e: illumos::names::InvalidName| FieldError::new(field, format!("{field}: {e}")))
 }
 
-pub fn zone_name(v: &str) -> Result<ZoneName, ApiError> {
+pub fn zone_name(v: &str) -> Result<ZoneName, FieldError> {
     v.parse::<ZoneName>()
-        .map_err(|e| ApiError::invalid("name", e.to_string()))
+        .map_err(|e| FieldError::new("name", e.to_string()))
 }
 
 impl CloudInitRequest {
     /// The cloud-init `attr` pairs (password included: the caller keeps it out of metadata).
-    pub fn validate(&self, field: &str) -> Result<Vec<(AttrName, ZonecfgValue)>, ApiError> {
+    pub fn validate(&self, field: &str) -> Result<Vec<(AttrName, ZonecfgValue)>, FieldError> {
         let mut out = Vec::new();
         if let Some(e) = &self.enabled {
             let on = match e {
@@ -471,7 +468,7 @@ impl CloudInitRequest {
                 OnOff::Text(t) if t == "on" || t == "true" => true,
                 OnOff::Text(t) if t == "off" || t == "false" => false,
                 OnOff::Text(_) => {
-                    return Err(ApiError::invalid(
+                    return Err(FieldError::new(
                         format!("{field}.enabled"),
                         "cloud_init.enabled must be on or off",
                     ))
@@ -493,7 +490,7 @@ impl CloudInitRequest {
                         && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 });
             if !ok {
-                return Err(ApiError::invalid(
+                return Err(FieldError::new(
                     format!("{field}.dns_domain"),
                     "cloud_init.dns_domain must be a domain name",
                 ));
@@ -506,7 +503,7 @@ impl CloudInitRequest {
                 || r.split(',')
                     .any(|a| a.parse::<std::net::Ipv4Addr>().is_err())
             {
-                return Err(ApiError::invalid(
+                return Err(FieldError::new(
                     format!("{field}.resolvers"),
                     "cloud_init.resolvers must be comma-separated IPv4 addresses",
                 ));
@@ -515,7 +512,7 @@ impl CloudInitRequest {
         }
         if let Some(k) = &self.sshkey {
             if !is_ssh_public_key(k) {
-                return Err(ApiError::invalid(
+                return Err(FieldError::new(
                     format!("{field}.sshkey"),
                     "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)",
                 ));
@@ -523,13 +520,13 @@ impl CloudInitRequest {
             out.push((
                 attr("sshkey"),
                 k.parse().map_err(|e: illumos::names::InvalidName| {
-                    ApiError::invalid(format!("{field}.sshkey"), format!("cloud_init.sshkey: {e}"))
+                    FieldError::new(format!("{field}.sshkey"), format!("cloud_init.sshkey: {e}"))
                 })?,
             ));
         }
         if let Some(p) = &self.password {
             if p.is_empty() {
-                return Err(ApiError::invalid(
+                return Err(FieldError::new(
                     format!("{field}.password"),
                     "cloud_init.password must not be empty",
                 ));
@@ -537,7 +534,7 @@ impl CloudInitRequest {
             out.push((
                 attr("password"),
                 p.parse().map_err(|_| {
-                    ApiError::invalid(
+                    FieldError::new(
                         format!("{field}.password"),
                         "cloud_init.password may hold printable ASCII and spaces, but no '\"', '\\' or ';'",
                     )
@@ -553,11 +550,11 @@ pub fn zone_root(
     pool: Option<&str>,
     parent: Option<&str>,
     zone: &ZoneName,
-) -> Result<DatasetName, ApiError> {
+) -> Result<DatasetName, FieldError> {
     let pool = pool.unwrap_or("rpool");
     let parent = parent.unwrap_or("zones");
     let p: illumos::names::Pool = pool.parse().map_err(|e: illumos::names::InvalidName| {
-        ApiError::invalid("boot_volume.pool", format!("boot_volume.pool: {e}"))
+        FieldError::new("boot_volume.pool", format!("boot_volume.pool: {e}"))
     })?;
     // Each part is checked on its own (a pool name too long is the pool's fault), then the
     // whole, where only the parent dataset can make it too long.
@@ -575,18 +572,18 @@ impl BootVolume {
         zone: &ZoneName,
         default_name: &str,
         size_required: bool,
-    ) -> Result<VolumeSpec, ApiError> {
+    ) -> Result<VolumeSpec, FieldError> {
         let create_new = self.create_new.unwrap_or(self.existing_dataset.is_none());
         if !create_new {
             let existing = self.existing_dataset.as_deref().ok_or_else(|| {
-                ApiError::invalid(
+                FieldError::new(
                     format!("{field}.existing_dataset"),
                     "existing_dataset is required when create_new is false",
                 )
             })?;
             let ds = dataset(&format!("{field}.existing_dataset"), existing)?;
             if self.size.is_some() {
-                return Err(ApiError::invalid(
+                return Err(FieldError::new(
                     format!("{field}.size"),
                     "size applies only to a new volume",
                 ));
@@ -599,19 +596,19 @@ impl BootVolume {
             });
         }
         if self.existing_dataset.is_some() {
-            return Err(ApiError::invalid(
+            return Err(FieldError::new(
                 format!("{field}.existing_dataset"),
                 "existing_dataset needs create_new: false",
             ));
         }
         let root =
             zone_root(self.pool.as_deref(), self.dataset.as_deref(), zone).map_err(|mut e| {
-                e.field = e.field.map(|f| f.replacen("boot_volume", field, 1));
+                e.field = e.field.replacen("boot_volume", field, 1);
                 e
             })?;
         let name = self.volume_name.as_deref().unwrap_or(default_name);
         let ds = root.child(name).map_err(|e| {
-            ApiError::invalid(
+            FieldError::new(
                 format!("{field}.volume_name"),
                 format!("{field}.volume_name: {e}"),
             )
@@ -621,17 +618,17 @@ impl BootVolume {
             || name == "provisioning"
             || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
         {
-            return Err(ApiError::invalid(
+            return Err(FieldError::new(
                 format!("{field}.volume_name"),
                 "volume_name must be one component starting with a letter or digit, and not 'path' or 'provisioning'",
             ));
         }
         let size = match &self.size {
             Some(s) => Some(s.parse::<Size>().map_err(|e| {
-                ApiError::invalid(format!("{field}.size"), format!("{field}.size: {e}"))
+                FieldError::new(format!("{field}.size"), format!("{field}.size: {e}"))
             })?),
             None if size_required => {
-                return Err(ApiError::invalid(
+                return Err(FieldError::new(
                     format!("{field}.size"),
                     format!("{field}.size is required for a new volume"),
                 ))
@@ -649,17 +646,17 @@ impl BootVolume {
 
 impl CreateZoneRequest {
     /// The typed spec and the secrets that must stay out of task metadata.
-    pub fn validate(&self) -> Result<(CreateSpec, Option<String>), ApiError> {
+    pub fn validate(&self) -> Result<(CreateSpec, Option<String>), FieldError> {
         let zone = zone_name(&self.name)?;
         if self.brand != "bhyve" {
-            return Err(ApiError::invalid("brand", "brand must be bhyve"));
+            return Err(FieldError::new("brand", "brand must be bhyve"));
         }
         let attrs = self.attrs().validate()?;
         let template = match &self.source {
             None => None,
             Some(s) => {
                 if s.kind != "template" {
-                    return Err(ApiError::invalid(
+                    return Err(FieldError::new(
                         "source.type",
                         "source.type must be template",
                     ));
@@ -668,7 +665,7 @@ impl CreateZoneRequest {
                     "clone" => false,
                     "copy" => true,
                     _ => {
-                        return Err(ApiError::invalid(
+                        return Err(FieldError::new(
                             "source.clone_strategy",
                             "source.clone_strategy must be clone or copy",
                         ))
@@ -681,7 +678,7 @@ impl CreateZoneRequest {
                 let ds = dataset("source.template_dataset", ds)?;
                 if let Some(sn) = snap {
                     ds.snapshot(sn).map_err(|e| {
-                        ApiError::invalid(
+                        FieldError::new(
                             "source.template_dataset",
                             format!("source.template_dataset: {e}"),
                         )
@@ -711,7 +708,7 @@ impl CreateZoneRequest {
             Some(b) => {
                 let v = b.validate("boot_volume", &zone, "root", template.is_none())?;
                 if template.is_some() && !v.create_new {
-                    return Err(ApiError::invalid(
+                    return Err(FieldError::new(
                         "source",
                         "a template makes a new boot volume; it cannot be combined with existing_dataset",
                     ));
@@ -730,7 +727,7 @@ impl CreateZoneRequest {
         for (i, n) in self.nics.iter().enumerate() {
             let net = n.validate(&format!("nics[{i}]"))?;
             if !seen.insert(net.physical.to_string()) {
-                return Err(ApiError::invalid(
+                return Err(FieldError::new(
                     format!("nics[{i}].physical"),
                     "two NICs have the same name",
                 ));
@@ -738,7 +735,7 @@ impl CreateZoneRequest {
             nics.push(net);
         }
         if self.cdroms.len() > 16 {
-            return Err(ApiError::invalid("cdroms", "at most 16 CD-ROMs"));
+            return Err(FieldError::new("cdroms", "at most 16 CD-ROMs"));
         }
         let mut cdroms = Vec::new();
         for (i, c) in self.cdroms.iter().enumerate() {
@@ -847,14 +844,14 @@ impl ModifySpec {
     }
 }
 
-fn slot(field: &str, v: &str, prefix: &str) -> Result<String, ApiError> {
+fn slot(field: &str, v: &str, prefix: &str) -> Result<String, FieldError> {
     let ok = v
         .strip_prefix(prefix)
         .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n < 16) && !n.starts_with('0') || n == "0");
     if ok {
         Ok(v.to_owned())
     } else {
-        Err(ApiError::invalid(
+        Err(FieldError::new(
             field,
             format!("{field} must name slots {prefix}0 to {prefix}15"),
         ))
@@ -862,7 +859,7 @@ fn slot(field: &str, v: &str, prefix: &str) -> Result<String, ApiError> {
 }
 
 impl ModifyZoneRequest {
-    pub fn validate(&self, zone: &ZoneName) -> Result<(ModifySpec, Option<String>), ApiError> {
+    pub fn validate(&self, zone: &ZoneName) -> Result<(ModifySpec, Option<String>), FieldError> {
         let attrs = self.attrs().validate()?;
         let mut add_nics = Vec::new();
         for (i, n) in self.add_nics.iter().enumerate() {
@@ -871,7 +868,7 @@ impl ModifyZoneRequest {
         let mut remove_nics = Vec::new();
         for (i, n) in self.remove_nics.iter().enumerate() {
             let l: LinkName = n.parse().map_err(|e| {
-                ApiError::invalid(
+                FieldError::new(
                     format!("remove_nics[{i}]"),
                     format!("remove_nics[{i}]: {e}"),
                 )
@@ -987,7 +984,7 @@ mod tests {
     }
     use super::*;
 
-    fn create(v: serde_json::Value) -> Result<(CreateSpec, Option<String>), ApiError> {
+    fn create(v: serde_json::Value) -> Result<(CreateSpec, Option<String>), FieldError> {
         let r: CreateZoneRequest = serde_json::from_value(v).unwrap();
         r.validate()
     }
@@ -1068,7 +1065,7 @@ mod tests {
             ),
         ] {
             let e = create(body.clone()).unwrap_err();
-            assert_eq!(e.field.as_deref(), Some(field), "{body}: {}", e.message);
+            assert_eq!(e.field, field, "{body}: {}", e.message);
         }
     }
 

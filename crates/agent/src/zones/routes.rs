@@ -333,8 +333,8 @@ fn ds_snapshot(
 
 fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
     zone_name(name).map_err(|mut e| {
-        e.field = Some("name".into());
-        e
+        e.field = "name".into();
+        e.into()
     })
 }
 
