@@ -310,3 +310,88 @@ fn the_ui_polls_for_changed_tasks_and_reads_the_counts() {
     assert_eq!(stats.body["pending"], 0);
     assert_eq!(stats.body["total"], 2);
 }
+
+/// The Zoneweaver UI sends its signed-in user's name as `created_by` in bodies (and in DELETE
+/// queries): the task keeps it, trimmed, as `requester_note` beside `created_by` (the key's
+/// name, which stays what the agent authenticated), in the task and in the list.
+#[test]
+fn a_requests_created_by_is_kept_as_the_tasks_requester_note() {
+    let agent = TestAgent::start();
+    let id = agent.noop(json!({"created_by": "  Alice Admin "}));
+    let t = agent.wait(&id);
+    assert_eq!(t["requester_note"], "Alice Admin");
+    assert_eq!(t["created_by"], "bootstrap");
+    let l = agent.get("/tasks?limit=10");
+    let row = l.body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {:?}", l.body));
+    assert_eq!(row["requester_note"], "Alice Admin");
+    assert_eq!(
+        agent.wait(&agent.noop(json!({})))["requester_note"],
+        Value::Null
+    );
+
+    // Where the UI sends it: a create body, a DELETE query, a body on an action.
+    let r = agent.post(
+        "/network/etherstubs",
+        json!({"name": "stub0", "temporary": false, "created_by": "alice"}),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(
+        (&t["status"], &t["requester_note"]),
+        (&json!("completed"), &json!("alice"))
+    );
+    let r = agent.delete("/network/etherstubs/stub0?temporary=false&force=false&created_by=bob");
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(
+        (&t["status"], &t["requester_note"]),
+        (&json!("completed"), &json!("bob"))
+    );
+    let r = agent.post("/zones/nosuch/start", json!({"created_by": "carol"}));
+    assert_eq!(
+        r.status, 404,
+        "the note is accepted; the zone is what is missing: {:?}",
+        r.body
+    );
+}
+
+#[test]
+fn a_created_by_that_is_empty_too_long_or_has_control_characters_is_a_400_naming_it() {
+    let agent = TestAgent::start();
+    for bad in [
+        json!(""),
+        json!("   "),
+        json!("a\nb"),
+        json!("x".repeat(129)),
+        json!(7),
+    ] {
+        let r = agent.post("/tasks", json!({"operation": "noop", "created_by": bad}));
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+        assert_eq!(r.body["field"], "created_by", "{bad}: {:?}", r.body);
+        assert!(
+            r.body["message"].as_str().unwrap().contains("created_by"),
+            "{:?}",
+            r.body
+        );
+    }
+    let r = agent.delete("/network/vnics/vnic0?created_by=%1B%5B2J");
+    assert_eq!(
+        (r.status, &r.body["field"]),
+        (400, &json!("created_by")),
+        "{:?}",
+        r.body
+    );
+    // Still, a key nobody knows is refused by name, on a body that was never read before.
+    let r = agent.post("/zones/nosuch/start", json!({"requested_by": "carol"}));
+    assert_eq!(
+        (r.status, &r.body["field"]),
+        (400, &json!("requested_by")),
+        "{:?}",
+        r.body
+    );
+}

@@ -20,16 +20,39 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = e.status();
-            let mut err = ApiError::bad_request(e.body_text());
-            err.status = status;
-            if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                err.code = "payload-too-large";
-            }
-            err
-        })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&body_bytes(req, state).await?).map(ApiJson)
+    }
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        let status = e.status();
+        let mut err = ApiError::bad_request(e.body_text());
+        err.status = status;
+        if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            err.code = "payload-too-large";
+        }
+        err
+    })
+}
+
+/// A JSON body that may be absent: an empty body is `T::default()` (calls such as `POST
+/// /zones/{name}/start` take no body, but the Zoneweaver UI may send `{"created_by": ...}`).
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiJsonOrEmpty(T::default()));
+        }
+        parse_json(&bytes).map(ApiJsonOrEmpty)
     }
 }
 

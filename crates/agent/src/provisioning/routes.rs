@@ -482,7 +482,8 @@ async fn provision_zone(
         let setup = if status.configured {
             None
         } else {
-            let (t, _) = crate::network::provisioning::queue_setup(&app, &caller.name).await?;
+            let (t, _) =
+                crate::network::provisioning::queue_setup(&app, &caller.name, None).await?;
             Some(t.id)
         };
         // A running zone picks a new NIC up only when it boots again.

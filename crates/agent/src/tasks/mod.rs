@@ -4,6 +4,7 @@ pub mod engine;
 pub mod log;
 pub mod model;
 pub mod operation;
+pub mod requester;
 pub mod routes;
 pub mod store;
 #[cfg(test)]
@@ -12,3 +13,4 @@ pub mod testing;
 pub use engine::{CancelOutcome, EngineConfig, EnqueueError, TaskQueue};
 pub use model::{NewTask, Task, TaskEvent, TaskStatus};
 pub use operation::{op, BoxFuture, Cx, OpCx, OpError, Operation, RollForward, TaskOp};
+pub use requester::{NoteBody, NoteQuery, RequesterNote};

@@ -5,6 +5,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::requester::RequesterNote;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
@@ -83,6 +85,10 @@ pub struct Task {
     pub is_group: bool,
     /// The name of the API key that queued it.
     pub created_by: Option<String>,
+    /// The requester's own label, as the request's `created_by` sent it (the Zoneweaver UI
+    /// sends its signed-in user's name there); null when the request had none. `created_by`
+    /// above stays the API key's name: the key is what the agent authenticated.
+    pub requester_note: Option<String>,
     pub progress_percent: i64,
     /// The current stage, for a person.
     pub progress_info: Option<String>,
@@ -118,6 +124,7 @@ pub struct NewTask {
     pub is_group: bool,
     pub locks: Vec<String>,
     pub created_by: Option<String>,
+    pub requester_note: Option<RequesterNote>,
     /// Fixed id, for callers that must link tasks before inserting them (pipelines).
     pub id: Option<String>,
 }
@@ -136,6 +143,7 @@ impl NewTask {
             is_group: false,
             locks: Vec::new(),
             created_by: None,
+            requester_note: None,
             id: None,
         }
     }
@@ -187,6 +195,12 @@ impl NewTask {
 
     pub fn created_by(mut self, name: Option<String>) -> Self {
         self.created_by = name;
+        self
+    }
+
+    /// The requester's label from the request's `created_by` (see [`Task::requester_note`]).
+    pub fn requester_note(mut self, note: Option<RequesterNote>) -> Self {
+        self.requester_note = note;
         self
     }
 

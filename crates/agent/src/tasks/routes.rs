@@ -175,6 +175,9 @@ pub struct CreateTaskRequest {
     /// How long the task waits before completing, in milliseconds (at most one hour).
     #[serde(default)]
     duration_ms: u64,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    created_by: Option<super::RequesterNote>,
 }
 
 /// The answer to a request that queued a task.
@@ -223,7 +226,8 @@ async fn create_task(
         .priority(req.priority.clamp(-1000, 1000))
         .depends_on(req.depends_on)
         .metadata(serde_json::json!({ "duration_ms": req.duration_ms }))
-        .created_by(Some(caller.name));
+        .created_by(Some(caller.name))
+        .requester_note(req.created_by);
     let task = app.tasks.enqueue(new).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted(&task, "Task queued"))))
 }

@@ -5,13 +5,14 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::model::{NewTask, OutputLine, Task, TaskStatus, Updated};
+use super::requester::RequesterNote;
 use crate::db::DbError;
 use crate::time::now_rfc3339;
 
 const COLUMNS: &str =
     "seq, id, zone_name, operation, status, priority, depends_on, parent_task_id, \
     is_group, locks, created_by, progress_percent, progress_info, error_message, metadata, result, \
-    created_at, started_at, completed_at, COALESCE(updated_at, created_at)";
+    created_at, started_at, completed_at, COALESCE(updated_at, created_at), requester_note";
 
 fn row_to_task(r: &Row<'_>) -> rusqlite::Result<Task> {
     let status: String = r.get(4)?;
@@ -41,6 +42,7 @@ fn row_to_task(r: &Row<'_>) -> rusqlite::Result<Task> {
         started_at: r.get(17)?,
         completed_at: r.get(18)?,
         updated: Updated::new(r.get(19)?),
+        requester_note: r.get(20)?,
     })
 }
 
@@ -52,8 +54,8 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
     let now = now_rfc3339();
     conn.prepare_cached(
         "INSERT INTO tasks (id, zone_name, operation, status, priority, depends_on, parent_task_id,
-            is_group, locks, created_by, metadata, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            is_group, locks, created_by, metadata, created_at, updated_at, requester_note)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
     )?
     .execute(params![
         id,
@@ -66,7 +68,8 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
         serde_json::to_string(&new.locks).unwrap_or_else(|_| "[]".into()),
         new.created_by,
         new.metadata.to_string(),
-        now
+        now,
+        new.requester_note.as_ref().map(RequesterNote::as_str),
     ])?;
     if let Some(secrets) = &new.secrets {
         conn.execute(

@@ -53,6 +53,9 @@ pub struct CreateZoneRequest {
     /// Boot the zone once it is created (a second task, `start_task_id`).
     #[serde(default)]
     pub start_after_create: bool,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<crate::tasks::RequesterNote>,
 }
 
 /// bhyve attributes (bhyve(7)); each is optional and validated against what the brand accepts.
@@ -223,6 +226,9 @@ pub struct ModifyZoneRequest {
     /// shared volumes (`zones.allow_shared_volumes`).
     #[serde(default)]
     pub force: bool,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<crate::tasks::RequesterNote>,
 }
 
 // ---- validated specs ----

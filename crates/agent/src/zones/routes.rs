@@ -21,12 +21,12 @@ use super::view::{self, DatasetView, ZoneDetail, ZoneList, ZoneSummary};
 use crate::db::DbError;
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::http::pages;
 use crate::http::AppState;
 use crate::tasks::model::TaskStatus;
 use crate::tasks::store::Filter;
-use crate::tasks::NewTask;
+use crate::tasks::{NewTask, NoteBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -270,7 +270,8 @@ async fn create_zone(
     let mut tasks = vec![NewTask::for_zone("zone_create", zone.as_str())
         .with_id(create_id.clone())
         .metadata(serde_json::to_value(&spec).map_err(ApiError::internal)?)
-        .created_by(Some(caller.name.clone()))];
+        .created_by(Some(caller.name.clone()))
+        .requester_note(req.created_by.clone())];
     if let Some(p) = password {
         tasks[0] = tasks[0].clone().secrets(json!({ "password": p }));
     }
@@ -278,7 +279,8 @@ async fn create_zone(
         tasks.push(
             NewTask::for_zone("zone_start", zone.as_str())
                 .depends_on(Some(create_id.clone()))
-                .created_by(Some(caller.name.clone())),
+                .created_by(Some(caller.name.clone()))
+                .requester_note(req.created_by.clone()),
         );
     }
     let (name, root, by) = (
@@ -550,7 +552,8 @@ async fn modify_zone(
     let mut task = NewTask::for_zone("zone_modify", zone.as_str())
         .with_id(task_id.clone())
         .metadata(serde_json::to_value(&spec).map_err(ApiError::internal)?)
-        .created_by(Some(caller.name));
+        .created_by(Some(caller.name))
+        .requester_note(req.created_by.clone());
     if let Some(p) = password {
         task = task.secrets(json!({ "password": p }));
     }
@@ -591,6 +594,9 @@ pub struct DeleteQuery {
     /// Also destroy the datasets the agent made for the zone (never attached existing ones).
     #[serde(default)]
     cleanup_datasets: bool,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[param(value_type = Option<String>)]
+    created_by: Option<crate::tasks::RequesterNote>,
 }
 
 /// Delete a zone: halt, uninstall, remove its configuration and record; datasets are kept
@@ -619,7 +625,8 @@ async fn delete_zone(
     }
     let task = NewTask::for_zone("zone_delete", zone.as_str())
         .metadata(json!({ "cleanup_datasets": q.cleanup_datasets }))
-        .created_by(Some(caller.name));
+        .created_by(Some(caller.name))
+        .requester_note(q.created_by);
     let z = zone.to_string();
     let made = app
         .tasks
@@ -687,6 +694,7 @@ async fn force_delete_zone(
 async fn lifecycle(
     app: AppState,
     caller: String,
+    note: NoteBody,
     name: String,
     action: Action,
 ) -> Result<Response, ApiError> {
@@ -756,7 +764,11 @@ async fn lifecycle(
     }
     let task = app
         .tasks
-        .enqueue(NewTask::for_zone(action.operation(), zone.as_str()).created_by(Some(caller)))
+        .enqueue(
+            NewTask::for_zone(action.operation(), zone.as_str())
+                .created_by(Some(caller))
+                .requester_note(note.created_by),
+        )
         .await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -776,49 +788,53 @@ async fn lifecycle(
 
 /// Boot a zone (`zoneadm boot`). Already running: 200 and no task.
 #[utoipa::path(post, path = "/zones/{name}/start", tag = "zones", params(("name" = String, Path)),
-    security(("api_key" = ["operator"])),
+    request_body(content = Option<NoteBody>), security(("api_key" = ["operator"])),
     responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Already running"), (status = 404, body = ErrorBody)))]
 async fn start_zone(
     Auth(c): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiJsonOrEmpty(note): ApiJsonOrEmpty<NoteBody>,
 ) -> Result<Response, ApiError> {
-    lifecycle(app, c.name, name, Action::Start).await
+    lifecycle(app, c.name, note, name, Action::Start).await
 }
 
 /// Stop a zone gracefully (`zoneadm shutdown`), halting it if that does not finish in
 /// `zones.shutdown_timeout` seconds. Cancels a pending start.
 #[utoipa::path(post, path = "/zones/{name}/stop", tag = "zones", params(("name" = String, Path)),
-    security(("api_key" = ["operator"])),
+    request_body(content = Option<NoteBody>), security(("api_key" = ["operator"])),
     responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Already stopped"), (status = 404, body = ErrorBody)))]
 async fn stop_zone(
     Auth(c): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiJsonOrEmpty(note): ApiJsonOrEmpty<NoteBody>,
 ) -> Result<Response, ApiError> {
-    lifecycle(app, c.name, name, Action::Stop).await
+    lifecycle(app, c.name, note, name, Action::Stop).await
 }
 
 /// Reboot a running zone, or boot a stopped one; applies pending configuration changes.
 #[utoipa::path(post, path = "/zones/{name}/restart", tag = "zones", params(("name" = String, Path)),
-    security(("api_key" = ["operator"])),
+    request_body(content = Option<NoteBody>), security(("api_key" = ["operator"])),
     responses((status = 202, body = ZoneTaskAccepted), (status = 404, body = ErrorBody)))]
 async fn restart_zone(
     Auth(c): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiJsonOrEmpty(note): ApiJsonOrEmpty<NoteBody>,
 ) -> Result<Response, ApiError> {
-    lifecycle(app, c.name, name, Action::Restart).await
+    lifecycle(app, c.name, note, name, Action::Restart).await
 }
 
 /// Halt a zone at once (`zoneadm halt`, no shutdown scripts). Cancels a pending start.
 #[utoipa::path(post, path = "/zones/{name}/halt", tag = "zones", params(("name" = String, Path)),
-    security(("api_key" = ["operator"])),
+    request_body(content = Option<NoteBody>), security(("api_key" = ["operator"])),
     responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Already stopped"), (status = 404, body = ErrorBody)))]
 async fn halt_zone(
     Auth(c): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiJsonOrEmpty(note): ApiJsonOrEmpty<NoteBody>,
 ) -> Result<Response, ApiError> {
-    lifecycle(app, c.name, name, Action::Halt).await
+    lifecycle(app, c.name, note, name, Action::Halt).await
 }

@@ -30,6 +30,9 @@ pub struct DhcpConfigRequest {
     pub dns: Option<String>,
     /// IP interface the server listens on (`config/listen_ifnames`); must exist.
     pub listen_interface: Option<String>,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<crate::tasks::RequesterNote>,
 }
 
 /// Validates a subnet configuration: every address inside the subnet, the range ordered and
@@ -129,6 +132,9 @@ pub struct AddHostRequest {
     pub mac: String,
     /// Inside a configured subnet, not its network or broadcast address. Unique.
     pub ip: String,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<crate::tasks::RequesterNote>,
 }
 
 impl AddHostRequest {
@@ -233,6 +239,9 @@ impl ServiceAction {
 #[serde(deny_unknown_fields)]
 pub struct ServiceRequest {
     pub action: ServiceAction,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<crate::tasks::RequesterNote>,
 }
 
 #[cfg(test)]
@@ -331,6 +340,7 @@ mod tests {
             hostname: "web-01".into(),
             mac: "0208.20AB.CD01".into(),
             ip: "10.0.0.5".into(),
+            created_by: None,
         };
         let p = ok.validate().unwrap();
         assert_eq!(p.mac.to_string(), "02:08:20:ab:cd:01");

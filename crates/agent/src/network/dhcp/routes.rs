@@ -18,12 +18,12 @@ use super::view::{
 };
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::AppState;
 use crate::network::paths::HostFile;
 use crate::network::{metadata, LOCK_DHCPD, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::NewTask;
+use crate::tasks::{NewTask, NoteQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -101,7 +101,8 @@ async fn put_config(
             NewTask::new(CONFIG, SCOPE)
                 .lock(LOCK_DHCPD)
                 .metadata(metadata(&spec)?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(req.created_by.clone()),
         )
         .await?;
     Ok((
@@ -160,7 +161,8 @@ async fn add_host(
                 .with_id(id.clone())
                 .lock(LOCK_DHCPD)
                 .metadata(metadata(&host)?)
-                .created_by(Some(caller.name))],
+                .created_by(Some(caller.name))
+                .requester_note(req.created_by.clone())],
             // The file shows only what has been written: an add still queued claims its
             // name, MAC and address too.
             move |tx| {
@@ -187,12 +189,13 @@ async fn add_host(
 
 /// Remove a host reservation.
 #[utoipa::path(delete, path = "/network/dhcp/hosts/{hostname}", tag = "network",
-    params(("hostname" = String, Path)), security(("api_key" = ["operator"])),
+    params(("hostname" = String, Path), NoteQuery), security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 404, body = ErrorBody)))]
 async fn delete_host(
     Auth(caller): Operator,
     State(app): State<AppState>,
     Path(hostname): Path<String>,
+    ApiQuery(q): ApiQuery<NoteQuery>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let name = HostName::new("hostname", &hostname)?;
     let (conf, _) = read_for_api(&app).await?;
@@ -207,7 +210,8 @@ async fn delete_host(
                 .metadata(metadata(&DeleteHostParams {
                     hostname: name.clone(),
                 })?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(q.created_by),
         )
         .await?;
     Ok((
@@ -252,7 +256,8 @@ async fn put_status(
             NewTask::new(SERVICE, SCOPE)
                 .lock(LOCK_DHCPD)
                 .metadata(metadata(&ServiceParams { action: req.action })?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(req.created_by.clone()),
         )
         .await?;
     Ok((

@@ -17,6 +17,9 @@ pub struct SetForwardingRequest {
     /// Interfaces whose `forwarding` property is set: on, or off when `enabled` is false.
     /// Each must be an existing IP interface.
     pub interfaces: Option<Vec<String>>,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<crate::tasks::RequesterNote>,
 }
 
 impl SetForwardingRequest {
@@ -50,6 +53,7 @@ mod tests {
         SetForwardingRequest {
             enabled,
             interfaces: interfaces.map(|i| i.iter().map(|s| s.to_string()).collect()),
+            created_by: None,
         }
     }
 

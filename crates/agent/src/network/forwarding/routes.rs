@@ -62,7 +62,8 @@ async fn set_forwarding(
             NewTask::new(SET_FORWARDING, SCOPE)
                 .lock(LOCK_FORWARDING)
                 .metadata(metadata(&spec)?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(req.created_by.clone()),
         )
         .await?;
     Ok((

@@ -63,6 +63,9 @@ pub struct DeleteEtherstub {
     pub name: LinkName,
     #[serde(default)]
     pub force: bool,
+    /// `-t`: only the running links (theirs and the VNICs' a force deletes).
+    #[serde(default)]
+    pub temporary: bool,
 }
 
 pub struct CreateEtherstubOp(pub Arc<NetworkServices>);
@@ -113,7 +116,7 @@ impl TaskOp for DeleteEtherstubOp {
             for v in vnics.iter().filter(|v| v.over == name) {
                 cx.progress(20, &format!("deleting VNIC {}", v.link))
                     .await?;
-                match dladm::delete_vnic(&cx.runner, &v.link, Persistence::Persistent).await {
+                match dladm::delete_vnic(&cx.runner, &v.link, persistence(p.temporary)).await {
                     Ok(()) => deleted.push(v.link.to_string()),
                     Err(e) if matches!(e.kind, LinkFailure::NotFound) => {}
                     Err(e) => {
@@ -125,7 +128,7 @@ impl TaskOp for DeleteEtherstubOp {
         }
         cx.progress(60, &format!("deleting etherstub {name}"))
             .await?;
-        let r = dladm::delete_etherstub(&cx.runner, &name, Persistence::Persistent).await;
+        let r = dladm::delete_etherstub(&cx.runner, &name, persistence(p.temporary)).await;
         self.0.links_changed();
         match r {
             Ok(()) => {}
@@ -157,6 +160,9 @@ pub struct CreateVnicParams {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteVnic {
     pub name: LinkName,
+    /// `-t`: only the running link; its persistent configuration stays.
+    #[serde(default)]
+    pub temporary: bool,
 }
 
 pub struct CreateVnicOp(pub Arc<NetworkServices>);
@@ -222,7 +228,7 @@ impl TaskOp for DeleteVnicOp {
     async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteVnic) -> Result<Option<Value>, OpError> {
         let name = p.name;
         cx.progress(10, &format!("deleting VNIC {name}")).await?;
-        let r = dladm::delete_vnic(&cx.runner, &name, Persistence::Persistent).await;
+        let r = dladm::delete_vnic(&cx.runner, &name, persistence(p.temporary)).await;
         self.0.links_changed();
         match r {
             Ok(()) => {}
@@ -244,8 +250,10 @@ mod tests {
     #[test]
     fn metadata_of_queued_link_tasks_reads_and_keeps_its_shape() {
         assert_same_shape::<CreateEtherstub>(json!({"name": "estub0", "temporary": false}));
-        assert_same_shape::<DeleteEtherstub>(json!({"name": "estub0", "force": true}));
-        assert_same_shape::<DeleteVnic>(json!({"name": "vnic0"}));
+        assert_same_shape::<DeleteEtherstub>(
+            json!({"name": "estub0", "force": true, "temporary": false}),
+        );
+        assert_same_shape::<DeleteVnic>(json!({"name": "vnic0", "temporary": true}));
         for (mac, vlan) in [
             (json!("auto"), json!(null)),
             (json!("random"), json!(12)),

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ops::{CreateEtherstub, CreateVnicParams, MacChoice};
 use crate::error::FieldError;
 use crate::network::validate;
+use crate::tasks::RequesterNote;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +20,9 @@ pub struct CreateEtherstubRequest {
     /// `dladm -t`: gone after a reboot. Default false.
     #[serde(default)]
     pub temporary: bool,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,14 +38,25 @@ pub struct CreateVnicRequest {
     pub vlan_id: Option<u16>,
     #[serde(default)]
     pub temporary: bool,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
+/// The query of a link's DELETE (etherstub or VNIC), with the keys the Zoneweaver UI sends.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ForceQuery {
-    /// Also delete the VNICs still over the etherstub.
+pub struct DeleteLinkQuery {
+    /// Etherstubs only: also delete the VNICs still over it.
     pub force: Option<bool>,
+    /// `dladm delete-... -t`: remove only the running link, keep its persistent
+    /// configuration (it comes back at the next boot). Default false.
+    #[serde(default)]
+    pub temporary: bool,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[param(value_type = Option<String>)]
+    pub created_by: Option<RequesterNote>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -8,7 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ops::{self, DeleteEtherstub, DeleteVnic};
-use super::request::{path_link, CreateEtherstubRequest, CreateVnicRequest, ForceQuery, VnicQuery};
+use super::request::{
+    path_link, CreateEtherstubRequest, CreateVnicRequest, DeleteLinkQuery, VnicQuery,
+};
 use super::view::{
     etherstub, etherstubs, link_exists, EtherstubDetail, EtherstubList, VnicDetail, VnicInfo,
     VnicList,
@@ -74,6 +76,7 @@ async fn create_etherstub(
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let spec = req.validate()?;
     let name = spec.name.clone();
+    let note = req.created_by;
     if link_exists(&app, &name).await? {
         return Err(ApiError::conflict(format!(
             "a link named {name} already exists"
@@ -85,7 +88,8 @@ async fn create_etherstub(
             NewTask::new(ops::CREATE_ETHERSTUB, SCOPE)
                 .lock(link_lock(name.as_str()))
                 .metadata(metadata(&spec)?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(note),
         )
         .await?;
     Ok((
@@ -100,14 +104,14 @@ async fn create_etherstub(
 /// Delete an etherstub. 409 naming its VNICs while it has any, unless `force=true` (which
 /// deletes them first; a VNIC held by a running zone still makes the task fail).
 #[utoipa::path(delete, path = "/network/etherstubs/{name}", tag = "network",
-    params(("name" = String, Path), ForceQuery), security(("api_key" = ["operator"])),
+    params(("name" = String, Path), DeleteLinkQuery), security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn delete_etherstub(
     Auth(caller): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
-    ApiQuery(q): ApiQuery<ForceQuery>,
+    ApiQuery(q): ApiQuery<DeleteLinkQuery>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let name = path_link(&name)?;
     let force = q.force.unwrap_or(false);
@@ -123,8 +127,10 @@ async fn delete_etherstub(
         .metadata(metadata(&DeleteEtherstub {
             name: name.clone(),
             force,
+            temporary: q.temporary,
         })?)
-        .created_by(Some(caller.name));
+        .created_by(Some(caller.name))
+        .requester_note(q.created_by);
     for v in &stub.vnics {
         new = new.lock(link_lock(v));
     }
@@ -216,7 +222,8 @@ async fn create_vnic(
             NewTask::new(ops::CREATE_VNIC, SCOPE)
                 .lock(link_lock(name.as_str()))
                 .metadata(metadata(&spec)?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(req.created_by),
         )
         .await?;
     Ok((
@@ -227,13 +234,20 @@ async fn create_vnic(
 
 /// Delete a VNIC (refused by dladm while a running zone holds it).
 #[utoipa::path(delete, path = "/network/vnics/{name}", tag = "network",
-    params(("name" = String, Path)), security(("api_key" = ["operator"])),
+    params(("name" = String, Path), DeleteLinkQuery), security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 404, body = ErrorBody)))]
 async fn delete_vnic(
     Auth(caller): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<DeleteLinkQuery>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
+    if q.force.is_some() {
+        return Err(ApiError::invalid(
+            "force",
+            "force: a VNIC has nothing to force (dladm delete-vnic has no such option)",
+        ));
+    }
     let name = path_link(&name)?;
     let vnic = dladm::get_vnic(&app.network.runner, &name)
         .await
@@ -249,8 +263,12 @@ async fn delete_vnic(
         .enqueue(
             NewTask::new(ops::DELETE_VNIC, SCOPE)
                 .lock(link_lock(name.as_str()))
-                .metadata(metadata(&DeleteVnic { name: name.clone() })?)
-                .created_by(Some(caller.name)),
+                .metadata(metadata(&DeleteVnic {
+                    name: name.clone(),
+                    temporary: q.temporary,
+                })?)
+                .created_by(Some(caller.name))
+                .requester_note(q.created_by),
         )
         .await?;
     Ok((

@@ -54,6 +54,9 @@ pub struct CreateNatRule {
     pub external_port: Option<u16>,
     pub internal_ip: Option<String>,
     pub internal_port: Option<u16>,
+    /// The requester's label, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<crate::tasks::RequesterNote>,
 }
 
 fn required<'a>(field: &str, v: &'a Option<String>) -> Result<&'a str, FieldError> {

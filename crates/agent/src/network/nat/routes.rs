@@ -14,11 +14,11 @@ use super::request::CreateNatRule;
 use super::view::{list, rule_id, NatRuleList, NatStatus};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::AppState;
 use crate::network::{metadata, LOCK_IPNAT, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::NewTask;
+use crate::tasks::{NewTask, NoteQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -93,7 +93,8 @@ async fn create_rule(
                 .with_id(id.clone())
                 .lock(LOCK_IPNAT)
                 .metadata(metadata(&params)?)
-                .created_by(Some(caller.name))],
+                .created_by(Some(caller.name))
+                .requester_note(req.created_by.clone())],
             // The same rule, queued and not yet written, is a clash too.
             move |tx| {
                 if crate::tasks::store::queued_claim(tx, ADD_RULES, "$.rules", &first, &id)? {
@@ -114,13 +115,14 @@ async fn create_rule(
 /// Delete a NAT rule by its 0-based `rule_id` or its stable `id`. Deleting a `portmap` rule
 /// also deletes the plain `map` the agent wrote after it.
 #[utoipa::path(delete, path = "/network/nat/rules/{ruleId}", tag = "network",
-    params(("ruleId" = String, Path, description = "0-based index or stable id (nat-...)")),
+    params(("ruleId" = String, Path, description = "0-based index or stable id (nat-...)"), NoteQuery),
     security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 404, body = ErrorBody)))]
 async fn delete_rule(
     Auth(caller): Operator,
     State(app): State<AppState>,
     Path(rule): Path<String>,
+    ApiQuery(q): ApiQuery<NoteQuery>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let index = !rule.is_empty() && rule.len() <= 6 && rule.bytes().all(|b| b.is_ascii_digit());
     let stable = rule.strip_prefix("nat-").is_some_and(|h| {
@@ -150,7 +152,8 @@ async fn delete_rule(
                     id: found.id.clone(),
                     rule: found.rule.clone(),
                 })?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(q.created_by),
         )
         .await?;
     Ok((

@@ -12,11 +12,11 @@ use super::view::{read_status, users, ProvisioningStatus, SetupAccepted, SetupCo
 use super::{all_locks, configured, nat_rules};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::ApiQuery;
+use crate::http::extract::{ApiJsonOrEmpty, ApiQuery};
 use crate::http::AppState;
 use crate::network::{metadata, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
-use crate::tasks::{NewTask, Task};
+use crate::tasks::{NewTask, NoteBody, RequesterNote, Task};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,13 +29,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// spec shows them and `actions`: `created`, `updated` or `unchanged` per component. A setup
 /// asked for while another is pending or running answers with that task.
 #[utoipa::path(post, path = "/provisioning/network/setup", tag = "provisioning",
-    security(("api_key" = ["operator"])),
+    request_body(content = Option<NoteBody>), security(("api_key" = ["operator"])),
     responses((status = 202, body = SetupAccepted), (status = 409, body = ErrorBody)))]
 async fn setup(
     Auth(caller): Operator,
     State(app): State<AppState>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<NoteBody>,
 ) -> Result<(StatusCode, Json<SetupAccepted>), ApiError> {
-    let (task, joined) = queue_setup(&app, &caller.name).await?;
+    let (task, joined) = queue_setup(&app, &caller.name, body.created_by).await?;
     let message = if joined {
         "Provisioning network setup already queued"
     } else {
@@ -68,7 +69,11 @@ async fn setup(
 }
 
 /// Queues the setup, or finds the one already pending or running (then `true`).
-pub async fn queue_setup(app: &AppState, created_by: &str) -> Result<(Task, bool), ApiError> {
+pub async fn queue_setup(
+    app: &AppState,
+    created_by: &str,
+    note: Option<RequesterNote>,
+) -> Result<(Task, bool), ApiError> {
     let p = configured(&app.network)?;
     if !p.enabled {
         return Err(ApiError::conflict(
@@ -85,7 +90,11 @@ pub async fn queue_setup(app: &AppState, created_by: &str) -> Result<(Task, bool
     }
     let task = app
         .tasks
-        .enqueue(all_locks(p, NewTask::new(SETUP, SCOPE)).created_by(Some(created_by.to_owned())))
+        .enqueue(
+            all_locks(p, NewTask::new(SETUP, SCOPE))
+                .created_by(Some(created_by.to_owned()))
+                .requester_note(note),
+        )
         .await?;
     *slot = Some(task.id.clone());
     Ok((task, false))
@@ -128,7 +137,8 @@ async fn teardown(
         .enqueue(
             all_locks(p, NewTask::new(TEARDOWN, SCOPE))
                 .metadata(metadata(&TeardownParams { force })?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(q.created_by),
         )
         .await?;
     Ok((
