@@ -156,3 +156,51 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The largest plain-text error body taken over into the JSON shape (axum's own rejections are
+/// one line).
+const FOREIGN_BODY_MAX: usize = 4096;
+
+/// Gives an error answer that did not come from [`ApiError`] the API's shape: axum's own
+/// rejections (405 on a known path, a path parameter that is not valid percent-encoding, a
+/// WebSocket upgrade refused) are plain text or empty, and the Zoneweaver UI's backend keeps
+/// only the body's `message`. Success answers and JSON bodies pass untouched.
+pub async fn ensure_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, FOREIGN_BODY_MAX)
+        .await
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("request refused")
+                .to_owned()
+        });
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        s if s.is_server_error() => "internal-error",
+        _ => "invalid-request",
+    };
+    let mut shaped = ApiError::new(status, code, text).into_response();
+    // Keep what the answer said besides its body (Allow on a 405, Connection: close, ...).
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    shaped.extensions_mut().extend(parts.extensions);
+    shaped
+}

@@ -174,7 +174,7 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
             }
         }
     };
-    let response = illumos::runner::with_origin(origin, handled).await;
+    let response = error::ensure_shape(illumos::runner::with_origin(origin, handled).await).await;
     let status = response.status();
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         tracing::error!(%route, %method, error = %cause, "internal error");
