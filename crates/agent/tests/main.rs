@@ -23,4 +23,5 @@ mod provisioning_secrets;
 mod revocation;
 mod secrets;
 mod tasks;
+mod vnc;
 mod zones;
