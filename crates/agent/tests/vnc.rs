@@ -279,3 +279,22 @@ fn no_key_or_a_viewer_key_gets_no_101() {
         200
     );
 }
+
+#[test]
+fn revoking_the_key_closes_its_open_console() {
+    let agent = TestAgent::start();
+    running_zone(&agent, "vm4", Some("on"));
+    let made = agent.post("/api-keys", json!({"name": "ops", "role": "operator"}));
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let key = made.body["api_key"].as_str().unwrap().to_owned();
+    info(&agent, "vm4");
+    let mut rfb = Rfb {
+        ws: open(&agent, "vm4", Some(&key)).unwrap(),
+        buf: Vec::new(),
+    };
+    assert_eq!(rfb.handshake(), "vm4");
+    let id = made.body["id"].as_str().unwrap();
+    assert_eq!(agent.delete(&format!("/api-keys/{id}")).status, 200);
+    assert_eq!(rfb.closed(), "API key revoked");
+    assert_eq!(refused(&agent, "vm4", Some(&key), "revoked").0, 401);
+}

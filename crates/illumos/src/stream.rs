@@ -18,8 +18,9 @@ pub struct ByteStream {
 }
 
 impl Runner {
-    /// Starts `cmd` with piped stdin, stdout and stderr; take the two ends with
-    /// [`ByteStream::split`].
+    /// Starts `cmd` with piped stdin, stdout and stderr: returns the running child (its
+    /// stderr kept for [`ByteStream::ended`]) with the stream's two ends, what the child
+    /// reads and what it writes.
     pub fn spawn_stream(
         &self,
         cmd: &Cmd,

@@ -3,7 +3,7 @@
 //! The agent runs as the unprivileged user `zoneweaver`; its RBAC profile grants this program
 //! `euid=0` (and nothing else that writes files), so it is the only way the agent changes
 //! root-owned files. It does exactly five things, to targets the root-owned allow-list
-//! `/etc/zoneweaver-agent/privileged-paths` names:
+//! `/etc/zoneweaver-agent/privileged-paths` names, and one read-only bridge (last below):
 //!
 //! ```text
 //! zoneweaver-install backup TARGET          copy TARGET to TARGET.zw-backup; print existed|absent
