@@ -298,3 +298,29 @@ fn revoking_the_key_closes_its_open_console() {
     assert_eq!(rfb.closed(), "API key revoked");
     assert_eq!(refused(&agent, "vm4", Some(&key), "revoked").0, 401);
 }
+
+/// The connection's header and idle deadlines (1 s here) are for requests; an open console
+/// outlives both, busy or quiet.
+#[test]
+fn a_console_outlives_the_connections_request_deadlines() {
+    let agent = TestAgent::start_configured(
+        "  header_read_timeout_seconds: 1\n  idle_timeout_seconds: 1\n",
+        "",
+    );
+    running_zone(&agent, "vm5", Some("on"));
+    info(&agent, "vm5");
+    let mut rfb = Rfb {
+        ws: open(&agent, "vm5", Some(&agent.key)).unwrap(),
+        buf: Vec::new(),
+    };
+    assert_eq!(rfb.handshake(), "vm5");
+    // Busy past the header deadline: each frame the client sends is not a request head.
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        rfb.screen();
+    }
+    // Quiet past the idle deadline.
+    std::thread::sleep(Duration::from_millis(2500));
+    rfb.key('z');
+    rfb.screen();
+}

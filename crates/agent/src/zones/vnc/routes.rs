@@ -296,6 +296,7 @@ async fn vnc_websockify(
     Auth(caller): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    stream: Option<axum::Extension<crate::http::conn::Connection>>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let z = look(&app, &name).await?;
@@ -309,6 +310,8 @@ async fn vnc_websockify(
     Ok(upgrade
         .protocols(["binary"])
         .on_upgrade(move |ws| async move {
+            // The upgraded stream is in use for the whole session: no request deadline applies.
+            let _in_flight = stream.map(|c| c.in_flight());
             let why = bridge(ws, conn, session.ended, revoked).await;
             tracing::info!(zone, caller = %caller.name, why, "VNC console closed");
         }))
