@@ -24,4 +24,5 @@ mod revocation;
 mod secrets;
 mod tasks;
 mod ui_contract;
+mod vnc;
 mod zones;

@@ -32,6 +32,11 @@ pub struct Load {
 /// TLS that trusts exactly the agent's own certificate (its data directory's self-signed one),
 /// so the client verifies what it talks to instead of switching verification off.
 fn connector(agent: &Agent) -> TlsConnector {
+    TlsConnector::from(client_config(agent))
+}
+
+/// The client side of [`connector`], for blocking clients too (the VNC console's).
+pub fn client_config(agent: &Agent) -> Arc<rustls::ClientConfig> {
     let pem = agent.dir.join("data/tls/agent.crt");
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(&pem).expect("the agent's certificate") {
@@ -45,7 +50,7 @@ fn connector(agent: &Agent) -> TlsConnector {
         .expect("TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
+    Arc::new(config)
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;

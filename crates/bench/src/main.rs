@@ -1,7 +1,7 @@
 //! `zoneweaver-bench`: measures the real agent binary over HTTPS against the emulated host and
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
-//! network, zones (with zones-burst), pipeline; all by default; zones-burst alone, and
+//! network, zones (with zones-burst), pipeline, vnc; all by default; zones-burst alone, and
 //! zones-scale, 1,000 zones, only when named).
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
@@ -10,6 +10,7 @@ mod load;
 mod network;
 mod pipeline;
 mod soak;
+mod vnc;
 mod zone_reads;
 mod zones;
 
@@ -34,7 +35,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "start",
     "tasks",
     "chain",
@@ -43,6 +44,7 @@ const SECTIONS: [&str; 8] = [
     "zones-burst",
     "zones-scale",
     "pipeline",
+    "vnc",
 ];
 
 /// The value after `--name` on the command line.
@@ -104,6 +106,9 @@ fn main() {
     }
     if on("pipeline") {
         pipeline::run(&root, if quick { 3 } else { 10 }, &mut rows);
+    }
+    if on("vnc") {
+        vnc::run(&root, if quick { 20 } else { 100 }, &mut rows);
     }
 
     println!("\n| measurement | value | target |\n|---|---|---|");

@@ -400,7 +400,7 @@ pub fn dump_value(host: &Host, st: &State) -> Value {
             for item in m.values_mut() {
                 strip(item, keys);
                 if let Some(g) = item.get_mut("guest") {
-                    strip(g, &["transcript", "banner_shown"]);
+                    strip(g, &["transcript", "banner_shown", "vnc_socket"]);
                 }
             }
         }

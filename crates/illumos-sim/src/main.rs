@@ -22,6 +22,7 @@ mod simconf;
 mod state;
 mod timefmt;
 mod tools;
+mod vnc;
 mod zonefiles;
 
 use std::path::{Path, PathBuf};

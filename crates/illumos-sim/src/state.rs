@@ -137,6 +137,9 @@ pub struct Guest {
     /// The boot banner of the current boot has been shown on a console.
     #[serde(default, skip_serializing_if = "is_false")]
     pub banner_shown: bool,
+    /// The VNC server's socket of the current boot (the real path), removed at halt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnc_socket: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -96,6 +96,14 @@ pub fn remove_cmd(target: &Target) -> Cmd {
     verb_cmd("remove", target)
 }
 
+/// `zoneweaver-install vnc-connect SOCKET`: stdin and stdout become a byte stream to the
+/// zone's VNC socket (`<zonepath>/root/tmp/vm.vnc`), run with [`Runner::spawn_stream`].
+///
+/// [`Runner::spawn_stream`]: crate::runner::Runner::spawn_stream
+pub fn vnc_connect_cmd(socket: &Target) -> Cmd {
+    verb_cmd("vnc-connect", socket)
+}
+
 pub fn own_mountpoint_cmd(dir: &Target) -> Cmd {
     verb_cmd("own-mountpoint", dir)
 }

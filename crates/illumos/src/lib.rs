@@ -28,6 +28,7 @@ pub mod runner;
 #[cfg(feature = "serde")]
 mod serde_str;
 pub mod smf;
+pub mod stream;
 pub mod uname;
 pub mod zfs;
 pub mod zlogin;

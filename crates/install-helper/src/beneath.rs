@@ -36,6 +36,7 @@ pub enum Kind {
     Link,
     Dir,
     File(libc::stat),
+    Socket,
     Other,
 }
 
@@ -76,6 +77,7 @@ impl Dir {
             libc::S_IFLNK => Kind::Link,
             libc::S_IFDIR => Kind::Dir,
             libc::S_IFREG => Kind::File(st),
+            libc::S_IFSOCK => Kind::Socket,
             _ => Kind::Other,
         })
     }
@@ -93,6 +95,13 @@ impl Dir {
         })?;
         // SAFETY: a fresh descriptor nobody else owns.
         Ok(Dir(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Makes this directory the process's working directory, so that a name in it can be
+    /// used where no `*at` call exists (connect(2) on a UNIX socket).
+    pub fn chdir(&self) -> io::Result<()> {
+        // SAFETY: a valid descriptor.
+        check(unsafe { libc::fchdir(self.fd()) }).map(drop)
     }
 
     /// Opens the regular file `name` for reading, without following a link.

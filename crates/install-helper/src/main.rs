@@ -3,7 +3,7 @@
 //! The agent runs as the unprivileged user `zoneweaver`; its RBAC profile grants this program
 //! `euid=0` (and nothing else that writes files), so it is the only way the agent changes
 //! root-owned files. It does exactly five things, to targets the root-owned allow-list
-//! `/etc/zoneweaver-agent/privileged-paths` names:
+//! `/etc/zoneweaver-agent/privileged-paths` names, and one read-only bridge (last below):
 //!
 //! ```text
 //! zoneweaver-install backup TARGET          copy TARGET to TARGET.zw-backup; print existed|absent
@@ -11,7 +11,12 @@
 //! zoneweaver-install restore TARGET         TARGET.zw-backup back over TARGET, atomically
 //! zoneweaver-install remove TARGET          remove TARGET (and a stale temp file)
 //! zoneweaver-install own-mountpoint DIR     chown an empty, root-owned DIR to the caller
+//! zoneweaver-install vnc-connect SOCKET     bridge stdin/stdout to a bhyve zone's VNC socket
 //! ```
+//!
+//! `vnc-connect` writes nothing: it connects to `<zonepath>/root/tmp/vm.vnc` (the socket the
+//! bhyve brand gives a zone with `vnc=on`; the zonepath is 0700 root, so the agent cannot reach
+//! it itself), then drops root and copies bytes both ways until either side ends (`vnc.rs`).
 //!
 //! It reads neither the environment nor a caller-given root: the file system it acts on is the
 //! one it is installed in (its own path minus `opt/zoneweaver/lib/zoneweaver-install`), which
@@ -21,6 +26,7 @@
 mod beneath;
 mod policy;
 mod verbs;
+mod vnc;
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +38,8 @@ const INSTALLED_AT: &str = "opt/zoneweaver/lib/zoneweaver-install";
 const POLICY: &str = "/etc/zoneweaver-agent/privileged-paths";
 
 const USAGE: &str = "usage: zoneweaver-install backup|install|restore|remove TARGET
-       zoneweaver-install own-mountpoint DIR";
+       zoneweaver-install own-mountpoint DIR
+       zoneweaver-install vnc-connect SOCKET";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -75,11 +82,18 @@ fn run(args: &[String]) -> Result<(), Refusal> {
     let [verb, target] = args else {
         return Err(Refusal::Usage);
     };
-    let verb = verbs::Verb::parse(verb).ok_or(Refusal::Usage)?;
+    let connect = verb == "vnc-connect";
+    let verb = verbs::Verb::parse(verb);
+    if verb.is_none() && !connect {
+        return Err(Refusal::Usage);
+    }
     let target = IPath::parse(target)?;
     let root = own_root()?;
     let dir = beneath::Dir::open_root(&root)
         .map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let Some(verb) = verb else {
+        return vnc::connect(&dir, &target).map_err(Refusal::from);
+    };
     let policy = read_policy(&dir, &root)?;
     verbs::run(verb, &dir, &policy, &target).map_err(Refusal::from)
 }

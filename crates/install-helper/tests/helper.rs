@@ -75,6 +75,13 @@ impl Root {
         c
     }
 
+    /// The helper started by `nobody` (a setuid copy stands for pfexec's euid=0).
+    fn as_nobody(&self, args: &[&str]) -> Command {
+        let mut c = self.command(args);
+        c.uid(NOBODY).gid(NOBODY);
+        c
+    }
+
     fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
         run_with(self.command(args), stdin)
     }
@@ -338,11 +345,7 @@ fn own_mountpoint_gives_a_fresh_mountpoint_to_the_callers_real_uid() {
     needs_root!();
     let r = Root::new();
     set_mode(&r.exe, 0o4555);
-    let as_nobody = |args: &[&str]| {
-        let mut c = r.command(args);
-        c.uid(NOBODY).gid(NOBODY);
-        run_with(c, b"")
-    };
+    let as_nobody = |args: &[&str]| run_with(r.as_nobody(args), b"");
     let mp = r.path("/rpool/zones/web/provisioning");
     std::fs::create_dir_all(&mp).unwrap();
     ok(&as_nobody(&[
@@ -397,5 +400,63 @@ fn own_mountpoint_gives_a_fresh_mountpoint_to_the_callers_real_uid() {
     refused(
         &as_nobody(&["own-mountpoint", "/rpool/zones/f/provisioning"]),
         "is not a directory",
+    );
+}
+
+#[test]
+fn vnc_connect_bridges_a_zones_socket_without_root_and_refuses_anything_else() {
+    use std::io::{Read, Write};
+    needs_root!();
+    let r = Root::new();
+    set_mode(&r.exe, 0o4555);
+    // A zonepath as zoneadm leaves it (0700 root), bhyve's socket in the zone's /tmp.
+    let tmp = r.path("/rpool/zones/vm/root/tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    set_mode(&r.path("/rpool/zones/vm"), 0o700);
+    let listener = std::os::unix::net::UnixListener::bind(tmp.join("vm.vnc")).unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"RFB 003.008\n").unwrap();
+        let mut b = [0u8; 5];
+        s.read_exact(&mut b).unwrap();
+        s.write_all(&b).unwrap();
+    });
+    let mut child = {
+        let _g = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        r.as_nobody(&["vnc-connect", "/rpool/zones/vm/root/tmp/vm.vnc"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello").unwrap();
+    let mut got = [0u8; 17];
+    child.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"RFB 003.008\nhello");
+    // Connected, it runs as the caller: every uid is nobody's.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uids.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["65534"; 4]
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+
+    let run = |target: &str| run_with(r.as_nobody(&["vnc-connect", target]), b"");
+    refused(&run("/etc/dhcpd.conf"), "is not a bhyve zone's VNC socket");
+    refused(
+        &run("/rpool/zones/gone/root/tmp/vm.vnc"),
+        "/rpool/zones/gone does not exist",
+    );
+    std::fs::create_dir_all(r.path("/rpool/zones/f/root/tmp")).unwrap();
+    std::fs::write(r.path("/rpool/zones/f/root/tmp/vm.vnc"), "").unwrap();
+    refused(&run("/rpool/zones/f/root/tmp/vm.vnc"), "is not a socket");
+    std::os::unix::fs::symlink(r.path("/rpool/zones/vm"), r.path("/rpool/zones/lk")).unwrap();
+    refused(
+        &run("/rpool/zones/lk/root/tmp/vm.vnc"),
+        "/rpool/zones/lk is a symbolic link",
     );
 }

@@ -275,13 +275,33 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        req.extensions_mut().insert(Connection(self.conn.clone()));
         let busy = Busy::new(&self.conn);
         let answer = self.inner.call(req);
         Box::pin(async move {
             let response = answer.await?;
             Ok(response.map(|body| Body::new(Answer { body, _busy: busy })))
         })
+    }
+}
+
+/// The connection a request came on (a request extension), for a handler that keeps using
+/// the stream after its answer: a WebSocket holds [`Connection::in_flight`] for its life, so
+/// neither the header nor the idle deadline cuts it.
+#[derive(Clone)]
+pub struct Connection(Arc<Activity>);
+
+/// Counts the connection as serving a request until dropped.
+pub struct InFlight {
+    _busy: Busy,
+}
+
+impl Connection {
+    pub fn in_flight(&self) -> InFlight {
+        InFlight {
+            _busy: Busy::new(&self.0),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod request;
 pub mod routes;
 pub mod store;
 pub mod view;
+pub mod vnc;
 
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct ZoneServices {
     pub runner: illumos::Runner,
     pub db: Db,
     pub host: Arc<host::HostView>,
+    /// The zones' VNC console sessions.
+    pub vnc: vnc::sessions::Sessions,
 }
 
 impl ZoneServices {
@@ -39,6 +42,7 @@ impl ZoneServices {
             config,
             runner,
             db,
+            vnc: Default::default(),
         }
     }
 }
@@ -74,7 +78,7 @@ impl ZoneServices {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    routes::router()
+    routes::router().merge(vnc::router())
 }
 
 pub fn operations(services: &Arc<ZoneServices>) -> Vec<Arc<dyn Operation>> {

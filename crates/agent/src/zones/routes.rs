@@ -333,7 +333,8 @@ fn ds_snapshot(
     })
 }
 
-fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
+/// A zone name from the path: a 400 naming `name` when it is not one.
+pub(in crate::zones) fn path_zone(name: &str) -> Result<ZoneName, ApiError> {
     zone_name(name).map_err(|mut e| {
         e.field = "name".into();
         e.into()

@@ -491,6 +491,10 @@ fn teardown(cx: &mut Ctx, z: &str) {
         return;
     };
     let ondemand = std::mem::take(&mut zz.ondemand);
+    crate::vnc::stop(cx, z);
+    let Some(zz) = cx.st.zones.get_mut(z) else {
+        return;
+    };
     zz.id = None;
     zz.booted_ms = None;
     zz.state = ZoneState::Installed;
@@ -520,6 +524,7 @@ fn boot(cx: &mut Ctx, z: &str) -> i32 {
             zz.booted_ms = Some(timefmt::now_ms());
             zz.guest.banner_shown = false;
             cx.touch();
+            crate::vnc::start(cx, z);
             0
         }
         _ => zerr(cx, z, "zone state changed during boot"),

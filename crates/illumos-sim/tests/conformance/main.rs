@@ -10,6 +10,7 @@ mod net;
 mod smf;
 mod system;
 mod util;
+mod vnc;
 mod zfs;
 mod zlogin;
 mod zoneadm;
