@@ -1,11 +1,12 @@
 //! `zoneweaver-bench`: measures the real agent binary over HTTPS against the emulated host and
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
-//! network, zones (with zones-burst), pipeline; all by default; zones-burst alone, and
+//! drain, network, zones (with zones-burst), pipeline; all by default; zones-burst alone, and
 //! zones-scale, 1,000 zones, only when named).
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
+mod drain;
 mod load;
 mod network;
 mod pipeline;
@@ -34,10 +35,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "start",
     "tasks",
     "chain",
+    "drain",
     "network",
     "zones",
     "zones-burst",
@@ -87,6 +89,9 @@ fn main() {
     }
     if on("chain") {
         chained_tasks(&root, if quick { 200 } else { 1000 }, &mut rows);
+    }
+    if on("drain") {
+        drain::run(&root, &mut rows);
     }
     if on("network") {
         network::run(&root, quick, &mut rows);
