@@ -2,7 +2,7 @@
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
 //! drain, network, zones (with zones-burst), pipeline; all by default; zones-burst alone, and
-//! zones-scale, 1,000 zones, only when named).
+//! zones-scale, 1,000 zones, and zones-warm, its warm loads alone, only when named).
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
@@ -35,7 +35,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "start",
     "tasks",
     "chain",
@@ -44,6 +44,7 @@ const SECTIONS: [&str; 9] = [
     "zones",
     "zones-burst",
     "zones-scale",
+    "zones-warm",
     "pipeline",
 ];
 
@@ -103,6 +104,9 @@ fn main() {
     // The burst is part of `zones`; the 1,000-zone rows take minutes and run only when named.
     if on("zones") || picked.contains(&"zones-burst") {
         zone_reads::burst(&root, 50, &mut rows);
+    }
+    if picked.contains(&"zones-warm") {
+        zone_reads::warm(&root, secs, &mut rows);
     }
     if picked.contains(&"zones-scale") {
         zone_reads::scale(&root, secs, &mut rows);
