@@ -1,11 +1,12 @@
 //! `zoneweaver-bench`: measures the real agent binary over HTTPS against the emulated host and
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
-//! network, zones (with zones-burst), pipeline, vnc; all by default; zones-burst alone, and
-//! zones-scale, 1,000 zones, only when named).
+//! drain, network, zones (with zones-burst), pipeline, vnc; all by default; zones-burst alone,
+//! and zones-scale, 1,000 zones, and zones-warm, its warm loads alone, only when named).
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
+mod drain;
 mod load;
 mod network;
 mod pipeline;
@@ -35,14 +36,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 11] = [
     "start",
     "tasks",
     "chain",
+    "drain",
     "network",
     "zones",
     "zones-burst",
     "zones-scale",
+    "zones-warm",
     "pipeline",
     "vnc",
 ];
@@ -90,6 +93,9 @@ fn main() {
     if on("chain") {
         chained_tasks(&root, if quick { 200 } else { 1000 }, &mut rows);
     }
+    if on("drain") {
+        drain::run(&root, &mut rows);
+    }
     if on("network") {
         network::run(&root, quick, &mut rows);
     }
@@ -100,6 +106,9 @@ fn main() {
     // The burst is part of `zones`; the 1,000-zone rows take minutes and run only when named.
     if on("zones") || picked.contains(&"zones-burst") {
         zone_reads::burst(&root, 50, &mut rows);
+    }
+    if picked.contains(&"zones-warm") {
+        zone_reads::warm(&root, secs, &mut rows);
     }
     if picked.contains(&"zones-scale") {
         zone_reads::scale(&root, secs, &mut rows);

@@ -103,6 +103,10 @@ struct Inner {
 
 enum Msg {
     Queued(Vec<Task>),
+    /// The task's operation is over: it no longer runs host work, only waits for what it
+    /// changed to show in reads and records its end. Its slot goes to the next task; its
+    /// locks stay held until it has finished.
+    Released(String),
     Finished(String, TaskStatus),
     Cancel(
         String,
@@ -233,7 +237,7 @@ impl TaskQueue {
 
     pub async fn get(&self, id: &str) -> Result<Option<Task>, DbError> {
         let id = id.to_owned();
-        self.inner.db.read(move |c| store::get(c, &id)).await
+        self.inner.db.read_small(move |c| store::get(c, &id)).await
     }
 
     /// Waits until the task has ended or `timeout` passes; returns its latest state.
@@ -363,6 +367,8 @@ struct Scheduler {
     children: HashMap<String, Vec<String>>,
     held: HashSet<String>,
     running: usize,
+    /// Running tasks that gave their slot back (see [`Msg::Released`]).
+    released: HashSet<String>,
 }
 
 impl Scheduler {
@@ -377,6 +383,7 @@ impl Scheduler {
             children: HashMap::new(),
             held: HashSet::new(),
             running: 0,
+            released: HashSet::new(),
         }
     }
 
@@ -396,6 +403,12 @@ impl Scheduler {
     async fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Queued(tasks) => self.queued(tasks).await,
+            Msg::Released(id) => {
+                if matches!(self.live.get(&id), Some(Live::Running(_))) && self.released.insert(id)
+                {
+                    self.running -= 1;
+                }
+            }
             Msg::Finished(id, status) => self.finished(&id, status).await,
             Msg::Cancel(id, reason, reply) => {
                 let outcome = self.cancel(&id, &reason).await;
@@ -511,7 +524,9 @@ impl Scheduler {
 
     async fn finished(&mut self, id: &str, status: TaskStatus) {
         if let Some(Live::Running(_)) = self.live.remove(id) {
-            self.running -= 1;
+            if !self.released.remove(id) {
+                self.running -= 1;
+            }
             if let Some(locks) = self.locks_of.remove(id) {
                 for l in locks {
                     self.held.remove(&l);
@@ -700,10 +715,17 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         ),
         Some(op) => run_operation(&inner, op.as_ref(), &task, &cancel, &log).await,
     };
-    log.flush().await;
-    if let Some(o) = &inner.observer {
-        o.settle(&task).await;
-    }
+    // The host work is over: the slot is free for the next task while this one waits for
+    // its change to show in reads (a listing shared by every settling task, one refresh at a
+    // time, so what runs beyond the limit is bounded) and its log reaches the database. The
+    // two waits overlap: both must be over before the end is recorded.
+    let _ = inner.tx.send(Msg::Released(task.id.clone()));
+    let settled = async {
+        if let Some(o) = &inner.observer {
+            o.settle(&task).await;
+        }
+    };
+    tokio::join!(log.flush(), settled);
     let id = task.id.clone();
     let err = error.clone();
     let finished = inner
@@ -893,6 +915,15 @@ mod tests {
     }
 
     async fn engine(dir: &Dir, script: &str) -> (TaskQueue, Arc<Mutex<Vec<Value>>>) {
+        engine_with(dir, script, 4, None).await
+    }
+
+    async fn engine_with(
+        dir: &Dir,
+        script: &str,
+        max_concurrent: usize,
+        observer: Option<Arc<dyn TaskObserver>>,
+    ) -> (TaskQueue, Arc<Mutex<Vec<Value>>>) {
         let tool = dir.0.join("zfs");
         // Made executable by `install`, a child process: opened for writing here, the file
         // would be held open by any child another test thread forks meanwhile, and running it
@@ -926,12 +957,12 @@ mod tests {
             runner,
             ops,
             EngineConfig {
-                max_concurrent: 4,
+                max_concurrent,
                 operation_timeout: Duration::from_secs(30),
                 cancel_grace: Duration::from_secs(5),
                 max_output_bytes: 1024 * 1024,
             },
-            None,
+            observer,
         )
         .await
         .unwrap();
@@ -1106,6 +1137,65 @@ mod tests {
                 q.get(&t.id).await.unwrap().unwrap().status,
                 TaskStatus::Cancelled
             );
+        }
+    }
+
+    /// Holds the settle of tasks in zone `held` until told to let go.
+    struct HeldSettle {
+        entered: tokio::sync::mpsc::UnboundedSender<String>,
+        release: tokio::sync::watch::Receiver<bool>,
+    }
+
+    impl TaskObserver for HeldSettle {
+        fn finished(&self, _task: &Task) {}
+
+        fn settle<'a>(&'a self, task: &'a Task) -> futures_util::future::BoxFuture<'a, ()> {
+            Box::pin(async move {
+                if task.zone_name == "held" {
+                    let _ = self.entered.send(task.id.clone());
+                    let mut release = self.release.clone();
+                    let _ = release.wait_for(|r| *r).await;
+                }
+            })
+        }
+    }
+
+    /// A task whose operation is over and that only waits for its change to show in reads
+    /// gives its slot to the next task, but keeps its zone until its end is recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_settling_task_frees_its_slot_but_keeps_its_zone() {
+        let dir = Dir::new("settling");
+        let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel();
+        let (release, release_rx) = tokio::sync::watch::channel(false);
+        let observer = Arc::new(HeldSettle {
+            entered: entered_tx,
+            release: release_rx,
+        });
+        let (q, _) = engine_with(&dir, "exit 0", 1, Some(observer)).await;
+        let a = q.enqueue(NewTask::for_zone("noop", "held")).await.unwrap();
+        assert_eq!(entered.recv().await.unwrap(), a.id);
+        let same_zone = q.enqueue(NewTask::for_zone("noop", "held")).await.unwrap();
+        let other = q.enqueue(NewTask::for_zone("noop", "other")).await.unwrap();
+        // The only slot is free while `a` settles: the other zone's task runs to its end.
+        let done = q
+            .wait(&other.id, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, TaskStatus::Completed, "{done:?}");
+        assert_eq!(
+            q.get(&a.id).await.unwrap().unwrap().status,
+            TaskStatus::Running
+        );
+        assert_eq!(
+            q.get(&same_zone.id).await.unwrap().unwrap().status,
+            TaskStatus::Pending,
+            "a task of the zone started before the settling one ended"
+        );
+        release.send(true).unwrap();
+        for id in [&a.id, &same_zone.id] {
+            let t = q.wait(id, Duration::from_secs(30)).await.unwrap().unwrap();
+            assert_eq!(t.status, TaskStatus::Completed, "{t:?}");
         }
     }
 

@@ -261,7 +261,7 @@ impl OpCx {
     /// Secrets queued with the task (never in metadata or logs).
     pub async fn secrets(&self) -> Result<Option<Value>, OpError> {
         let id = self.task.id.clone();
-        Ok(self.db.read(move |c| store::secrets(c, &id)).await?)
+        Ok(self.db.read_small(move |c| store::secrets(c, &id)).await?)
     }
 
     /// Records progress and a stage text, visible in `GET /tasks/{id}` and on `/events`.

@@ -42,6 +42,8 @@ pub const LISTING_TTL: Duration = Duration::from_secs(2);
 pub const UNSIGNED_CONFIG_TTL: Duration = Duration::from_secs(30);
 /// `zonecfg export`s run at once by a refresh (no herd of 1,000 processes).
 const EXPORTERS: usize = 8;
+/// Configurations kept in one write small enough to run on an async worker (a few rows).
+const SMALL_KEEP: usize = 4;
 
 /// What identifies one version of a zone's configuration file: device, inode, size, mtime and
 /// ctime (to the nanosecond).
@@ -330,11 +332,16 @@ impl HostView {
             .collect()
             .await;
         if !reads.is_empty() || !gone.is_empty() {
-            if let Err(e) = self
-                .db
-                .write(move |c| store::keep_configs(c, &reads, &gone))
-                .await
-            {
+            // What a task's settle keeps is a zone or two, on that task's path: a small write.
+            // A cold start's thousand goes through the pool.
+            let small = reads.len() + gone.len() <= SMALL_KEEP;
+            let keep = move |c: &mut rusqlite::Connection| store::keep_configs(c, &reads, &gone);
+            let kept = if small {
+                self.db.write_small(keep).await
+            } else {
+                self.db.write(keep).await
+            };
+            if let Err(e) = kept {
                 tracing::warn!(error = %e, "cannot keep the zone configurations");
             }
         }

@@ -120,10 +120,12 @@ pub fn value(v: &str) -> Result<ZonecfgValue, OpError> {
     v.parse().map_err(|e| OpError::failed(format!("{e}")))
 }
 
+/// A zone row or two, between two host commands of a task: written at once when the writer
+/// is free ([`crate::db::Db::write_small`]).
 pub async fn db_write<T, F>(cx: &OpCx, f: F) -> Result<T, OpError>
 where
     T: Send + 'static,
     F: FnOnce(&mut rusqlite::Connection) -> Result<T, DbError> + Send + 'static,
 {
-    Ok(cx.db.write(f).await?)
+    Ok(cx.db.write_small(f).await?)
 }
