@@ -6,6 +6,7 @@ pub mod model;
 pub mod operation;
 pub mod routes;
 pub mod store;
+pub mod stream;
 #[cfg(test)]
 pub mod testing;
 
