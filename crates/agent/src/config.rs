@@ -23,6 +23,8 @@ pub struct Config {
     pub host: HostConfig,
     pub network: NetworkConfig,
     pub provisioning: ProvisioningConfig,
+    pub consoles: ConsolesConfig,
+    pub terminal: TerminalConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,6 +261,8 @@ impl Default for Config {
             host: HostConfig::default(),
             network: NetworkConfig::default(),
             provisioning: ProvisioningConfig::default(),
+            consoles: ConsolesConfig::default(),
+            terminal: TerminalConfig::default(),
         }
     }
 }
@@ -507,7 +511,43 @@ provisioning:
     # Collections (namespace.name) an ansible or ansible_local provisioner may name; any
     # other is refused when the settings are saved. None by default.
     collections: []
+
+consoles:
+  # Seconds a console session (zlogin -C, host terminal) may go without input or output
+  # before it is closed (its WebSockets get a close frame saying so).
+  idle_timeout_secs: 1800
+  # Bytes of recent console output kept per session and replayed to a WebSocket that joins.
+  scrollback_bytes: 16384
+
+terminal:
+  # Whether admins may open a shell on the host (POST /terminal/start): it runs as the
+  # agent's account with its RBAC profile (README, "Host terminal").
+  enabled: false
 "#;
+
+/// Console sessions (zlogin -C and the host terminal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsolesConfig {
+    pub idle_timeout_secs: u64,
+    pub scrollback_bytes: usize,
+}
+
+impl Default for ConsolesConfig {
+    fn default() -> Self {
+        ConsolesConfig {
+            idle_timeout_secs: 1800,
+            scrollback_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The host terminal (`POST /terminal/start`): off unless enabled.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TerminalConfig {
+    pub enabled: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -4,6 +4,7 @@
 //! `main.rs` parses flags and calls [`server::serve`] or the key and config commands here.
 
 pub mod config;
+pub mod consoles;
 pub mod data_dir;
 pub mod db;
 pub mod demo;

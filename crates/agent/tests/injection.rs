@@ -153,6 +153,10 @@ fn rule(op: &str, field: &str) -> Rule {
         ("create_recipe" | "update_recipe", "name" | "os_family") => Rule::Stored,
         // A label for people, shown back only.
         ("create_key", "name") => Rule::Stored,
+        // Compared with a WebSocket request's path, never run or written anywhere.
+        ("create_ticket", "path") => Rule::Stored,
+        // The client's name for its terminal, compared only.
+        ("start_terminal", "terminal_cookie") => Rule::Stored,
         _ => Rule::Refuse,
     }
 }
@@ -268,6 +272,8 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         }],
         "test_recipe" => vec![json!({"dry_run": true, "variables": {"who": "me"},
             "zone_name": f.zone})],
+        "create_ticket" => vec![json!({"path": "/zlogin/inj-session"})],
+        "start_terminal" => vec![json!({"terminal_cookie": "inj-cookie", "zone_name": f.zone})],
         _ => return None,
     })
 }
@@ -667,6 +673,8 @@ fn hostile_values_in_request_bodies_are_refused_before_anything_runs() {
 provisioning:
   ansible:
     collections: [community.general]
+terminal:
+  enabled: true
 ",
     );
     let mut run = Run::new(&agent);

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod ansible_confined;
 mod cli;
+mod consoles;
 mod crash;
 mod exhaustion;
 mod faults;

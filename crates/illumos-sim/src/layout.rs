@@ -30,6 +30,7 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("kstat", "/usr/bin/kstat"),
     ("psrinfo", "/usr/sbin/psrinfo"),
     ("pagesize", "/usr/bin/pagesize"),
+    ("pfsh", "/usr/bin/pfsh"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

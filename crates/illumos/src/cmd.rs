@@ -31,10 +31,13 @@ pub enum Tool {
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
+    /// The profile shell (the host terminal): runs as the agent's account, each command with
+    /// what the account's RBAC profile grants. Not itself privileged.
+    Pfsh,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 19] = [
+    pub const ALL: [Tool; 20] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -54,6 +57,7 @@ impl Tool {
         Tool::Psrinfo,
         Tool::Pagesize,
         Tool::Install,
+        Tool::Pfsh,
     ];
 
     /// Whether the agent's RBAC profile must grant the tool `euid=0`. The read-only tools that
@@ -62,7 +66,7 @@ impl Tool {
     pub fn privileged(self) -> bool {
         !matches!(
             self,
-            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize
+            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize | Tool::Pfsh
         )
     }
 
@@ -88,6 +92,7 @@ impl Tool {
             Tool::Psrinfo => "psrinfo",
             Tool::Pagesize => "pagesize",
             Tool::Install => "zoneweaver-install",
+            Tool::Pfsh => "pfsh",
         }
     }
 
@@ -113,6 +118,7 @@ impl Tool {
             Tool::Psrinfo => "/usr/sbin/psrinfo",
             Tool::Pagesize => "/usr/bin/pagesize",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
+            Tool::Pfsh => "/usr/bin/pfsh",
         }
     }
 

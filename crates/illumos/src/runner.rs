@@ -38,6 +38,12 @@ pub async fn with_origin<F: std::future::Future>(
     ORIGIN.scope(origin.into(), work).await
 }
 
+/// As [`with_origin`], for synchronous work (a program started on a pty, which then outlives
+/// the request that started it and runs for its session).
+pub fn with_origin_sync<R>(origin: impl Into<Arc<str>>, work: impl FnOnce() -> R) -> R {
+    ORIGIN.sync_scope(origin.into(), work)
+}
+
 /// The origin the current task runs under, if any.
 pub fn current_origin() -> Option<Arc<str>> {
     ORIGIN.try_with(Arc::clone).ok()

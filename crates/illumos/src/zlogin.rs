@@ -29,6 +29,18 @@ pub fn console_cmd(zone: &ZoneName) -> Cmd {
     Cmd::new(Tool::Zlogin).arg("-C").arg(zone)
 }
 
+/// `zlogin -C -d ZONE`: as [`console_cmd`], but zlogin disconnects when the zone halts
+/// (reference §1.4), so a console bridge ends with the zone instead of waiting for its next
+/// boot.
+pub fn console_until_halt_cmd(zone: &ZoneName) -> Cmd {
+    Cmd::new(Tool::Zlogin).arg("-C").arg("-d").arg(zone)
+}
+
+/// `zlogin ZONE`: an interactive login shell in the zone (on a pty).
+pub fn shell_cmd(zone: &ZoneName) -> Cmd {
+    Cmd::new(Tool::Zlogin).arg(zone)
+}
+
 /// A command running on a pseudo-terminal. Reading gives what it prints (terminal escapes
 /// included); writing types into it. The child leads its own process group; [`close`] signals
 /// the whole group, and dropping the session kills it.
@@ -158,6 +170,26 @@ impl Runner {
 impl PtySession {
     pub fn argv(&self) -> &str {
         &self.argv
+    }
+
+    /// Sets the terminal's size (TIOCSWINSZ on the master); the program gets SIGWINCH.
+    pub fn resize(&self, cols: u16, rows: u16) -> io::Result<()> {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which points at a live local;
+        // the descriptor is the open master this session owns.
+        let r = unsafe {
+            libc::ioctl(
+                self.master.get_ref().as_raw_fd(),
+                libc::TIOCSWINSZ as _,
+                std::ptr::addr_of!(size),
+            )
+        };
+        os_err("ioctl(TIOCSWINSZ)", r, ())
     }
 
     /// The child's exit status if it has ended.
@@ -291,6 +323,36 @@ mod tests {
         assert!(text.contains("tty"), "{text:?}");
         assert!(!text.contains("notty"), "{text:?}");
         assert!(text.contains("got hello"), "{text:?}");
+        s.close(Duration::from_millis(100)).await;
+    }
+
+    #[test]
+    fn the_console_bridge_disconnects_at_halt() {
+        let z: ZoneName = "web01".parse().unwrap();
+        assert_eq!(
+            console_until_halt_cmd(&z).argv(),
+            ["zlogin", "-C", "-d", "web01"]
+        );
+        assert_eq!(shell_cmd(&z).argv(), ["zlogin", "web01"]);
+    }
+
+    /// The size set on the master is what the child's terminal reports.
+    #[tokio::test]
+    async fn a_resize_reaches_the_childs_terminal() {
+        let runner = Runner::new(RunnerConfig {
+            pfexec: None,
+            tool_paths: [(Tool::Zlogin, "/bin/sh".into())].into(),
+            ..Default::default()
+        });
+        let mut s = runner
+            .spawn_pty(&Cmd::new(Tool::Zlogin).args(["-c", "read x\nstty size"]))
+            .unwrap();
+        s.resize(132, 43).unwrap();
+        s.write_all(b"go\n").await.unwrap();
+        let mut all = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut all)).await;
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.contains("43 132"), "{text:?}");
         s.close(Duration::from_millis(100)).await;
     }
 

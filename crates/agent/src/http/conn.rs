@@ -8,8 +8,9 @@
 //! here, in the stream under TLS, told by the connection's service whether a request is in
 //! flight (a request's body and its answer, however long, are not bound by them).
 //!
-//! An upgraded connection (a WebSocket, once consoles come) has no request in flight after its
-//! 101 answer: its handler must then keep a [`Busy`] for as long as it uses the stream.
+//! An upgraded connection (a WebSocket) has no request in flight after its 101 answer: its
+//! handler keeps a [`Held`] (from the request's [`Hold`] extension) for as long as it uses the
+//! stream, so the idle deadline does not cut a quiet console.
 
 use std::future::Future;
 use std::io;
@@ -133,6 +134,20 @@ impl Drop for Busy {
                 w.wake();
             }
         }
+    }
+}
+
+/// The connection a request came on, put in the request's extensions, so that a handler that
+/// takes the connection over (a WebSocket) can keep it counted as busy: [`Hold::hold`].
+#[derive(Clone)]
+pub struct Hold(Arc<Activity>);
+
+/// The connection counted as busy until this is dropped.
+pub struct Held(#[allow(dead_code)] Busy);
+
+impl Hold {
+    pub fn hold(&self) -> Held {
+        Held(Busy::new(&self.0))
     }
 }
 
@@ -276,32 +291,13 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        req.extensions_mut().insert(Connection(self.conn.clone()));
         let busy = Busy::new(&self.conn);
+        req.extensions_mut().insert(Hold(self.conn.clone()));
         let answer = self.inner.call(req);
         Box::pin(async move {
             let response = answer.await?;
             Ok(response.map(|body| Body::new(Answer { body, _busy: busy })))
         })
-    }
-}
-
-/// The connection a request came on (a request extension), for a handler that keeps using
-/// the stream after its answer: a WebSocket holds [`Connection::in_flight`] for its life, so
-/// neither the header nor the idle deadline cuts it.
-#[derive(Clone)]
-pub struct Connection(Arc<Activity>);
-
-/// Counts the connection as serving a request until dropped.
-pub struct InFlight {
-    _busy: Busy,
-}
-
-impl Connection {
-    pub fn in_flight(&self) -> InFlight {
-        InFlight {
-            _busy: Busy::new(&self.0),
-        }
     }
 }
 

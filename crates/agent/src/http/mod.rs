@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod tls;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +52,10 @@ pub struct AppState {
     pub started: Instant,
     /// Serialized list answers (`GET /tasks`, `GET /zones`).
     pub pages: Arc<pages::Pages>,
+    /// WebSocket tickets (`POST /ws-tickets`).
+    pub tickets: Arc<ws::Tickets>,
+    /// Console sessions (zlogin, host terminal).
+    pub consoles: Arc<crate::consoles::ConsoleServices>,
     health: Arc<health::HostCheck>,
 }
 
@@ -72,6 +77,11 @@ impl AppState {
             ))),
             revocations: Arc::new(crate::keys::revocations::Revocations::new(db.clone())),
             host: Arc::new(crate::host::HostServices::new(runner.clone())),
+            consoles: Arc::new(crate::consoles::ConsoleServices::new(
+                config.clone(),
+                runner.clone(),
+            )),
+            tickets: Arc::default(),
             config,
             db,
             tasks,
@@ -98,6 +108,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::network::router())
         .merge(crate::provisioning::router())
         .merge(crate::host::router())
+        .merge(ws::router())
+        .merge(crate::consoles::router())
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
@@ -198,7 +210,12 @@ async fn admit(app: &AppState, mut req: Request) -> Result<Request, Response> {
         // HTTP/1 connection that leaves a body unread).
         return Ok(req);
     }
-    match auth::authenticate(app, req.headers()) {
+    let caller = if ws::is_upgrade(req.headers()) {
+        ws::authenticate_upgrade(app, req.headers(), req.uri())
+    } else {
+        auth::authenticate(app, req.headers())
+    };
+    match caller {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
         }

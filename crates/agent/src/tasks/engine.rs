@@ -95,6 +95,8 @@ struct Inner {
     db: Db,
     tx: mpsc::UnboundedSender<Msg>,
     events: broadcast::Sender<TaskEvent>,
+    /// The id of a task whose log just had lines written (`/tasks/{id}/stream` reads them).
+    output: broadcast::Sender<String>,
     ops: HashMap<&'static str, Arc<dyn Operation>>,
     runner: illumos::Runner,
     config: EngineConfig,
@@ -131,6 +133,7 @@ impl TaskQueue {
             db,
             tx,
             events,
+            output: broadcast::channel(1024).0,
             ops: ops.into_iter().map(|op| (op.name(), op)).collect(),
             runner,
             config,
@@ -159,6 +162,11 @@ impl TaskQueue {
 
     pub fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Ids of tasks as lines are written to their logs (a lagging receiver should re-read).
+    pub fn subscribe_output(&self) -> broadcast::Receiver<String> {
+        self.inner.output.subscribe()
     }
 
     pub fn knows(&self, operation: &str) -> bool {
@@ -278,6 +286,7 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
             task.id.clone(),
             task.parent_task_id.clone(),
             inner.events.clone(),
+            inner.output.clone(),
             inner.config.max_output_bytes,
         );
         log.note("agent restarted during the operation");
@@ -705,6 +714,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         task.id.clone(),
         task.parent_task_id.clone(),
         inner.events.clone(),
+        inner.output.clone(),
         inner.config.max_output_bytes,
     );
     let (status, error, result) = match inner.ops.get(task.operation.as_str()).cloned() {

@@ -76,13 +76,15 @@ const WINDOW: Duration = Duration::from_millis(20);
 const MAX_LINE: usize = 8192;
 
 impl TaskLog {
-    /// `parent`: the task's group, whose progress rolls up from it. `max_output_bytes`: what
-    /// the log keeps of this run (see the module's doc).
+    /// `parent`: the task's group, whose progress rolls up from it. `on_lines` hears the
+    /// task's id after each batch of lines is committed. `max_output_bytes`: what the log
+    /// keeps of this run (see the module's doc).
     pub fn start(
         db: Db,
         task_id: String,
         parent: Option<String>,
         events: broadcast::Sender<TaskEvent>,
+        on_lines: broadcast::Sender<String>,
         max_output_bytes: u64,
     ) -> Arc<TaskLog> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
@@ -121,6 +123,7 @@ impl TaskLog {
                     };
                 }
                 if !batch.is_empty() || progress.is_some() {
+                    let has_lines = !batch.is_empty();
                     let (id, parent) = (task_id.clone(), parent.clone());
                     let written = db
                         .write(move |c| {
@@ -144,6 +147,9 @@ impl TaskLog {
                         .await;
                     match written {
                         Ok(changed) => {
+                            if has_lines {
+                                let _ = on_lines.send(task_id.clone());
+                            }
                             for t in &changed {
                                 let _ = events.send(TaskEvent::of("task_progress", t));
                             }

@@ -7,6 +7,7 @@ pub mod operation;
 pub mod requester;
 pub mod routes;
 pub mod store;
+pub mod stream;
 #[cfg(test)]
 pub mod testing;
 

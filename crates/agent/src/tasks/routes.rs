@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(task_output))
         .routes(routes!(wait_task))
         .routes(routes!(events))
+        .merge(super::stream::router())
 }
 
 impl From<EnqueueError> for ApiError {

@@ -16,6 +16,9 @@ pub struct Opts {
     pub quiet: bool,
     pub detach_on_halt: bool,
     pub escape: char,
+    /// `zlogin ZONE` on a terminal: straight to a shell (no login), gone when it exits or the
+    /// zone halts.
+    pub shell: bool,
 }
 
 #[derive(PartialEq)]
@@ -160,11 +163,9 @@ fn banner(zone: &str) -> String {
 pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
     cx.flush_output();
     let _raw = RawMode::enter();
+    let what = if o.shell { "pts/1" } else { "console" };
     if !o.quiet {
-        let _ = write!(
-            std::io::stdout(),
-            "[Connected to zone '{zone}' console]\r\n"
-        );
+        let _ = write!(std::io::stdout(), "[Connected to zone '{zone}' {what}]\r\n");
         let _ = std::io::stdout().flush();
     }
     cx.unlock();
@@ -197,6 +198,11 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
     let mut saw_escape = false;
     let mut last = 0;
     let mut was_running = false;
+    if o.shell {
+        con.say(&format!("root@{zone}:~# "));
+        phase = Phase::Shell("root".into());
+        was_running = true;
+    }
     loop {
         if phase == Phase::WaitBoot || !was_running {
             let Some((state, banner_shown)) = con.sync() else {
@@ -221,7 +227,7 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
                         Some((ZoneState::Running, _)) => {}
                         Some(_) => {
                             con.say("\n[NOTICE: Zone halted]\n");
-                            if o.detach_on_halt {
+                            if o.detach_on_halt || o.shell {
                                 break;
                             }
                             was_running = false;
@@ -276,7 +282,9 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
                         con.say("\n");
                         let (out, exit) = con.shell(&input, &mut last);
                         con.say(&out);
-                        if exit {
+                        if exit && o.shell {
+                            break;
+                        } else if exit {
                             con.say(&format!("\n{zone} login: "));
                             Phase::Login
                         } else {
@@ -313,7 +321,7 @@ pub fn run(cx: &mut Ctx, zone: &str, o: Opts) -> i32 {
         }
     }
     if !o.quiet {
-        con.say(&format!("\n[Connection to zone '{zone}' console closed]\n"));
+        con.say(&format!("\n[Connection to zone '{zone}' {what} closed]\n"));
     }
     let _ = con.sync();
     con.cx.relock();

@@ -4,6 +4,7 @@ pub mod console;
 pub mod dladm;
 pub mod ipadm;
 pub mod ipnat;
+pub mod pfsh;
 pub mod route;
 pub mod routeadm;
 pub mod smf;
@@ -42,6 +43,7 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "kstat" => system::kstat(cx, args),
         "psrinfo" => system::psrinfo(cx, args),
         "pagesize" => system::pagesize(cx, args),
+        "pfsh" => pfsh::run(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
             1

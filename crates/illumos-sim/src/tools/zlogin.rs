@@ -73,6 +73,7 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
                 quiet,
                 detach_on_halt,
                 escape,
+                shell: false,
             },
         );
     }
@@ -92,6 +93,18 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
             ));
             return 1;
         }
+    }
+    if cmd.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return console::run(
+            cx,
+            &zone,
+            console::Opts {
+                quiet,
+                detach_on_halt: true,
+                escape,
+                shell: true,
+            },
+        );
     }
     let line = if cmd.is_empty() {
         use std::io::Read;

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,7 @@ use super::sessions::Session;
 use super::{png, rfb};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::ws::Upgrade;
 use crate::http::AppState;
 use crate::zones::routes::path_zone;
 
@@ -282,39 +283,34 @@ async fn vnc_stop(
 }
 
 /// The zone's VNC server as a WebSocket (subprotocol `binary`, as noVNC asks): binary frames
-/// carry RFB both ways, unchanged. The key is checked before the upgrade (401/403, never a
-/// 101), and the zone's server is reached before it too, so a zone without VNC, not running
+/// carry RFB both ways, unchanged. The key or a `?ticket=` (see `POST /ws-tickets`) is checked
+/// before the upgrade (401/403, never a 101), and the zone's server is reached before it too, so a zone without VNC, not running
 /// or not answering is a JSON 409. The socket closes when the server does (the zone halted),
 /// when the session is stopped, or when the key is revoked.
 #[utoipa::path(get, path = "/zones/{name}/vnc/websockify", tag = "vnc", params(("name" = String, Path)),
     security(("api_key" = ["operator"])),
     responses((status = 101, description = "switching to the WebSocket protocol"),
-        (status = 400, description = "not a WebSocket upgrade request", body = ErrorBody),
+        (status = 426, description = "not a WebSocket upgrade request", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "no VNC, zone not running, or its server not reachable", body = ErrorBody)))]
 async fn vnc_websockify(
     Auth(caller): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
-    stream: Option<axum::Extension<crate::http::conn::Connection>>,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    upgrade: Upgrade,
 ) -> Result<Response, ApiError> {
     let z = look(&app, &name).await?;
-    let upgrade =
-        upgrade.map_err(|e| ApiError::bad_request(format!("this endpoint is a WebSocket: {e}")))?;
     let conn = z.connect(&app).await?;
     let (session, _) = app.zones.vnc.open(z.zone.as_str(), &caller.name);
     let revoked = app.revocations.until_revoked(&caller.key_id);
     let zone = z.zone.to_string();
     tracing::info!(zone, caller = %caller.name, "VNC console opened");
-    Ok(upgrade
+    upgrade
         .protocols(["binary"])
         .on_upgrade(move |ws| async move {
-            // The upgraded stream is in use for the whole session: no request deadline applies.
-            let _in_flight = stream.map(|c| c.in_flight());
             let why = bridge(ws, conn, session.ended, revoked).await;
             tracing::info!(zone, caller = %caller.name, why, "VNC console closed");
-        }))
+        })
 }
 
 /// Copies bytes both ways until one side ends; returns why it ended.
