@@ -30,6 +30,8 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("kstat", "/usr/bin/kstat"),
     ("psrinfo", "/usr/sbin/psrinfo"),
     ("pagesize", "/usr/bin/pagesize"),
+    ("swap", "/usr/sbin/swap"),
+    ("netstat", "/usr/bin/netstat"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

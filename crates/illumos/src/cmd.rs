@@ -28,13 +28,15 @@ pub enum Tool {
     Kstat,
     Psrinfo,
     Pagesize,
+    Swap,
+    Netstat,
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 19] = [
+    pub const ALL: [Tool; 21] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -53,6 +55,8 @@ impl Tool {
         Tool::Kstat,
         Tool::Psrinfo,
         Tool::Pagesize,
+        Tool::Swap,
+        Tool::Netstat,
         Tool::Install,
     ];
 
@@ -62,7 +66,7 @@ impl Tool {
     pub fn privileged(self) -> bool {
         !matches!(
             self,
-            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize
+            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize | Tool::Swap | Tool::Netstat
         )
     }
 
@@ -87,6 +91,8 @@ impl Tool {
             Tool::Kstat => "kstat",
             Tool::Psrinfo => "psrinfo",
             Tool::Pagesize => "pagesize",
+            Tool::Swap => "swap",
+            Tool::Netstat => "netstat",
             Tool::Install => "zoneweaver-install",
         }
     }
@@ -112,6 +118,8 @@ impl Tool {
             Tool::Kstat => "/usr/bin/kstat",
             Tool::Psrinfo => "/usr/sbin/psrinfo",
             Tool::Pagesize => "/usr/bin/pagesize",
+            Tool::Swap => "/usr/sbin/swap",
+            Tool::Netstat => "/usr/bin/netstat",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
         }
     }

@@ -16,6 +16,7 @@ pub mod lines;
 pub mod link;
 pub mod names;
 pub mod net;
+pub mod netstat;
 pub mod pagesize;
 pub mod parsable;
 pub mod persistence;
@@ -28,11 +29,13 @@ pub mod runner;
 #[cfg(feature = "serde")]
 mod serde_str;
 pub mod smf;
+pub mod swap;
 pub mod uname;
 pub mod zfs;
 pub mod zlogin;
 pub mod zoneadm;
 pub mod zonecfg;
+pub mod zpool;
 
 pub use cmd::{Cmd, Tool};
 pub use runner::{CommandError, CommandFailed, Output, OutputSink, Runner, RunnerConfig, Stream};

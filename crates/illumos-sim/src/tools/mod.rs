@@ -4,6 +4,7 @@ pub mod console;
 pub mod dladm;
 pub mod ipadm;
 pub mod ipnat;
+pub mod netstat;
 pub mod route;
 pub mod routeadm;
 pub mod smf;
@@ -11,6 +12,7 @@ pub mod svcadm;
 pub mod svccfg;
 pub mod svcprop;
 pub mod svcs;
+pub mod swap;
 pub mod system;
 pub mod zfs;
 pub mod zfsprops;
@@ -42,6 +44,8 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "kstat" => system::kstat(cx, args),
         "psrinfo" => system::psrinfo(cx, args),
         "pagesize" => system::pagesize(cx, args),
+        "swap" => swap::run(cx, args),
+        "netstat" => netstat::run(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
             1
