@@ -23,6 +23,7 @@ pub struct Config {
     pub host: HostConfig,
     pub network: NetworkConfig,
     pub provisioning: ProvisioningConfig,
+    pub monitoring: MonitoringConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,6 +260,29 @@ impl Default for Config {
             host: HostConfig::default(),
             network: NetworkConfig::default(),
             provisioning: ProvisioningConfig::default(),
+            monitoring: MonitoringConfig::default(),
+        }
+    }
+}
+
+/// The host monitoring sampler (`/monitoring/*`, the host gauges of `/metrics`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Whether the agent samples on its own every `interval_secs` (the first sample one
+    /// interval after start). `POST /monitoring/collect` samples either way.
+    pub enabled: bool,
+    pub interval_secs: u64,
+    /// Samples older than this are deleted after each sample.
+    pub retention_hours: u64,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig {
+            enabled: true,
+            interval_secs: 60,
+            retention_hours: 24,
         }
     }
 }
@@ -585,6 +609,18 @@ impl Config {
     /// Rules serde cannot express; each error names its key.
     fn check(&self) -> Result<(), (&'static str, String)> {
         self.check_network()?;
+        if self.monitoring.interval_secs == 0 {
+            return Err((
+                "monitoring.interval_secs",
+                "must be at least 1 second".into(),
+            ));
+        }
+        if self.monitoring.retention_hours == 0 {
+            return Err((
+                "monitoring.retention_hours",
+                "must be at least 1 hour".into(),
+            ));
+        }
         if self.server.https_port == 0 {
             return Err(("server.https_port", "must be a port from 1 to 65535".into()));
         }

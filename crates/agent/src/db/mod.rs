@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_provisioning.sql"),
     include_str!("migrations/0004_zone_configs.sql"),
     include_str!("migrations/0005_task_updated_at.sql"),
+    include_str!("migrations/0006_monitoring.sql"),
 ];
 
 const READERS: usize = 4;
