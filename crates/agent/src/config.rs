@@ -531,6 +531,16 @@ provisioning:
     # Collections (namespace.name) an ansible or ansible_local provisioner may name; any
     # other is refused when the settings are saved. None by default.
     collections: []
+
+monitoring:
+  # Whether the agent samples the host's figures (CPU, memory, swap, link counters, pool
+  # capacity and I/O, ZFS ARC) on its own, the first sample one interval after start.
+  # POST /monitoring/collect samples either way.
+  enabled: true
+  # Seconds between two samples.
+  interval_secs: 60
+  # Samples older than this many hours are deleted after each sample.
+  retention_hours: 24
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -892,6 +902,20 @@ mod tests {
         );
         let err = Config::parse("logging:\n  format: xml\n", "c.yaml").unwrap_err();
         assert!(err.to_string().contains("logging.format"), "{err}");
+        for (yaml, key) in [
+            (
+                "monitoring:\n  interval_secs: 0\n",
+                "monitoring.interval_secs",
+            ),
+            (
+                "monitoring:\n  retention_hours: 0\n",
+                "monitoring.retention_hours",
+            ),
+            ("monitoring:\n  retention_secs: 5\n", "retention_secs"),
+        ] {
+            let err = Config::parse(yaml, "c.yaml").unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]
