@@ -567,3 +567,45 @@ fn host_metrics_are_absent_before_the_first_sample() {
     assert!(family(&families, "zoneweaver_host_memory_total_bytes").is_none());
     assert!(family(&families, "zoneweaver_task_queue_depth").is_some());
 }
+
+#[test]
+fn an_enabled_sampler_samples_on_its_interval_without_being_asked() {
+    let agent = TestAgent::start_with("monitoring:\n  enabled: true\n  interval_secs: 1\n");
+    let status = ok(agent.get("/monitoring/status"));
+    assert_eq!(status["isRunning"], true, "{status}");
+    assert_eq!(status["config"]["interval_secs"], 1, "{status}");
+    // Two timed samples: the second has rates against the first.
+    agent.eventually(
+        "two timed samples",
+        || ok(agent.get("/monitoring/status"))["stats"]["samples"].as_u64(),
+        |n| n.is_some_and(|n| n >= 2),
+    );
+    let usage = ok(agent.get(&format!(
+        "/monitoring/network/usage?since={}",
+        rfc3339_ago(3600)
+    )));
+    assert!(
+        usage["usage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["time_delta_seconds"].is_number()),
+        "{usage}"
+    );
+    let health = ok(agent.get("/monitoring/health"));
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert_eq!(health["recentActivity"]["network"], true, "{health}");
+    // The sampler's commands carry no request's origin: they are its own.
+    let sampled = agent
+        .invocations()
+        .into_iter()
+        .filter(|i| i["argv"][0] == "swap")
+        .collect::<Vec<_>>();
+    assert!(!sampled.is_empty());
+    assert!(
+        sampled
+            .iter()
+            .all(|i| i["origin"].as_str().unwrap_or("").is_empty()),
+        "{sampled:?}"
+    );
+}

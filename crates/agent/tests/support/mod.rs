@@ -321,6 +321,9 @@ impl TestAgent {
         // The monitoring sampler's host commands would land among a test's own (the crash
         // and fault sweeps count every command): off unless the test sets it up itself.
         if !extra.contains("monitoring:") {
+            if !config.extra.is_empty() && !config.extra.ends_with('\n') {
+                config.extra.push('\n');
+            }
             config.extra.push_str("monitoring:\n  enabled: false\n");
         }
         config.write(&config_path);
