@@ -609,3 +609,16 @@ fn an_enabled_sampler_samples_on_its_interval_without_being_asked() {
         "{sampled:?}"
     );
 }
+
+#[test]
+fn a_host_without_datalinks_lists_no_interfaces_rather_than_failing() {
+    let agent = TestAgent::start();
+    // kstat exits 1 when no statistic matches, as it would for `link:0::*` here.
+    let path = agent.host.join("state");
+    let mut st: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    st["links"] = json!({});
+    std::fs::write(&path, serde_json::to_vec(&st).unwrap()).unwrap();
+    let ifs = ok(agent.get("/monitoring/network/interfaces"));
+    assert_eq!(ifs["interfaces"], json!([]), "{ifs}");
+    assert_eq!(ifs["totalCount"], 0, "{ifs}");
+}

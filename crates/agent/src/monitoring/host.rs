@@ -100,7 +100,10 @@ impl Listings {
             .get(|| async move {
                 let ((links, phys, vnics), counters) =
                     tokio::try_join!(link_listings(run), async {
-                        let out = run.output(&kstat::read_cmd(kstat::LINK_COUNTERS)).await;
+                        // kstat exits 1 when nothing matches: boot_time always does, so a
+                        // host without datalinks answers an empty listing, not an error.
+                        let operands = kstat::LINK_COUNTERS.into_iter().chain([kstat::BOOT_TIME]);
+                        let out = run.output(&kstat::read_cmd(operands)).await;
                         let stats = kstat::parse_parsable(&out.map_err(ReadError::from)?.stdout)?;
                         Ok::<_, HostFailure>(kstat::parse_links(&stats)?)
                     },)?;
