@@ -25,6 +25,7 @@ pub struct Config {
     pub provisioning: ProvisioningConfig,
     pub consoles: ConsolesConfig,
     pub terminal: TerminalConfig,
+    pub monitoring: MonitoringConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,6 +264,29 @@ impl Default for Config {
             provisioning: ProvisioningConfig::default(),
             consoles: ConsolesConfig::default(),
             terminal: TerminalConfig::default(),
+            monitoring: MonitoringConfig::default(),
+        }
+    }
+}
+
+/// The host monitoring sampler (`/monitoring/*`, the host gauges of `/metrics`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Whether the agent samples on its own every `interval_secs` (the first sample one
+    /// interval after start). `POST /monitoring/collect` samples either way.
+    pub enabled: bool,
+    pub interval_secs: u64,
+    /// Samples older than this are deleted after each sample.
+    pub retention_hours: u64,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig {
+            enabled: true,
+            interval_secs: 60,
+            retention_hours: 24,
         }
     }
 }
@@ -523,6 +547,15 @@ terminal:
   # Whether admins may open a shell on the host (POST /terminal/start): it runs as the
   # agent's account with its RBAC profile (README, "Host terminal").
   enabled: false
+monitoring:
+  # Whether the agent samples the host's figures (CPU, memory, swap, link counters, pool
+  # capacity and I/O, ZFS ARC) on its own, the first sample one interval after start.
+  # POST /monitoring/collect samples either way.
+  enabled: true
+  # Seconds between two samples.
+  interval_secs: 60
+  # Samples older than this many hours are deleted after each sample.
+  retention_hours: 24
 "#;
 
 /// Console sessions (zlogin -C and the host terminal).
@@ -625,6 +658,18 @@ impl Config {
     /// Rules serde cannot express; each error names its key.
     fn check(&self) -> Result<(), (&'static str, String)> {
         self.check_network()?;
+        if self.monitoring.interval_secs == 0 {
+            return Err((
+                "monitoring.interval_secs",
+                "must be at least 1 second".into(),
+            ));
+        }
+        if self.monitoring.retention_hours == 0 {
+            return Err((
+                "monitoring.retention_hours",
+                "must be at least 1 hour".into(),
+            ));
+        }
         if self.server.https_port == 0 {
             return Err(("server.https_port", "must be a port from 1 to 65535".into()));
         }
@@ -896,6 +941,20 @@ mod tests {
         );
         let err = Config::parse("logging:\n  format: xml\n", "c.yaml").unwrap_err();
         assert!(err.to_string().contains("logging.format"), "{err}");
+        for (yaml, key) in [
+            (
+                "monitoring:\n  interval_secs: 0\n",
+                "monitoring.interval_secs",
+            ),
+            (
+                "monitoring:\n  retention_hours: 0\n",
+                "monitoring.retention_hours",
+            ),
+            ("monitoring:\n  retention_secs: 5\n", "retention_secs"),
+        ] {
+            let err = Config::parse(yaml, "c.yaml").unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod host;
 pub mod http;
 pub mod keys;
+pub mod monitoring;
 pub mod network;
 pub mod provisioning;
 pub mod server;

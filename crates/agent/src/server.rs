@@ -221,6 +221,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
         network,
         provisioning,
     );
+    state.monitoring.sampler.spawn();
     let app = crate::http::router(state);
 
     let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)

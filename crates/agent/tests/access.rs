@@ -217,10 +217,32 @@ fn metrics_count_requests_tasks_and_host_commands() {
     let id = agent.noop(json!({}));
     agent.wait(&id);
     agent.get("/tasks");
+    // By default the Prometheus text format 0.0.4: a counter's `# TYPE` names its samples,
+    // `_total` included, and there is no `# EOF`.
     let r = agent.get("/metrics");
     assert_eq!(r.status, 200);
-    // OpenMetrics, labelled as such: a counter's `# TYPE` names its family, its samples end in
-    // `_total`, and the exposition ends with `# EOF`.
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let plain = r.body.as_str().unwrap();
+    assert!(
+        plain.contains("# TYPE zoneweaver_http_requests_total counter\n"),
+        "{plain}"
+    );
+    assert!(!plain.contains("# EOF"), "{plain}");
+    // OpenMetrics when asked for (Prometheus asks): a counter's `# TYPE` names its family, its
+    // samples end in `_total`, and the exposition ends with `# EOF`.
+    let r = agent.request_with(
+        "GET",
+        "/metrics",
+        Some(&agent.key),
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )],
+        None,
+    );
     assert_eq!(
         r.header("content-type"),
         Some("application/openmetrics-text; version=1.0.0; charset=utf-8")

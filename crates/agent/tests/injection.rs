@@ -67,7 +67,9 @@ fn read_only(argv: &[String]) -> bool {
         "zonecfg" => argv.get(3).is_some_and(|s| s == "info" || s == "export"),
         "dladm" | "ipadm" => sub.starts_with("show"),
         "zfs" => sub == "list" || sub == "get",
-        "zpool" => sub == "list",
+        "zpool" => sub == "list" || sub == "iostat",
+        "kstat" | "netstat" => true,
+        "swap" => sub == "-s",
         "svcs" | "svcprop" => true,
         "routeadm" => sub == "-p",
         "ipnat" => sub == "-l",
@@ -190,6 +192,7 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
     ]});
     Some(match op {
         "create_key" => vec![json!({"name": "inj key", "role": "viewer"})],
+        "collect" => vec![json!({"type": "all"})],
         "create_zone" => vec![
             json!({"name": "injz", "brand": "bhyve", "ram": "1G", "vcpus": "2",
                 "bootrom": "BHYVE_RELEASE", "diskif": "virtio", "netif": "virtio",

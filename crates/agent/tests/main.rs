@@ -15,6 +15,7 @@ mod host_stats;
 mod hostile_guest;
 mod injection;
 mod load;
+mod monitoring;
 mod network;
 mod packaging;
 mod privilege;

@@ -31,6 +31,8 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("psrinfo", "/usr/sbin/psrinfo"),
     ("pagesize", "/usr/bin/pagesize"),
     ("pfsh", "/usr/bin/pfsh"),
+    ("swap", "/usr/sbin/swap"),
+    ("netstat", "/usr/bin/netstat"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

@@ -28,6 +28,8 @@ pub enum Tool {
     Kstat,
     Psrinfo,
     Pagesize,
+    Swap,
+    Netstat,
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
@@ -37,7 +39,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 20] = [
+    pub const ALL: [Tool; 22] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -56,6 +58,8 @@ impl Tool {
         Tool::Kstat,
         Tool::Psrinfo,
         Tool::Pagesize,
+        Tool::Swap,
+        Tool::Netstat,
         Tool::Install,
         Tool::Pfsh,
     ];
@@ -66,7 +70,13 @@ impl Tool {
     pub fn privileged(self) -> bool {
         !matches!(
             self,
-            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize | Tool::Pfsh
+            Tool::Uname
+                | Tool::Kstat
+                | Tool::Psrinfo
+                | Tool::Pagesize
+                | Tool::Pfsh
+                | Tool::Swap
+                | Tool::Netstat
         )
     }
 
@@ -91,6 +101,8 @@ impl Tool {
             Tool::Kstat => "kstat",
             Tool::Psrinfo => "psrinfo",
             Tool::Pagesize => "pagesize",
+            Tool::Swap => "swap",
+            Tool::Netstat => "netstat",
             Tool::Install => "zoneweaver-install",
             Tool::Pfsh => "pfsh",
         }
@@ -117,6 +129,8 @@ impl Tool {
             Tool::Kstat => "/usr/bin/kstat",
             Tool::Psrinfo => "/usr/sbin/psrinfo",
             Tool::Pagesize => "/usr/bin/pagesize",
+            Tool::Swap => "/usr/sbin/swap",
+            Tool::Netstat => "/usr/bin/netstat",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
             Tool::Pfsh => "/usr/bin/pfsh",
         }

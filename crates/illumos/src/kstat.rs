@@ -83,7 +83,10 @@ pub fn parse_parsable(text: &str) -> Result<HashMap<String, String>, ReadError> 
 
 /// The figures of [`system_cmd`]'s answer; a missing or non-numeric one is an error naming it.
 pub fn parse_system(text: &str) -> Result<SystemFigures, ReadError> {
-    let stats = parse_parsable(text)?;
+    system_from(&parse_parsable(text)?)
+}
+
+fn system_from(stats: &HashMap<String, String>) -> Result<SystemFigures, ReadError> {
     let num = |name: &str| -> Result<u64, ReadError> {
         let v = stats
             .get(name)
@@ -93,7 +96,7 @@ pub fn parse_system(text: &str) -> Result<SystemFigures, ReadError> {
     };
     let load = |i: usize| num(AVENRUN[i]).map(|n| n as f64 / FSCALE);
     let mut cpu_nsec: BTreeMap<u32, CpuNsec> = BTreeMap::new();
-    for (name, value) in &stats {
+    for (name, value) in stats {
         let Some(rest) = name.strip_prefix("cpu:") else {
             continue;
         };
@@ -123,6 +126,173 @@ pub fn parse_system(text: &str) -> Result<SystemFigures, ReadError> {
         freemem_pages: num(FREEMEM)?,
         cpu_nsec,
     })
+}
+
+/// The counters of every datalink, as the mac layer publishes them per link in the global
+/// zone (illumos-gate `uts/common/io/mac/mac_stat.c`: module `link`, instance 0, the link's
+/// name; 64-bit byte and packet counts since the link was created).
+pub const LINK_COUNTERS: [&str; 6] = [
+    "link:0::rbytes64",
+    "link:0::obytes64",
+    "link:0::ipackets64",
+    "link:0::opackets64",
+    "link:0::ierrors",
+    "link:0::oerrors",
+];
+/// Every statistic of the ZFS ARC (illumos-gate `uts/common/fs/zfs/arc.c`, `arc_stats`).
+pub const ARCSTATS: &str = "zfs:0:arcstats";
+
+/// A datalink's counters since it was created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    pub rbytes: u64,
+    pub obytes: u64,
+    pub ipackets: u64,
+    pub opackets: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+}
+
+/// The ARC's sizes (bytes) and lookup counters (since boot).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArcStats {
+    /// `size`: what the ARC holds now.
+    pub size: u64,
+    /// `c`: the size it aims for.
+    pub target: u64,
+    pub min: u64,
+    pub max: u64,
+    pub meta_used: u64,
+    pub meta_limit: u64,
+    pub mru_size: u64,
+    pub mfu_size: u64,
+    pub data_size: u64,
+    pub metadata_size: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub demand_data_hits: u64,
+    pub demand_data_misses: u64,
+    pub prefetch_data_hits: u64,
+    pub prefetch_data_misses: u64,
+    pub l2_hits: u64,
+    pub l2_misses: u64,
+    pub l2_size: u64,
+}
+
+/// What one monitoring sample reads from kstat, in one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub system: SystemFigures,
+    /// By link name.
+    pub links: BTreeMap<String, LinkCounters>,
+    /// `None` when the host publishes no `zfs:0:arcstats`.
+    pub arc: Option<ArcStats>,
+}
+
+/// [`system_cmd`]'s statistics, every link's counters and the ARC's: one process per sample.
+pub fn sample_cmd() -> Cmd {
+    read_cmd(
+        AVENRUN
+            .into_iter()
+            .chain([BOOT_TIME, PHYSMEM, FREEMEM])
+            .chain(CPU_NSEC)
+            .chain(LINK_COUNTERS)
+            .chain([ARCSTATS]),
+    )
+}
+
+fn count(name: &str, value: &str) -> Result<u64, ReadError> {
+    value
+        .parse()
+        .map_err(|_| ReadError::parse(Tool::Kstat, format!("{name} is not a count: {value:?}")))
+}
+
+/// The `link:0:<link>:<statistic>` lines of a `kstat -p` answer. A link kstat also carries
+/// `class`, `crtime`, `snaptime` and many other statistics; only the counters are read.
+pub fn parse_links(
+    stats: &HashMap<String, String>,
+) -> Result<BTreeMap<String, LinkCounters>, ReadError> {
+    let mut links: BTreeMap<String, LinkCounters> = BTreeMap::new();
+    for (name, value) in stats {
+        let Some(rest) = name.strip_prefix("link:0:") else {
+            continue;
+        };
+        let Some((link, stat)) = rest.rsplit_once(':') else {
+            continue;
+        };
+        const COUNTERS: [&str; 6] = [
+            "rbytes64",
+            "obytes64",
+            "ipackets64",
+            "opackets64",
+            "ierrors",
+            "oerrors",
+        ];
+        if !COUNTERS.contains(&stat) {
+            continue;
+        }
+        let counters = links.entry(link.to_owned()).or_default();
+        let field = match stat {
+            "rbytes64" => &mut counters.rbytes,
+            "obytes64" => &mut counters.obytes,
+            "ipackets64" => &mut counters.ipackets,
+            "opackets64" => &mut counters.opackets,
+            "ierrors" => &mut counters.ierrors,
+            "oerrors" => &mut counters.oerrors,
+            _ => continue,
+        };
+        *field = count(name, value)?;
+    }
+    Ok(links)
+}
+
+/// The `zfs:0:arcstats:*` lines, or `None` when there are none. A statistic the kernel does
+/// not publish (older builds lack some) reads as 0; a non-numeric one is an error.
+pub fn parse_arc(stats: &HashMap<String, String>) -> Result<Option<ArcStats>, ReadError> {
+    let prefix = "zfs:0:arcstats:";
+    if !stats.keys().any(|k| k.starts_with(prefix)) {
+        return Ok(None);
+    }
+    let get = |stat: &str| -> Result<u64, ReadError> {
+        let name = format!("{prefix}{stat}");
+        stats.get(&name).map_or(Ok(0), |v| count(&name, v))
+    };
+    Ok(Some(ArcStats {
+        size: get("size")?,
+        target: get("c")?,
+        min: get("c_min")?,
+        max: get("c_max")?,
+        meta_used: get("arc_meta_used")?,
+        meta_limit: get("arc_meta_limit")?,
+        mru_size: get("mru_size")?,
+        mfu_size: get("mfu_size")?,
+        data_size: get("data_size")?,
+        metadata_size: get("metadata_size")?,
+        hits: get("hits")?,
+        misses: get("misses")?,
+        demand_data_hits: get("demand_data_hits")?,
+        demand_data_misses: get("demand_data_misses")?,
+        prefetch_data_hits: get("prefetch_data_hits")?,
+        prefetch_data_misses: get("prefetch_data_misses")?,
+        l2_hits: get("l2_hits")?,
+        l2_misses: get("l2_misses")?,
+        l2_size: get("l2_size")?,
+    }))
+}
+
+/// [`sample_cmd`]'s answer.
+pub fn parse_sample(text: &str) -> Result<Sample, ReadError> {
+    let stats = parse_parsable(text)?;
+    Ok(Sample {
+        system: system_from(&stats)?,
+        links: parse_links(&stats)?,
+        arc: parse_arc(&stats)?,
+    })
+}
+
+/// Everything a monitoring sample needs from kstat, in one `kstat -p`.
+pub async fn sample(run: &Runner) -> Result<Sample, ReadError> {
+    parse_sample(&run.output(&sample_cmd()).await?.stdout)
 }
 
 /// Load averages, boot time and memory pages, in one `kstat -p`.
@@ -174,6 +344,41 @@ mod tests {
             .to_string();
         assert!(e.contains(FREEMEM), "{e}");
         assert!(parse_parsable("no-value-here").is_err());
+    }
+
+    // Link and ARC lines as `kstat -p` prints them: the kstat's `class`, `crtime` and
+    // `snaptime` come with every `module:instance:name:` operand; a link name may hold digits
+    // and underscores.
+    const LINKS_AND_ARC: &str = "link:0:net0:class\tnet\nlink:0:net0:crtime\t12.5\nlink:0:net0:rbytes64\t1000\nlink:0:net0:obytes64\t2000\nlink:0:net0:ipackets64\t10\nlink:0:net0:opackets64\t20\nlink:0:net0:ierrors\t1\nlink:0:net0:oerrors\t2\nlink:0:vm_1net0:rbytes64\t5\nzfs:0:arcstats:class\tmisc\nzfs:0:arcstats:size\t4096\nzfs:0:arcstats:c\t8192\nzfs:0:arcstats:c_max\t16384\nzfs:0:arcstats:hits\t99\nzfs:0:arcstats:misses\t1\n";
+
+    #[test]
+    fn link_counters_are_keyed_by_link_and_skip_non_counters() {
+        let sample = parse_sample(&format!("{SAMPLE}{LINKS_AND_ARC}")).unwrap();
+        assert_eq!(
+            sample.links["net0"],
+            LinkCounters {
+                rbytes: 1000,
+                obytes: 2000,
+                ipackets: 10,
+                opackets: 20,
+                ierrors: 1,
+                oerrors: 2
+            }
+        );
+        assert_eq!(sample.links["vm_1net0"].rbytes, 5);
+        let arc = sample.arc.unwrap();
+        assert_eq!((arc.size, arc.target, arc.max), (4096, 8192, 16384));
+        assert_eq!((arc.hits, arc.misses, arc.l2_size), (99, 1, 0));
+        assert_eq!(sample.system.physmem_pages, 16_777_216);
+    }
+
+    #[test]
+    fn a_host_without_arcstats_has_no_arc_and_a_bad_counter_is_named() {
+        assert_eq!(parse_sample(SAMPLE).unwrap().arc, None);
+        let e = parse_sample(&format!("{SAMPLE}link:0:net0:rbytes64\tlots\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("link:0:net0:rbytes64"), "{e}");
     }
 
     #[test]

@@ -213,6 +213,32 @@ pub struct ParseError {
     pub why: &'static str,
 }
 
+/// A `-H` line's TAB-separated fields, exactly `n` of them, and the error for this line.
+fn tab_fields(
+    line: &str,
+    n: usize,
+) -> Result<(Vec<&str>, impl Fn(&'static str) -> ParseError + '_), ParseError> {
+    let err = move |why| ParseError {
+        line: line.to_owned(),
+        why,
+    };
+    let f: Vec<&str> = line.split('\t').collect();
+    if f.len() != n {
+        return Err(err("wrong number of tab-separated fields"));
+    }
+    Ok((f, err))
+}
+
+fn dataset_type(s: &str) -> Option<DatasetType> {
+    Some(match s {
+        "filesystem" => DatasetType::Filesystem,
+        "volume" => DatasetType::Volume,
+        "snapshot" => DatasetType::Snapshot,
+        "bookmark" => DatasetType::Bookmark,
+        _ => return None,
+    })
+}
+
 /// Parses `zfs list -H -p -o name,type,volsize,origin,zoneweaver:owner`: one TAB between
 /// fields, `-` for unset (reference §0, tab mode).
 pub fn parse_list(text: &str) -> Result<Vec<Dataset>, ParseError> {
@@ -220,21 +246,8 @@ pub fn parse_list(text: &str) -> Result<Vec<Dataset>, ParseError> {
     text.lines()
         .filter(|l| !l.is_empty())
         .map(|line| {
-            let err = |why| ParseError {
-                line: line.to_owned(),
-                why,
-            };
-            let f: Vec<&str> = line.split('\t').collect();
-            if f.len() != 5 {
-                return Err(err("expected 5 tab-separated fields"));
-            }
-            let kind = match f[1] {
-                "filesystem" => DatasetType::Filesystem,
-                "volume" => DatasetType::Volume,
-                "snapshot" => DatasetType::Snapshot,
-                "bookmark" => DatasetType::Bookmark,
-                _ => return Err(err("unknown dataset type")),
-            };
+            let (f, err) = tab_fields(line, 5)?;
+            let kind = dataset_type(f[1]).ok_or_else(|| err("unknown dataset type"))?;
             let volsize = match f[2] {
                 "-" | "" => None,
                 v => Some(v.parse().map_err(|_| err("volsize is not a number"))?),
@@ -444,6 +457,72 @@ pub async fn set(run: &Runner, name: &DatasetName, prop: &Prop) -> Result<(), Zf
         .map_err(|e| classify("set", name.as_str(), e))
 }
 
+/// What [`usage_cmd`] asks for, in this order.
+pub const USAGE_FIELDS: &str = "name,type,used,avail,refer,mountpoint";
+
+/// `zfs list -H -p -t filesystem,volume -o name,type,used,avail,refer,mountpoint`: every
+/// dataset's space, in bytes.
+pub fn usage_cmd() -> Cmd {
+    Cmd::new(Tool::Zfs)
+        .args([
+            "list",
+            "-H",
+            "-p",
+            "-t",
+            "filesystem,volume",
+            "-o",
+            USAGE_FIELDS,
+        ])
+        .quiet()
+}
+
+/// A row of [`usage_cmd`] output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub name: String,
+    pub kind: DatasetType,
+    pub used: u64,
+    pub available: u64,
+    pub referenced: u64,
+    /// `None` for a volume (`-`).
+    pub mountpoint: Option<String>,
+}
+
+pub fn parse_usage(text: &str) -> Result<Vec<Usage>, ParseError> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (f, err) = tab_fields(line, 6)?;
+            let kind = dataset_type(f[1])
+                .filter(|k| matches!(k, DatasetType::Filesystem | DatasetType::Volume))
+                .ok_or_else(|| err("not a filesystem or volume"))?;
+            let num = |v: &str| v.parse::<u64>().map_err(|_| err("a size is not a number"));
+            Ok(Usage {
+                name: f[0].to_owned(),
+                kind,
+                used: num(f[2])?,
+                available: num(f[3])?,
+                referenced: num(f[4])?,
+                mountpoint: (f[5] != "-").then(|| f[5].to_owned()),
+            })
+        })
+        .collect()
+}
+
+/// Every filesystem and volume with its space.
+pub async fn usage(run: &Runner) -> Result<Vec<Usage>, ZfsError> {
+    let err = |kind| ZfsError {
+        op: "list",
+        name: String::new(),
+        kind,
+    };
+    let out = run
+        .output(&usage_cmd())
+        .await
+        .map_err(|e| classify("list", "", e))?;
+    parse_usage(&out.stdout).map_err(|e| err(e.into()))
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -589,5 +668,22 @@ mod tests {
             classify("destroy", "a", failed("cannot destroy 'a': filesystem has children\nuse '-r' to destroy the following datasets:\na/b")).kind,
             ZfsFailure::HasDependents
         ));
+    }
+
+    #[test]
+    fn usage_rows_are_exact_bytes_and_a_volume_has_no_mountpoint() {
+        let rows = parse_usage(
+            "rpool\tfilesystem\t2048\t4096\t96\t/rpool\nrpool/vm0\tvolume\t1024\t4096\t512\t-\n",
+        )
+        .unwrap();
+        assert_eq!(rows[0].mountpoint.as_deref(), Some("/rpool"));
+        assert_eq!(
+            (rows[0].used, rows[0].available, rows[0].referenced),
+            (2048, 4096, 96)
+        );
+        assert_eq!(rows[1].kind, DatasetType::Volume);
+        assert_eq!(rows[1].mountpoint, None);
+        assert!(parse_usage("rpool\tfilesystem\t2K\t4K\t96\t/rpool\n").is_err());
+        assert!(parse_usage("rpool@s\tsnapshot\t0\t-\t96\t-\n").is_err());
     }
 }

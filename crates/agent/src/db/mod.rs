@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_zone_configs.sql"),
     include_str!("migrations/0005_task_updated_at.sql"),
     include_str!("migrations/0006_task_requester_note.sql"),
+    include_str!("migrations/0007_monitoring.sql"),
 ];
 
 const READERS: usize = 4;

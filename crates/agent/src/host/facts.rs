@@ -40,20 +40,20 @@ pub struct Figures {
 
 /// One cached value. The async mutex is held across a refresh, so callers that find it stale
 /// together wait for one read and share its answer; a failed read caches nothing.
-struct Cached<T> {
+pub(crate) struct Cached<T> {
     ttl: Duration,
     slot: tokio::sync::Mutex<Option<(Instant, Arc<T>)>>,
 }
 
 impl<T> Cached<T> {
-    fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         Cached {
             ttl,
             slot: tokio::sync::Mutex::new(None),
         }
     }
 
-    async fn get<F, Fut>(&self, read: F) -> Result<Arc<T>, HostFailure>
+    pub(crate) async fn get<F, Fut>(&self, read: F) -> Result<Arc<T>, HostFailure>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, HostFailure>>,

@@ -49,6 +49,8 @@ pub struct AppState {
     pub provisioning: Arc<crate::provisioning::ProvisioningServices>,
     /// The machine's own figures (`/stats`).
     pub host: Arc<crate::host::HostServices>,
+    /// The sampler and the `/monitoring` listings.
+    pub monitoring: Arc<crate::monitoring::MonitoringServices>,
     pub started: Instant,
     /// Serialized list answers (`GET /tasks`, `GET /zones`).
     pub pages: Arc<pages::Pages>,
@@ -82,6 +84,11 @@ impl AppState {
                 runner.clone(),
             )),
             tickets: Arc::default(),
+            monitoring: Arc::new(crate::monitoring::MonitoringServices::new(
+                runner.clone(),
+                db.clone(),
+                config.monitoring.clone(),
+            )),
             config,
             db,
             tasks,
@@ -110,6 +117,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::host::router())
         .merge(ws::router())
         .merge(crate::consoles::router())
+        .merge(crate::monitoring::router())
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
@@ -287,18 +295,64 @@ async fn read_body(req: Request, limit: usize) -> Result<Request, Response> {
     }
 }
 
-/// OpenMetrics text exposition (what Prometheus scrapes): a counter's family is named without
-/// `_total` in its `# TYPE` line and its samples carry it, which is right in OpenMetrics and
-/// wrong in the older 0.0.4 text format this was once labelled as.
+/// The metrics in Prometheus text format 0.0.4 (the default: a counter's `# TYPE` line names
+/// its `_total` samples), or OpenMetrics 1.0 when `Accept` asks for
+/// `application/openmetrics-text` (what Prometheus asks for; the family is named without
+/// `_total` there, and the text ends in `# EOF`). Besides the agent's own counters and
+/// histograms: gauges of the zones by state and brand, the tasks by status and the queue
+/// depth, and the host's CPU, memory, swap, ARC and pool figures from the monitoring
+/// sampler's last sample (absent before the first).
 #[utoipa::path(get, path = "/metrics", tag = "system", security(("api_key" = ["viewer"])),
-    responses((status = 200, description = "OpenMetrics text format",
-        content_type = "application/openmetrics-text")))]
-async fn metrics_text(_: Viewer, State(app): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        )],
-        app.metrics.render(),
-    )
+    responses((status = 200, description = "Prometheus text format 0.0.4, or OpenMetrics 1.0 by Accept",
+        content((String = "text/plain"), (String = "application/openmetrics-text")))))]
+async fn metrics_text(
+    _: Viewer,
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let zones = match app.zones.host.zones().await {
+        Ok(z) => Some(
+            z.iter()
+                .map(|z| (z.state.as_str().to_owned(), z.brand.clone()))
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot list zones");
+            None
+        }
+    };
+    let tasks = app
+        .db
+        .read(crate::tasks::store::count_by_status)
+        .await
+        .map_err(|e| tracing::warn!(error = %e, "metrics: cannot count tasks"))
+        .ok();
+    let snap = metrics::Snapshot {
+        zones,
+        tasks,
+        host: app.monitoring.sampler.latest(),
+    };
+    let text = app.metrics.render(&snap);
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(metrics::OPENMETRICS),
+            )],
+            text,
+        )
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(metrics::TEXT_0_0_4),
+            )],
+            metrics::to_text_0_0_4(&text),
+        )
+    }
 }

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tasks", description = "The durable task queue behind every change"),
         (name = "keys", description = "API keys (admins)"),
         (name = "system", description = "Health and metrics"),
+        (name = "monitoring", description = "Host figures sampled on an interval, and the host's listings"),
     )
 )]
 struct ApiDoc;

@@ -318,6 +318,14 @@ impl TestAgent {
         let mut config = AgentConfig::new(&data, port, &emulated);
         config.server = server.to_owned();
         config.extra = through_emulated_paths(&host, extra);
+        // The monitoring sampler's host commands would land among a test's own (the crash
+        // and fault sweeps count every command): off unless the test sets it up itself.
+        if !extra.contains("monitoring:") {
+            if !config.extra.is_empty() && !config.extra.ends_with('\n') {
+                config.extra.push('\n');
+            }
+            config.extra.push_str("monitoring:\n  enabled: false\n");
+        }
         config.write(&config_path);
         let http = client(Duration::from_secs(60));
         let mut agent = TestAgent {

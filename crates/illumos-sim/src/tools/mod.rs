@@ -5,6 +5,7 @@ pub mod dladm;
 pub mod ipadm;
 pub mod ipnat;
 pub mod pfsh;
+pub mod netstat;
 pub mod route;
 pub mod routeadm;
 pub mod smf;
@@ -12,6 +13,7 @@ pub mod svcadm;
 pub mod svccfg;
 pub mod svcprop;
 pub mod svcs;
+pub mod swap;
 pub mod system;
 pub mod zfs;
 pub mod zfsprops;
@@ -44,6 +46,8 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "psrinfo" => system::psrinfo(cx, args),
         "pagesize" => system::pagesize(cx, args),
         "pfsh" => pfsh::run(cx, args),
+        "swap" => swap::run(cx, args),
+        "netstat" => netstat::run(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
             1

@@ -1,4 +1,5 @@
-//! `zpool list [-H] [-p] [-o props] [pool...]` and a minimal `zpool status`.
+//! `zpool list [-H] [-p] [-o props] [pool...]`, `zpool iostat [-H] [-p] [pool...]` and a
+//! minimal `zpool status`.
 
 use super::zfsprops::{nicenum, used};
 use crate::ctx::Ctx;
@@ -50,6 +51,7 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
     };
     match sub.as_str() {
         "list" => list(cx, rest),
+        "iostat" => iostat(cx, rest),
         "status" => {
             let pools: Vec<String> = if rest.is_empty() {
                 cx.st.pools.keys().cloned().collect()
@@ -140,4 +142,69 @@ fn list(cx: &mut Ctx, args: &[String]) -> i32 {
         cx.outln(&fmt(&r));
     }
     rc
+}
+
+/// `zpool iostat [-Hp] [pool...]` without an interval: one report of averages per second since
+/// import (illumos-gate `man8/zpool.8`): name, alloc, free, read and write operations, read and
+/// write bandwidth. The emulated pools are busy in proportion to what they hold (a fixed
+/// operation size of 64 KiB reads and 32 KiB writes); an interval is not emulated.
+fn iostat(cx: &mut Ctx, args: &[String]) -> i32 {
+    let usage = "usage:\n\tiostat [-gLPvy] [-T d|u] [pool] ... [interval [count]]";
+    let Ok(o) = getopt(args, "HpgLPvyT:", &[]) else {
+        cx.errln(usage);
+        return 2;
+    };
+    let pools: Vec<String> = if o.operands.is_empty() {
+        cx.st.pools.keys().cloned().collect()
+    } else {
+        o.operands.clone()
+    };
+    let mut rows: Vec<[String; 7]> = Vec::new();
+    for p in &pools {
+        let Some(pool) = cx.st.pools.get(p) else {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                cx.errln("illumos-sim: zpool iostat with an interval is not emulated");
+            } else {
+                cx.errln(&format!("cannot open '{p}': no such pool"));
+            }
+            return 1;
+        };
+        let alloc = used(&cx.st, p);
+        let free = pool.size.saturating_sub(alloc);
+        let gib = alloc >> 30;
+        let (rops, wops) = (2 + gib, 5 + 2 * gib);
+        let num = |n: u64| {
+            if o.has('p') {
+                n.to_string()
+            } else {
+                nicenum(n)
+            }
+        };
+        rows.push([
+            p.clone(),
+            num(alloc),
+            num(free),
+            num(rops),
+            num(wops),
+            num(rops * 65_536),
+            num(wops * 32_768),
+        ]);
+    }
+    if o.has('H') {
+        for r in rows {
+            cx.outln(&r.join("\t"));
+        }
+        return 0;
+    }
+    cx.outln("              capacity     operations    bandwidth");
+    cx.outln("pool        alloc   free   read  write   read  write");
+    cx.outln("----------  -----  -----  -----  -----  -----  -----");
+    for r in rows {
+        cx.outln(&format!(
+            "{:<10}  {:>5}  {:>5}  {:>5}  {:>5}  {:>5}  {:>5}",
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+        ));
+    }
+    cx.outln("----------  -----  -----  -----  -----  -----  -----");
+    0
 }

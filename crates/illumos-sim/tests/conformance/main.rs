@@ -8,6 +8,7 @@ mod ipadm;
 mod ipnat;
 mod net;
 mod smf;
+mod stats;
 mod system;
 mod util;
 mod vnc;
