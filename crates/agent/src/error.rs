@@ -85,6 +85,7 @@ host_errors!(
     illumos::smf::SvcadmError,
     illumos::smf::SvccfgError,
     illumos::smf::SvcpropError,
+    illumos::services::ServicesError,
     illumos::routeadm::ShowError,
     illumos::routeadm::SetError,
     illumos::ipadm::CreateIfError,

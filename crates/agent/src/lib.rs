@@ -14,6 +14,7 @@ pub mod keys;
 pub mod network;
 pub mod provisioning;
 pub mod server;
+pub mod services;
 pub mod tasks;
 pub mod time;
 pub mod zones;

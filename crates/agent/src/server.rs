@@ -135,6 +135,7 @@ fn operations(
     ops.extend(crate::zones::operations(zones));
     ops.extend(crate::network::operations(network));
     ops.extend(crate::provisioning::operations(provisioning));
+    ops.extend(crate::services::operations());
     ops
 }
 

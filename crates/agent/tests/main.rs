@@ -22,5 +22,6 @@ mod provisioning;
 mod provisioning_secrets;
 mod revocation;
 mod secrets;
+mod services;
 mod tasks;
 mod zones;

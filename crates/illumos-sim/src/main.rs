@@ -18,6 +18,7 @@ mod ofmt;
 mod package;
 mod pfexec;
 mod rbac;
+mod services_seed;
 mod simconf;
 mod state;
 mod timefmt;

@@ -310,6 +310,12 @@ pub struct Service {
     /// The running snapshot (`svcprop`), taken at refresh.
     #[serde(default)]
     pub running: BTreeMap<String, Prop>,
+    /// Services this one depends on (`require_all/none`), as `svcs -l` names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// Command names of the processes its contract holds while online (`svcs -p`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub procs: Vec<String>,
 }
 
 impl Service {

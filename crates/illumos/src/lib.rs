@@ -27,6 +27,7 @@ pub mod routeadm;
 pub mod runner;
 #[cfg(feature = "serde")]
 mod serde_str;
+pub mod services;
 pub mod smf;
 pub mod uname;
 pub mod zfs;

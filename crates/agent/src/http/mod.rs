@@ -98,6 +98,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::network::router())
         .merge(crate::provisioning::router())
         .merge(crate::host::router())
+        .merge(crate::services::router())
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {

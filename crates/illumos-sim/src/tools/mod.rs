@@ -11,6 +11,7 @@ pub mod svcadm;
 pub mod svccfg;
 pub mod svcprop;
 pub mod svcs;
+pub mod svcs_rel;
 pub mod system;
 pub mod zfs;
 pub mod zfsprops;

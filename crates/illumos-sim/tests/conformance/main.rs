@@ -8,6 +8,7 @@ mod ipadm;
 mod ipnat;
 mod net;
 mod smf;
+mod svcs_rel;
 mod system;
 mod util;
 mod zfs;
