@@ -86,6 +86,7 @@ host_errors!(
     illumos::smf::SvccfgError,
     illumos::smf::SvcpropError,
     illumos::services::ServicesError,
+    illumos::power::PowerError,
     illumos::routeadm::ShowError,
     illumos::routeadm::SetError,
     illumos::ipadm::CreateIfError,

@@ -30,6 +30,12 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("kstat", "/usr/bin/kstat"),
     ("psrinfo", "/usr/sbin/psrinfo"),
     ("pagesize", "/usr/bin/pagesize"),
+    ("shutdown", "/usr/sbin/shutdown"),
+    ("reboot", "/usr/sbin/reboot"),
+    ("halt", "/usr/sbin/halt"),
+    ("poweroff", "/usr/sbin/poweroff"),
+    ("init", "/sbin/init"),
+    ("who", "/usr/bin/who"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

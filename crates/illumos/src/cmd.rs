@@ -28,13 +28,20 @@ pub enum Tool {
     Kstat,
     Psrinfo,
     Pagesize,
+    /// The host's power and run level (root's); `who -r` is anyone's.
+    Shutdown,
+    Reboot,
+    Halt,
+    Poweroff,
+    Init,
+    Who,
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 19] = [
+    pub const ALL: [Tool; 25] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -53,6 +60,12 @@ impl Tool {
         Tool::Kstat,
         Tool::Psrinfo,
         Tool::Pagesize,
+        Tool::Shutdown,
+        Tool::Reboot,
+        Tool::Halt,
+        Tool::Poweroff,
+        Tool::Init,
+        Tool::Who,
         Tool::Install,
     ];
 
@@ -62,7 +75,7 @@ impl Tool {
     pub fn privileged(self) -> bool {
         !matches!(
             self,
-            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize
+            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize | Tool::Who
         )
     }
 
@@ -87,6 +100,12 @@ impl Tool {
             Tool::Kstat => "kstat",
             Tool::Psrinfo => "psrinfo",
             Tool::Pagesize => "pagesize",
+            Tool::Shutdown => "shutdown",
+            Tool::Reboot => "reboot",
+            Tool::Halt => "halt",
+            Tool::Poweroff => "poweroff",
+            Tool::Init => "init",
+            Tool::Who => "who",
             Tool::Install => "zoneweaver-install",
         }
     }
@@ -112,6 +131,12 @@ impl Tool {
             Tool::Kstat => "/usr/bin/kstat",
             Tool::Psrinfo => "/usr/sbin/psrinfo",
             Tool::Pagesize => "/usr/bin/pagesize",
+            Tool::Shutdown => "/usr/sbin/shutdown",
+            Tool::Reboot => "/usr/sbin/reboot",
+            Tool::Halt => "/usr/sbin/halt",
+            Tool::Poweroff => "/usr/sbin/poweroff",
+            Tool::Init => "/usr/sbin/init",
+            Tool::Who => "/usr/bin/who",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
         }
     }
@@ -128,6 +153,8 @@ impl Tool {
             Tool::Routeadm => "/sbin/routeadm",
             Tool::Zfs => "/sbin/zfs",
             Tool::Zpool => "/sbin/zpool",
+            // /usr/sbin/init is a link to ../../sbin/init (illumos-gate cmd/init's manifest).
+            Tool::Init => "/sbin/init",
             other => other.default_path(),
         }
     }

@@ -19,6 +19,7 @@ pub mod net;
 pub mod pagesize;
 pub mod parsable;
 pub mod persistence;
+pub mod power;
 pub mod process;
 pub mod psrinfo;
 pub mod read;

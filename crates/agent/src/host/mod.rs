@@ -6,6 +6,7 @@
 //! agent process runs on, so the emulator's host is what a test sees.
 
 pub mod facts;
+pub mod power;
 pub mod routes;
 pub mod view;
 
@@ -27,5 +28,13 @@ impl HostServices {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    routes::router()
+    routes::router().merge(power::routes::router())
+}
+
+/// The host's task operations (power).
+pub fn operations(
+    config: &crate::config::Config,
+) -> Vec<std::sync::Arc<dyn crate::tasks::Operation>> {
+    let flag = std::sync::Arc::new(power::flag::RebootFlag::new(&config.data_dir));
+    power::operations(&flag)
 }

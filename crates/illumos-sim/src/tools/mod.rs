@@ -4,6 +4,7 @@ pub mod console;
 pub mod dladm;
 pub mod ipadm;
 pub mod ipnat;
+pub mod power;
 pub mod route;
 pub mod routeadm;
 pub mod smf;
@@ -43,6 +44,7 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "kstat" => system::kstat(cx, args),
         "psrinfo" => system::psrinfo(cx, args),
         "pagesize" => system::pagesize(cx, args),
+        "shutdown" | "reboot" | "halt" | "poweroff" | "init" | "who" => power::run(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
             1
