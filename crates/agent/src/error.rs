@@ -87,6 +87,7 @@ host_errors!(
     illumos::smf::SvcpropError,
     illumos::services::ServicesError,
     illumos::power::PowerError,
+    illumos::swap::SwapError,
     illumos::routeadm::ShowError,
     illumos::routeadm::SetError,
     illumos::ipadm::CreateIfError,

@@ -12,6 +12,7 @@ mod faults;
 mod fuzz_replay;
 mod host_power;
 mod host_stats;
+mod host_swap;
 mod hostile_guest;
 mod injection;
 mod load;

@@ -36,6 +36,7 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("poweroff", "/usr/sbin/poweroff"),
     ("init", "/sbin/init"),
     ("who", "/usr/bin/who"),
+    ("swap", "/usr/sbin/swap"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

@@ -35,7 +35,7 @@ use host::Host;
 pub const TOOLS: &[&str] = &[
     "pfexec", "zonecfg", "zoneadm", "zlogin", "dladm", "ipadm", "routeadm", "route", "svcs",
     "svcadm", "svccfg", "svcprop", "zfs", "zpool", "ipnat", "uname", "kstat", "psrinfo",
-    "pagesize", "shutdown", "reboot", "halt", "poweroff", "init", "who",
+    "pagesize", "shutdown", "reboot", "halt", "poweroff", "init", "who", "swap",
 ];
 
 fn main() {

@@ -35,13 +35,15 @@ pub enum Tool {
     Poweroff,
     Init,
     Who,
+    /// Swap areas and totals (read-only here).
+    Swap,
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 25] = [
+    pub const ALL: [Tool; 26] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -66,6 +68,7 @@ impl Tool {
         Tool::Poweroff,
         Tool::Init,
         Tool::Who,
+        Tool::Swap,
         Tool::Install,
     ];
 
@@ -75,7 +78,7 @@ impl Tool {
     pub fn privileged(self) -> bool {
         !matches!(
             self,
-            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize | Tool::Who
+            Tool::Uname | Tool::Kstat | Tool::Psrinfo | Tool::Pagesize | Tool::Who | Tool::Swap
         )
     }
 
@@ -106,6 +109,7 @@ impl Tool {
             Tool::Poweroff => "poweroff",
             Tool::Init => "init",
             Tool::Who => "who",
+            Tool::Swap => "swap",
             Tool::Install => "zoneweaver-install",
         }
     }
@@ -137,6 +141,7 @@ impl Tool {
             Tool::Poweroff => "/usr/sbin/poweroff",
             Tool::Init => "/usr/sbin/init",
             Tool::Who => "/usr/bin/who",
+            Tool::Swap => "/usr/sbin/swap",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
         }
     }

@@ -30,6 +30,7 @@ pub mod runner;
 mod serde_str;
 pub mod services;
 pub mod smf;
+pub mod swap;
 pub mod uname;
 pub mod zfs;
 pub mod zlogin;

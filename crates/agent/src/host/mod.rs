@@ -8,6 +8,7 @@
 pub mod facts;
 pub mod power;
 pub mod routes;
+pub mod swap;
 pub mod view;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -28,7 +29,9 @@ impl HostServices {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    routes::router().merge(power::routes::router())
+    routes::router()
+        .merge(power::routes::router())
+        .merge(swap::routes::router())
 }
 
 /// The host's task operations (power).

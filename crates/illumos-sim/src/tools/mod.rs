@@ -13,6 +13,7 @@ pub mod svccfg;
 pub mod svcprop;
 pub mod svcs;
 pub mod svcs_rel;
+pub mod swap_list;
 pub mod system;
 pub mod zfs;
 pub mod zfsprops;
@@ -44,6 +45,7 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "kstat" => system::kstat(cx, args),
         "psrinfo" => system::psrinfo(cx, args),
         "pagesize" => system::pagesize(cx, args),
+        "swap" => swap_list::run(cx, args),
         "shutdown" | "reboot" | "halt" | "poweroff" | "init" | "who" => power::run(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
