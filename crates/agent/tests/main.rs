@@ -10,6 +10,7 @@ mod crash;
 mod exhaustion;
 mod faults;
 mod fuzz_replay;
+mod host_arc;
 mod host_power;
 mod host_stats;
 mod host_swap;

@@ -4,6 +4,7 @@
 //! vector ([`Cmd`]), the one [`Runner`] runs it, and a pure `parse_*` function turns the tool's
 //! output into types. This crate knows tools, not HTTP, SQL or tasks.
 
+pub mod arc;
 pub mod cmd;
 pub mod dladm;
 #[cfg(any(test, feature = "testing"))]

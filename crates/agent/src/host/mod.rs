@@ -5,6 +5,7 @@
 //! psrinfo, pagesize, ipadm, dladm; the zones area's listing), never from the machine the
 //! agent process runs on, so the emulator's host is what a test sees.
 
+pub mod arc;
 pub mod facts;
 pub mod power;
 pub mod routes;
@@ -32,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     routes::router()
         .merge(power::routes::router())
         .merge(swap::routes::router())
+        .merge(arc::routes::router())
 }
 
 /// The host's task operations (power).
