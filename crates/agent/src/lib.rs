@@ -16,6 +16,7 @@ pub mod monitoring;
 pub mod network;
 pub mod provisioning;
 pub mod server;
+pub mod services;
 pub mod tasks;
 pub mod time;
 pub mod zones;

@@ -136,6 +136,8 @@ fn operations(
     ops.extend(crate::network::operations(network));
     ops.extend(crate::provisioning::operations(provisioning));
     ops.extend(crate::consoles::operations());
+    ops.extend(crate::services::operations());
+    ops.extend(crate::host::operations(&zones.config));
     ops
 }
 

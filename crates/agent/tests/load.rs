@@ -29,6 +29,13 @@ struct Tally {
 }
 
 impl Tally {
+    /// Both kinds of clash were answered: a 409 (the same name or port) and a 412 (a stale
+    /// ETag).
+    fn clashed(&self) -> bool {
+        let statuses = self.statuses.lock().unwrap();
+        statuses.contains_key(&409) && statuses.contains_key(&412)
+    }
+
     fn note(&self, what: &str, r: &Response) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         *self.statuses.lock().unwrap().entry(r.status).or_default() += 1;
@@ -249,6 +256,12 @@ fn sixty_four_clients_mixing_reads_and_writes() {
             });
         }
         std::thread::sleep(Duration::from_secs(seconds));
+        // The clashes come from the clients' own pace (two clients reaching the same name or
+        // ETag), so a slow machine may need longer to make them: run on until both kinds were
+        // answered, with a bound that only ends a run that will fail anyway.
+        while !tally.clashed() && started.elapsed() < Duration::from_secs(seconds * 6) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         stop.store(true, Ordering::Relaxed);
     });
     let elapsed = started.elapsed();

@@ -355,6 +355,7 @@ pub fn seed(pool_size: u64) -> State {
     for (f, s) in svcs {
         st.services.insert(f.into(), s);
     }
+    crate::services_seed::extend(&mut st, now);
     st
 }
 

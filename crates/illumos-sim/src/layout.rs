@@ -33,6 +33,12 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("pfsh", "/usr/bin/pfsh"),
     ("swap", "/usr/sbin/swap"),
     ("netstat", "/usr/bin/netstat"),
+    ("shutdown", "/usr/sbin/shutdown"),
+    ("reboot", "/usr/sbin/reboot"),
+    ("halt", "/usr/sbin/halt"),
+    ("poweroff", "/usr/sbin/poweroff"),
+    ("init", "/sbin/init"),
+    ("who", "/usr/bin/who"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

@@ -18,6 +18,7 @@ mod ofmt;
 mod package;
 mod pfexec;
 mod rbac;
+mod services_seed;
 mod simconf;
 mod state;
 mod timefmt;
@@ -35,7 +36,8 @@ use host::Host;
 pub const TOOLS: &[&str] = &[
     "pfexec", "zonecfg", "zoneadm", "zlogin", "dladm", "ipadm", "routeadm", "route", "svcs",
     "svcadm", "svccfg", "svcprop", "zfs", "zpool", "ipnat", "uname", "kstat", "psrinfo",
-    "pagesize", "pfsh", "swap", "netstat",
+    "pagesize", "pfsh", "swap", "netstat", "shutdown", "reboot", "halt", "poweroff", "init",
+    "who",
 ];
 
 fn main() {

@@ -41,6 +41,9 @@ pub struct State {
     /// What uname and kstat report of the machine itself: fixed at `init`.
     #[serde(default)]
     pub system: System,
+    /// The run level and the power requests the stand-in tools recorded.
+    #[serde(default, skip_serializing_if = "Power::is_initial")]
+    pub power: Power,
     // Bookkeeping below: never part of `dump`.
     /// Fault-rule match counters, keyed by the rule's text.
     #[serde(default)]
@@ -58,6 +61,25 @@ pub struct System {
     pub hostname: String,
     /// Seconds since the epoch, when `init` ran.
     pub boot_time: u64,
+}
+
+/// What `shutdown`, `reboot`, `halt`, `poweroff` and `init` did to the emulated machine: they
+/// record the request and change the run level (and the boot time on a reboot), never touching
+/// the machine the emulator runs on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Power {
+    /// `who -r`'s level; empty means 3 (multi-user server, OmniOS's default).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runlevel: String,
+    /// Each request as its argv (tool first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<Vec<String>>,
+}
+
+impl Power {
+    pub fn is_initial(&self) -> bool {
+        self == &Power::default()
+    }
 }
 
 /// The configuration an emulated dhcpd serves: its config file's text and the interfaces it
@@ -313,6 +335,12 @@ pub struct Service {
     /// The running snapshot (`svcprop`), taken at refresh.
     #[serde(default)]
     pub running: BTreeMap<String, Prop>,
+    /// Services this one depends on (`require_all/none`), as `svcs -l` names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// Command names of the processes its contract holds while online (`svcs -p`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub procs: Vec<String>,
 }
 
 impl Service {

@@ -89,6 +89,18 @@ pub fn svcs_stime(secs: u64, now: u64) -> String {
     }
 }
 
+/// `Dec  5 09:00` (who -r's time of the last run-level change).
+pub fn who_time(secs: u64) -> String {
+    let t = tm(secs);
+    format!(
+        "{} {:>2} {:02}:{:02}",
+        MONTHS[(t.mon - 1) as usize],
+        t.day,
+        t.hour,
+        t.min
+    )
+}
+
 /// `Thu Jan 01 00:00:00 2025` (svcs -l / -x).
 pub fn ctime(secs: u64) -> String {
     let t = tm(secs);

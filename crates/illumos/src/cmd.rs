@@ -28,8 +28,16 @@ pub enum Tool {
     Kstat,
     Psrinfo,
     Pagesize,
+    /// Swap areas and totals (read-only here).
     Swap,
     Netstat,
+    /// The host's power and run level (root's); `who -r` is anyone's.
+    Shutdown,
+    Reboot,
+    Halt,
+    Poweroff,
+    Init,
+    Who,
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
@@ -39,7 +47,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 22] = [
+    pub const ALL: [Tool; 28] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -60,6 +68,12 @@ impl Tool {
         Tool::Pagesize,
         Tool::Swap,
         Tool::Netstat,
+        Tool::Shutdown,
+        Tool::Reboot,
+        Tool::Halt,
+        Tool::Poweroff,
+        Tool::Init,
+        Tool::Who,
         Tool::Install,
         Tool::Pfsh,
     ];
@@ -77,6 +91,7 @@ impl Tool {
                 | Tool::Pfsh
                 | Tool::Swap
                 | Tool::Netstat
+                | Tool::Who
         )
     }
 
@@ -103,6 +118,12 @@ impl Tool {
             Tool::Pagesize => "pagesize",
             Tool::Swap => "swap",
             Tool::Netstat => "netstat",
+            Tool::Shutdown => "shutdown",
+            Tool::Reboot => "reboot",
+            Tool::Halt => "halt",
+            Tool::Poweroff => "poweroff",
+            Tool::Init => "init",
+            Tool::Who => "who",
             Tool::Install => "zoneweaver-install",
             Tool::Pfsh => "pfsh",
         }
@@ -131,6 +152,12 @@ impl Tool {
             Tool::Pagesize => "/usr/bin/pagesize",
             Tool::Swap => "/usr/sbin/swap",
             Tool::Netstat => "/usr/bin/netstat",
+            Tool::Shutdown => "/usr/sbin/shutdown",
+            Tool::Reboot => "/usr/sbin/reboot",
+            Tool::Halt => "/usr/sbin/halt",
+            Tool::Poweroff => "/usr/sbin/poweroff",
+            Tool::Init => "/usr/sbin/init",
+            Tool::Who => "/usr/bin/who",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
             Tool::Pfsh => "/usr/bin/pfsh",
         }
@@ -148,6 +175,8 @@ impl Tool {
             Tool::Routeadm => "/sbin/routeadm",
             Tool::Zfs => "/sbin/zfs",
             Tool::Zpool => "/sbin/zpool",
+            // /usr/sbin/init is a link to ../../sbin/init (illumos-gate cmd/init's manifest).
+            Tool::Init => "/sbin/init",
             other => other.default_path(),
         }
     }

@@ -4,6 +4,7 @@
 //! vector ([`Cmd`]), the one [`Runner`] runs it, and a pure `parse_*` function turns the tool's
 //! output into types. This crate knows tools, not HTTP, SQL or tasks.
 
+pub mod arc;
 pub mod cmd;
 pub mod dladm;
 #[cfg(any(test, feature = "testing"))]
@@ -20,6 +21,7 @@ pub mod netstat;
 pub mod pagesize;
 pub mod parsable;
 pub mod persistence;
+pub mod power;
 pub mod process;
 pub mod psrinfo;
 pub mod read;
@@ -28,6 +30,7 @@ pub mod routeadm;
 pub mod runner;
 #[cfg(feature = "serde")]
 mod serde_str;
+pub mod services;
 pub mod smf;
 pub mod stream;
 pub mod swap;

@@ -37,6 +37,9 @@ serde_via_str!(
     crate::net::AddrObjName,
     crate::ipnat::NatRule,
     crate::smf::Fmri,
+    crate::power::RunLevel,
+    crate::power::WallMessage,
+    crate::power::BootEnv,
 );
 
 /// A VLAN id is a number on the wire, as in every request that names one.

@@ -47,7 +47,7 @@ pub enum SmfFailure {
     Command(CommandError),
 }
 
-fn classify(err: CommandError) -> SmfFailure {
+pub(crate) fn classify(err: CommandError) -> SmfFailure {
     let kind = match &err {
         CommandError::Failed(f) if f.stderr.contains(NO_MATCH) => Some(SmfFailure::NotFound),
         CommandError::Failed(f)
@@ -598,7 +598,7 @@ pub fn parse_svcs(text: &str) -> Result<Vec<ServiceStatus>, ParseError> {
 /// Splits a line of svcprop/listprop values: whitespace separates values, `\` escapes the next
 /// character, and a double-quoted run is one value (listprop quotes strings with spaces;
 /// svcprop prints an empty string as `""`).
-fn split_values(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_values(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     loop {

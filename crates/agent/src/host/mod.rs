@@ -5,8 +5,11 @@
 //! psrinfo, pagesize, ipadm, dladm; the zones area's listing), never from the machine the
 //! agent process runs on, so the emulator's host is what a test sees.
 
+pub mod arc;
 pub mod facts;
+pub mod power;
 pub mod routes;
+pub mod swap;
 pub mod view;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -28,4 +31,15 @@ impl HostServices {
 
 pub fn router() -> OpenApiRouter<AppState> {
     routes::router()
+        .merge(power::routes::router())
+        .merge(swap::routes::router())
+        .merge(arc::routes::router())
+}
+
+/// The host's task operations (power).
+pub fn operations(
+    config: &crate::config::Config,
+) -> Vec<std::sync::Arc<dyn crate::tasks::Operation>> {
+    let flag = std::sync::Arc::new(power::flag::RebootFlag::new(&config.data_dir));
+    power::operations(&flag)
 }

@@ -118,6 +118,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(ws::router())
         .merge(crate::consoles::router())
         .merge(crate::monitoring::router())
+        .merge(crate::services::router())
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {

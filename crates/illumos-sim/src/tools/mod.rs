@@ -1,11 +1,13 @@
 //! One module per emulated tool; each exposes `run(cx, args) -> exit code`.
 
+pub mod arcstats;
 pub mod console;
 pub mod dladm;
 pub mod ipadm;
 pub mod ipnat;
-pub mod pfsh;
 pub mod netstat;
+pub mod pfsh;
+pub mod power;
 pub mod route;
 pub mod routeadm;
 pub mod smf;
@@ -13,7 +15,9 @@ pub mod svcadm;
 pub mod svccfg;
 pub mod svcprop;
 pub mod svcs;
+pub mod svcs_rel;
 pub mod swap;
+pub mod swap_list;
 pub mod system;
 pub mod zfs;
 pub mod zfsprops;
@@ -46,8 +50,11 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "psrinfo" => system::psrinfo(cx, args),
         "pagesize" => system::pagesize(cx, args),
         "pfsh" => pfsh::run(cx, args),
+        // The areas (-l) and the totals (-s) were written for two readers; one tool answers both.
+        "swap" if args.first().is_some_and(|a| a == "-l") => swap_list::run(cx, args),
         "swap" => swap::run(cx, args),
         "netstat" => netstat::run(cx, args),
+        "shutdown" | "reboot" | "halt" | "poweroff" | "init" | "who" => power::run(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));
             1

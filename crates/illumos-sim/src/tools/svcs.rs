@@ -1,7 +1,7 @@
 //! `svcs`: instance listing (`-H -o`, `-a`, sort), `-l` details and `-x` explanations.
 //! Columns are left-justified to fixed widths, one space between.
 
-use super::smf;
+use super::{smf, svcs_rel};
 use crate::ctx::Ctx;
 use crate::getopt::getopt;
 use crate::state::Service;
@@ -38,18 +38,12 @@ fn abbrev(state: &str) -> &'static str {
     }
 }
 
-fn ctid(fmri: &str) -> u64 {
-    fmri.bytes()
-        .fold(17u64, |h, b| (h * 31 + u64::from(b)) % 997)
-        + 20
-}
-
 fn cell(col: &str, fmri: &str, s: &Service, now: u64) -> String {
     let star = if s.next_state.is_some() { "*" } else { "" };
     match col {
         "CTID" => {
             if s.state == "online" {
-                ctid(fmri).to_string()
+                svcs_rel::ctid(fmri).to_string()
             } else {
                 "-".into()
             }
@@ -121,6 +115,9 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
             .map(|(f, _)| f.clone())
             .collect();
     }
+    if o.has('d') || o.has('D') {
+        fmris = svcs_rel::related(cx, &fmris, o.has('D'));
+    }
     let now = timefmt::now_secs();
     if o.has('l') {
         for (i, f) in fmris.iter().enumerate() {
@@ -158,7 +155,9 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
                 ),
                 ("restarter", "svc:/system/svc/restarter:default".into()),
             ];
-            for (k, v) in lines {
+            let more = svcs_rel::long_lines(cx, f, &s);
+            let lines = lines.into_iter().map(|(k, v)| (k.to_owned(), v));
+            for (k, v) in lines.chain(more) {
                 cx.outln(&format!("{k:<12} {v}"));
             }
         }
@@ -220,7 +219,7 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
         return 2;
     }
     let sort_col = o.val('s').or(o.val('S')).map(str::to_uppercase);
-    let mut rows: Vec<(String, Vec<String>)> = fmris
+    let mut rows: Vec<(String, Vec<String>, Vec<String>)> = fmris
         .iter()
         .map(|f| {
             let s = &cx.st.services[f];
@@ -228,7 +227,16 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
                 Some(c) => cell(c, f, s, now),
                 None => format!("{:020}{f}", s.stime),
             };
-            (key, cols.iter().map(|c| cell(c, f, s, now)).collect())
+            let procs = if o.has('p') {
+                svcs_rel::process_lines(f, s)
+            } else {
+                Vec::new()
+            };
+            (
+                key,
+                cols.iter().map(|c| cell(c, f, s, now)).collect(),
+                procs,
+            )
         })
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
@@ -250,8 +258,11 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
     if !o.has('H') {
         cx.outln(&line(&cols));
     }
-    for (_, r) in rows {
+    for (_, r, procs) in rows {
         cx.outln(&line(&r));
+        for p in procs {
+            cx.outln(&p);
+        }
     }
     rc
 }

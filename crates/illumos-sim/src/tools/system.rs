@@ -103,6 +103,7 @@ fn statistics(cx: &Ctx) -> Vec<(String, String)> {
         ("unix:0:system_pages:pagestotal".into(), physmem.to_string()),
         ("unix:0:system_pages:freemem".into(), free.to_string()),
     ];
+    v.extend(super::arcstats::statistics(physmem * PAGESIZE));
     // Time each processor spent, growing with the time since boot (counted from the second
     // after it, so that no figure is 0): 5% user, 3% kernel, 0.5% interrupts, the rest idle.
     let up_ns = (crate::timefmt::now_secs().saturating_sub(cx.st.system.boot_time) + 1)

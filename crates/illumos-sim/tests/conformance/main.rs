@@ -9,6 +9,7 @@ mod ipnat;
 mod net;
 mod smf;
 mod stats;
+mod svcs_rel;
 mod system;
 mod util;
 mod vnc;
