@@ -4,6 +4,8 @@
 pub mod host;
 pub mod host_storage;
 pub mod ops;
+pub mod orchestration;
+pub mod original;
 pub mod request;
 pub mod routes;
 pub mod store;
@@ -74,7 +76,7 @@ impl ZoneServices {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    routes::router()
+    routes::router().merge(orchestration::router())
 }
 
 pub fn operations(services: &Arc<ZoneServices>) -> Vec<Arc<dyn Operation>> {
