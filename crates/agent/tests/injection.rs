@@ -184,7 +184,7 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         {"type": "template", "path": "/etc/motd", "content": "hello {{who}}"},
         {"type": "delay", "seconds": 1}
     ]});
-    Some(match op {
+    let mut examples = match op {
         "create_key" => vec![json!({"name": "inj key", "role": "viewer"})],
         "create_zone" => vec![
             json!({"name": "injz", "brand": "bhyve", "ram": "1G", "vcpus": "2",
@@ -268,8 +268,35 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         }],
         "test_recipe" => vec![json!({"dry_run": true, "variables": {"who": "me"},
             "zone_name": f.zone})],
+        // Bodies that carry only the requester's note (added below).
+        "start_zone" | "stop_zone" | "restart_zone" | "halt_zone" | "setup" => vec![json!({})],
+        "test" => vec![json!({"strategy": "sequential"})],
         _ => return None,
-    })
+    };
+    // The Zoneweaver UI's requester note, which these bodies take beside their own fields.
+    const NOTED: &[&str] = &[
+        "create_zone",
+        "modify_zone",
+        "create_task",
+        "put_config",
+        "add_host",
+        "put_status",
+        "create_etherstub",
+        "set_forwarding",
+        "create_rule",
+        "create_vnic",
+        "start_zone",
+        "stop_zone",
+        "restart_zone",
+        "halt_zone",
+        "setup",
+    ];
+    if NOTED.contains(&op) {
+        for e in &mut examples {
+            e["created_by"] = json!("inj user");
+        }
+    }
+    Some(examples)
 }
 
 /// A valid value for each path parameter, by name and operation.
