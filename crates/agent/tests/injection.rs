@@ -184,7 +184,7 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         {"type": "template", "path": "/etc/motd", "content": "hello {{who}}"},
         {"type": "delay", "seconds": 1}
     ]});
-    let mut examples = match op {
+    let examples = match op {
         "create_key" => vec![json!({"name": "inj key", "role": "viewer"})],
         "create_zone" => vec![
             json!({"name": "injz", "brand": "bhyve", "ram": "1G", "vcpus": "2",
