@@ -279,6 +279,9 @@ pub struct ZoneConfig {
     pub brand: Option<String>,
     pub autoboot: Option<bool>,
     pub ip_type: Option<String>,
+    /// The other global properties set (`bootargs`, `pool`, `limitpriv`, `hostid`, ...),
+    /// in file order.
+    pub globals: Vec<(String, String)>,
     pub attrs: Vec<Attr>,
     pub nets: Vec<Resource>,
     pub devices: Vec<Resource>,
@@ -371,7 +374,7 @@ pub fn parse_export(text: &str) -> ZoneConfig {
                         "brand" => cfg.brand = Some(v),
                         "autoboot" => cfg.autoboot = Some(v == "true"),
                         "ip-type" => cfg.ip_type = Some(v),
-                        _ => {}
+                        other => cfg.globals.push((other.to_owned(), v)),
                     }
                 }
             }
@@ -464,6 +467,21 @@ mod tests {
         assert_eq!(
             c.fs[0].props.iter().filter(|(k, _)| k == "options").count(),
             2
+        );
+    }
+
+    #[test]
+    fn other_global_properties_are_kept_in_order() {
+        let c = parse_export(
+            "create -b\nset zonepath=/z/a\nset bootargs=\"-k -v\"\nset limitpriv=default,dtrace_proc\nset hostid=1a2b\n",
+        );
+        assert_eq!(
+            c.globals,
+            [
+                ("bootargs".to_owned(), "-k -v".to_owned()),
+                ("limitpriv".to_owned(), "default,dtrace_proc".to_owned()),
+                ("hostid".to_owned(), "1a2b".to_owned()),
+            ]
         );
     }
 

@@ -4,6 +4,8 @@
 pub mod host;
 pub mod host_storage;
 pub mod ops;
+pub mod orchestration;
+pub mod original;
 pub mod request;
 pub mod routes;
 pub mod store;
@@ -78,7 +80,9 @@ impl ZoneServices {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    routes::router().merge(vnc::router())
+    routes::router()
+        .merge(vnc::router())
+        .merge(orchestration::router())
 }
 
 pub fn operations(services: &Arc<ZoneServices>) -> Vec<Arc<dyn Operation>> {

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(force_delete_zone))
         .routes(routes!(start_zone))
         .routes(routes!(stop_zone))
+        .routes(routes!(get_zone_config))
         .routes(routes!(restart_zone))
         .routes(routes!(halt_zone))
 }
@@ -802,16 +803,62 @@ async fn start_zone(
 
 /// Stop a zone gracefully (`zoneadm shutdown`), halting it if that does not finish in
 /// `zones.shutdown_timeout` seconds. Cancels a pending start.
-#[utoipa::path(post, path = "/zones/{name}/stop", tag = "zones", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/zones/{name}/stop", tag = "zones", params(("name" = String, Path), StopQuery),
     request_body(content = Option<NoteBody>), security(("api_key" = ["operator"])),
     responses((status = 202, body = ZoneTaskAccepted), (status = 200, description = "Already stopped"), (status = 404, body = ErrorBody)))]
 async fn stop_zone(
     Auth(c): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<StopQuery>,
     ApiJsonOrEmpty(note): ApiJsonOrEmpty<NoteBody>,
 ) -> Result<Response, ApiError> {
-    lifecycle(app, c.name, note, name, Action::Stop).await
+    let action = if q.force == Some(true) {
+        Action::Halt
+    } else {
+        Action::Stop
+    };
+    lifecycle(app, c.name, note, name, action).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StopQuery {
+    /// `true`: halt at once (`zoneadm halt`, as `POST /zones/{name}/halt`) instead of a
+    /// graceful shutdown; the task's operation is then `zone_halt`.
+    force: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZoneConfigAnswer {
+    pub success: bool,
+    pub zone_name: String,
+    /// zonecfg's own keys, as in `GET /zones/{name}`'s `configuration`.
+    #[schema(value_type = Object)]
+    pub configuration: Value,
+}
+
+/// A zone's configuration alone, under zonecfg's own keys (the Node original's
+/// `/zones/{name}/config`). 404 when the host has no such zone.
+#[utoipa::path(get, path = "/zones/{name}/config", tag = "zones", params(("name" = String, Path)),
+    security(("api_key" = ["viewer"])),
+    responses((status = 200, body = ZoneConfigAnswer), (status = 404, body = ErrorBody)))]
+async fn get_zone_config(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ZoneConfigAnswer>, ApiError> {
+    let zone = path_zone(&name)?;
+    let d = load_detail(&app, &zone)
+        .await?
+        .filter(|d| d.zone_info.last_seen.is_some())
+        .ok_or_else(|| no_zone(&name))?;
+    Ok(Json(ZoneConfigAnswer {
+        success: true,
+        zone_name: zone.to_string(),
+        configuration: d.configuration,
+    }))
 }
 
 /// Reboot a running zone, or boot a stopped one; applies pending configuration changes.

@@ -9,8 +9,10 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::original::{self, ZoneInfo};
 use super::store::ZoneRecord;
 use crate::tasks::Task;
+use crate::time::now_rfc3339;
 
 /// Attributes never shown as they are.
 pub const SECRET_ATTRS: &[&str] = &["password"];
@@ -39,6 +41,12 @@ pub struct ZoneFacts {
 pub struct ZoneSummary {
     #[serde(flatten)]
     pub zone: ZoneFacts,
+    /// The name again, under the Node original's key (the Zoneweaver UI reads it).
+    pub zonename: String,
+    /// The state again, under the Node original's key.
+    pub status: String,
+    /// zoneadm's zone id while the zone runs (`zoneadm list -p`'s first field); null otherwise.
+    pub id: Option<u64>,
     /// How many configuration changes wait for the next boot (`GET /zones/{name}` lists them).
     pub pending_changes: usize,
 }
@@ -55,8 +63,12 @@ impl ZoneSummary {
         record: Option<&ZoneRecord>,
         autoboot: Option<bool>,
     ) -> Self {
+        let zone = ZoneFacts::of(entry, record, autoboot);
         ZoneSummary {
-            zone: ZoneFacts::of(entry, record, autoboot),
+            zonename: zone.name.clone(),
+            status: zone.state.clone(),
+            id: entry.and_then(|e| e.id),
+            zone,
             pending_changes: record.map_or(0, |r| r.pending_changes.len()),
         }
     }
@@ -153,6 +165,23 @@ pub struct ZoneDetail {
     pub provisioning: Option<Value>,
     /// The zone's ten most recent tasks.
     pub recent_tasks: Vec<Task>,
+    /// The Node original's zone row (the Zoneweaver UI reads it).
+    pub zone_info: ZoneInfo,
+    /// zonecfg's own keys, as the Node original served them (`zonename`, `zonepath`, `brand`,
+    /// `autoboot`, the global properties `zonecfg info` lists (empty when unset), each bhyve
+    /// attribute by name (`ram`, `vcpus`, `bootrom`, ...; secrets masked), `bootdisk` and
+    /// `disk[]` as `{path, size (bytes, null when not read), sparse, blocksize (null: not
+    /// read)}`, and the resources as arrays of their properties: `net[]` (`physical`,
+    /// `global-nic`, `mac-addr`, `vlan-id`, ...), `attr[]`, `fs[]`, `device[]`, `dataset[]`).
+    /// An empty object while the zone is not configured on the host.
+    #[schema(value_type = Object)]
+    pub configuration: Value,
+    /// The zone's running VNC session, as the consoles serve it; null when there is none.
+    #[schema(value_type = Option<Object>)]
+    pub active_vnc_session: Option<Value>,
+    /// The same session's details; null when there is none.
+    #[schema(value_type = Option<Object>)]
+    pub vnc_session_info: Option<Value>,
 }
 
 pub fn detail(
@@ -208,7 +237,19 @@ pub fn detail(
     let pending = record
         .map(|r| r.pending_changes.clone())
         .unwrap_or_default();
+    let name = entry
+        .map(|e| e.name.as_str())
+        .or_else(|| record.map(|r| r.name.as_str()))
+        .unwrap_or_default();
+    let configuration = match config {
+        Some(cfg) => original::configuration(name, cfg, &datasets),
+        None => Value::Object(Default::default()),
+    };
     ZoneDetail {
+        zone_info: ZoneInfo::of(entry.is_some(), record.is_some(), &now_rfc3339()),
+        configuration,
+        active_vnc_session: None,
+        vnc_session_info: None,
         zone: ZoneFacts::of(entry, record, cfg.autoboot),
         ip_type: cfg.ip_type.clone(),
         attributes,
@@ -231,6 +272,8 @@ pub fn etag(d: &ZoneDetail, last_modify: Option<&str>) -> String {
     let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.remove("recent_tasks");
+        // The time of the listing it was read from, not a change.
+        o.remove("zone_info");
     }
     let mut hasher = Sha256::new();
     hasher.update(v.to_string().as_bytes());
