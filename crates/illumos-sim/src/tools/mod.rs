@@ -12,6 +12,7 @@ pub mod svccfg;
 pub mod svcprop;
 pub mod svcs;
 pub mod system;
+pub mod vlan;
 pub mod zfs;
 pub mod zfsprops;
 pub mod zlogin;
