@@ -250,6 +250,9 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         ],
         "put_status" => vec![json!({"action": "refresh"})],
         "create_etherstub" => vec![json!({"name": "injstub0", "temporary": false})],
+        "create_address" => vec![
+            json!({"addrobj": "igb0/inj", "interface": "igb0", "type": "static", "address": "10.0.0.9/24", "created_by": "inj"}),
+        ],
         "set_forwarding" => vec![json!({"enabled": true, "interfaces": ["igb0"]})],
         "create_rule" => vec![
             json!({"type": "portmap", "bridge": "igb0", "subnet": "10.190.190.0/24",
@@ -277,6 +280,9 @@ fn path_value(op: &Operation, param: &str, f: &Fixtures) -> String {
     match (param, op.path.as_str()) {
         ("name", p) if p.starts_with("/zones") => f.zone.clone(),
         ("name", p) if p.starts_with("/network/vnics") => "injvnic0".into(),
+        ("name", p) if p.starts_with("/network/addresses") => "v4".into(),
+        ("addrobj", _) => "igb0/v4".into(),
+        ("interface", _) => "igb0".into(),
         ("name", _) => "injstub0".into(),
         ("id", p) if p.starts_with("/provisioning/recipes") => f.recipe.clone(),
         ("id", p) if p.starts_with("/artifacts") => f.artifact.clone(),

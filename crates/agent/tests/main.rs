@@ -15,6 +15,7 @@ mod hostile_guest;
 mod injection;
 mod load;
 mod network;
+mod network_views;
 mod packaging;
 mod privilege;
 mod privileged;

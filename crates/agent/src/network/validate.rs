@@ -15,6 +15,26 @@ pub fn link(field: &str, s: &str) -> Result<LinkName, FieldError> {
         .map_err(|e| FieldError::new(field, format!("{field}: {e}")))
 }
 
+/// Who asked for a change, as the Zoneweaver UI names the user (`created_by`): a label of up
+/// to 64 ASCII letters, digits and `._@+-`, starting with a letter or digit (a user name or an
+/// e-mail address), so it can be shown and logged as it is.
+pub fn requester(field: &str, s: &str) -> Result<String, FieldError> {
+    let ok = s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!(
+                "{field}: must be up to 64 letters, digits and ._@+- starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
 pub fn ipv4(field: &str, s: &str) -> Result<Ipv4Addr, FieldError> {
     s.parse().map_err(|_| {
         FieldError::new(

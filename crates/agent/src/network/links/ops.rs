@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::network::journal::{self, Entry};
-use crate::network::NetworkServices;
+use crate::network::{persistence, NetworkServices};
 use crate::tasks::{Cx, OpError, TaskOp};
 
 pub const CREATE_ETHERSTUB: &str = "network_create_etherstub";
@@ -38,14 +38,6 @@ impl<'de> Deserialize<'de> for MacChoice {
         super::request::vnic_mac("mac_address", s.as_deref())
             .map(MacChoice)
             .map_err(serde::de::Error::custom)
-    }
-}
-
-fn persistence(temporary: bool) -> Persistence {
-    if temporary {
-        Persistence::Temporary
-    } else {
-        Persistence::Persistent
     }
 }
 
