@@ -250,6 +250,9 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         ],
         "put_status" => vec![json!({"action": "refresh"})],
         "create_etherstub" => vec![json!({"name": "injstub0", "temporary": false})],
+        "create_vlan" => vec![
+            json!({"vid": 12, "link": "igb0", "name": "injvlan12", "force": false, "temporary": false, "created_by": "inj"}),
+        ],
         "create_address" => vec![
             json!({"addrobj": "igb0/inj", "interface": "igb0", "type": "static", "address": "10.0.0.9/24", "created_by": "inj"}),
         ],
@@ -283,6 +286,7 @@ fn path_value(op: &Operation, param: &str, f: &Fixtures) -> String {
         ("name", p) if p.starts_with("/network/addresses") => "v4".into(),
         ("addrobj", _) => "igb0/v4".into(),
         ("interface", _) => "igb0".into(),
+        ("vlan", _) => "injvlan12".into(),
         ("name", _) => "injstub0".into(),
         ("id", p) if p.starts_with("/provisioning/recipes") => f.recipe.clone(),
         ("id", p) if p.starts_with("/artifacts") => f.artifact.clone(),

@@ -248,3 +248,131 @@ fn a_bad_address_request_is_a_400_naming_the_field_and_runs_nothing() {
     );
     assert!(argvs(&a).iter().all(|v| !is_mutating(v)), "{:?}", argvs(&a));
 }
+
+// ---------------------------------------------------------------------------------------------
+// VLANs.
+
+#[test]
+fn a_vlan_round_trip_with_the_keys_the_ui_reads() {
+    let a = TestAgent::start();
+    // Every key the UI sends; no name: dladm's convention names it.
+    completed(
+        &a,
+        a.post(
+            "/network/vlans",
+            json!({"vid": 12, "link": "igb0", "force": false, "temporary": true,
+                "created_by": "admin", "name": ""}),
+        ),
+    );
+    assert!(has_argv(
+        &a,
+        &[
+            "dladm",
+            "create-vlan",
+            "-t",
+            "-l",
+            "igb0",
+            "-v",
+            "12",
+            "igb12000"
+        ]
+    ));
+    let l = a.get("/network/vlans");
+    assert_eq!(l.status, 200);
+    assert_eq!(l.body["total"], 1, "{:#}", l.body);
+    let v = &l.body["vlans"][0];
+    for (key, want) in [
+        ("link", json!("igb12000")),
+        ("vid", json!(12)),
+        ("over", json!("igb0")),
+        ("state", json!("up")),
+        ("mtu", json!(1500)),
+        ("flags", json!("-----")),
+        ("class", json!("vlan")),
+    ] {
+        assert_eq!(v[key], want, "{key}: {v:#}");
+    }
+    assert_eq!(a.get("/network/vlans?vid=12&over=igb0").body["total"], 1);
+    assert_eq!(a.get("/network/vlans?vid=13").body["total"], 0);
+    assert_eq!(a.get("/network/vlans?state=down").body["total"], 0);
+    let d = a.get("/network/vlans/igb12000");
+    assert_eq!(d.status, 200);
+    assert_eq!(d.body["vid"], 12);
+    assert_eq!(d.body["over"], "igb0");
+    assert_eq!(d.body["state"], "up");
+    assert_eq!(dump(&a)["links"]["igb12000"]["temporary"], true);
+
+    let again = a.post("/network/vlans", json!({"vid": 12, "link": "igb0"}));
+    assert_eq!(again.status, 409, "{:?}", again.body);
+
+    completed(
+        &a,
+        a.delete("/network/vlans/igb12000?temporary=false&created_by=admin"),
+    );
+    assert_eq!(a.get("/network/vlans").body["total"], 0);
+    assert_eq!(a.get("/network/vlans/igb12000").status, 404);
+    assert_eq!(a.delete("/network/vlans/igb12000").status, 404);
+}
+
+#[test]
+fn a_failed_vlan_create_leaves_nothing() {
+    let a = TestAgent::start();
+    let before = dump(&a);
+    set_faults(
+        &a,
+        r#"{"tool":"dladm","prefix":["create-vlan"],"action":"fail","stderr":"dladm: create operation failed: operation failed"}"#,
+    );
+    let t = failed(
+        &a,
+        a.post(
+            "/network/vlans",
+            json!({"vid": 30, "link": "igb0", "name": "web30"}),
+        ),
+    );
+    assert!(
+        t["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("operation failed"),
+        "{t:#}"
+    );
+    assert_eq!(dump(&a), before);
+}
+
+#[test]
+fn a_bad_vlan_request_is_a_400_naming_the_field_and_runs_nothing() {
+    let a = TestAgent::start();
+    completed(&a, a.post("/network/etherstubs", json!({"name": "stub0"})));
+    let start = argvs(&a).len();
+    for (body, field) in [
+        (json!({"vid": 0, "link": "igb0"}), "vid"),
+        (json!({"vid": 4095, "link": "igb0"}), "vid"),
+        (json!({"vid": 5, "link": "nope0"}), "link"),
+        (json!({"vid": 5, "link": "stub0"}), "link"),
+        (json!({"vid": 5, "link": "igb0", "name": "web-5"}), "name"),
+        (json!({"vid": 5, "link": "igb0", "mtu": 1500}), "mtu"),
+        (
+            json!({"vid": 5, "link": "igb0", "created_by": "a b"}),
+            "created_by",
+        ),
+    ] {
+        let r = a.post("/network/vlans", body.clone());
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+        assert_eq!(r.body["field"], field, "{body}");
+    }
+    assert_eq!(
+        a.post(
+            "/network/vlans",
+            json!({"vid": 5, "link": "igb0", "name": "stub0"})
+        )
+        .status,
+        409
+    );
+    let r = a.get("/network/vlans?over=igb0;id");
+    assert_eq!(r.body["field"], "over");
+    assert!(
+        argvs(&a)[start..].iter().all(|v| !is_mutating(v)),
+        "{:?}",
+        argvs(&a)
+    );
+}

@@ -21,6 +21,7 @@ pub mod provisioning;
 mod serde_text;
 pub mod settings;
 pub mod validate;
+pub mod vlans;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -132,6 +133,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(links::router())
         .merge(addresses::router())
+        .merge(vlans::router())
         .merge(nat::router())
         .merge(forwarding::router())
         .merge(dhcp::router())
@@ -142,6 +144,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn operations(services: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     let mut ops = links::operations(services);
     ops.extend(addresses::operations(services));
+    ops.extend(vlans::operations(services));
     ops.extend(nat::operations(services));
     ops.extend(forwarding::operations(services));
     ops.extend(dhcp::operations(services));

@@ -35,6 +35,15 @@ pub fn requester(field: &str, s: &str) -> Result<String, FieldError> {
     }
 }
 
+/// A request's optional `created_by` ([`requester`]); empty is absent. Accepted now, recorded
+/// once tasks carry a requester note.
+pub fn created_by(value: &Option<String>) -> Result<(), FieldError> {
+    match value.as_deref().filter(|s| !s.is_empty()) {
+        Some(c) => requester("created_by", c).map(drop),
+        None => Ok(()),
+    }
+}
+
 pub fn ipv4(field: &str, s: &str) -> Result<Ipv4Addr, FieldError> {
     s.parse().map_err(|_| {
         FieldError::new(

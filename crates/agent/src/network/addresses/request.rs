@@ -89,7 +89,7 @@ fn given(s: &Option<String>) -> Option<&str> {
 
 impl CreateAddressRequest {
     pub fn validate(&self) -> Result<CreateAddress, FieldError> {
-        requester(&self.created_by)?;
+        crate::network::validate::created_by(&self.created_by)?;
         let addrobj = addrobj("addrobj", &self.addrobj)?;
         if let Some(i) = given(&self.interface) {
             let i = crate::network::validate::link("interface", i)?;
@@ -137,14 +137,6 @@ impl CreateAddressRequest {
             source: source.into(),
             temporary: self.temporary,
         })
-    }
-}
-
-/// Checks `created_by` (accepted now, recorded once tasks carry a requester note).
-pub fn requester(created_by: &Option<String>) -> Result<(), FieldError> {
-    match given(created_by) {
-        Some(c) => crate::network::validate::requester("created_by", c).map(drop),
-        None => Ok(()),
     }
 }
 

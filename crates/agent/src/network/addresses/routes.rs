@@ -130,7 +130,7 @@ async fn queue_delete(
     addrobj: AddrObj,
     q: DeleteAddressQuery,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
-    super::request::requester(&q.created_by)?;
+    crate::network::validate::created_by(&q.created_by)?;
     found(&app, &addrobj).await?;
     let task = app
         .tasks
