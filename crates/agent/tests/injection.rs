@@ -249,7 +249,9 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
             "ip": "10.190.190.20"}),
         ],
         "put_status" => vec![json!({"action": "refresh"})],
-        "create_etherstub" => vec![json!({"name": "injstub0", "temporary": false})],
+        "create_etherstub" => {
+            vec![json!({"name": "injstub0", "temporary": false, "created_by": "inj"})]
+        }
         "create_vlan" => vec![
             json!({"vid": 12, "link": "igb0", "name": "injvlan12", "force": false, "temporary": false, "created_by": "inj"}),
         ],
@@ -265,7 +267,7 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
                 "protocol": "tcp"}),
         ],
         "create_vnic" => vec![json!({"name": "injvnic0", "link": "igb0",
-            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false})],
+            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false, "created_by": "inj"})],
         "create_recipe" => vec![recipe],
         "update_recipe" => vec![{
             let mut r = recipe;

@@ -376,3 +376,64 @@ fn a_bad_vlan_request_is_a_400_naming_the_field_and_runs_nothing() {
         argvs(&a)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Etherstubs and VNICs: the UI's keys beside the agent's, and the keys it sends.
+
+#[test]
+fn etherstubs_and_vnics_answer_and_accept_the_uis_keys() {
+    let a = TestAgent::start();
+    completed(
+        &a,
+        a.post(
+            "/network/etherstubs",
+            json!({"name": "stub0", "temporary": false, "created_by": "admin"}),
+        ),
+    );
+    completed(
+        &a,
+        a.post(
+            "/network/vnics",
+            json!({"name": "v0", "link": "stub0", "temporary": true, "created_by": "admin"}),
+        ),
+    );
+    let stubs = a.get("/network/etherstubs");
+    assert_eq!(stubs.body["etherstubs"][0]["link"], "stub0");
+    assert_eq!(stubs.body["etherstubs"][0]["class"], "etherstub");
+
+    let l = a.get("/network/vnics?over=stub0&zone=global&state=up");
+    assert_eq!(l.status, 200, "{:?}", l.body);
+    assert_eq!(l.body["total"], 1, "{:#}", l.body);
+    let v = &l.body["vnics"][0];
+    assert_eq!(v["name"], "v0");
+    assert_eq!(v["link"], "stub0", "the agent's key keeps its meaning");
+    assert_eq!(v["over"], "stub0");
+    assert_eq!(v["macaddress"], v["mac_address"]);
+    assert_eq!(v["macaddrtype"], "random");
+    assert_eq!(v["vid"], 0);
+    assert_eq!(v["state"], "up");
+    assert_eq!(v["mtu"], 1500);
+    assert_eq!(a.get("/network/vnics?zone=web1").body["total"], 0);
+
+    let d = a.get("/network/vnics/v0");
+    assert_eq!(
+        d.body["link"], "v0",
+        "the detail's top-level keys are the original's"
+    );
+    assert_eq!(d.body["over"], "stub0");
+    assert_eq!(d.body["state"], "up");
+    assert_eq!(d.body["macaddress"], d.body["vnic"]["mac_address"]);
+
+    completed(
+        &a,
+        a.delete("/network/vnics/v0?temporary=true&created_by=admin"),
+    );
+    assert!(has_argv(&a, &["dladm", "delete-vnic", "-t", "v0"]));
+    completed(
+        &a,
+        a.delete("/network/etherstubs/stub0?temporary=false&force=false&created_by=admin"),
+    );
+    assert!(has_argv(&a, &["dladm", "delete-etherstub", "stub0"]));
+    let r = a.delete("/network/etherstubs/stub0?created_by=a;id");
+    assert_eq!(r.body["field"], "created_by");
+}

@@ -55,6 +55,9 @@ pub struct DeleteEtherstub {
     pub name: LinkName,
     #[serde(default)]
     pub force: bool,
+    /// `delete-etherstub -t`: gone until the next boot only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub temporary: bool,
 }
 
 pub struct CreateEtherstubOp(pub Arc<NetworkServices>);
@@ -117,7 +120,7 @@ impl TaskOp for DeleteEtherstubOp {
         }
         cx.progress(60, &format!("deleting etherstub {name}"))
             .await?;
-        let r = dladm::delete_etherstub(&cx.runner, &name, Persistence::Persistent).await;
+        let r = dladm::delete_etherstub(&cx.runner, &name, persistence(p.temporary)).await;
         self.0.links_changed();
         match r {
             Ok(()) => {}
@@ -149,6 +152,9 @@ pub struct CreateVnicParams {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteVnic {
     pub name: LinkName,
+    /// `delete-vnic -t`: gone until the next boot only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub temporary: bool,
 }
 
 pub struct CreateVnicOp(pub Arc<NetworkServices>);
@@ -214,7 +220,7 @@ impl TaskOp for DeleteVnicOp {
     async fn run(&self, cx: &Cx<'_, Entry>, p: DeleteVnic) -> Result<Option<Value>, OpError> {
         let name = p.name;
         cx.progress(10, &format!("deleting VNIC {name}")).await?;
-        let r = dladm::delete_vnic(&cx.runner, &name, Persistence::Persistent).await;
+        let r = dladm::delete_vnic(&cx.runner, &name, persistence(p.temporary)).await;
         self.0.links_changed();
         match r {
             Ok(()) => {}
@@ -238,6 +244,10 @@ mod tests {
         assert_same_shape::<CreateEtherstub>(json!({"name": "estub0", "temporary": false}));
         assert_same_shape::<DeleteEtherstub>(json!({"name": "estub0", "force": true}));
         assert_same_shape::<DeleteVnic>(json!({"name": "vnic0"}));
+        assert_same_shape::<DeleteVnic>(json!({"name": "vnic0", "temporary": true}));
+        assert_same_shape::<DeleteEtherstub>(
+            json!({"name": "estub0", "force": false, "temporary": true}),
+        );
         for (mac, vlan) in [
             (json!("auto"), json!(null)),
             (json!("random"), json!(12)),

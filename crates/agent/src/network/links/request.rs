@@ -19,6 +19,8 @@ pub struct CreateEtherstubRequest {
     /// `dladm -t`: gone after a reboot. Default false.
     #[serde(default)]
     pub temporary: bool,
+    /// Who asked, as the Zoneweaver UI names the user; a label (see addresses).
+    pub created_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,6 +36,8 @@ pub struct CreateVnicRequest {
     pub vlan_id: Option<u16>,
     #[serde(default)]
     pub temporary: bool,
+    /// Who asked; a label (see addresses).
+    pub created_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,6 +46,21 @@ pub struct CreateVnicRequest {
 pub struct ForceQuery {
     /// Also delete the VNICs still over the etherstub.
     pub force: Option<bool>,
+    /// `dladm delete-* -t`: delete it until the next boot only (its persistent configuration
+    /// stays).
+    pub temporary: Option<bool>,
+    /// Who asked; a label (see addresses).
+    pub created_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteVnicQuery {
+    /// `dladm delete-vnic -t`: delete it until the next boot only.
+    pub temporary: Option<bool>,
+    /// Who asked; a label (see addresses).
+    pub created_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,10 +69,17 @@ pub struct ForceQuery {
 pub struct VnicQuery {
     /// Only VNICs over this link.
     pub link: Option<String>,
+    /// The same as `link`, as the Zoneweaver UI names it.
+    pub over: Option<String>,
+    /// Only VNICs assigned to this zone (`global`: those in the global zone).
+    pub zone: Option<String>,
+    /// Only VNICs in this link state (`up`, `down`, `unknown`).
+    pub state: Option<String>,
 }
 
 impl CreateEtherstubRequest {
     pub fn validate(&self) -> Result<CreateEtherstub, FieldError> {
+        validate::created_by(&self.created_by)?;
         Ok(CreateEtherstub {
             name: validate::link("name", &self.name)?,
             temporary: self.temporary,
@@ -63,6 +89,7 @@ impl CreateEtherstubRequest {
 
 impl CreateVnicRequest {
     pub fn validate(&self) -> Result<CreateVnicParams, FieldError> {
+        validate::created_by(&self.created_by)?;
         Ok(CreateVnicParams {
             name: validate::link("name", &self.name)?,
             link: validate::link("link", &self.link)?,

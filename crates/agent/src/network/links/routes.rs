@@ -8,7 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ops::{self, DeleteEtherstub, DeleteVnic};
-use super::request::{path_link, CreateEtherstubRequest, CreateVnicRequest, ForceQuery, VnicQuery};
+use super::request::{
+    path_link, CreateEtherstubRequest, CreateVnicRequest, DeleteVnicQuery, ForceQuery, VnicQuery,
+};
 use super::view::{
     etherstub, etherstubs, link_exists, EtherstubDetail, EtherstubList, VnicDetail, VnicInfo,
     VnicList,
@@ -110,6 +112,7 @@ async fn delete_etherstub(
     ApiQuery(q): ApiQuery<ForceQuery>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let name = path_link(&name)?;
+    validate::created_by(&q.created_by)?;
     let force = q.force.unwrap_or(false);
     let stub = etherstub(&app, &name).await?;
     if !stub.vnics.is_empty() && !force {
@@ -123,6 +126,7 @@ async fn delete_etherstub(
         .metadata(metadata(&DeleteEtherstub {
             name: name.clone(),
             force,
+            temporary: q.temporary.unwrap_or(false),
         })?)
         .created_by(Some(caller.name));
     for v in &stub.vnics {
@@ -147,18 +151,25 @@ async fn list_vnics(
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<VnicQuery>,
 ) -> Result<Json<VnicList>, ApiError> {
-    let over = q
-        .link
-        .as_deref()
-        .map(|l| validate::link("link", l))
-        .transpose()?;
+    let over = match (&q.link, &q.over) {
+        (Some(l), _) => Some(validate::link("link", l)?),
+        (None, Some(o)) => Some(validate::link("over", o)?),
+        (None, None) => None,
+    };
+    let links = dladm::show_links(&app.network.runner).await?;
     let vnics: Vec<VnicInfo> = app
         .network
         .vnics()
         .await?
         .iter()
         .filter(|v| over.as_ref().is_none_or(|o| &v.over == o))
-        .map(VnicInfo::from)
+        .map(|v| VnicInfo::from(v).with_link(&links))
+        .filter(|v| match q.zone.as_deref() {
+            None => true,
+            Some("global") => v.zone.is_none(),
+            Some(z) => v.zone.as_deref() == Some(z),
+        })
+        .filter(|v| q.state.is_none() || v.state == q.state)
         .collect();
     Ok(Json(VnicList {
         success: true,
@@ -181,10 +192,13 @@ async fn get_vnic(
         .await
         .map_err(ApiError::host)?
         .ok_or_else(|| ApiError::not_found(format!("no VNIC {name}")))?;
-    Ok(Json(VnicDetail {
-        success: true,
-        vnic: VnicInfo::from(&vnic),
-    }))
+    let links: Vec<_> = dladm::get_link(&app.network.runner, &name)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Json(VnicDetail::new(
+        VnicInfo::from(&vnic).with_link(&links),
+    )))
 }
 
 /// Create a VNIC over a physical link or an etherstub.
@@ -227,14 +241,16 @@ async fn create_vnic(
 
 /// Delete a VNIC (refused by dladm while a running zone holds it).
 #[utoipa::path(delete, path = "/network/vnics/{name}", tag = "network",
-    params(("name" = String, Path)), security(("api_key" = ["operator"])),
+    params(("name" = String, Path), DeleteVnicQuery), security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 404, body = ErrorBody)))]
 async fn delete_vnic(
     Auth(caller): Operator,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<DeleteVnicQuery>,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let name = path_link(&name)?;
+    validate::created_by(&q.created_by)?;
     let vnic = dladm::get_vnic(&app.network.runner, &name)
         .await
         .map_err(ApiError::host)?
@@ -249,7 +265,10 @@ async fn delete_vnic(
         .enqueue(
             NewTask::new(ops::DELETE_VNIC, SCOPE)
                 .lock(link_lock(name.as_str()))
-                .metadata(metadata(&DeleteVnic { name: name.clone() })?)
+                .metadata(metadata(&DeleteVnic {
+                    name: name.clone(),
+                    temporary: q.temporary.unwrap_or(false),
+                })?)
                 .created_by(Some(caller.name)),
         )
         .await?;
