@@ -96,6 +96,10 @@ host_errors!(
     illumos::ipadm::DeleteAddrError,
     illumos::ipadm::SetForwardingError,
     illumos::ipadm::ShowError,
+    illumos::ipadm::addr::CreateAddrError,
+    illumos::ipadm::addr::ToggleAddrError,
+    illumos::dladm::vlan::CreateVlanError,
+    illumos::dladm::vlan::DeleteVlanError,
     illumos::read::ReadError,
     crate::network::paths::PathError,
 );

@@ -256,7 +256,15 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
             "ip": "10.190.190.20"}),
         ],
         "put_status" => vec![json!({"action": "refresh"})],
-        "create_etherstub" => vec![json!({"name": "injstub0", "temporary": false})],
+        "create_etherstub" => {
+            vec![json!({"name": "injstub0", "temporary": false, "created_by": "inj"})]
+        }
+        "create_vlan" => vec![
+            json!({"vid": 12, "link": "igb0", "name": "injvlan12", "force": false, "temporary": false, "created_by": "inj"}),
+        ],
+        "create_address" => vec![
+            json!({"addrobj": "igb0/inj", "interface": "igb0", "type": "static", "address": "10.0.0.9/24", "created_by": "inj"}),
+        ],
         "set_forwarding" => vec![json!({"enabled": true, "interfaces": ["igb0"]})],
         "create_rule" => vec![
             json!({"type": "portmap", "bridge": "igb0", "subnet": "10.190.190.0/24",
@@ -266,7 +274,7 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
                 "protocol": "tcp"}),
         ],
         "create_vnic" => vec![json!({"name": "injvnic0", "link": "igb0",
-            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false})],
+            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false, "created_by": "inj"})],
         "create_recipe" => vec![recipe],
         "update_recipe" => vec![{
             let mut r = recipe;
@@ -290,6 +298,10 @@ fn path_value(op: &Operation, param: &str, f: &Fixtures) -> String {
     match (param, op.path.as_str()) {
         ("name", p) if p.starts_with("/zones") => f.zone.clone(),
         ("name", p) if p.starts_with("/network/vnics") => "injvnic0".into(),
+        ("name", p) if p.starts_with("/network/addresses") => "v4".into(),
+        ("addrobj", _) => "igb0/v4".into(),
+        ("interface", _) => "igb0".into(),
+        ("vlan", _) => "injvlan12".into(),
         ("name", _) => "injstub0".into(),
         ("id", p) if p.starts_with("/provisioning/recipes") => f.recipe.clone(),
         ("id", p) if p.starts_with("/artifacts") => f.artifact.clone(),

@@ -20,6 +20,7 @@ mod injection;
 mod load;
 mod monitoring;
 mod network;
+mod network_views;
 mod packaging;
 mod privilege;
 mod privileged;

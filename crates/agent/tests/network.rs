@@ -7,24 +7,24 @@ use serde_json::{json, Value};
 
 use crate::support::{dump, Response, TestAgent};
 
-fn put(a: &TestAgent, path: &str, body: Value) -> Response {
+pub(crate) fn put(a: &TestAgent, path: &str, body: Value) -> Response {
     a.request("PUT", path, Some(&a.key), Some(&body))
 }
 
 /// Queues through `resp` (a 202) and waits for the task; returns it.
-fn done(a: &TestAgent, resp: Response) -> Value {
+pub(crate) fn done(a: &TestAgent, resp: Response) -> Value {
     assert_eq!(resp.status, 202, "{:?}", resp.body);
     let id = resp.body["task_id"].as_str().expect("task id").to_owned();
     a.wait(&id)
 }
 
-fn completed(a: &TestAgent, resp: Response) -> Value {
+pub(crate) fn completed(a: &TestAgent, resp: Response) -> Value {
     let t = done(a, resp);
     assert_eq!(t["status"], "completed", "{t:#}");
     t
 }
 
-fn failed(a: &TestAgent, resp: Response) -> Value {
+pub(crate) fn failed(a: &TestAgent, resp: Response) -> Value {
     let t = done(a, resp);
     assert_eq!(t["status"], "failed", "{t:#}");
     t
@@ -34,12 +34,12 @@ fn file(a: &TestAgent, p: &str) -> Option<String> {
     std::fs::read_to_string(a.host_path(&format!("root{p}"))).ok()
 }
 
-fn set_faults(a: &TestAgent, rules: &str) {
+pub(crate) fn set_faults(a: &TestAgent, rules: &str) {
     std::fs::write(a.host.join("faults"), rules).unwrap();
 }
 
 /// argv of every tool invocation so far.
-fn argvs(a: &TestAgent) -> Vec<Vec<String>> {
+pub(crate) fn argvs(a: &TestAgent) -> Vec<Vec<String>> {
     a.invocations()
         .iter()
         .map(|i| {
@@ -53,7 +53,7 @@ fn argvs(a: &TestAgent) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn is_mutating(argv: &[String]) -> bool {
+pub(crate) fn is_mutating(argv: &[String]) -> bool {
     let sub = argv.get(1).map(String::as_str).unwrap_or("");
     match argv[0].as_str() {
         "dladm" | "ipadm" => !sub.starts_with("show"),

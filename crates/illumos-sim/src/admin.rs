@@ -244,6 +244,7 @@ pub fn seed(pool_size: u64) -> State {
                 ty: "static".into(),
                 addr: a.into(),
                 temporary: false,
+                disabled: false,
             },
         );
     }

@@ -284,6 +284,9 @@ pub struct Addr {
     pub addr: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub temporary: bool,
+    /// `ipadm disable-addr -t`: kept, shown as `disabled`, not configured until enabled.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ use crate::parsable::{field_arg, optional, parse_records, ParseError, Record};
 use crate::persistence::Persistence;
 use crate::runner::{CommandError, Runner};
 
+pub mod vlan;
+
 // ---------------------------------------------------------------------------------------------
 // Failure phrases (reference §1.5 "dladm errors" and §2). Matched as substrings of stderr.
 

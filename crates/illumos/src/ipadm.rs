@@ -16,6 +16,8 @@ use crate::parsable::{field_arg, parse_records, ParseError, Record};
 use crate::persistence::Persistence;
 use crate::runner::{CommandError, Runner};
 
+pub mod addr;
+
 // ---------------------------------------------------------------------------------------------
 // Failure phrases (reference §1.6 "ipadm errors", libipadm status strings, §2).
 

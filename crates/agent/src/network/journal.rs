@@ -32,6 +32,9 @@ pub enum Entry {
     Vnic {
         name: LinkName,
     },
+    Vlan {
+        name: LinkName,
+    },
     Interface {
         name: LinkName,
     },
@@ -65,6 +68,11 @@ pub enum Entry {
     /// the undo leaves it alone.
     Existed {
         name: LinkName,
+    },
+    /// The same for an address object: a create found it already there.
+    ExistedAddress {
+        #[serde(with = "super::serde_text")]
+        addrobj: AddrObj,
     },
     /// The provisioning teardown is about to change the host: from here on it is finished,
     /// not undone (`roll_forward`). Nothing to undo.
@@ -130,15 +138,28 @@ pub async fn undo<E: Carries>(
     let mut first: Option<OpError> = None;
     // Newest first, so an `Existed` is read before the entry it withdraws.
     let mut existed: Vec<LinkName> = Vec::new();
+    let mut existed_addrs: Vec<AddrObj> = Vec::new();
     for made in journal {
         match &made {
             Entry::Existed { name } => {
                 existed.push(name.clone());
                 continue;
             }
-            Entry::Etherstub { name } | Entry::Vnic { name } if existed.contains(name) => {
+            Entry::ExistedAddress { addrobj } => {
+                existed_addrs.push(addrobj.clone());
+                continue;
+            }
+            Entry::Etherstub { name } | Entry::Vnic { name } | Entry::Vlan { name }
+                if existed.contains(name) =>
+            {
                 cx.note(&format!(
                     "undo: leaving {name}: it was there before this task"
+                ));
+                continue;
+            }
+            Entry::Address { addrobj } if existed_addrs.contains(addrobj) => {
+                cx.note(&format!(
+                    "undo: leaving {addrobj}: it was there before this task"
                 ));
                 continue;
             }
@@ -174,6 +195,13 @@ async fn undo_one<E: Carries>(
         }
         Entry::Vnic { name } => {
             match illumos::dladm::delete_vnic(run, name, Persistence::Persistent).await {
+                Ok(()) => Ok(()),
+                Err(e) if matches!(e.kind, LinkFailure::NotFound) => Ok(()),
+                Err(e) => Err(OpError::from(e)),
+            }
+        }
+        Entry::Vlan { name } => {
+            match illumos::dladm::vlan::delete_vlan(run, name, Persistence::Persistent).await {
                 Ok(()) => Ok(()),
                 Err(e) if matches!(e.kind, LinkFailure::NotFound) => Ok(()),
                 Err(e) => Err(OpError::from(e)),
@@ -249,7 +277,7 @@ async fn undo_one<E: Carries>(
                 Err(e) => Err(OpError::from(e)),
             }
         }
-        Entry::TeardownBegun | Entry::Existed { .. } => Ok(()),
+        Entry::TeardownBegun | Entry::Existed { .. } | Entry::ExistedAddress { .. } => Ok(()),
         Entry::ListenIfnames { previous } => {
             let value = super::dhcp::listen_value(previous)?;
             super::dhcp::set_listen(svc, cx, value).await
@@ -268,6 +296,8 @@ mod tests {
         for stored in [
             json!({"kind": "etherstub", "name": "estub0"}),
             json!({"kind": "vnic", "name": "vnic0"}),
+            json!({"kind": "vlan", "name": "igb12000"}),
+            json!({"kind": "existed_address", "addrobj": "igb0/v4"}),
             json!({"kind": "interface", "name": "vnic0"}),
             json!({"kind": "address", "addrobj": "vnic0/v4"}),
             json!({"kind": "config_file", "file": {"path": "/etc/ipf/ipnat.conf", "existed": true},

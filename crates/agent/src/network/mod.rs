@@ -7,6 +7,7 @@
 //! resources are serialised by named locks: [`LOCK_IPNAT`], [`LOCK_DHCPD`], [`link_lock`],
 //! [`LOCK_FORWARDING`], [`LOCK_PROVISIONING`].
 
+pub mod addresses;
 pub mod conffile;
 pub mod dhcp;
 pub mod forwarding;
@@ -20,6 +21,7 @@ pub mod provisioning;
 mod serde_text;
 pub mod settings;
 pub mod validate;
+pub mod vlans;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +42,16 @@ pub const LOCK_FORWARDING: &str = "forwarding";
 pub const LOCK_PROVISIONING: &str = "provisioning-network";
 /// The task scope (`zone_name`) of every network task.
 pub const SCOPE: &str = "network";
+
+/// A request's `temporary` as the tools' `-t`.
+pub fn persistence(temporary: bool) -> illumos::persistence::Persistence {
+    use illumos::persistence::Persistence;
+    if temporary {
+        Persistence::Temporary
+    } else {
+        Persistence::Persistent
+    }
+}
 
 pub fn link_lock(name: &str) -> String {
     format!("link:{name}")
@@ -120,6 +132,8 @@ pub fn metadata(params: &impl serde::Serialize) -> Result<serde_json::Value, Api
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(links::router())
+        .merge(addresses::router())
+        .merge(vlans::router())
         .merge(nat::router())
         .merge(forwarding::router())
         .merge(dhcp::router())
@@ -129,6 +143,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The network area's task operations.
 pub fn operations(services: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     let mut ops = links::operations(services);
+    ops.extend(addresses::operations(services));
+    ops.extend(vlans::operations(services));
     ops.extend(nat::operations(services));
     ops.extend(forwarding::operations(services));
     ops.extend(dhcp::operations(services));

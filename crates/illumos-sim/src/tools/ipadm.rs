@@ -25,6 +25,8 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
         "show-if" => show_if(cx, rest),
         "create-addr" => create_addr(cx, rest),
         "delete-addr" => delete_addr(cx, rest),
+        "enable-addr" => toggle_addr(cx, rest, true),
+        "disable-addr" => toggle_addr(cx, rest, false),
         "show-addr" => show_addr(cx, rest),
         "set-ifprop" => set_ifprop(cx, rest, false),
         "reset-ifprop" => set_ifprop(cx, rest, true),
@@ -185,7 +187,27 @@ fn create_addr(cx: &mut Ctx, args: &[String]) -> i32 {
             }
             "?".to_string()
         }
-        "addrconf" => return die(cx, "Could not create address: Operation not supported"),
+        "addrconf" => {
+            if cx.st.addrs.contains_key(obj) {
+                return die(
+                    cx,
+                    "Could not create address: Address object already exists",
+                );
+            }
+            let prefix = format!("{ifn}/");
+            let running = cx
+                .st
+                .addrs
+                .iter()
+                .any(|(k, a)| k.starts_with(&prefix) && a.ty == "addrconf");
+            if running {
+                return die(cx, "Could not create address: Addrconf already in progress");
+            }
+            match cx.st.links.get(ifn) {
+                Some(l) => link_local(&l.mac, ifn),
+                None => return die(cx, "Could not create address: Interface does not exist"),
+            }
+        }
         _ => return die(cx, &format!("invalid address type {ty}")),
     };
     if !cx.st.ifs.contains_key(ifn) {
@@ -203,14 +225,72 @@ fn create_addr(cx: &mut Ctx, args: &[String]) -> i32 {
             _ => return die(cx, "Could not create address: Interface does not exist"),
         }
     }
+    if ty == "addrconf" {
+        // An addrconf address plumbs IPv6 on its interface.
+        if let Some(i) = cx.st.ifs.get_mut(ifn) {
+            i.v6 = true;
+        }
+    }
     cx.st.addrs.insert(
         obj.clone(),
         Addr {
             ty: ty.into(),
             addr,
             temporary: o.has('t'),
+            disabled: false,
         },
     );
+    cx.touch();
+    0
+}
+
+/// The EUI-64 link-local address of a MAC, as ipadm prints it with its scope
+/// (`fe80::21b:21ff:fea4:3c10%igb0/10`).
+fn link_local(mac: &str, ifn: &str) -> String {
+    let mut b: Vec<u8> = mac
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).unwrap_or(0))
+        .collect();
+    b.resize(6, 0);
+    let words = [
+        u16::from_be_bytes([b[0] ^ 0x02, b[1]]),
+        u16::from_be_bytes([b[2], 0xff]),
+        u16::from_be_bytes([0xfe, b[3]]),
+        u16::from_be_bytes([b[4], b[5]]),
+    ];
+    let ip = std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, words[0], words[1], words[2], words[3]);
+    format!("{ip}%{ifn}/10")
+}
+
+/// `enable-addr -t` / `disable-addr -t`: only the temporary form exists (ipadm.c:
+/// `persistent operation not supported for enable-addr`). Enabling an enabled address is
+/// libipadm's `Address object already exists`; disabling a disabled one finds no active
+/// object (`Object not found`).
+fn toggle_addr(cx: &mut Ctx, args: &[String], enable: bool) -> i32 {
+    let verb = if enable { "enable" } else { "disable" };
+    let Ok(o) = opts(cx, args, "t") else { return 1 };
+    let [obj] = o.operands.as_slice() else {
+        return die(cx, &format!("usage: {verb}-addr -t <addrobj>"));
+    };
+    if !o.has('t') {
+        return die(
+            cx,
+            &format!("persistent operation not supported for {verb}-addr"),
+        );
+    }
+    let Some(a) = cx.st.addrs.get_mut(obj) else {
+        return die(cx, &format!("could not {verb} address: Object not found"));
+    };
+    match (enable, a.disabled) {
+        (true, false) => {
+            return die(
+                cx,
+                "could not enable address: Address object already exists",
+            )
+        }
+        (false, true) => return die(cx, "could not disable address: Object not found"),
+        _ => a.disabled = !enable,
+    }
     cx.touch();
     0
 }
@@ -273,8 +353,8 @@ fn show_addr(cx: &mut Ctx, args: &[String]) -> i32 {
             let full = [
                 (*k).clone(),
                 a.ty.clone(),
-                "ok".into(),
-                "U----".into(),
+                if a.disabled { "disabled" } else { "ok" }.into(),
+                if a.disabled { "-----" } else { "U----" }.into(),
                 if a.temporary {
                     "---".into()
                 } else {

@@ -19,6 +19,7 @@ pub mod svcs_rel;
 pub mod swap;
 pub mod swap_list;
 pub mod system;
+pub mod vlan;
 pub mod zfs;
 pub mod zfsprops;
 pub mod zlogin;

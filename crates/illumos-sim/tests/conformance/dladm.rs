@@ -216,3 +216,73 @@ fn show_views_and_parsable_rules() {
             == "igb0:up\n"
     );
 }
+
+/// create-vlan/delete-vlan/show-vlan as illumos-gate dladm.c prints them (the reference is
+/// silent on VLANs): `die_dlerr` texts, the `<driver><1000*VID+instance>` default name, and a
+/// VLAN only over a physical link or an aggregation.
+#[test]
+fn vlans_and_their_errors() {
+    let h = Host::new();
+    h.run("dladm", &["create-vlan", "-t", "-l", "igb0", "-v", "12"])
+        .ok();
+    h.run("dladm", &["create-vlan", "-l", "igb0", "-v", "30", "web30"])
+        .ok();
+    assert_eq!(
+        h.run("dladm", &["show-vlan", "-p", "-o", "LINK,VID,OVER,FLAGS"])
+            .ok(),
+        "igb12000:12:igb0:-----\nweb30:30:igb0:-----\n"
+    );
+    assert_eq!(
+        h.run(
+            "dladm",
+            &["show-link", "-p", "-o", "LINK,CLASS,STATE,OVER", "web30"]
+        )
+        .ok(),
+        "web30:vlan:up:igb0\n"
+    );
+    assert_eq!(
+        h.run(
+            "dladm",
+            &["create-vlan", "-l", "igb0", "-v", "30", "other30"]
+        )
+        .fails(1),
+        "dladm: create operation failed: object already exists\n",
+        "the VID is taken over igb0"
+    );
+    assert_eq!(
+        h.run("dladm", &["create-vlan", "-l", "igb0", "-v", "4095", "x1"])
+            .fails(1),
+        "dladm: invalid VLAN identifier '4095'\n"
+    );
+    assert_eq!(
+        h.run("dladm", &["create-vlan", "-l", "nope0", "-v", "5", "x1"])
+            .fails(1),
+        "dladm: invalid link name 'nope0'\n"
+    );
+    h.run("dladm", &["create-etherstub", "stub0"]).ok();
+    assert_eq!(
+        h.run("dladm", &["create-vlan", "-l", "stub0", "-v", "5", "x1"])
+            .fails(1),
+        "dladm: create operation failed: invalid argument\n"
+    );
+    assert_eq!(
+        h.run("dladm", &["delete-vlan", "stub0"]).fails(1),
+        "dladm: delete operation failed: invalid argument\n"
+    );
+    h.run("ipadm", &["create-if", "web30"]).ok();
+    assert_eq!(
+        h.run("dladm", &["delete-vlan", "web30"]).fails(1),
+        "dladm: delete operation failed: link busy\n"
+    );
+    h.run("ipadm", &["delete-if", "web30"]).ok();
+    h.run("dladm", &["delete-vlan", "web30"]).ok();
+    assert_eq!(
+        h.run("dladm", &["delete-vlan", "web30"]).fails(1),
+        "dladm: delete operation failed: object not found\n"
+    );
+    assert_eq!(
+        h.run("dladm", &["show-vlan", "-p", "-o", "LINK", "web30"])
+            .fails(1),
+        "dladm: link web30 is not valid: object not found\n"
+    );
+}

@@ -185,3 +185,85 @@ fn forwarding_ifprop() {
         "ipadm: set-ifprop: forwarding: Invalid argument provided\n"
     );
 }
+
+/// dhcp and addrconf addresses, and enable-addr/disable-addr, whose only form is `-t`
+/// (illumos-gate ipadm.c `do_enable_addr`: `persistent operation not supported for
+/// enable-addr`).
+#[test]
+fn address_kinds_and_enable_disable() {
+    let h = Host::new();
+    h.run("ipadm", &["create-addr", "-T", "addrconf", "igb0/v6"])
+        .ok();
+    assert_eq!(
+        h.run("ipadm", &["create-addr", "-T", "addrconf", "igb0/v6b"])
+            .fails(1),
+        "ipadm: Could not create address: Addrconf already in progress\n"
+    );
+    assert_eq!(
+        h.run(
+            "ipadm",
+            &[
+                "show-addr",
+                "-p",
+                "-o",
+                "ADDROBJ,TYPE,STATE,ADDR",
+                "igb0/v6"
+            ]
+        )
+        .ok(),
+        "igb0/v6:addrconf:ok:fe80\\:\\:21b\\:21ff\\:fea4\\:3c10%igb0/10\n"
+    );
+    assert!(
+        h.run("ipadm", &["show-if", "-p", "-o", "IFNAME,CURRENT", "igb0"])
+            .ok()
+            .trim_end()
+            .ends_with("46"),
+        "addrconf plumbs IPv6"
+    );
+    h.run(
+        "ipadm",
+        &[
+            "create-addr",
+            "-t",
+            "-T",
+            "dhcp",
+            "-1",
+            "-w",
+            "10",
+            "igb0/dhcp",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        h.run(
+            "ipadm",
+            &["show-addr", "-p", "-o", "TYPE,ADDR", "igb0/dhcp"]
+        )
+        .ok(),
+        "dhcp:?\n"
+    );
+    assert_eq!(
+        h.run("ipadm", &["disable-addr", "igb0/v4"]).fails(1),
+        "ipadm: persistent operation not supported for disable-addr\n"
+    );
+    h.run("ipadm", &["disable-addr", "-t", "igb0/v4"]).ok();
+    assert_eq!(
+        h.run("ipadm", &["show-addr", "-p", "-o", "STATE,ADDR", "igb0/v4"])
+            .ok(),
+        "disabled:192.168.1.10/24\n"
+    );
+    assert_eq!(
+        h.run("ipadm", &["disable-addr", "-t", "igb0/v4"]).fails(1),
+        "ipadm: could not disable address: Object not found\n"
+    );
+    h.run("ipadm", &["enable-addr", "-t", "igb0/v4"]).ok();
+    assert_eq!(
+        h.run("ipadm", &["enable-addr", "-t", "igb0/v4"]).fails(1),
+        "ipadm: could not enable address: Address object already exists\n"
+    );
+    assert_eq!(
+        h.run("ipadm", &["enable-addr", "-t", "igb0/none"]).fails(1),
+        "ipadm: could not enable address: Object not found\n"
+    );
+    h.run("ipadm", &["delete-addr", "-r", "igb0/dhcp"]).ok();
+}

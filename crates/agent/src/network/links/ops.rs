@@ -4,12 +4,11 @@ use std::sync::Arc;
 
 use illumos::dladm::{self, CreateVnic, LinkFailure, VnicMac};
 use illumos::link::{LinkName, VlanId};
-use illumos::persistence::Persistence;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::network::journal::{self, Entry};
-use crate::network::NetworkServices;
+use crate::network::{persistence, NetworkServices};
 use crate::tasks::{Cx, OpError, TaskOp};
 
 pub const CREATE_ETHERSTUB: &str = "network_create_etherstub";
@@ -38,14 +37,6 @@ impl<'de> Deserialize<'de> for MacChoice {
         super::request::vnic_mac("mac_address", s.as_deref())
             .map(MacChoice)
             .map_err(serde::de::Error::custom)
-    }
-}
-
-fn persistence(temporary: bool) -> Persistence {
-    if temporary {
-        Persistence::Temporary
-    } else {
-        Persistence::Persistent
     }
 }
 

@@ -65,6 +65,12 @@ pub struct DeleteLinkQuery {
 pub struct VnicQuery {
     /// Only VNICs over this link.
     pub link: Option<String>,
+    /// The same as `link`, as the Zoneweaver UI names it.
+    pub over: Option<String>,
+    /// Only VNICs assigned to this zone (`global`: those in the global zone).
+    pub zone: Option<String>,
+    /// Only VNICs in this link state (`up`, `down`, `unknown`).
+    pub state: Option<String>,
 }
 
 impl CreateEtherstubRequest {

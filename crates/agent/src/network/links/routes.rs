@@ -153,18 +153,25 @@ async fn list_vnics(
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<VnicQuery>,
 ) -> Result<Json<VnicList>, ApiError> {
-    let over = q
-        .link
-        .as_deref()
-        .map(|l| validate::link("link", l))
-        .transpose()?;
+    let over = match (&q.link, &q.over) {
+        (Some(l), _) => Some(validate::link("link", l)?),
+        (None, Some(o)) => Some(validate::link("over", o)?),
+        (None, None) => None,
+    };
+    let links = dladm::show_links(&app.network.runner).await?;
     let vnics: Vec<VnicInfo> = app
         .network
         .vnics()
         .await?
         .iter()
         .filter(|v| over.as_ref().is_none_or(|o| &v.over == o))
-        .map(VnicInfo::from)
+        .map(|v| VnicInfo::from(v).with_link(&links))
+        .filter(|v| match q.zone.as_deref() {
+            None => true,
+            Some("global") => v.zone.is_none(),
+            Some(z) => v.zone.as_deref() == Some(z),
+        })
+        .filter(|v| q.state.is_none() || v.state == q.state)
         .collect();
     Ok(Json(VnicList {
         success: true,
@@ -187,10 +194,13 @@ async fn get_vnic(
         .await
         .map_err(ApiError::host)?
         .ok_or_else(|| ApiError::not_found(format!("no VNIC {name}")))?;
-    Ok(Json(VnicDetail {
-        success: true,
-        vnic: VnicInfo::from(&vnic),
-    }))
+    let links: Vec<_> = dladm::get_link(&app.network.runner, &name)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Json(VnicDetail::new(
+        VnicInfo::from(&vnic).with_link(&links),
+    )))
 }
 
 /// Create a VNIC over a physical link or an etherstub.
