@@ -36,8 +36,7 @@ use host::Host;
 pub const TOOLS: &[&str] = &[
     "pfexec", "zonecfg", "zoneadm", "zlogin", "dladm", "ipadm", "routeadm", "route", "svcs",
     "svcadm", "svccfg", "svcprop", "zfs", "zpool", "ipnat", "uname", "kstat", "psrinfo",
-    "pagesize", "pfsh", "swap", "netstat", "shutdown", "reboot", "halt", "poweroff", "init",
-    "who",
+    "pagesize", "pfsh", "swap", "netstat", "shutdown", "reboot", "halt", "poweroff", "init", "who",
 ];
 
 fn main() {
