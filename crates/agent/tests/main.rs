@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod ansible_confined;
+mod browser;
 mod cli;
 mod consoles;
 mod crash;

@@ -3,7 +3,7 @@
 // saw as one JSON line. The Rust test (crates/agent/tests/browser.rs) starts the agent, makes
 // the zone and the ticket, runs this and judges the output.
 //
-//   node console.mjs vnc    <wss-url-with-ticket>
+//   node console.mjs vnc    <wss-url-with-ticket> <rows>   (the top <rows> of the canvas, as hex RGBA)
 //   node console.mjs serial <wss-url-with-ticket> <text-to-type> <text-to-wait-for>
 //
 // The pages are served to the browser by request interception from this folder's
@@ -17,6 +17,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 // localhost is a secure context, which noVNC requires; the requests never leave the browser.
 const ORIGIN = 'http://localhost';
 const [mode, wsUrl, typed, awaited] = process.argv.slice(2);
+const rows = Number(process.argv[4] || 0);
 const deadlineMs = Number(process.env.CONSOLE_TEST_TIMEOUT_MS || 60000);
 
 const pages = {
@@ -80,7 +81,10 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
          // The agent's certificate is the self-signed one it made for this test.
-         '--ignore-certificate-errors'],
+         '--ignore-certificate-errors',
+         // The page is served by interception, so Chromium cannot place its origin and would
+         // treat the socket to the loopback agent as a local-network request to block.
+         '--disable-features=LocalNetworkAccessChecks'],
 });
 const result = { mode };
 try {
@@ -101,17 +105,19 @@ try {
       for (let i = 0; i < d.length; i += 4) if (d[i] | d[i + 1] | d[i + 2]) return true;
       return false;
     }, null, { timeout: deadlineMs });
-    Object.assign(result, await page.evaluate(() => {
+    Object.assign(result, await page.evaluate((rows) => {
       const c = document.querySelector('#screen canvas');
-      return { name: window.vncName, width: c.width, height: c.height,
-               png: c.toDataURL('image/png').split(',')[1] };
-    }));
+      const d = c.getContext('2d').getImageData(0, 0, c.width, rows).data;
+      let hex = '';
+      for (const b of d) hex += b.toString(16).padStart(2, '0');
+      return { name: window.vncName, width: c.width, height: c.height, rgba: hex };
+    }, rows));
   } else if (mode === 'serial') {
     await page.goto(`${ORIGIN}/serial.html`);
     await page.waitForFunction(() => window.termState !== 'connecting', null, { timeout: deadlineMs });
     result.state = await page.evaluate(() => window.termState);
     // Typed as a person would: keystrokes into the focused terminal, lines ended by Enter.
-    for (const line of (typed || '').split('\\n')) {
+    for (const line of (typed || '').split('\n')) {
       await page.keyboard.type(line, { delay: 5 });
       await page.keyboard.press('Enter');
     }
@@ -130,5 +136,5 @@ try {
 } finally {
   await browser.close();
 }
-process.stdout.write(JSON.stringify(result) + '\n');
-process.exit(result.ok ? 0 : 1);
+// Exit only once the line is written: a pipe takes 64 KiB at a time.
+process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(result.ok ? 0 : 1));
