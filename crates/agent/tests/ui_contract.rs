@@ -79,7 +79,6 @@ const NOT_YET_SERVED: &[&str] = &[
     "GET /host/devices/categories",
     "POST /host/devices/refresh",
     "GET /host/ppt-status",
-    "POST /system/host/halt",
 ];
 
 /// Routes that exist but do not yet answer as the UI calls them (the VNIC query's `over`,
@@ -99,8 +98,8 @@ const KNOWN_GAPS: &[&str] = &[
 /// Calls the agent answers on purpose with a refusal, and why (the UI shows the message).
 const DECLINED: &[(&str, u16)] = &[
     // The agent never takes zone boot over from svc:/system/zones (zones/orchestration.rs).
-    ("POST /zones/orchestration/enable", 501),
-    ("POST /zones/orchestration/disable", 501),
+    ("POST /zones/orchestration/enable", 409),
+    ("POST /zones/orchestration/disable", 409),
 ];
 
 /// Keys the UI reads that exist only when a zone sets them (zonecfg attributes the fixture
@@ -184,7 +183,10 @@ fn value_of(call: &Call, key: &str, since: &str) -> Value {
         "created_by" => s("admin"),
         "temporary" | "extended" | "primary" | "down" | "release" | "apply_immediately"
         | "per_interface" | "per_pool" | "per_device" | "include_cores" | "lacp" | "show_links"
-        | "show_forwarding" | "all" | "prefetch_disable" | "emergency" | "wait" => json!(false),
+        | "show_forwarding" | "all" | "prefetch_disable" => json!(false),
+        // The halt dialog's acknowledgement; the original's dhcp wait in seconds (default 30).
+        "emergency" => json!(true),
+        "wait" => json!(30),
         "force" => json!(call.path.ends_with("/stop")),
         "confirm" => json!(true),
         "show_vnics" => json!(true),

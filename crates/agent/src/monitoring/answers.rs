@@ -98,6 +98,7 @@ pub struct InterfaceList {
 
 /// `GET /monitoring/network/ipaddresses`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MonitoringAddressList)]
 pub struct AddressList {
     pub addresses: Vec<IpAddress>,
     pub returned: usize,
@@ -188,6 +189,7 @@ pub struct RecentActivity {
 
 /// `GET /monitoring/health`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MonitoringHealth)]
 pub struct Health {
     /// `healthy` (sampling, the last sample succeeded or none was due yet), `degraded` (the
     /// last sample failed) or `stopped` (`monitoring.enabled` is false).

@@ -38,6 +38,7 @@ pub struct Latest {
 
 /// What the sampler has done since the agent started (`/monitoring/status`).
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[schema(as = SamplerStats)]
 pub struct Stats {
     /// Samples stored.
     pub samples: u64,

@@ -1,5 +1,6 @@
 //! Service requests, validated once into host types.
 
+use crate::tasks::RequesterNote;
 use illumos::names::ZoneName;
 use illumos::services::{ListFilter, Pattern};
 use illumos::smf::Fmri;
@@ -69,7 +70,8 @@ pub struct ActionRequest {
     #[serde(default)]
     pub options: Option<ActionOptions>,
     /// The UI's note of who asked; recorded as the task's requester note.
-    pub created_by: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 /// Undoes the UI's `encodeURIComponent` (`svc%3A%2Fnetwork%2Fntp%3Adefault`). No FMRI holds a

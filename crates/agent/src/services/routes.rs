@@ -141,7 +141,8 @@ async fn service_action(
             NewTask::new(params.action.operation(), params.fmri.as_str())
                 .lock(format!("service:{}", params.fmri))
                 .metadata(serde_json::to_value(&params).map_err(ApiError::internal)?)
-                .created_by(Some(caller.name)),
+                .created_by(Some(caller.name))
+                .requester_note(req.created_by),
         )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(accepted(&task, &message))))

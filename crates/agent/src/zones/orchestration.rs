@@ -243,10 +243,12 @@ async fn test(
     }))
 }
 
+/// A 409: the request is understood, but zone boot belongs to the host's own service, and
+/// taking it over would leave two owners (a 5xx would say the agent failed, which it did not).
 fn declined() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not-implemented",
+        StatusCode::CONFLICT,
+        "boot-owned-by-host",
         "this agent does not take over zone boot: svc:/system/zones:default boots the zones \
          whose autoboot is true; set a zone's autoboot (PUT /zones/{name}) instead",
     )
@@ -254,14 +256,14 @@ fn declined() -> ApiError {
 
 /// Not served: the agent never takes zone boot over from `svc:/system/zones:default`.
 #[utoipa::path(post, path = "/zones/orchestration/enable", tag = "zones",
-    security(("api_key" = ["admin"])), responses((status = 501, body = ErrorBody)))]
+    security(("api_key" = ["admin"])), responses((status = 409, body = ErrorBody)))]
 async fn enable(_: Admin) -> ApiError {
     declined()
 }
 
 /// Not served: see `/zones/orchestration/enable`.
 #[utoipa::path(post, path = "/zones/orchestration/disable", tag = "zones",
-    security(("api_key" = ["admin"])), responses((status = 501, body = ErrorBody)))]
+    security(("api_key" = ["admin"])), responses((status = 409, body = ErrorBody)))]
 async fn disable(_: Admin) -> ApiError {
     declined()
 }

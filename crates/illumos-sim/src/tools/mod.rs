@@ -1,6 +1,5 @@
 //! One module per emulated tool; each exposes `run(cx, args) -> exit code`.
 
-pub mod arcstats;
 pub mod console;
 pub mod dladm;
 pub mod ipadm;

@@ -103,7 +103,6 @@ fn statistics(cx: &Ctx) -> Vec<(String, String)> {
         ("unix:0:system_pages:pagestotal".into(), physmem.to_string()),
         ("unix:0:system_pages:freemem".into(), free.to_string()),
     ];
-    v.extend(super::arcstats::statistics(physmem * PAGESIZE));
     // Time each processor spent, growing with the time since boot (counted from the second
     // after it, so that no figure is 0): 5% user, 3% kernel, 0.5% interrupts, the rest idle.
     let up_ns = (crate::timefmt::now_secs().saturating_sub(cx.st.system.boot_time) + 1)
@@ -157,7 +156,7 @@ fn link_statistics(cx: &Ctx, up_secs: u64) -> Vec<(String, String)> {
 fn arc_statistics(up_secs: u64) -> Vec<(String, String)> {
     const GIB: u64 = 1 << 30;
     let size = 12 * GIB;
-    let stats: [(&str, u64); 20] = [
+    let stats: [(&str, u64); 21] = [
         ("hits", up_secs * 900),
         ("misses", up_secs * 100),
         ("demand_data_hits", up_secs * 600),
@@ -175,6 +174,7 @@ fn arc_statistics(up_secs: u64) -> Vec<(String, String)> {
         ("mfu_size", size / 2),
         ("arc_meta_used", size / 4),
         ("arc_meta_limit", 16 * GIB),
+        ("arc_meta_min", GIB),
         ("l2_hits", 0),
         ("l2_misses", 0),
         ("l2_size", 0),

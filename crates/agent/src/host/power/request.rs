@@ -1,6 +1,7 @@
 //! Power requests. Every one that stops or restarts the host must say `"confirm": true`, as
 //! the original required; halt (no rc scripts, no warning) also `"emergency": true`.
 
+use crate::tasks::RequesterNote;
 use illumos::power::RunLevel;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -41,8 +42,9 @@ pub struct GracefulRequest {
     pub grace_period: Option<u32>,
     /// Broadcast to logged-in users: one line, at most 200 characters.
     pub message: Option<String>,
-    /// The UI's note of who asked.
-    pub created_by: Option<String>,
+    /// The UI's note of who asked, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 impl GracefulRequest {
@@ -79,8 +81,9 @@ pub struct RebootRequest {
     pub dump_core: Option<bool>,
     /// `reboot -f -e BE`: fast-reboot into this boot environment (fast reboot only).
     pub boot_environment: Option<String>,
-    /// The UI's note of who asked.
-    pub created_by: Option<String>,
+    /// The UI's note of who asked, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 impl RebootRequest {
@@ -126,8 +129,9 @@ pub struct HaltRequest {
     pub confirm: Option<bool>,
     /// Must be true: halt runs no rc scripts and warns no one.
     pub emergency: Option<bool>,
-    /// The UI's note of who asked.
-    pub created_by: Option<String>,
+    /// The UI's note of who asked, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 impl HaltRequest {
@@ -151,8 +155,9 @@ pub struct RunlevelRequest {
     pub confirm: Option<bool>,
     /// 0-6, S or s (init.8).
     pub runlevel: String,
-    /// The UI's note of who asked.
-    pub created_by: Option<String>,
+    /// The UI's note of who asked, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 impl RunlevelRequest {
@@ -170,8 +175,9 @@ impl RunlevelRequest {
 pub struct SingleUserRequest {
     /// Must be true.
     pub confirm: Option<bool>,
-    /// The UI's note of who asked.
-    pub created_by: Option<String>,
+    /// The UI's note of who asked, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 impl SingleUserRequest {
@@ -191,8 +197,9 @@ pub struct MultiUserRequest {
     /// Run level 3 (network services) instead of 2; default false, as the original.
     pub network_services: Option<bool>,
     pub confirm: Option<bool>,
-    /// The UI's note of who asked.
-    pub created_by: Option<String>,
+    /// The UI's note of who asked, kept as the task's `requester_note`.
+    #[serde(default)]
+    pub created_by: Option<RequesterNote>,
 }
 
 impl MultiUserRequest {

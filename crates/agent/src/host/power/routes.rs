@@ -1,5 +1,6 @@
 //! `/system/host/*` handlers: reads answer at once; power actions are tasks (admins only).
 
+use crate::tasks::RequesterNote;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -55,6 +56,7 @@ async fn queue(
     operation: &'static str,
     p: Power,
     caller: String,
+    note: Option<RequesterNote>,
     message: String,
 ) -> Accepted {
     let task = app
@@ -64,7 +66,8 @@ async fn queue(
                 .lock(LOCK)
                 .priority(10)
                 .metadata(serde_json::to_value(&p).map_err(ApiError::internal)?)
-                .created_by(Some(caller)),
+                .created_by(Some(caller))
+                .requester_note(note),
         )
         .await?;
     Ok((
@@ -170,7 +173,7 @@ async fn set_runlevel(
 ) -> Accepted {
     let p = r.validate()?;
     let msg = format!("Runlevel change to {} queued", r.runlevel);
-    queue(&app, ops::RUNLEVEL, p, c.name, msg).await
+    queue(&app, ops::RUNLEVEL, p, c.name, r.created_by.clone(), msg).await
 }
 
 /// Whether a change waits for a reboot (the ARC limits), since when and why.
@@ -210,6 +213,7 @@ async fn reboot(
         ops::REBOOT,
         p,
         c.name,
+        r.created_by.clone(),
         "Host reboot task created".into(),
     )
     .await
@@ -230,6 +234,7 @@ async fn reboot_fast(
         ops::REBOOT_FAST,
         p,
         c.name,
+        r.created_by.clone(),
         "Host fast reboot task created".into(),
     )
     .await
@@ -246,7 +251,7 @@ async fn restart(
 ) -> Accepted {
     let p = r.validate(RunLevel::REBOOT, "restart the host")?;
     let msg = format!("Host restart scheduled in {} seconds", grace(&p));
-    queue(&app, ops::RESTART, p, c.name, msg).await
+    queue(&app, ops::RESTART, p, c.name, r.created_by.clone(), msg).await
 }
 
 /// Clean shutdown to the firmware: `shutdown -y -g GRACE -i 0 [MESSAGE]`. Admins only.
@@ -261,7 +266,7 @@ async fn shutdown(
     let level: RunLevel = "0".parse().expect("a level");
     let p = r.validate(level, "shut the host down")?;
     let msg = format!("Host shutdown scheduled in {} seconds", grace(&p));
-    queue(&app, ops::SHUTDOWN, p, c.name, msg).await
+    queue(&app, ops::SHUTDOWN, p, c.name, r.created_by.clone(), msg).await
 }
 
 /// Power off: `shutdown -y -g GRACE -i 5 [MESSAGE]`, or `poweroff` at once when
@@ -283,7 +288,7 @@ async fn poweroff(
         p => p,
     };
     let msg = format!("Host poweroff scheduled in {} seconds", grace(&p));
-    queue(&app, ops::POWEROFF, p, c.name, msg).await
+    queue(&app, ops::POWEROFF, p, c.name, r.created_by.clone(), msg).await
 }
 
 /// Emergency halt (`halt`): no rc scripts, no warning. Needs `confirm` and `emergency`.
@@ -297,7 +302,15 @@ async fn halt(
     ApiJson(r): ApiJson<HaltRequest>,
 ) -> Accepted {
     let p = r.validate()?;
-    queue(&app, ops::HALT, p, c.name, "Host halt task created".into()).await
+    queue(
+        &app,
+        ops::HALT,
+        p,
+        c.name,
+        r.created_by.clone(),
+        "Host halt task created".into(),
+    )
+    .await
 }
 
 /// Single-user mode (`init S`). Admins only; needs `confirm: true`.
@@ -315,6 +328,7 @@ async fn single_user(
         ops::SINGLE_USER,
         p,
         c.name,
+        r.created_by.clone(),
         "Single-user mode task created".into(),
     )
     .await
@@ -335,6 +349,7 @@ async fn multi_user(
         ops::MULTI_USER,
         p,
         c.name,
+        r.created_by.clone(),
         "Multi-user mode task created".into(),
     )
     .await
