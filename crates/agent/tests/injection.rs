@@ -257,13 +257,13 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         ],
         "put_status" => vec![json!({"action": "refresh"})],
         "create_etherstub" => {
-            vec![json!({"name": "injstub0", "temporary": false, "created_by": "inj"})]
+            vec![json!({"name": "injstub0", "temporary": false})]
         }
         "create_vlan" => vec![
-            json!({"vid": 12, "link": "igb0", "name": "injvlan12", "force": false, "temporary": false, "created_by": "inj"}),
+            json!({"vid": 12, "link": "igb0", "name": "injvlan12", "force": false, "temporary": false}),
         ],
         "create_address" => vec![
-            json!({"addrobj": "igb0/inj", "interface": "igb0", "type": "static", "address": "10.0.0.9/24", "created_by": "inj"}),
+            json!({"addrobj": "igb0/inj", "interface": "igb0", "type": "static", "address": "10.0.0.9/24"}),
         ],
         "set_forwarding" => vec![json!({"enabled": true, "interfaces": ["igb0"]})],
         "create_rule" => vec![
@@ -274,7 +274,7 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
                 "protocol": "tcp"}),
         ],
         "create_vnic" => vec![json!({"name": "injvnic0", "link": "igb0",
-            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false, "created_by": "inj"})],
+            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false})],
         "create_recipe" => vec![recipe],
         "update_recipe" => vec![{
             let mut r = recipe;
@@ -284,6 +284,22 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         "test_recipe" => vec![json!({"dry_run": true, "variables": {"who": "me"},
             "zone_name": f.zone})],
         "create_ticket" => vec![json!({"path": "/zlogin/inj-session"})],
+        // Host power: the emulated host's stand-in tools record the request.
+        "halt" => vec![json!({"confirm": true, "emergency": true})],
+        // A plain reboot takes no boot environment: the UI sends it empty.
+        "reboot" => vec![json!({"confirm": true, "dump_core": false, "boot_environment": ""})],
+        "reboot_fast" => vec![json!({"confirm": true, "boot_environment": "omnios-r151054"})],
+        "single_user" => vec![json!({"confirm": true})],
+        "restart" | "shutdown" | "poweroff" => {
+            vec![json!({"confirm": true, "grace_period": 60, "message": "maintenance"})]
+        }
+        "set_runlevel" => vec![json!({"confirm": true, "runlevel": "3"})],
+        "multi_user" => vec![json!({"confirm": true, "network_services": true})],
+        "arc_validate" => vec![json!({"arc_max_gb": 4, "arc_min_gb": 1})],
+        "service_action" => vec![
+            json!({"fmri": "svc:/network/ntp:default", "action": "refresh",
+            "options": {"temporary": false}}),
+        ],
         "start_terminal" => vec![json!({"terminal_cookie": "inj-cookie", "zone_name": f.zone})],
         // Bodies that carry only the requester's note (added below).
         "start_zone" | "stop_zone" | "restart_zone" | "halt_zone" | "setup" => vec![json!({})],
@@ -308,6 +324,7 @@ fn path_value(op: &Operation, param: &str, f: &Fixtures) -> String {
         ("id", _) => f.task.clone(),
         ("hostname", _) => "inj-host.lab".into(),
         ("ruleId", _) => "1".into(),
+        ("fmri", _) => "svc:/network/ntp:default".into(),
         (p, path) => panic!("no valid value for {p} of {path}: add one here"),
     }
 }

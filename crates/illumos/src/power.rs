@@ -87,11 +87,21 @@ impl FromStr for WallMessage {
                 "may be at most 200 characters",
             ));
         }
-        if s.chars().any(char::is_control) {
+        // illumos' shutdown is a shell script that hands the text on to wall: plain words and
+        // sentence punctuation only, nothing a shell or a terminal would read as syntax.
+        // (No '/' or "..": a sentence needs no path, and refusing them keeps any path off the
+        // command line.)
+        if s.contains("..")
+            || s.starts_with(['-', ' '])
+            || s.ends_with(' ')
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ' || ".,:!?()-_".contains(c))
+        {
             return Err(InvalidValue::new(
                 "message",
                 s,
-                "must be one line of printable text",
+                "may hold only ASCII letters, digits, spaces and . , : ! ? ( ) - _ (no '..', not starting with '-', which shutdown would read as an option, nor with a space)",
             ));
         }
         Ok(WallMessage(s.to_owned()))
@@ -126,6 +136,7 @@ impl FromStr for BootEnv {
         let ok = !s.is_empty()
             && s.len() <= 64
             && !s.starts_with('-')
+            && !s.starts_with('.')
             && s.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
         if ok {
@@ -134,7 +145,7 @@ impl FromStr for BootEnv {
             Err(InvalidValue::new(
                 "boot environment",
                 s,
-                "must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-'",
+                "must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' or '.'",
             ))
         }
     }
@@ -278,7 +289,10 @@ mod tests {
 
     #[test]
     fn shutdown_and_reboot_argv() {
-        let m: WallMessage = "going down; back soon".parse().unwrap();
+        for refused in ["-rf", "/etc/passwd", "a..b", " ", "x; reboot", "ｉｇｂ０"] {
+            assert!(refused.parse::<WallMessage>().is_err(), "{refused}");
+        }
+        let m: WallMessage = "going down, back soon".parse().unwrap();
         assert_eq!(
             shutdown_cmd(30, RunLevel::REBOOT, Some(&m)).argv(),
             [
@@ -288,7 +302,7 @@ mod tests {
                 "30",
                 "-i",
                 "6",
-                "going down; back soon"
+                "going down, back soon"
             ]
         );
         let r = Reboot {

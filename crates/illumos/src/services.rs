@@ -51,6 +51,11 @@ impl FromStr for Pattern {
         if s.starts_with('-') {
             return bad("may not start with '-'");
         }
+        // An FMRI starts with its scheme or a service name and has no parent-directory
+        // component: a value that starts with '/' or holds '..' is a path.
+        if s.starts_with('/') || s.contains("..") {
+            return bad("may not start with '/' or contain '..'");
+        }
         if !s
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"/:_-.,*?[]".contains(&c))
@@ -342,6 +347,8 @@ mod tests {
         assert!("ssh;reboot".parse::<Pattern>().is_err());
         assert!("ssh x".parse::<Pattern>().is_err());
         assert!("".parse::<Pattern>().is_err());
+        assert!("../../../etc/passwd".parse::<Pattern>().is_err());
+        assert!("/etc/passwd".parse::<Pattern>().is_err());
     }
 
     #[test]
