@@ -94,7 +94,9 @@ try {
   await page.route(`${ORIGIN}/**`, serve);
   if (mode === 'vnc') {
     await page.goto(`${ORIGIN}/vnc.html`);
-    await page.waitForFunction(() => window.vncState !== 'connecting', null, { timeout: deadlineMs });
+    // The module may still be loading (a loaded machine): wait for it to set the state first.
+    await page.waitForFunction(() => window.vncState && window.vncState !== 'connecting', null,
+                               { timeout: deadlineMs });
     result.state = await page.evaluate(() => window.vncState);
     if (result.state !== 'connected') throw new Error(`noVNC did not connect: ${result.state}`);
     // Wait for the first framebuffer update to reach the canvas: any pixel not black.
@@ -114,7 +116,8 @@ try {
     }, rows));
   } else if (mode === 'serial') {
     await page.goto(`${ORIGIN}/serial.html`);
-    await page.waitForFunction(() => window.termState !== 'connecting', null, { timeout: deadlineMs });
+    await page.waitForFunction(() => window.termState && window.termState !== 'connecting', null,
+                               { timeout: deadlineMs });
     result.state = await page.evaluate(() => window.termState);
     // Typed as a person would: keystrokes into the focused terminal, lines ended by Enter.
     for (const line of (typed || '').split('\n')) {
