@@ -22,7 +22,10 @@ fn etherstubs_and_vnics_round_trip() {
     .ok();
 
     let list = zw.run(&["net", "etherstubs", "list"]).ok();
-    assert_eq!(list.stdout, "NAME    VNICS\nestub0  vnic0\n");
+    assert_eq!(
+        list.stdout,
+        "NAME    LINK    CLASS      VNICS\nestub0  estub0  etherstub  vnic0\n"
+    );
     let show = zw.run(&["net", "vnics", "show", "vnic0"]).ok();
     assert!(
         show.stdout.contains("link:") && show.stdout.contains("estub0"),
