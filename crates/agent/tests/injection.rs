@@ -68,7 +68,8 @@ fn read_only(argv: &[String]) -> bool {
         "dladm" | "ipadm" => sub.starts_with("show"),
         "zfs" => sub == "list" || sub == "get",
         "zpool" => sub == "list" || sub == "iostat",
-        "kstat" | "netstat" => true,
+        "kstat" | "netstat" | "prtconf" | "uname" | "psrinfo" | "pagesize" => true,
+        "pptadm" => sub == "list",
         "swap" => sub == "-s",
         "svcs" | "svcprop" => true,
         "routeadm" => sub == "-p",
@@ -296,6 +297,10 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
         "set_runlevel" => vec![json!({"confirm": true, "runlevel": "3"})],
         "multi_user" => vec![json!({"confirm": true, "network_services": true})],
         "arc_validate" => vec![json!({"arc_max_gb": 4, "arc_min_gb": 1})],
+        "update_arc_config" => vec![
+            json!({"apply_method": "persistent", "arc_max_gb": 4, "arc_min_gb": 1, "arc_meta_limit_gb": 1, "arc_meta_min_gb": 0, "prefetch_disable": false, "arc_max_percent": 50, "user_reserve_hint_pct": 0, "vdev_max_pending": 10}),
+        ],
+        "arc_reset" => vec![json!({"apply_method": "both"})],
         "service_action" => vec![
             json!({"fmri": "svc:/network/ntp:default", "action": "refresh",
             "options": {"temporary": false}}),
@@ -325,6 +330,7 @@ fn path_value(op: &Operation, param: &str, f: &Fixtures) -> String {
         ("hostname", _) => "inj-host.lab".into(),
         ("ruleId", _) => "1".into(),
         ("fmri", _) => "svc:/network/ntp:default".into(),
+        ("deviceId", _) => "igb0".into(),
         (p, path) => panic!("no valid value for {p} of {path}: add one here"),
     }
 }

@@ -13,6 +13,7 @@ mod exhaustion;
 mod faults;
 mod fuzz_replay;
 mod host_arc;
+mod host_devices;
 mod host_power;
 mod host_stats;
 mod host_swap;

@@ -86,6 +86,7 @@ fn the_privileged_paths_name_the_files_the_agent_replaces() {
         [
             "file /etc/ipf/ipnat.conf",
             "file /etc/dhcpd.conf",
+            "file /etc/system.d/zfs-arc.conf",
             "mountpoints-under /rpool/zones",
         ]
     );

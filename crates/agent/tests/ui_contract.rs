@@ -67,14 +67,6 @@ const NOT_YET_SERVED: &[&str] = &[
     "PUT /network/hostname",
     "GET /network/vlans",
     "GET /network/vlans/{vlan}",
-    "GET /system/zfs/arc/config",
-    "PUT /system/zfs/arc/config",
-    "POST /system/zfs/arc/reset",
-    "GET /host/devices",
-    "GET /host/devices/available",
-    "GET /host/devices/categories",
-    "POST /host/devices/refresh",
-    "GET /host/ppt-status",
 ];
 
 /// Routes that exist but do not yet answer as the UI calls them (the VNIC query's `over`,
@@ -302,6 +294,16 @@ fn check_key(v: &Value, path: &str) -> Result<(), String> {
         let Some((first, rest)) = parts.split_first() else {
             return Ok(());
         };
+        // `a.*`: every entry of the object `a` (which may not be empty).
+        if *first == "*" {
+            let o = v
+                .as_object()
+                .filter(|o| !o.is_empty())
+                .ok_or_else(|| format!("{done} is not an object with entries"))?;
+            return o
+                .iter()
+                .try_for_each(|(k, c)| walk(c, rest, &format!("{done}.{k}")));
+        }
         let (key, each) = match first.strip_suffix("[]") {
             Some(k) => (k, true),
             None => (*first, false),

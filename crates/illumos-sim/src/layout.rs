@@ -39,6 +39,8 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("poweroff", "/usr/sbin/poweroff"),
     ("init", "/sbin/init"),
     ("who", "/usr/bin/who"),
+    ("prtconf", "/usr/sbin/prtconf"),
+    ("pptadm", "/usr/sbin/pptadm"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.
@@ -179,6 +181,7 @@ pub fn ownership(host: &Host) -> Result<(), String> {
         ("/", 0o755),
         ("/etc", 0o755),
         ("/etc/ipf", 0o755),
+        ("/etc/system.d", 0o755),
         ("/var", 0o755),
         ("/var/db", 0o755),
         ("/var/lib", 0o755),

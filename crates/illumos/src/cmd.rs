@@ -44,10 +44,13 @@ pub enum Tool {
     /// The profile shell (the host terminal): runs as the agent's account, each command with
     /// what the account's RBAC profile grants. Not itself privileged.
     Pfsh,
+    /// The device tree and the passthrough devices (read-only, anyone's).
+    Prtconf,
+    Pptadm,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 28] = [
+    pub const ALL: [Tool; 30] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -76,6 +79,8 @@ impl Tool {
         Tool::Who,
         Tool::Install,
         Tool::Pfsh,
+        Tool::Prtconf,
+        Tool::Pptadm,
     ];
 
     /// Whether the agent's RBAC profile must grant the tool `euid=0`. The read-only tools that
@@ -92,6 +97,8 @@ impl Tool {
                 | Tool::Swap
                 | Tool::Netstat
                 | Tool::Who
+                | Tool::Prtconf
+                | Tool::Pptadm
         )
     }
 
@@ -126,6 +133,8 @@ impl Tool {
             Tool::Who => "who",
             Tool::Install => "zoneweaver-install",
             Tool::Pfsh => "pfsh",
+            Tool::Prtconf => "prtconf",
+            Tool::Pptadm => "pptadm",
         }
     }
 
@@ -160,6 +169,8 @@ impl Tool {
             Tool::Who => "/usr/bin/who",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
             Tool::Pfsh => "/usr/bin/pfsh",
+            Tool::Prtconf => "/usr/sbin/prtconf",
+            Tool::Pptadm => "/usr/sbin/pptadm",
         }
     }
 

@@ -68,6 +68,19 @@ impl<T> Cached<T> {
         *slot = Some((Instant::now(), v.clone()));
         Ok(v)
     }
+
+    /// Reads now, whatever the age of the kept value (a caller's explicit refresh); callers
+    /// that come meanwhile wait for this read.
+    pub(crate) async fn renew<F, Fut>(&self, read: F) -> Result<Arc<T>, HostFailure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, HostFailure>>,
+    {
+        let mut slot = self.slot.lock().await;
+        let v = Arc::new(read().await?);
+        *slot = Some((Instant::now(), v.clone()));
+        Ok(v)
+    }
 }
 
 pub struct HostFacts {

@@ -6,8 +6,10 @@
 //! agent process runs on, so the emulator's host is what a test sees.
 
 pub mod arc;
+pub mod devices;
 pub mod facts;
 pub mod power;
+pub mod ppt;
 pub mod routes;
 pub mod swap;
 pub mod view;
@@ -19,12 +21,14 @@ use crate::http::AppState;
 /// What the host area keeps for the life of the agent.
 pub struct HostServices {
     pub facts: facts::HostFacts,
+    pub devices: devices::DeviceScan,
 }
 
 impl HostServices {
     pub fn new(runner: illumos::Runner) -> Self {
         HostServices {
-            facts: facts::HostFacts::new(runner),
+            facts: facts::HostFacts::new(runner.clone()),
+            devices: devices::DeviceScan::new(runner),
         }
     }
 }
@@ -34,12 +38,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(power::routes::router())
         .merge(swap::routes::router())
         .merge(arc::routes::router())
+        .merge(devices::routes::router())
+        .merge(ppt::routes::router())
 }
 
-/// The host's task operations (power).
+/// The host's task operations (power, ARC settings).
 pub fn operations(
     config: &crate::config::Config,
 ) -> Vec<std::sync::Arc<dyn crate::tasks::Operation>> {
     let flag = std::sync::Arc::new(power::flag::RebootFlag::new(&config.data_dir));
-    power::operations(&flag)
+    let mut ops = power::operations(&flag);
+    ops.extend(arc::operations(config, &flag));
+    ops
 }

@@ -1,6 +1,7 @@
 //! One module per emulated tool; each exposes `run(cx, args) -> exit code`.
 
 pub mod console;
+pub mod devices;
 pub mod dladm;
 pub mod ipadm;
 pub mod ipnat;
@@ -54,6 +55,8 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "swap" if args.first().is_some_and(|a| a == "-l") => swap_list::run(cx, args),
         "swap" => swap::run(cx, args),
         "netstat" => netstat::run(cx, args),
+        "prtconf" => devices::prtconf(cx, args),
+        "pptadm" => devices::pptadm(cx, args),
         "shutdown" | "reboot" | "halt" | "poweroff" | "init" | "who" => power::run(cx, args),
         _ => {
             cx.errln(&format!("illumos-sim: {tool}: not an emulated tool"));

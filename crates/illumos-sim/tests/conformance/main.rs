@@ -2,6 +2,7 @@
 //! (shared/reference/illumos-cli.md) gives them, and the cross-tool rules, run against the
 //! built binary through a host's tool links.
 
+mod devices;
 mod dladm;
 mod framework;
 mod ipadm;

@@ -6,6 +6,8 @@ use illumos::arc::ArcStats;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::settings::{self, Settings};
+
 const GIB: f64 = (1u64 << 30) as f64;
 /// What the ARC may never go below (arc.c's floor for c_min).
 const MIN_ARC_BYTES: u64 = 64 << 20;
@@ -17,7 +19,13 @@ pub struct Tunable {
     /// Bytes in effect now (arcstats).
     pub effective_value: u64,
     pub effective_value_gb: f64,
+    /// What /etc/system.d/zfs-arc.conf sets for the next boot; 0 when it sets nothing (the
+    /// kernel computes it).
+    pub current_value: u64,
     pub description: String,
+    /// Read by the kernel at boot only.
+    pub dynamic: bool,
+    pub requires_reboot: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,6 +38,13 @@ pub struct ArcNow {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ArcConfig {
     pub success: bool,
+    /// `file: /etc/system.d/zfs-arc.conf` when the agent's file exists, else
+    /// `auto-calculated`.
+    pub config_source: String,
+    pub config_file_path: Option<String>,
+    /// The file sets a limit that differs from the one in effect: it takes effect at the
+    /// next boot.
+    pub reboot_required: bool,
     /// `zfs_arc_max`, `zfs_arc_min`, `zfs_arc_meta_limit`, `zfs_arc_meta_min`.
     pub available_tunables: BTreeMap<String, Tunable>,
     pub current: ArcNow,
@@ -41,11 +56,17 @@ fn gb(b: u64) -> f64 {
     (b as f64 / GIB * 100.0).round() / 100.0
 }
 
-pub fn config(a: &ArcStats, physmem: u64) -> ArcConfig {
+/// `kept`: the settings of the agent's file, `None` when there is none.
+pub fn config(a: &ArcStats, physmem: u64, kept: Option<&Settings>) -> ArcConfig {
+    let empty = Settings::new();
+    let file = kept.unwrap_or(&empty);
     let t = |v: u64, d: &str| Tunable {
         effective_value: v,
         effective_value_gb: gb(v),
+        current_value: 0,
         description: d.to_owned(),
+        dynamic: false,
+        requires_reboot: true,
     };
     let tunables = [
         (
@@ -65,11 +86,23 @@ pub fn config(a: &ArcStats, physmem: u64) -> ArcConfig {
             t(a.meta_min, "Metadata kept in the ARC at least"),
         ),
     ];
+    let reboot_required = tunables
+        .iter()
+        .any(|(k, t)| file.get(*k).is_some_and(|v| *v != t.effective_value));
     ArcConfig {
         success: true,
+        config_source: match kept {
+            Some(_) => format!("file: {}", settings::PATH),
+            None => "auto-calculated".into(),
+        },
+        config_file_path: kept.map(|_| settings::PATH.to_owned()),
+        reboot_required,
         available_tunables: tunables
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, mut v)| {
+                v.current_value = file.get(k).copied().unwrap_or(0);
+                (k.to_owned(), v)
+            })
             .collect(),
         current: ArcNow {
             size_bytes: a.size,
@@ -136,4 +169,43 @@ pub fn validate(r: &ValidateRequest, a: &ArcStats, physmem: u64) -> Validation {
         errors,
         warnings,
     }
+}
+
+/// What a change did or will do, in the original's `results` shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArcResults {
+    /// Always false: illumos reads these tunables at boot only.
+    pub runtime_applied: bool,
+    /// The file change was queued (as `task_id`); the file is written when the task completes.
+    pub persistent_applied: bool,
+    /// The change takes effect at the next boot (also set in `/system/host/reboot-status`
+    /// when the task completes).
+    pub reboot_required: bool,
+    pub changes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// `PUT /system/zfs/arc/config` and `POST /system/zfs/arc/reset`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArcChanged {
+    pub success: bool,
+    pub message: String,
+    pub apply_method: super::request::ApplyMethod,
+    pub results: ArcResults,
+    /// The task writing the file; absent when nothing is written (`runtime`).
+    pub task_id: Option<String>,
+    pub id: Option<String>,
+}
+
+/// One line per tunable changed: `Persistent: zfs_arc_max = 4.00 GiB`.
+pub fn describe(change: &settings::Change) -> Vec<String> {
+    change
+        .set
+        .iter()
+        .map(|(k, v)| match v {
+            None => format!("Persistent: {k} left to the kernel"),
+            Some(v) if k == "zfs_prefetch_disable" => format!("Persistent: {k} = {v}"),
+            Some(v) => format!("Persistent: {k} = {:.2} GiB", *v as f64 / GIB),
+        })
+        .collect()
 }
