@@ -52,8 +52,13 @@ type Ws = WebSocket<Tls>;
 
 /// Opens the console WebSocket with `key`: the socket, or the refusal's status and body.
 fn open(agent: &TestAgent, zone: &str, key: Option<&str>) -> Result<Ws, (u16, Value)> {
+    open_path(agent, &format!("/zones/{zone}/vnc/websockify"), key)
+}
+
+/// Opens the WebSocket at `path` (with its query) with `key`, or without one.
+fn open_path(agent: &TestAgent, path: &str, key: Option<&str>) -> Result<Ws, (u16, Value)> {
     let tls = rawtls::connect(agent.port, Duration::from_secs(30)).unwrap();
-    let mut req = format!("wss://localhost:{}/zones/{zone}/vnc/websockify", agent.port)
+    let mut req = format!("wss://localhost:{}{path}", agent.port)
         .into_client_request()
         .unwrap();
     let h = req.headers_mut();
@@ -323,4 +328,240 @@ fn a_console_outlives_the_connections_request_deadlines() {
     std::thread::sleep(Duration::from_millis(2500));
     rfb.key('z');
     rfb.screen();
+}
+
+/// The emulated screen's title bar: blue (its first pixel), with the zone's name in white
+/// on it (crates/illumos-sim/src/vnc/screen.rs).
+fn shows_the_emulated_title_bar(rgb: &[u8]) -> bool {
+    rgb[..3] == [0x30, 0x60, 0xa0]
+        && rows(rgb, 0..TITLE_ROWS)
+            .chunks_exact(3)
+            .any(|p| p == [0xff; 3])
+}
+
+fn decoded_screenshot(agent: &TestAgent, zone: &str) -> Vec<u8> {
+    let (status, body) = screenshot(agent, zone);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (w, h, rgb) = png::decode_rgb(&body).unwrap();
+    assert_eq!((w, h), (W as u32, H as u32));
+    rgb
+}
+
+/// VNC Authentication (RFC 6143 §7.2.2) with the password of the zone's own `vnc` attr; the
+/// password never shows in `vnc/info` or the zone's detail.
+#[test]
+fn a_password_protected_screen_is_read_with_the_zones_own_password() {
+    let agent = TestAgent::start();
+    running_zone(&agent, "locked", Some("unix=/tmp/vm.vnc,password=zonepass"));
+    let i = info(&agent, "locked");
+    assert_eq!(i["password_required"], true, "{i}");
+    assert_eq!(i["reachable"], true, "{i}");
+    assert!(!i.to_string().contains("zonepass"), "{i}");
+    let rgb = decoded_screenshot(&agent, "locked");
+    assert!(shows_the_emulated_title_bar(&rgb), "the zone's own screen");
+    let detail = agent.get("/zones/locked");
+    assert_eq!(detail.status, 200);
+    let shown = detail.body.to_string();
+    assert!(!shown.contains("zonepass"), "{shown}");
+    assert!(shown.contains("password=********"), "{shown}");
+
+    // noVNC still brings its own password through the byte pipe: the bridge offers what the
+    // server offers, VNC Authentication only.
+    let mut rfb = Rfb {
+        ws: open(&agent, "locked", Some(&agent.key)).unwrap(),
+        buf: Vec::new(),
+    };
+    assert_eq!(rfb.read(12), b"RFB 003.008\n");
+    rfb.send(b"RFB 003.008\n");
+    assert_eq!(rfb.read(2), [1, 2], "only VNC Authentication offered");
+
+    // A password the server does not take is a 409 naming the refusal.
+    let cfg = "select attr name=vnc; set value=unix=/tmp/vm.vnc,password=wrongone; end";
+    host(&agent, "zonecfg", &["-z", "locked", cfg]);
+    let (status, body) = agent.eventually(
+        "the agent reads the changed password",
+        || screenshot(&agent, "locked"),
+        |(status, _)| *status != 200,
+    );
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("refused the zone's password"));
+}
+
+/// `unix=` names another socket inside the zone, `tcp=` a loopback listener: both are
+/// reached, by the bridge and by the screenshot.
+#[test]
+fn a_socket_elsewhere_in_the_zone_and_a_loopback_tcp_listener_are_reached() {
+    let agent = TestAgent::start();
+    running_zone(&agent, "other", Some("unix=/var/run/other.vnc"));
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    running_zone(&agent, "ontcp", Some(&format!("tcp=127.0.0.1:{port}")));
+    for zone in ["other", "ontcp"] {
+        let i = info(&agent, zone);
+        assert_eq!(i["reachable"], true, "{zone}: {i}");
+        let mut rfb = Rfb {
+            ws: open(&agent, zone, Some(&agent.key)).unwrap(),
+            buf: Vec::new(),
+        };
+        assert_eq!(rfb.handshake(), zone);
+        let live = rfb.screen();
+        assert!(shows_the_emulated_title_bar(&live));
+        assert_eq!(
+            rows(&decoded_screenshot(&agent, zone), 0..TITLE_ROWS),
+            rows(&live, 0..TITLE_ROWS),
+            "{zone}: the screenshot shows the zone's name bar"
+        );
+    }
+}
+
+/// A socket path that would leave the zone's root is refused: through the API as a 400
+/// naming the field; set on the host, the agent will not reach it (409 saying why).
+#[test]
+fn a_vnc_socket_outside_the_zone_root_is_refused() {
+    let agent = TestAgent::start();
+    running_zone(&agent, "escape", Some("on"));
+    info(&agent, "escape");
+    for bad in ["unix=/../../../etc/shadow", "unix=/tmp/../../x.vnc"] {
+        let r = agent.request(
+            "PUT",
+            "/zones/escape",
+            Some(&agent.key),
+            Some(&json!({ "vnc": bad })),
+        );
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+        assert_eq!(r.body["field"], "vnc", "{:?}", r.body);
+        assert!(
+            r.body["message"].as_str().unwrap().contains(".."),
+            "{:?}",
+            r.body
+        );
+    }
+    let r = agent.request(
+        "PUT",
+        "/zones/escape",
+        Some(&agent.key),
+        Some(&json!({ "vnc": "password=x" })),
+    );
+    assert_eq!(
+        (r.status, &r.body["field"]),
+        (400, &json!("vnc")),
+        "{:?}",
+        r.body
+    );
+    let cfg = "select attr name=vnc; set value=unix=/../../etc/x.vnc; end";
+    host(&agent, "zonecfg", &["-z", "escape", cfg]);
+    let i = agent.eventually(
+        "the agent reads the changed attr",
+        || info(&agent, "escape"),
+        |i| i["reachable"] == false,
+    );
+    assert!(i["reason"].as_str().unwrap().contains(".."), "{i}");
+    assert_eq!(screenshot(&agent, "escape").0, 409);
+}
+
+fn vnc_records(agent: &TestAgent) -> Vec<Value> {
+    let r = agent.get("/tasks?operation=console_session&limit=100");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let tasks = r.body["tasks"].as_array().cloned().unwrap_or_default();
+    tasks
+        .into_iter()
+        .filter_map(|t| {
+            let m: Value = match &t["metadata"] {
+                Value::String(s) => serde_json::from_str(s).unwrap(),
+                other => other.clone(),
+            };
+            (m["console"] == "vnc").then(|| {
+                let mut m = m;
+                m["created_by"] = t["created_by"].clone();
+                m["created_at"] = t["created_at"].clone();
+                m
+            })
+        })
+        .collect()
+}
+
+/// A websockify bridge is in the task log like a console session: who opened it, when, and
+/// on its close how long it lasted and the bytes it carried each way.
+#[test]
+fn a_vnc_bridge_is_recorded_with_its_duration_and_bytes() {
+    let agent = TestAgent::start();
+    running_zone(&agent, "seen", Some("on"));
+    info(&agent, "seen");
+    let made = agent.post("/api-keys", json!({"name": "vnc-user", "role": "operator"}));
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let key = made.body["api_key"].as_str().unwrap().to_owned();
+    let mut rfb = Rfb {
+        ws: open(&agent, "seen", Some(&key)).unwrap(),
+        buf: Vec::new(),
+    };
+    rfb.handshake();
+    rfb.screen();
+    rfb.ws.close(None).unwrap();
+    let records = agent.eventually(
+        "the bridge's close is recorded",
+        || vnc_records(&agent),
+        |r| r.iter().any(|m| m["event"] == "closed"),
+    );
+    let opened = records.iter().find(|m| m["event"] == "opened").unwrap();
+    let closed = records.iter().find(|m| m["event"] == "closed").unwrap();
+    for m in [opened, closed] {
+        assert_eq!(m["created_by"], "vnc-user", "{m}");
+        assert_eq!(m["zone_name"], "seen", "{m}");
+        assert!(m["created_at"].as_str().is_some(), "{m}");
+    }
+    assert_eq!(opened["session_id"], closed["session_id"]);
+    assert_eq!(closed["reason"], "client closed", "{closed}");
+    assert!(closed["duration_ms"].as_u64().is_some(), "{closed}");
+    // The client sent its version, security choice, ClientInit and one request (36 bytes);
+    // the server at least the whole 640x480 screen.
+    assert_eq!(closed["bytes_to_server"], 12 + 1 + 1 + 10, "{closed}");
+    assert!(
+        closed["bytes_from_server"].as_u64().unwrap() > (W * H * 4) as u64,
+        "{closed}"
+    );
+}
+
+fn zone_ticket(agent: &TestAgent, query: &str) -> String {
+    let r = agent.get(&format!("/ws-ticket{query}"));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["ticket"].as_str().unwrap().to_owned()
+}
+
+/// hyperweaver's form: `GET /ws-ticket?machine=NAME` gives `{ticket}` for that zone's
+/// WebSockets only; without `machine`, for any.
+#[test]
+fn a_ticket_from_get_ws_ticket_opens_its_zones_console() {
+    let agent = TestAgent::start();
+    running_zone(&agent, "tk1", Some("on"));
+    running_zone(&agent, "tk2", Some("on"));
+    info(&agent, "tk1");
+    info(&agent, "tk2");
+    let path = |z: &str, t: &str| format!("/zones/{z}/vnc/websockify?ticket={t}");
+    let t = zone_ticket(&agent, "?machine=tk1");
+    let mut rfb = Rfb {
+        ws: open_path(&agent, &path("tk1", &t), None).unwrap(),
+        buf: Vec::new(),
+    };
+    assert_eq!(rfb.handshake(), "tk1");
+    assert_eq!(
+        open_path(&agent, &path("tk1", &t), None).err().unwrap().0,
+        401,
+        "used up"
+    );
+    let t = zone_ticket(&agent, "?machine=tk1");
+    assert_eq!(
+        open_path(&agent, &path("tk2", &t), None).err().unwrap().0,
+        401,
+        "tk2 is not tk1"
+    );
+    let t = zone_ticket(&agent, "");
+    let mut rfb = Rfb {
+        ws: open_path(&agent, &path("tk2", &t), None).unwrap(),
+        buf: Vec::new(),
+    };
+    assert_eq!(rfb.handshake(), "tk2");
+    assert_eq!(agent.get("/ws-ticket?machine=../x").status, 400);
+    assert_eq!(agent.request("GET", "/ws-ticket", None, None).status, 401);
 }

@@ -1,11 +1,12 @@
 //! `zoneweaver-bench`: measures the real agent binary over HTTPS against the emulated host and
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
-//! drain, network, zones (with zones-burst), pipeline, vnc; all by default; zones-burst alone,
+//! drain, network, zones (with zones-burst), pipeline, vnc, consoles; all by default; zones-burst alone,
 //! and zones-scale, 1,000 zones, and zones-warm, its warm loads alone, only when named).
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
+mod consoles;
 mod drain;
 mod load;
 mod network;
@@ -36,7 +37,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "start",
     "tasks",
     "chain",
@@ -48,6 +49,7 @@ const SECTIONS: [&str; 11] = [
     "zones-warm",
     "pipeline",
     "vnc",
+    "consoles",
 ];
 
 /// The value after `--name` on the command line.
@@ -118,6 +120,9 @@ fn main() {
     }
     if on("vnc") {
         vnc::run(&root, if quick { 20 } else { 100 }, &mut rows);
+    }
+    if on("consoles") {
+        consoles::run(&root, if quick { 200 } else { 1000 }, &mut rows);
     }
 
     println!("\n| measurement | value | target |\n|---|---|---|");

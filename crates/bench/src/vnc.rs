@@ -3,45 +3,18 @@
 //! pipe and the emulated bhyve server; and the PNG screenshot (a whole RFB session per call).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
 use crate::agent::Agent;
+use crate::consoles::Ws;
 use crate::{percentile, Row};
 
 const FRAME_BYTES: usize = 640 * 480 * 4;
 
-fn host_tool(agent: &Agent, tool: &str, args: &[&str]) {
-    let out = Command::new(agent.dir.join("host/bin").join(tool))
-        .args(args)
-        .output()
-        .expect("host tool");
-    assert!(out.status.success(), "{tool} {args:?}: {out:?}");
-}
-
-type Ws =
-    tungstenite::WebSocket<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>>;
-
 fn open(agent: &Agent) -> Ws {
-    let tcp = std::net::TcpStream::connect(("127.0.0.1", agent.port)).expect("connect");
-    tcp.set_nodelay(true).expect("nodelay");
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("an IP name");
-    let conn =
-        rustls::ClientConnection::new(crate::load::client_config(agent), name).expect("TLS client");
-    let tls = rustls::StreamOwned::new(conn, tcp);
-    let mut req = format!("wss://127.0.0.1:{}/zones/vm1/vnc/websockify", agent.port)
-        .into_client_request()
-        .expect("request");
-    let h = req.headers_mut();
-    h.insert("Sec-WebSocket-Protocol", "binary".parse().expect("header"));
-    h.insert(
-        "Authorization",
-        format!("Bearer {}", agent.key).parse().expect("header"),
-    );
-    tungstenite::client(req, tls).expect("websocket").0
+    crate::consoles::open(agent, "/zones/vm1/vnc/websockify")
 }
 
 /// RFB bytes from binary messages.
@@ -72,18 +45,11 @@ impl Rfb {
 pub fn run(root: &Path, frames: usize, rows: &mut Vec<Row>) {
     let mut agent = Agent::prepare(&root.join("vnc"), "");
     agent.start();
-    host_tool(
+    crate::consoles::running_zone(
         &agent,
-        "zonecfg",
-        &[
-            "-z",
-            "vm1",
-            "create -b; set brand=bhyve; set ip-type=exclusive; set zonepath=/rpool/zones/vm1; \
-             add attr; set name=vnc; set type=string; set value=on; end",
-        ],
+        "vm1",
+        "; add attr; set name=vnc; set type=string; set value=on; end",
     );
-    host_tool(&agent, "zoneadm", &["-z", "vm1", "install"]);
-    host_tool(&agent, "zoneadm", &["-z", "vm1", "boot"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while agent.send("GET", "/zones/vm1/vnc/info", None).1["reachable"] != true {
         assert!(
@@ -117,8 +83,8 @@ pub fn run(root: &Path, frames: usize, rows: &mut Vec<Row>) {
     rows.push(Row {
         what: "VNC through websockify: full 640x480x32 Raw frames (1.2 MB), one console".into(),
         value: format!(
-            "{:.1} MB/s, {:.0} frames/s (p50 {:.1} ms, p99 {:.1} ms)",
-            (frames * FRAME_BYTES) as f64 / secs / 1e6,
+            "{:.1} MiB/s, {:.0} frames/s (p50 {:.1} ms, p99 {:.1} ms)",
+            (frames * FRAME_BYTES) as f64 / secs / (1024.0 * 1024.0),
             frames as f64 / secs,
             percentile(&times, 0.5),
             percentile(&times, 0.99)

@@ -2,10 +2,13 @@
 //! socket, so the agent can serve a zone's screen without reading inside a zonepath itself
 //! and without any listening port.
 //!
-//! Only a socket named `vm.vnc` in a `root/tmp` directory is reached (the brand's socket for
-//! `vnc=on` and `wait`: bhyve runs inside the zone, whose `/tmp` is `<zonepath>/root/tmp`),
-//! through directories opened one by one without following a link, and root is dropped as
-//! soon as the connection is made.
+//! Only a socket inside a zone's root is reached: `<zonepath>/root/PATH`, the zonepath at
+//! least two components deep (so neither the global zone's `/root` nor a `root` directory
+//! at the top of a file system qualifies). bhyve runs inside the zone, so the brand's
+//! `/tmp/vm.vnc` (for `vnc=on` and `wait`) and any `unix=PATH` of the zone's `vnc` option
+//! string are there. The path is reached through directories opened one by one without
+//! following a link (a link planted by the guest cannot lead out of its root), the last
+//! one must be a socket, and root is dropped as soon as the connection is made.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -13,16 +16,19 @@ use std::os::unix::net::UnixStream;
 use crate::beneath::{self, Dir, Kind};
 use crate::policy::IPath;
 
-/// The socket's place: `.../root/tmp/vm.vnc`.
+/// The socket's place: `<zonepath>/root/PATH`, the zonepath (what comes before the first
+/// `root` component) at least two components long, PATH at least one.
 pub fn is_vnc_socket_path(p: &IPath) -> bool {
     let c = p.components();
-    c.len() >= 4 && c[c.len() - 3..] == ["root", "tmp", "vm.vnc"]
+    c.iter()
+        .position(|x| x == "root")
+        .is_some_and(|i| i >= 2 && c.len() > i + 1)
 }
 
 pub fn connect(root: &Dir, target: &IPath) -> Result<(), String> {
     if !is_vnc_socket_path(target) {
         return Err(format!(
-            "{target} is not a bhyve zone's VNC socket (<zonepath>/root/tmp/vm.vnc)"
+            "{target} is not a socket inside a zone's root (<zonepath>/root/PATH)"
         ));
     }
     let (dir, name) = beneath::parent_of(root, target)?;
@@ -90,13 +96,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_zone_roots_vm_vnc_is_reachable() {
+    fn only_a_path_inside_a_zone_root_is_reachable() {
         let ok = |s: &str| is_vnc_socket_path(&IPath::parse(s).unwrap());
         assert!(ok("/rpool/zones/vm1/root/tmp/vm.vnc"));
         assert!(ok("/zones/a/root/tmp/vm.vnc"));
+        assert!(
+            ok("/zones/a/root/tmp/other.sock"),
+            "unix= may name another socket"
+        );
+        assert!(ok("/zones/a/root/var/run/vm.vnc"));
         assert!(!ok("/root/tmp/vm.vnc"), "the global zone's own /root");
+        assert!(!ok("/var/root/vm.vnc"), "a zonepath of one component");
+        assert!(!ok("/zones/a/root"), "the zone's root itself");
         assert!(!ok("/var/run/dbus/system_bus_socket"));
-        assert!(!ok("/zones/a/root/tmp/other.sock"));
-        assert!(!ok("/zones/a/root/var/tmp/vm.vnc"));
     }
 }

@@ -446,7 +446,14 @@ fn vnc_connect_bridges_a_zones_socket_without_root_and_refuses_anything_else() {
     assert!(child.wait().unwrap().success());
 
     let run = |target: &str| run_with(r.as_nobody(&["vnc-connect", target]), b"");
-    refused(&run("/etc/dhcpd.conf"), "is not a bhyve zone's VNC socket");
+    refused(
+        &run("/etc/dhcpd.conf"),
+        "is not a socket inside a zone's root",
+    );
+    refused(
+        &run("/root/tmp/vm.vnc"),
+        "is not a socket inside a zone's root",
+    );
     refused(
         &run("/rpool/zones/gone/root/tmp/vm.vnc"),
         "/rpool/zones/gone does not exist",
@@ -458,5 +465,15 @@ fn vnc_connect_bridges_a_zones_socket_without_root_and_refuses_anything_else() {
     refused(
         &run("/rpool/zones/lk/root/tmp/vm.vnc"),
         "/rpool/zones/lk is a symbolic link",
+    );
+    // A link the guest plants inside its root does not lead out of it.
+    std::os::unix::fs::symlink(
+        "/rpool/zones/vm/root/tmp",
+        r.path("/rpool/zones/f/root/out"),
+    )
+    .unwrap();
+    refused(
+        &run("/rpool/zones/f/root/out/vm.vnc"),
+        "/rpool/zones/f/root/out is a symbolic link",
     );
 }

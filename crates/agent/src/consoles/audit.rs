@@ -16,7 +16,7 @@ pub const CONSOLE_SESSION: &str = "console_session";
 /// One line of a console's history.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
-    /// `zlogin` or `terminal`.
+    /// `zlogin`, `terminal` or `vnc` (a `websockify` bridge).
     pub console: String,
     pub session_id: String,
     /// `opened`, `attached` (a WebSocket joined: `writer` says whether it may type) or
@@ -28,6 +28,19 @@ pub struct Record {
     pub writer: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// On a VNC bridge's `closed`: how long it lasted and the bytes it carried.
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+}
+
+/// What a bridge carried, for its `closed` record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Traffic {
+    pub duration_ms: u64,
+    /// From the viewer to the server (keys, pointer, requests).
+    pub bytes_to_server: u64,
+    /// From the server to the viewer (framebuffer updates).
+    pub bytes_from_server: u64,
 }
 
 pub struct ConsoleSession;
@@ -50,6 +63,12 @@ impl TaskOp for ConsoleSession {
         }
         if let Some(why) = &r.reason {
             line.push_str(&format!(": {why}"));
+        }
+        if let Some(t) = &r.traffic {
+            line.push_str(&format!(
+                " after {} ms, {} bytes to the server, {} from it",
+                t.duration_ms, t.bytes_to_server, t.bytes_from_server
+            ));
         }
         cx.note(&line);
         Ok(Some(serde_json::to_value(&r).unwrap_or(Value::Null)))

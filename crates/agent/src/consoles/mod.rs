@@ -223,6 +223,7 @@ fn audit_lifetime(tasks: &TaskQueue, caller: &Caller, session: &Arc<Session>) {
             zone_name: session.zone_name.clone(),
             writer: None,
             reason,
+            traffic: None,
         };
         audit::record(&tasks, Some(&caller), record("opened", None)).await;
         let reason = session.hub.until_ended().await;
@@ -277,6 +278,7 @@ async fn attach(
         zone_name: session.zone_name.clone(),
         writer: Some(bridge::may_type(&caller)),
         reason: None,
+        traffic: None,
     };
     audit::record(&app.tasks, Some(&caller), record).await;
     let revoked = app.revocations.until_revoked(&caller.key_id);

@@ -2,8 +2,9 @@
 //!
 //! An upgrade is authenticated before the 101, like any request: by `Authorization` /
 //! `X-API-Key` (the UI's backend sends its key), or, because a browser cannot set headers on a
-//! WebSocket, by `?ticket=` from `POST /ws-tickets`. A ticket is single use, valid
-//! [`TICKET_TTL`] for the one path it names, kept in memory only (a restart forgets them, which
+//! WebSocket, by `?ticket=` from `POST /ws-tickets` (for one path) or `GET /ws-ticket`
+//! (hyperweaver's form: for the WebSockets of one zone with `?machine=`, any without). A
+//! ticket is single use, valid [`TICKET_TTL`] for what it names, kept in memory only (a restart forgets them, which
 //! only costs a client a new ticket), and worth the role of the key that asked for it, as long
 //! as that key is not revoked. The request layer calls [`authenticate_upgrade`] for every
 //! upgrade request, so a WebSocket handler takes the usual `Viewer`/`Operator` extractor and
@@ -41,9 +42,21 @@ pub const TICKET_TTL: Duration = Duration::from_secs(30);
 pub struct Tickets(Mutex<HashMap<String, Ticket>>);
 
 struct Ticket {
-    path: String,
+    scope: Scope,
     caller: Caller,
     expires: Instant,
+}
+
+/// What a ticket opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// This WebSocket path only (`POST /ws-tickets`).
+    Path(String),
+    /// The WebSockets of this zone (`GET /ws-ticket?machine=`): its VNC console, its serial
+    /// console sessions, a terminal into it, its tasks' streams.
+    Machine(String),
+    /// Any WebSocket the key's role opens (`GET /ws-ticket` without `machine`).
+    Any,
 }
 
 /// Why a ticket was refused (each a 401).
@@ -57,6 +70,11 @@ pub enum Refused {
 impl Tickets {
     /// A new ticket for `path`, worth `caller`'s role.
     pub fn issue(&self, path: &str, caller: &Caller) -> String {
+        self.issue_for(Scope::Path(path.to_owned()), caller)
+    }
+
+    /// A new ticket for what `scope` names, worth `caller`'s role.
+    pub fn issue_for(&self, scope: Scope, caller: &Caller) -> String {
         let mut bytes = [0u8; 24];
         getrandom::fill(&mut bytes).expect("the system's random source");
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -66,7 +84,7 @@ impl Tickets {
         map.insert(
             token.clone(),
             Ticket {
-                path: path.to_owned(),
+                scope,
                 caller: caller.clone(),
                 expires: now + TICKET_TTL,
             },
@@ -75,8 +93,14 @@ impl Tickets {
     }
 
     /// Uses up `token` (whatever the outcome: a ticket tried on the wrong path is gone too) and
-    /// returns the caller it stands for.
-    pub fn redeem(&self, token: &str, path: &str) -> Result<Caller, Refused> {
+    /// returns the caller it stands for. `zone_of` names the zone whose WebSocket `path` is
+    /// (asked only for a zone's ticket).
+    pub fn redeem(
+        &self,
+        token: &str,
+        path: &str,
+        zone_of: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Caller, Refused> {
         let ticket = self
             .0
             .lock()
@@ -86,7 +110,12 @@ impl Tickets {
         if ticket.expires <= Instant::now() {
             return Err(Refused::Expired);
         }
-        if ticket.path != path {
+        let fits = match &ticket.scope {
+            Scope::Path(p) => p == path,
+            Scope::Machine(zone) => zone_of(path).as_ref() == Some(zone),
+            Scope::Any => true,
+        };
+        if !fits {
             return Err(Refused::OtherPath);
         }
         Ok(ticket.caller)
@@ -119,13 +148,17 @@ pub fn authenticate_upgrade(
         Some(t) if !has_key => t,
         _ => return auth::authenticate(state, headers),
     };
-    let caller = state.tickets.redeem(&ticket, uri.path()).map_err(|r| {
-        ApiError::unauthorized(match r {
-            Refused::Unknown => "unknown or already used ticket",
-            Refused::Expired => "the ticket has expired (tickets are valid for 30 seconds)",
-            Refused::OtherPath => "the ticket was issued for another path",
-        })
-    })?;
+    let zone_of = |path: &str| zone_of_websocket(state, path);
+    let caller = state
+        .tickets
+        .redeem(&ticket, uri.path(), zone_of)
+        .map_err(|r| {
+            ApiError::unauthorized(match r {
+                Refused::Unknown => "unknown or already used ticket",
+                Refused::Expired => "the ticket has expired (tickets are valid for 30 seconds)",
+                Refused::OtherPath => "the ticket was issued for another path or zone",
+            })
+        })?;
     // The key may have been revoked since the ticket was issued.
     let active = state
         .db
@@ -134,6 +167,26 @@ pub fn authenticate_upgrade(
         return Err(ApiError::unauthorized("invalid or revoked API key"));
     }
     Ok(caller)
+}
+
+/// The zone a WebSocket path belongs to, for a zone's ticket: `/zones/{name}/...`, a serial
+/// console or terminal session into a zone, or a task of the zone. None for anything else
+/// (a host terminal, a host-level task, a path that names nothing).
+fn zone_of_websocket(state: &AppState, path: &str) -> Option<String> {
+    use crate::consoles::Kind;
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["zones", zone, ..] => Some((*zone).to_owned()),
+        ["zlogin", id] => state.consoles.get(Kind::Zlogin, id)?.zone_name.clone(),
+        ["term", id] => state.consoles.get(Kind::Terminal, id)?.zone_name.clone(),
+        ["tasks", id, "stream"] => state
+            .db
+            .read_blocking(|c| crate::tasks::store::get(c, id))
+            .ok()
+            .flatten()
+            .map(|t| t.zone_name),
+        _ => None,
+    }
 }
 
 /// axum's `WebSocketUpgrade` plus the connection it came on, kept counted as busy while the
@@ -207,7 +260,9 @@ pub fn close_reason(reason: &str) -> String {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_ticket))
+    OpenApiRouter::new()
+        .routes(routes!(create_ticket))
+        .routes(routes!(get_ticket))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -258,6 +313,57 @@ async fn create_ticket(
     ))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    /// A zone name: the ticket then opens only that zone's WebSockets.
+    pub machine: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZoneTicketResponse {
+    /// Pass as `?ticket=` on the upgrade request.
+    pub ticket: String,
+    /// The zone it is bound to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
+    /// Seconds the ticket stays valid.
+    pub expires_in: u64,
+}
+
+/// A single-use ticket in hyperweaver's form: with `machine`, it opens one WebSocket of that
+/// zone (its VNC console, a serial console or terminal session into it, one of its tasks'
+/// streams; any other is refused 401); without, one WebSocket of any kind. Valid 30 s, worth
+/// the caller's role, like `POST /ws-tickets`.
+#[utoipa::path(get, path = "/ws-ticket", tag = "consoles", security(("api_key" = ["viewer"])),
+    params(TicketQuery),
+    responses((status = 200, body = ZoneTicketResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+async fn get_ticket(
+    Auth(caller): Viewer,
+    State(app): State<AppState>,
+    super::extract::ApiQuery(q): super::extract::ApiQuery<TicketQuery>,
+) -> Result<Json<ZoneTicketResponse>, ApiError> {
+    let scope = match q.machine.as_deref() {
+        None | Some("") => Scope::Any,
+        Some(m) => {
+            let zone = m
+                .parse::<illumos::names::ZoneName>()
+                .map_err(|e| ApiError::invalid("machine", format!("machine: {e}")))?;
+            Scope::Machine(zone.to_string())
+        }
+    };
+    let machine = match &scope {
+        Scope::Machine(z) => Some(z.clone()),
+        _ => None,
+    };
+    Ok(Json(ZoneTicketResponse {
+        ticket: app.tickets.issue_for(scope, &caller),
+        machine,
+        expires_in: TICKET_TTL.as_secs(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,12 +377,46 @@ mod tests {
         }
     }
 
+    fn no_zone(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_zones_ticket_opens_only_that_zones_websockets() {
+        let t = Tickets::default();
+        let zone_of = |p: &str| p.strip_prefix("/zones/vm1/").map(|_| "vm1".to_owned());
+        let scoped = || t.issue_for(Scope::Machine("vm1".into()), &caller());
+        let token = scoped();
+        assert!(t
+            .redeem(&token, "/zones/vm1/vnc/websockify", zone_of)
+            .is_ok());
+        let token = scoped();
+        assert_eq!(
+            t.redeem(&token, "/zones/vm2/vnc/websockify", zone_of).err(),
+            Some(Refused::OtherPath)
+        );
+        let token = scoped();
+        assert_eq!(
+            t.redeem(&token, "/term/x", zone_of).err(),
+            Some(Refused::OtherPath)
+        );
+        let any = t.issue_for(Scope::Any, &caller());
+        assert!(t.redeem(&any, "/term/x", zone_of).is_ok());
+        assert_eq!(
+            t.redeem(&any, "/term/x", zone_of).err(),
+            Some(Refused::Unknown)
+        );
+    }
+
     #[test]
     fn a_ticket_opens_its_path_once() {
         let t = Tickets::default();
         let token = t.issue("/zlogin/a", &caller());
-        assert_eq!(t.redeem(&token, "/zlogin/a").unwrap().name, "ops");
-        assert_eq!(t.redeem(&token, "/zlogin/a").err(), Some(Refused::Unknown));
+        assert_eq!(t.redeem(&token, "/zlogin/a", no_zone).unwrap().name, "ops");
+        assert_eq!(
+            t.redeem(&token, "/zlogin/a", no_zone).err(),
+            Some(Refused::Unknown)
+        );
     }
 
     #[test]
@@ -284,10 +424,13 @@ mod tests {
         let t = Tickets::default();
         let token = t.issue("/zlogin/a", &caller());
         assert_eq!(
-            t.redeem(&token, "/zlogin/b").err(),
+            t.redeem(&token, "/zlogin/b", no_zone).err(),
             Some(Refused::OtherPath)
         );
-        assert_eq!(t.redeem(&token, "/zlogin/a").err(), Some(Refused::Unknown));
+        assert_eq!(
+            t.redeem(&token, "/zlogin/a", no_zone).err(),
+            Some(Refused::Unknown)
+        );
     }
 
     #[test]
@@ -295,7 +438,10 @@ mod tests {
         let t = Tickets::default();
         let token = t.issue("/term/x", &caller());
         t.0.lock().unwrap().get_mut(&token).unwrap().expires = Instant::now();
-        assert_eq!(t.redeem(&token, "/term/x").err(), Some(Refused::Expired));
+        assert_eq!(
+            t.redeem(&token, "/term/x", no_zone).err(),
+            Some(Refused::Expired)
+        );
     }
 
     #[test]

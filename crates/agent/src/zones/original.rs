@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::view::{DatasetView, SECRET_ATTRS};
+use super::view::DatasetView;
 
 /// Global properties `zonecfg info` always lists, empty when unset; the UI shows them all.
 const LISTED_GLOBALS: &[&str] = &[
@@ -107,11 +107,7 @@ pub fn configuration(name: &str, cfg: &ZoneConfig, datasets: &[DatasetView]) -> 
     let mut disks = Vec::new();
     let mut attrs = Vec::new();
     for a in &cfg.attrs {
-        let value = if SECRET_ATTRS.contains(&a.name.as_str()) {
-            "********".to_owned()
-        } else {
-            a.value.clone()
-        };
+        let value = super::view::shown_attr(&a.name, &a.value);
         attrs.push(serde_json::json!({ "name": a.name, "type": a.kind, "value": value }));
         if a.name == "bootdisk" {
             m.insert(a.name.clone(), disk(&a.value, datasets));

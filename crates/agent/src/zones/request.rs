@@ -32,7 +32,9 @@ pub struct CreateZoneRequest {
     pub netif: Option<String>,
     /// `generic`, `windows` or `openbsd`.
     pub os_type: Option<String>,
-    /// `on`, `off` or `wait`.
+    /// `on`, `off`, `wait`, or a bhyve option string: `unix=PATH` (a socket path inside the
+    /// zone), `tcp=ADDR:PORT`, `w=`, `h=`, `vga=`, `wait`. A password (`password=`) is not
+    /// taken here (it would be kept in the task's record): set it with zonecfg on the host.
     pub vnc: Option<String>,
     /// `on` or `off`.
     pub acpi: Option<String>,
@@ -75,7 +77,9 @@ pub struct ZoneAttrs {
     pub netif: Option<String>,
     /// `generic`, `windows` or `openbsd`.
     pub os_type: Option<String>,
-    /// `on`, `off` or `wait`.
+    /// `on`, `off`, `wait`, or a bhyve option string: `unix=PATH` (a socket path inside the
+    /// zone), `tcp=ADDR:PORT`, `w=`, `h=`, `vga=`, `wait`. A password (`password=`) is not
+    /// taken here (it would be kept in the task's record): set it with zonecfg on the host.
     pub vnc: Option<String>,
     /// `on` or `off`.
     pub acpi: Option<String>,
@@ -196,7 +200,9 @@ pub struct ModifyZoneRequest {
     pub netif: Option<String>,
     /// `generic`, `windows` or `openbsd`.
     pub os_type: Option<String>,
-    /// `on`, `off` or `wait`.
+    /// `on`, `off`, `wait`, or a bhyve option string: `unix=PATH` (a socket path inside the
+    /// zone), `tcp=ADDR:PORT`, `w=`, `h=`, `vga=`, `wait`. A password (`password=`) is not
+    /// taken here (it would be kept in the task's record): set it with zonecfg on the host.
     pub vnc: Option<String>,
     /// `on` or `off`.
     pub acpi: Option<String>,
@@ -285,6 +291,20 @@ fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<(), FieldError> {
 fn value(field: &str, v: &str) -> Result<ZonecfgValue, FieldError> {
     v.parse()
         .map_err(|e: illumos::names::InvalidName| FieldError::new(field, format!("{field}: {e}")))
+}
+
+/// A `vnc` value bhyve and the agent both understand; a password is refused (see the field).
+fn check_vnc(field: &str, v: &str) -> Result<(), FieldError> {
+    let bad = |why: String| FieldError::new(field, format!("{field}: {why}"));
+    super::vnc::endpoint::parse(v).map_err(bad)?;
+    if v.split(',').any(|o| o.starts_with("password=")) {
+        return Err(bad(
+            "a VNC password is not taken through the API (it would be kept in the task's \
+             record); set it with zonecfg on the host"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn attr(name: &str) -> AttrName {
@@ -381,7 +401,7 @@ impl ZoneAttrs {
                 )?,
                 "netif" => one_of(field, v, &["virtio", "virtio-net-viona", "e1000"])?,
                 "os_type" => one_of(field, v, &["generic", "windows", "openbsd"])?,
-                "vnc" => one_of(field, v, &["on", "off", "wait"])?,
+                "vnc" => check_vnc(field, v)?,
                 "acpi" | "xhci" => one_of(field, v, &["on", "off"])?,
                 _ => {}
             }

@@ -17,6 +17,25 @@ use crate::time::now_rfc3339;
 /// Attributes never shown as they are.
 pub const SECRET_ATTRS: &[&str] = &["password"];
 
+/// An attribute's value as shown: a secret attribute masked, and the `password=` option of
+/// `vnc` (the zone's VNC password) masked inside its option string.
+pub fn shown_attr(name: &str, value: &str) -> String {
+    if SECRET_ATTRS.contains(&name) {
+        return "********".to_owned();
+    }
+    if name != "vnc" {
+        return value.to_owned();
+    }
+    value
+        .split(',')
+        .map(|o| match o.split_once('=') {
+            Some(("password", _)) => "password=********",
+            _ => o,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 /// What the list and the detail both say of a zone.
 pub struct ZoneFacts {
@@ -197,11 +216,7 @@ pub fn detail(
     let mut disks = Vec::new();
     let mut cdroms = Vec::new();
     for a in &cfg.attrs {
-        let masked = if SECRET_ATTRS.contains(&a.name.as_str()) {
-            "********".to_owned()
-        } else {
-            a.value.clone()
-        };
+        let masked = shown_attr(&a.name, &a.value);
         if a.name == "bootdisk" || a.name.starts_with("disk") && a.name[4..].parse::<u8>().is_ok() {
             disks.push(DiskView {
                 slot: a.name.clone(),

@@ -6,13 +6,31 @@
 //! ticks every 100 ms), then sends the changed rows.
 
 use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::des;
 use super::screen::{Screen, HEIGHT, WIDTH};
+
+/// A client's connection: a UNIX socket, or a loopback TCP one for `tcp=`.
+pub trait Conn: Read + Write + Send + 'static {
+    fn try_clone(&self) -> io::Result<Self>
+    where
+        Self: Sized;
+}
+
+impl Conn for std::os::unix::net::UnixStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        std::os::unix::net::UnixStream::try_clone(self)
+    }
+}
+
+impl Conn for std::net::TcpStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        std::net::TcpStream::try_clone(self)
+    }
+}
 
 /// What every connection of one server shares: the guest's screen and its settings.
 pub struct Shared {
@@ -126,7 +144,7 @@ fn random_challenge() -> [u8; 16] {
 }
 
 /// Runs the handshake; `Ok(false)` when the client was refused (already told why).
-fn handshake(s: &mut UnixStream, shared: &Shared, zone: &str) -> io::Result<bool> {
+fn handshake(s: &mut impl Conn, shared: &Shared, zone: &str) -> io::Result<bool> {
     s.write_all(b"RFB 003.008\n")?;
     let v: [u8; 12] = read_exact(s)?;
     let minor = match &v {
@@ -172,14 +190,14 @@ fn handshake(s: &mut UnixStream, shared: &Shared, zone: &str) -> io::Result<bool
 }
 
 /// SecurityResult "failed" with its reason (3.8).
-fn refuse(s: &mut UnixStream, why: &str) -> io::Result<()> {
+fn refuse(s: &mut impl Write, why: &str) -> io::Result<()> {
     s.write_all(&1u32.to_be_bytes())?;
     s.write_all(&(why.len() as u32).to_be_bytes())?;
     s.write_all(why.as_bytes())
 }
 
 /// Serves one client until it leaves (or the process exits when the zone halts).
-pub fn serve(mut s: UnixStream, shared: Arc<Shared>) -> io::Result<()> {
+pub fn serve<S: Conn>(mut s: S, shared: Arc<Shared>) -> io::Result<()> {
     let zone = shared
         .screen
         .lock()
@@ -243,7 +261,7 @@ pub fn serve(mut s: UnixStream, shared: Arc<Shared>) -> io::Result<()> {
 }
 
 /// Answers update requests in order, in the format last set.
-fn updates(mut s: UnixStream, rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
+fn updates(mut s: impl Write, rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
     let mut pf = PixelFormat::NATIVE;
     // What this client was last sent, row-major RGB; None until a first full send.
     let mut seen: Vec<Option<[u8; 3]>> = vec![None; WIDTH as usize * HEIGHT as usize];

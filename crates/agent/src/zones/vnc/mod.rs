@@ -3,6 +3,7 @@
 //! WebSocket bridge and a PNG `screenshot`. See `endpoint.rs` for how the zone's socket is
 //! reached (the privileged helper; the zonepath is root's).
 
+mod des;
 pub mod endpoint;
 pub mod png;
 pub mod rfb;

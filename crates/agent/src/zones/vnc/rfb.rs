@@ -1,9 +1,13 @@
 //! A minimal RFB client (RFC 6143) for screenshots: the 3.8 (or 3.3) handshake with security
 //! None, SetPixelFormat to 32 bpp little-endian true colour, SetEncodings Raw and CopyRect, one
 //! full FramebufferUpdateRequest, and the update that answers it, painted into an RGB buffer.
-//! VNC Authentication is not attempted: the agent does not keep VNC passwords.
+//! A server that asks for VNC Authentication is answered with the zone's own password (from
+//! its `vnc` attr, see `endpoint.rs`); None is preferred when both are offered.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::des;
+use super::endpoint::Password;
 
 /// The largest framebuffer accepted (bhyve's own maximum is 1920x1200).
 const MAX_SIDE: u16 = 4096;
@@ -26,9 +30,11 @@ pub enum RfbError {
     #[error("the VNC server is not speaking RFB as expected: {0}")]
     Protocol(String),
     #[error(
-        "the VNC server asks for a password (VNC Authentication), which the agent does not keep"
+        "the VNC server asks for a password (VNC Authentication), and the zone's vnc attr sets none"
     )]
     NeedsPassword,
+    #[error("the VNC server refused the zone's password: {0}")]
+    AuthFailed(String),
     #[error("the VNC server refused the connection: {0}")]
     Refused(String),
 }
@@ -67,8 +73,11 @@ async fn text<S: AsyncRead + Unpin>(s: &mut S) -> Result<String, RfbError> {
     Ok(String::from_utf8_lossy(&b).into_owned())
 }
 
-/// Version and security: security None, the only kind a screenshot can use.
-async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Result<(), RfbError> {
+/// Version and security: None when offered, else VNC Authentication with `password`.
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    password: Option<&Password>,
+) -> Result<(), RfbError> {
     let mut v = [0u8; 12];
     s.read_exact(&mut v).await?;
     let minor = match &v[..8] {
@@ -90,30 +99,53 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Result<(), R
         _ => b"RFB 003.008\n",
     };
     s.write_all(reply).await?;
-    if minor == 3 {
-        return match u32_(s).await? {
-            0 => Err(RfbError::Refused(text(s).await?)),
-            1 => Ok(()),
-            2 => Err(RfbError::NeedsPassword),
-            t => Err(protocol(format!("security type {t}"))),
-        };
-    }
-    let n = u8_(s).await?;
-    if n == 0 {
-        return Err(RfbError::Refused(text(s).await?));
-    }
-    let mut types = vec![0u8; n as usize];
-    s.read_exact(&mut types).await?;
-    if !types.contains(&1) {
-        return Err(if types.contains(&2) {
-            RfbError::NeedsPassword
+    // 3.3: the server decides, as a u32; later: it offers a list and the client picks.
+    let kind = if minor == 3 {
+        match u32_(s).await? {
+            0 => return Err(RfbError::Refused(text(s).await?)),
+            t @ (1 | 2) => t as u8,
+            t => return Err(protocol(format!("security type {t}"))),
+        }
+    } else {
+        let n = u8_(s).await?;
+        if n == 0 {
+            return Err(RfbError::Refused(text(s).await?));
+        }
+        let mut types = vec![0u8; n as usize];
+        s.read_exact(&mut types).await?;
+        let kind = if types.contains(&1) {
+            1
+        } else if types.contains(&2) {
+            2
         } else {
-            protocol(format!("no supported security type in {types:?}"))
-        });
+            return Err(protocol(format!("no supported security type in {types:?}")));
+        };
+        if kind == 2 && password.is_none() {
+            return Err(RfbError::NeedsPassword);
+        }
+        s.write_all(&[kind]).await?;
+        kind
+    };
+    if kind == 2 {
+        let password = password.ok_or(RfbError::NeedsPassword)?;
+        let mut challenge = [0u8; 16];
+        s.read_exact(&mut challenge).await?;
+        s.write_all(&des::vnc_response(password.as_bytes(), &challenge))
+            .await?;
     }
-    s.write_all(&[1]).await?;
-    if minor == 8 && u32_(s).await? != 0 {
-        return Err(RfbError::Refused(text(s).await?));
+    // SecurityResult: always after VNC Authentication, after None only in 3.8.
+    if (kind == 2 || minor == 8) && u32_(s).await? != 0 {
+        // Only 3.8 gives a reason.
+        let why = if minor == 8 {
+            text(s).await?
+        } else {
+            String::new()
+        };
+        return Err(if kind == 2 {
+            RfbError::AuthFailed(why)
+        } else {
+            RfbError::Refused(why)
+        });
     }
     Ok(())
 }
@@ -121,9 +153,13 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Result<(), R
 /// Our pixel format: 32 bpp, depth 24, little-endian, true colour, red at bit 16.
 const PIXEL_FORMAT: [u8; 16] = [32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0];
 
-/// Connects, asks for the whole screen and returns it.
-pub async fn screenshot<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) -> Result<Frame, RfbError> {
-    handshake(&mut s).await?;
+/// Connects (answering VNC Authentication with `password` if asked), asks for the whole
+/// screen and returns it.
+pub async fn screenshot<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    password: Option<&Password>,
+) -> Result<Frame, RfbError> {
+    handshake(&mut s, password).await?;
     s.write_all(&[1]).await?; // ClientInit: shared
     let width = u16_(&mut s).await?;
     let height = u16_(&mut s).await?;
@@ -259,9 +295,16 @@ mod tests {
     }
 
     async fn run(server: Vec<u8>) -> (Result<Frame, RfbError>, Vec<u8>) {
+        run_with(server, None).await
+    }
+
+    async fn run_with(
+        server: Vec<u8>,
+        password: Option<&Password>,
+    ) -> (Result<Frame, RfbError>, Vec<u8>) {
         let (client, mut far) = tokio::io::duplex(1 << 20);
         far.write_all(&server).await.unwrap();
-        let shot = screenshot(client).await;
+        let shot = screenshot(client, password).await;
         drop(far.shutdown().await);
         let mut sent = Vec::new();
         let _ = tokio::time::timeout(
@@ -301,5 +344,49 @@ mod tests {
         assert!(matches!(run(b).await.0, Err(RfbError::NeedsPassword)));
         let (shot, _) = run(server_bytes(&rect(3, 0, 2, 1, 0), 1)).await;
         assert!(matches!(shot, Err(RfbError::Protocol(_))), "{shot:?}");
+    }
+
+    fn zone_password(p: &str) -> Password {
+        super::super::endpoint::Setting::parse(&format!("password={p}"))
+            .password()
+            .cloned()
+            .unwrap()
+    }
+
+    /// The server offers only VNC Authentication: the client picks it and answers the
+    /// challenge with the DES response for the zone's password, then reads the result.
+    #[tokio::test]
+    async fn vnc_authentication_answers_the_challenge_with_the_zones_password() {
+        let challenge: [u8; 16] = std::array::from_fn(|i| 0xf0 + i as u8);
+        let mut b = b"RFB 003.008\n".to_vec();
+        b.extend_from_slice(&[1, 2]);
+        b.extend_from_slice(&challenge);
+        let frame = server_bytes(&rect(0, 0, 1, 1, 0), 1);
+        b.extend_from_slice(&frame[12 + 2..]); // SecurityResult OK, ServerInit, the update...
+        b.extend_from_slice(&[0, 0, 0, 0]); // ...whose one pixel
+        let (shot, sent) = run_with(b, Some(&zone_password("zonepass"))).await;
+        assert_eq!(shot.unwrap().name, "vm1");
+        assert_eq!(&sent[..13], b"RFB 003.008\n\x02");
+        assert_eq!(
+            u128::from_be_bytes(sent[13..29].try_into().unwrap()),
+            0x234fa88b14ce83ad49bc7fe51388477f,
+            "the response openssl gives for this challenge and password"
+        );
+        assert_eq!(sent[29], 1, "then ClientInit");
+    }
+
+    #[tokio::test]
+    async fn a_refused_password_says_why() {
+        let mut b = b"RFB 003.008\n".to_vec();
+        b.extend_from_slice(&[1, 2]);
+        b.extend_from_slice(&[0u8; 16]);
+        b.extend_from_slice(&1u32.to_be_bytes());
+        b.extend_from_slice(&21u32.to_be_bytes());
+        b.extend_from_slice(b"authentication failed");
+        let (shot, _) = run_with(b, Some(&zone_password("wrong"))).await;
+        assert!(
+            matches!(&shot, Err(RfbError::AuthFailed(why)) if why == "authentication failed"),
+            "{shot:?}"
+        );
     }
 }

@@ -14,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use illumos::install::Target;
 use illumos::names::ZoneName;
 use illumos::zoneadm::ZoneState;
 use serde::Serialize;
@@ -23,9 +22,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::endpoint::{self, Connection, Setting};
+use super::endpoint::{self, Connection, Route, Setting};
 use super::sessions::Session;
 use super::{png, rfb};
+use crate::consoles::audit;
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::ws::Upgrade;
@@ -111,7 +111,7 @@ struct ZoneVnc {
     zone: ZoneName,
     state: ZoneState,
     setting: Setting,
-    socket: Result<Target, String>,
+    route: Result<Route, String>,
 }
 
 fn websocket_path(zone: &ZoneName) -> String {
@@ -128,10 +128,11 @@ async fn look(app: &AppState, name: &str) -> Result<ZoneVnc, ApiError> {
         .await
         .map_err(ApiError::host)?
         .ok_or_else(|| ApiError::not_found(format!("Zone {zone} not found")))?;
+    let setting = Setting::of(&config);
     Ok(ZoneVnc {
-        socket: endpoint::socket_path(&entry.zonepath),
+        route: setting.route(&entry.zonepath),
         state: entry.state,
-        setting: Setting::of(&config),
+        setting,
         zone,
     })
 }
@@ -149,12 +150,12 @@ impl ZoneVnc {
                 self.zone
             )),
             Setting::Unsupported(why) => Some(why.clone()),
-            Setting::Socket { .. } if self.state != ZoneState::Running => Some(format!(
+            Setting::On { .. } if self.state != ZoneState::Running => Some(format!(
                 "zone {} is {}, not running",
                 self.zone,
                 self.state.as_str()
             )),
-            Setting::Socket { .. } => self.socket.as_ref().err().cloned(),
+            Setting::On { .. } => self.route.as_ref().err().cloned(),
         }
     }
 
@@ -163,8 +164,8 @@ impl ZoneVnc {
         if let Some(why) = self.obstacle() {
             return Err(unavailable(why));
         }
-        let socket = self.socket.as_ref().map_err(|e| unavailable(e.clone()))?;
-        endpoint::connect(&app.runner, socket, GREETING_WAIT)
+        let route = self.route.as_ref().map_err(|e| unavailable(e.clone()))?;
+        endpoint::connect(&app.runner, route, GREETING_WAIT)
             .await
             .map_err(|why| {
                 unavailable(format!(
@@ -214,7 +215,7 @@ async fn vnc_info(
     let info = VncInfo {
         zone_name: z.zone.to_string(),
         vnc_enabled: z.setting.enabled(),
-        password_required: matches!(z.setting, Setting::Socket { password: true }),
+        password_required: z.setting.password().is_some(),
         zone_state: z.state.as_str().to_owned(),
         reachable,
         reason,
@@ -286,7 +287,9 @@ async fn vnc_stop(
 /// carry RFB both ways, unchanged. The key or a `?ticket=` (see `POST /ws-tickets`) is checked
 /// before the upgrade (401/403, never a 101), and the zone's server is reached before it too, so a zone without VNC, not running
 /// or not answering is a JSON 409. The socket closes when the server does (the zone halted),
-/// when the session is stopped, or when the key is revoked.
+/// when the session is stopped, or when the key is revoked. Each bridge is in the task log
+/// (operation `console_session`, `console: "vnc"`): opened, and closed with the reason, its
+/// `duration_ms`, `bytes_to_server` and `bytes_from_server`.
 #[utoipa::path(get, path = "/zones/{name}/vnc/websockify", tag = "vnc", params(("name" = String, Path)),
     security(("api_key" = ["operator"])),
     responses((status = 101, description = "switching to the WebSocket protocol"),
@@ -304,13 +307,43 @@ async fn vnc_websockify(
     let (session, _) = app.zones.vnc.open(z.zone.as_str(), &caller.name);
     let revoked = app.revocations.until_revoked(&caller.key_id);
     let zone = z.zone.to_string();
-    tracing::info!(zone, caller = %caller.name, "VNC console opened");
     upgrade
         .protocols(["binary"])
         .on_upgrade(move |ws| async move {
-            let why = bridge(ws, conn, session.ended, revoked).await;
-            tracing::info!(zone, caller = %caller.name, why, "VNC console closed");
+            let record = |event: &str| audit::Record {
+                console: "vnc".into(),
+                session_id: uuid::Uuid::new_v4().to_string(),
+                event: event.into(),
+                zone_name: Some(zone.clone()),
+                writer: Some(true),
+                reason: None,
+                traffic: None,
+            };
+            let opened = record("opened");
+            let id = opened.session_id.clone();
+            audit::record(&app.tasks, Some(&caller), opened).await;
+            let started = std::time::Instant::now();
+            let mut carried = Carried::default();
+            let why = bridge(ws, conn, session.ended, revoked, &mut carried).await;
+            let closed = audit::Record {
+                session_id: id,
+                reason: Some(why.to_owned()),
+                traffic: Some(audit::Traffic {
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    bytes_to_server: carried.to_server,
+                    bytes_from_server: carried.from_server,
+                }),
+                ..record("closed")
+            };
+            audit::record(&app.tasks, Some(&caller), closed).await;
         })
+}
+
+/// Bytes a bridge carried each way.
+#[derive(Default)]
+struct Carried {
+    to_server: u64,
+    from_server: u64,
 }
 
 /// Copies bytes both ways until one side ends; returns why it ended.
@@ -319,6 +352,7 @@ async fn bridge(
     mut conn: Connection,
     ended: tokio_util::sync::CancellationToken,
     revoked: impl std::future::Future<Output = ()>,
+    carried: &mut Carried,
 ) -> &'static str {
     tokio::pin!(revoked);
     let close = |code: u16, why: &'static str| {
@@ -334,16 +368,19 @@ async fn bridge(
     {
         return "client gone";
     }
+    carried.from_server += conn.greeting.len() as u64;
     let mut buf = vec![0u8; 64 * 1024];
     let why = loop {
         tokio::select! {
             msg = ws.recv() => match msg {
                 Some(Ok(Message::Binary(b))) => {
+                    carried.to_server += b.len() as u64;
                     if conn.to_server.write_all(&b).await.is_err() {
                         break (1011, "the VNC server stopped reading");
                     }
                 }
                 Some(Ok(Message::Text(t))) => {
+                    carried.to_server += t.len() as u64;
                     if conn.to_server.write_all(t.as_bytes()).await.is_err() {
                         break (1011, "the VNC server stopped reading");
                     }
@@ -354,6 +391,7 @@ async fn bridge(
             n = conn.from_server.read(&mut buf) => match n {
                 Ok(0) | Err(_) => break (1000, "the zone's VNC server closed the connection"),
                 Ok(n) => {
+                    carried.from_server += n as u64;
                     if ws.send(Message::Binary(buf[..n].to_vec().into())).await.is_err() {
                         return "client gone";
                     }
@@ -369,12 +407,14 @@ async fn bridge(
 }
 
 /// The zone's current screen as a PNG, read by the agent's own RFB client (Raw and
-/// CopyRect). A server that asks for a password is a 409: the agent does not keep it.
+/// CopyRect). A server that asks for a password (VNC Authentication) is answered with the
+/// zone's own (its `vnc` attr's `password=`); a zone without one, or a server refusing it,
+/// is a 409.
 #[utoipa::path(get, path = "/zones/{name}/vnc/screenshot", tag = "vnc", params(("name" = String, Path)),
     security(("api_key" = ["viewer"])),
     responses((status = 200, description = "the framebuffer", content_type = "image/png"),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "no VNC, zone not running, server not reachable or asking for a password", body = ErrorBody),
+        (status = 409, description = "no VNC, zone not running, server not reachable, or a password the zone does not set or the server refuses", body = ErrorBody),
         (status = 502, description = "the VNC server did not answer in RFB", body = ErrorBody)))]
 async fn vnc_screenshot(
     _: Viewer,
@@ -382,9 +422,6 @@ async fn vnc_screenshot(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let z = look(&app, &name).await?;
-    if matches!(z.setting, Setting::Socket { password: true }) {
-        return Err(unavailable(rfb::RfbError::NeedsPassword.to_string()));
-    }
     let conn = z.connect(&app).await?;
     let Connection {
         process,
@@ -393,9 +430,12 @@ async fn vnc_screenshot(
         greeting,
     } = conn;
     let stream = tokio::io::join(greeting.chain(from_server), to_server);
-    let frame = match tokio::time::timeout(SCREENSHOT_WAIT, rfb::screenshot(stream)).await {
+    let shot = rfb::screenshot(stream, z.setting.password());
+    let frame = match tokio::time::timeout(SCREENSHOT_WAIT, shot).await {
         Ok(Ok(f)) => f,
-        Ok(Err(e @ rfb::RfbError::NeedsPassword)) => return Err(unavailable(e.to_string())),
+        Ok(Err(e @ (rfb::RfbError::NeedsPassword | rfb::RfbError::AuthFailed(_)))) => {
+            return Err(unavailable(e.to_string()))
+        }
         Ok(Err(e)) => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
