@@ -39,6 +39,7 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("poweroff", "/usr/sbin/poweroff"),
     ("init", "/sbin/init"),
     ("who", "/usr/bin/who"),
+    ("hostname", "/usr/bin/hostname"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.
