@@ -275,7 +275,10 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
                 "protocol": "tcp"}),
         ],
         "create_vnic" => vec![json!({"name": "injvnic0", "link": "igb0",
-            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false})],
+            "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false,
+            "properties": {"maxbw": "100M", "priority": "low", "cpus": "0,1",
+                "allowed-ips": "10.0.0.5", "protection": "ip-nospoof"}})],
+        "set_hostname" => vec![json!({"hostname": "inj-host", "apply_immediately": false})],
         "create_recipe" => vec![recipe],
         "update_recipe" => vec![{
             let mut r = recipe;

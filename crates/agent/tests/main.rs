@@ -22,6 +22,7 @@ mod injection;
 mod load;
 mod monitoring;
 mod network;
+mod network_ui;
 mod network_views;
 mod packaging;
 mod privilege;

@@ -77,7 +77,8 @@ fn the_privileged_paths_name_the_files_the_agent_replaces() {
         .collect();
     // By default the agent replaces the files the services name (ipfilter's
     // config/ipnat_config_file, the DHCP server's config/config_file); their defaults on
-    // OmniOS are these (reference §1.11, §1.13).
+    // OmniOS are these (reference §1.11, §1.13); /etc/nodename is the persistent node name
+    // (nodename(5)), written by PUT /network/hostname.
     let network = zoneweaver_agent::config::Config::default().network;
     assert_eq!(network.ipnat_config_path, None);
     assert_eq!(network.dhcp_config_path, None);
@@ -87,6 +88,7 @@ fn the_privileged_paths_name_the_files_the_agent_replaces() {
             "file /etc/ipf/ipnat.conf",
             "file /etc/dhcpd.conf",
             "file /etc/system.d/zfs-arc.conf",
+            "file /etc/nodename",
             "mountpoints-under /rpool/zones",
         ]
     );

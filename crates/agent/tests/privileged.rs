@@ -84,6 +84,29 @@ async fn through_the_helper_a_config_file_is_backed_up_checked_installed_and_res
     assert!(!root_file(&c, "/etc/dhcpd.conf").exists());
 }
 
+/// `/etc/nodename` (PUT /network/hostname) is on the package's allow-list: the packaged agent
+/// replaces it through the helper, and the undo puts the installed name back.
+#[tokio::test]
+async fn through_the_helper_etc_nodename_is_replaced_and_restored() {
+    let Some((_dir, c)) = host() else { return };
+    let run = Runner::new(c.runner_config());
+    let f = ConfFile::new(&c, &"/etc/nodename".parse().unwrap()).with_helper(true);
+    let before = std::fs::read_to_string(root_file(&c, "/etc/nodename")).unwrap();
+    let replaced = f.keep_backup(&run).await.unwrap();
+    assert!(replaced.existed, "init writes the host's name");
+    f.write_temp("hv-04\n").unwrap();
+    f.commit_temp(&run).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root_file(&c, "/etc/nodename")).unwrap(),
+        "hv-04\n"
+    );
+    f.restore(&run, &replaced).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root_file(&c, "/etc/nodename")).unwrap(),
+        before
+    );
+}
+
 /// A path the package's allow-list does not name, and an allow-list nobody may trust: the
 /// task error says what could not be done, as whom, and the helper's reason; nothing changes.
 #[tokio::test]

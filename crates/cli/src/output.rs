@@ -200,8 +200,8 @@ const FIRST: &[&str] = &[
     "state",
     "status",
 ];
-/// Columns never worth a table column.
-const SKIP: &[&str] = &["success"];
+/// Columns never worth a table column (`scan_timestamp`: the time of the read itself).
+const SKIP: &[&str] = &["success", "scan_timestamp"];
 const MAX_CELL: usize = 60;
 
 /// A table of an array of objects: one column per key holding scalars in any row.

@@ -122,6 +122,12 @@ pub fn init(dir: &Path, pool_size: Option<u64>) -> Result<(), String> {
             std::fs::write(&p, "").map_err(|x| e(f, x))?;
         }
     }
+    // /etc/nodename, as an install leaves it: the name the host was given (nodename(5)).
+    let nodename = host.root.join("etc/nodename");
+    if !nodename.exists() {
+        std::fs::write(&nodename, format!("{}\n", st.system.hostname))
+            .map_err(|x| e("etc/nodename", x))?;
+    }
     crate::package::install(&host, crate::package::helper_beside(&exe).as_deref())?;
     crate::layout::ownership(&host)
 }

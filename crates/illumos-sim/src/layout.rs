@@ -41,6 +41,7 @@ pub const TOOL_PATHS: &[(&str, &str)] = &[
     ("who", "/usr/bin/who"),
     ("prtconf", "/usr/sbin/prtconf"),
     ("pptadm", "/usr/sbin/pptadm"),
+    ("hostname", "/usr/bin/hostname"),
 ];
 
 /// The package's manifest: its `dir` actions are laid out in the emulated root.

@@ -38,6 +38,7 @@ pub const TOOLS: &[&str] = &[
     "svcadm", "svccfg", "svcprop", "zfs", "zpool", "ipnat", "uname", "kstat", "psrinfo",
     "pagesize", "pfsh", "swap", "netstat", "shutdown", "reboot", "halt", "poweroff", "init", "who",
     "prtconf", "pptadm",
+    "hostname",
 ];
 
 fn main() {

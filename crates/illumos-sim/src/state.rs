@@ -21,6 +21,10 @@ pub struct State {
     pub datasets: BTreeMap<String, Dataset>,
     #[serde(default)]
     pub links: BTreeMap<String, Link>,
+    /// Link properties set at `create-vnic -p` (beyond `mtu`, which the link keeps), by link
+    /// and property, each value as dladm shows it (a list comma-joined).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub link_props: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub ifs: BTreeMap<String, IpIf>,
     #[serde(default)]

@@ -38,6 +38,8 @@ pub enum Tool {
     Poweroff,
     Init,
     Who,
+    /// Reads and sets the running node name (setting needs privilege).
+    Hostname,
     /// The agent's own privileged helper (`crates/install-helper`): the one program its
     /// profile lets write root's files, limited to an allow-list.
     Install,
@@ -50,7 +52,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 30] = [
+    pub const ALL: [Tool; 31] = [
         Tool::Zonecfg,
         Tool::Zoneadm,
         Tool::Zlogin,
@@ -77,6 +79,7 @@ impl Tool {
         Tool::Poweroff,
         Tool::Init,
         Tool::Who,
+        Tool::Hostname,
         Tool::Install,
         Tool::Pfsh,
         Tool::Prtconf,
@@ -131,6 +134,7 @@ impl Tool {
             Tool::Poweroff => "poweroff",
             Tool::Init => "init",
             Tool::Who => "who",
+            Tool::Hostname => "hostname",
             Tool::Install => "zoneweaver-install",
             Tool::Pfsh => "pfsh",
             Tool::Prtconf => "prtconf",
@@ -167,6 +171,7 @@ impl Tool {
             Tool::Poweroff => "/usr/sbin/poweroff",
             Tool::Init => "/usr/sbin/init",
             Tool::Who => "/usr/bin/who",
+            Tool::Hostname => "/usr/bin/hostname",
             Tool::Install => "/opt/zoneweaver/lib/zoneweaver-install",
             Tool::Pfsh => "/usr/bin/pfsh",
             Tool::Prtconf => "/usr/sbin/prtconf",

@@ -14,7 +14,10 @@ use crate::parsable::{field_arg, optional, parse_records, ParseError, Record};
 use crate::persistence::Persistence;
 use crate::runner::{CommandError, Runner};
 
+pub mod prop;
 pub mod vlan;
+
+pub use prop::LinkProp;
 
 // ---------------------------------------------------------------------------------------------
 // Failure phrases (reference §1.5 "dladm errors" and §2). Matched as substrings of stderr.
@@ -186,21 +189,6 @@ impl FromStr for Mtu {
 impl fmt::Display for Mtu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
-    }
-}
-
-/// A link property the agent sets (`-p name=value`). Only typed properties exist, so no text
-/// from a request is ever spliced into the comma-separated `-p` list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LinkProp {
-    Mtu(Mtu),
-}
-
-impl LinkProp {
-    fn render(&self) -> String {
-        match self {
-            LinkProp::Mtu(m) => format!("mtu={m}"),
-        }
     }
 }
 
@@ -671,7 +659,7 @@ pub async fn create_vnic(run: &Runner, spec: &CreateVnic) -> Result<(), CreateVn
         .props
         .iter()
         .filter(|p| matches!(p, LinkProp::Mtu(_)))
-        .copied()
+        .cloned()
         .collect();
     if !mtu.is_empty() {
         run.output(&set_linkprop_cmd(&spec.name, &mtu, spec.persistence))
@@ -882,6 +870,33 @@ mod tests {
                 "12",
                 "-p",
                 "mtu=9000",
+                "vm1net0"
+            ]
+        );
+    }
+
+    /// Several properties go in one `-p`, a list's values comma-joined after its name: dladm
+    /// reads a token without `=` as one more value of the property before it.
+    #[test]
+    fn create_vnic_argv_joins_several_properties_in_one_list() {
+        let p = |n, v| LinkProp::parse_vnic(n, v).unwrap();
+        let spec = CreateVnic {
+            name: link("vm1net0"),
+            over: link("igb0"),
+            mac: VnicMac::Auto,
+            vlan: None,
+            props: vec![p("maxbw", "100M"), p("cpus", "0,1"), p("priority", "low")],
+            persistence: Persistence::Persistent,
+        };
+        assert_eq!(
+            create_vnic_cmd(&spec).argv(),
+            [
+                "dladm",
+                "create-vnic",
+                "-l",
+                "igb0",
+                "-p",
+                "maxbw=100M,cpus=0,1,priority=low",
                 "vm1net0"
             ]
         );

@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod dladm;
 #[cfg(any(test, feature = "testing"))]
 pub mod fake;
+pub mod hostname;
 pub mod install;
 pub mod ipadm;
 pub mod ipnat;

@@ -37,6 +37,7 @@ serde_via_str!(
     crate::net::AddrObjName,
     crate::ipnat::NatRule,
     crate::smf::Fmri,
+    crate::hostname::NodeName,
     crate::power::RunLevel,
     crate::power::WallMessage,
     crate::power::BootEnv,

@@ -1,4 +1,4 @@
-//! Host networking: etherstubs, VNICs, NAT (ipnat.conf), IP forwarding, DHCP (ISC dhcpd) and
+//! Host networking: etherstubs, VNICs, the node name, NAT (ipnat.conf), IP forwarding, DHCP (ISC dhcpd) and
 //! the provisioning network. Same shape as the other areas: request types and validation,
 //! task operations, and a `router()`.
 //!
@@ -11,6 +11,7 @@ pub mod addresses;
 pub mod conffile;
 pub mod dhcp;
 pub mod forwarding;
+pub mod hostname;
 pub mod journal;
 pub mod links;
 #[cfg(test)]
@@ -134,6 +135,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(links::router())
         .merge(addresses::router())
         .merge(vlans::router())
+        .merge(hostname::router())
         .merge(nat::router())
         .merge(forwarding::router())
         .merge(dhcp::router())
@@ -145,6 +147,7 @@ pub fn operations(services: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     let mut ops = links::operations(services);
     ops.extend(addresses::operations(services));
     ops.extend(vlans::operations(services));
+    ops.extend(hostname::operations(services));
     ops.extend(nat::operations(services));
     ops.extend(forwarding::operations(services));
     ops.extend(dhcp::operations(services));

@@ -7,6 +7,8 @@ use crate::ofmt::{self, f, Field};
 use crate::state::{Link, State};
 use crate::timefmt;
 
+use std::collections::BTreeMap;
+
 const LONG: &[(&str, char)] = &[
     ("temporary", 't'),
     ("root-dir", 'R'),
@@ -217,23 +219,20 @@ fn create_vnic(cx: &mut Ctx, args: &[String]) -> i32 {
             _ => return die(cx, &format!("invalid VLAN identifier '{v}'")),
         },
     };
-    let mut mtu = 1500;
-    for kv in o.vals('p').iter().flat_map(|p| p.split(',')) {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        match k {
-            "mtu" => match v.parse::<u32>() {
-                Ok(n) if (576..=9000).contains(&n) => mtu = n,
-                _ => {
-                    return die(
-                        cx,
-                        &format!("vnic creation over {over} failed: invalid argument"),
-                    )
-                }
-            },
-            "maxbw" | "priority" | "cpus" | "protection" | "allowed-ips" | "pool" => {}
-            _ => return die(cx, &format!("invalid vnic property '{k}'")),
+    let props = match vnic_props(&o.vals('p')) {
+        Ok(p) => p,
+        Err(VnicPropError::Syntax) => return die(cx, "invalid vnic property"),
+        Err(VnicPropError::Unknown(k)) => return die(cx, &format!("invalid vnic property '{k}'")),
+        Err(VnicPropError::Value) => {
+            return die(
+                cx,
+                &format!("vnic creation over {over} failed: invalid argument"),
+            )
         }
-    }
+    };
+    let mtu = props
+        .get("mtu")
+        .map_or(1500, |v| v.parse::<u32>().unwrap_or(1500));
     let Some(under) = cx.st.links.get(&over) else {
         return die(cx, &format!("invalid link name '{over}'"));
     };
@@ -257,8 +256,87 @@ fn create_vnic(cx: &mut Ctx, args: &[String]) -> i32 {
     }
     let link = new_vnic(&over, name, mac.as_deref(), vid, mtu, o.has('t'));
     cx.st.links.insert(name.clone(), link);
+    let kept: BTreeMap<String, String> = props.into_iter().filter(|(k, _)| k != "mtu").collect();
+    if !kept.is_empty() {
+        cx.st.link_props.insert(name.clone(), kept);
+    }
     cx.touch();
     0
+}
+
+/// What a `-p` list may be refused for.
+#[derive(Debug, PartialEq)]
+enum VnicPropError {
+    /// A value before any `name=`, or an empty name.
+    Syntax,
+    Unknown(String),
+    Value,
+}
+
+/// The properties dladm.8 gives a VNIC (with libdladm's `protection`), and `pool`.
+const VNIC_PROPS: &[&str] = &[
+    "maxbw",
+    "priority",
+    "cpus",
+    "mtu",
+    "allowed-ips",
+    "protection",
+    "pool",
+];
+
+/// `-p prop=value[,...]` as libdladm reads it: split on commas, and a token without `=` is one
+/// more value of the property before it (`cpus=0,1,priority=low`). Each value is checked
+/// against dladm.8's description of the property; the values come back comma-joined.
+fn vnic_props(lists: &[&str]) -> Result<BTreeMap<String, String>, VnicPropError> {
+    let mut props: Vec<(String, Vec<String>)> = Vec::new();
+    for token in lists.iter().flat_map(|p| p.split(',')) {
+        match token.split_once('=') {
+            Some((k, v)) if !k.is_empty() => props.push((k.to_string(), vec![v.to_string()])),
+            Some(_) => return Err(VnicPropError::Syntax),
+            None => match props.last_mut() {
+                Some((_, values)) => values.push(token.to_string()),
+                None => return Err(VnicPropError::Syntax),
+            },
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (k, values) in props {
+        if !VNIC_PROPS.contains(&k.as_str()) {
+            return Err(VnicPropError::Unknown(k));
+        }
+        let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        let ok = match (k.as_str(), values.as_slice()) {
+            ("mtu", [v]) => v.parse::<u32>().is_ok_and(|n| (576..=9000).contains(&n)),
+            ("maxbw", [v]) => {
+                let d = v.trim_end_matches(['K', 'M', 'G', 'k', 'm', 'g']);
+                digits(d) && v.len() - d.len() <= 1 && d.parse::<u64>().is_ok_and(|n| n > 0)
+            }
+            ("priority", [v]) => matches!(v.as_str(), "high" | "medium" | "low"),
+            ("cpus", vs) => vs.iter().all(|v| digits(v.as_str())),
+            ("allowed-ips", vs) => vs.iter().all(|v| {
+                let (a, p) = v.split_once('/').unwrap_or((v.as_str(), "0"));
+                let max = match a.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V4(_)) => 32,
+                    Ok(std::net::IpAddr::V6(_)) => 128,
+                    Err(_) => return false,
+                };
+                p.parse::<u8>().is_ok_and(|p| p <= max)
+            }),
+            ("protection", vs) => vs.iter().all(|v| {
+                matches!(
+                    v.as_str(),
+                    "mac-nospoof" | "restricted" | "ip-nospoof" | "dhcp-nospoof"
+                )
+            }),
+            ("pool", [v]) => !v.is_empty(),
+            _ => false,
+        };
+        if !ok {
+            return Err(VnicPropError::Value);
+        }
+        out.insert(k, values.join(","));
+    }
+    Ok(out)
 }
 
 fn delete_link(cx: &mut Ctx, args: &[String], class: &str) -> i32 {
@@ -291,6 +369,7 @@ fn delete_link(cx: &mut Ctx, args: &[String], class: &str) -> i32 {
         return die(cx, "vnic deletion failed: link busy");
     }
     cx.st.links.remove(name);
+    cx.st.link_props.remove(name);
     cx.touch();
     0
 }
@@ -682,7 +761,20 @@ fn show_linkprop(cx: &mut Ctx, args: &[String]) -> i32 {
         } else {
             "1500"
         };
-        let all = [
+        let stored = cx.st.link_props.get(&n);
+        let prop = |name: &str, default: &str| {
+            [
+                name.to_string(),
+                "rw".into(),
+                stored
+                    .and_then(|p| p.get(name))
+                    .cloned()
+                    .unwrap_or_else(|| "--".into()),
+                default.into(),
+                "--".into(),
+            ]
+        };
+        let mut all = vec![
             [
                 "mtu".to_string(),
                 "rw".into(),
@@ -698,6 +790,15 @@ fn show_linkprop(cx: &mut Ctx, args: &[String]) -> i32 {
                 "--".into(),
             ],
         ];
+        if l.class == "vnic" {
+            all.extend([
+                prop("maxbw", "--"),
+                prop("priority", "high"),
+                prop("cpus", "--"),
+                prop("allowed-ips", "--"),
+                prop("protection", "--"),
+            ]);
+        }
         if let Some(w) = &wanted {
             if let Some(bad) = w.iter().find(|p| !all.iter().any(|a| a[0] == **p)) {
                 return die(
@@ -705,6 +806,10 @@ fn show_linkprop(cx: &mut Ctx, args: &[String]) -> i32 {
                     &format!("cannot get link property '{bad}' for {n}: link property not found"),
                 );
             }
+        }
+        // In the order `-p` names them (dladm walks its list), else in the table's order.
+        if let Some(w) = &wanted {
+            all.sort_by_key(|a| w.iter().position(|p| *p == a[0]));
         }
         for a in all {
             if wanted.as_ref().is_some_and(|w| !w.contains(&a[0])) {

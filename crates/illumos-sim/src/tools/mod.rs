@@ -47,6 +47,7 @@ pub fn dispatch(cx: &mut Ctx, tool: &str, args: &[String]) -> i32 {
         "zpool" => zpool::run(cx, args),
         "ipnat" => ipnat::run(cx, args),
         "uname" => system::uname(cx, args),
+        "hostname" => system::hostname(cx, args),
         "kstat" => system::kstat(cx, args),
         "psrinfo" => system::psrinfo(cx, args),
         "pagesize" => system::pagesize(cx, args),

@@ -22,6 +22,10 @@ fn apply(cx: &mut Ctx, args: &[String], level: &str) {
     if level == "6" {
         cx.st.power.runlevel = "3".into();
         cx.st.system.boot_time = timefmt::now_secs();
+        // The boot takes its node name from /etc/nodename (nodename(5)).
+        if let Some(name) = super::system::boot_nodename(&cx.host) {
+            cx.st.system.hostname = name;
+        }
     } else {
         cx.st.power.runlevel = level.to_uppercase();
     }

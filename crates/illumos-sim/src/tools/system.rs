@@ -1,4 +1,4 @@
-//! The machine itself: `uname`, `kstat -p` (system, processor, datalink and ARC statistics),
+//! The machine itself: `uname`, `hostname`, `kstat -p` (system, processor, datalink and ARC statistics),
 //! `psrinfo` and `pagesize`.
 //!
 //! The reference (`illumos-cli.md`) is silent on these four; what is emulated here was read
@@ -78,6 +78,55 @@ pub fn uname(cx: &mut Ctx, args: &[String]) -> i32 {
     let line = out.join(" ");
     cx.outln(&line);
     0
+}
+
+/// `hostname [-s] [system_name]` (illumos-gate `man1/hostname.1`, `cmd/hostname/hostname.c`):
+/// without an operand, the running node name (`-s`: the part before the first dot); with one,
+/// sets the running name only. It never writes `/etc/nodename`: that is what the next boot
+/// reads (nodename(5); see [`boot_nodename`]). Like sethostname(2), a name of
+/// `MAXHOSTNAMELEN` (256) or more is refused with EINVAL; without privilege the change is
+/// denied (the context's rule for every tool).
+pub fn hostname(cx: &mut Ctx, args: &[String]) -> i32 {
+    let usage = |cx: &mut Ctx| {
+        cx.errln("usage: hostname [-s] [system_name]");
+        1
+    };
+    let Ok(o) = getopt(args, "s", &[]) else {
+        return usage(cx);
+    };
+    match o.operands.as_slice() {
+        [] => {
+            let name = cx.st.system.hostname.clone();
+            let shown = if o.has('s') {
+                name.split('.').next().unwrap_or_default()
+            } else {
+                &name
+            };
+            cx.outln(shown);
+            0
+        }
+        [name] => {
+            if name.is_empty() || name.len() >= 256 {
+                cx.errln("hostname: error in setting name: Invalid argument");
+                return 1;
+            }
+            cx.st.system.hostname = name.clone();
+            cx.touch();
+            0
+        }
+        _ => usage(cx),
+    }
+}
+
+/// The node name a boot takes from `/etc/nodename` (its first line, nodename(5)); `None`
+/// when the file is missing or empty (the running name then stays).
+pub fn boot_nodename(host: &crate::host::Host) -> Option<String> {
+    let text = std::fs::read_to_string(host.root.join("etc/nodename")).ok()?;
+    text.lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
 }
 
 /// Every statistic this host publishes, as `module:instance:name:statistic` and value.

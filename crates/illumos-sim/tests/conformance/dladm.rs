@@ -286,3 +286,80 @@ fn vlans_and_their_errors() {
         "dladm: link web30 is not valid: object not found\n"
     );
 }
+
+/// `create-vnic -p` as libdladm reads the list: a token without `=` is one more value of the
+/// property before it; the values show in show-linkprop (in the order `-p` names them), and a
+/// name dladm.8 does not give a
+/// VNIC, or a value its description refuses, fails the create and makes nothing.
+#[test]
+fn create_vnic_properties_and_their_errors() {
+    let h = Host::new();
+    h.run(
+        "dladm",
+        &[
+            "create-vnic",
+            "-l",
+            "igb0",
+            "-p",
+            "maxbw=100M,cpus=0,1,priority=low,protection=mac-nospoof,ip-nospoof",
+            "v1",
+        ],
+    )
+    .ok();
+    let shown = h
+        .run(
+            "dladm",
+            &[
+                "show-linkprop",
+                "-c",
+                "-o",
+                "property,value",
+                "-p",
+                "maxbw,cpus,priority,protection,allowed-ips",
+                "v1",
+            ],
+        )
+        .ok();
+    assert_eq!(
+        shown,
+        "maxbw:100M\ncpus:0,1\npriority:low\nprotection:mac-nospoof,ip-nospoof\nallowed-ips:--\n"
+    );
+    for (props, err) in [
+        ("zone=z1", "dladm: invalid vnic property 'zone'\n"),
+        ("0,maxbw=1", "dladm: invalid vnic property\n"),
+        (
+            "priority=urgent",
+            "dladm: vnic creation over igb0 failed: invalid argument\n",
+        ),
+        (
+            "maxbw=fast",
+            "dladm: vnic creation over igb0 failed: invalid argument\n",
+        ),
+        (
+            "allowed-ips=10.0.0.1/33",
+            "dladm: vnic creation over igb0 failed: invalid argument\n",
+        ),
+    ] {
+        assert_eq!(
+            h.run("dladm", &["create-vnic", "-l", "igb0", "-p", props, "v2"])
+                .fails(1),
+            err,
+            "{props}"
+        );
+    }
+    assert_eq!(
+        h.run("dladm", &["show-vnic", "-p", "-o", "link"]).ok(),
+        "v1\n"
+    );
+    h.run("dladm", &["delete-vnic", "v1"]).ok();
+    h.run("dladm", &["create-vnic", "-l", "igb0", "v1"]).ok();
+    assert_eq!(
+        h.run(
+            "dladm",
+            &["show-linkprop", "-c", "-o", "value", "-p", "maxbw", "v1"]
+        )
+        .ok(),
+        "--\n",
+        "a deleted VNIC's properties do not come back with its name"
+    );
+}

@@ -134,3 +134,34 @@ fn a_host_made_before_the_machine_was_emulated_gets_its_identity_at_the_next_ini
     let boot = h.run("kstat", &["-p", ":::boot_time"]).ok();
     assert_ne!(boot.trim_end().split('\t').nth(1), Some("0"), "{boot}");
 }
+
+/// hostname.1: no operand prints the running name (`-s` up to the first dot); an operand sets
+/// the running name only, and `/etc/nodename` (nodename(5): the name the next boot takes) is
+/// left as it was; a reboot then takes the file's name.
+#[test]
+fn hostname_sets_the_running_name_and_a_boot_takes_etc_nodename() {
+    let h = Host::new();
+    let nodename = || std::fs::read_to_string(h.root("/etc/nodename")).unwrap();
+    assert_eq!(nodename(), "omnios-sim\n", "init writes the host's name");
+    assert_eq!(h.run("hostname", &[]).ok(), "omnios-sim\n");
+    h.run("hostname", &["hv-04.home.example"]).ok();
+    assert_eq!(h.run("hostname", &[]).ok(), "hv-04.home.example\n");
+    assert_eq!(h.run("hostname", &["-s"]).ok(), "hv-04\n");
+    assert_eq!(h.run("uname", &["-n"]).ok(), "hv-04.home.example\n");
+    assert_eq!(nodename(), "omnios-sim\n", "hostname does not persist");
+    assert_eq!(
+        h.run("hostname", &["a", "b"]).fails(1),
+        "usage: hostname [-s] [system_name]\n"
+    );
+    assert_eq!(
+        h.run("hostname", &["-x"]).fails(1),
+        "usage: hostname [-s] [system_name]\n"
+    );
+    assert_eq!(
+        h.run("hostname", &[&"n".repeat(256)]).fails(1),
+        "hostname: error in setting name: Invalid argument\n"
+    );
+    h.write("/etc/nodename", "hv-05\n");
+    h.run("reboot", &[]).ok();
+    assert_eq!(h.run("hostname", &[]).ok(), "hv-05\n");
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use illumos::dladm::{self, CreateVnic, LinkFailure, VnicMac};
+use illumos::dladm::{self, CreateVnic, LinkFailure, LinkProp, VnicMac};
 use illumos::link::{LinkName, VlanId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -37,6 +37,40 @@ impl<'de> Deserialize<'de> for MacChoice {
         super::request::vnic_mac("mac_address", s.as_deref())
             .map(MacChoice)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A VNIC's `-p` properties in a task's parameters: `{name: value}`, the value as dladm takes
+/// it (a list comma-joined). Each is checked again when the task reads it back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VnicProps(pub Vec<LinkProp>);
+
+impl VnicProps {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for VnicProps {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|p| (p.name(), p.value())))
+    }
+}
+
+impl<'de> Deserialize<'de> for VnicProps {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<String, String>::deserialize(d)?;
+        map.iter()
+            .map(|(n, v)| {
+                LinkProp::parse_vnic(n, v).map_err(|e| {
+                    serde::de::Error::custom(match e {
+                        Some(e) => e.to_string(),
+                        None => format!("{n:?} is not a VNIC property"),
+                    })
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(VnicProps)
     }
 }
 
@@ -143,6 +177,9 @@ pub struct CreateVnicParams {
     pub mac_address: MacChoice,
     #[serde(default)]
     pub vlan_id: Option<VlanId>,
+    /// `-p`; absent in the metadata of tasks queued without properties.
+    #[serde(default, skip_serializing_if = "VnicProps::is_empty")]
+    pub properties: VnicProps,
     #[serde(default)]
     pub temporary: bool,
 }
@@ -172,7 +209,7 @@ impl TaskOp for CreateVnicOp {
             over: p.link,
             mac: p.mac_address.0,
             vlan: p.vlan_id,
-            props: Vec::new(),
+            props: p.properties.0,
             persistence: persistence(p.temporary),
         };
         cx.progress(
@@ -255,6 +292,11 @@ mod tests {
                 "temporary": true,
             }));
         }
+        assert_same_shape::<CreateVnicParams>(json!({
+            "name": "vnic0", "link": "igb0", "mac_address": "auto", "vlan_id": null,
+            "properties": {"maxbw": "100M", "cpus": "0,1", "protection": "mac-nospoof"},
+            "temporary": false,
+        }));
     }
 
     #[test]
@@ -263,6 +305,8 @@ mod tests {
             json!({"name": "vnic0;rm", "link": "estub0"}),
             json!({"name": "vnic0", "link": "estub0", "mac_address": "01:00:5e:00:00:01"}),
             json!({"name": "vnic0", "link": "estub0", "vlan_id": 4095}),
+            json!({"name": "vnic0", "link": "estub0", "properties": {"zone": "z1"}}),
+            json!({"name": "vnic0", "link": "estub0", "properties": {"priority": "low,mtu=1"}}),
         ] {
             assert!(
                 serde_json::from_value::<CreateVnicParams>(bad.clone()).is_err(),

@@ -9,11 +9,12 @@ use utoipa_axum::routes;
 
 use super::ops::{self, DeleteEtherstub, DeleteVnic};
 use super::request::{
-    path_link, CreateEtherstubRequest, CreateVnicRequest, DeleteLinkQuery, VnicQuery,
+    path_link, CreateEtherstubRequest, CreateVnicRequest, DeleteLinkQuery, EtherstubDetailQuery,
+    EtherstubQuery, VnicQuery,
 };
 use super::view::{
-    etherstub, etherstubs, link_exists, EtherstubDetail, EtherstubList, VnicDetail, VnicInfo,
-    VnicList,
+    etherstub, etherstubs, link_exists, EtherstubDetail, EtherstubList, UnderPhys, VnicDetail,
+    VnicInfo, VnicList,
 };
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
@@ -31,15 +32,25 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_vnic, delete_vnic))
 }
 
-/// List etherstubs, each with the VNICs over it (live from dladm).
-#[utoipa::path(get, path = "/network/etherstubs", tag = "network",
+/// List etherstubs, each with the VNICs over it (live from dladm); `?name=` keeps one.
+#[utoipa::path(get, path = "/network/etherstubs", tag = "network", params(EtherstubQuery),
     security(("api_key" = ["viewer"])),
-    responses((status = 200, body = EtherstubList)))]
+    responses((status = 200, body = EtherstubList), (status = 400, body = ErrorBody)))]
 async fn list_etherstubs(
     _: Viewer,
     State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<EtherstubQuery>,
 ) -> Result<Json<EtherstubList>, ApiError> {
-    let etherstubs = etherstubs(&app).await?;
+    let name = q
+        .name
+        .as_deref()
+        .map(|n| validate::link("name", n))
+        .transpose()?;
+    let etherstubs: Vec<_> = etherstubs(&app)
+        .await?
+        .into_iter()
+        .filter(|s| name.as_ref().is_none_or(|n| s.name == n.as_str()))
+        .collect();
     Ok(Json(EtherstubList {
         success: true,
         total: etherstubs.len(),
@@ -47,21 +58,22 @@ async fn list_etherstubs(
     }))
 }
 
-/// One etherstub.
+/// One etherstub (under `etherstub`, and at the top level as the original answered it).
 #[utoipa::path(get, path = "/network/etherstubs/{name}", tag = "network",
-    params(("name" = String, Path)), security(("api_key" = ["viewer"])),
+    params(("name" = String, Path), EtherstubDetailQuery), security(("api_key" = ["viewer"])),
     responses((status = 200, body = EtherstubDetail), (status = 404, body = ErrorBody)))]
 async fn get_etherstub(
     _: Viewer,
     State(app): State<AppState>,
     Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<EtherstubDetailQuery>,
 ) -> Result<Json<EtherstubDetail>, ApiError> {
     let name = path_link(&name)?;
-    let etherstub = etherstub(&app, &name).await?;
-    Ok(Json(EtherstubDetail {
-        success: true,
-        etherstub,
-    }))
+    let mut etherstub = etherstub(&app, &name).await?;
+    if q.show_vnics == Some(false) {
+        etherstub.vnics.clear();
+    }
+    Ok(Json(EtherstubDetail::new(etherstub)))
 }
 
 /// Create an etherstub (a virtual switch). 409 if a link of that name exists.
@@ -180,7 +192,9 @@ async fn list_vnics(
     }))
 }
 
-/// One VNIC.
+/// One VNIC: under `vnic`, and at the top level with dladm's column names as the original
+/// answered it (with show-link's bridge and show-phys's media, duplex and device of the
+/// physical link under it).
 #[utoipa::path(get, path = "/network/vnics/{name}", tag = "network",
     params(("name" = String, Path)), security(("api_key" = ["viewer"])),
     responses((status = 200, body = VnicDetail), (status = 404, body = ErrorBody)))]
@@ -194,16 +208,20 @@ async fn get_vnic(
         .await
         .map_err(ApiError::host)?
         .ok_or_else(|| ApiError::not_found(format!("no VNIC {name}")))?;
-    let links: Vec<_> = dladm::get_link(&app.network.runner, &name)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(Json(VnicDetail::new(
-        VnicInfo::from(&vnic).with_link(&links),
-    )))
+    let run = &app.network.runner;
+    let links: Vec<_> = dladm::get_link(run, &name).await?.into_iter().collect();
+    // The physical link under it, for show-phys's media, duplex and device.
+    let under = match dladm::get_link(run, &vnic.over).await? {
+        Some(l) if l.class == dladm::LinkClass::Phys => {
+            UnderPhys::of(vnic.over.as_str(), &dladm::show_phys(run).await?)
+        }
+        _ => UnderPhys::default(),
+    };
+    Ok(Json(VnicDetail::new(VnicInfo::from(&vnic), &links, under)))
 }
 
-/// Create a VNIC over a physical link or an etherstub.
+/// Create a VNIC over a physical link or an etherstub, optionally with link properties
+/// (`properties`: `dladm create-vnic -p`).
 #[utoipa::path(post, path = "/network/vnics", tag = "network", request_body = CreateVnicRequest,
     security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody),

@@ -36,6 +36,11 @@ pub struct VnicInfo {
     pub state: Option<String>,
     /// show-link's MTU; null when not read.
     pub mtu: Option<u32>,
+    /// The row's key in the UI's tables: the VNIC's name (the original numbered the rows of
+    /// its scan table; a name is the same from one read to the next).
+    pub id: String,
+    /// When this row was read from dladm (RFC 3339, UTC): every GET reads the host live.
+    pub scan_timestamp: String,
 }
 
 impl From<&dladm::Vnic> for VnicInfo {
@@ -60,6 +65,8 @@ impl From<&dladm::Vnic> for VnicInfo {
             speed: v.speed_mbps,
             state: None,
             mtu: None,
+            id: v.link.to_string(),
+            scan_timestamp: crate::time::now_rfc3339(),
         }
         .with_type()
     }
@@ -111,10 +118,69 @@ pub struct VnicDetail {
     pub macaddrtype: String,
     pub vid: u16,
     pub mtu: Option<u32>,
+    /// show-phys's MEDIA (`Ethernet`) of the physical link under the VNIC; null over an
+    /// etherstub or an aggregation (a VNIC has no medium of its own: show-phys lists physical
+    /// links only).
+    pub media: Option<String>,
+    /// show-phys's DUPLEX (`full`, `half`, `unknown`) of the physical link under the VNIC;
+    /// null as `media`.
+    pub duplex: Option<String>,
+    /// show-phys's DEVICE (driver and instance, `igb0`) of the physical link under the VNIC;
+    /// null as `media`.
+    pub device: Option<String>,
+    /// show-link's BRIDGE: the bridge the VNIC is in; null when none.
+    pub bridge: Option<String>,
+    /// show-ether's PAUSE: always null, as in the original's VNIC rows (show-ether lists
+    /// physical Ethernet links only).
+    pub pause: Option<String>,
+    /// show-ether's AUTO: always null, as `pause`.
+    pub auto: Option<String>,
+    /// When this answer was read from dladm (RFC 3339, UTC).
+    pub scan_timestamp: String,
+    /// The same as `scan_timestamp`: the original's rows were rewritten by every scan, so
+    /// their `created_at` and `updated_at` were the scan's time; this agent keeps no row.
+    pub created_at: String,
+    /// The same as `scan_timestamp` (see `created_at`).
+    pub updated_at: String,
+}
+
+/// What show-phys says of the physical link under a VNIC.
+#[derive(Debug, Default)]
+pub struct UnderPhys {
+    pub media: Option<String>,
+    pub duplex: Option<String>,
+    pub device: Option<String>,
+}
+
+impl UnderPhys {
+    /// The show-phys row of `over`, when `over` is a physical link.
+    pub fn of(over: &str, phys: &[dladm::Phys]) -> Self {
+        match phys.iter().find(|p| p.link.as_str() == over) {
+            Some(p) => UnderPhys {
+                media: Some(p.media.clone()),
+                duplex: Some(
+                    match p.duplex {
+                        dladm::Duplex::Full => "full",
+                        dladm::Duplex::Half => "half",
+                        dladm::Duplex::Unknown => "unknown",
+                    }
+                    .to_owned(),
+                ),
+                device: Some(p.device.clone()),
+            },
+            None => UnderPhys::default(),
+        }
+    }
 }
 
 impl VnicDetail {
-    pub fn new(vnic: VnicInfo) -> Self {
+    /// `links`: show-link's row of the VNIC (its state, MTU and bridge).
+    pub fn new(vnic: VnicInfo, links: &[dladm::Link], under: UnderPhys) -> Self {
+        let vnic = vnic.with_link(links);
+        let bridge = links
+            .iter()
+            .find(|l| l.link.as_str() == vnic.name)
+            .and_then(|l| l.bridge.clone());
         VnicDetail {
             success: true,
             link: vnic.name.clone(),
@@ -126,20 +192,38 @@ impl VnicDetail {
             macaddrtype: vnic.macaddrtype.clone(),
             vid: vnic.vid,
             mtu: vnic.mtu,
+            media: under.media,
+            duplex: under.duplex,
+            device: under.device,
+            bridge,
+            pause: None,
+            auto: None,
+            created_at: vnic.scan_timestamp.clone(),
+            updated_at: vnic.scan_timestamp.clone(),
+            scan_timestamp: vnic.scan_timestamp.clone(),
             vnic,
         }
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EtherstubInfo {
     pub name: String,
     /// The etherstub's link name, the same as `name` (dladm's LINK, the UI's key).
     pub link: String,
     /// Always `etherstub` (dladm's CLASS).
     pub class: &'static str,
-    /// The VNICs over it.
+    /// show-link's STATE: `unknown` for an etherstub (it has no carrier); null when
+    /// show-link did not list it.
+    pub state: Option<String>,
+    /// show-link's OVER: always null (an etherstub is over no link).
+    pub over: Option<String>,
+    /// The names of the VNICs over it. (The UI's details view reads objects here,
+    /// `{link, name, over, zone, state}`; this answer keeps names: `GET /network/vnics?over=`
+    /// has the rows.)
     pub vnics: Vec<String>,
+    /// When this row was read from dladm (RFC 3339, UTC): every GET reads the host live.
+    pub scan_timestamp: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -149,17 +233,48 @@ pub struct EtherstubList {
     pub total: usize,
 }
 
+/// One etherstub: under `etherstub`, and its keys again at the top level, where the
+/// original answered them and the Zoneweaver UI reads them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EtherstubDetail {
     pub success: bool,
     pub etherstub: EtherstubInfo,
+    pub name: String,
+    pub link: String,
+    pub class: &'static str,
+    pub state: Option<String>,
+    pub over: Option<String>,
+    pub vnics: Vec<String>,
+    pub scan_timestamp: String,
 }
 
-/// Every etherstub, with the VNICs over it.
+impl EtherstubDetail {
+    pub fn new(etherstub: EtherstubInfo) -> Self {
+        EtherstubDetail {
+            success: true,
+            name: etherstub.name.clone(),
+            link: etherstub.link.clone(),
+            class: etherstub.class,
+            state: etherstub.state.clone(),
+            over: etherstub.over.clone(),
+            vnics: etherstub.vnics.clone(),
+            scan_timestamp: etherstub.scan_timestamp.clone(),
+            etherstub,
+        }
+    }
+}
+
+/// Every etherstub, with the VNICs over it and show-link's state.
 pub async fn etherstubs(app: &AppState) -> Result<Vec<EtherstubInfo>, ApiError> {
     let run = &app.network.runner;
     let stubs = dladm::show_etherstubs(run).await.map_err(ApiError::host)?;
     let vnics = app.network.vnics().await?;
+    let links = if stubs.is_empty() {
+        Vec::new()
+    } else {
+        dladm::show_links(run).await.map_err(ApiError::host)?
+    };
+    let read_at = crate::time::now_rfc3339();
     Ok(stubs
         .into_iter()
         .map(|s| EtherstubInfo {
@@ -168,9 +283,15 @@ pub async fn etherstubs(app: &AppState) -> Result<Vec<EtherstubInfo>, ApiError> 
                 .filter(|v| v.over == s)
                 .map(|v| v.link.to_string())
                 .collect(),
+            state: links
+                .iter()
+                .find(|l| l.link == s)
+                .map(|l| link_state(&l.state).to_owned()),
+            over: None,
             name: s.to_string(),
             link: s.to_string(),
             class: "etherstub",
+            scan_timestamp: read_at.clone(),
         })
         .collect())
 }

@@ -40,12 +40,13 @@ async fn list_vlans(
         .transpose()?;
     let run = &app.network.runner;
     let links = dladm::show_links(run).await?;
+    let read_at = crate::time::now_rfc3339();
     let vlans: Vec<VlanInfo> = vlan::show_vlans(run)
         .await?
         .iter()
         .filter(|v| q.vid.is_none_or(|id| v.vid.get() == id))
         .filter(|v| over.as_ref().is_none_or(|o| &v.over == o))
-        .map(|v| info(v, &links))
+        .map(|v| info(v, &links, &read_at))
         .filter(|v| {
             q.state
                 .as_deref()
@@ -75,7 +76,7 @@ async fn get_vlan(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no VLAN {name}")))?;
     let links: Vec<_> = dladm::get_link(run, &name).await?.into_iter().collect();
-    Ok(Json(info(&v, &links)))
+    Ok(Json(info(&v, &links, &crate::time::now_rfc3339())))
 }
 
 /// Create a VLAN link over a physical link or an aggregation. 409 if a link of that name

@@ -22,6 +22,13 @@ pub struct VlanInfo {
     pub mtu: Option<u32>,
     /// Always `live`: read from dladm for this request.
     pub source: &'static str,
+    /// When this row was read from dladm (RFC 3339, UTC).
+    pub scan_timestamp: String,
+    /// The same as `scan_timestamp`: the original's rows were rewritten by every scan, so
+    /// their `created_at` and `updated_at` were the scan's time; this agent keeps no row.
+    pub created_at: String,
+    /// The same as `scan_timestamp` (see `created_at`).
+    pub updated_at: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,7 +48,8 @@ fn state(s: &LinkState) -> String {
     }
 }
 
-pub fn info(v: &Vlan, links: &[Link]) -> VlanInfo {
+/// One VLAN's row; `read_at`: when dladm was read.
+pub fn info(v: &Vlan, links: &[Link], read_at: &str) -> VlanInfo {
     let link = links.iter().find(|l| l.link == v.link);
     VlanInfo {
         link: v.link.to_string(),
@@ -52,5 +60,8 @@ pub fn info(v: &Vlan, links: &[Link]) -> VlanInfo {
         state: link.map(|l| state(&l.state)),
         mtu: link.and_then(|l| l.mtu),
         source: "live",
+        scan_timestamp: read_at.to_owned(),
+        created_at: read_at.to_owned(),
+        updated_at: read_at.to_owned(),
     }
 }
