@@ -622,3 +622,59 @@ fn a_host_without_datalinks_lists_no_interfaces_rather_than_failing() {
     assert_eq!(ifs["interfaces"], json!([]), "{ifs}");
     assert_eq!(ifs["totalCount"], 0, "{ifs}");
 }
+
+/// Per-disk figures: each sample stores every disk's kstat I/O counters (`sd`, `blkdev`;
+/// partitions left out), with rates against the sample before; `/disks` lists the disks with
+/// what the sd error kstat says of the drive.
+#[test]
+fn each_sample_stores_every_disks_io_and_the_disks_are_listed_with_their_identity() {
+    let agent = TestAgent::start();
+    let first = ok(agent.post("/monitoring/collect", json!({"type": "all"})));
+    assert_eq!(first["results"]["rows"]["disk_io"], 3, "{first}");
+    ok(agent.post("/monitoring/collect", json!({"type": "all"})));
+    let io =
+        ok(agent.get("/monitoring/storage/disk-io?device=sd0&limit=10&since=2000-01-01T00:00:00Z"));
+    let rows = io["diskio"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{io}");
+    assert!(rows.iter().all(|r| r["device_name"] == "sd0"), "{io}");
+    // The first sample has nothing to compare with; the second has its rates.
+    assert!(rows[0]["read_ops_per_sec"].is_null(), "{io}");
+    assert!(
+        rows[1]["time_delta_seconds"].as_f64().unwrap() > 0.0,
+        "{io}"
+    );
+    assert!(rows[1]["reads"].as_u64().unwrap() >= rows[0]["reads"].as_u64().unwrap());
+    let kstat = host(&agent, "kstat", &["-p", "sd:0:sd0:reads"]);
+    let now: u64 = kstat
+        .trim_end()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rows[1]["reads"].as_u64().unwrap() <= now, "{io} {kstat}");
+    let all = ok(agent.get("/monitoring/storage/disk-io?per_device=true"));
+    let mut names: Vec<&str> = all["diskio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["device_name"].as_str().unwrap())
+        .collect();
+    names.dedup();
+    assert_eq!(names, ["blkdev0", "sd0", "sd1"], "{all}");
+
+    let d = ok(agent.get("/monitoring/storage/disks"));
+    assert_eq!(d["totalCount"], 3, "{d}");
+    let sd0 = &d["disks"][1];
+    assert_eq!(sd0["device_name"], "sd0");
+    let serial = host(&agent, "kstat", &["-p", "sderr:0:sd0,err:Serial No"]);
+    assert_eq!(
+        sd0["serial_number"],
+        serial.trim_end().split('\t').nth(1).unwrap()
+    );
+    assert_eq!(sd0["capacity_bytes"], 500_107_862_016u64);
+    let nvme = ok(agent.get("/monitoring/storage/disks?type=blkdev"));
+    assert_eq!(nvme["disks"][0]["device_name"], "blkdev0", "{nvme}");
+    let bad = agent.get("/monitoring/storage/disk-io?device=sd0&interval=5");
+    assert_eq!((bad.status, &bad.body["field"]), (400, &json!("interval")));
+}

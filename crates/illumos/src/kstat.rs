@@ -67,14 +67,16 @@ pub fn system_cmd() -> Cmd {
     )
 }
 
-/// `kstat -p` lines into (name, value). The name holds no whitespace; the value is the rest
-/// of the line (a CPU brand may hold spaces).
+/// `kstat -p` lines into (name, value): kstat prints a tab between them. A statistic's name
+/// may hold a space (the sd error kstat's `Serial No`), a value too (a CPU brand); without a
+/// tab the first blank separates them.
 pub fn parse_parsable(text: &str) -> Result<HashMap<String, String>, ReadError> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let (name, value) = line
-                .split_once(|c: char| c.is_whitespace())
+                .split_once('\t')
+                .or_else(|| line.split_once(|c: char| c.is_whitespace()))
                 .ok_or_else(|| ReadError::parse(Tool::Kstat, format!("no value in {line:?}")))?;
             Ok((name.to_owned(), value.trim().to_owned()))
         })

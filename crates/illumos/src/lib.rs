@@ -6,6 +6,7 @@
 
 pub mod arc;
 pub mod cmd;
+pub mod diskstat;
 pub mod dladm;
 #[cfg(any(test, feature = "testing"))]
 pub mod fake;

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use super::sampler::{Collected, Stats};
 use super::view::{
-    ArcSample, CpuSample, Dataset, Interface, IpAddress, LinkUsageSample, MemorySample,
-    PoolIoSample, PoolSample, Route,
+    ArcSample, CpuSample, Dataset, DiskIoSample, Interface, IpAddress, LinkUsageSample,
+    MemorySample, PoolIoSample, PoolSample, Route,
 };
 
 /// How a series' rows were picked.
@@ -67,17 +67,10 @@ series!(
     PoolIoSeries, poolio, PoolIoSample
 );
 
-/// `GET /monitoring/storage/disk-io`: per-disk I/O is not sampled yet (see `note`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DiskIoSeries {
-    /// Always empty.
-    pub diskio: Vec<serde_json::Value>,
-    #[serde(rename = "totalCount")]
-    pub total_count: usize,
-    #[serde(rename = "returnedCount")]
-    pub returned_count: usize,
-    pub note: String,
-}
+series!(
+    /// `GET /monitoring/storage/disk-io`.
+    DiskIoSeries, diskio, DiskIoSample
+);
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -134,15 +127,13 @@ pub struct DatasetList {
     pub pagination: Pagination,
 }
 
-/// `GET /monitoring/storage/disks`: disks are not listed yet (see `note`).
+/// `GET /monitoring/storage/disks`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DiskList {
-    /// Always empty.
-    pub disks: Vec<serde_json::Value>,
+    pub disks: Vec<super::view::DiskRow>,
     #[serde(rename = "totalCount")]
     pub total_count: usize,
     pub pagination: Pagination,
-    pub note: String,
 }
 
 /// The sampler's settings.

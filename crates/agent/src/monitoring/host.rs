@@ -13,7 +13,7 @@ use illumos::dladm::{self, Link, Phys, Vnic};
 use illumos::ipadm::{self, AddrFilter, Address};
 use illumos::kstat::{self, LinkCounters};
 use illumos::read::ReadError;
-use illumos::{netstat, swap, zfs, zpool, Runner};
+use illumos::{diskstat, netstat, swap, zfs, zpool, Runner};
 
 use crate::error::HostFailure;
 use crate::host::facts::Cached;
@@ -31,6 +31,8 @@ pub struct Reading {
     pub links: Vec<Link>,
     pub phys: Vec<Phys>,
     pub vnics: Vec<Vnic>,
+    /// Each disk's I/O counters (kstat).
+    pub disks: Vec<diskstat::Disk>,
 }
 
 /// The host's datalinks with what each is and its counters.
@@ -46,12 +48,13 @@ pub struct Links {
 /// ARC), swap -s, zpool list and iostat, and dladm's link, phys and VNIC listings (class and
 /// speed of each link), all at once.
 pub async fn read(run: &Runner) -> Result<Reading, HostFailure> {
-    let (kstat, swap, pools, pool_io, (links, phys, vnics)) = tokio::try_join!(
+    let (kstat, swap, pools, pool_io, (links, phys, vnics), disks) = tokio::try_join!(
         async { Ok::<_, HostFailure>(kstat::sample(run).await?) },
         async { Ok(swap::summary(run).await?) },
         async { Ok(zpool::list(run).await?) },
         async { Ok(zpool::iostat(run).await?) },
         link_listings(run),
+        async { Ok(diskstat::read(run).await?) },
     )?;
     Ok(Reading {
         kstat,
@@ -61,6 +64,7 @@ pub async fn read(run: &Runner) -> Result<Reading, HostFailure> {
         links,
         phys,
         vnics,
+        disks,
     })
 }
 
@@ -80,6 +84,7 @@ pub struct Listings {
     routes: Cached<Vec<netstat::Route>>,
     pools: Cached<Vec<zpool::Pool>>,
     datasets: Cached<Vec<zfs::Usage>>,
+    disks: Cached<Vec<diskstat::Disk>>,
 }
 
 impl Listings {
@@ -91,6 +96,7 @@ impl Listings {
             routes: Cached::new(LISTING_TTL),
             pools: Cached::new(LISTING_TTL),
             datasets: Cached::new(LISTING_TTL),
+            disks: Cached::new(LISTING_TTL),
         }
     }
 
@@ -142,6 +148,13 @@ impl Listings {
         let run = &self.runner;
         self.datasets
             .get(|| async move { Ok(zfs::usage(run).await?) })
+            .await
+    }
+
+    pub async fn disks(&self) -> Result<Arc<Vec<diskstat::Disk>>, HostFailure> {
+        let run = &self.runner;
+        self.disks
+            .get(|| async move { Ok(diskstat::read(run).await?) })
             .await
     }
 }

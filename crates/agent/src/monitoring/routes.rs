@@ -15,7 +15,9 @@ use utoipa_axum::routes;
 
 use super::answers::*;
 use super::store::{self, Query};
-use super::view::{self, ArcSample, CpuSample, LinkUsageSample, MemorySample, PoolIoSample};
+use super::view::{
+    self, ArcSample, CpuSample, DiskIoSample, LinkUsageSample, MemorySample, PoolIoSample,
+};
 use crate::http::auth::{Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -546,25 +548,31 @@ async fn pool_io(
     Ok(Json(answer!(PoolIoSeries, poolio, rows, sampling)))
 }
 
-/// Per-disk I/O. Not sampled yet: the answer is always empty, with a note; the query keys
-/// are checked all the same.
+/// Each disk's I/O (its kstat I/O counters, `sd`/`blkdev` instances), sampled on the
+/// monitoring interval: counts since boot and rates against the previous sample. `device`
+/// picks one disk; `pool` is accepted and matches nothing more specific than all disks (a
+/// disk's pool is not sampled).
 #[utoipa::path(get, path = "/monitoring/storage/disk-io", tag = "monitoring",
     params(DiskIoQuery), security(("api_key" = ["viewer"])),
     responses((status = 200, body = DiskIoSeries), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody)))]
 async fn disk_io(
     _: Viewer,
+    State(app): State<AppState>,
     ApiQuery(q): ApiQuery<DiskIoQuery>,
 ) -> Result<Json<DiskIoSeries>, ApiError> {
-    limit(q.limit)?;
-    since_ms(q.since.as_deref())?;
-    let _ = (q.pool, q.device, q.per_device);
-    Ok(Json(DiskIoSeries {
-        diskio: Vec::new(),
-        total_count: 0,
-        returned_count: 0,
-        note: "per-disk I/O is not sampled by this agent; see /monitoring/storage/pool-io".into(),
-    }))
+    let _ = q.pool;
+    let per = q.per_device.unwrap_or(true);
+    let (rows, sampling) = series::<DiskIoSample>(
+        &app,
+        store::DISK_IO,
+        q.since.as_deref(),
+        q.device,
+        q.limit,
+        per,
+    )
+    .await?;
+    Ok(Json(answer!(DiskIoSeries, diskio, rows, sampling)))
 }
 
 /// The host's datalinks (dladm show-link, show-phys, show-vnic) with their kstat counters.
@@ -734,20 +742,35 @@ async fn datasets(
     }))
 }
 
-/// Physical disks. Not listed yet: the answer is always empty, with a note; the query keys
-/// are checked all the same.
+/// The host's disks (kstat: `sd` and `blkdev` instances, with the drive's vendor, product,
+/// serial number and size from the sd error kstat), read now. `type` is the driver (`sd`,
+/// `blkdev`); `pool` and `available` are accepted, and filter nothing (a disk's pool is not
+/// read).
 #[utoipa::path(get, path = "/monitoring/storage/disks", tag = "monitoring",
     params(DisksQuery), security(("api_key" = ["viewer"])),
     responses((status = 200, body = DiskList), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody)))]
-async fn disks(_: Viewer, ApiQuery(q): ApiQuery<DisksQuery>) -> Result<Json<DiskList>, ApiError> {
+        (status = 401, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn disks(
+    _: Viewer,
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<DisksQuery>,
+) -> Result<Json<DiskList>, ApiError> {
     let lim = limit(q.limit)?;
-    let _ = (q.pool, q.available, q.kind);
-    let (disks, total_count, pagination) = page(Vec::new(), lim, q.offset.unwrap_or(0));
+    let _ = (q.pool, q.available);
+    let at = now_rfc3339();
+    let rows: Vec<_> = app
+        .monitoring
+        .listings
+        .disks()
+        .await?
+        .iter()
+        .map(|d| view::disk(d, &at))
+        .filter(|d| q.kind.as_deref().is_none_or(|k| d.interface_type == k))
+        .collect();
+    let (disks, total_count, pagination) = page(rows, lim, q.offset.unwrap_or(0));
     Ok(Json(DiskList {
         disks,
         total_count,
         pagination,
-        note: "physical disks are not listed by this agent; see /monitoring/storage/pools".into(),
     }))
 }

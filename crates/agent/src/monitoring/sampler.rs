@@ -61,7 +61,7 @@ pub struct Stats {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Collected {
     pub taken_at: String,
-    /// Rows stored, by kind (`cpu`, `memory`, `arc`, `link`, `pool`, `pool_io`).
+    /// Rows stored, by kind (`cpu`, `memory`, `arc`, `link`, `pool`, `pool_io`, `disk_io`).
     pub rows: std::collections::BTreeMap<String, usize>,
     /// Rows older than the retention deleted after this sample.
     pub pruned: usize,
@@ -231,6 +231,13 @@ impl Sampler {
                 kind: store::POOL_IO,
                 entity: io.name.clone(),
                 data: json(&view::pool_io(io, &at))?,
+            });
+        }
+        for d in view::disk_io(&reading, before, &at) {
+            rows.push(NewRow {
+                kind: store::DISK_IO,
+                entity: d.device_name.clone(),
+                data: json(&d)?,
             });
         }
         let mut counts = std::collections::BTreeMap::new();

@@ -11,6 +11,7 @@ pub const ARC: &str = "arc";
 pub const LINK: &str = "link";
 pub const POOL: &str = "pool";
 pub const POOL_IO: &str = "pool_io";
+pub const DISK_IO: &str = "disk_io";
 
 /// A row to insert: kind, entity ('' for host-wide kinds), the row's JSON.
 pub struct NewRow {

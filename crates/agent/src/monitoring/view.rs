@@ -665,3 +665,83 @@ mod tests {
         assert_eq!(arc(&now, None, "t").data_demand_efficiency, 0.0);
     }
 }
+
+/// One disk's I/O in one sample (its kstat I/O counters): counts since boot, and rates over
+/// the time since the previous sample when that sample had the disk.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DiskIoSample {
+    /// The instance name (`sd0`, `blkdev0`), as iostat prints it without `-n`.
+    pub device_name: String,
+    pub scan_timestamp: String,
+    pub reads: u64,
+    pub writes: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub time_delta_seconds: Option<f64>,
+    /// Operations and bytes per second over the interval.
+    pub read_ops_per_sec: Option<f64>,
+    pub write_ops_per_sec: Option<f64>,
+    pub read_bandwidth_bytes: Option<f64>,
+    pub write_bandwidth_bytes: Option<f64>,
+    /// Percent of the interval with a request active (iostat's `%b`).
+    pub busy_percent: Option<f64>,
+}
+
+pub fn disk_io(now: &Reading, before: Option<(&Reading, f64)>, at: &str) -> Vec<DiskIoSample> {
+    now.disks
+        .iter()
+        .map(|d| {
+            let prev = before
+                .and_then(|(b, secs)| b.disks.iter().find(|p| p.name == d.name).map(|p| (p, secs)))
+                .filter(|(_, secs)| *secs > 0.0);
+            let rate = |f: fn(&illumos::diskstat::Disk) -> u64| {
+                prev.map(|(p, secs)| {
+                    (f(d).saturating_sub(f(p)) as f64 / secs * 100.0).round() / 100.0
+                })
+            };
+            DiskIoSample {
+                device_name: d.name.clone(),
+                scan_timestamp: at.to_owned(),
+                reads: d.reads,
+                writes: d.writes,
+                bytes_read: d.nread,
+                bytes_written: d.nwritten,
+                time_delta_seconds: prev.map(|(_, s)| s),
+                read_ops_per_sec: rate(|d| d.reads),
+                write_ops_per_sec: rate(|d| d.writes),
+                read_bandwidth_bytes: rate(|d| d.nread),
+                write_bandwidth_bytes: rate(|d| d.nwritten),
+                // rtime is in ns: ns busy per second, as a percentage, at most 100.
+                busy_percent: rate(|d| d.rtime).map(|ns| (ns / 1e7).min(100.0)),
+            }
+        })
+        .collect()
+}
+
+/// One disk as the host describes it (the original's `disks` row keys where known).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DiskRow {
+    pub device_name: String,
+    /// `sd` (SCSI/SATA) or `blkdev` (NVMe and other block devices).
+    pub interface_type: String,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+    pub capacity_bytes: Option<u64>,
+    pub scan_timestamp: String,
+}
+
+pub fn disk(d: &illumos::diskstat::Disk, at: &str) -> DiskRow {
+    DiskRow {
+        device_name: d.name.clone(),
+        interface_type: d
+            .name
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .to_owned(),
+        manufacturer: d.vendor.clone(),
+        model: d.product.clone(),
+        serial_number: d.serial.clone(),
+        capacity_bytes: d.size,
+        scan_timestamp: at.to_owned(),
+    }
+}

@@ -537,12 +537,7 @@ impl CloudInitRequest {
             out.push((attr("resolvers"), value("x", r)?));
         }
         if let Some(k) = &self.sshkey {
-            if !is_ssh_public_key(k) {
-                return Err(FieldError::new(
-                    format!("{field}.sshkey"),
-                    "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)",
-                ));
-            }
+            check_ssh_keys(k).map_err(|m| FieldError::new(format!("{field}.sshkey"), m))?;
             out.push((
                 attr("sshkey"),
                 k.parse().map_err(|e: illumos::names::InvalidName| {
@@ -961,6 +956,34 @@ impl ModifyZoneRequest {
     }
 }
 
+/// `cloud_init.sshkey`: one public key. Several keys, one a line as authorized_keys takes them,
+/// are each checked so the answer names a bad line, but are refused as a whole: the value is
+/// the bhyve brand's `sshkey` attribute, one zonecfg value, which cannot hold a newline.
+fn check_ssh_keys(value: &str) -> Result<(), String> {
+    let lines: Vec<&str> = value.lines().filter(|l| !l.trim().is_empty()).collect();
+    if let Some(n) = lines
+        .iter()
+        .position(|l| !is_ssh_public_key(l.trim_end_matches('\r')))
+    {
+        let which = if lines.len() > 1 {
+            format!(" (line {})", n + 1)
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment){which}"
+        ));
+    }
+    match lines.len() {
+        0 => Err("cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)".into()),
+        1 if !value.contains('\n') => Ok(()),
+        1 => Err("cloud_init.sshkey may not hold a newline: the zone's sshkey attribute is one zonecfg value".into()),
+        n => Err(format!(
+            "cloud_init.sshkey holds one key: {n} valid keys were given, but the zone's sshkey attribute is one zonecfg value, which cannot hold a newline"
+        )),
+    }
+}
+
 /// One public key as an `authorized_keys` line gives it, without options: a key type OpenSSH
 /// names (`ssh-ed25519`, `ecdsa-sha2-nistp256`, the FIDO `sk-ssh-ed25519@openssh.com` and
 /// `sk-ecdsa-sha2-nistp256@openssh.com`, their `-cert-v01@openssh.com` forms), the base64 key,
@@ -1009,6 +1032,18 @@ mod tests {
         }
     }
     use super::*;
+
+    #[test]
+    fn several_keys_are_each_checked_and_a_bad_line_is_named() {
+        let ok = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 a@h";
+        assert!(check_ssh_keys(ok).is_ok());
+        let bad = check_ssh_keys(&format!("{ok}\nnot-a-key AAAA")).unwrap_err();
+        assert!(bad.contains("(line 2)"), "{bad}");
+        let two =
+            check_ssh_keys(&format!("{ok}\nsk-ssh-ed25519@openssh.com AAAAGnNr yk\n")).unwrap_err();
+        assert!(two.contains("2 valid keys"), "{two}");
+        assert!(check_ssh_keys("\n").is_err());
+    }
 
     fn create(v: serde_json::Value) -> Result<(CreateSpec, Option<String>), FieldError> {
         let r: CreateZoneRequest = serde_json::from_value(v).unwrap();

@@ -169,6 +169,7 @@ fn statistics(cx: &Ctx) -> Vec<(String, String)> {
     }
     v.extend(link_statistics(cx, up_ns / 1_000_000_000));
     v.extend(arc_statistics(up_ns / 1_000_000_000));
+    v.extend(disk_statistics(up_ns / 1_000_000_000));
     for cpu in 0..CORES * THREADS_PER_CORE {
         let k = |s: &str| format!("cpu_info:{cpu}:cpu_info{cpu}:{s}");
         v.push((k("brand"), BRAND.into()));
@@ -234,6 +235,55 @@ fn arc_statistics(up_secs: u64) -> Vec<(String, String)> {
             .iter()
             .map(|(k, n)| (format!("zfs:0:arcstats:{k}"), n.to_string())),
     );
+    v
+}
+
+/// The disks' I/O kstats (`kstat_io_t`: module `sd` or `blkdev`, the instance name, counts
+/// and bytes since boot, `rtime` in ns busy) and the sd driver's error kstat with the drive's
+/// identity (`sderr:N:sdN,err`): two SATA SSDs on the AHCI controller and the NVMe drive of
+/// prtconf's tree, each busier than the one before. Partitions publish their own kstats
+/// (`sd0,a`, class `partition`).
+fn disk_statistics(up_secs: u64) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    let disks = [
+        (
+            "sd",
+            0,
+            Some((
+                "ATA",
+                "Samsung SSD 870",
+                "S6PNNM0T901234",
+                500_107_862_016u64,
+            )),
+        ),
+        (
+            "sd",
+            1,
+            Some(("ATA", "Samsung SSD 870", "S6PNNM0T905678", 500_107_862_016)),
+        ),
+        ("blkdev", 0, None),
+    ];
+    for (i, (module, inst, identity)) in disks.into_iter().enumerate() {
+        let i = i as u64 + 1;
+        let name = format!("{module}{inst}");
+        let k = |n: &str, s: &str| format!("{module}:{inst}:{n}:{s}");
+        let (reads, writes) = (up_secs * 20 * i, up_secs * 35 * i);
+        v.push((k(&name, "class"), "disk".into()));
+        v.push((k(&name, "reads"), reads.to_string()));
+        v.push((k(&name, "writes"), writes.to_string()));
+        v.push((k(&name, "nread"), (reads * 65_536).to_string()));
+        v.push((k(&name, "nwritten"), (writes * 16_384).to_string()));
+        v.push((k(&name, "rtime"), (up_secs * 10_000_000 * i).to_string()));
+        v.push((k(&format!("{name},a"), "class"), "partition".into()));
+        v.push((k(&format!("{name},a"), "reads"), reads.to_string()));
+        if let Some((vendor, product, serial, size)) = identity {
+            let e = |s: &str| format!("sderr:{inst}:{name},err:{s}");
+            v.push((e("Vendor"), vendor.into()));
+            v.push((e("Product"), product.into()));
+            v.push((e("Serial No"), serial.into()));
+            v.push((e("Size"), size.to_string()));
+        }
+    }
     v
 }
 

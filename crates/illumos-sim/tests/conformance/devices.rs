@@ -70,3 +70,26 @@ fn pptadm_lists_bound_devices_and_with_a_the_candidates() {
     h.run("pptadm", &["bogus"]).fails(1);
     h.run("pptadm", &["list", "-o", "nope"]).fails(1);
 }
+
+/// kstat.8: the disks' I/O kstats (`sd:N:sdN:`, `blkdev:N:blkdevN:`) grow with time since boot;
+/// a partition (`sd0,a`) has its own; the sd error kstat names the drive.
+#[test]
+fn kstat_publishes_each_disks_io_counters_and_the_sd_drives_identity() {
+    let h = Host::new();
+    let out = h.run("kstat", &["-p", "sd:::reads", "blkdev:::nread"]).ok();
+    let keys: Vec<&str> = out.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "blkdev:0:blkdev0:nread",
+            "sd:0:sd0,a:reads",
+            "sd:0:sd0:reads",
+            "sd:1:sd1,a:reads",
+            "sd:1:sd1:reads"
+        ]
+    );
+    let size = h.run("kstat", &["-p", "sderr:0:sd0,err:Size"]).ok();
+    assert_eq!(size, "sderr:0:sd0,err:Size\t500107862016\n");
+    let serial = h.run("kstat", &["-p", "sderr:::Serial No"]).ok();
+    assert_eq!(serial.lines().count(), 2, "{serial}");
+}
