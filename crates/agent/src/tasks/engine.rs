@@ -288,6 +288,7 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
             inner.events.clone(),
             inner.output.clone(),
             inner.config.max_output_bytes,
+            super::log::WINDOW,
         );
         log.note("agent restarted during the operation");
         let mut message = "agent restarted during the operation".to_owned();
@@ -716,6 +717,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         inner.events.clone(),
         inner.output.clone(),
         inner.config.max_output_bytes,
+        super::log::WINDOW,
     );
     let (status, error, result) = match inner.ops.get(task.operation.as_str()).cloned() {
         None => (

@@ -9,11 +9,12 @@
 //! with it. Lines past the budget are counted, not queued, and the count is written when the
 //! task's log is flushed at its end ("N bytes ... dropped").
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use illumos::{Cmd, OutputSink, Stream};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 
 use super::model::TaskEvent;
 use super::store;
@@ -28,6 +29,11 @@ enum Msg {
 
 pub struct TaskLog {
     tx: mpsc::UnboundedSender<Msg>,
+    /// Wakes the writer before its window ends (a flush).
+    urgent: Arc<Notify>,
+    /// How many times the writer woke up (tests count them).
+    #[cfg_attr(not(test), allow(dead_code))]
+    woke: Arc<AtomicUsize>,
     budget: Mutex<Budget>,
 }
 
@@ -70,7 +76,35 @@ impl Budget {
 }
 
 /// How long a batch may wait for more lines before it is written.
-const WINDOW: Duration = Duration::from_millis(20);
+pub const WINDOW: Duration = Duration::from_millis(20);
+
+/// What one transaction writes, and the flushes waiting for it.
+#[derive(Default)]
+struct Batch {
+    lines: Vec<(i64, &'static str, String, String)>,
+    progress: Option<(i64, String)>,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn take(&mut self, msg: Msg, seq: &mut i64) {
+        match msg {
+            Msg::Line(stream, line, ts) => {
+                *seq += 1;
+                self.lines.push((*seq, stream, line, ts));
+            }
+            Msg::Progress(percent, stage) => self.progress = Some((percent, stage)),
+            Msg::Flush(done) => self.flushes.push(done),
+        }
+    }
+}
+
+/// Most messages in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Batches of at most this many lines are written on the task's own worker (see
+/// `Db::write_small`); bigger ones go through the blocking pool.
+const SMALL_BATCH: usize = 64;
 
 /// Longest line kept; a runaway command cannot fill the database with one line.
 const MAX_LINE: usize = 8192;
@@ -78,7 +112,8 @@ const MAX_LINE: usize = 8192;
 impl TaskLog {
     /// `parent`: the task's group, whose progress rolls up from it. `on_lines` hears the
     /// task's id after each batch of lines is committed. `max_output_bytes`: what the log
-    /// keeps of this run (see the module's doc).
+    /// keeps of this run (see the module's doc). `window`: how long a batch collects lines
+    /// ([`WINDOW`] but in tests).
     pub fn start(
         db: Db,
         task_id: String,
@@ -86,65 +121,75 @@ impl TaskLog {
         events: broadcast::Sender<TaskEvent>,
         on_lines: broadcast::Sender<String>,
         max_output_bytes: u64,
+        window: Duration,
     ) -> Arc<TaskLog> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let urgent = Arc::new(Notify::new());
+        let woke = Arc::new(AtomicUsize::new(0));
+        let (wake, woken) = (urgent.clone(), woke.clone());
         tokio::spawn(async move {
             let id = task_id.clone();
             let mut seq = db
-                .read(move |c| store::next_output_seq(c, &id))
+                .read_small(move |c| store::next_output_seq(c, &id))
                 .await
                 .unwrap_or(0);
+            // A batch that stopped at MAX_BATCH leaves more waiting: the next one starts at once.
+            let mut backlog = false;
             while let Some(first) = rx.recv().await {
-                let mut batch = Vec::new();
-                let mut progress = None;
-                let mut flushes = Vec::new();
-                // Lines and progress arriving within a short window share one transaction; a
-                // flush (the task is ending) writes at once.
-                let deadline = tokio::time::Instant::now() + WINDOW;
-                let mut next = Some(first);
-                while let Some(msg) = next.take() {
-                    match msg {
-                        Msg::Line(stream, line, ts) => {
-                            seq += 1;
-                            batch.push((seq, stream, line, ts));
-                        }
-                        Msg::Progress(percent, stage) => progress = Some((percent, stage)),
-                        Msg::Flush(done) => flushes.push(done),
+                woken.fetch_add(1, Ordering::Relaxed);
+                let mut b = Batch::default();
+                b.take(first, &mut seq);
+                // Lines and progress arriving within a short window share one transaction.
+                // The writer sleeps through the window rather than waking for each line (a
+                // command's every line, each progress step): on a small machine those wake-ups
+                // competed for a core with the task's own next step. A flush (the task is
+                // ending) cuts the window short.
+                if !backlog && b.flushes.is_empty() {
+                    tokio::select! {
+                        () = tokio::time::sleep(window) => {}
+                        () = wake.notified() => {}
                     }
-                    if batch.len() >= 512 || !flushes.is_empty() {
+                    woken.fetch_add(1, Ordering::Relaxed);
+                }
+                let mut taken = 1;
+                backlog = false;
+                while let Ok(msg) = rx.try_recv() {
+                    b.take(msg, &mut seq);
+                    taken += 1;
+                    if taken >= MAX_BATCH {
+                        backlog = true;
                         break;
                     }
-                    next = match rx.try_recv() {
-                        Ok(m) => Some(m),
-                        Err(_) => tokio::time::timeout_at(deadline, rx.recv())
-                            .await
-                            .ok()
-                            .flatten(),
-                    };
                 }
+                let Batch {
+                    lines: batch,
+                    progress,
+                    flushes,
+                } = b;
                 if !batch.is_empty() || progress.is_some() {
                     let has_lines = !batch.is_empty();
+                    let small = batch.len() <= SMALL_BATCH;
                     let (id, parent) = (task_id.clone(), parent.clone());
-                    let written = db
-                        .write(move |c| {
-                            let tx = c.transaction()?;
-                            store::append_output(&tx, &id, &batch)?;
-                            let mut changed = Vec::new();
-                            if let Some((percent, stage)) = progress {
-                                changed.extend(store::set_progress(
-                                    &tx,
-                                    &id,
-                                    percent,
-                                    Some(&stage),
-                                )?);
-                                if let Some(p) = parent {
-                                    changed.extend(store::roll_up(&tx, &p)?);
-                                }
+                    let write = move |c: &mut rusqlite::Connection| {
+                        let tx = c.transaction()?;
+                        store::append_output(&tx, &id, &batch)?;
+                        let mut changed = Vec::new();
+                        if let Some((percent, stage)) = progress {
+                            changed.extend(store::set_progress(&tx, &id, percent, Some(&stage))?);
+                            if let Some(p) = parent {
+                                changed.extend(store::roll_up(&tx, &p)?);
                             }
-                            tx.commit()?;
-                            Ok(changed)
-                        })
-                        .await;
+                        }
+                        tx.commit()?;
+                        Ok(changed)
+                    };
+                    // A task's usual batch (a few command lines and a progress step) is written
+                    // where it is, without two hand-offs to and from the blocking pool.
+                    let written = if small {
+                        db.write_small(write).await
+                    } else {
+                        db.write(write).await
+                    };
                     match written {
                         Ok(changed) => {
                             if has_lines {
@@ -166,6 +211,8 @@ impl TaskLog {
         });
         Arc::new(TaskLog {
             tx,
+            urgent,
+            woke,
             budget: Mutex::new(Budget {
                 max: max_output_bytes,
                 kept: 0,
@@ -222,6 +269,7 @@ impl TaskLog {
         }
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Flush(done)).is_ok() {
+            self.urgent.notify_one();
             let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
         }
     }
@@ -257,6 +305,47 @@ impl OutputSink for TaskLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A command's lines and an operation's progress steps, sent one by one while the task
+    /// works, wake the writer once for the window and once for the flush that ends it, and
+    /// land in one transaction (the old writer woke for every line).
+    #[tokio::test]
+    async fn lines_within_a_window_wake_the_writer_once() {
+        let dir = crate::tasks::testing::TempDir::new("log-wakes");
+        let db = Db::open(&dir.0.join("t.db")).unwrap();
+        let task = db
+            .write_blocking(|c| store::insert(c, &super::super::NewTask::new("noop", "system")))
+            .unwrap();
+        let (events, _) = broadcast::channel(16);
+        let (lines, _) = broadcast::channel(16);
+        // A window no test run outlasts: only the lines and the flush can wake the writer.
+        let log = TaskLog::start(
+            db.clone(),
+            task.id.clone(),
+            None,
+            events,
+            lines,
+            1 << 20,
+            Duration::from_secs(3600),
+        );
+        // The writer takes its first line and starts its window.
+        log.note("first");
+        tokio::task::yield_now().await;
+        let writes_before = db.epoch();
+        for i in 0..50 {
+            log.note(&format!("line {i}"));
+            log.progress(i, "working");
+            tokio::task::yield_now().await;
+        }
+        log.flush().await;
+        assert_eq!(log.woke.load(Ordering::Relaxed), 2, "woken per line");
+        assert_eq!(db.epoch(), writes_before + 1, "one transaction");
+        let id = task.id.clone();
+        let kept = db
+            .read_blocking(move |c| store::next_output_seq(c, &id))
+            .unwrap();
+        assert_eq!(kept, 51);
+    }
 
     #[test]
     fn the_budget_keeps_a_prefix_and_counts_the_rest_once() {
