@@ -21,6 +21,7 @@ mod injection;
 mod load;
 mod monitoring;
 mod network;
+mod network_aggr;
 mod network_views;
 mod packaging;
 mod privilege;

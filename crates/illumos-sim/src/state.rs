@@ -21,6 +21,12 @@ pub struct State {
     pub datasets: BTreeMap<String, Dataset>,
     #[serde(default)]
     pub links: BTreeMap<String, Link>,
+    /// Link aggregations by name (each also a `links` entry of class `aggr`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aggrs: BTreeMap<String, crate::tools::dladm_aggr::Aggr>,
+    /// Bridge instances by name (each also a `links` entry `<name>0` of class `bridge`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bridges: BTreeMap<String, crate::tools::dladm_bridge::Bridge>,
     #[serde(default)]
     pub ifs: BTreeMap<String, IpIf>,
     #[serde(default)]

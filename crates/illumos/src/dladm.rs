@@ -14,6 +14,8 @@ use crate::parsable::{field_arg, optional, parse_records, ParseError, Record};
 use crate::persistence::Persistence;
 use crate::runner::{CommandError, Runner};
 
+pub mod aggr;
+pub mod bridge;
 pub mod vlan;
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 //! [`LOCK_FORWARDING`], [`LOCK_PROVISIONING`].
 
 pub mod addresses;
+pub mod aggregates;
+pub mod bridges;
 pub mod conffile;
 pub mod dhcp;
 pub mod forwarding;
@@ -134,6 +136,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(links::router())
         .merge(addresses::router())
         .merge(vlans::router())
+        .merge(aggregates::router())
+        .merge(bridges::router())
         .merge(nat::router())
         .merge(forwarding::router())
         .merge(dhcp::router())
@@ -145,6 +149,8 @@ pub fn operations(services: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     let mut ops = links::operations(services);
     ops.extend(addresses::operations(services));
     ops.extend(vlans::operations(services));
+    ops.extend(aggregates::operations(services));
+    ops.extend(bridges::operations(services));
     ops.extend(nat::operations(services));
     ops.extend(forwarding::operations(services));
     ops.extend(dhcp::operations(services));

@@ -3,6 +3,7 @@
 //! built binary through a host's tool links.
 
 mod dladm;
+mod dladm_aggr;
 mod framework;
 mod ipadm;
 mod ipnat;
