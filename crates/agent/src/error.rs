@@ -100,6 +100,8 @@ host_errors!(
     illumos::ipadm::addr::ToggleAddrError,
     illumos::dladm::vlan::CreateVlanError,
     illumos::dladm::vlan::DeleteVlanError,
+    illumos::dladm::aggr::AggrError,
+    illumos::dladm::bridge::BridgeError,
     illumos::read::ReadError,
     crate::network::paths::PathError,
 );

@@ -274,6 +274,21 @@ fn examples(op: &str, f: &Fixtures) -> Option<Vec<Value>> {
                 "external_port": 8080, "internal_ip": "10.190.190.10", "internal_port": 80,
                 "protocol": "tcp"}),
         ],
+        // igb0 passes the agent's checks (its IP interface is dladm's to refuse, in the task).
+        "create_aggregate" => vec![
+            json!({"name": "injaggr0", "links": ["igb0"], "policy": "L2L3",
+            "lacp_mode": "active", "lacp_timer": "long", "unicast_address": "02:08:20:aa:bb:04",
+            "temporary": false}),
+        ],
+        "modify_aggregate_links" => {
+            vec![json!({"operation": "remove", "links": ["igb2"], "temporary": false})]
+        }
+        "create_bridge" => vec![
+            json!({"name": "injbr", "protection": "stp", "priority": 32768,
+            "max_age": 20, "hello_time": 2, "forward_delay": 15, "force_protocol": 3,
+            "links": ["igb0"]}),
+        ],
+        "modify_bridge_links" => vec![json!({"operation": "add", "links": ["injbrstub0"]})],
         "create_vnic" => vec![json!({"name": "injvnic0", "link": "igb0",
             "mac_address": "02:08:20:aa:bb:03", "vlan_id": 12, "temporary": false,
             "properties": {"maxbw": "100M", "priority": "low", "cpus": "0,1",
@@ -326,6 +341,8 @@ fn path_value(op: &Operation, param: &str, f: &Fixtures) -> String {
         ("addrobj", _) => "igb0/v4".into(),
         ("interface", _) => "igb0".into(),
         ("vlan", _) => "injvlan12".into(),
+        ("aggregate", _) => "injaggr1".into(),
+        ("bridge", _) => "injlab".into(),
         ("name", _) => "injstub0".into(),
         ("id", p) if p.starts_with("/provisioning/recipes") => f.recipe.clone(),
         ("id", p) if p.starts_with("/artifacts") => f.artifact.clone(),
@@ -630,6 +647,14 @@ fn setup(agent: &TestAgent) -> Fixtures {
         &["create", "-p", "-V", "1G", "rpool/vols/ex0"],
     );
     host(agent, "zfs", &["create", "-V", "1G", "rpool/vols/ex1"]);
+    // An aggregation and a bridge whose ports and links the examples change.
+    host(
+        agent,
+        "dladm",
+        &["create-aggr", "-l", "igb1", "-l", "igb2", "injaggr1"],
+    );
+    host(agent, "dladm", &["create-etherstub", "injbrstub0"]);
+    host(agent, "dladm", &["create-bridge", "injlab"]);
     std::fs::create_dir_all(agent.host_path("root/iso")).unwrap();
     for iso in ["base.iso", "inj.iso"] {
         std::fs::write(agent.host_path(&format!("root/iso/{iso}")), b"CD001").unwrap();

@@ -23,6 +23,7 @@ mod load;
 mod monitoring;
 mod network;
 mod network_ui;
+mod network_aggr;
 mod network_views;
 mod packaging;
 mod privilege;

@@ -54,14 +54,6 @@ const CALLS: &str = include_str!("data/zoneweaver-ui-calls.json");
 /// devices, swap, ARC). Each must still FAIL here: a listed call that passes fails the test,
 /// so the list only shrinks as those routes arrive.
 const NOT_YET_SERVED: &[&str] = &[
-    "GET /network/aggregates",
-    "POST /network/aggregates",
-    "DELETE /network/aggregates/{aggregate}",
-    "GET /network/aggregates/{aggregate}",
-    "GET /network/bridges",
-    "POST /network/bridges",
-    "DELETE /network/bridges/{bridge}",
-    "GET /network/bridges/{bridge}",
 ];
 
 /// Routes that exist but do not yet answer as the UI calls them. Like [`NOT_YET_SERVED`],
@@ -144,8 +136,8 @@ fn calls() -> Vec<Call> {
 }
 
 /// The names the replay works on: made before it (`ui-vm`, `uistub0`, `uivnic0`, the VLAN
-/// `uivlan0`, the address `igb0/uifix`) or by the UI's own create calls (`uistub1`,
-/// `uivnic1`, `uivlan1`), which its delete calls then remove.
+/// `uivlan0`, the address `igb0/uifix`, `uiaggr0`, `uibridge`) or by the UI's own create calls
+/// (`uistub1`, `uivnic1`, `uivlan1`, `uiaggr1`, `uilab`), which its delete calls then remove.
 struct Fixture {
     task: String,
 }
@@ -158,8 +150,8 @@ fn path_of(call: &Call, f: &Fixture) -> String {
         .replace("{etherstub}", if deleting { "uistub1" } else { "uistub0" })
         .replace("{vnic}", if deleting { "uivnic1" } else { "uivnic0" })
         .replace("{addrobj}", "igb0%2Fui")
-        .replace("{aggregate}", "aggr0")
-        .replace("{bridge}", "uibridge0")
+        .replace("{aggregate}", if deleting { "uiaggr1" } else { "uiaggr0" })
+        .replace("{bridge}", if deleting { "uilab" } else { "uibridge" })
         .replace("{vlan}", if deleting { "uivlan1" } else { "uivlan0" })
         .replace("{fmri}", "svc%3A%2Fnetwork%2Fssh%3Adefault")
 }
@@ -175,7 +167,8 @@ fn value_of(call: &Call, key: &str, since: &str) -> Value {
         // The halt dialog's acknowledgement; the original's dhcp wait in seconds (default 30).
         "emergency" => json!(true),
         "wait" => json!(30),
-        "force" => json!(call.path.ends_with("/stop")),
+        // A bridge's delete detaches the link its create attached.
+        "force" => json!(call.path.ends_with("/stop") || call.path.starts_with("/network/bridges")),
         "confirm" => json!(true),
         "show_vnics" => json!(true),
         "limit" => json!(50),
@@ -184,15 +177,18 @@ fn value_of(call: &Call, key: &str, since: &str) -> Value {
         "name" if call.path == "/network/etherstubs" && call.method == "GET" => s("uistub0"),
         "name" if call.path == "/network/etherstubs" => s("uistub1"),
         "name" if call.path == "/network/vnics" => s("uivnic1"),
-        "name" if call.path == "/network/bridges" => s("uibridge0"),
+        "name" if call.path == "/network/bridges" && call.method == "GET" => s("uibridge"),
+        "name" if call.path == "/network/bridges" => s("uilab"),
         "name" if call.path == "/network/vlans" => s("uivlan1"),
-        "name" => s("aggr0"),
+        "name" if call.path == "/network/aggregates" => s("uiaggr1"),
         "link" if call.path == "/network/vnics" => s("uistub0"),
         // The fixture's VNIC is over the fixture's etherstub, in the global zone (a zone's
         // VNIC shows its zone only while the zone runs).
         "over" if call.path == "/network/vnics" => s("uistub0"),
         "zone" if call.path == "/network/vnics" => s("global"),
         "link" | "over" | "interface" => s("igb0"),
+        // The spare NICs: igb1 is the fixture aggregation's port, igb2 free for the UI's.
+        "links" if call.path == "/network/aggregates" => json!(["igb2"]),
         "links" => json!(["igb0"]),
         "zone" => s("ui-vm"),
         // ipadm's address states are ok, disabled, ...; the links' are up, down, unknown.
@@ -431,6 +427,11 @@ fn the_ui_calls_in_scope_answer_with_the_keys_it_reads() {
             "nics": [{"physical": "uivm0", "global_nic": "uistub0"}],
             "created_by": "admin"}),
     ));
+    ok(agent.post(
+        "/network/aggregates",
+        json!({"name": "uiaggr0", "links": ["igb1"]}),
+    ));
+    ok(agent.post("/network/bridges", json!({"name": "uibridge"})));
     let task = agent.noop(json!({"created_by": "admin"}));
     agent.wait(&task);
     let since = "2000-01-01T00:00:00.000Z";

@@ -177,6 +177,26 @@ fn dhcp_props(v: &str, leases: &str) -> Vec<(&'static str, Prop)> {
     ]
 }
 
+/// A physical Ethernet NIC of the emulated host, named after its device.
+fn phys_nic(name: &str, mac: &str) -> Link {
+    Link {
+        class: "phys".into(),
+        over: String::new(),
+        mac: mac.into(),
+        mac_type: String::new(),
+        vid: 0,
+        mtu: 1500,
+        temporary: false,
+        zone: None,
+        phys: Some(PhysInfo {
+            media: "Ethernet".into(),
+            speed: 1000,
+            duplex: "full".into(),
+            device: name.into(),
+        }),
+    }
+}
+
 /// A fresh OmniOS hypervisor: igb0 with 192.168.1.10/24 and a default route, rpool with
 /// rpool/zones, ipfilter and the ISC DHCP server disabled, forwarding off, no zones.
 pub fn seed(pool_size: u64) -> State {
@@ -211,25 +231,15 @@ pub fn seed(pool_size: u64) -> State {
             },
         );
     }
-    st.links.insert(
-        "igb0".into(),
-        Link {
-            class: "phys".into(),
-            over: String::new(),
-            mac: "0:1b:21:a4:3c:10".into(),
-            mac_type: String::new(),
-            vid: 0,
-            mtu: 1500,
-            temporary: false,
-            zone: None,
-            phys: Some(PhysInfo {
-                media: "Ethernet".into(),
-                speed: 1000,
-                duplex: "full".into(),
-                device: "igb0".into(),
-            }),
-        },
-    );
+    // igb0 is the uplink (its IP interface below); igb1 and igb2 are the spare pair a
+    // hypervisor keeps for an aggregation or a bridge, free for the UI's link pickers.
+    for (nic, mac) in [
+        ("igb0", "0:1b:21:a4:3c:10"),
+        ("igb1", "0:1b:21:a4:3c:11"),
+        ("igb2", "0:1b:21:a4:3c:12"),
+    ] {
+        st.links.insert(nic.into(), phys_nic(nic, mac));
+    }
     st.ifs.insert(
         "lo0".into(),
         IpIf {

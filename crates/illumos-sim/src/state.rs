@@ -25,6 +25,12 @@ pub struct State {
     /// and property, each value as dladm shows it (a list comma-joined).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub link_props: BTreeMap<String, BTreeMap<String, String>>,
+    /// Link aggregations by name (each also a `links` entry of class `aggr`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aggrs: BTreeMap<String, crate::tools::dladm_aggr::Aggr>,
+    /// Bridge instances by name (each also a `links` entry `<name>0` of class `bridge`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bridges: BTreeMap<String, crate::tools::dladm_bridge::Bridge>,
     #[serde(default)]
     pub ifs: BTreeMap<String, IpIf>,
     #[serde(default)]

@@ -15,6 +15,8 @@ use crate::persistence::Persistence;
 use crate::runner::{CommandError, Runner};
 
 pub mod prop;
+pub mod aggr;
+pub mod bridge;
 pub mod vlan;
 
 pub use prop::LinkProp;

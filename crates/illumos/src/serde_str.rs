@@ -30,6 +30,8 @@ serde_via_str!(
     crate::names::AttrName,
     crate::names::HostPath,
     crate::link::LinkName,
+    crate::dladm::aggr::AggrPolicy,
+    crate::dladm::bridge::BridgeName,
     crate::link::Mac,
     crate::link::UnicastMac,
     crate::net::Ipv4Cidr,

@@ -8,6 +8,8 @@
 //! [`LOCK_FORWARDING`], [`LOCK_PROVISIONING`].
 
 pub mod addresses;
+pub mod aggregates;
+pub mod bridges;
 pub mod conffile;
 pub mod dhcp;
 pub mod forwarding;
@@ -136,6 +138,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(addresses::router())
         .merge(vlans::router())
         .merge(hostname::router())
+        .merge(aggregates::router())
+        .merge(bridges::router())
         .merge(nat::router())
         .merge(forwarding::router())
         .merge(dhcp::router())
@@ -148,6 +152,8 @@ pub fn operations(services: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     ops.extend(addresses::operations(services));
     ops.extend(vlans::operations(services));
     ops.extend(hostname::operations(services));
+    ops.extend(aggregates::operations(services));
+    ops.extend(bridges::operations(services));
     ops.extend(nat::operations(services));
     ops.extend(forwarding::operations(services));
     ops.extend(dhcp::operations(services));

@@ -38,6 +38,16 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
         "create-vlan" => super::vlan::create(cx, rest),
         "delete-vlan" => super::vlan::delete(cx, rest),
         "show-vlan" => show(cx, rest, View::Vlan),
+        "create-aggr" => super::dladm_aggr::create(cx, rest),
+        "delete-aggr" => super::dladm_aggr::delete(cx, rest),
+        "add-aggr" => super::dladm_aggr::change_ports(cx, rest, true),
+        "remove-aggr" => super::dladm_aggr::change_ports(cx, rest, false),
+        "show-aggr" => super::dladm_aggr::show(cx, rest),
+        "create-bridge" => super::dladm_bridge::create(cx, rest),
+        "delete-bridge" => super::dladm_bridge::delete(cx, rest),
+        "add-bridge" => super::dladm_bridge::change_links(cx, rest, true),
+        "remove-bridge" => super::dladm_bridge::change_links(cx, rest, false),
+        "show-bridge" => super::dladm_bridge::show(cx, rest),
         "show-link" => show(cx, rest, View::Link),
         "show-phys" => show(cx, rest, View::Phys),
         "show-ether" => show(cx, rest, View::Ether),
@@ -487,11 +497,13 @@ fn row(cx: &Ctx, view: View, name: &str, l: &Link) -> Vec<String> {
             l.class.clone(),
             l.mtu.to_string(),
             link_state(st, l).into(),
-            String::new(),
+            super::dladm_bridge::bridge_of(st, name).unwrap_or_default(),
             if l.class == "vnic" || l.class == "vlan" {
                 l.over.clone()
             } else {
-                String::new()
+                super::dladm_aggr::over(st, name)
+                    .or_else(|| super::dladm_bridge::over(st, name))
+                    .unwrap_or_default()
             },
         ],
         View::LinkStats => {

@@ -3,6 +3,8 @@
 pub mod console;
 pub mod devices;
 pub mod dladm;
+pub mod dladm_aggr;
+pub mod dladm_bridge;
 pub mod ipadm;
 pub mod ipnat;
 pub mod netstat;

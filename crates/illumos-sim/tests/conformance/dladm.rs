@@ -156,7 +156,7 @@ fn show_views_and_parsable_rules() {
             &["show-link", "-p", "-o", "LINK,CLASS,MTU,STATE,OVER"]
         )
         .ok(),
-        "igb0:phys:1500:up:\nstub0:etherstub:9000:unknown:\nvm1net0:vnic:1500:up:stub0\n"
+        "igb0:phys:1500:up:\nigb1:phys:1500:up:\nigb2:phys:1500:up:\nstub0:etherstub:9000:unknown:\nvm1net0:vnic:1500:up:stub0\n"
     );
     assert_eq!(
         h.run(
@@ -169,7 +169,7 @@ fn show_views_and_parsable_rules() {
             ]
         )
         .ok(),
-        "igb0:Ethernet:up:1000:full:igb0\n"
+        "igb0:Ethernet:up:1000:full:igb0\nigb1:Ethernet:up:1000:full:igb1\nigb2:Ethernet:up:1000:full:igb2\n"
     );
     assert_eq!(
         h.run("dladm", &["show-phys", "-m", "-p", "-o", "ADDRESS", "igb0"])

@@ -4,6 +4,7 @@
 
 mod devices;
 mod dladm;
+mod dladm_aggr;
 mod framework;
 mod ipadm;
 mod ipnat;
