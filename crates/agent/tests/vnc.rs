@@ -351,7 +351,7 @@ fn decoded_screenshot(agent: &TestAgent, zone: &str) -> Vec<u8> {
 /// password never shows in `vnc/info` or the zone's detail.
 #[test]
 fn a_password_protected_screen_is_read_with_the_zones_own_password() {
-    let agent = TestAgent::start();
+    let mut agent = TestAgent::start();
     running_zone(&agent, "locked", Some("unix=/tmp/vm.vnc,password=zonepass"));
     let i = info(&agent, "locked");
     assert_eq!(i["password_required"], true, "{i}");
@@ -374,6 +374,26 @@ fn a_password_protected_screen_is_read_with_the_zones_own_password() {
     assert_eq!(rfb.read(12), b"RFB 003.008\n");
     rfb.send(b"RFB 003.008\n");
     assert_eq!(rfb.read(2), [1, 2], "only VNC Authentication offered");
+
+    // The agent's database keeps the zone's configuration without the password; after a
+    // restart the screenshot reads it afresh from the host.
+    agent.kill();
+    for f in std::fs::read_dir(agent.data_dir()).unwrap().flatten() {
+        let bytes = std::fs::read(f.path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(8).any(|w| w == b"zonepass"),
+            "{} holds the password",
+            f.path().display()
+        );
+    }
+    agent.launch();
+    let rgb = agent.eventually(
+        "the restarted agent lists the zone",
+        || screenshot(&agent, "locked"),
+        |(status, _)| *status == 200,
+    );
+    let (_, _, rgb) = png::decode_rgb(&rgb.1).unwrap();
+    assert!(shows_the_emulated_title_bar(&rgb));
 
     // A password the server does not take is a 409 naming the refusal.
     let cfg = "select attr name=vnc; set value=unix=/tmp/vm.vnc,password=wrongone; end";

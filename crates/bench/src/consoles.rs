@@ -35,8 +35,9 @@ pub fn running_zone(agent: &Agent, name: &str, attrs: &str) {
     host_tool(agent, "zoneadm", &["-z", name, "boot"]);
 }
 
-/// Opens the WebSocket at `path` with the agent's key (subprotocol `binary`).
-pub fn open(agent: &Agent, path: &str) -> Ws {
+/// Opens the WebSocket at `path` with the agent's key, asking for `protocol` if given (VNC's
+/// `binary`; a console asks for none).
+pub fn open(agent: &Agent, path: &str, protocol: Option<&str>) -> Ws {
     let tcp = std::net::TcpStream::connect(("127.0.0.1", agent.port)).expect("connect");
     tcp.set_nodelay(true).expect("nodelay");
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("an IP name");
@@ -47,7 +48,9 @@ pub fn open(agent: &Agent, path: &str) -> Ws {
         .into_client_request()
         .expect("request");
     let h = req.headers_mut();
-    h.insert("Sec-WebSocket-Protocol", "binary".parse().expect("header"));
+    if let Some(p) = protocol {
+        h.insert("Sec-WebSocket-Protocol", p.parse().expect("header"));
+    }
     h.insert(
         "Authorization",
         format!("Bearer {}", agent.key).parse().expect("header"),
@@ -107,7 +110,7 @@ pub fn run(root: &Path, keys: usize, rows: &mut Vec<Row>) {
 
     // Keystroke to echo: at the login prompt each printable key is echoed at once; a
     // backspace after it keeps the line short (its echo, "\b \b", is waited for too).
-    let mut ws = open(&agent, &zlogin(&agent, "con0"));
+    let mut ws = open(&agent, &zlogin(&agent, "con0"), None);
     let mut seen = Vec::new();
     until(&mut ws, &mut seen, b"con0 login: ");
     let mut times = Vec::with_capacity(keys);
@@ -137,7 +140,7 @@ pub fn run(root: &Path, keys: usize, rows: &mut Vec<Row>) {
     let mut open_sockets = vec![ws];
     for i in 1..SESSIONS {
         let zone = format!("con{i}");
-        let mut ws = open(&agent, &zlogin(&agent, &zone));
+        let mut ws = open(&agent, &zlogin(&agent, &zone), None);
         until(&mut ws, &mut seen, format!("{zone} login: ").as_bytes());
         open_sockets.push(ws);
     }

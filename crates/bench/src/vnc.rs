@@ -14,7 +14,7 @@ use crate::{percentile, Row};
 const FRAME_BYTES: usize = 640 * 480 * 4;
 
 fn open(agent: &Agent) -> Ws {
-    crate::consoles::open(agent, "/zones/vm1/vnc/websockify")
+    crate::consoles::open(agent, "/zones/vm1/vnc/websockify", Some("binary"))
 }
 
 /// RFB bytes from binary messages.

@@ -492,7 +492,10 @@ impl HostView {
     }
 
     /// Exports the zone's configuration now and keeps it.
-    async fn read_config(&self, zone: &ZoneName) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
+    pub(crate) async fn read_config(
+        &self,
+        zone: &ZoneName,
+    ) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
         let generation = self.generation.load(Ordering::SeqCst);
         let sig = self.sig_of(zone.as_str());
         match zonecfg::export_text(&self.runner, zone).await? {

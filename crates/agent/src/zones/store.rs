@@ -214,7 +214,27 @@ pub fn kept_configs(conn: &Connection) -> Result<Vec<KeptConfig>, DbError> {
 pub const KEPT_SECRET: &str = "(not kept)";
 
 /// `zonecfg export` text with the values of secret attributes (the cloud-init password)
-/// replaced by [`KEPT_SECRET`].
+/// replaced by [`KEPT_SECRET`], and the `password=` option of `vnc` by
+/// [`crate::zones::vnc::endpoint::PASSWORD_NOT_KEPT`] (the screenshot reads it fresh).
+/// A `set value=` line of the `vnc` attr with its `password=` option's value replaced.
+fn vnc_without_password(line: &str) -> String {
+    let (head, value) = line.split_once("set value=").unwrap_or((line, ""));
+    let quoted = value.starts_with('"');
+    let options: Vec<String> = value
+        .trim_matches('"')
+        .split(',')
+        .map(|o| match o.split_once('=') {
+            Some(("password", _)) => format!(
+                "password={}",
+                crate::zones::vnc::endpoint::PASSWORD_NOT_KEPT
+            ),
+            _ => o.to_owned(),
+        })
+        .collect();
+    let q = if quoted { "\"" } else { "" };
+    format!("{head}set value={q}{}{q}", options.join(","))
+}
+
 pub fn without_secrets(export: &str) -> String {
     let mut out = Vec::new();
     let mut block: Option<Vec<&str>> = None;
@@ -230,9 +250,14 @@ pub fn without_secrets(export: &str) -> String {
                             super::view::SECRET_ATTRS.contains(&n.trim_matches('"'))
                         })
                     });
+                    let vnc = b
+                        .iter()
+                        .any(|l| matches!(l.trim(), "set name=vnc" | "set name=\"vnc\""));
                     for l in b.drain(..) {
                         if secret && l.trim_start().starts_with("set value=") {
                             out.push(format!("set value=\"{KEPT_SECRET}\""));
+                        } else if vnc && l.trim_start().starts_with("set value=") {
+                            out.push(vnc_without_password(l));
                         } else {
                             out.push(l.to_owned());
                         }
@@ -289,6 +314,18 @@ mod tests {
         assert!(kept.ends_with("end\n"));
         let cfg = illumos::zonecfg::parse_export(&kept);
         assert_eq!(cfg.attr("password"), Some(KEPT_SECRET));
+    }
+
+    #[test]
+    fn a_kept_configuration_holds_no_vnc_password() {
+        let export = "create -b\nadd attr\nset name=vnc\nset type=string\nset value=\"unix=/tmp/vm.vnc,password=zonepass,wait\"\nend\n";
+        let kept = without_secrets(export);
+        assert!(!kept.contains("zonepass"), "{kept}");
+        let cfg = illumos::zonecfg::parse_export(&kept);
+        assert_eq!(
+            cfg.attr("vnc"),
+            Some("unix=/tmp/vm.vnc,password=(not-kept),wait")
+        );
     }
 
     #[test]

@@ -29,6 +29,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 /// The socket inside the zone for `on` and `wait` (and an option string without `unix=`).
 pub const SOCKET_IN_ZONE: &str = "/tmp/vm.vnc";
 
+/// What a configuration kept in the database holds in place of a VNC password (see
+/// `zones::store::without_secrets`): a zone whose setting shows it is read afresh.
+pub const PASSWORD_NOT_KEPT: &str = "(not-kept)";
+
 /// A VNC password from the zone's configuration. Never printed: `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
@@ -36,6 +40,11 @@ pub struct Password(String);
 impl Password {
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// The stand-in of a configuration kept without its secrets, not a password.
+    pub fn is_not_kept(&self) -> bool {
+        self.0 == PASSWORD_NOT_KEPT
     }
 }
 

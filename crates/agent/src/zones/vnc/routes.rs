@@ -128,7 +128,19 @@ async fn look(app: &AppState, name: &str) -> Result<ZoneVnc, ApiError> {
         .await
         .map_err(ApiError::host)?
         .ok_or_else(|| ApiError::not_found(format!("Zone {zone} not found")))?;
-    let setting = Setting::of(&config);
+    let mut setting = Setting::of(&config);
+    if setting.password().is_some_and(|p| p.is_not_kept()) {
+        // Kept in the database without its password (after a restart): read it afresh.
+        if let Some(fresh) = app
+            .zones
+            .host
+            .read_config(&zone)
+            .await
+            .map_err(ApiError::host)?
+        {
+            setting = Setting::of(&fresh);
+        }
+    }
     Ok(ZoneVnc {
         route: setting.route(&entry.zonepath),
         state: entry.state,
