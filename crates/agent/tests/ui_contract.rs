@@ -53,8 +53,7 @@ const CALLS: &str = include_str!("data/zoneweaver-ui-calls.json");
 /// Calls whose routes other work adds (network views, monitoring, services and host power,
 /// devices, swap, ARC). Each must still FAIL here: a listed call that passes fails the test,
 /// so the list only shrinks as those routes arrive.
-const NOT_YET_SERVED: &[&str] = &[
-];
+const NOT_YET_SERVED: &[&str] = &[];
 
 /// Routes that exist but do not yet answer as the UI calls them. Like [`NOT_YET_SERVED`],
 /// each must still fail, so the list only shrinks.

@@ -413,10 +413,7 @@ fn a_password_protected_screen_is_read_with_the_zones_own_password() {
 fn a_socket_elsewhere_in_the_zone_and_a_loopback_tcp_listener_are_reached() {
     let agent = TestAgent::start();
     running_zone(&agent, "other", Some("unix=/var/run/other.vnc"));
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = port_no_one_else_is_given();
     running_zone(&agent, "ontcp", Some(&format!("tcp=127.0.0.1:{port}")));
     for zone in ["other", "ontcp"] {
         let i = info(&agent, zone);
@@ -434,6 +431,18 @@ fn a_socket_elsewhere_in_the_zone_and_a_loopback_tcp_listener_are_reached() {
             "{zone}: the screenshot shows the zone's name bar"
         );
     }
+}
+
+/// A loopback port that is free now and that no other test can be handed before the emulated
+/// zone binds it: below Linux's ephemeral range (32768 and up by default), from which every
+/// `bind(0)` of the harness (agents, sshd, listeners) draws, so only an explicit bind could
+/// take it, and no other test binds one there.
+fn port_no_one_else_is_given() -> u16 {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (start..32_768)
+        .chain(20_000..start)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free loopback port below the ephemeral range")
 }
 
 /// A socket path that would leave the zone's root is refused: through the API as a 400

@@ -37,8 +37,7 @@ pub const TOOLS: &[&str] = &[
     "pfexec", "zonecfg", "zoneadm", "zlogin", "dladm", "ipadm", "routeadm", "route", "svcs",
     "svcadm", "svccfg", "svcprop", "zfs", "zpool", "ipnat", "uname", "kstat", "psrinfo",
     "pagesize", "pfsh", "swap", "netstat", "shutdown", "reboot", "halt", "poweroff", "init", "who",
-    "prtconf", "pptadm",
-    "hostname",
+    "prtconf", "pptadm", "hostname",
 ];
 
 fn main() {

@@ -14,9 +14,9 @@ use crate::parsable::{field_arg, optional, parse_records, ParseError, Record};
 use crate::persistence::Persistence;
 use crate::runner::{CommandError, Runner};
 
-pub mod prop;
 pub mod aggr;
 pub mod bridge;
+pub mod prop;
 pub mod vlan;
 
 pub use prop::LinkProp;
