@@ -119,21 +119,34 @@ impl AppState {
     }
 }
 
+/// The API's areas, each with its part of the OpenAPI document.
+fn areas() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
+    vec![
+        (
+            "http",
+            OpenApiRouter::new()
+                .routes(routes!(health::health))
+                .routes(routes!(metrics_text)),
+        ),
+        ("tasks", crate::tasks::routes::router()),
+        ("keys", crate::keys::routes::router()),
+        ("zones", crate::zones::router()),
+        ("network", crate::network::router()),
+        ("provisioning", crate::provisioning::router()),
+        ("host", crate::host::router()),
+        ("ws", ws::router()),
+        ("consoles", crate::consoles::router()),
+        ("monitoring", crate::monitoring::router()),
+        ("services", crate::services::router()),
+    ]
+}
+
 /// The whole API with its OpenAPI document.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base())
-        .routes(routes!(health::health))
-        .routes(routes!(metrics_text))
-        .merge(crate::tasks::routes::router())
-        .merge(crate::keys::routes::router())
-        .merge(crate::zones::router())
-        .merge(crate::network::router())
-        .merge(crate::provisioning::router())
-        .merge(crate::host::router())
-        .merge(ws::router())
-        .merge(crate::consoles::router())
-        .merge(crate::monitoring::router())
-        .merge(crate::services::router())
+    areas().into_iter().fold(
+        OpenApiRouter::with_openapi(openapi::base()),
+        |api, (_, area)| api.merge(area),
+    )
 }
 
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
@@ -375,6 +388,36 @@ async fn metrics_text(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    /// The document keeps one schema per name: when two areas each name a different type the
+    /// same (a `Summary`, a `Health`), one area's answers are documented with the other's
+    /// type, and clients and schemathesis read the wrong shape. Such names must differ.
+    #[test]
+    fn no_two_areas_give_one_schema_name_to_different_types() {
+        let mut seen: BTreeMap<String, (&str, serde_json::Value)> = BTreeMap::new();
+        let mut clashes = Vec::new();
+        for (area, router) in super::areas() {
+            let (_, doc) = router.split_for_parts();
+            for (name, schema) in doc.components.map(|c| c.schemas).unwrap_or_default() {
+                let shape = serde_json::to_value(&schema).expect("a schema serializes");
+                match seen.get(&name) {
+                    Some((other, known)) if *known != shape => {
+                        clashes.push(format!("{name}: {other} and {area}"))
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert(name, (area, shape));
+                    }
+                }
+            }
+        }
+        assert!(
+            clashes.is_empty(),
+            "schema names given to two types: {clashes:?}"
+        );
+    }
+
     /// Handlers and middleware clone the state several times per request: it must stay one
     /// shared pointer, not a struct of handles that each clone counts up and each drop down.
     #[test]

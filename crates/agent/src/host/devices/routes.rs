@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::view::{self, CategoryCounts, Device, Summary};
+use super::view::{self, CategoryCounts, Device, DeviceSummary};
 use crate::http::auth::{Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiQuery;
@@ -56,7 +56,7 @@ pub struct DeviceList {
     /// Sorted by category, vendor and device name, as the original.
     pub devices: Vec<Device>,
     /// Over every device, whatever the filters.
-    pub summary: Summary,
+    pub summary: DeviceSummary,
 }
 
 async fn all(app: &AppState) -> Result<Vec<Device>, ApiError> {

@@ -204,7 +204,7 @@ pub fn devices(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Summary {
+pub struct DeviceSummary {
     pub total_devices: usize,
     pub by_category: BTreeMap<String, usize>,
     pub ppt_capable: usize,
@@ -213,7 +213,7 @@ pub struct Summary {
     pub zones_using_passthrough: Vec<String>,
 }
 
-pub fn summary(all: &[Device]) -> Summary {
+pub fn summary(all: &[Device]) -> DeviceSummary {
     let mut by_category = BTreeMap::new();
     let mut zones = std::collections::BTreeSet::new();
     let mut ppt_assigned = 0;
@@ -224,7 +224,7 @@ pub fn summary(all: &[Device]) -> Summary {
             zones.extend(d.assigned_to_zones.iter().map(|a| a.zone_name.clone()));
         }
     }
-    Summary {
+    DeviceSummary {
         total_devices: all.len(),
         by_category,
         ppt_capable: all.iter().filter(|d| d.ppt_capable).count(),
