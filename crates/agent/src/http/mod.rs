@@ -159,11 +159,36 @@ fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (routes, doc)
 }
 
+/// `GET /openapi.json`: the document, made and serialized at its first request and kept as
+/// bytes. Made at start and kept as a structure, it was the largest part of the idle agent's
+/// heap (about 5 MB for some 160 operations, their schemas and the common error answers) and
+/// of its start time, for a page most agents never serve.
+async fn openapi_json() -> Response {
+    static DOCUMENT: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
+    let made = tokio::task::spawn_blocking(|| {
+        DOCUMENT
+            .get_or_init(|| {
+                serde_json::to_vec(&openapi_document())
+                    .expect("the OpenAPI document serializes")
+                    .into()
+            })
+            .clone()
+    })
+    .await;
+    match made {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = api_parts();
+    // The routes only: the document the split makes alongside is dropped here (see
+    // `openapi_json`).
+    let (routes, _) = api().split_for_parts();
     let max_body = state.config.server.max_body_bytes;
     routes
-        .merge(SwaggerUi::new("/api-docs").url("/openapi.json", doc))
+        .route("/openapi.json", axum::routing::get(openapi_json))
+        .merge(SwaggerUi::new("/api-docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
