@@ -623,6 +623,35 @@ fn a_host_without_datalinks_lists_no_interfaces_rather_than_failing() {
     assert_eq!(ifs["totalCount"], 0, "{ifs}");
 }
 
+/// A sample reads everything it takes from kstat (CPU, memory pages, links, ARC, disks) in one
+/// `kstat -p`: the emulator's invocation log shows one per sample, the disks included.
+#[test]
+fn a_sample_runs_one_kstat_process() {
+    let agent = TestAgent::start();
+    let kstats = || {
+        agent
+            .invocations()
+            .into_iter()
+            .filter(|i| i["argv"][0] == "kstat")
+            .map(|i| i["argv"].to_string())
+            .collect::<Vec<_>>()
+    };
+    // The first sample may also read what is cached for longer (the host's facts).
+    collect(&agent);
+    for _ in 0..2 {
+        let before = kstats().len();
+        let b = collect(&agent);
+        assert!(b["results"]["rows"]["disk_io"].as_u64() > Some(0), "{b}");
+        let ran = kstats().split_off(before);
+        assert_eq!(ran.len(), 1, "kstat processes for one sample: {ran:#?}");
+        assert!(
+            ran[0].contains("sd:::reads") && ran[0].contains("cpu::sys:cpu_nsec_user"),
+            "{}",
+            ran[0]
+        );
+    }
+}
+
 /// Per-disk figures: each sample stores every disk's kstat I/O counters (`sd`, `blkdev`;
 /// partitions left out), with rates against the sample before; `/disks` lists the disks with
 /// what the sd error kstat says of the drive.

@@ -44,6 +44,15 @@ fn refused(a: &TestAgent, path: &str, cases: &[(Value, &str)]) {
     );
 }
 
+/// A membership change's task as its readers see it: its operation, its result and the
+/// progress line in its output (one task operation serves both areas; each keeps its words).
+fn assert_membership_task(a: &TestAgent, t: &Value, operation: &str, result: Value, said: &str) {
+    assert_eq!(t["operation"], operation, "{t:#}");
+    assert_eq!(t["result"], result, "{t:#}");
+    let out = a.get_text(&format!("/tasks/{}/output", t["id"].as_str().unwrap()));
+    assert!(out.contains(said), "{out}");
+}
+
 #[test]
 fn an_aggregation_round_trip_with_the_keys_the_ui_sends_and_reads() {
     let a = TestAgent::start();
@@ -117,7 +126,14 @@ fn an_aggregation_round_trip_with_the_keys_the_ui_sends_and_reads() {
 
     // The original's port change, both ways.
     let body = json!({"operation": "remove", "links": ["igb2"], "created_by": "admin"});
-    completed(&a, put(&a, "/network/aggregates/aggr0/links", body));
+    let t = completed(&a, put(&a, "/network/aggregates/aggr0/links", body));
+    assert_membership_task(
+        &a,
+        &t,
+        "network_modify_aggregate_links",
+        json!({"aggregate": "aggr0", "operation": "remove", "links": ["igb2"]}),
+        "removing igb2 on aggregation aggr0",
+    );
     assert_eq!(a.get("/network/aggregates/aggr0").body["over"], "igb1");
     let body = json!({"operation": "add", "links": ["igb2"], "temporary": true});
     completed(&a, put(&a, "/network/aggregates/aggr0/links", body));
@@ -255,13 +271,20 @@ fn a_bridge_round_trip_with_the_keys_the_ui_sends_and_reads() {
     let plain = a.get("/network/bridges/lab?show_links=false&show_forwarding=false");
     assert!(plain.body.get("links").is_none(), "{:?}", plain.body);
 
-    completed(
+    let t = completed(
         &a,
         put(
             &a,
             "/network/bridges/lab/links",
             json!({"operation": "add", "links": ["igb2"], "created_by": "admin"}),
         ),
+    );
+    assert_membership_task(
+        &a,
+        &t,
+        "network_modify_bridge_links",
+        json!({"bridge": "lab", "operation": "add", "links": ["igb2"]}),
+        "attaching igb2 on bridge lab",
     );
     assert_eq!(
         a.get("/network/bridges/lab").body["attached_links"],

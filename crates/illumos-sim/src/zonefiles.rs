@@ -75,10 +75,20 @@ fn index(lines: &[&str]) -> String {
     s
 }
 
-/// Writes a new file beside `path` and renames it over `path`.
+/// Writes a new file beside `path` and renames it over `path`, root's (group sys) and mode
+/// 0644 as libzonecfg makes them (`ZONE_INDEX_UID`/`_GID`/`_MODE`, zonecfg_impl.h) whatever
+/// the umask: the agent's privileged helper believes the index only when nobody but root
+/// may write it.
 fn replace(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(text.as_bytes()));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        if crate::layout::is_root() {
+            std::os::unix::fs::fchown(&f, Some(0), Some(3))?;
+        }
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        f.write_all(text.as_bytes())
+    });
     if written.is_ok() {
         let _ = std::fs::rename(&tmp, path);
     } else {

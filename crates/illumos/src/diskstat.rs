@@ -34,12 +34,20 @@ pub struct Disk {
     pub size: Option<u64>,
 }
 
-pub fn read_cmd() -> Cmd {
+/// The `kstat -p` operands for every disk's counters and the sd drives' identity: on their
+/// own in [`read_cmd`], beside the other figures in a monitoring sample's one `kstat -p`
+/// (`kstat::sample_cmd`).
+pub fn operands() -> Vec<String> {
     let mut ops: Vec<String> = MODULES
         .iter()
         .flat_map(|m| IO.iter().map(move |s| format!("{m}:::{s}")))
         .collect();
     ops.extend(IDENTITY.iter().map(|s| format!("sderr:::{s}")));
+    ops
+}
+
+pub fn read_cmd() -> Cmd {
+    let mut ops = operands();
     // boot_time always matches, so a host without disks answers (kstat exits 1 on no match).
     ops.push(kstat::BOOT_TIME.to_owned());
     kstat::read_cmd(ops.iter().map(String::as_str))
@@ -47,13 +55,18 @@ pub fn read_cmd() -> Cmd {
 
 /// The disks of [`read_cmd`]'s answer, by name.
 pub fn parse(text: &str) -> Result<Vec<Disk>, ReadError> {
-    let stats: HashMap<String, String> = kstat::parse_parsable(text)?;
+    from_stats(&kstat::parse_parsable(text)?)
+}
+
+/// The disks among a `kstat -p` answer's statistics (only the `sd`, `blkdev` and `sderr`
+/// modules' lines are looked at, so the answer may hold any others), by name.
+pub fn from_stats(stats: &HashMap<String, String>) -> Result<Vec<Disk>, ReadError> {
     let mut disks: BTreeMap<String, Disk> = BTreeMap::new();
     let num = |k: &str, v: &str| {
         v.parse::<u64>()
             .map_err(|_| ReadError::parse(Tool::Kstat, format!("{k} is not a count: {v:?}")))
     };
-    for (key, value) in &stats {
+    for (key, value) in stats {
         let parts: Vec<&str> = key.splitn(4, ':').collect();
         let [module, _, name, stat] = parts[..] else {
             continue;
@@ -71,7 +84,7 @@ pub fn parse(text: &str) -> Result<Vec<Disk>, ReadError> {
             *field = num(key, value)?;
         }
     }
-    for (key, value) in &stats {
+    for (key, value) in stats {
         let parts: Vec<&str> = key.splitn(4, ':').collect();
         let ["sderr", _, name, stat] = parts[..] else {
             continue;

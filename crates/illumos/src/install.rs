@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::cmd::{Cmd, Tool};
 use crate::link::InvalidValue;
+use crate::names::ZoneName;
 use crate::runner::{CommandError, Runner};
 
 /// An absolute host path handed to the helper: no `..`, no control characters (the helper
@@ -96,12 +97,17 @@ pub fn remove_cmd(target: &Target) -> Cmd {
     verb_cmd("remove", target)
 }
 
-/// `zoneweaver-install vnc-connect SOCKET`: stdin and stdout become a byte stream to the
-/// zone's VNC socket (`<zonepath>/root/tmp/vm.vnc`), run with [`Runner::spawn_stream`].
+/// `zoneweaver-install vnc-connect ZONE SOCKET`: stdin and stdout become a byte stream to the
+/// zone's VNC socket (e.g. `<zonepath>/root/tmp/vm.vnc`), run with [`Runner::spawn_stream`].
+/// The helper takes the zonepath from the host's zone index, not from us, and refuses a
+/// socket outside that zone's root.
 ///
 /// [`Runner::spawn_stream`]: crate::runner::Runner::spawn_stream
-pub fn vnc_connect_cmd(socket: &Target) -> Cmd {
-    verb_cmd("vnc-connect", socket)
+pub fn vnc_connect_cmd(zone: &ZoneName, socket: &Target) -> Cmd {
+    Cmd::new(Tool::Install)
+        .arg("vnc-connect")
+        .arg(zone.as_str())
+        .arg(socket.as_path())
 }
 
 pub fn own_mountpoint_cmd(dir: &Target) -> Cmd {
@@ -190,6 +196,17 @@ mod tests {
                 "zoneweaver-install",
                 "own-mountpoint",
                 "/rpool/zones/web 1/provisioning"
+            ]
+        );
+        let zone: ZoneName = "vm1".parse().unwrap();
+        let s: Target = "/rpool/zones/vm1/root/tmp/vm.vnc".parse().unwrap();
+        assert_eq!(
+            vnc_connect_cmd(&zone, &s).argv(),
+            [
+                "zoneweaver-install",
+                "vnc-connect",
+                "vm1",
+                "/rpool/zones/vm1/root/tmp/vm.vnc"
             ]
         );
     }

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::cmd::{Cmd, Tool};
+use crate::diskstat;
 use crate::read::ReadError;
 use crate::runner::Runner;
 
@@ -189,17 +190,23 @@ pub struct Sample {
     pub links: BTreeMap<String, LinkCounters>,
     /// `None` when the host publishes no `zfs:0:arcstats`.
     pub arc: Option<ArcStats>,
+    /// Each disk's I/O counters and identity ([`diskstat`]), by name.
+    pub disks: Vec<diskstat::Disk>,
 }
 
-/// [`system_cmd`]'s statistics, every link's counters and the ARC's: one process per sample.
+/// [`system_cmd`]'s statistics, every link's counters, the ARC's and every disk's: one
+/// process per sample. kstat prints each operand's matches; the answer is split by module
+/// when parsed ([`parse_sample`]).
 pub fn sample_cmd() -> Cmd {
+    let disks = diskstat::operands();
     read_cmd(
         AVENRUN
             .into_iter()
             .chain([BOOT_TIME, PHYSMEM, FREEMEM])
             .chain(CPU_NSEC)
             .chain(LINK_COUNTERS)
-            .chain([ARCSTATS]),
+            .chain([ARCSTATS])
+            .chain(disks.iter().map(String::as_str)),
     )
 }
 
@@ -289,6 +296,7 @@ pub fn parse_sample(text: &str) -> Result<Sample, ReadError> {
         system: system_from(&stats)?,
         links: parse_links(&stats)?,
         arc: parse_arc(&stats)?,
+        disks: diskstat::from_stats(&stats)?,
     })
 }
 
@@ -381,6 +389,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("link:0:net0:rbytes64"), "{e}");
+    }
+
+    // The disk lines of the same `kstat -p` (diskstat's operands): `sd` and `blkdev` I/O
+    // counters, a partition's, and the sd error kstat whose statistic names hold a space.
+    const DISKS: &str = "sd:0:sd0:reads\t10\nsd:0:sd0:writes\t20\nsd:0:sd0:nread\t4096\nsd:0:sd0:nwritten\t8192\nsd:0:sd0:rtime\t5\n\
+        sd:0:sd0,a:reads\t9\nblkdev:0:blkdev0:reads\t7\nblkdev:0:blkdev0:nread\t1\n\
+        sderr:0:sd0,err:Vendor\tATA     \nsderr:0:sd0,err:Product\tSamsung SSD 860 \nsderr:0:sd0,err:Serial No\tS3Z1\nsderr:0:sd0,err:Size\t500107862016\n";
+
+    #[test]
+    fn one_answer_for_everything_splits_into_the_same_figures_as_separate_answers() {
+        // kstat prints each operand's matches in turn: the disks' lines come after the rest.
+        let combined = parse_sample(&format!("{SAMPLE}{LINKS_AND_ARC}{DISKS}")).unwrap();
+        let alone = parse_sample(&format!("{SAMPLE}{LINKS_AND_ARC}")).unwrap();
+        let disks = diskstat::parse(&format!("{DISKS}{BOOT_TIME}\t1733390000\n")).unwrap();
+        assert_eq!(combined.disks, disks);
+        assert_eq!(
+            combined
+                .disks
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>(),
+            ["blkdev0", "sd0"]
+        );
+        assert_eq!(combined.disks[1].serial.as_deref(), Some("S3Z1"));
+        assert_eq!(
+            (&combined.system, &combined.links, &combined.arc),
+            (&alone.system, &alone.links, &alone.arc)
+        );
+        assert!(alone.disks.is_empty());
+        // Disk lines do not disturb the other modules, nor theirs the disks.
+        let e = parse_sample(&format!("{SAMPLE}sd:0:sd0:reads\tmany\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sd:0:sd0:reads"), "{e}");
+    }
+
+    #[test]
+    fn a_sample_is_one_kstat_with_every_disk_operand() {
+        let argv = sample_cmd().argv();
+        assert_eq!(argv[..2], ["kstat", "-p"]);
+        for op in diskstat::operands() {
+            assert!(argv.contains(&op), "{op} missing from {argv:?}");
+        }
+        assert!(argv.contains(&"sderr:::Serial No".to_owned()), "{argv:?}");
+        assert_eq!(argv.iter().filter(|a| *a == BOOT_TIME).count(), 1);
+        assert!(argv.contains(&LINK_COUNTERS[0].to_owned()));
+        assert!(argv.contains(&ARCSTATS.to_owned()));
     }
 
     #[test]

@@ -224,12 +224,23 @@ pub fn own_file(
 /// Opens the directory holding `path` below `root`, refusing a component that is missing, a
 /// symbolic link or not a directory. Returns it with the last component's name.
 pub fn parent_of<'p>(root: &Dir, path: &'p IPath) -> Result<(Dir, &'p str), String> {
+    parent_below(root, path, 0)
+}
+
+/// As [`parent_of`], from `start`, an open directory that is `path`'s first `depth`
+/// components: what lies above it is not looked at again.
+pub fn parent_below<'p>(
+    start: &Dir,
+    path: &'p IPath,
+    depth: usize,
+) -> Result<(Dir, &'p str), String> {
     let parts = path.components();
     let (last, dirs) = parts.split_last().expect("an IPath has a component");
-    let mut dir = root
-        .sub(".")
-        .map_err(|e| format!("cannot open the root: {e}"))?;
-    for (i, name) in dirs.iter().enumerate() {
+    let mut dir = start.sub(".").map_err(|e| match depth {
+        0 => format!("cannot open the root: {e}"),
+        _ => format!("cannot open {}: {e}", path.prefix(depth)),
+    })?;
+    for (i, name) in dirs.iter().enumerate().skip(depth) {
         dir = dir.sub_dir(name, &path.prefix(i + 1))?;
     }
     Ok((dir, last))

@@ -11,12 +11,14 @@
 //! zoneweaver-install restore TARGET         TARGET.zw-backup back over TARGET, atomically
 //! zoneweaver-install remove TARGET          remove TARGET (and a stale temp file)
 //! zoneweaver-install own-mountpoint DIR     chown an empty, root-owned DIR to the caller
-//! zoneweaver-install vnc-connect SOCKET     bridge stdin/stdout to a bhyve zone's VNC socket
+//! zoneweaver-install vnc-connect ZONE SOCKET  bridge stdin/stdout to ZONE's VNC socket
 //! ```
 //!
-//! `vnc-connect` writes nothing: it connects to `<zonepath>/root/tmp/vm.vnc` (the socket the
-//! bhyve brand gives a zone with `vnc=on`; the zonepath is 0700 root, so the agent cannot reach
-//! it itself), then drops root and copies bytes both ways until either side ends (`vnc.rs`).
+//! `vnc-connect` writes nothing: it connects to a socket inside the zone's root, such as
+//! `<zonepath>/root/tmp/vm.vnc` (the socket the bhyve brand gives a zone with `vnc=on`; the
+//! zonepath is 0700 root, so the agent cannot reach it itself), the zonepath read from the
+//! zones' own index, never from the caller; then it drops root and copies bytes both ways
+//! until either side ends (`vnc.rs`, `zones.rs`).
 //!
 //! It reads neither the environment nor a caller-given root: the file system it acts on is the
 //! one it is installed in (its own path minus `opt/zoneweaver/lib/zoneweaver-install`), which
@@ -25,8 +27,10 @@
 
 mod beneath;
 mod policy;
+mod trusted;
 mod verbs;
 mod vnc;
+mod zones;
 
 use std::path::{Path, PathBuf};
 
@@ -39,7 +43,7 @@ const POLICY: &str = "/etc/zoneweaver-agent/privileged-paths";
 
 const USAGE: &str = "usage: zoneweaver-install backup|install|restore|remove TARGET
        zoneweaver-install own-mountpoint DIR
-       zoneweaver-install vnc-connect SOCKET";
+       zoneweaver-install vnc-connect ZONE SOCKET";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -79,23 +83,28 @@ fn run(args: &[String]) -> Result<(), Refusal> {
         )
         .into());
     }
+    if let [verb, zone, socket] = args {
+        if verb == "vnc-connect" {
+            let socket = IPath::parse(socket)?;
+            return vnc::connect(&open_own_root()?.1, zone, &socket).map_err(Refusal::from);
+        }
+    }
     let [verb, target] = args else {
         return Err(Refusal::Usage);
     };
-    let connect = verb == "vnc-connect";
-    let verb = verbs::Verb::parse(verb);
-    if verb.is_none() && !connect {
-        return Err(Refusal::Usage);
-    }
+    let verb = verbs::Verb::parse(verb).ok_or(Refusal::Usage)?;
     let target = IPath::parse(target)?;
+    let (root, dir) = open_own_root()?;
+    let policy = read_policy(&dir, &root)?;
+    verbs::run(verb, &dir, &policy, &target).map_err(Refusal::from)
+}
+
+/// The root this copy serves, and that root opened.
+fn open_own_root() -> Result<(PathBuf, beneath::Dir), String> {
     let root = own_root()?;
     let dir = beneath::Dir::open_root(&root)
         .map_err(|e| format!("cannot open {}: {e}", root.display()))?;
-    let Some(verb) = verb else {
-        return vnc::connect(&dir, &target).map_err(Refusal::from);
-    };
-    let policy = read_policy(&dir, &root)?;
-    verbs::run(verb, &dir, &policy, &target).map_err(Refusal::from)
+    Ok((root, dir))
 }
 
 /// The root of the file system this copy was installed into.
@@ -119,33 +128,11 @@ fn own_root() -> Result<PathBuf, String> {
 /// The allow-list, trusted only when root owns it and nobody else may change it.
 fn read_policy(dir: &beneath::Dir, root: &Path) -> Result<Policy, String> {
     let shown = root.join(POLICY.trim_start_matches('/'));
-    let shown = shown.display();
+    let shown = shown.display().to_string();
     let path = IPath::parse(POLICY).expect("a valid constant");
-    let (parent, name) = beneath::parent_of(dir, &path)
-        .map_err(|e| format!("policy file {shown} cannot be read ({e}): refusing everything"))?;
-    let bytes = match verbs::read_regular(&parent, name, &path) {
-        Ok(Some((bytes, st))) => {
-            if st.st_uid != 0 {
-                return Err(format!(
-                    "policy file {shown} is owned by uid {}, not root: refusing everything",
-                    st.st_uid
-                ));
-            }
-            if st.st_mode & 0o022 != 0 {
-                return Err(format!(
-                    "policy file {shown} is group- or other-writable (mode {:04o}): refusing everything",
-                    st.st_mode & 0o7777
-                ));
-            }
-            bytes
-        }
-        Ok(None) => {
-            return Err(format!(
-                "policy file {shown} is missing: refusing everything"
-            ))
-        }
-        Err(e) => return Err(format!("policy file {shown}: {e}: refusing everything")),
-    };
+    let bytes = trusted::read(dir, &path, &shown)
+        .map_err(|e| format!("policy file {e}: refusing everything"))?
+        .ok_or_else(|| format!("policy file {shown} is missing: refusing everything"))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("policy file {shown} is not text: refusing everything"))?;
     Policy::parse(&text).map_err(|e| format!("policy file {shown}: {e}: refusing everything"))

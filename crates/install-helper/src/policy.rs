@@ -41,6 +41,13 @@ impl IPath {
         self.0.len() > parent.0.len() && self.0.starts_with(&parent.0)
     }
 
+    /// This path with `name` (one component) appended.
+    pub fn child(&self, name: &str) -> IPath {
+        let mut c = self.0.clone();
+        c.push(name.to_owned());
+        IPath(c)
+    }
+
     /// The path of the first `n` components (for messages naming a parent).
     pub fn prefix(&self, n: usize) -> IPath {
         IPath(self.0[..n].to_vec())

@@ -2,36 +2,37 @@
 //! socket, so the agent can serve a zone's screen without reading inside a zonepath itself
 //! and without any listening port.
 //!
-//! Only a socket inside a zone's root is reached: `<zonepath>/root/PATH`, the zonepath at
-//! least two components deep (so neither the global zone's `/root` nor a `root` directory
-//! at the top of a file system qualifies). bhyve runs inside the zone, so the brand's
-//! `/tmp/vm.vnc` (for `vnc=on` and `wait`) and any `unix=PATH` of the zone's `vnc` option
-//! string are there. The path is reached through directories opened one by one without
-//! following a link (a link planted by the guest cannot lead out of its root), the last
-//! one must be a socket, and root is dropped as soon as the connection is made.
+//! Only a socket inside the named zone's root is reached: `<zonepath>/root/PATH`, the
+//! zonepath read from the zones' index and checked as zoneadm checks it (`zones.rs`). bhyve
+//! runs inside the zone, so the brand's `/tmp/vm.vnc` (for `vnc=on` and `wait`) and any
+//! `unix=PATH` of the zone's `vnc` option string are there. Below the zonepath the path is
+//! reached through directories opened one by one without following a link (a link planted by
+//! the guest, even one leading back into its own root, is refused rather than resolved: no
+//! resolution can then lead out), the last one must be a socket, and root is dropped as soon
+//! as the connection is made.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
 use crate::beneath::{self, Dir, Kind};
 use crate::policy::IPath;
+use crate::zones;
 
-/// The socket's place: `<zonepath>/root/PATH`, the zonepath (what comes before the first
-/// `root` component) at least two components long, PATH at least one.
-pub fn is_vnc_socket_path(p: &IPath) -> bool {
-    let c = p.components();
-    c.iter()
-        .position(|x| x == "root")
-        .is_some_and(|i| i >= 2 && c.len() > i + 1)
+/// Whether `target` lies inside the root of the zone at `zonepath`, by whole components: the
+/// zone's root itself or a sibling such as `<zonepath>/rootfs` is not inside.
+pub fn is_in_zone_root(zonepath: &IPath, target: &IPath) -> bool {
+    target.is_below(&zonepath.child("root"))
 }
 
-pub fn connect(root: &Dir, target: &IPath) -> Result<(), String> {
-    if !is_vnc_socket_path(target) {
+pub fn connect(root: &Dir, zone: &str, target: &IPath) -> Result<(), String> {
+    let zonepath = zones::zonepath(root, zone)?;
+    if !is_in_zone_root(&zonepath, target) {
         return Err(format!(
-            "{target} is not a socket inside a zone's root (<zonepath>/root/PATH)"
+            "{target} is not inside the root of zone {zone} ({zonepath}/root)"
         ));
     }
-    let (dir, name) = beneath::parent_of(root, target)?;
+    let zp = zones::open_zonepath(root, &zonepath)?;
+    let (dir, name) = beneath::parent_below(&zp, target, zonepath.components().len())?;
     match dir
         .kind(name)
         .map_err(|e| format!("cannot look at {target}: {e}"))?
@@ -96,18 +97,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_path_inside_a_zone_root_is_reachable() {
-        let ok = |s: &str| is_vnc_socket_path(&IPath::parse(s).unwrap());
+    fn only_a_path_inside_the_zones_own_root_is_reachable() {
+        let zp = IPath::parse("/rpool/zones/vm1").unwrap();
+        let ok = |s: &str| is_in_zone_root(&zp, &IPath::parse(s).unwrap());
         assert!(ok("/rpool/zones/vm1/root/tmp/vm.vnc"));
-        assert!(ok("/zones/a/root/tmp/vm.vnc"));
         assert!(
-            ok("/zones/a/root/tmp/other.sock"),
+            ok("/rpool/zones/vm1/root/var/run/other.sock"),
             "unix= may name another socket"
         );
-        assert!(ok("/zones/a/root/var/run/vm.vnc"));
+        assert!(!ok("/rpool/zones/vm2/root/tmp/vm.vnc"), "another zone's");
+        assert!(!ok("/rpool/zones/vm1/root"), "the zone's root itself");
+        assert!(!ok("/rpool/zones/vm1/rootfs/vm.vnc"), "a sibling of root");
+        assert!(
+            !ok("/rpool/zones/vm1/tmp/vm.vnc"),
+            "the zonepath, not its root"
+        );
+        assert!(!ok("/export/home/root/x.sock"), "a /root elsewhere");
         assert!(!ok("/root/tmp/vm.vnc"), "the global zone's own /root");
-        assert!(!ok("/var/root/vm.vnc"), "a zonepath of one component");
-        assert!(!ok("/zones/a/root"), "the zone's root itself");
-        assert!(!ok("/var/run/dbus/system_bus_socket"));
     }
 }

@@ -403,27 +403,49 @@ fn own_mountpoint_gives_a_fresh_mountpoint_to_the_callers_real_uid() {
     );
 }
 
-#[test]
-fn vnc_connect_bridges_a_zones_socket_without_root_and_refuses_anything_else() {
+/// A zone as zoneadm leaves it: `<zonepath>` 0700 root, its root with a `tmp` directory.
+fn zone_dirs(r: &Root, zonepath: &str) {
+    std::fs::create_dir_all(r.path(&format!("{zonepath}/root/tmp"))).unwrap();
+    set_mode(&r.path(zonepath), 0o700);
+}
+
+/// Writes `/etc/zones/index` as zonecfg does (root's, 0644) with these zone lines.
+fn zone_index(r: &Root, lines: &[&str]) {
+    let mut text = String::from("# DO NOT EDIT\nglobal:installed:/\n");
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::create_dir_all(r.path("/etc/zones")).unwrap();
+    // Written anew, as zonecfg renames a new file over it: no owner or mode is inherited.
+    let _ = std::fs::remove_file(r.path("/etc/zones/index"));
+    std::fs::write(r.path("/etc/zones/index"), text).unwrap();
+    set_mode(&r.path("/etc/zones/index"), 0o644);
+}
+
+/// A listening socket at `illumos` that greets as bhyve's VNC server does, then echoes.
+fn vnc_server(r: &Root, illumos: &str) {
     use std::io::{Read, Write};
-    needs_root!();
-    let r = Root::new();
-    set_mode(&r.exe, 0o4555);
-    // A zonepath as zoneadm leaves it (0700 root), bhyve's socket in the zone's /tmp.
-    let tmp = r.path("/rpool/zones/vm/root/tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    set_mode(&r.path("/rpool/zones/vm"), 0o700);
-    let listener = std::os::unix::net::UnixListener::bind(tmp.join("vm.vnc")).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(r.path(illumos)).unwrap();
     std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.write_all(b"RFB 003.008\n").unwrap();
-        let mut b = [0u8; 5];
-        s.read_exact(&mut b).unwrap();
-        s.write_all(&b).unwrap();
+        while let Ok((mut s, _)) = listener.accept() {
+            let _ = s.write_all(b"RFB 003.008\n");
+            let mut b = [0u8; 5];
+            if s.read_exact(&mut b).is_ok() {
+                let _ = s.write_all(&b);
+            }
+        }
     });
+}
+
+/// Runs `vnc-connect ZONE SOCKET` as nobody, sends "hello" and returns the 17 bytes that come
+/// back (the greeting, then the echo) with the helper's uids while connected. Reading before
+/// closing stdin matters: the helper ends when its stdin does.
+fn bridged(r: &Root, zone: &str, socket: &str) -> (Vec<u8>, Vec<String>) {
+    use std::io::{Read, Write};
     let mut child = {
         let _g = EXEC.lock().unwrap_or_else(|e| e.into_inner());
-        r.as_nobody(&["vnc-connect", "/rpool/zones/vm/root/tmp/vm.vnc"])
+        r.as_nobody(&["vnc-connect", zone, socket])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -432,48 +454,157 @@ fn vnc_connect_bridges_a_zones_socket_without_root_and_refuses_anything_else() {
     };
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"hello").unwrap();
-    let mut got = [0u8; 17];
-    child.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
-    assert_eq!(&got, b"RFB 003.008\nhello");
-    // Connected, it runs as the caller: every uid is nobody's.
+    let mut got = vec![0u8; 17];
+    if let Err(e) = child.stdout.as_mut().unwrap().read_exact(&mut got) {
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("vnc-connect {zone} {socket}: {e}: {err}");
+    }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert_eq!(
-        uids.split_whitespace().skip(1).collect::<Vec<_>>(),
-        ["65534"; 4]
-    );
+    let uids = uids.split_whitespace().skip(1).map(str::to_owned).collect();
     drop(stdin);
     assert!(child.wait().unwrap().success());
+    (got, uids)
+}
 
-    let run = |target: &str| run_with(r.as_nobody(&["vnc-connect", target]), b"");
+#[test]
+fn vnc_connect_bridges_a_zones_socket_without_root_and_refuses_anything_else() {
+    needs_root!();
+    let r = Root::new();
+    set_mode(&r.exe, 0o4555);
+    zone_dirs(&r, "/rpool/zones/vm");
+    zone_dirs(&r, "/rpool/zones/other");
+    zone_index(
+        &r,
+        &[
+            "vm:installed:/rpool/zones/vm:8a1c4f6e-30f1-4a1e-9a3d-2f4c1b0e7d55",
+            "other:installed:/rpool/zones/other:8a1c4f6e-30f1-4a1e-9a3d-2f4c1b0e7d56",
+        ],
+    );
+    vnc_server(&r, "/rpool/zones/vm/root/tmp/vm.vnc");
+    vnc_server(&r, "/rpool/zones/other/root/tmp/vm.vnc");
+    let (got, uids) = bridged(&r, "vm", "/rpool/zones/vm/root/tmp/vm.vnc");
+    assert_eq!(got, b"RFB 003.008\nhello");
+    // Connected, it runs as the caller: every uid is nobody's.
+    assert_eq!(uids, ["65534"; 4]);
+
+    let run = |zone: &str, target: &str| run_with(r.as_nobody(&["vnc-connect", zone, target]), b"");
+    // Shaped like a zone root, but no zone's: the old shape-only check let it through.
+    std::fs::create_dir_all(r.path("/export/home/root")).unwrap();
+    vnc_server(&r, "/export/home/root/x.sock");
+    for (zone, socket, why) in [
+        (
+            "vm",
+            "/export/home/root/x.sock",
+            "/export/home/root/x.sock is not inside the root of zone vm (/rpool/zones/vm/root)",
+        ),
+        ("home", "/export/home/root/x.sock", "there is no zone home"),
+        ("vm", "/etc/dhcpd.conf", "is not inside the root of zone vm"),
+        (
+            "vm",
+            "/root/tmp/vm.vnc",
+            "is not inside the root of zone vm",
+        ),
+        // Another zone's socket, through this zone's name.
+        (
+            "vm",
+            "/rpool/zones/other/root/tmp/vm.vnc",
+            "/rpool/zones/other/root/tmp/vm.vnc is not inside the root of zone vm",
+        ),
+        ("global", "/root/tmp/vm.vnc", "not a non-global zone's name"),
+        (
+            "../vm",
+            "/rpool/zones/vm/root/tmp/vm.vnc",
+            "not a non-global zone's name",
+        ),
+    ] {
+        refused(&run(zone, socket), why);
+    }
+    std::fs::write(r.path("/rpool/zones/vm/root/tmp/file.vnc"), "").unwrap();
     refused(
-        &run("/etc/dhcpd.conf"),
-        "is not a socket inside a zone's root",
+        &run("vm", "/rpool/zones/vm/root/tmp/file.vnc"),
+        "is not a socket",
     );
     refused(
-        &run("/root/tmp/vm.vnc"),
-        "is not a socket inside a zone's root",
+        &run("vm", "/rpool/zones/vm/root/tmp/none.vnc"),
+        "does not exist (is the zone running?)",
     );
+    // Links the guest plants inside its root do not lead out of it: not a directory on the
+    // way, not the socket itself, even when they point at a socket the caller could name.
+    std::os::unix::fs::symlink("/export/home/root", r.path("/rpool/zones/vm/root/out")).unwrap();
     refused(
-        &run("/rpool/zones/gone/root/tmp/vm.vnc"),
-        "/rpool/zones/gone does not exist",
+        &run("vm", "/rpool/zones/vm/root/out/x.sock"),
+        "/rpool/zones/vm/root/out is a symbolic link",
     );
-    std::fs::create_dir_all(r.path("/rpool/zones/f/root/tmp")).unwrap();
-    std::fs::write(r.path("/rpool/zones/f/root/tmp/vm.vnc"), "").unwrap();
-    refused(&run("/rpool/zones/f/root/tmp/vm.vnc"), "is not a socket");
-    std::os::unix::fs::symlink(r.path("/rpool/zones/vm"), r.path("/rpool/zones/lk")).unwrap();
-    refused(
-        &run("/rpool/zones/lk/root/tmp/vm.vnc"),
-        "/rpool/zones/lk is a symbolic link",
-    );
-    // A link the guest plants inside its root does not lead out of it.
     std::os::unix::fs::symlink(
-        "/rpool/zones/vm/root/tmp",
-        r.path("/rpool/zones/f/root/out"),
+        r.path("/rpool/zones/other/root/tmp/vm.vnc"),
+        r.path("/rpool/zones/vm/root/tmp/link.vnc"),
     )
     .unwrap();
     refused(
-        &run("/rpool/zones/f/root/out/vm.vnc"),
-        "/rpool/zones/f/root/out is a symbolic link",
+        &run("vm", "/rpool/zones/vm/root/tmp/link.vnc"),
+        "/rpool/zones/vm/root/tmp/link.vnc is a symbolic link",
+    );
+    // The other zone's own socket is its own to reach.
+    let (got, _) = bridged(&r, "other", "/rpool/zones/other/root/tmp/vm.vnc");
+    assert_eq!(got, b"RFB 003.008\nhello");
+}
+
+/// The zonepath is believed only as zoneadm would have it (zoneadm.c, validate_zonepath):
+/// listed as installed in a root-owned index, reached without a link, 0700 root, its parent
+/// root's and writable by nobody else.
+#[test]
+fn vnc_connect_checks_the_zonepath_as_zoneadm_does() {
+    needs_root!();
+    let r = Root::new();
+    set_mode(&r.exe, 0o4555);
+    zone_dirs(&r, "/rpool/zones/vm");
+    vnc_server(&r, "/rpool/zones/vm/root/tmp/vm.vnc");
+    let sock = "/rpool/zones/vm/root/tmp/vm.vnc";
+    let refuses = |why: &str| {
+        refused(
+            &run_with(r.as_nobody(&["vnc-connect", "vm", sock]), b""),
+            why,
+        )
+    };
+    const VM: &str = "vm:installed:/rpool/zones/vm:8a1c4f6e-30f1-4a1e-9a3d-2f4c1b0e7d55";
+    std::fs::create_dir_all(r.path("/etc/zones")).unwrap();
+    refuses("/etc/zones/index is missing");
+    zone_index(&r, &[VM]);
+    assert_eq!(bridged(&r, "vm", sock).0, b"RFB 003.008\nhello");
+
+    set_mode(&r.path("/etc/zones/index"), 0o664);
+    refuses("/etc/zones/index is group- or other-writable (mode 0664)");
+    set_mode(&r.path("/etc/zones/index"), 0o644);
+    std::os::unix::fs::chown(r.path("/etc/zones/index"), Some(NOBODY), None).unwrap();
+    refuses("/etc/zones/index is owned by uid 65534, not root");
+    zone_index(&r, &["vm:configured:/rpool/zones/vm:"]);
+    refuses("zone vm is configured");
+    zone_index(&r, &[VM]);
+
+    set_mode(&r.path("/rpool/zones/vm"), 0o755);
+    refuses("zonepath /rpool/zones/vm has mode 0755, not 0700");
+    set_mode(&r.path("/rpool/zones/vm"), 0o700);
+    std::os::unix::fs::chown(r.path("/rpool/zones/vm"), Some(NOBODY), None).unwrap();
+    refuses("zonepath /rpool/zones/vm is owned by uid 65534, not root");
+    std::os::unix::fs::chown(r.path("/rpool/zones/vm"), Some(0), None).unwrap();
+    set_mode(&r.path("/rpool/zones"), 0o777);
+    refuses("/rpool/zones, the zonepath's parent, has mode 0777");
+    set_mode(&r.path("/rpool/zones"), 0o755);
+    assert_eq!(bridged(&r, "vm", sock).0, b"RFB 003.008\nhello");
+
+    // A zonepath that is a link (zoneadm requires it to resolve to itself).
+    std::os::unix::fs::symlink(r.path("/rpool/zones/vm"), r.path("/rpool/zones/lk")).unwrap();
+    zone_index(
+        &r,
+        &["lk:installed:/rpool/zones/lk:8a1c4f6e-30f1-4a1e-9a3d-2f4c1b0e7d55"],
+    );
+    refused(
+        &run_with(
+            r.as_nobody(&["vnc-connect", "lk", "/rpool/zones/lk/root/tmp/vm.vnc"]),
+            b"",
+        ),
+        "/rpool/zones/lk is a symbolic link",
     );
 }

@@ -31,7 +31,7 @@ pub struct Reading {
     pub links: Vec<Link>,
     pub phys: Vec<Phys>,
     pub vnics: Vec<Vnic>,
-    /// Each disk's I/O counters (kstat).
+    /// Each disk's I/O counters (kstat, read in the sample's one `kstat -p`).
     pub disks: Vec<diskstat::Disk>,
 }
 
@@ -44,18 +44,18 @@ pub struct Links {
     pub counters: BTreeMap<String, LinkCounters>,
 }
 
-/// One sample's host reads: kstat (one process for CPU, memory pages, link counters and
-/// ARC), swap -s, zpool list and iostat, and dladm's link, phys and VNIC listings (class and
-/// speed of each link), all at once.
+/// One sample's host reads: kstat (one process for CPU, memory pages, link counters, ARC
+/// and disks), swap -s, zpool list and iostat, and dladm's link, phys and VNIC listings
+/// (class and speed of each link), all at once.
 pub async fn read(run: &Runner) -> Result<Reading, HostFailure> {
-    let (kstat, swap, pools, pool_io, (links, phys, vnics), disks) = tokio::try_join!(
+    let (mut kstat, swap, pools, pool_io, (links, phys, vnics)) = tokio::try_join!(
         async { Ok::<_, HostFailure>(kstat::sample(run).await?) },
         async { Ok(swap::summary(run).await?) },
         async { Ok(zpool::list(run).await?) },
         async { Ok(zpool::iostat(run).await?) },
         link_listings(run),
-        async { Ok(diskstat::read(run).await?) },
     )?;
+    let disks = std::mem::take(&mut kstat.disks);
     Ok(Reading {
         kstat,
         swap,

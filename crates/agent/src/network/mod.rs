@@ -18,6 +18,7 @@ pub mod journal;
 pub mod links;
 #[cfg(test)]
 mod links_tests;
+pub mod membership;
 pub mod nat;
 pub mod paths;
 pub mod provisioning;

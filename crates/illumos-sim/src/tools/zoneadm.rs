@@ -289,10 +289,15 @@ fn install(cx: &mut Ctx, z: &str, args: &[String]) -> i32 {
             }
         }
     }
+    // As zoneadm leaves a zonepath (validate_zonepath in zoneadm.c: root's, mode 0700), which
+    // the agent's privileged helper checks before it reaches a socket inside the zone.
     let dir = cx.host.in_root(&zonepath);
     let _ = std::fs::create_dir_all(&dir);
     {
         use std::os::unix::fs::PermissionsExt;
+        if crate::layout::is_root() {
+            let _ = std::os::unix::fs::chown(&dir, Some(0), Some(0));
+        }
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
     }
     if let Some(zz) = cx.st.zones.get_mut(z) {

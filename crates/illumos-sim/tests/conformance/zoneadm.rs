@@ -23,6 +23,17 @@ fn lifecycle_through_list_p_and_the_zonepath_dataset() {
         "rpool/zones/vm1\t/rpool/zones/vm1\n"
     );
     assert!(h.root("/rpool/zones/vm1").is_dir());
+    // As zoneadm leaves a zonepath (validate_zonepath, zoneadm.c) and zonecfg the index
+    // (ZONE_INDEX_MODE, zonecfg_impl.h): the agent's helper trusts nothing less.
+    use std::os::unix::fs::MetadataExt;
+    let zp = std::fs::metadata(h.root("/rpool/zones/vm1")).unwrap();
+    let index = std::fs::metadata(h.root("/etc/zones/index")).unwrap();
+    assert_eq!(zp.mode() & 0o7777, 0o700);
+    assert_eq!(index.mode() & 0o7777, 0o644);
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!((zp.uid(), index.uid()), (0, 0));
+    }
     let line = h.run("zoneadm", &["list", "-cp"]).ok();
     let f: Vec<&str> = line.lines().nth(1).unwrap().split(':').collect();
     assert_eq!(

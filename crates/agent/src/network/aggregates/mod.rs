@@ -9,6 +9,7 @@ mod view;
 
 use std::sync::Arc;
 
+use super::membership::ChangeMembersOp;
 use super::NetworkServices;
 use crate::tasks::{op, Operation};
 
@@ -20,6 +21,6 @@ pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     vec![
         op(ops::CreateAggrOp(svc.clone())),
         op(ops::DeleteAggrOp(svc.clone())),
-        op(ops::ChangePortsOp(svc.clone())),
+        op(ChangeMembersOp::<ops::Ports>::new(svc.clone())),
     ]
 }

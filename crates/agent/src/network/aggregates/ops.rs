@@ -9,7 +9,10 @@ use illumos::link::{LinkName, UnicastMac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use illumos::Runner;
+
 use super::request::Membership;
+use crate::network::membership::{Change, Group};
 use crate::network::{persistence, NetworkServices};
 use crate::tasks::{Cx, OpError, TaskOp};
 
@@ -159,50 +162,47 @@ impl TaskOp for DeleteAggrOp {
     }
 }
 
-pub struct ChangePortsOp(pub Arc<NetworkServices>);
+/// An aggregation's ports, changed by [`ChangeMembersOp`]`<Ports>` (`network_modify_aggregate_links`).
+///
+/// [`ChangeMembersOp`]: crate::network::membership::ChangeMembersOp
+pub struct Ports;
 
-impl TaskOp for ChangePortsOp {
+impl Group for Ports {
     type Params = ChangePortsParams;
     type Entry = Made;
+    const OPERATION: &'static str = CHANGE_PORTS;
+    const NOUN: &'static str = "aggregation";
+    const KEY: &'static str = "aggregate";
+    const VERBS: [&'static str; 2] = ["adding", "removing"];
 
-    fn name(&self) -> &'static str {
-        CHANGE_PORTS
+    fn change(p: &ChangePortsParams) -> Change<'_> {
+        Change {
+            group: p.name.as_str(),
+            operation: p.operation,
+            links: &p.links,
+        }
     }
 
-    async fn run(&self, cx: &Cx<'_, Made>, p: ChangePortsParams) -> Result<Option<Value>, OpError> {
-        let add = p.operation.adds();
-        let ports: Vec<&str> = p.links.iter().map(LinkName::as_str).collect();
-        let verb = if add { "adding" } else { "removing" };
-        cx.progress(
-            10,
-            &format!("{verb} {} on aggregation {}", ports.join(", "), p.name),
-        )
-        .await?;
-        cx.will_make(&Made::Ports {
+    fn entry(p: &ChangePortsParams) -> Made {
+        Made::Ports {
             name: p.name.clone(),
             links: p.links.clone(),
-            added: add,
+            added: p.operation.adds(),
             temporary: p.temporary,
-        })
-        .await?;
-        let r =
-            aggr::change_ports(&cx.runner, &p.name, &p.links, add, persistence(p.temporary)).await;
-        self.0.links_changed();
-        r?;
-        Ok(Some(json!({
-            "aggregate": p.name.as_str(),
-            "operation": p.operation,
-            "links": ports,
-        })))
+        }
+    }
+
+    async fn apply(run: &Runner, p: &ChangePortsParams) -> Result<(), OpError> {
+        let add = p.operation.adds();
+        Ok(aggr::change_ports(run, &p.name, &p.links, add, persistence(p.temporary)).await?)
     }
 
     async fn undo(
-        &self,
+        svc: &NetworkServices,
         cx: &Cx<'_, Made>,
-        _p: ChangePortsParams,
         journal: Vec<Made>,
     ) -> Result<(), OpError> {
-        undo(&self.0, cx, journal).await
+        undo(svc, cx, journal).await
     }
 }
 

@@ -9,6 +9,7 @@ mod view;
 
 use std::sync::Arc;
 
+use super::membership::ChangeMembersOp;
 use super::NetworkServices;
 use crate::tasks::{op, Operation};
 
@@ -18,7 +19,7 @@ pub fn operations(svc: &Arc<NetworkServices>) -> Vec<Arc<dyn Operation>> {
     vec![
         op(ops::CreateBridgeOp(svc.clone())),
         op(ops::DeleteBridgeOp(svc.clone())),
-        op(ops::ChangeLinksOp(svc.clone())),
+        op(ChangeMembersOp::<ops::Links>::new(svc.clone())),
     ]
 }
 

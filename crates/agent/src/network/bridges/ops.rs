@@ -9,7 +9,10 @@ use illumos::link::LinkName;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use illumos::Runner;
+
 use crate::network::aggregates::Membership;
+use crate::network::membership::{Change, Group};
 use crate::network::NetworkServices;
 use crate::tasks::{Cx, OpError, TaskOp};
 
@@ -182,48 +185,45 @@ impl TaskOp for DeleteBridgeOp {
     }
 }
 
-pub struct ChangeLinksOp(pub Arc<NetworkServices>);
+/// A bridge's links, changed by [`ChangeMembersOp`]`<Links>` (`network_modify_bridge_links`).
+///
+/// [`ChangeMembersOp`]: crate::network::membership::ChangeMembersOp
+pub struct Links;
 
-impl TaskOp for ChangeLinksOp {
+impl Group for Links {
     type Params = ChangeLinksParams;
     type Entry = Made;
+    const OPERATION: &'static str = CHANGE_LINKS;
+    const NOUN: &'static str = "bridge";
+    const KEY: &'static str = "bridge";
+    const VERBS: [&'static str; 2] = ["attaching", "detaching"];
 
-    fn name(&self) -> &'static str {
-        CHANGE_LINKS
+    fn change(p: &ChangeLinksParams) -> Change<'_> {
+        Change {
+            group: p.name.as_str(),
+            operation: p.operation,
+            links: &p.links,
+        }
     }
 
-    async fn run(&self, cx: &Cx<'_, Made>, p: ChangeLinksParams) -> Result<Option<Value>, OpError> {
-        let add = p.operation.adds();
-        let links: Vec<&str> = p.links.iter().map(LinkName::as_str).collect();
-        let verb = if add { "attaching" } else { "detaching" };
-        cx.progress(
-            10,
-            &format!("{verb} {} on bridge {}", links.join(", "), p.name),
-        )
-        .await?;
-        cx.will_make(&Made::Links {
+    fn entry(p: &ChangeLinksParams) -> Made {
+        Made::Links {
             name: p.name.clone(),
             links: p.links.clone(),
-            added: add,
-        })
-        .await?;
-        let r = bridge::change_links(&cx.runner, &p.name, &p.links, add).await;
-        self.0.links_changed();
-        r?;
-        Ok(Some(json!({
-            "bridge": p.name.as_str(),
-            "operation": p.operation,
-            "links": links,
-        })))
+            added: p.operation.adds(),
+        }
+    }
+
+    async fn apply(run: &Runner, p: &ChangeLinksParams) -> Result<(), OpError> {
+        Ok(bridge::change_links(run, &p.name, &p.links, p.operation.adds()).await?)
     }
 
     async fn undo(
-        &self,
+        svc: &NetworkServices,
         cx: &Cx<'_, Made>,
-        _p: ChangeLinksParams,
         journal: Vec<Made>,
     ) -> Result<(), OpError> {
-        undo(&self.0, cx, journal).await
+        undo(svc, cx, journal).await
     }
 }
 

@@ -6,8 +6,9 @@
 //! `rfb=`) and a password (`password=`, VNC Authentication).
 //!
 //! - A socket lives under `<zonepath>/root`, 0700 root, so the agent (unprivileged) connects
-//!   through its privileged helper, `zoneweaver-install vnc-connect <zonepath>/root/PATH`,
-//!   whose stdin and stdout become the byte stream.
+//!   through its privileged helper, `zoneweaver-install vnc-connect ZONE <zonepath>/root/PATH`,
+//!   whose stdin and stdout become the byte stream. The helper reads the zone's zonepath
+//!   itself (from `/etc/zones/index`) and reaches only a socket inside that zone's root.
 //! - A TCP listener is dialled directly, and only on loopback: bhyve binds the address it is
 //!   given, and of those the agent reaches only one on this host (`127.0.0.0/8`, `::1`, or
 //!   the wildcard, which bhyve binds on every address, loopback included). The agent dials
@@ -22,6 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use illumos::install::Target;
+use illumos::names::ZoneName;
 use illumos::stream::ByteStream;
 use illumos::zonecfg::ZoneConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -188,15 +190,18 @@ impl Setting {
         }
     }
 
-    /// How the agent reaches the server of a zone at `zonepath`.
-    pub fn route(&self, zonepath: &str) -> Result<Route, String> {
+    /// How the agent reaches the server of `zone`, whose zonepath is `zonepath`.
+    pub fn route(&self, zone: &ZoneName, zonepath: &str) -> Result<Route, String> {
         match self {
             Setting::Off => Err("VNC is off".into()),
             Setting::Unsupported(why) => Err(why.clone()),
             Setting::On {
                 listener: Listener::Unix(p),
                 ..
-            } => socket_path(zonepath, p).map(Route::Helper),
+            } => socket_path(zonepath, p).map(|socket| Route::Helper {
+                zone: zone.clone(),
+                socket,
+            }),
             Setting::On {
                 listener: Listener::Tcp(a),
                 ..
@@ -224,8 +229,8 @@ pub fn dial_address(a: SocketAddr) -> Result<SocketAddr, String> {
 /// How to reach a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// Through the privileged helper, to this socket on the host.
-    Helper(Target),
+    /// Through the privileged helper, to this socket on the host inside `zone`'s root.
+    Helper { zone: ZoneName, socket: Target },
     /// Directly, over loopback TCP.
     Tcp(SocketAddr),
 }
@@ -254,9 +259,9 @@ pub async fn connect(
     wait: Duration,
 ) -> Result<Connection, String> {
     let (mut process, to_server, mut from_server) = match route {
-        Route::Helper(socket) => {
+        Route::Helper { zone, socket } => {
             let (p, w, r) = runner
-                .spawn_stream(&illumos::install::vnc_connect_cmd(socket))
+                .spawn_stream(&illumos::install::vnc_connect_cmd(zone, socket))
                 .map_err(|e| e.to_string())?;
             let w: Box<dyn AsyncWrite + Send + Unpin> = Box::new(w);
             let r: Box<dyn AsyncRead + Send + Unpin> = Box::new(r);

@@ -142,7 +142,7 @@ async fn look(app: &AppState, name: &str) -> Result<ZoneVnc, ApiError> {
         }
     }
     Ok(ZoneVnc {
-        route: setting.route(&entry.zonepath),
+        route: setting.route(&zone, &entry.zonepath),
         state: entry.state,
         setting,
         zone,
