@@ -15,9 +15,9 @@ mod zlogin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::http::api::ApiRouter;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::http::AppState;
@@ -285,7 +285,7 @@ async fn attach(
     bridge::run(socket, session.hub.clone(), caller, revoked).await;
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter {
     zlogin::router().merge(terminal::router())
 }
 

@@ -7,14 +7,14 @@
 //! shell. On an emulated host both are the emulator's, so a terminal there reaches only the
 //! emulated host, never the machine the tests run on.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{open, stop, Kind, NewSession, Session, SessionView, Stopped};
 use crate::http::auth::{Admin, Auth};
@@ -23,8 +23,8 @@ use crate::http::extract::ApiJson;
 use crate::http::ws::Upgrade;
 use crate::http::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(start_terminal))
         .routes(routes!(stop_terminal))
         .routes(routes!(terminal_socket))

@@ -4,12 +4,12 @@
 //! One session per zone at a time, as in the original (a second start returns the running
 //! one): it is `zlogin -C -d ZONE`, which ends when the zone halts.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
 use illumos::zoneadm::ZoneState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{open, stop, Kind, NewSession, SessionView, Stopped};
 use crate::http::auth::{Auth, Operator, Viewer};
@@ -17,8 +17,8 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::ws::Upgrade;
 use crate::http::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(start_zlogin))
         .routes(routes!(list_zlogin_sessions))
         .routes(routes!(get_zlogin_session))

@@ -14,9 +14,7 @@ pub mod routes;
 pub mod swap;
 pub mod view;
 
-use utoipa_axum::router::OpenApiRouter;
-
-use crate::http::AppState;
+use crate::http::api::ApiRouter;
 
 /// What the host area keeps for the life of the agent.
 pub struct HostServices {
@@ -33,7 +31,7 @@ impl HostServices {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter {
     routes::router()
         .merge(power::routes::router())
         .merge(swap::routes::router())

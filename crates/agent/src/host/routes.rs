@@ -1,17 +1,17 @@
 //! `GET /stats`: read, answer. Nothing here changes the host.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::view::{self, Stats};
 use crate::http::auth::Viewer;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(stats))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(stats))
 }
 
 /// The host's identity, load, memory, processors, addresses and zones. The spec documents are

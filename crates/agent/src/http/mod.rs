@@ -1,6 +1,7 @@
 //! The HTTP surface: shared state, one router merged from each area, the layers every request
 //! passes through, and the few routes that belong to no area (`/health`, `/metrics`).
 
+pub mod api;
 pub mod auth;
 pub mod conn;
 pub mod error;
@@ -23,12 +24,12 @@ use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
 use crate::db::Db;
 use crate::tasks::TaskQueue;
+use api::{routes, ApiRouter};
 use auth::{KeyUsage, Viewer};
 use error::{ApiError, InternalCause};
 use metrics::Metrics;
@@ -119,12 +120,12 @@ impl AppState {
     }
 }
 
-/// The API's areas, each with its part of the OpenAPI document.
-fn areas() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
+/// The API's areas, each with its routes and its part of the OpenAPI document.
+pub(crate) fn areas() -> Vec<(&'static str, ApiRouter)> {
     vec![
         (
             "http",
-            OpenApiRouter::new()
+            ApiRouter::new()
                 .routes(routes!(health::health))
                 .routes(routes!(metrics_text)),
         ),
@@ -141,22 +142,15 @@ fn areas() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
     ]
 }
 
-/// The whole API with its OpenAPI document.
-pub fn api() -> OpenApiRouter<AppState> {
-    areas().into_iter().fold(
-        OpenApiRouter::with_openapi(openapi::base()),
-        |api, (_, area)| api.merge(area),
-    )
-}
-
+/// The whole OpenAPI document, made now (it is not kept: see `openapi_json`).
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_parts().1
-}
-
-fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (routes, mut doc) = api().split_for_parts();
+    let api = areas().iter().fold(
+        OpenApiRouter::<AppState>::with_openapi(openapi::base()),
+        |api, (_, area)| api.merge(area.document()),
+    );
+    let (_, mut doc) = api.split_for_parts();
     openapi::finish(&mut doc);
-    (routes, doc)
+    doc
 }
 
 /// `GET /openapi.json`: the document, made and serialized at its first request and kept as
@@ -182,9 +176,10 @@ async fn openapi_json() -> Response {
 }
 
 pub fn router(state: AppState) -> Router {
-    // The routes only: the document the split makes alongside is dropped here (see
-    // `openapi_json`).
-    let (routes, _) = api().split_for_parts();
+    // The routes only, registered without building the document (see the `api` module).
+    let routes = areas().into_iter().fold(Router::new(), |all, (_, area)| {
+        all.merge(area.into_router())
+    });
     let max_body = state.config.server.max_body_bytes;
     routes
         .route("/openapi.json", axum::routing::get(openapi_json))
@@ -423,7 +418,7 @@ mod tests {
         let mut seen: BTreeMap<String, (&str, serde_json::Value)> = BTreeMap::new();
         let mut clashes = Vec::new();
         for (area, router) in super::areas() {
-            let (_, doc) = router.split_for_parts();
+            let (_, doc) = router.document().split_for_parts();
             for (name, schema) in doc.components.map(|c| c.schemas).unwrap_or_default() {
                 let shape = serde_json::to_value(&schema).expect("a schema serializes");
                 match seen.get(&name) {

@@ -1,5 +1,5 @@
 //! The OpenAPI document's frame: info, the API-key scheme, tags. Paths and schemas come from
-//! the routes themselves (utoipa-axum), so a route cannot exist without its documentation.
+//! the routes' own lists (`http::api`), so a route cannot exist without its documentation.
 //!
 //! Each operation's `security` names the role it needs as the scope of `api_key`
 //! (`viewer`, `operator`, `admin`); an empty requirement means no key is needed. The access

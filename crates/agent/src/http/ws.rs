@@ -15,6 +15,8 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -23,8 +25,6 @@ use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::auth::{self, Auth, Viewer};
 use super::conn::Hold;
@@ -259,8 +259,8 @@ pub fn close_reason(reason: &str) -> String {
     reason[..end].to_owned()
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(create_ticket))
         .routes(routes!(get_ticket))
 }

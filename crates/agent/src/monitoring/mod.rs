@@ -15,11 +15,10 @@ pub mod view;
 
 use std::sync::Arc;
 
-use utoipa_axum::router::OpenApiRouter;
+use crate::http::api::ApiRouter;
 
 use crate::config::MonitoringConfig;
 use crate::db::Db;
-use crate::http::AppState;
 
 /// What the monitoring area keeps for the life of the agent.
 pub struct MonitoringServices {
@@ -36,6 +35,6 @@ impl MonitoringServices {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter {
     routes::router()
 }

@@ -5,13 +5,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::answers::*;
 use super::store::{self, Query};
@@ -24,8 +24,8 @@ use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::AppState;
 use crate::time::{now_rfc3339, parse_rfc3339};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(status))
         .routes(routes!(summary))

@@ -30,13 +30,12 @@ pub mod vlans;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::http::api::ApiRouter;
 use futures_util::future::{FutureExt, Shared};
 use illumos::dladm::Vnic;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::http::error::ApiError;
-use crate::http::AppState;
 use crate::tasks::Operation;
 use settings::NetSettings;
 
@@ -133,8 +132,8 @@ pub fn metadata(params: &impl serde::Serialize) -> Result<serde_json::Value, Api
     serde_json::to_value(params).map_err(ApiError::internal)
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .merge(links::router())
         .merge(addresses::router())
         .merge(vlans::router())

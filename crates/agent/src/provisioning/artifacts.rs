@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
@@ -13,8 +15,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::settings::is_uuid;
 use super::store::{self, Artifact};
@@ -22,13 +22,13 @@ use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter {
     // The upload streams to disk and enforces `provisioning.max_artifact_bytes` itself, so the
     // general body limit does not apply to it (and only to it).
-    let upload = OpenApiRouter::new()
+    let upload = ApiRouter::new()
         .routes(routes!(upload_artifact))
         .layer(DefaultBodyLimit::disable());
-    OpenApiRouter::new()
+    ApiRouter::new()
         .routes(routes!(list_artifacts))
         .routes(routes!(get_artifact, delete_artifact))
         .merge(upload)

@@ -25,11 +25,10 @@ pub mod view;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use utoipa_axum::router::OpenApiRouter;
+use crate::http::api::ApiRouter;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::http::AppState;
 use crate::network::NetworkServices;
 use crate::tasks::{op, Operation};
 use crate::zones::ZoneServices;
@@ -68,8 +67,8 @@ impl ProvisioningServices {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .merge(artifacts::router())
         .merge(routes::router())
 }

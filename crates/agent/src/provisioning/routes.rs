@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::names::{DatasetName, ZoneName};
 use serde_json::{json, Value};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::console::merge_vars;
 use super::recipes::{self, resolve_steps, Recipe, RecipeBody};
@@ -26,8 +26,8 @@ use crate::http::AppState;
 use crate::tasks::model::TaskStatus;
 use crate::tasks::NewTask;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_recipes, create_recipe))
         .routes(routes!(get_recipe, update_recipe, delete_recipe))
         .routes(routes!(test_recipe))

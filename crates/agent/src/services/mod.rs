@@ -13,9 +13,8 @@ pub mod view;
 
 use std::sync::Arc;
 
-use utoipa_axum::router::OpenApiRouter;
+use crate::http::api::ApiRouter;
 
-use crate::http::AppState;
 use crate::tasks::Operation;
 
 /// The scope of service tasks when no FMRI names one.
@@ -37,7 +36,7 @@ pub const LIFELINES: &[&str] = &[
     "svc:/system/filesystem/local:default",
 ];
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter {
     routes::router()
 }
 

@@ -1,12 +1,12 @@
 //! The service handlers: reads answer from the host at once; an action is a task.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::services::{self, Direction, ServicesError};
 use illumos::smf;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::request::{self, ActionRequest, ListQuery};
 use super::view::{self, Properties, ServiceDetail, ServiceRow};
@@ -17,8 +17,8 @@ use crate::http::AppState;
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::NewTask;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_services))
         .routes(routes!(service_action))
         .routes(routes!(service_detail))

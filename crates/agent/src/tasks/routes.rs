@@ -3,6 +3,8 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -10,8 +12,6 @@ use axum::Json;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::engine::{CancelOutcome, EnqueueError};
 use super::model::{NewTask, OutputLine, Task, TaskEvent, TaskStatus};
@@ -22,8 +22,8 @@ use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::pages;
 use crate::http::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_tasks, create_task))
         .routes(routes!(task_stats))
         .routes(routes!(get_task, cancel_task))

@@ -8,13 +8,13 @@
 //! engine commits a task's last lines before it records the task's end, so once the task is
 //! seen ended, one more read has every line.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::model::Task;
 use super::store;
@@ -24,8 +24,8 @@ use crate::http::ws::Upgrade;
 use crate::http::AppState;
 use crate::keys::store::Caller;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(task_stream))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(task_stream))
 }
 
 /// Live task output over a WebSocket (see the module's doc for the frames). Auth: a key

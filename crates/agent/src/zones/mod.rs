@@ -14,11 +14,10 @@ pub mod vnc;
 
 use std::sync::Arc;
 
-use utoipa_axum::router::OpenApiRouter;
+use crate::http::api::ApiRouter;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::http::AppState;
 use crate::tasks::{op, Operation};
 use ops::lifecycle::{Action, Lifecycle};
 
@@ -79,7 +78,7 @@ impl ZoneServices {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter {
     routes::router()
         .merge(vnc::router())
         .merge(orchestration::router())

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -16,8 +18,6 @@ use illumos::smf::{self, Fmri, ServiceState};
 use illumos::zonecfg::ZoneConfig;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::http::auth::{Admin, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
@@ -27,8 +27,8 @@ use crate::http::AppState;
 pub const DEFAULT_PRIORITY: u8 = 95;
 const ZONES_SERVICE: &str = "svc:/system/zones:default";
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(priorities))
         .routes(routes!(status))
         .routes(routes!(test))

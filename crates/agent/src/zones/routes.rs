@@ -1,5 +1,7 @@
 //! `/zones`: validate, record intent, queue, answer.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,8 +11,6 @@ use illumos::zfs;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::host_storage;
 use super::ops::lifecycle::Action;
@@ -28,8 +28,8 @@ use crate::tasks::model::TaskStatus;
 use crate::tasks::store::Filter;
 use crate::tasks::{NewTask, NoteBody};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_zones, create_zone))
         .routes(routes!(get_zone, modify_zone, delete_zone))
         .routes(routes!(force_delete_zone))

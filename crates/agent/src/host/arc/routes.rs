@@ -1,12 +1,12 @@
 //! `/system/zfs/arc/config` (read, change), `/system/zfs/arc/reset` and
 //! `/system/zfs/arc/validate`.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::arc;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::ops::{self, Params};
 use super::request::{ApplyMethod, ResetRequest, UpdateRequest};
@@ -19,8 +19,8 @@ use crate::http::AppState;
 use crate::network::conffile::ConfFile;
 use crate::tasks::{NewTask, RequesterNote};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(arc_config, update_arc_config))
         .routes(routes!(arc_reset))
         .routes(routes!(arc_validate))

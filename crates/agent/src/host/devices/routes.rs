@@ -1,11 +1,11 @@
 //! `/host/devices*`: read, answer. Nothing here changes the host (`refresh` reads it again).
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::view::{self, CategoryCounts, Device, DeviceSummary};
 use crate::http::auth::{Operator, Viewer};
@@ -13,8 +13,8 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiQuery;
 use crate::http::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_devices))
         .routes(routes!(available_devices))
         .routes(routes!(device_categories))

@@ -1,12 +1,12 @@
 //! `/system/host/*` handlers: reads answer at once; power actions are tasks (admins only).
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use crate::tasks::RequesterNote;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::power::{self, RunLevel};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::flag::RebootFlag;
 use super::ops::{self, Power};
@@ -19,8 +19,8 @@ use crate::http::extract::ApiJson;
 use crate::http::AppState;
 use crate::tasks::NewTask;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(status))
         .routes(routes!(uptime))
         .routes(routes!(get_runlevel, set_runlevel))

@@ -1,19 +1,19 @@
 //! `GET /host/ppt-status`: read, answer.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::host::devices::view::{self, Device, PptSummary};
 use crate::http::auth::Viewer;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ppt_status))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(ppt_status))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

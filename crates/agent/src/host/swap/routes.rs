@@ -1,10 +1,10 @@
 //! `GET /system/swap/summary`.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::Json;
 use illumos::swap;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::view::{self, SwapSummary};
 use crate::http::auth::Viewer;
@@ -18,8 +18,8 @@ use crate::http::AppState;
 #[into_params(parameter_in = Query)]
 pub struct NoQuery {}
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(swap_summary))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(swap_summary))
 }
 
 /// The swap areas and their use (`swap -l`), and virtual swap (`swap -s`).

@@ -3,13 +3,13 @@
 //! A path's address object may come encoded (`vnic0%2Fv4`, one segment) or raw (`vnic0/v4`,
 //! two segments); both are routed.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::ipadm::{self, AddrFilter, Address};
 use illumos::net::AddrObj;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::ops::{self, DeleteAddress, ToggleAddress};
 use super::request::{path_addrobj, AddressQuery, CreateAddressRequest, DeleteAddressQuery};
@@ -22,8 +22,8 @@ use crate::network::{link_lock, metadata, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::NewTask;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_addresses, create_address))
         .routes(routes!(delete_address))
         .routes(routes!(delete_address_raw))

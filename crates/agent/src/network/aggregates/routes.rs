@@ -1,12 +1,12 @@
 //! The aggregation handlers: parse, authorise, check against the host (reads only), enqueue.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::dladm::{self, aggr, Link, LinkClass};
 use illumos::link::LinkName;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::ops::{self, DeleteAggrParams};
 use super::request::{
@@ -22,8 +22,8 @@ use crate::network::{link_lock, metadata, validate, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::{NewTask, RequesterNote};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_aggregates, create_aggregate))
         .routes(routes!(get_aggregate, delete_aggregate))
         .routes(routes!(modify_aggregate_links))

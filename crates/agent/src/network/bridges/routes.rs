@@ -1,13 +1,13 @@
 //! The bridge handlers: parse, authorise, check against the host (reads only), enqueue.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::dladm::bridge::{self, BridgeName};
 use illumos::dladm::{self, LinkClass};
 use illumos::link::LinkName;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::bridge_lock;
 use super::ops::{self, DeleteBridgeParams};
@@ -24,8 +24,8 @@ use crate::network::aggregates::enqueue;
 use crate::network::{link_lock, metadata};
 use crate::tasks::routes::TaskAccepted;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_bridges, create_bridge))
         .routes(routes!(get_bridge, delete_bridge))
         .routes(routes!(modify_bridge_links))

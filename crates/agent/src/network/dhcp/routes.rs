@@ -1,11 +1,11 @@
 //! The DHCP handlers: parse, authorise, check against the file and the host, enqueue.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::smf::{self, ServiceState};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::conf::DhcpConf;
 use super::host::{dhcp_file, listen_ifnames, parse_conf};
@@ -25,8 +25,8 @@ use crate::network::{metadata, LOCK_DHCPD, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::{NewTask, NoteQuery};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(get_config, put_config))
         .routes(routes!(list_hosts, add_host))
         .routes(routes!(delete_host))

@@ -1,11 +1,11 @@
 //! The forwarding handlers.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::ipadm;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
@@ -19,8 +19,8 @@ use super::ops::SET_FORWARDING;
 use super::request::SetForwardingRequest;
 use super::view::{status, ForwardingStatus};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_forwarding, set_forwarding))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(get_forwarding, set_forwarding))
 }
 
 /// Global and per-interface IPv4 forwarding.

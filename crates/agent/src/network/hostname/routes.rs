@@ -1,13 +1,13 @@
 //! The hostname handlers.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::hostname::{self, NODENAME_PATH};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::ops::SET_HOSTNAME;
 use super::request::SetHostnameRequest;
@@ -20,8 +20,8 @@ use crate::network::{metadata, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::NewTask;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_hostname, set_hostname))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(get_hostname, set_hostname))
 }
 
 /// The node name, with the original's keys.

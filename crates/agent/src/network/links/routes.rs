@@ -1,11 +1,11 @@
 //! The link handlers: parse, authorise, check against the host (reads only), enqueue.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::dladm;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::ops::{self, DeleteEtherstub, DeleteVnic};
 use super::request::{
@@ -24,8 +24,8 @@ use crate::network::{link_lock, metadata, validate, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::NewTask;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_etherstubs, create_etherstub))
         .routes(routes!(get_etherstub, delete_etherstub))
         .routes(routes!(list_vnics, create_vnic))

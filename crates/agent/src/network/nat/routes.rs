@@ -1,12 +1,12 @@
 //! The NAT handlers: parse, authorise, check against the file, enqueue.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::ipnat::{self, ActiveRule, Line, NatConf};
 use illumos::smf::{self, ServiceState};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::host::nat_file;
 use super::ops::{AddParams, DeleteParams, ADD_RULES, DELETE_RULE};
@@ -20,8 +20,8 @@ use crate::network::{metadata, LOCK_IPNAT, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::{NewTask, NoteQuery};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_rules, create_rule))
         .routes(routes!(delete_rule))
         .routes(routes!(nat_status))

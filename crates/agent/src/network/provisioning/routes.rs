@@ -1,10 +1,10 @@
 //! The provisioning network handlers: parse, authorise, check the host (reads only), enqueue.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::ops::{TeardownParams, SETUP, TEARDOWN};
 use super::request::TeardownQuery;
@@ -18,8 +18,8 @@ use crate::network::{metadata, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::{NewTask, NoteBody, RequesterNote, Task};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(setup))
         .routes(routes!(status))
         .routes(routes!(teardown))

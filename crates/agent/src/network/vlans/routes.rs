@@ -1,11 +1,11 @@
 //! The VLAN handlers: parse, authorise, check against the host (reads only), enqueue.
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use illumos::dladm::{self, vlan, LinkClass};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::ops::{self, DeleteVlanParams};
 use super::request::{CreateVlanRequest, DeleteVlanQuery, VlanQuery};
@@ -18,8 +18,8 @@ use crate::network::{link_lock, metadata, validate, SCOPE};
 use crate::tasks::routes::{accepted, TaskAccepted};
 use crate::tasks::NewTask;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_vlans, create_vlan))
         .routes(routes!(get_vlan, delete_vlan))
 }

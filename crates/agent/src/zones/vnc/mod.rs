@@ -10,10 +10,8 @@ pub mod rfb;
 mod routes;
 pub mod sessions;
 
-use utoipa_axum::router::OpenApiRouter;
+use crate::http::api::ApiRouter;
 
-use crate::http::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter {
     routes::router()
 }

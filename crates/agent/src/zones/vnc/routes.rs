@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use crate::http::api::routes;
+use crate::http::api::ApiRouter;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -19,8 +21,6 @@ use illumos::zoneadm::ZoneState;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::endpoint::{self, Connection, Route, Setting};
 use super::sessions::Session;
@@ -37,8 +37,8 @@ const GREETING_WAIT: Duration = Duration::from_secs(5);
 /// How long a whole screenshot may take.
 const SCREENSHOT_WAIT: Duration = Duration::from_secs(15);
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(vnc_info))
         .routes(routes!(vnc_start))
         .routes(routes!(vnc_stop))
