@@ -95,3 +95,26 @@ fn clients_without_aes_gcm_or_with_http2_are_still_served() {
     tls.read_exact(&mut frame).unwrap();
     assert_eq!(frame[3], 4, "not a SETTINGS frame: {frame:?}");
 }
+
+/// A configured certificate and key (an ECDSA pair made for the test) are what
+/// the agent serves, read by its own loader rather than axum-server's.
+#[test]
+fn the_configured_certificate_is_served() {
+    let dir = crate::support::temp_dir("cert");
+    let made = rcgen::generate_simple_self_signed(vec!["configured.test".to_owned()]).unwrap();
+    let (cert, key) = (dir.0.join("agent.crt"), dir.0.join("agent.key"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    for p in [&dir.0, &cert, &key] {
+        crate::support::give_to_agent(p);
+    }
+    let agent = TestAgent::start_with(&format!(
+        "ssl:\n  cert_path: {}\n  key_path: {}\n",
+        cert.display(),
+        key.display()
+    ));
+    let mut tls = connect(&agent, default_provider(), false);
+    let served = tls.conn.peer_certificates().expect("a certificate")[0].clone();
+    assert_eq!(served.as_ref(), made.cert.der().as_ref());
+    healthy(&mut tls);
+}
