@@ -32,8 +32,6 @@ pub enum ServeError {
     Db(#[from] DbError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    #[error("cannot load the TLS certificate: {0}")]
-    Certificate(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -226,9 +224,9 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     state.monitoring.sampler.spawn();
     let app = crate::http::router(state);
 
-    let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-        .await
-        .map_err(ServeError::Certificate)?;
+    let tls_config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(
+        tls::server_config(&cert, &key)?,
+    ));
     let handle = axum_server::Handle::new();
     let https_addr = SocketAddr::new(config.server.bind_address, config.server.https_port);
     let https_listener = bind(https_addr)?;

@@ -34,6 +34,7 @@ mod revocation;
 mod secrets;
 mod services;
 mod tasks;
+mod tls;
 mod ui_contract;
 mod vnc;
 mod zones;

@@ -55,27 +55,44 @@ fn config() -> Arc<ClientConfig> {
     static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut c = ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
-                .with_no_client_auth();
-            c.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Arc::new(c)
+            client_config(
+                rustls::crypto::ring::default_provider(),
+                rustls::DEFAULT_VERSIONS,
+            )
         })
         .clone()
+}
+
+/// A client speaking HTTP/1.1 with these cipher suites (in its order of preference) and
+/// protocol versions.
+pub fn client_config(
+    provider: rustls::crypto::CryptoProvider,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ClientConfig> {
+    let provider = Arc::new(provider);
+    let mut c = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(c)
 }
 
 /// A TLS connection to the agent on `port`, its handshake done (allowed 30 s: many may be
 /// under way at once), with `timeout` on each later read and write.
 pub fn connect(port: u16, timeout: Duration) -> io::Result<Tls> {
+    connect_with(port, timeout, config())
+}
+
+/// [`connect`] with a client of its own.
+pub fn connect_with(port: u16, timeout: Duration, config: Arc<ClientConfig>) -> io::Result<Tls> {
     let tcp = TcpStream::connect(("127.0.0.1", port))?;
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
     tcp.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let conn = ClientConnection::new(config(), "localhost".try_into().unwrap())
-        .map_err(io::Error::other)?;
+    let conn =
+        ClientConnection::new(config, "localhost".try_into().unwrap()).map_err(io::Error::other)?;
     let mut tls = StreamOwned::new(conn, tcp);
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock)?;
