@@ -37,3 +37,4 @@ mod tasks;
 mod ui_contract;
 mod vnc;
 mod zones;
+mod zones_sshkeys;

@@ -8,6 +8,7 @@ pub mod orchestration;
 pub mod original;
 pub mod request;
 pub mod routes;
+pub mod sshkeys;
 pub mod store;
 pub mod view;
 pub mod vnc;

@@ -159,7 +159,11 @@ pub struct CloudInitRequest {
     pub password: Option<String>,
     /// Comma-separated IPv4 resolvers.
     pub resolvers: Option<String>,
-    /// An SSH public key.
+    /// SSH public keys, one per line as `authorized_keys` takes them (FIDO `sk-` keys too; no
+    /// options, no `#` lines). One key is the zone's `sshkey` attribute itself; several are
+    /// written to `<zonepath>/cloud-init-sshkeys` (root's, 0644), which the attribute names and
+    /// the bhyve brand reads at boot; then the first key needs a comment (cloud-init takes the
+    /// file as one entry and splits it after the first key's comment). Shown back as sent.
     pub sshkey: Option<String>,
 }
 
@@ -273,6 +277,9 @@ pub struct CreateSpec {
     pub nics: Vec<Net>,
     pub cdroms: Vec<HostPath>,
     pub cloud_init: Vec<(AttrName, ZonecfgValue)>,
+    /// Several SSH keys for the zone's key file (`zones::sshkeys`); empty for none or one.
+    #[serde(default)]
+    pub sshkeys: Vec<String>,
     pub has_password: bool,
     pub force: bool,
 }
@@ -537,13 +544,19 @@ impl CloudInitRequest {
             out.push((attr("resolvers"), value("x", r)?));
         }
         if let Some(k) = &self.sshkey {
-            check_ssh_keys(k).map_err(|m| FieldError::new(format!("{field}.sshkey"), m))?;
-            out.push((
-                attr("sshkey"),
-                k.parse().map_err(|e: illumos::names::InvalidName| {
-                    FieldError::new(format!("{field}.sshkey"), format!("cloud_init.sshkey: {e}"))
-                })?,
-            ));
+            let keys = ssh_keys(k).map_err(|m| FieldError::new(format!("{field}.sshkey"), m))?;
+            // Several keys go to a file (`sshkey_file_lines`); the attribute is set by the task.
+            if let [one] = keys.as_slice() {
+                out.push((
+                    attr("sshkey"),
+                    one.parse().map_err(|e: illumos::names::InvalidName| {
+                        FieldError::new(
+                            format!("{field}.sshkey"),
+                            format!("cloud_init.sshkey: {e}"),
+                        )
+                    })?,
+                ));
+            }
         }
         if let Some(p) = &self.password {
             if p.is_empty() {
@@ -563,6 +576,15 @@ impl CloudInitRequest {
             ));
         }
         Ok(out)
+    }
+
+    /// The keys of an `sshkey` holding several, one a line: they go to the zone's key file.
+    /// Empty for one key (an inline attribute) or none.
+    pub fn sshkey_file_lines(&self) -> Vec<String> {
+        match self.sshkey.as_deref().map(ssh_keys) {
+            Some(Ok(keys)) if keys.len() > 1 => keys,
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -784,6 +806,11 @@ impl CreateZoneRequest {
                 nics,
                 cdroms,
                 cloud_init: cloud,
+                sshkeys: self
+                    .cloud_init
+                    .as_ref()
+                    .map(CloudInitRequest::sshkey_file_lines)
+                    .unwrap_or_default(),
                 has_password: password.is_some(),
                 force: self.force,
             },
@@ -806,6 +833,9 @@ pub struct ModifySpec {
     /// Slots (`cdrom1`) or ISO paths.
     pub remove_cdroms: Vec<String>,
     pub cloud_init: Vec<(AttrName, ZonecfgValue)>,
+    /// Several SSH keys: the zone's key file is rewritten (`zones::sshkeys`).
+    #[serde(default)]
+    pub sshkeys: Vec<String>,
     pub has_password: bool,
     pub force: bool,
 }
@@ -822,6 +852,7 @@ impl ModifySpec {
             && self.add_cdroms.is_empty()
             && self.remove_cdroms.is_empty()
             && self.cloud_init.is_empty()
+            && self.sshkeys.is_empty()
             && !self.has_password
     }
 
@@ -858,6 +889,12 @@ impl ModifySpec {
                 .iter()
                 .map(|(k, _)| format!("set cloud-init {k}")),
         );
+        if !self.sshkeys.is_empty() {
+            v.push(format!(
+                "set cloud-init sshkey ({} keys)",
+                self.sshkeys.len()
+            ));
+        }
         if self.has_password {
             v.push("set cloud-init password".into());
         }
@@ -948,6 +985,11 @@ impl ModifyZoneRequest {
                 add_cdroms,
                 remove_cdroms,
                 cloud_init,
+                sshkeys: self
+                    .cloud_init
+                    .as_ref()
+                    .map(CloudInitRequest::sshkey_file_lines)
+                    .unwrap_or_default(),
                 has_password: password.is_some(),
                 force: self.force,
             },
@@ -956,31 +998,45 @@ impl ModifyZoneRequest {
     }
 }
 
-/// `cloud_init.sshkey`: one public key. Several keys, one a line as authorized_keys takes them,
-/// are each checked so the answer names a bad line, but are refused as a whole: the value is
-/// the bhyve brand's `sshkey` attribute, one zonecfg value, which cannot hold a newline.
-fn check_ssh_keys(value: &str) -> Result<(), String> {
-    let lines: Vec<&str> = value.lines().filter(|l| !l.trim().is_empty()).collect();
-    if let Some(n) = lines
-        .iter()
-        .position(|l| !is_ssh_public_key(l.trim_end_matches('\r')))
-    {
-        let which = if lines.len() > 1 {
-            format!(" (line {})", n + 1)
-        } else {
-            String::new()
-        };
-        return Err(format!(
-            "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment){which}"
-        ));
+/// The most keys one `cloud_init.sshkey` may hold (a bound, not a brand limit).
+const MAX_SSH_KEYS: usize = 100;
+
+/// `cloud_init.sshkey`: public keys, one a line (blank lines skipped), each checked so the
+/// answer names a bad line by its number. With several, the first must carry a comment: the
+/// bhyve brand reads the key file whole and hands it to cloud-init as one `ssh_authorized_keys`
+/// entry, and cloud-init's parser (`ssh_util.AuthKeyLineParser`: type, key, then the rest as
+/// the comment) keeps the following lines only inside that comment. Without one, the newline
+/// after the first key is taken as the separator and every later key ends up as its comment.
+fn ssh_keys(value: &str) -> Result<Vec<String>, String> {
+    const WHAT: &str =
+        "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)";
+    let mut keys = Vec::new();
+    let several = value.lines().filter(|l| !l.trim().is_empty()).count() > 1;
+    for (n, line) in value.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !is_ssh_public_key(line) {
+            return Err(if several {
+                format!("{WHAT} (line {})", n + 1)
+            } else {
+                WHAT.into()
+            });
+        }
+        keys.push(line.to_owned());
     }
-    match lines.len() {
-        0 => Err("cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)".into()),
-        1 if !value.contains('\n') => Ok(()),
-        1 => Err("cloud_init.sshkey may not hold a newline: the zone's sshkey attribute is one zonecfg value".into()),
-        n => Err(format!(
-            "cloud_init.sshkey holds one key: {n} valid keys were given, but the zone's sshkey attribute is one zonecfg value, which cannot hold a newline"
+    match keys.as_slice() {
+        [] => Err(WHAT.into()),
+        [first, _, ..] if first.split(' ').filter(|w| !w.is_empty()).count() < 3 => Err(
+            "cloud_init.sshkey (line 1): with several keys the first needs a comment \
+             (cloud-init reads the zone's key file as one entry and splits it after that comment)"
+                .into(),
+        ),
+        k if k.len() > MAX_SSH_KEYS => Err(format!(
+            "cloud_init.sshkey holds at most {MAX_SSH_KEYS} keys"
         )),
+        _ => Ok(keys),
     }
 }
 
@@ -1036,13 +1092,40 @@ mod tests {
     #[test]
     fn several_keys_are_each_checked_and_a_bad_line_is_named() {
         let ok = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 a@h";
-        assert!(check_ssh_keys(ok).is_ok());
-        let bad = check_ssh_keys(&format!("{ok}\nnot-a-key AAAA")).unwrap_err();
-        assert!(bad.contains("(line 2)"), "{bad}");
-        let two =
-            check_ssh_keys(&format!("{ok}\nsk-ssh-ed25519@openssh.com AAAAGnNr yk\n")).unwrap_err();
-        assert!(two.contains("2 valid keys"), "{two}");
-        assert!(check_ssh_keys("\n").is_err());
+        assert_eq!(ssh_keys(ok).unwrap(), [ok]);
+        // One key with a line end is still one key (the attribute holds it without).
+        assert_eq!(ssh_keys(&format!("{ok}\r\n")).unwrap(), [ok]);
+        let bad = ssh_keys(&format!("{ok}\n\nnot-a-key AAAA")).unwrap_err();
+        assert!(bad.contains("(line 3)"), "{bad}");
+        let fido = "sk-ssh-ed25519@openssh.com AAAAGnNr";
+        assert_eq!(
+            ssh_keys(&format!("{ok}\n\n{fido}\n")).unwrap(),
+            [ok, fido],
+            "blank lines are skipped, as authorized_keys skips them"
+        );
+        // cloud-init would keep every later key inside a comment-less first key's comment.
+        let e = ssh_keys(&format!("{fido}\n{ok}")).unwrap_err();
+        assert!(e.contains("(line 1)") && e.contains("comment"), "{e}");
+        assert!(ssh_keys("\n").is_err());
+        assert!(ssh_keys(&vec![ok; MAX_SSH_KEYS + 1].join("\n")).is_err());
+    }
+
+    #[test]
+    fn several_keys_leave_the_attribute_to_the_task_and_one_key_is_the_attribute() {
+        let keys = "ssh-ed25519 AAAA a@h\nssh-rsa BBBB b@h\necdsa-sha2-nistp256 CCCC c@h";
+        let (spec, _) = create(serde_json::json!({"name": "k", "brand": "bhyve",
+            "cloud_init": {"enabled": "on", "sshkey": keys}}))
+        .unwrap();
+        assert_eq!(spec.sshkeys, keys.lines().collect::<Vec<_>>());
+        assert!(!spec.cloud_init.iter().any(|(k, _)| k.as_str() == "sshkey"));
+        let (spec, _) = create(serde_json::json!({"name": "k", "brand": "bhyve",
+            "cloud_init": {"sshkey": "ssh-rsa BBBB b@h\n"}}))
+        .unwrap();
+        assert!(spec.sshkeys.is_empty());
+        assert!(spec
+            .cloud_init
+            .iter()
+            .any(|(k, v)| k.as_str() == "sshkey" && v.to_string() == "ssh-rsa BBBB b@h"));
     }
 
     fn create(v: serde_json::Value) -> Result<(CreateSpec, Option<String>), FieldError> {

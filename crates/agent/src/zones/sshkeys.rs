@@ -1,0 +1,139 @@
+//! Several SSH keys for a bhyve zone: the key file the brand reads.
+//!
+//! A zonecfg attribute value cannot hold a newline, so one `sshkey` attribute holds one key.
+//! The OmniOS bhyve brand also takes a file there: at each boot its boot script (run in the
+//! global zone) reads the value as a path when it is absolute and names a regular file, and
+//! passes the file's text, stripped, to cloud-init as the guest's authorized keys; any other
+//! value is taken as the key itself (`file_or_string` in the brand's python, bhyve(7); see
+//! ARCHITECTURE.md, "The bhyve brand's sshkey"). So several keys are written, one a line, to
+//! `<zonepath>/cloud-init-sshkeys`, and the attribute names that file:
+//! - the zonepath is the zone's own (root's, 0700, made by `zoneadm install` and destroyed by
+//!   `zoneadm uninstall`), so the file goes with the zone and the guest never sees it;
+//! - it is replaced like the agent's other root files (`ConfFile`: atomically, with a backup
+//!   for the undo; through `zoneweaver-install` when the agent cannot write the zonepath,
+//!   whose allow-list names it with a `zonepath-file` line);
+//! - the zone's detail shows the keys back only from this one path, never from whatever file
+//!   an `sshkey` attribute set by hand may name.
+
+use illumos::install::Target;
+use illumos::ipnat::ConfPath;
+use illumos::names::ZonecfgValue;
+use illumos::zonecfg::ZoneConfig;
+use illumos::Runner;
+
+use crate::config::Config;
+use crate::network::conffile::{ConfFile, Replaced};
+use crate::tasks::{Cx, OpCx, OpError};
+use crate::zones::ops::Made;
+
+/// The key file's name in the zonepath (the install helper's allow-list names it too).
+pub const FILE_NAME: &str = "cloud-init-sshkeys";
+
+/// `<zonepath>/cloud-init-sshkeys`.
+pub fn path(zonepath: &str) -> Result<ConfPath, OpError> {
+    format!("{}/{FILE_NAME}", zonepath.trim_end_matches('/'))
+        .parse()
+        .map_err(|e| OpError::failed(format!("the zone's key file: {e}")))
+}
+
+/// The file's text: the keys as the client sent them, one a line.
+pub fn render(keys: &[String]) -> String {
+    let mut text = keys.join("\n");
+    text.push('\n');
+    text
+}
+
+/// Replaces the zone's key file with `keys` (journalled first, so an undo puts back what was
+/// there, or removes it) and answers the `sshkey` attribute value that names it.
+pub async fn write(
+    config: &Config,
+    cx: &Cx<'_, Made>,
+    zonepath: &str,
+    keys: &[String],
+) -> Result<ZonecfgValue, OpError> {
+    let target = path(zonepath)?;
+    let file = ConfFile::new(config, &target);
+    let replaced = file.keep_backup(&cx.runner).await?;
+    cx.will_make(&Made::KeyFile { replaced }).await?;
+    file.write_temp(&render(keys))?;
+    file.commit_temp(&cx.runner).await?;
+    cx.note(&format!("wrote {} SSH keys to {target}", keys.len()));
+    super::ops::value(&target.to_string())
+}
+
+/// Undoes [`write`]: the previous file back, or none.
+pub async fn undo(config: &Config, cx: &OpCx, replaced: &Replaced) -> Result<(), OpError> {
+    ConfFile::new(config, &replaced.path)
+        .restore(&cx.runner, replaced)
+        .await
+}
+
+/// The keys to show for a zone's `sshkey`: its key file's lines when the attribute names the
+/// zone's own key file, else the attribute's value (also when the file cannot be read).
+pub async fn shown(config: &Config, runner: &Runner, cfg: &ZoneConfig) -> Option<String> {
+    let value = cfg.attr("sshkey")?;
+    let own = cfg
+        .zonepath
+        .as_deref()
+        .and_then(|zp| path(zp).ok())
+        .filter(|p| p.to_string() == value);
+    if let Some(own) = own {
+        let text = match std::fs::read_to_string(config.host_file(value)) {
+            Ok(t) => Some(t),
+            // The packaged agent facing a root-only zonepath: the helper reads it.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                illumos::install::read(runner, &Target::from(&own))
+                    .await
+                    .ok()
+            }
+            Err(_) => None,
+        };
+        if let Some(t) = text {
+            return Some(t.trim_end_matches('\n').to_owned());
+        }
+    }
+    Some(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_sits_in_the_zonepath_and_holds_one_key_a_line() {
+        assert_eq!(
+            path("/rpool/zones/web/path/").unwrap().to_string(),
+            "/rpool/zones/web/path/cloud-init-sshkeys"
+        );
+        assert_eq!(render(&["a 1 x".into(), "b 2 y".into()]), "a 1 x\nb 2 y\n");
+    }
+
+    #[tokio::test]
+    async fn only_the_zones_own_key_file_is_read_back() {
+        let dir = std::env::temp_dir().join(format!("zw-sshkeys-{}", std::process::id()));
+        let zp = dir.join("zones/web/path");
+        std::fs::create_dir_all(&zp).unwrap();
+        std::fs::write(zp.join(FILE_NAME), "k1 A a\nk2 B b\n").unwrap();
+        std::fs::write(dir.join("secret"), "not a key\n").unwrap();
+        let mut config = Config::default();
+        config.host.root = dir.clone();
+        let cfg = |value: &str| {
+            illumos::zonecfg::parse_export(&format!(
+                "create -b\nset zonepath=/zones/web/path\nadd attr\nset name=sshkey\n\
+                 set type=string\nset value=\"{value}\"\nend\n"
+            ))
+        };
+        let own = cfg("/zones/web/path/cloud-init-sshkeys");
+        let run = Runner::new(config.runner_config());
+        assert_eq!(
+            shown(&config, &run, &own).await.as_deref(),
+            Some("k1 A a\nk2 B b")
+        );
+        // An attribute naming another file (set by hand) is shown as it is, never read.
+        assert_eq!(
+            shown(&config, &run, &cfg("/secret")).await.as_deref(),
+            Some("/secret")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,172 @@
+//! Several SSH keys in one `cloud_init.sshkey`: written to `<zonepath>/cloud-init-sshkeys`,
+//! which the zone's `sshkey` attribute names and the bhyve brand reads at boot (the emulator
+//! models the brand and cloud-init: the guest's root gets the keys at its first boot).
+
+use std::os::unix::fs::MetadataExt;
+
+use serde_json::{json, Value};
+
+use crate::support::{dump, host, Response, TestAgent};
+
+const KEYS: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\n\
+sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIEX0 bob@yubikey\n\
+ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7";
+
+fn wait_ok(agent: &TestAgent, r: &Response) -> Value {
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "completed", "{t:?}");
+    t
+}
+
+fn detail(agent: &TestAgent, name: &str) -> Value {
+    let r = agent.get(&format!("/zones/{name}"));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}
+
+fn put_keys(agent: &TestAgent, zone: &str, keys: &str) -> Response {
+    agent.request(
+        "PUT",
+        &format!("/zones/{zone}"),
+        Some(&agent.key),
+        Some(&json!({"cloud_init": {"sshkey": keys}})),
+    )
+}
+
+fn key_file(agent: &TestAgent, zonepath: &str) -> std::path::PathBuf {
+    agent.host_path(&format!("root{zonepath}/cloud-init-sshkeys"))
+}
+
+#[test]
+fn several_keys_are_a_root_file_in_the_zonepath_that_the_brand_reads_at_boot() {
+    let agent = TestAgent::start();
+    let r = agent.post(
+        "/zones",
+        json!({"name": "keys", "brand": "bhyve", "start_after_create": true,
+               "cloud_init": {"enabled": "on", "sshkey": KEYS}}),
+    );
+    wait_ok(&agent, &r);
+    let t = agent.wait(r.body["start_task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "completed", "{t:?}");
+
+    let z = detail(&agent, "keys");
+    let zonepath = z["configuration"]["zonepath"].as_str().unwrap().to_owned();
+    let file = key_file(&agent, &zonepath);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{KEYS}\n"));
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!(m.mode() & 0o7777 & !0o644, 0, "mode {:o}", m.mode());
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(m.uid(), 0, "the key file is root's");
+    }
+    // The attribute names the file (absolute, as the brand wants it to read it as one).
+    assert_eq!(
+        z["attributes"]["sshkey"],
+        format!("{zonepath}/cloud-init-sshkeys")
+    );
+    // The detail shows the keys back as sent, in the same field.
+    assert_eq!(z["cloud_init"]["sshkey"], KEYS);
+    // What the guest got from the brand and cloud-init at its first boot: every key.
+    let guest = host(
+        &agent,
+        "zlogin",
+        &["keys", "cat", "/root/.ssh/authorized_keys"],
+    );
+    assert_eq!(guest, format!("{KEYS}\n"));
+
+    // A change of keys rewrites the file at once; the brand reads it at the next boot.
+    let new_keys = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY carol@desk\n\
+                    ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDave dave@home";
+    wait_ok(&agent, &put_keys(&agent, "keys", new_keys));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        format!("{new_keys}\n")
+    );
+    let z = detail(&agent, "keys");
+    assert_eq!(z["cloud_init"]["sshkey"], new_keys);
+    assert_eq!(z["requires_restart"], true);
+    assert!(z["pending_changes"]
+        .to_string()
+        .contains("set cloud-init sshkey (2 keys)"));
+
+    // Back to one key: the attribute holds it again.
+    let one = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOne eve@host";
+    wait_ok(&agent, &put_keys(&agent, "keys", one));
+    let z = detail(&agent, "keys");
+    assert_eq!(z["attributes"]["sshkey"], one);
+    assert_eq!(z["cloud_init"]["sshkey"], one);
+
+    // The file goes with the zone.
+    let r = agent.delete("/zones/keys");
+    wait_ok(&agent, &r);
+    assert!(!file.exists(), "the key file outlived its zone");
+}
+
+#[test]
+fn a_bad_key_line_is_a_400_naming_the_field_and_the_line_and_changes_nothing() {
+    let agent = TestAgent::start();
+    let before = dump(&agent);
+    let calls = agent.invocations().len();
+    let bad = format!("{}\nnot-a-key AAAA\n", KEYS.lines().next().unwrap());
+    let r = agent.post(
+        "/zones",
+        json!({"name": "badkeys", "brand": "bhyve", "cloud_init": {"sshkey": bad}}),
+    );
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["field"], "cloud_init.sshkey");
+    assert!(
+        r.body["error"].as_str().unwrap().contains("(line 2)"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(agent.invocations().len(), calls, "a host command ran");
+    assert_eq!(dump(&agent), before);
+    assert_eq!(agent.get("/zones/badkeys").status, 404);
+
+    // The same on a modify: the zone's key file and attribute stay as they were.
+    let r = agent.post(
+        "/zones",
+        json!({"name": "k2", "brand": "bhyve", "cloud_init": {"sshkey": KEYS}}),
+    );
+    wait_ok(&agent, &r);
+    let z = detail(&agent, "k2");
+    let file = key_file(&agent, z["configuration"]["zonepath"].as_str().unwrap());
+    let before = dump(&agent);
+    let r = put_keys(&agent, "k2", &bad);
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["field"], "cloud_init.sshkey");
+    assert_eq!(dump(&agent), before);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{KEYS}\n"));
+}
+
+/// A create that fails after the key file was written takes it away again, itself: here the
+/// zonepath survives the undo (its uninstall and the datasets' destroy are made to fail), and
+/// the file is gone from it.
+#[test]
+fn a_create_failing_after_the_key_file_was_written_removes_it() {
+    let agent = TestAgent::start();
+    let rules = [
+        json!({"tool": "zfs", "prefix": ["set"], "action": "fail", "stderr": "cannot set property: permission denied"}),
+        json!({"tool": "zoneadm", "contains": "uninstall", "action": "fail", "stderr": "zoneadm: zone 'undo': uninstall failed"}),
+        json!({"tool": "zfs", "prefix": ["destroy"], "action": "fail", "stderr": "cannot destroy: dataset is busy"}),
+    ];
+    let text: String = rules.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(agent.host.join("faults"), text).unwrap();
+    let r = agent.post(
+        "/zones",
+        json!({"name": "undo", "brand": "bhyve", "cloud_init": {"sshkey": KEYS}}),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "failed", "{t:?}");
+    let zonepath = "/rpool/zones/undo/path";
+    assert!(
+        agent.host_path(&format!("root{zonepath}")).is_dir(),
+        "the zonepath should have survived the failed uninstall"
+    );
+    assert!(
+        !key_file(&agent, zonepath).exists(),
+        "the key file was left behind"
+    );
+}
