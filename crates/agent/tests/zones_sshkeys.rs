@@ -90,14 +90,18 @@ fn several_keys_are_a_root_file_in_the_zonepath_that_the_brand_reads_at_boot() {
         .to_string()
         .contains("set cloud-init sshkey (2 keys)"));
 
-    // Back to one key: the attribute holds it again.
+    // Back to one key: the attribute holds it again, and the file it no longer names is gone.
     let one = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOne eve@host";
     wait_ok(&agent, &put_keys(&agent, "keys", one));
     let z = detail(&agent, "keys");
     assert_eq!(z["attributes"]["sshkey"], one);
     assert_eq!(z["cloud_init"]["sshkey"], one);
+    assert!(!file.exists(), "a key file no attribute names was left");
+    // And several again: the file comes back.
+    wait_ok(&agent, &put_keys(&agent, "keys", KEYS));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{KEYS}\n"));
 
-    // The file goes with the zone.
+    // The file goes with the zone (and its backup with it).
     let r = agent.delete("/zones/keys");
     wait_ok(&agent, &r);
     assert!(!file.exists(), "the key file outlived its zone");
@@ -169,4 +173,30 @@ fn a_create_failing_after_the_key_file_was_written_removes_it() {
         !key_file(&agent, zonepath).exists(),
         "the key file was left behind"
     );
+}
+
+/// A modify whose configuration change fails puts the previous key file back.
+#[test]
+fn a_failed_change_of_keys_puts_the_previous_file_back() {
+    let agent = TestAgent::start();
+    wait_ok(
+        &agent,
+        &agent.post(
+            "/zones",
+            json!({"name": "keep", "brand": "bhyve", "cloud_init": {"sshkey": KEYS}}),
+        ),
+    );
+    let file = key_file(&agent, "/rpool/zones/keep/path");
+    let rule = json!({"tool": "zonecfg", "contains": "-f", "action": "fail", "stderr": "zonecfg: invalid"});
+    std::fs::write(agent.host.join("faults"), format!("{rule}\n")).unwrap();
+    let r = put_keys(
+        &agent,
+        "keep",
+        "ssh-rsa AAAAB3Nza x@y\nssh-ed25519 AAAAC3Nz z@w",
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let t = agent.wait(r.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "failed", "{t:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{KEYS}\n"));
+    assert_eq!(detail(&agent, "keep")["cloud_init"]["sshkey"], KEYS);
 }

@@ -61,6 +61,46 @@ pub async fn write(
     super::ops::value(&target.to_string())
 }
 
+/// Removes the zone's key file when `cfg`'s `sshkey` names it and a change sets one key
+/// inline: journalled with a backup first, so an undo puts it back.
+pub async fn remove_unused(
+    config: &Config,
+    cx: &Cx<'_, Made>,
+    cfg: &ZoneConfig,
+) -> Result<(), OpError> {
+    let Some(own) = own_file(cfg) else {
+        return Ok(());
+    };
+    let file = ConfFile::new(config, &own);
+    let replaced = file.keep_backup(&cx.runner).await?;
+    if !replaced.existed {
+        return Ok(());
+    }
+    cx.will_make(&Made::KeyFile {
+        replaced: replaced.clone(),
+    })
+    .await?;
+    // Restoring "a file that did not exist" is removing it.
+    let gone = Replaced {
+        existed: false,
+        ..replaced
+    };
+    file.restore(&cx.runner, &gone).await?;
+    cx.note(&format!(
+        "removed {own}: the zone's sshkey holds one key again"
+    ));
+    Ok(())
+}
+
+/// The zone's own key file, when its `sshkey` attribute names it.
+fn own_file(cfg: &ZoneConfig) -> Option<ConfPath> {
+    let value = cfg.attr("sshkey")?;
+    cfg.zonepath
+        .as_deref()
+        .and_then(|zp| path(zp).ok())
+        .filter(|p| p.to_string() == value)
+}
+
 /// Undoes [`write`]: the previous file back, or none.
 pub async fn undo(config: &Config, cx: &OpCx, replaced: &Replaced) -> Result<(), OpError> {
     ConfFile::new(config, &replaced.path)
@@ -72,12 +112,7 @@ pub async fn undo(config: &Config, cx: &OpCx, replaced: &Replaced) -> Result<(),
 /// zone's own key file, else the attribute's value (also when the file cannot be read).
 pub async fn shown(config: &Config, runner: &Runner, cfg: &ZoneConfig) -> Option<String> {
     let value = cfg.attr("sshkey")?;
-    let own = cfg
-        .zonepath
-        .as_deref()
-        .and_then(|zp| path(zp).ok())
-        .filter(|p| p.to_string() == value);
-    if let Some(own) = own {
+    if let Some(own) = own_file(cfg) {
         let text = match std::fs::read_to_string(config.host_file(value)) {
             Ok(t) => Some(t),
             // The packaged agent facing a root-only zonepath: the helper reads it.

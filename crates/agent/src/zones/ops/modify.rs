@@ -278,6 +278,8 @@ async fn modify(
         }
         let v = crate::zones::sshkeys::write(&svc.config, cx, zonepath, &spec.sshkeys).await?;
         f.set_attr(&attr("sshkey")?, &v);
+    } else if spec.cloud_init.iter().any(|(k, _)| k.as_str() == "sshkey") {
+        crate::zones::sshkeys::remove_unused(&svc.config, cx, &cfg).await?;
     }
     if spec.has_password {
         let password = cx
