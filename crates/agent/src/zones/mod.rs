@@ -1,6 +1,7 @@
 //! Zones: create, modify, lifecycle, delete, with rollback and progress. The host is the truth
 //! for state and configuration; the database keeps what only the agent knows.
 
+pub mod authorized_keys;
 pub mod host;
 pub mod host_storage;
 pub mod ops;

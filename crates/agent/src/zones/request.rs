@@ -544,18 +544,12 @@ impl CloudInitRequest {
             out.push((attr("resolvers"), value("x", r)?));
         }
         if let Some(k) = &self.sshkey {
-            let keys = ssh_keys(k).map_err(|m| FieldError::new(format!("{field}.sshkey"), m))?;
-            // Several keys go to a file (`sshkey_file_lines`); the attribute is set by the task.
-            if let [one] = keys.as_slice() {
-                out.push((
-                    attr("sshkey"),
-                    one.parse().map_err(|e: illumos::names::InvalidName| {
-                        FieldError::new(
-                            format!("{field}.sshkey"),
-                            format!("cloud_init.sshkey: {e}"),
-                        )
-                    })?,
-                ));
+            let (lines, one_plain) =
+                ssh_keys(k).map_err(|m| FieldError::new(format!("{field}.sshkey"), m))?;
+            // Anything but one plain key goes to the key file (`sshkey_file_lines`), which
+            // the task names in the attribute; so does a key a zonecfg value cannot hold.
+            if let (true, Ok(v)) = (one_plain, lines[0].parse::<ZonecfgValue>()) {
+                out.push((attr("sshkey"), v));
             }
         }
         if let Some(p) = &self.password {
@@ -578,11 +572,16 @@ impl CloudInitRequest {
         Ok(out)
     }
 
-    /// The keys of an `sshkey` holding several, one a line: they go to the zone's key file.
-    /// Empty for one key (an inline attribute) or none.
+    /// The lines of an `sshkey` that goes to the zone's key file: several keys, options,
+    /// comment lines, or a key a zonecfg value cannot hold. Empty for one plain key (an inline
+    /// attribute) or none.
     pub fn sshkey_file_lines(&self) -> Vec<String> {
         match self.sshkey.as_deref().map(ssh_keys) {
-            Some(Ok(keys)) if keys.len() > 1 => keys,
+            Some(Ok((lines, one_plain)))
+                if !(one_plain && lines[0].parse::<ZonecfgValue>().is_ok()) =>
+            {
+                lines
+            }
             _ => Vec::new(),
         }
     }
@@ -890,10 +889,12 @@ impl ModifySpec {
                 .map(|(k, _)| format!("set cloud-init {k}")),
         );
         if !self.sshkeys.is_empty() {
-            v.push(format!(
-                "set cloud-init sshkey ({} keys)",
-                self.sshkeys.len()
-            ));
+            let keys = self
+                .sshkeys
+                .iter()
+                .filter(|l| !(l.trim().is_empty() || l.trim_start().starts_with('#')))
+                .count();
+            v.push(format!("set cloud-init sshkey ({keys} keys)"));
         }
         if self.has_password {
             v.push("set cloud-init password".into());
@@ -998,70 +999,54 @@ impl ModifyZoneRequest {
     }
 }
 
-/// The most keys one `cloud_init.sshkey` may hold (a bound, not a brand limit).
-const MAX_SSH_KEYS: usize = 100;
+/// The most lines one `cloud_init.sshkey` may hold (a bound, not a brand limit).
+const MAX_SSH_KEY_LINES: usize = 200;
 
-/// `cloud_init.sshkey`: public keys, one a line (blank lines skipped), each checked so the
-/// answer names a bad line by its number. With several, the first must carry a comment: the
-/// bhyve brand reads the key file whole and hands it to cloud-init as one `ssh_authorized_keys`
-/// entry, and cloud-init's parser (`ssh_util.AuthKeyLineParser`: type, key, then the rest as
-/// the comment) keeps the following lines only inside that comment. Without one, the newline
-/// after the first key is taken as the separator and every later key ends up as its comment.
-fn ssh_keys(value: &str) -> Result<Vec<String>, String> {
-    const WHAT: &str =
-        "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)";
-    let mut keys = Vec::new();
-    let several = value.lines().filter(|l| !l.trim().is_empty()).count() > 1;
-    for (n, line) in value.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        if !is_ssh_public_key(line) {
-            return Err(if several {
-                format!("{WHAT} (line {})", n + 1)
-            } else {
-                WHAT.into()
-            });
-        }
-        keys.push(line.to_owned());
+/// `cloud_init.sshkey`: the lines of an `authorized_keys` file, each checked as sshd reads it
+/// (`zones::authorized_keys`), so the answer names a bad line by its number and text. Answers
+/// the lines as sent (line ends and blank lines at the end dropped), and whether they are one
+/// plain key (`keytype base64 [comment]`), the only value a zonecfg attribute holds itself.
+fn ssh_keys(value: &str) -> Result<(Vec<String>, bool), String> {
+    use crate::zones::authorized_keys::{line, Line};
+    let mut lines: Vec<String> = value.lines().map(str::to_owned).collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
     }
-    match keys.as_slice() {
-        [] => Err(WHAT.into()),
-        [first, _, ..] if first.split(' ').filter(|w| !w.is_empty()).count() < 3 => Err(
-            "cloud_init.sshkey (line 1): with several keys the first needs a comment \
-             (cloud-init reads the zone's key file as one entry and splits it after that comment)"
-                .into(),
-        ),
-        k if k.len() > MAX_SSH_KEYS => Err(format!(
-            "cloud_init.sshkey holds at most {MAX_SSH_KEYS} keys"
-        )),
-        _ => Ok(keys),
+    let mut keys = 0;
+    let mut plain = 0;
+    for (n, l) in lines.iter().enumerate() {
+        match line(l) {
+            Ok(Line::Comment) => {}
+            Ok(kind) => {
+                keys += 1;
+                plain += usize::from(kind == Line::Plain);
+            }
+            Err(why) => {
+                let shown: String = l.chars().take(80).collect();
+                return Err(format!(
+                    "cloud_init.sshkey (line {}): {why}: {shown:?}",
+                    n + 1
+                ));
+            }
+        }
     }
-}
-
-/// One public key as an `authorized_keys` line gives it, without options: a key type OpenSSH
-/// names (`ssh-ed25519`, `ecdsa-sha2-nistp256`, the FIDO `sk-ssh-ed25519@openssh.com` and
-/// `sk-ecdsa-sha2-nistp256@openssh.com`, their `-cert-v01@openssh.com` forms), the base64 key,
-/// an optional comment.
-fn is_ssh_public_key(k: &str) -> bool {
-    let parts: Vec<&str> = k.split(' ').collect();
-    let ty = parts[0];
-    parts.len() >= 2
-        && ["ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-"]
-            .iter()
-            .any(|p| ty.starts_with(p))
-        && ty
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'@' | b'.'))
-        && !parts[1].is_empty()
-        && parts[1]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    if keys == 0 {
+        return Err("cloud_init.sshkey must hold an SSH public key \
+                    ([options] keytype base64 [comment], one a line)"
+            .into());
+    }
+    if lines.len() > MAX_SSH_KEY_LINES {
+        return Err(format!(
+            "cloud_init.sshkey holds at most {MAX_SSH_KEY_LINES} lines"
+        ));
+    }
+    let one_plain = lines.len() == 1 && plain == 1;
+    Ok((lines, one_plain))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn ssh_keys_of_every_type_openssh_names_are_accepted_fido_included() {
@@ -1073,41 +1058,43 @@ mod tests {
             "sk-ecdsa-sha2-nistp256@openssh.com AAAAInNrLWVjZHNh u@h",
             "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5 u@h",
         ] {
-            assert!(is_ssh_public_key(k), "{k}");
+            assert_eq!(ssh_keys(k).unwrap(), (vec![k.to_owned()], true), "{k}");
         }
         for k in [
             "",
             "ssh-ed25519",
             "ssh-ed25519 ",
             "rsa AAAA",
-            "sk-ssh-ed25519@openssh.com AAAA$x",
-            "no-pty ssh-ed25519 AAAA",
             "ssh-ed25519;x AAAA",
         ] {
-            assert!(!is_ssh_public_key(k), "{k}");
+            assert!(ssh_keys(k).is_err(), "{k}");
         }
     }
-    use super::*;
 
     #[test]
-    fn several_keys_are_each_checked_and_a_bad_line_is_named() {
+    fn every_line_sshd_takes_is_kept_as_sent_and_a_bad_line_is_named() {
         let ok = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 a@h";
-        assert_eq!(ssh_keys(ok).unwrap(), [ok]);
-        // One key with a line end is still one key (the attribute holds it without).
-        assert_eq!(ssh_keys(&format!("{ok}\r\n")).unwrap(), [ok]);
-        let bad = ssh_keys(&format!("{ok}\n\nnot-a-key AAAA")).unwrap_err();
-        assert!(bad.contains("(line 3)"), "{bad}");
-        let fido = "sk-ssh-ed25519@openssh.com AAAAGnNr";
+        // One key with a line end is still one plain key (the attribute holds it without).
         assert_eq!(
-            ssh_keys(&format!("{ok}\n\n{fido}\n")).unwrap(),
-            [ok, fido],
-            "blank lines are skipped, as authorized_keys skips them"
+            ssh_keys(&format!("{ok}\r\n")).unwrap(),
+            (vec![ok.into()], true)
         );
-        // cloud-init would keep every later key inside a comment-less first key's comment.
-        let e = ssh_keys(&format!("{fido}\n{ok}")).unwrap_err();
-        assert!(e.contains("(line 1)") && e.contains("comment"), "{e}");
+        // No comment on the first key, options, comment and blank lines: all kept as sent.
+        let fido = "sk-ssh-ed25519@openssh.com AAAAGnNr";
+        let value = format!("{fido}\n# the build host\n\nrestrict,command=\"echo hi\" {ok}\n\n");
+        let (lines, one) = ssh_keys(&value).unwrap();
+        assert_eq!(lines.join("\n"), value.trim_end());
+        assert!(!one);
+        // One key with options is not a plain key.
+        assert!(!ssh_keys(&format!("no-pty {ok}")).unwrap().1);
+        let bad = ssh_keys(&format!("{ok}\n\nno-such-option {ok}")).unwrap_err();
+        assert!(
+            bad.starts_with("cloud_init.sshkey (line 3): unknown key option \"no-such-option\": \"no-such-option ssh-ed25519"),
+            "{bad}"
+        );
         assert!(ssh_keys("\n").is_err());
-        assert!(ssh_keys(&vec![ok; MAX_SSH_KEYS + 1].join("\n")).is_err());
+        assert!(ssh_keys("# only a comment").is_err());
+        assert!(ssh_keys(&vec![ok; MAX_SSH_KEY_LINES + 1].join("\n")).is_err());
     }
 
     #[test]

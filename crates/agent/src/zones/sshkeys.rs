@@ -36,11 +36,38 @@ pub fn path(zonepath: &str) -> Result<ConfPath, OpError> {
         .map_err(|e| OpError::failed(format!("the zone's key file: {e}")))
 }
 
-/// The file's text: the keys as the client sent them, one a line.
-pub fn render(keys: &[String]) -> String {
-    let mut text = keys.join("\n");
-    text.push('\n');
+/// The key file's first line. The brand hands the file's text to cloud-init as ONE
+/// `ssh_authorized_keys` entry, and cloud-init (`ssh_util.AuthKeyLineParser.parse`, then
+/// `update_authorized_keys`) keeps an entry only when it starts with a key: it splits it with
+/// `split(None, 2)` into type, key and "comment" (the rest, newlines included) and writes the
+/// three back joined by spaces. An entry starting with `#` (or a blank line) is not a key and
+/// is dropped whole; one whose first key has no comment loses the newline after it; one whose
+/// first key has options loses them for root (`cc_ssh` parses root's keys with `options=""`).
+/// So the agent's own first line is what cloud-init takes as the key (a known type, a token,
+/// a comment), and every line the client sent rides verbatim in its comment. sshd skips the
+/// line: its "key" is base64 of `zoneweaver-agent`, no key blob, so it authorizes nothing.
+pub const HEADER: &str = "ssh-ed25519 em9uZXdlYXZlci1hZ2VudA== zoneweaver-agent: not a key, \
+                          sshd skips this line; cloud-init keeps the lines below as written";
+
+/// The file's text: [`HEADER`], then the lines as the client sent them.
+pub fn render(lines: &[String]) -> String {
+    let mut text = format!("{HEADER}\n");
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
     text
+}
+
+/// The client's lines back from the file's text (a file without the header, as written
+/// before it existed, is shown whole).
+fn unrender(text: &str) -> String {
+    let text = text.trim_end_matches('\n');
+    match text.split_once('\n') {
+        Some((first, rest)) if first == HEADER => rest.to_owned(),
+        _ if text == HEADER => String::new(),
+        _ => text.to_owned(),
+    }
 }
 
 /// Replaces the zone's key file with `keys` (journalled first, so an undo puts back what was
@@ -57,7 +84,10 @@ pub async fn write(
     cx.will_make(&Made::KeyFile { replaced }).await?;
     file.write_temp(&render(keys))?;
     file.commit_temp(&cx.runner).await?;
-    cx.note(&format!("wrote {} SSH keys to {target}", keys.len()));
+    cx.note(&format!(
+        "wrote {} lines of SSH keys to {target}",
+        keys.len()
+    ));
     super::ops::value(&target.to_string())
 }
 
@@ -124,7 +154,7 @@ pub async fn shown(config: &Config, runner: &Runner, cfg: &ZoneConfig) -> Option
             Err(_) => None,
         };
         if let Some(t) = text {
-            return Some(t.trim_end_matches('\n').to_owned());
+            return Some(unrender(&t));
         }
     }
     Some(value.to_owned())
@@ -140,7 +170,11 @@ mod tests {
             path("/rpool/zones/web/path/").unwrap().to_string(),
             "/rpool/zones/web/path/cloud-init-sshkeys"
         );
-        assert_eq!(render(&["a 1 x".into(), "b 2 y".into()]), "a 1 x\nb 2 y\n");
+        let text = render(&["a 1".into(), "# b".into(), "".into(), "c 3 z".into()]);
+        assert_eq!(text, format!("{HEADER}\na 1\n# b\n\nc 3 z\n"));
+        assert_eq!(unrender(&text), "a 1\n# b\n\nc 3 z");
+        // A file written before the header existed is the client's lines alone.
+        assert_eq!(unrender("a 1 x\nb 2 y\n"), "a 1 x\nb 2 y");
     }
 
     #[tokio::test]
@@ -148,7 +182,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("zw-sshkeys-{}", std::process::id()));
         let zp = dir.join("zones/web/path");
         std::fs::create_dir_all(&zp).unwrap();
-        std::fs::write(zp.join(FILE_NAME), "k1 A a\nk2 B b\n").unwrap();
+        std::fs::write(
+            zp.join(FILE_NAME),
+            render(&["k1 A a".into(), "k2 B b".into()]),
+        )
+        .unwrap();
         std::fs::write(dir.join("secret"), "not a key\n").unwrap();
         let mut config = Config::default();
         config.host.root = dir.clone();
