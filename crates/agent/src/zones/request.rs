@@ -159,11 +159,15 @@ pub struct CloudInitRequest {
     pub password: Option<String>,
     /// Comma-separated IPv4 resolvers.
     pub resolvers: Option<String>,
-    /// SSH public keys, one per line as `authorized_keys` takes them (FIDO `sk-` keys too; no
-    /// options, no `#` lines). One key is the zone's `sshkey` attribute itself; several are
-    /// written to `<zonepath>/cloud-init-sshkeys` (root's, 0644), which the attribute names and
-    /// the bhyve brand reads at boot; then the first key needs a comment (cloud-init takes the
-    /// file as one entry and splits it after the first key's comment). Shown back as sent.
+    /// SSH public keys: the lines of an `authorized_keys` file, as sshd(8) takes them
+    /// (`[options] keytype base64 [comment]`, e.g. `restrict,command="uptime" ssh-ed25519
+    /// AAAA... ci@build`; FIDO `sk-` keys; blank and `#` lines). Each line is checked: an
+    /// unknown option or key type, unbalanced quotes or a control character is a 400 naming
+    /// the line. One plain key (no options) is the zone's `sshkey` attribute itself; anything
+    /// else is written to `<zonepath>/cloud-init-sshkeys` (root's, 0644), which the attribute
+    /// names and the bhyve brand reads at boot, behind a first line of the agent's that makes
+    /// cloud-init pass every line to the guest's `authorized_keys` as written. Shown back as
+    /// sent.
     pub sshkey: Option<String>,
 }
 
