@@ -100,7 +100,8 @@ enum Rule {
     Stored,
     /// Written into the zone's configuration as a quoted zonecfg `attr` value (through a
     /// command file, never argv). If accepted, the zone is created, no argv holds the value,
-    /// and the attr on the host reads back byte for byte.
+    /// and the attr on the host reads back byte for byte (`sshkey`: or the zone's key file
+    /// the attr names, read back through the zone's detail).
     ZoneAttr(&'static str),
     /// Parsed into typed values and written from them (DHCP `dns`: addresses, blanks around
     /// each allowed). If accepted, the raw text is on no command line and in no config file.
@@ -613,7 +614,17 @@ impl<'a> Run<'a> {
         }
         if let (false, Rule::ZoneAttr(attr)) = (refused, rule) {
             let zone = r.body["zone_name"].as_str().unwrap_or_default();
-            let got = zone_attr(self.agent, zone, attr);
+            let mut got = zone_attr(self.agent, zone, attr);
+            // SSH keys a zonecfg value cannot hold go to the zone's key file, which the
+            // attribute names: the zone's detail reads them back from it.
+            if attr == "sshkey"
+                && got
+                    .as_deref()
+                    .is_some_and(|v| v.ends_with("/cloud-init-sshkeys"))
+            {
+                let z = self.agent.get(&format!("/zones/{zone}"));
+                got = z.body["cloud_init"]["sshkey"].as_str().map(str::to_owned);
+            }
             if got.as_deref() != Some(value) {
                 return Err(format!("{case}: the zone's {attr} reads back as {got:?}"));
             }

@@ -38,3 +38,4 @@ mod tls;
 mod ui_contract;
 mod vnc;
 mod zones;
+mod zones_sshkeys;

@@ -78,7 +78,12 @@ fn the_privileged_paths_name_the_files_the_agent_replaces() {
     // By default the agent replaces the files the services name (ipfilter's
     // config/ipnat_config_file, the DHCP server's config/config_file); their defaults on
     // OmniOS are these (reference §1.11, §1.13); /etc/nodename is the persistent node name
-    // (nodename(5)), written by PUT /network/hostname.
+    // (nodename(5)), written by PUT /network/hostname; a bhyve zone's several SSH keys are in
+    // its zonepath (zones::sshkeys), the brand reading the file its sshkey attribute names.
+    assert_eq!(
+        zoneweaver_agent::zones::sshkeys::FILE_NAME,
+        "cloud-init-sshkeys"
+    );
     let network = zoneweaver_agent::config::Config::default().network;
     assert_eq!(network.ipnat_config_path, None);
     assert_eq!(network.dhcp_config_path, None);
@@ -89,6 +94,7 @@ fn the_privileged_paths_name_the_files_the_agent_replaces() {
             "file /etc/dhcpd.conf",
             "file /etc/system.d/zfs-arc.conf",
             "file /etc/nodename",
+            "zonepath-file /rpool/zones cloud-init-sshkeys",
             "mountpoints-under /rpool/zones",
         ]
     );

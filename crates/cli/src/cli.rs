@@ -183,7 +183,7 @@ pub struct AttrArgs {
     /// Cloud-init: on or off.
     #[arg(long, value_name = "ON|OFF")]
     pub cloud_init: Option<String>,
-    /// Cloud-init SSH public key.
+    /// Cloud-init SSH public keys, one per line (e.g. "$(cat ~/.ssh/authorized_keys)").
     #[arg(long)]
     pub sshkey: Option<String>,
     /// Cloud-init resolvers, comma-separated.

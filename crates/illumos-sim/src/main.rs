@@ -5,6 +5,7 @@
 //! no environment. Invoked under its own name it offers `init`, `config` and `dump`.
 
 mod admin;
+mod cloudinit;
 mod ctx;
 mod faults;
 mod getopt;

@@ -69,6 +69,7 @@ impl InstallError {
     pub fn describe(&self, user: &str) -> String {
         let what = match self.verb {
             "own-mountpoint" => "take over",
+            "read" => "read",
             _ => "replace",
         };
         format!("cannot {what} {} as {user}: {}", self.target, self.reason)
@@ -95,6 +96,11 @@ pub fn restore_cmd(target: &Target) -> Cmd {
 
 pub fn remove_cmd(target: &Target) -> Cmd {
     verb_cmd("remove", target)
+}
+
+/// `zoneweaver-install read TARGET`: the file's text on stdout.
+pub fn read_cmd(target: &Target) -> Cmd {
+    verb_cmd("read", target)
 }
 
 /// `zoneweaver-install vnc-connect ZONE SOCKET`: stdin and stdout become a byte stream to the
@@ -166,6 +172,11 @@ pub async fn remove(runner: &Runner, target: &Target) -> Result<(), InstallError
     run(runner, "remove", target, remove_cmd(target))
         .await
         .map(drop)
+}
+
+/// TARGET's text, for a file the agent's user may not read itself.
+pub async fn read(runner: &Runner, target: &Target) -> Result<String, InstallError> {
+    run(runner, "read", target, read_cmd(target)).await
 }
 
 pub async fn own_mountpoint(runner: &Runner, dir: &Target) -> Result<(), InstallError> {

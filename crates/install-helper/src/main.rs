@@ -2,7 +2,7 @@
 //!
 //! The agent runs as the unprivileged user `zoneweaver`; its RBAC profile grants this program
 //! `euid=0` (and nothing else that writes files), so it is the only way the agent changes
-//! root-owned files. It does exactly five things, to targets the root-owned allow-list
+//! root-owned files. It does exactly six things, to targets the root-owned allow-list
 //! `/etc/zoneweaver-agent/privileged-paths` names, and one read-only bridge (last below):
 //!
 //! ```text
@@ -10,6 +10,7 @@
 //! zoneweaver-install install TARGET         new content on stdin, replaced atomically
 //! zoneweaver-install restore TARGET         TARGET.zw-backup back over TARGET, atomically
 //! zoneweaver-install remove TARGET          remove TARGET (and a stale temp file)
+//! zoneweaver-install read TARGET            print TARGET (one the caller cannot read itself)
 //! zoneweaver-install own-mountpoint DIR     chown an empty, root-owned DIR to the caller
 //! zoneweaver-install vnc-connect ZONE SOCKET  bridge stdin/stdout to ZONE's VNC socket
 //! ```
@@ -41,7 +42,7 @@ const INSTALLED_AT: &str = "opt/zoneweaver/lib/zoneweaver-install";
 /// The allow-list, relative to the root.
 const POLICY: &str = "/etc/zoneweaver-agent/privileged-paths";
 
-const USAGE: &str = "usage: zoneweaver-install backup|install|restore|remove TARGET
+const USAGE: &str = "usage: zoneweaver-install backup|install|restore|remove|read TARGET
        zoneweaver-install own-mountpoint DIR
        zoneweaver-install vnc-connect ZONE SOCKET";
 

@@ -63,11 +63,14 @@ impl fmt::Display for IPath {
     }
 }
 
-/// What the helper may touch: files it may replace, and parents under which a dataset's
-/// mountpoint may be handed to the caller.
+/// What the helper may touch: files it may replace, files of one name in zonepaths below a
+/// directory, and parents under which a dataset's mountpoint may be handed to the caller.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     pub files: Vec<IPath>,
+    /// `zonepath-file DIR NAME`: `<zonepath>/NAME` for a zonepath strictly below DIR (the
+    /// verb also checks the zonepath is root's and closed to others, as zoneadm makes it).
+    pub zonepath_files: Vec<(IPath, String)>,
     pub mountpoints_under: Vec<IPath>,
 }
 
@@ -86,11 +89,17 @@ impl Policy {
                 ["mountpoints-under", path] => {
                     p.mountpoints_under.push(IPath::parse(path).map_err(bad)?)
                 }
-                _ => {
-                    return Err(bad(
-                        "expected `file PATH` or `mountpoints-under PATH`".into()
-                    ))
+                ["zonepath-file", dir, name] => {
+                    if name.contains('/') || matches!(*name, "." | "..") {
+                        return Err(bad(format!("{name:?} is not a file name")));
+                    }
+                    let dir = IPath::parse(dir).map_err(bad)?;
+                    p.zonepath_files.push((dir, (*name).to_owned()));
                 }
+                _ => return Err(bad(
+                    "expected `file PATH`, `zonepath-file DIR NAME` or `mountpoints-under PATH`"
+                        .into(),
+                )),
             }
         }
         Ok(p)
@@ -98,6 +107,15 @@ impl Policy {
 
     pub fn allows_file(&self, p: &IPath) -> bool {
         self.files.contains(p)
+    }
+
+    /// Whether `p` is `<zonepath>/NAME` for a `zonepath-file DIR NAME` line, the zonepath
+    /// strictly below DIR.
+    pub fn allows_zonepath_file(&self, p: &IPath) -> bool {
+        let c = p.components();
+        self.zonepath_files.iter().any(|(dir, name)| {
+            c.last() == Some(name) && c.len() >= 2 && p.prefix(c.len() - 1).is_below(dir)
+        })
     }
 
     pub fn allows_mountpoint(&self, p: &IPath) -> bool {
@@ -153,6 +171,9 @@ mod tests {
             "file /etc/a /etc/b\n",
             "file etc/dhcpd.conf\n",
             "mountpoints-under /rpool/../etc\n",
+            "zonepath-file /rpool/zones\n",
+            "zonepath-file /rpool/zones a/b\n",
+            "zonepath-file /rpool/zones ..\n",
         ] {
             let e = Policy::parse(bad).unwrap_err();
             assert!(e.starts_with("line "), "{e}");
@@ -169,5 +190,17 @@ mod tests {
         assert!(!p.allows_mountpoint(&path("/rpool/zones")));
         assert!(!p.allows_mountpoint(&path("/rpool/zonesx/a")));
         assert!(!p.allows_mountpoint(&path("/etc/ipf")));
+    }
+
+    #[test]
+    fn a_zonepath_file_is_its_name_directly_in_a_directory_strictly_below_the_parent() {
+        let p = Policy::parse("zonepath-file /rpool/zones cloud-init-sshkeys\n").unwrap();
+        assert!(p.allows_zonepath_file(&path("/rpool/zones/web/path/cloud-init-sshkeys")));
+        assert!(p.allows_zonepath_file(&path("/rpool/zones/web/cloud-init-sshkeys")));
+        // Not directly in the parent, not another name, not elsewhere, not a plain `file`.
+        assert!(!p.allows_zonepath_file(&path("/rpool/zones/cloud-init-sshkeys")));
+        assert!(!p.allows_zonepath_file(&path("/rpool/zones/web/path/other")));
+        assert!(!p.allows_zonepath_file(&path("/etc/cloud-init-sshkeys")));
+        assert!(!p.allows_file(&path("/rpool/zones/web/path/cloud-init-sshkeys")));
     }
 }

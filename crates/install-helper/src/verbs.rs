@@ -1,4 +1,4 @@
-//! The five things the helper does, each on a target the policy names.
+//! The six things the helper does, each on a target the policy names.
 
 use std::io::{Read, Write};
 
@@ -20,6 +20,7 @@ pub enum Verb {
     Install,
     Restore,
     Remove,
+    Read,
     OwnMountpoint,
 }
 
@@ -30,6 +31,7 @@ impl Verb {
             "install" => Verb::Install,
             "restore" => Verb::Restore,
             "remove" => Verb::Remove,
+            "read" => Verb::Read,
             "own-mountpoint" => Verb::OwnMountpoint,
             _ => return None,
         })
@@ -53,13 +55,17 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
         }
         return own_mountpoint(root, target);
     }
-    if !policy.allows_file(target) {
+    let in_zonepath = !policy.allows_file(target) && policy.allows_zonepath_file(target);
+    if !policy.allows_file(target) && !in_zonepath {
         return Err(format!(
             "{target} is not a file the policy allows (an admin adds `file {target}` to {})",
             crate::POLICY
         ));
     }
     let (dir, name) = beneath::parent_of(root, target)?;
+    if in_zonepath {
+        refuse_non_zonepath(&dir, target)?;
+    }
     refuse_non_file(&dir, name, target)?;
     match verb {
         Verb::Backup => {
@@ -99,8 +105,33 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
             .and_then(|_| dir.unlink(&format!("{name}{TEMP}")))
             .and_then(|_| dir.sync())
             .map_err(|e| format!("cannot remove {target}: {e}")),
+        // For a file the caller may not read itself (a key file in a root-only zonepath).
+        Verb::Read => match read_regular(&dir, name, target)? {
+            Some((bytes, _)) => std::io::stdout()
+                .lock()
+                .write_all(&bytes)
+                .map_err(|e| format!("cannot write {target} out: {e}")),
+            None => Err(format!("{target} does not exist")),
+        },
         Verb::OwnMountpoint => unreachable!("handled above"),
     }
+}
+
+/// A `zonepath-file` goes only into a directory shaped like a zonepath (zoneadm wants it
+/// root's with mode 0700): never one the caller's user owns or may write, or others may read.
+fn refuse_non_zonepath(dir: &Dir, target: &IPath) -> Result<(), String> {
+    let shown = parent(target);
+    let st = dir
+        .stat()
+        .map_err(|e| format!("cannot look at {shown}: {e}"))?;
+    if st.st_uid != 0 || st.st_mode & 0o077 != 0 {
+        return Err(format!(
+            "{shown} is not a zonepath (owner uid {}, mode {:04o}; a zonepath is root's with mode 0700)",
+            st.st_uid,
+            st.st_mode & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses when `name` exists as anything but a regular file (a link is never followed).

@@ -21,6 +21,7 @@ fn copy_exe(from: &Path, to: &Path) {
 }
 const POLICY: &str = "# what the agent may change through the helper\n\
                       file /etc/ipf/ipnat.conf\nfile /etc/dhcpd.conf\n\
+                      zonepath-file /rpool/zones cloud-init-sshkeys\n\
                       mountpoints-under /rpool/zones\n";
 
 struct Root {
@@ -189,6 +190,50 @@ fn backup_install_restore_remove_replace_an_allowed_file_atomically() {
         "no /etc/ipf/ipnat.conf.zw-backup",
     );
     assert!(!conf.exists());
+}
+
+/// A bhyve zone's SSH key file: written, read, backed up, restored and removed inside a zonepath
+/// (root's, 0700) below the policy's directory, as a root file mode 0644; refused in a directory
+/// that is not shaped like a zonepath, and under any other name.
+#[test]
+fn a_zonepath_file_is_replaced_only_inside_a_root_only_zonepath() {
+    needs_root!();
+    let r = Root::new();
+    let zp = r.path("/rpool/zones/web/path");
+    std::fs::create_dir_all(&zp).unwrap();
+    set_mode(&zp, 0o700);
+    let target = "/rpool/zones/web/path/cloud-init-sshkeys";
+    let keys = b"ssh-ed25519 AAAA a@h\nssh-rsa BBBB b@h\n";
+    assert_eq!(ok(&r.run(&["backup", target], b"")), "absent\n");
+    ok(&r.run(&["install", target], keys));
+    let m = std::fs::metadata(r.path(target)).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o644));
+    assert_eq!(std::fs::read(r.path(target)).unwrap(), keys);
+    // The agent's user cannot read a root-only zonepath: `read` prints the file for it.
+    assert_eq!(ok(&r.run(&["read", target], b"")).as_bytes(), keys);
+    assert_eq!(ok(&r.run(&["backup", target], b"")), "existed\n");
+    ok(&r.run(&["install", target], b"ssh-rsa CCCC c@h\n"));
+    ok(&r.run(&["restore", target], b""));
+    assert_eq!(std::fs::read(r.path(target)).unwrap(), keys);
+    ok(&r.run(&["remove", target], b""));
+    assert!(!r.path(target).exists());
+    refused(&r.run(&["read", target], b""), "does not exist");
+
+    // A directory others may read, or one the caller owns, is no zonepath.
+    set_mode(&zp, 0o755);
+    refused(&r.run(&["install", target], keys), "is not a zonepath");
+    set_mode(&zp, 0o700);
+    std::os::unix::fs::chown(&zp, Some(NOBODY), Some(NOBODY)).unwrap();
+    refused(&r.run(&["install", target], keys), "is not a zonepath");
+    assert!(!r.path(target).exists());
+    refused(
+        &r.run(&["install", "/rpool/zones/web/path/other"], keys),
+        "is not a file the policy allows",
+    );
+    refused(
+        &r.run(&["install", "/etc/cloud-init-sshkeys"], keys),
+        "is not a file the policy allows",
+    );
 }
 
 #[test]

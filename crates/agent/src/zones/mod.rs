@@ -1,6 +1,7 @@
 //! Zones: create, modify, lifecycle, delete, with rollback and progress. The host is the truth
 //! for state and configuration; the database keeps what only the agent knows.
 
+pub mod authorized_keys;
 pub mod host;
 pub mod host_storage;
 pub mod ops;
@@ -8,6 +9,7 @@ pub mod orchestration;
 pub mod original;
 pub mod request;
 pub mod routes;
+pub mod sshkeys;
 pub mod store;
 pub mod view;
 pub mod vnc;

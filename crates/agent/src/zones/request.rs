@@ -159,7 +159,15 @@ pub struct CloudInitRequest {
     pub password: Option<String>,
     /// Comma-separated IPv4 resolvers.
     pub resolvers: Option<String>,
-    /// An SSH public key.
+    /// SSH public keys: the lines of an `authorized_keys` file, as sshd(8) takes them
+    /// (`[options] keytype base64 [comment]`, e.g. `restrict,command="uptime" ssh-ed25519
+    /// AAAA... ci@build`; FIDO `sk-` keys; blank and `#` lines). Each line is checked: an
+    /// unknown option or key type, unbalanced quotes or a control character is a 400 naming
+    /// the line. One plain key (no options) is the zone's `sshkey` attribute itself; anything
+    /// else is written to `<zonepath>/cloud-init-sshkeys` (root's, 0644), which the attribute
+    /// names and the bhyve brand reads at boot, behind a first line of the agent's that makes
+    /// cloud-init pass every line to the guest's `authorized_keys` as written. Shown back as
+    /// sent.
     pub sshkey: Option<String>,
 }
 
@@ -273,6 +281,9 @@ pub struct CreateSpec {
     pub nics: Vec<Net>,
     pub cdroms: Vec<HostPath>,
     pub cloud_init: Vec<(AttrName, ZonecfgValue)>,
+    /// Several SSH keys for the zone's key file (`zones::sshkeys`); empty for none or one.
+    #[serde(default)]
+    pub sshkeys: Vec<String>,
     pub has_password: bool,
     pub force: bool,
 }
@@ -537,13 +548,13 @@ impl CloudInitRequest {
             out.push((attr("resolvers"), value("x", r)?));
         }
         if let Some(k) = &self.sshkey {
-            check_ssh_keys(k).map_err(|m| FieldError::new(format!("{field}.sshkey"), m))?;
-            out.push((
-                attr("sshkey"),
-                k.parse().map_err(|e: illumos::names::InvalidName| {
-                    FieldError::new(format!("{field}.sshkey"), format!("cloud_init.sshkey: {e}"))
-                })?,
-            ));
+            let (lines, one_plain) =
+                ssh_keys(k).map_err(|m| FieldError::new(format!("{field}.sshkey"), m))?;
+            // Anything but one plain key goes to the key file (`sshkey_file_lines`), which
+            // the task names in the attribute; so does a key a zonecfg value cannot hold.
+            if let (true, Ok(v)) = (one_plain, lines[0].parse::<ZonecfgValue>()) {
+                out.push((attr("sshkey"), v));
+            }
         }
         if let Some(p) = &self.password {
             if p.is_empty() {
@@ -563,6 +574,20 @@ impl CloudInitRequest {
             ));
         }
         Ok(out)
+    }
+
+    /// The lines of an `sshkey` that goes to the zone's key file: several keys, options,
+    /// comment lines, or a key a zonecfg value cannot hold. Empty for one plain key (an inline
+    /// attribute) or none.
+    pub fn sshkey_file_lines(&self) -> Vec<String> {
+        match self.sshkey.as_deref().map(ssh_keys) {
+            Some(Ok((lines, one_plain)))
+                if !(one_plain && lines[0].parse::<ZonecfgValue>().is_ok()) =>
+            {
+                lines
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -784,6 +809,11 @@ impl CreateZoneRequest {
                 nics,
                 cdroms,
                 cloud_init: cloud,
+                sshkeys: self
+                    .cloud_init
+                    .as_ref()
+                    .map(CloudInitRequest::sshkey_file_lines)
+                    .unwrap_or_default(),
                 has_password: password.is_some(),
                 force: self.force,
             },
@@ -806,6 +836,9 @@ pub struct ModifySpec {
     /// Slots (`cdrom1`) or ISO paths.
     pub remove_cdroms: Vec<String>,
     pub cloud_init: Vec<(AttrName, ZonecfgValue)>,
+    /// Several SSH keys: the zone's key file is rewritten (`zones::sshkeys`).
+    #[serde(default)]
+    pub sshkeys: Vec<String>,
     pub has_password: bool,
     pub force: bool,
 }
@@ -822,6 +855,7 @@ impl ModifySpec {
             && self.add_cdroms.is_empty()
             && self.remove_cdroms.is_empty()
             && self.cloud_init.is_empty()
+            && self.sshkeys.is_empty()
             && !self.has_password
     }
 
@@ -858,6 +892,14 @@ impl ModifySpec {
                 .iter()
                 .map(|(k, _)| format!("set cloud-init {k}")),
         );
+        if !self.sshkeys.is_empty() {
+            let keys = self
+                .sshkeys
+                .iter()
+                .filter(|l| !(l.trim().is_empty() || l.trim_start().starts_with('#')))
+                .count();
+            v.push(format!("set cloud-init sshkey ({keys} keys)"));
+        }
         if self.has_password {
             v.push("set cloud-init password".into());
         }
@@ -948,6 +990,11 @@ impl ModifyZoneRequest {
                 add_cdroms,
                 remove_cdroms,
                 cloud_init,
+                sshkeys: self
+                    .cloud_init
+                    .as_ref()
+                    .map(CloudInitRequest::sshkey_file_lines)
+                    .unwrap_or_default(),
                 has_password: password.is_some(),
                 force: self.force,
             },
@@ -956,56 +1003,54 @@ impl ModifyZoneRequest {
     }
 }
 
-/// `cloud_init.sshkey`: one public key. Several keys, one a line as authorized_keys takes them,
-/// are each checked so the answer names a bad line, but are refused as a whole: the value is
-/// the bhyve brand's `sshkey` attribute, one zonecfg value, which cannot hold a newline.
-fn check_ssh_keys(value: &str) -> Result<(), String> {
-    let lines: Vec<&str> = value.lines().filter(|l| !l.trim().is_empty()).collect();
-    if let Some(n) = lines
-        .iter()
-        .position(|l| !is_ssh_public_key(l.trim_end_matches('\r')))
-    {
-        let which = if lines.len() > 1 {
-            format!(" (line {})", n + 1)
-        } else {
-            String::new()
-        };
+/// The most lines one `cloud_init.sshkey` may hold (a bound, not a brand limit).
+const MAX_SSH_KEY_LINES: usize = 200;
+
+/// `cloud_init.sshkey`: the lines of an `authorized_keys` file, each checked as sshd reads it
+/// (`zones::authorized_keys`), so the answer names a bad line by its number and text. Answers
+/// the lines as sent (line ends and blank lines at the end dropped), and whether they are one
+/// plain key (`keytype base64 [comment]`), the only value a zonecfg attribute holds itself.
+fn ssh_keys(value: &str) -> Result<(Vec<String>, bool), String> {
+    use crate::zones::authorized_keys::{line, Line};
+    let mut lines: Vec<String> = value.lines().map(str::to_owned).collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    let mut keys = 0;
+    let mut plain = 0;
+    for (n, l) in lines.iter().enumerate() {
+        match line(l) {
+            Ok(Line::Comment) => {}
+            Ok(kind) => {
+                keys += 1;
+                plain += usize::from(kind == Line::Plain);
+            }
+            Err(why) => {
+                let shown: String = l.chars().take(80).collect();
+                return Err(format!(
+                    "cloud_init.sshkey (line {}): {why}: {shown:?}",
+                    n + 1
+                ));
+            }
+        }
+    }
+    if keys == 0 {
+        return Err("cloud_init.sshkey must hold an SSH public key \
+                    ([options] keytype base64 [comment], one a line)"
+            .into());
+    }
+    if lines.len() > MAX_SSH_KEY_LINES {
         return Err(format!(
-            "cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment){which}"
+            "cloud_init.sshkey holds at most {MAX_SSH_KEY_LINES} lines"
         ));
     }
-    match lines.len() {
-        0 => Err("cloud_init.sshkey must be an SSH public key (type, base64 key, optional comment)".into()),
-        1 if !value.contains('\n') => Ok(()),
-        1 => Err("cloud_init.sshkey may not hold a newline: the zone's sshkey attribute is one zonecfg value".into()),
-        n => Err(format!(
-            "cloud_init.sshkey holds one key: {n} valid keys were given, but the zone's sshkey attribute is one zonecfg value, which cannot hold a newline"
-        )),
-    }
-}
-
-/// One public key as an `authorized_keys` line gives it, without options: a key type OpenSSH
-/// names (`ssh-ed25519`, `ecdsa-sha2-nistp256`, the FIDO `sk-ssh-ed25519@openssh.com` and
-/// `sk-ecdsa-sha2-nistp256@openssh.com`, their `-cert-v01@openssh.com` forms), the base64 key,
-/// an optional comment.
-fn is_ssh_public_key(k: &str) -> bool {
-    let parts: Vec<&str> = k.split(' ').collect();
-    let ty = parts[0];
-    parts.len() >= 2
-        && ["ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-"]
-            .iter()
-            .any(|p| ty.starts_with(p))
-        && ty
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'@' | b'.'))
-        && !parts[1].is_empty()
-        && parts[1]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    let one_plain = lines.len() == 1 && plain == 1;
+    Ok((lines, one_plain))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn ssh_keys_of_every_type_openssh_names_are_accepted_fido_included() {
@@ -1017,32 +1062,61 @@ mod tests {
             "sk-ecdsa-sha2-nistp256@openssh.com AAAAInNrLWVjZHNh u@h",
             "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5 u@h",
         ] {
-            assert!(is_ssh_public_key(k), "{k}");
+            assert_eq!(ssh_keys(k).unwrap(), (vec![k.to_owned()], true), "{k}");
         }
         for k in [
             "",
             "ssh-ed25519",
             "ssh-ed25519 ",
             "rsa AAAA",
-            "sk-ssh-ed25519@openssh.com AAAA$x",
-            "no-pty ssh-ed25519 AAAA",
             "ssh-ed25519;x AAAA",
         ] {
-            assert!(!is_ssh_public_key(k), "{k}");
+            assert!(ssh_keys(k).is_err(), "{k}");
         }
     }
-    use super::*;
 
     #[test]
-    fn several_keys_are_each_checked_and_a_bad_line_is_named() {
+    fn every_line_sshd_takes_is_kept_as_sent_and_a_bad_line_is_named() {
         let ok = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 a@h";
-        assert!(check_ssh_keys(ok).is_ok());
-        let bad = check_ssh_keys(&format!("{ok}\nnot-a-key AAAA")).unwrap_err();
-        assert!(bad.contains("(line 2)"), "{bad}");
-        let two =
-            check_ssh_keys(&format!("{ok}\nsk-ssh-ed25519@openssh.com AAAAGnNr yk\n")).unwrap_err();
-        assert!(two.contains("2 valid keys"), "{two}");
-        assert!(check_ssh_keys("\n").is_err());
+        // One key with a line end is still one plain key (the attribute holds it without).
+        assert_eq!(
+            ssh_keys(&format!("{ok}\r\n")).unwrap(),
+            (vec![ok.into()], true)
+        );
+        // No comment on the first key, options, comment and blank lines: all kept as sent.
+        let fido = "sk-ssh-ed25519@openssh.com AAAAGnNr";
+        let value = format!("{fido}\n# the build host\n\nrestrict,command=\"echo hi\" {ok}\n\n");
+        let (lines, one) = ssh_keys(&value).unwrap();
+        assert_eq!(lines.join("\n"), value.trim_end());
+        assert!(!one);
+        // One key with options is not a plain key.
+        assert!(!ssh_keys(&format!("no-pty {ok}")).unwrap().1);
+        let bad = ssh_keys(&format!("{ok}\n\nno-such-option {ok}")).unwrap_err();
+        assert!(
+            bad.starts_with("cloud_init.sshkey (line 3): unknown key option \"no-such-option\": \"no-such-option ssh-ed25519"),
+            "{bad}"
+        );
+        assert!(ssh_keys("\n").is_err());
+        assert!(ssh_keys("# only a comment").is_err());
+        assert!(ssh_keys(&vec![ok; MAX_SSH_KEY_LINES + 1].join("\n")).is_err());
+    }
+
+    #[test]
+    fn several_keys_leave_the_attribute_to_the_task_and_one_key_is_the_attribute() {
+        let keys = "ssh-ed25519 AAAA a@h\nssh-rsa BBBB b@h\necdsa-sha2-nistp256 CCCC c@h";
+        let (spec, _) = create(serde_json::json!({"name": "k", "brand": "bhyve",
+            "cloud_init": {"enabled": "on", "sshkey": keys}}))
+        .unwrap();
+        assert_eq!(spec.sshkeys, keys.lines().collect::<Vec<_>>());
+        assert!(!spec.cloud_init.iter().any(|(k, _)| k.as_str() == "sshkey"));
+        let (spec, _) = create(serde_json::json!({"name": "k", "brand": "bhyve",
+            "cloud_init": {"sshkey": "ssh-rsa BBBB b@h\n"}}))
+        .unwrap();
+        assert!(spec.sshkeys.is_empty());
+        assert!(spec
+            .cloud_init
+            .iter()
+            .any(|(k, v)| k.as_str() == "sshkey" && v.to_string() == "ssh-rsa BBBB b@h"));
     }
 
     fn create(v: serde_json::Value) -> Result<(CreateSpec, Option<String>), FieldError> {

@@ -405,13 +405,18 @@ async fn load_detail(app: &AppState, zone: &ZoneName) -> Result<Option<ZoneDetai
         .db
         .read(move |c| crate::tasks::store::list(c, &filter))
         .await?;
-    Ok(Some(view::detail(
+    let mut d = view::detail(
         entry.as_ref(),
         config.as_deref(),
         record.as_ref(),
         datasets,
         tasks,
-    )))
+    );
+    // Several keys live in the zone's key file: shown back as the client sent them.
+    if let Some(cfg) = config.as_deref() {
+        d.cloud_init.sshkey = super::sshkeys::shown(&app.config, &app.runner, cfg).await;
+    }
+    Ok(Some(d))
 }
 
 /// One zone: configuration (secrets masked), state, datasets, pending changes, recent tasks.

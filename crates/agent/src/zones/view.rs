@@ -149,6 +149,9 @@ pub struct CloudInitView {
     pub enabled: Option<String>,
     pub dns_domain: Option<String>,
     pub resolvers: Option<String>,
+    /// The SSH public keys as sent (`authorized_keys` lines): the `sshkey` attribute, or the
+    /// lines of the zone's key file (`<zonepath>/cloud-init-sshkeys`, without the agent's
+    /// first line) when it names that file.
     pub sshkey: Option<String>,
     /// Whether a password is set (it is never shown).
     pub password_set: bool,

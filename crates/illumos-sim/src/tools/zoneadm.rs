@@ -530,6 +530,7 @@ fn boot(cx: &mut Ctx, z: &str) -> i32 {
             zz.guest.banner_shown = false;
             cx.touch();
             crate::vnc::start(cx, z);
+            crate::cloudinit::at_boot(cx, z);
             0
         }
         _ => zerr(cx, z, "zone state changed during boot"),

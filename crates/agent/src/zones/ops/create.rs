@@ -192,6 +192,10 @@ async fn create(
     cx.will_make(&Made::Installed { zone: zone.clone() })
         .await?;
     zoneadm::install(run, zone).await?;
+    // Several SSH keys: the file the `sshkey` attribute names, in the zonepath install made.
+    if !spec.sshkeys.is_empty() {
+        crate::zones::sshkeys::write(&svc.config, cx, zonepath.as_str(), &spec.sshkeys).await?;
+    }
     // zoneadm made the zonepath dataset for this zone: mark it so cleanup may take it.
     if let Ok(zp) = root.child("path") {
         match zfs::set(run, &zp, &Prop::owner(zone.as_str())).await {
@@ -300,6 +304,10 @@ fn command_file(
     }
     for (k, v) in &spec.cloud_init {
         f.add_attr(k, v);
+    }
+    if !spec.sshkeys.is_empty() {
+        let keys = crate::zones::sshkeys::path(zonepath.as_str())?;
+        f.add_attr(&attr("sshkey")?, &value(&keys.to_string())?);
     }
     if let Some(p) = password {
         f.add_attr(&attr("password")?, &value(p)?);

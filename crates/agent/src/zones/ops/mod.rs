@@ -38,6 +38,10 @@ pub enum Made {
     Applying { zone: ZoneName, before: String },
     /// A delete began destroying the zone: from here it can only be finished.
     Deleting { zone: ZoneName },
+    /// The zone's SSH key file is about to be replaced (`zones::sshkeys`).
+    KeyFile {
+        replaced: crate::network::conffile::Replaced,
+    },
 }
 
 /// The zone a zone task works on: the task's scope, validated when the task was queued and
@@ -78,6 +82,7 @@ pub async fn undo_made(
             Made::Dataset { name } => create::undo_dataset(cx, zone, name).await,
             Made::ZoneConfig { zone } => undo_config(cx, zone).await,
             Made::Installed { zone } => undo_install(cx, zone).await,
+            Made::KeyFile { replaced } => super::sshkeys::undo(&svc.config, cx, replaced).await,
             // Markers for roll_forward; nothing to undo.
             Made::Applying { .. } | Made::Deleting { .. } => Ok(()),
         };

@@ -262,6 +262,25 @@ async fn modify(
     for (k, v) in &spec.cloud_init {
         f.set_attr(k, v);
     }
+    if !spec.sshkeys.is_empty() {
+        // Rewritten now, read by the brand at the zone's next boot (as the attribute is).
+        let zonepath = cfg
+            .zonepath
+            .as_deref()
+            .ok_or_else(|| OpError::failed(format!("zone {zone} has no zonepath")))?;
+        if zoneadm::get(run, &zone)
+            .await?
+            .is_none_or(|z| z.state == zoneadm::ZoneState::Configured)
+        {
+            return Err(OpError::failed(format!(
+                "zone {zone} is not installed: its zonepath, where several SSH keys are kept, does not exist yet"
+            )));
+        }
+        let v = crate::zones::sshkeys::write(&svc.config, cx, zonepath, &spec.sshkeys).await?;
+        f.set_attr(&attr("sshkey")?, &v);
+    } else if spec.cloud_init.iter().any(|(k, _)| k.as_str() == "sshkey") {
+        crate::zones::sshkeys::remove_unused(&svc.config, cx, &cfg).await?;
+    }
     if spec.has_password {
         let password = cx
             .secrets()
