@@ -300,13 +300,18 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 mod tests {
     use super::*;
 
+    /// A new database in a directory of its own (removed by the caller).
+    fn fresh(label: &str) -> (std::path::PathBuf, Db) {
+        let dir = std::env::temp_dir().join(format!("zw-db-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(&dir.join("t.db")).unwrap();
+        (dir, db)
+    }
+
     #[test]
     fn a_tables_epoch_moves_only_with_writes_that_change_it() {
-        let dir = std::env::temp_dir().join(format!("zw-db-epoch-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("e.db");
-        let _ = std::fs::remove_file(&path);
-        let db = Db::open(&path).unwrap();
+        let (dir, db) = fresh("epoch");
         let zones = db.table_epoch("zones");
         db.write_blocking(|c| {
             c.execute(
@@ -354,11 +359,7 @@ mod tests {
     /// a compile costs more than the small write it serves.
     #[test]
     fn the_statements_of_a_tasks_path_are_compiled_once() {
-        let dir = std::env::temp_dir().join(format!("zw-db-stmt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.db");
-        let _ = std::fs::remove_file(&path);
-        let db = Db::open(&path).unwrap();
+        let (dir, db) = fresh("stmt");
         let writes = count_compiles(&db.writer.lock().unwrap());
         let reads: Vec<_> = db
             .readers
