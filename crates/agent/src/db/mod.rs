@@ -263,7 +263,13 @@ impl Db {
     }
 }
 
+/// Compiled statements kept per connection. rusqlite keeps 16; the writer alone runs more
+/// distinct statements than that (tasks, their logs and journals, zones, the configuration
+/// cache, monitoring), so the least recently used were compiled again on every create.
+const STATEMENTS: usize = 64;
+
 fn configure(conn: &Connection) -> Result<(), DbError> {
+    conn.set_prepared_statement_cache_capacity(STATEMENTS);
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // WAL with NORMAL: a commit survives a crash of the agent (kill -9); only a power loss
@@ -294,13 +300,18 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 mod tests {
     use super::*;
 
+    /// A new database in a directory of its own (removed by the caller).
+    fn fresh(label: &str) -> (std::path::PathBuf, Db) {
+        let dir = std::env::temp_dir().join(format!("zw-db-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(&dir.join("t.db")).unwrap();
+        (dir, db)
+    }
+
     #[test]
     fn a_tables_epoch_moves_only_with_writes_that_change_it() {
-        let dir = std::env::temp_dir().join(format!("zw-db-epoch-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("e.db");
-        let _ = std::fs::remove_file(&path);
-        let db = Db::open(&path).unwrap();
+        let (dir, db) = fresh("epoch");
         let zones = db.table_epoch("zones");
         db.write_blocking(|c| {
             c.execute(
@@ -329,6 +340,64 @@ mod tests {
         })
         .unwrap();
         assert_eq!(db.table_epoch("zones"), zones + 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Counts the statements `conn` compiles from now on (SQLite asks the authorizer only
+    /// while it compiles one).
+    fn count_compiles(conn: &Connection) -> Arc<AtomicUsize> {
+        let n = Arc::new(AtomicUsize::new(0));
+        let seen = n.clone();
+        conn.authorizer(Some(move |_: rusqlite::hooks::AuthContext<'_>| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            rusqlite::hooks::Authorization::Allow
+        }));
+        n
+    }
+
+    /// Each step of a create compiles its statements once per connection, not once per call:
+    /// a compile costs more than the small write it serves.
+    #[test]
+    fn the_statements_of_a_tasks_path_are_compiled_once() {
+        let (dir, db) = fresh("stmt");
+        let writes = count_compiles(&db.writer.lock().unwrap());
+        let reads: Vec<_> = db
+            .readers
+            .iter()
+            .map(|r| count_compiles(&r.lock().unwrap()))
+            .collect();
+        // More distinct statements than rusqlite's default cache of 16, as the writer runs.
+        let round = |i: usize| {
+            db.write_blocking(|c| {
+                let zone = format!("z{i}");
+                crate::zones::store::insert_creating(c, &zone, "bhyve", "rpool/zones/z", None)?;
+                crate::zones::store::set_status(c, &zone, "ready")?;
+                for k in 0..24 {
+                    c.prepare_cached(&format!("SELECT ?1 + {k}"))?
+                        .query_row([1], |r| r.get::<_, i64>(0))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            for _ in 0..READERS {
+                db.read_blocking(|c| crate::tasks::store::secrets(c, "no-such-task"))
+                    .unwrap();
+            }
+        };
+        round(0);
+        let compiled =
+            |v: &[Arc<AtomicUsize>]| -> usize { v.iter().map(|n| n.load(Ordering::SeqCst)).sum() };
+        let (w, r) = (writes.load(Ordering::SeqCst), compiled(&reads));
+        assert!(w > 0 && r > 0, "the counters see compiles");
+        round(1);
+        round(2);
+        assert_eq!(
+            writes.load(Ordering::SeqCst),
+            w,
+            "the writer compiled again"
+        );
+        assert_eq!(compiled(&reads), r, "a reader compiled again");
+        drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

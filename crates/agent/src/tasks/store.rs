@@ -414,11 +414,8 @@ pub fn journal(conn: &Connection, id: &str) -> Result<Vec<Value>, DbError> {
 
 pub fn secrets(conn: &Connection, id: &str) -> Result<Option<Value>, DbError> {
     let s: Option<String> = conn
-        .query_row(
-            "SELECT secrets FROM task_secrets WHERE task_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT secrets FROM task_secrets WHERE task_id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
 }

@@ -65,19 +65,20 @@ pub fn insert_creating(
     created_by: Option<&str>,
 ) -> Result<bool, DbError> {
     let now = now_rfc3339();
-    let n = conn.execute(
-        "INSERT INTO zones (name, brand, status, root_dataset, created_by, created_at, updated_at)
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO zones (name, brand, status, root_dataset, created_by, created_at, updated_at)
          VALUES (?1, ?2, 'creating', ?3, ?4, ?5, ?5) ON CONFLICT (name) DO NOTHING",
-        params![name, brand, root_dataset, created_by, now],
-    )?;
+        )?
+        .execute(params![name, brand, root_dataset, created_by, now])?;
     Ok(n == 1)
 }
 
 pub fn set_status(conn: &Connection, name: &str, status: &str) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE zones SET status = ?2, updated_at = ?3, version = version + 1 WHERE name = ?1",
-        params![name, status, now_rfc3339()],
-    )?;
+    )?
+    .execute(params![name, status, now_rfc3339()])?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::{attr, db_write, value, Made};
 use crate::error::FieldError;
 use crate::tasks::{Cx, OpCx, OpError, TaskOp};
-use crate::zones::host::{destroy_owned, ScratchFile};
+use crate::zones::host::destroy_owned;
 use crate::zones::request::CreateSpec;
 use crate::zones::{store, ZoneServices};
 
@@ -145,12 +145,9 @@ async fn create(
         .transpose()?
         .unwrap_or_default();
     let file = command_file(spec, &zonepath, boot_volume, secrets.password.as_deref())?;
-    let scratch = ScratchFile::write(&svc.config, "zonecfg", &file.render())
-        .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
     cx.will_make(&Made::ZoneConfig { zone: zone.clone() })
         .await?;
-    zonecfg::apply(run, zone, &scratch.host_path).await?;
-    drop(scratch);
+    zonecfg::apply_stdin(run, zone, &file).await?;
     svc.host.invalidate(zone.as_str());
 
     // The configuration went in as one file; read it back and check each part landed.

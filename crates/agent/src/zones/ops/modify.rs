@@ -13,7 +13,6 @@ use super::create::check_existing_volume;
 use super::{attr, db_write, value, Made};
 use crate::error::FieldError;
 use crate::tasks::{Cx, OpCx, OpError, RollForward, TaskOp};
-use crate::zones::host::ScratchFile;
 use crate::zones::request::ModifySpec;
 use crate::zones::{store, ZoneServices};
 
@@ -289,16 +288,13 @@ async fn modify(
             .ok_or_else(|| OpError::failed("the password was not kept for this task"))?;
         f.set_attr(&attr("password")?, &value(&password)?);
     }
-    let scratch = ScratchFile::write(&svc.config, "zonecfg", &f.render())
-        .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
     let before = super::config_hash(cx, &zone).await?;
     cx.will_make(&Made::Applying {
         zone: zone.clone(),
         before,
     })
     .await?;
-    zonecfg::apply(run, &zone, &scratch.host_path).await?;
-    drop(scratch);
+    zonecfg::apply_stdin(run, &zone, &f).await?;
     svc.host.invalidate(zone.as_str());
 
     cx.progress(90, "Recording changes").await?;
