@@ -694,6 +694,30 @@ fn the_pipeline_gives_the_zone_a_provisioning_nic_and_a_reservation() {
         "10.190.190.2/24"
     );
     assert_eq!(nic["allowed_address"], "10.190.190.2/24", "{nic}");
+    // The NIC's configuration change goes on zonecfg's stdin, as a create's does: no command
+    // file is made and removed in the agent's scratch directory.
+    let applied: Vec<String> = agent
+        .invocations()
+        .iter()
+        .map(|i| {
+            let argv: Vec<&str> = i["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            argv.join(" ")
+        })
+        .filter(|l| l.starts_with("zonecfg -z nic1 -f"))
+        .collect();
+    assert!(
+        applied.len() >= 2,
+        "the create's and the NIC's: {applied:?}"
+    );
+    assert!(
+        applied.iter().all(|l| l == "zonecfg -z nic1 -f -"),
+        "{applied:?}"
+    );
     let mac = nic["mac"].as_str().unwrap().to_owned();
     assert!(mac.starts_with("02:08:20:"), "{mac}");
     let z = agent.get("/zones/nic1").body;

@@ -213,11 +213,6 @@ impl CommandFile {
     }
 }
 
-/// `zonecfg -z NAME -f FILE`; `file` is the path as the host sees it.
-pub fn apply_cmd(zone: &ZoneName, file: &str) -> Cmd {
-    Cmd::new(Tool::Zonecfg).args(["-z", zone.as_str(), "-f", file])
-}
-
 /// `zonecfg -z NAME -f -` with the command file on stdin (illumos zonecfg reads `-` as its
 /// standard input): no file is made and removed on the way, which on a busy host costs more
 /// than the rest of the agent's work between two commands, and a password set by the file
@@ -238,11 +233,7 @@ pub fn export_cmd(zone: &ZoneName) -> Cmd {
         .quiet()
 }
 
-pub async fn apply(run: &Runner, zone: &ZoneName, file: &str) -> Result<(), ZonecfgError> {
-    apply_with(run, zone, &apply_cmd(zone, file)).await
-}
-
-/// [`apply`] with the command file given on stdin ([`apply_stdin_cmd`]).
+/// Applies a command file, given on stdin ([`apply_stdin_cmd`]).
 pub async fn apply_stdin(
     run: &Runner,
     zone: &ZoneName,
@@ -466,10 +457,6 @@ mod tests {
     #[test]
     fn apply_passes_the_file_not_the_values() {
         let z: ZoneName = "vm1".parse().unwrap();
-        assert_eq!(
-            apply_cmd(&z, "/tmp/x.zonecfg").argv(),
-            ["zonecfg", "-z", "vm1", "-f", "/tmp/x.zonecfg"]
-        );
         let mut f = CommandFile::new();
         f.line("set autoboot=false");
         let cmd = apply_stdin_cmd(&z, &f);

@@ -20,7 +20,6 @@ use crate::network::dhcp::{self, conf::DhcpConf, conf::HostEntry};
 use crate::network::paths::HostFile;
 use crate::network::settings::{usable_in, ProvisioningNet};
 use crate::tasks::{Cx, OpCx, OpError, TaskOp};
-use crate::zones::host::ScratchFile;
 
 pub const NIC: &str = "zone_provision_nic";
 
@@ -164,9 +163,7 @@ async fn apply(
     zone: &ZoneName,
     f: &CommandFile,
 ) -> Result<(), OpError> {
-    let scratch = ScratchFile::write(&svc.config, "zonecfg", &f.render())
-        .map_err(|e| OpError::failed(format!("cannot write the zonecfg command file: {e}")))?;
-    let r = zonecfg::apply(&cx.runner, zone, &scratch.host_path).await;
+    let r = zonecfg::apply_stdin(&cx.runner, zone, f).await;
     svc.zones.host.invalidate(zone.as_str());
     Ok(r?)
 }

@@ -19,9 +19,7 @@
 //!   restart only the zones whose file changed are exported again.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -570,44 +568,6 @@ impl crate::tasks::engine::TaskObserver for HostView {
         _task: &'a crate::tasks::Task,
     ) -> futures_util::future::BoxFuture<'a, ()> {
         Box::pin(HostView::settle(self))
-    }
-}
-
-/// A zonecfg command file in the scratch directory, removed when dropped (a crash leaves it
-/// behind; the directory is emptied at start-up).
-pub struct ScratchFile {
-    /// The path as the host's tools see it.
-    pub host_path: String,
-    local: PathBuf,
-}
-
-impl ScratchFile {
-    pub fn write(config: &Config, prefix: &str, text: &str) -> std::io::Result<ScratchFile> {
-        let dir_host = config.host.scratch_dir.to_string_lossy().into_owned();
-        let dir = config.host_file(&dir_host);
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)?;
-        let name = format!("{prefix}-{}", uuid::Uuid::new_v4());
-        let local = dir.join(&name);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&local)?;
-        // No fsync: zonecfg reads it at once and a crash discards it anyway.
-        f.write_all(text.as_bytes())?;
-        Ok(ScratchFile {
-            host_path: format!("{}/{name}", dir_host.trim_end_matches('/')),
-            local,
-        })
-    }
-}
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.local);
     }
 }
 
