@@ -6,7 +6,8 @@
 //! case-insensitive. The names below are the ones sshd's own option parser knows
 //! (`sshauthopt_parse` in OpenSSH's auth-options.c: the flags `restrict` and `cert-authority`,
 //! the flags that take a `no-` prefix, and the options that take a quoted value). A line
-//! sshd would not take (an unknown option or key type, an unbalanced quote) is refused here,
+//! sshd would not take (an unknown option or key type, an unbalanced quote, a value its
+//! option parser refuses, such as a malformed `expiry-time`) is refused here,
 //! so a client learns of it now rather than finding the key silently unusable in the guest.
 
 /// Key types sshd reads in `authorized_keys` (OpenSSH's sshkey.c key types that are not
@@ -109,6 +110,7 @@ fn key(k: &str) -> Result<(), String> {
 /// Walks the options as sshd does and answers the text after them.
 fn options(l: &str) -> Result<&str, String> {
     let mut s = l;
+    let mut seen: Vec<String> = Vec::new();
     loop {
         let end = s
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
@@ -120,7 +122,17 @@ fn options(l: &str) -> Result<&str, String> {
             s = s
                 .strip_prefix("=\"")
                 .ok_or_else(|| format!("option {name} needs a value in double quotes"))?;
-            s = after_quote(s).ok_or_else(|| format!("option {name}: unbalanced quotes"))?;
+            let rest = after_quote(s).ok_or_else(|| format!("option {name}: unbalanced quotes"))?;
+            let value = s[..s.len() - rest.len() - 1].replace("\\\"", "\"");
+            value_of(&name, &value).map_err(|e| format!("option {name}: {e}"))?;
+            // sshd refuses a second clause of these (auth-options.c: "multiple ... clauses").
+            if ONCE.contains(&name.as_str()) {
+                if seen.contains(&name) {
+                    return Err(format!("option {name} is given twice"));
+                }
+                seen.push(name.clone());
+            }
+            s = rest;
         } else if !(FLAGS.contains(&name.as_str()) || NEGATABLE.contains(&flag)) {
             return Err(if name.is_empty() {
                 "it is not `[options] keytype base64 [comment]`".into()
@@ -134,6 +146,97 @@ fn options(l: &str) -> Result<&str, String> {
             None => return Err("the options are not followed by a key".into()),
             Some(c) => return Err(format!("unexpected {c:?} after option {name}")),
         }
+    }
+}
+
+/// Options sshd takes at most once on a line.
+const ONCE: &[&str] = &["command", "principals", "from"];
+
+/// The checks sshd's option parser makes of a value (OpenSSH auth-options.c,
+/// `sshauthopt_parse`): a line failing them is refused by sshd, so its key would never work.
+fn value_of(name: &str, v: &str) -> Result<(), String> {
+    match name {
+        "expiry-time" => expiry_time(v),
+        // "env name must be alphanumeric and followed by '='"
+        "environment" => match v.split_once('=') {
+            Some((n, _))
+                if !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') =>
+            {
+                Ok(())
+            }
+            _ => Err("it is not NAME=value (NAME: letters, digits, _)".into()),
+        },
+        // a2tun: "any" or a tunnel device number.
+        "tunnel" => match v {
+            "any" => Ok(()),
+            n if n.bytes().all(|c| c.is_ascii_digit())
+                && n.parse::<u32>().is_ok_and(|n| n <= 0x7fff_fffd) =>
+            {
+                Ok(())
+            }
+            _ => Err("it is not a tunnel device number or \"any\"".into()),
+        },
+        "permitopen" => permit(v, false),
+        "permitlisten" => permit(v, true),
+        _ => Ok(()),
+    }
+}
+
+/// `YYYYMMDD[HHMM[SS]]`, optionally ending in `Z` or `UTC` (misc.c `parse_absolute_time`).
+fn expiry_time(v: &str) -> Result<(), String> {
+    let bad = || Err("it is not YYYYMMDD[HHMM[SS]][Z]".to_owned());
+    let digits = v
+        .strip_suffix(['Z', 'z'])
+        .or_else(|| {
+            v.len()
+                .checked_sub(3)
+                .filter(|&i| v.is_char_boundary(i) && v[i..].eq_ignore_ascii_case("utc"))
+                .map(|i| &v[..i])
+        })
+        .unwrap_or(v);
+    if !matches!(digits.len(), 8 | 12 | 14) || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return bad();
+    }
+    let field = |at: usize| {
+        digits
+            .get(at..at + 2)
+            .map(|f| f.parse::<u32>().unwrap_or(99))
+    };
+    let in_range = |at: usize, lo: u32, hi: u32| field(at).is_none_or(|n| (lo..=hi).contains(&n));
+    if in_range(4, 1, 12)
+        && in_range(6, 1, 31)
+        && in_range(8, 0, 23)
+        && in_range(10, 0, 59)
+        && in_range(12, 0, 60)
+    {
+        Ok(())
+    } else {
+        bad()
+    }
+}
+
+/// `host:port` (`permitlisten` also takes a bare port); the host may be `[v6]` or `*`, the
+/// port a number from 1 to 65535 or `*`.
+fn permit(v: &str, bare_port: bool) -> Result<(), String> {
+    let (host, port) = if let Some(rest) = v.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, p)) => (h, p.strip_prefix(':')),
+            None => ("", None),
+        }
+    } else {
+        match v.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None if bare_port => ("*", Some(v)),
+            None => (v, None),
+        }
+    };
+    if host.is_empty() || host.len() >= 1025 {
+        return Err("the host is missing or too long".into());
+    }
+    match port {
+        Some("*") => Ok(()),
+        Some(p) if p.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
+        _ => Err("the port is not 1-65535 or *".into()),
     }
 }
 
@@ -196,6 +299,32 @@ mod tests {
     }
 
     #[test]
+    fn values_sshd_takes_are_accepted() {
+        for opts in [
+            "expiry-time=\"20301231\"",
+            "expiry-time=\"203012312359\"",
+            "expiry-time=\"20301231235959Z\"",
+            "expiry-time=\"20301231UTC\"",
+            "environment=\"PATH_2=/bin:/usr/bin\"",
+            "environment=\"EMPTY=\"",
+            "tunnel=\"any\"",
+            "tunnel=\"7\"",
+            "permitopen=\"[2001:db8::1]:443\"",
+            "permitopen=\"*:*\"",
+            "permitlisten=\"8080\"",
+            "permitlisten=\"*\"",
+            "permitopen=\"a:1\",permitopen=\"b:2\",environment=\"A=1\",environment=\"B=2\"",
+            "command=\"\"",
+        ] {
+            assert_eq!(
+                line(&format!("{opts} {K}")),
+                Ok(Line::WithOptions),
+                "{opts}"
+            );
+        }
+    }
+
+    #[test]
     fn what_sshd_would_not_take_is_refused_with_the_reason() {
         for (l, why) in [
             (
@@ -216,6 +345,30 @@ mod tests {
             ("ssh-ed25519 AAAA$x".to_owned(), "not base64"),
             (format!("{K}\u{1b}[2J"), "control character"),
             (format!("no-pty;x {K}"), "unexpected ';'"),
+            // Values sshd's own parser refuses.
+            (
+                format!("expiry-time=\"2030-12-31\" {K}"),
+                "expiry-time: it is not YYYYMMDD",
+            ),
+            (format!("expiry-time=\"20301331\" {K}"), "expiry-time"),
+            (format!("expiry-time=\"203012\" {K}"), "expiry-time"),
+            (
+                format!("environment=\"NOEQUALS\" {K}"),
+                "environment: it is not NAME=value",
+            ),
+            (format!("environment=\"A-B=c\" {K}"), "environment"),
+            (format!("environment=\"=c\" {K}"), "environment"),
+            (format!("tunnel=\"tun0\" {K}"), "tunnel"),
+            (format!("permitopen=\"host\" {K}"), "permitopen: the port"),
+            (format!("permitopen=\"host:0\" {K}"), "permitopen: the port"),
+            (format!("permitopen=\"host:70000\" {K}"), "permitopen"),
+            (format!("permitopen=\":22\" {K}"), "permitopen: the host"),
+            (format!("permitlisten=\"localhost:x\" {K}"), "permitlisten"),
+            (
+                format!("command=\"a\",command=\"b\" {K}"),
+                "command is given twice",
+            ),
+            (format!("from=\"a\",FROM=\"b\" {K}"), "from is given twice"),
         ] {
             let e = line(&l).unwrap_err();
             assert!(e.contains(why), "{l:?}: {e}");
