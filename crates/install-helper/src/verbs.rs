@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 
 use crate::beneath::{self, Dir, Kind};
 use crate::policy::{IPath, Policy};
+use crate::zones;
 
 /// The most a file may hold, read from stdin or from disk: the files this helper installs
 /// are small; the bound keeps a runaway caller from filling `/etc`.
@@ -117,21 +118,17 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
     }
 }
 
-/// A `zonepath-file` goes only into a directory shaped like a zonepath (zoneadm wants it
-/// root's with mode 0700): never one the caller's user owns or may write, or others may read.
+/// A `zonepath-file` goes only into a directory that passes zoneadm's own check of a
+/// zonepath ([`zones::check_zonepath`]: root's, mode 0700), never one the caller's user owns
+/// or others may read. (The policy line already put the directory strictly below its parent.)
 fn refuse_non_zonepath(dir: &Dir, target: &IPath) -> Result<(), String> {
     let shown = parent(target);
     let st = dir
         .stat()
         .map_err(|e| format!("cannot look at {shown}: {e}"))?;
-    if st.st_uid != 0 || st.st_mode & 0o077 != 0 {
-        return Err(format!(
-            "{shown} is not a zonepath (owner uid {}, mode {:04o}; a zonepath is root's with mode 0700)",
-            st.st_uid,
-            st.st_mode & 0o7777
-        ));
-    }
-    Ok(())
+    let zonepath = target.prefix(target.components().len() - 1);
+    zones::check_zonepath(&zonepath, st.st_uid, st.st_mode)
+        .map_err(|e| format!("{shown} is not a zonepath: {e}"))
 }
 
 /// Refuses when `name` exists as anything but a regular file (a link is never followed).
