@@ -239,11 +239,7 @@ pub async fn apply_stdin(
     zone: &ZoneName,
     file: &CommandFile,
 ) -> Result<(), ZonecfgError> {
-    apply_with(run, zone, &apply_stdin_cmd(zone, file)).await
-}
-
-async fn apply_with(run: &Runner, zone: &ZoneName, cmd: &Cmd) -> Result<(), ZonecfgError> {
-    run.output(cmd)
+    run.output(&apply_stdin_cmd(zone, file))
         .await
         .map(drop)
         .map_err(|e| classify("apply", zone, e))
