@@ -224,9 +224,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     state.monitoring.sampler.spawn();
     let app = crate::http::router(state);
 
-    let tls_config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(
-        tls::server_config(&cert, &key)?,
-    ));
+    let tls_config = tls::ServerTls::load(&cert, &key)?;
     let handle = axum_server::Handle::new();
     let https_addr = SocketAddr::new(config.server.bind_address, config.server.https_port);
     let https_listener = bind(https_addr)?;
@@ -235,11 +233,11 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     let guard = crate::http::conn::Guard::new(&config.server);
     {
         let app = app.clone();
-        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls_config)
-            .handshake_timeout(Duration::from_secs(
-                config.server.header_read_timeout_seconds,
-            ))
-            .acceptor(guard.clone());
+        let acceptor = crate::http::handshake::Handshake::new(
+            guard.clone(),
+            tls_config,
+            Duration::from_secs(config.server.header_read_timeout_seconds),
+        );
         let mut server = axum_server::from_tcp(https_listener)
             .map_err(|source| ServeError::Listen {
                 addr: https_addr,

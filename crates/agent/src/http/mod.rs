@@ -6,6 +6,7 @@ pub mod auth;
 pub mod conn;
 pub mod error;
 pub mod extract;
+pub mod handshake;
 pub mod health;
 pub mod metrics;
 pub mod openapi;

@@ -1,9 +1,11 @@
 //! TLS material: the configured certificate, or a self-signed one made once under the data
-//! directory, and the server's TLS settings.
+//! directory, and the server's TLS settings (two orders of cipher suites, one chosen per
+//! client: [`ServerTls`]). The handshake that chooses is in `handshake.rs`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -62,10 +64,76 @@ pub fn ensure_certificate(config: &Config) -> Result<(PathBuf, PathBuf), TlsErro
     Ok((cert, key))
 }
 
+/// The server's TLS settings, in the two orders of cipher suites a handshake may follow,
+/// chosen per connection from the client's ClientHello by [`ServerTls::for_client`].
+#[derive(Clone)]
+pub struct ServerTls {
+    /// The agent's order (AES-128-GCM first), for clients whose first choice is AES-GCM.
+    ours: Arc<rustls::ServerConfig>,
+    /// The client's order, for clients whose first choice is ChaCha20-Poly1305.
+    theirs: Arc<rustls::ServerConfig>,
+}
+
+impl ServerTls {
+    /// Both configs for the certificate and key at these paths.
+    pub fn load(cert: &Path, key: &Path) -> Result<ServerTls, TlsError> {
+        let ours = server_config(cert, key)?;
+        // A clone shares every `Arc` the config holds: the certificate resolver, the session
+        // cache and ticketer (a session made under one config resumes under the other), the
+        // key log, the compression cache; only the order of choice differs.
+        let mut theirs = ours.clone();
+        theirs.ignore_client_order = false;
+        Ok(ServerTls {
+            ours: Arc::new(ours),
+            theirs: Arc::new(theirs),
+        })
+    }
+
+    /// The config for a client offering these suites (in its order of preference).
+    ///
+    /// A client lists ChaCha20-Poly1305 first when it has no AES instructions (BoringSSL and
+    /// OpenSSL order so on ARM boards and phones without them): AES-GCM in software costs it
+    /// several times ChaCha20's, far more than AES-128 saves here, so its choice is followed.
+    /// Every other client gets the agent's order. (OpenSSL servers offer the same rule as
+    /// `SSL_OP_PRIORITIZE_CHACHA`.)
+    pub fn for_client(&self, offered: &[CipherSuite]) -> &Arc<rustls::ServerConfig> {
+        if prefers_chacha(offered, self.ours.crypto_provider()) {
+            &self.theirs
+        } else {
+            &self.ours
+        }
+    }
+}
+
+/// Whether the first suite in the client's list that the agent supports (of any protocol
+/// version: a client orders its TLS 1.3 and 1.2 suites alike) is ChaCha20-Poly1305. Suites
+/// the agent lacks are passed over: the GREASE value a browser lists first, signalling
+/// suites, CBC ones.
+fn prefers_chacha(offered: &[CipherSuite], provider: &CryptoProvider) -> bool {
+    offered
+        .iter()
+        .find(|s| {
+            provider
+                .cipher_suites
+                .iter()
+                .any(|ours| ours.suite() == **s)
+        })
+        .is_some_and(|s| is_chacha(*s))
+}
+
+fn is_chacha(suite: CipherSuite) -> bool {
+    matches!(
+        suite,
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+            | CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    )
+}
+
 /// The server's TLS settings for the certificate and key at these paths: HTTP/2 and HTTP/1.1
 /// offered by ALPN, and the cipher suite chosen by the server's preference (below), not the
 /// client's.
-pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
+fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
     let load = |path: &Path, e| TlsError::Load {
         path: path.display().to_string(),
         source: e,
@@ -74,7 +142,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, Tl
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| load(cert, e))?;
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| load(key, e))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(provider()))
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key_der)?;
@@ -148,4 +216,44 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_choice_is_chacha(offered: &[CipherSuite]) -> bool {
+        prefers_chacha(offered, &provider())
+    }
+
+    #[test]
+    fn the_clients_first_supported_suite_decides() {
+        use CipherSuite::*;
+        // BoringSSL without AES instructions: a GREASE value, then ChaCha20 (1.3 and 1.2).
+        assert!(first_choice_is_chacha(&[
+            CipherSuite::from(0x0a0a),
+            TLS13_CHACHA20_POLY1305_SHA256,
+            TLS13_AES_128_GCM_SHA256,
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]));
+        assert!(first_choice_is_chacha(&[
+            TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+            TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]));
+        // ChaCha20 second, or not at all, or nothing the agent has: the agent's order.
+        assert!(!first_choice_is_chacha(&[
+            TLS13_AES_256_GCM_SHA384,
+            TLS13_CHACHA20_POLY1305_SHA256,
+        ]));
+        assert!(!first_choice_is_chacha(&[
+            TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]));
+        assert!(!first_choice_is_chacha(&[TLS13_AES_128_GCM_SHA256]));
+        assert!(!first_choice_is_chacha(&[
+            TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+        ]));
+        assert!(!first_choice_is_chacha(&[]));
+    }
 }
