@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing_subscriber::filter::Targets;
 
 use crate::config::{Config, LogFormat};
 use crate::db::{Db, DbError};
@@ -43,33 +42,17 @@ pub enum ServeError {
     Demo(#[from] crate::demo::DemoError),
 }
 
-/// Logs to stderr at `logging.level`: a default level and `target=level` directives
-/// ([`log_filter`]).
 pub fn init_logging(config: &Config) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let filter = log_filter(&config.logging.level)
-        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.logging.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match config.logging.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .finish()
-            .with(filter)
-            .try_init(),
-        LogFormat::Text => builder.finish().with(filter).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
     };
-}
-
-/// `logging.level`: `info`, or `warn,zoneweaver_agent=debug` (a default level and levels by
-/// module path). tracing-subscriber's `EnvFilter` also took span and field filters; it brought
-/// two regular-expression engines into the executable for them (README, Benchmarks).
-pub fn log_filter(level: &str) -> Result<Targets, tracing_subscriber::filter::ParseError> {
-    level.parse()
 }
 
 /// Opens the data directory's database, creating the directory (0700) if needed and making
