@@ -138,10 +138,7 @@ fn main() -> anyhow::Result<()> {
                 print!("{}", yaml_serde::to_string(&config)?);
             }
         },
-        Command::Openapi => {
-            let doc = zoneweaver_agent::http::openapi_document();
-            println!("{}", doc.to_pretty_json()?);
-        }
+        Command::Openapi => print!("{}", zoneweaver_agent::http::openapi::DOCUMENT),
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! One list of handlers per area, two products: the routes the agent serves, registered at
 //! start from each handler's path and methods alone, and the area's part of the OpenAPI
-//! document, built only when the document is asked for (`GET /openapi.json`, `openapi`).
+//! document, built only in the tests that make the committed document (`http::openapi`): the
+//! agent's build has no document builders at all.
 //!
 //! utoipa-axum's `OpenApiRouter` builds both at once: registering a route runs the handler's
 //! `utoipa::Path::operation()` (parameters, bodies, responses, their schemas) and merges the
@@ -13,6 +14,7 @@
 use axum::routing::MethodRouter;
 use axum::Router;
 use utoipa::openapi::path::HttpMethod;
+#[cfg(test)]
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use super::AppState;
@@ -21,10 +23,12 @@ use super::AppState;
 /// document's part for all of them.
 pub struct Routes {
     pub serve: Vec<(String, Vec<HttpMethod>, MethodRouter<AppState>)>,
+    #[cfg(test)]
     pub document: fn() -> UtoipaMethodRouter<AppState>,
 }
 
 /// How an area's document is made, step by step, in the order its router function wrote it.
+#[cfg(test)]
 enum Part {
     Routes(fn() -> UtoipaMethodRouter<AppState>),
     Merge(Vec<Part>),
@@ -34,6 +38,7 @@ enum Part {
 #[derive(Default)]
 pub struct ApiRouter {
     router: Router<AppState>,
+    #[cfg(test)]
     document: Vec<Part>,
     served: Vec<(String, HttpMethod)>,
 }
@@ -50,12 +55,14 @@ impl ApiRouter {
                 .extend(methods.into_iter().map(|m| (path.clone(), m)));
             self.router = self.router.route(&path, method_router);
         }
+        #[cfg(test)]
         self.document.push(Part::Routes(routes.document));
         self
     }
 
     pub fn merge(mut self, other: ApiRouter) -> Self {
         self.router = self.router.merge(other.router);
+        #[cfg(test)]
         self.document.push(Part::Merge(other.document));
         self.served.extend(other.served);
         self
@@ -88,11 +95,13 @@ impl ApiRouter {
 
     /// The area's document, made now: the same `OpenApiRouter` calls, in the same order, that
     /// registering the routes through it made.
+    #[cfg(test)]
     pub fn document(&self) -> OpenApiRouter<AppState> {
         replay(&self.document)
     }
 }
 
+#[cfg(test)]
 fn replay(parts: &[Part]) -> OpenApiRouter<AppState> {
     parts
         .iter()
@@ -123,6 +132,7 @@ macro_rules! routes {
                 );
                 (path, methods, method_router)
             } ),+ ],
+            #[cfg(test)]
             document: || ::utoipa_axum::routes!( $( $($segment)::+ ),+ ),
         }
     };
@@ -188,7 +198,7 @@ mod tests {
                 |all, (_, a)| all.merge(a.into_router()),
             )
         });
-        let document = allocated_by(crate::http::openapi_document);
+        let document = allocated_by(crate::http::openapi::make::document);
         eprintln!("allocated: serving routes {serving} bytes, the document {document} bytes");
         assert!(
             serving * 4 < document,
@@ -210,7 +220,7 @@ mod tests {
                     .map(|(path, method)| (path.clone(), method_name(method))),
             );
         }
-        let doc = crate::http::openapi_document();
+        let doc = crate::http::openapi::make::document();
         let mut documented = BTreeSet::new();
         for (path, item) in &doc.paths.paths {
             let ops = [

@@ -24,7 +24,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
@@ -143,39 +142,6 @@ pub(crate) fn areas() -> Vec<(&'static str, ApiRouter)> {
     ]
 }
 
-/// The whole OpenAPI document, made now (it is not kept: see `openapi_json`).
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let api = areas().iter().fold(
-        OpenApiRouter::<AppState>::with_openapi(openapi::base()),
-        |api, (_, area)| api.merge(area.document()),
-    );
-    let (_, mut doc) = api.split_for_parts();
-    openapi::finish(&mut doc);
-    doc
-}
-
-/// `GET /openapi.json`: the document, made and serialized at its first request and kept as
-/// bytes. Made at start and kept as a structure, it was the largest part of the idle agent's
-/// heap (about 5 MB for some 160 operations, their schemas and the common error answers) and
-/// of its start time, for a page most agents never serve.
-async fn openapi_json() -> Response {
-    static DOCUMENT: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
-    let made = tokio::task::spawn_blocking(|| {
-        DOCUMENT
-            .get_or_init(|| {
-                serde_json::to_vec(&openapi_document())
-                    .expect("the OpenAPI document serializes")
-                    .into()
-            })
-            .clone()
-    })
-    .await;
-    match made {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => ApiError::internal(e).into_response(),
-    }
-}
-
 pub fn router(state: AppState) -> Router {
     // The routes only, registered without building the document (see the `api` module).
     let routes = areas().into_iter().fold(Router::new(), |all, (_, area)| {
@@ -183,7 +149,7 @@ pub fn router(state: AppState) -> Router {
     });
     let max_body = state.config.server.max_body_bytes;
     routes
-        .route("/openapi.json", axum::routing::get(openapi_json))
+        .route("/openapi.json", axum::routing::get(openapi::serve))
         .merge(SwaggerUi::new("/api-docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

@@ -1,123 +1,95 @@
-//! The OpenAPI document's frame: info, the API-key scheme, tags. Paths and schemas come from
-//! the routes' own lists (`http::api`), so a route cannot exist without its documentation.
+//! The OpenAPI document the agent serves (`GET /openapi.json`) and prints
+//! (`zoneweaver-agent openapi`): `crates/agent/openapi.json`, committed, made from the handlers'
+//! annotations by [`make`] and held equal to them by a unit test.
 //!
-//! Each operation's `security` names the role it needs as the scope of `api_key`
-//! (`viewer`, `operator`, `admin`); an empty requirement means no key is needed. The access
-//! tests walk the document and hold the server to it.
+//! The agent no longer makes the document itself: the code that builds it (every operation's
+//! parameters, bodies, answers and schemas, monomorphized per type) was 2.1 MB of the
+//! executable's 11.4 MB of code, and on Linux the pages of code the kernel maps at start follow
+//! the size of the code, not what runs (README, Benchmarks), so that code, run by a page most
+//! agents never serve, cost its size in every agent's idle resident memory.
+//!
+//! After a change to an annotation (or to the version), write the file again with
+//! `ZW_WRITE_OPENAPI=1 cargo test -p zoneweaver-agent --lib openapi::` (the test that compares
+//! it fails until then, naming this command).
 
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{Modify, OpenApi};
+#[cfg(test)]
+pub mod make;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Zoneweaver Agent",
-        description = "Host agent for bhyve zones on OmniOS: zones, the host's virtual network and zone provisioning over one HTTPS API. Every change is an asynchronous task (see /tasks). Authenticate with `Authorization: Bearer hw_...` (or `X-API-Key`).",
-    ),
-    modifiers(&ApiKeyScheme),
-    tags(
-        (name = "tasks", description = "The durable task queue behind every change"),
-        (name = "keys", description = "API keys (admins)"),
-        (name = "system", description = "Health and metrics"),
-        (name = "monitoring", description = "Host figures sampled on an interval, and the host's listings"),
-    )
-)]
-struct ApiDoc;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
-struct ApiKeyScheme;
+/// The document as `zoneweaver-agent openapi` prints it: indented JSON and a newline.
+pub const DOCUMENT: &str = include_str!("../../openapi.json");
 
-impl Modify for ApiKeyScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("hw_<64 hex digits>")
-                    .description(Some(
-                        "An API key; the scope names the least role the operation needs",
-                    ))
-                    .build(),
-            ),
+/// `GET /openapi.json`: the document without its indentation, as `serde_json::to_vec` wrote it
+/// when the agent made the document itself (the same bytes), made at the first request.
+pub async fn serve() -> Response {
+    static COMPACT: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+    let body = COMPACT.get_or_init(|| compact(DOCUMENT).into()).clone();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The JSON text without the blanks between its tokens (those inside strings kept).
+fn compact(json: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json.as_bytes() {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed document is the one the annotations make, byte for byte in both forms:
+    /// a handler's change shows in the served document (clients, schemathesis, and the access
+    /// and injection tests walk it), and the answer is the one the agent served when it made
+    /// the document itself.
+    #[test]
+    fn the_committed_document_is_the_one_the_annotations_make() {
+        let doc = make::document();
+        let pretty = format!(
+            "{}\n",
+            doc.to_pretty_json().expect("the document serializes")
+        );
+        if std::env::var_os("ZW_WRITE_OPENAPI").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+            std::fs::write(path, &pretty).expect("write openapi.json");
+        }
+        assert!(
+            DOCUMENT == pretty,
+            "crates/agent/openapi.json is not the document the annotations make: write it \
+             again with `ZW_WRITE_OPENAPI=1 cargo test -p zoneweaver-agent --lib openapi::` \
+             (and rebuild: it is compiled in)"
+        );
+        let served = serde_json::to_vec(&doc).expect("the document serializes");
+        assert!(
+            compact(DOCUMENT) == served,
+            "the compacted document differs"
         );
     }
-}
 
-pub fn base() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc
-}
-
-/// Adds the answers every operation can give whatever its handler does, where the handler's
-/// own annotation does not list them: 400 (a path or query parameter, or the body, that does
-/// not parse), 401 and 403 on operations that need a key (no key or a revoked one; a role
-/// below the operation's scope), and 413 on operations with a body (over
-/// `server.max_body_bytes`). All carry the one error body.
-pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
-    for item in doc.paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
-            add_common_responses(op);
-        }
+    #[test]
+    fn compacting_keeps_blanks_and_escapes_inside_strings() {
+        let json = "{\n  \"a b\": [\n    \"x \\\" \\\\\",\n    1\n  ],\n  \"c\": {}\n}\n";
+        assert_eq!(
+            String::from_utf8(compact(json)).unwrap(),
+            r#"{"a b":["x \" \\",1],"c":{}}"#
+        );
     }
-}
-
-fn add_common_responses(op: &mut Operation) {
-    let needs_key = op.security.iter().flatten().any(|req| {
-        serde_json::to_value(req).is_ok_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
-    });
-    let has_body = op.request_body.is_some();
-    let common = [
-        (
-            true,
-            "400",
-            "The request is malformed: a parameter or the body does not parse",
-        ),
-        (
-            needs_key,
-            "401",
-            "No API key, or one that is unknown or revoked",
-        ),
-        (
-            needs_key,
-            "403",
-            "The key's role is below the one the operation needs",
-        ),
-        (
-            has_body,
-            "413",
-            "The body is larger than server.max_body_bytes",
-        ),
-    ];
-    for (applies, status, description) in common {
-        if applies {
-            op.responses
-                .responses
-                .entry(status.to_owned())
-                .or_insert_with(|| error_response(description));
-        }
-    }
-}
-
-fn error_response(description: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build()
-        .into()
 }
