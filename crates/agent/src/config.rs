@@ -734,6 +734,11 @@ impl Config {
             if secs == 0 {
                 return Err((key, "must be at least 1 second".into()));
             }
+            // A connection's deadlines are instants (now + this): a day is far past any use,
+            // and a value near u64::MAX would overflow the clock's arithmetic.
+            if secs > 86_400 {
+                return Err((key, "must be at most 86400 seconds (a day)".into()));
+            }
         }
         if self.server.max_connections < 16 {
             return Err(("server.max_connections", "must be at least 16".into()));
@@ -913,6 +918,22 @@ mod tests {
         assert_eq!(c.zones.max_concurrent_tasks, 2);
         assert_eq!(c.provisioning.network.subnet, "10.1.2.0/24");
         assert_eq!(c.provisioning.network.host_ip, "10.190.190.1");
+    }
+
+    #[test]
+    fn a_connection_deadline_past_a_day_is_refused_by_name() {
+        let err = Config::parse(
+            "server:\n  header_read_timeout_seconds: 18446744073709551615\n",
+            "c.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("server.header_read_timeout_seconds: must be at most 86400"),
+            "{err}"
+        );
+        let c = Config::parse("server:\n  idle_timeout_seconds: 86400\n", "x").unwrap();
+        assert_eq!(c.server.idle_timeout_seconds, 86_400);
     }
 
     #[test]

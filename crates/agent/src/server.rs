@@ -224,7 +224,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     state.monitoring.sampler.spawn();
     let app = crate::http::router(state);
 
-    let tls_config = tls::ServerTls::load(&cert, &key)?;
+    let tls_config = tls::Settings::load(&cert, &key)?;
     let handle = axum_server::Handle::new();
     let https_addr = SocketAddr::new(config.server.bind_address, config.server.https_port);
     let https_listener = bind(https_addr)?;
@@ -233,7 +233,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> Result<(), Serv
     let guard = crate::http::conn::Guard::new(&config.server);
     {
         let app = app.clone();
-        let acceptor = crate::http::handshake::Handshake::new(
+        let acceptor = crate::http::handshake::Acceptor::new(
             guard.clone(),
             tls_config,
             Duration::from_secs(config.server.header_read_timeout_seconds),

@@ -1,5 +1,5 @@
 //! The TLS the agent agrees to: the cipher suite is its choice (AES-128-GCM, the cheapest to
-//! encrypt and decrypt of the safe ones), not the client's (rustls, OpenSSL and Go clients list
+//! encrypt and decrypt of the safe ones), not the client's (rustls and OpenSSL clients list
 //! AES-256-GCM first), unless the client's first choice is ChaCha20-Poly1305 (a client without
 //! AES instructions, for which AES is the slow one); clients that cannot do AES-GCM, or want
 //! HTTP/2, are still served, and a session resumes whichever order its handshake followed.
@@ -78,10 +78,7 @@ fn the_agent_picks_aes_128_gcm_over_the_clients_first_choice() {
 #[test]
 fn clients_without_aes_gcm_or_with_http2_are_still_served() {
     let agent = TestAgent::start();
-    let chacha_only = CryptoProvider {
-        cipher_suites: vec![cipher_suite::TLS13_CHACHA20_POLY1305_SHA256],
-        ..default_provider()
-    };
+    let chacha_only = offering(&[cipher_suite::TLS13_CHACHA20_POLY1305_SHA256]);
     let mut tls = connect(&agent, chacha_only, false);
     assert_eq!(suite(&tls).0, CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
     healthy(&mut tls);
@@ -101,7 +98,7 @@ fn clients_without_aes_gcm_or_with_http2_are_still_served() {
 }
 
 /// A configured certificate and key (an ECDSA pair made for the test) are what
-/// the agent serves, read by its own loader rather than axum-server's.
+/// the agent serves.
 #[test]
 fn the_configured_certificate_is_served() {
     let dir = crate::support::temp_dir("cert");
@@ -153,7 +150,7 @@ fn agreed(
 }
 
 /// A client that lists ChaCha20-Poly1305 first (one without AES instructions: BoringSSL and
-/// OpenSSL order so there) gets it, over TLS 1.3 and 1.2; one that lists AES-256-GCM first and
+/// Go's crypto/tls order so there) gets it, over TLS 1.3 and 1.2; one that lists AES-256-GCM first and
 /// ChaCha20 second still gets AES-128-GCM; a ChaCha20-only client gets ChaCha20.
 #[test]
 fn a_client_whose_first_choice_is_chacha20_gets_it() {

@@ -1,6 +1,6 @@
 //! TLS material: the configured certificate, or a self-signed one made once under the data
 //! directory, and the server's TLS settings (two orders of cipher suites, one chosen per
-//! client: [`ServerTls`]). The handshake that chooses is in `handshake.rs`.
+//! client: [`Settings`]). The handshake that chooses is in `handshake.rs`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -65,25 +65,25 @@ pub fn ensure_certificate(config: &Config) -> Result<(PathBuf, PathBuf), TlsErro
 }
 
 /// The server's TLS settings, in the two orders of cipher suites a handshake may follow,
-/// chosen per connection from the client's ClientHello by [`ServerTls::for_client`].
+/// chosen per connection from the client's ClientHello by [`Settings::for_client`].
 #[derive(Clone)]
-pub struct ServerTls {
+pub struct Settings {
     /// The agent's order (AES-128-GCM first), for clients whose first choice is AES-GCM.
     ours: Arc<rustls::ServerConfig>,
     /// The client's order, for clients whose first choice is ChaCha20-Poly1305.
     theirs: Arc<rustls::ServerConfig>,
 }
 
-impl ServerTls {
+impl Settings {
     /// Both configs for the certificate and key at these paths.
-    pub fn load(cert: &Path, key: &Path) -> Result<ServerTls, TlsError> {
+    pub fn load(cert: &Path, key: &Path) -> Result<Settings, TlsError> {
         let ours = server_config(cert, key)?;
         // A clone shares every `Arc` the config holds: the certificate resolver, the session
         // cache and ticketer (a session made under one config resumes under the other), the
         // key log, the compression cache; only the order of choice differs.
         let mut theirs = ours.clone();
         theirs.ignore_client_order = false;
-        Ok(ServerTls {
+        Ok(Settings {
             ours: Arc::new(ours),
             theirs: Arc::new(theirs),
         })
@@ -91,8 +91,8 @@ impl ServerTls {
 
     /// The config for a client offering these suites (in its order of preference).
     ///
-    /// A client lists ChaCha20-Poly1305 first when it has no AES instructions (BoringSSL and
-    /// OpenSSL order so on ARM boards and phones without them): AES-GCM in software costs it
+    /// A client lists ChaCha20-Poly1305 first when it has no AES instructions (BoringSSL, as in
+    /// Chrome and Android, and Go's crypto/tls order so on ARM boards and phones without them): AES-GCM in software costs it
     /// several times ChaCha20's, far more than AES-128 saves here, so its choice is followed.
     /// Every other client gets the agent's order. (OpenSSL servers offer the same rule as
     /// `SSL_OP_PRIORITIZE_CHACHA`.)
@@ -132,7 +132,8 @@ fn is_chacha(suite: CipherSuite) -> bool {
 
 /// The server's TLS settings for the certificate and key at these paths: HTTP/2 and HTTP/1.1
 /// offered by ALPN, and the cipher suite chosen by the server's preference (below), not the
-/// client's.
+/// client's ([`Settings::load`] derives the copy that follows the client's order, for clients
+/// whose first choice is ChaCha20).
 fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
     let load = |path: &Path, e| TlsError::Load {
         path: path.display().to_string(),
@@ -147,8 +148,8 @@ fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsErr
         .with_no_client_auth()
         .with_single_cert(chain, key_der)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    // rustls takes the client's order by default, and rustls, OpenSSL (Node, curl) and Go list
-    // AES-256-GCM first. AES-128-GCM is as safe for this use and its 10 rounds against 14 make
+    // rustls takes the client's order by default, and rustls and OpenSSL (Node, curl) clients
+    // list AES-256-GCM first. AES-128-GCM is as safe for this use and its 10 rounds against 14 make
     // each byte cheaper to encrypt here and to decrypt there: a 1,000-zone list is ~260 KiB,
     // and AES-GCM was the largest single cost of sending it (perf: a quarter of the agent).
     config.ignore_client_order = true;

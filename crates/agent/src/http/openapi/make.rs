@@ -61,7 +61,7 @@ impl Modify for ApiKeyScheme {
     }
 }
 
-pub fn base() -> utoipa::openapi::OpenApi {
+fn base() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
@@ -72,7 +72,7 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// not parse), 401 and 403 on operations that need a key (no key or a revoked one; a role
 /// below the operation's scope), and 413 on operations with a body (over
 /// `server.max_body_bytes`). All carry the one error body.
-pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
+fn finish(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
         let ops = [
             &mut item.get,
