@@ -273,7 +273,10 @@ impl TaskQueue {
             loop {
                 match tokio::time::timeout_at(deadline, events.recv()).await {
                     Err(_) => return Ok(task),
-                    Ok(Ok(ev)) if ev.task_id == id && ev.status.is_terminal() => break,
+                    Ok(Ok(ev)) if ev.task_id == id && ev.status.is_terminal() => match ev.ended {
+                        Some(t) => return Ok(Some(Arc::unwrap_or_clone(t))),
+                        None => break,
+                    },
                     Ok(Ok(_)) => {}
                     Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
                     Ok(Err(broadcast::error::RecvError::Closed)) => return Ok(task),
