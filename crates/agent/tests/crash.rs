@@ -7,8 +7,12 @@ use std::path::Path;
 
 use crate::support::guest::{guest_ready, start_sshd};
 use crate::support::ops;
-use crate::support::sweep::{crash_sweep, pipeline_crash_sweep, Op};
-use crate::support::temp_dir;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::sweep::{crash_sweep, pipeline_crash_sweep, write_fault, Op};
+use crate::support::{temp_dir, TestAgent};
 
 fn sweep(op: Op, at_least: usize) {
     let points = crash_sweep(&op);
@@ -87,4 +91,37 @@ fn provisioning_pipeline_survives_a_crash_after_any_command() {
         points >= 30,
         "provisioning pipeline: only {points} crash points"
     );
+}
+
+/// A create killed after its last step, while it waits for the listing to show the zone (its
+/// settle's `zonecfg export`, the second of the create), is undone at restart like any other
+/// crash: the zone's row goes with it, so the same create is accepted again. (The row used
+/// to turn `ready` before the task's end was recorded: it outlived the undo, and every later
+/// create of that name was refused as already existing.)
+#[test]
+fn a_create_undone_after_a_crash_in_its_last_step_leaves_the_name_free() {
+    let op = ops::zone_create();
+    let mut agent = TestAgent::start_with("");
+    (op.setup)(&agent);
+    write_fault(
+        &agent,
+        json!({"tool": "zonecfg", "contains": "export", "nth": 2, "action": "kill_parent"}),
+    );
+    let body = op.body.as_ref();
+    let id = agent
+        .request_raw(op.method, op.path, body)
+        .and_then(|b| b["task_id"].as_str().map(str::to_owned))
+        .expect("the create is accepted before the crash");
+    assert!(
+        agent.wait_raw(&id).is_none(),
+        "the task ended before the crash"
+    );
+    assert!(agent.wait_exit(Duration::from_secs(30)), "the agent lives");
+    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    agent.launch();
+    assert_eq!(agent.wait(&id)["status"], "failed");
+    let again = agent.request(op.method, op.path, Some(&agent.key), body);
+    assert_eq!(again.status, 202, "{:?}", again.body);
+    let t = agent.wait(again.body["task_id"].as_str().unwrap());
+    assert_eq!(t["status"], "completed", "{t}");
 }

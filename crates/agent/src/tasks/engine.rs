@@ -42,6 +42,13 @@ pub trait TaskObserver: Send + Sync {
     fn settle<'a>(&'a self, _task: &'a Task) -> futures_util::future::BoxFuture<'a, ()> {
         Box::pin(std::future::ready(()))
     }
+
+    /// After [`TaskObserver::settle`]: writes of what it read and keeps only to save host
+    /// reads later, committed in the transaction that records the task's end (whatever it
+    /// is) instead of in one of their own on the task's path.
+    fn end_writes(&self) -> Vec<store::EndWrite> {
+        Vec::new()
+    }
 }
 
 /// Several observers, in order.
@@ -60,6 +67,10 @@ impl TaskObserver for Observers {
                 o.settle(task).await;
             }
         })
+    }
+
+    fn end_writes(&self) -> Vec<store::EndWrite> {
+        self.0.iter().flat_map(|o| o.end_writes()).collect()
     }
 }
 
@@ -262,7 +273,10 @@ impl TaskQueue {
             loop {
                 match tokio::time::timeout_at(deadline, events.recv()).await {
                     Err(_) => return Ok(task),
-                    Ok(Ok(ev)) if ev.task_id == id && ev.status.is_terminal() => break,
+                    Ok(Ok(ev)) if ev.task_id == id && ev.status.is_terminal() => match ev.ended {
+                        Some(t) => return Ok(Some(Arc::unwrap_or_clone(t))),
+                        None => break,
+                    },
                     Ok(Ok(_)) => {}
                     Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
                     Ok(Err(broadcast::error::RecvError::Closed)) => return Ok(task),
@@ -294,11 +308,13 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
         let mut message = "agent restarted during the operation".to_owned();
         let mut status = TaskStatus::Failed;
         let mut result = None;
+        let mut writes = Vec::new();
         if let Some(op) = inner.ops.get(task.operation.as_str()) {
             match settle(inner, op.as_ref(), &task, &log).await {
-                Ok(Some(v)) => {
+                Ok(Some((v, w))) => {
                     status = TaskStatus::Completed;
                     result = v;
+                    writes = w;
                 }
                 Ok(None) => {}
                 Err(e) => message.push_str(&format!("; undo failed: {e}")),
@@ -309,7 +325,10 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
         let error = (status != TaskStatus::Completed).then_some(message);
         let done = inner
             .db
-            .write(move |c| store::finish(c, &id, status, error.as_deref(), result.as_ref()))
+            .write(move |c| {
+                let (result, cache) = (result.as_ref(), Vec::new());
+                store::finish_with(c, &id, status, error.as_deref(), result, writes, cache)
+            })
             .await?;
         if let Some(t) = done {
             let _ = inner.events.send(TaskEvent::of("task_finished", &t));
@@ -322,14 +341,15 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
 }
 
 /// After a failure, a cancel or a restart: rolls the operation forward if its journal shows it
-/// passed its commit point (`Ok(Some(result))`: the task completes), otherwise undoes what the
-/// journal says it made (`Ok(None)`).
+/// passed its commit point (`Ok(Some((result, writes)))`: the task completes, with the writes
+/// the roll-forward asked to commit with its end), otherwise undoes what the journal says it
+/// made (`Ok(None)`).
 async fn settle(
     inner: &Arc<Inner>,
     op: &dyn Operation,
     task: &Task,
     log: &Arc<TaskLog>,
-) -> Result<Option<Option<Value>>, OpError> {
+) -> Result<Option<(Option<Value>, Vec<store::EndWrite>)>, OpError> {
     let id = task.id.clone();
     let mut journal = inner.db.read(move |c| store::journal(c, &id)).await?;
     // A token of its own: the task's token may be the very cancel that got us here.
@@ -343,10 +363,11 @@ async fn settle(
         db: inner.db.clone(),
         cancel,
         log: log.clone(),
+        at_end: Default::default(),
     };
     if let Some(result) = op.roll_forward(&cx, &journal).await? {
         cx.note("the change had taken effect on the host: finished it instead of undoing it");
-        return Ok(Some(result));
+        return Ok(Some((result, cx.take_end_writes())));
     }
     journal.reverse();
     if !journal.is_empty() {
@@ -719,11 +740,13 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         inner.config.max_output_bytes,
         super::log::WINDOW,
     );
-    let (status, error, result) = match inner.ops.get(task.operation.as_str()).cloned() {
+    let op = inner.ops.get(task.operation.as_str()).cloned();
+    let (status, error, result, writes) = match &op {
         None => (
             TaskStatus::Failed,
             Some(format!("unknown operation {}", task.operation)),
             None,
+            Vec::new(),
         ),
         Some(op) => run_operation(&inner, op.as_ref(), &task, &cancel, &log).await,
     };
@@ -738,12 +761,55 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         }
     };
     tokio::join!(log.flush(), settled);
+    let kept = inner
+        .observer
+        .as_ref()
+        .map(|o| o.end_writes())
+        .unwrap_or_default();
     let id = task.id.clone();
     let err = error.clone();
-    let finished = inner
+    let rides = !writes.is_empty();
+    let mut finished = inner
         .db
-        .write_small(move |c| store::finish(c, &id, status, err.as_deref(), result.as_ref()))
+        .write_small(move |c| {
+            store::finish_with(
+                c,
+                &id,
+                status,
+                err.as_deref(),
+                result.as_ref(),
+                writes,
+                kept,
+            )
+        })
         .await;
+    let mut status = status;
+    if let (Err(e), true, Some(op)) = (&finished, rides, &op) {
+        // The records of the outcome could not be written (nothing of that transaction was):
+        // the task fails and its change is undone, as for any other failed step.
+        let mut error = format!("cannot record the outcome: {e}");
+        log.note(&error);
+        status = TaskStatus::Failed;
+        let (mut result, mut writes) = (None, Vec::new());
+        match settle(&inner, op.as_ref(), &task, &log).await {
+            Ok(Some((v, w))) => {
+                status = TaskStatus::Completed;
+                (result, writes) = (v, w);
+            }
+            Ok(None) => {}
+            Err(u) => error.push_str(&format!("; undo failed: {u}")),
+        }
+        log.flush().await;
+        let id = task.id.clone();
+        let error = (status != TaskStatus::Completed).then_some(error);
+        finished = inner
+            .db
+            .write(move |c| {
+                let (result, cache) = (result.as_ref(), Vec::new());
+                store::finish_with(c, &id, status, error.as_deref(), result, writes, cache)
+            })
+            .await;
+    }
     match finished {
         Ok(Some(t)) => {
             tracing::info!(task_id = %t.id, operation = %t.operation, zone = %t.zone_name, status = t.status.as_str(), error = ?t.error_message, "task finished");
@@ -760,13 +826,21 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
     let _ = inner.tx.send(Msg::Finished(task.id, status));
 }
 
+/// The task's end: its status, error and result, and the writes to commit with it.
+type End = (
+    TaskStatus,
+    Option<String>,
+    Option<Value>,
+    Vec<store::EndWrite>,
+);
+
 async fn run_operation(
     inner: &Arc<Inner>,
     op: &dyn Operation,
     task: &Task,
     cancel: &CancellationToken,
     log: &Arc<TaskLog>,
-) -> (TaskStatus, Option<String>, Option<Value>) {
+) -> End {
     let cx = OpCx {
         task: task.clone(),
         runner: inner.runner.scoped(
@@ -776,6 +850,7 @@ async fn run_operation(
         db: inner.db.clone(),
         cancel: cancel.clone(),
         log: log.clone(),
+        at_end: Default::default(),
     };
     let config = &inner.config;
     let mut work = op.run(&cx);
@@ -797,7 +872,7 @@ async fn run_operation(
     };
     drop(work);
     let (status, mut error, result) = match outcome {
-        Outcome::Done(Ok(v)) => return (TaskStatus::Completed, None, v),
+        Outcome::Done(Ok(v)) => return (TaskStatus::Completed, None, v, cx.take_end_writes()),
         Outcome::Done(Err(OpError::Cancelled)) | Outcome::Cancelled => {
             (TaskStatus::Cancelled, "cancelled".to_owned(), None)
         }
@@ -818,14 +893,14 @@ async fn run_operation(
     };
     log.note(&format!("{}: {error}", status.as_str()));
     match settle(inner, op, task, log).await {
-        Ok(Some(v)) => return (TaskStatus::Completed, None, v),
+        Ok(Some((v, writes))) => return (TaskStatus::Completed, None, v, writes),
         Ok(None) => {}
         Err(e) => {
             log.note(&format!("undo failed: {e}"));
             error.push_str(&format!("; undo failed: {e}"));
         }
     }
-    (status, Some(error), result)
+    (status, Some(error), result, Vec::new())
 }
 
 enum Outcome {
@@ -963,6 +1038,10 @@ mod tests {
             }),
             crate::tasks::op(crate::tasks::operation::Noop),
             crate::tasks::op(Strict),
+            crate::tasks::op(Planned {
+                undone: undone.clone(),
+            }),
+            crate::tasks::op(Records),
         ];
         let q = TaskQueue::start(
             db,
@@ -1035,12 +1114,7 @@ mod tests {
         let dir = Dir::new("fail");
         let (q, undone) =
             engine(&dir, "echo \"cannot create 'x': pool is full\" >&2; exit 1").await;
-        let t = q.enqueue(NewTask::new("script", "system")).await.unwrap();
-        let done = q
-            .wait(&t.id, Duration::from_secs(10))
-            .await
-            .unwrap()
-            .unwrap();
+        let done = run_to_end(&q, NewTask::new("script", "system")).await;
         assert_eq!(done.status, TaskStatus::Failed);
         assert!(done.error_message.unwrap().contains("pool is full"));
         assert_eq!(undone.lock().unwrap().len(), 1);
@@ -1050,12 +1124,7 @@ mod tests {
     async fn an_undo_stops_loudly_at_a_journal_entry_it_cannot_read() {
         let dir = Dir::new("strict");
         let (q, _) = engine(&dir, "exit 0").await;
-        let t = q.enqueue(NewTask::new("strict", "system")).await.unwrap();
-        let done = q
-            .wait(&t.id, Duration::from_secs(10))
-            .await
-            .unwrap()
-            .unwrap();
+        let done = run_to_end(&q, NewTask::new("strict", "system")).await;
         assert_eq!(done.status, TaskStatus::Failed);
         let error = done.error_message.unwrap();
         assert!(error.contains("the step after failed"), "{error}");
@@ -1209,6 +1278,123 @@ mod tests {
             let t = q.wait(id, Duration::from_secs(30)).await.unwrap().unwrap();
             assert_eq!(t.status, TaskStatus::Completed, "{t:?}");
         }
+    }
+
+    /// Journals three steps in one transaction, then fails at the first of them, saying how
+    /// many writes the journal took (nothing else writes meanwhile: no line is logged yet).
+    struct Planned {
+        undone: Arc<Mutex<Vec<Value>>>,
+    }
+
+    impl TaskOp for Planned {
+        type Params = Value;
+        type Entry = Value;
+        fn name(&self) -> &'static str {
+            "planned"
+        }
+        async fn run(&self, cx: &Cx<'_, Value>, _p: Value) -> Result<Option<Value>, OpError> {
+            let steps = ["a", "b", "c"].map(|m| serde_json::json!({ "made": m }));
+            let before = cx.db.epoch();
+            cx.will_make_all(&steps).await?;
+            let writes = cx.db.epoch() - before;
+            match cx
+                .runner
+                .output(&illumos::Cmd::new(illumos::Tool::Zfs))
+                .await
+            {
+                Ok(_) => Ok(None),
+                Err(e) => Err(OpError::failed(format!("journal writes: {writes}; {e}"))),
+            }
+        }
+        async fn undo(
+            &self,
+            _cx: &Cx<'_, Value>,
+            _p: Value,
+            journal: Vec<Value>,
+        ) -> Result<(), OpError> {
+            self.undone.lock().unwrap().extend(journal);
+            Ok(())
+        }
+    }
+
+    /// Steps journalled together cost one commit, and a failure before the later steps ran
+    /// still undoes every one of them, newest first (each undo treats "never made" as done).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn steps_journalled_together_are_one_commit_and_all_undone() {
+        let dir = Dir::new("planned");
+        let (q, undone) = engine(&dir, "exit 1").await;
+        let done = run_to_end(&q, NewTask::new("planned", "system")).await;
+        assert_eq!(done.status, TaskStatus::Failed);
+        let error = done.error_message.unwrap_or_default();
+        assert!(error.starts_with("journal writes: 1;"), "{error}");
+        let made: Vec<Value> = undone.lock().unwrap().clone();
+        assert_eq!(
+            made,
+            ["c", "b", "a"].map(|m| serde_json::json!({ "made": m }))
+        );
+    }
+
+    /// Records one row for its task with its completed end; fails when asked to.
+    struct Records;
+
+    impl TaskOp for Records {
+        type Params = Value;
+        type Entry = ();
+        fn name(&self) -> &'static str {
+            "records"
+        }
+        async fn run(&self, cx: &Cx<'_, ()>, p: Value) -> Result<Option<Value>, OpError> {
+            let name = cx.task.id.clone();
+            cx.at_completion(move |c| {
+                c.execute(
+                    "INSERT INTO zone_configs (name, sig, export) VALUES (?1, NULL, '')",
+                    [name],
+                )?;
+                Ok(())
+            });
+            if p["fail"] == true {
+                return Err(OpError::failed("the last step failed"));
+            }
+            Ok(None)
+        }
+    }
+
+    /// A write asked for with the completed end lands in the end's own transaction: with a
+    /// completed task, never with a failed one, and without a commit of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_completion_record_lands_only_with_the_completed_end() {
+        let dir = Dir::new("records");
+        let (q, _) = engine(&dir, "exit 0").await;
+        let recorded = |id: String| {
+            q.db()
+                .read_blocking(move |c| {
+                    Ok(c.query_row(
+                        "SELECT COUNT(*) FROM zone_configs WHERE name = ?1",
+                        [id],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .unwrap()
+        };
+        for (fail, status, rows) in [
+            (true, TaskStatus::Failed, 0),
+            (false, TaskStatus::Completed, 1),
+        ] {
+            let task =
+                NewTask::new("records", "system").metadata(serde_json::json!({ "fail": fail }));
+            let done = run_to_end(&q, task).await;
+            assert_eq!(done.status, status, "{done:?}");
+            assert_eq!(recorded(done.id.clone()), rows);
+        }
+    }
+
+    /// Queues `task` and waits for its end.
+    async fn run_to_end(q: &TaskQueue, task: NewTask) -> Task {
+        let t = q.enqueue(task).await.unwrap();
+        q.wait(&t.id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     #[test]

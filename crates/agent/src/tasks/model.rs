@@ -238,6 +238,10 @@ pub struct TaskEvent {
     pub error_message: Option<String>,
     pub parent_task_id: Option<String>,
     pub timestamp: String,
+    /// The ended task as recorded, on a terminal event: a waiter answers with it instead of
+    /// reading the row back (not streamed).
+    #[serde(skip)]
+    pub ended: Option<std::sync::Arc<Task>>,
 }
 
 impl TaskEvent {
@@ -253,6 +257,10 @@ impl TaskEvent {
             error_message: t.error_message.clone(),
             parent_task_id: t.parent_task_id.clone(),
             timestamp: crate::time::now_rfc3339(),
+            ended: t
+                .status
+                .is_terminal()
+                .then(|| std::sync::Arc::new(t.clone())),
         }
     }
 }

@@ -124,7 +124,15 @@ impl<'a, E: Serialize> Cx<'a, E> {
     /// Journals what the next step is about to make, before it makes it, so an undo after a
     /// failure, a cancel or a crash knows to remove it.
     pub async fn will_make(&self, entry: &E) -> Result<(), OpError> {
-        self.inner.journal(entry).await
+        self.inner.journal(std::slice::from_ref(entry)).await
+    }
+
+    /// Journals what the next steps are about to make, in one transaction, before the first
+    /// of them runs. Only for steps whose undo treats "never made" as done (each undo must
+    /// already treat "already gone" so): if an earlier step fails, the later entries are
+    /// undone without ever having run. One commit instead of one per step.
+    pub async fn will_make_all(&self, entries: &[E]) -> Result<(), OpError> {
+        self.inner.journal(entries).await
     }
 }
 
@@ -250,6 +258,8 @@ pub struct OpCx {
     pub db: Db,
     pub cancel: CancellationToken,
     pub(super) log: Arc<TaskLog>,
+    /// Writes to commit with the task's completed end ([`OpCx::at_completion`]).
+    pub(super) at_end: std::sync::Mutex<Vec<store::EndWrite>>,
 }
 
 impl OpCx {
@@ -271,13 +281,42 @@ impl OpCx {
         Ok(())
     }
 
-    async fn journal(&self, entry: &impl Serialize) -> Result<(), OpError> {
-        let entry = serde_json::to_value(entry)?;
+    async fn journal<T: Serialize>(&self, entries: &[T]) -> Result<(), OpError> {
+        let entries = entries
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<Value>, _>>()?;
         let id = self.task.id.clone();
         self.db
-            .write_small(move |c| store::journal_append(c, &id, &entry))
+            .write_small(move |c| {
+                let tx = c.transaction()?;
+                for entry in &entries {
+                    store::journal_append(&tx, &id, entry)?;
+                }
+                Ok(tx.commit()?)
+            })
             .await?;
         Ok(())
+    }
+
+    /// Records `write` to be committed in the same transaction as the task's end, and only if
+    /// the task ends completed: a record of the operation's outcome (a zone row now `ready`)
+    /// then never exists without the completed task, e.g. after a crash between the two,
+    /// whose restart undoes the operation. It also saves the write a commit of its own on
+    /// the task's path. If it fails, the task fails and is undone.
+    pub fn at_completion(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> Result<(), DbError> + Send + 'static,
+    ) {
+        self.at_end
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(write));
+    }
+
+    /// The writes [`OpCx::at_completion`] collected.
+    pub(super) fn take_end_writes(&self) -> Vec<store::EndWrite> {
+        std::mem::take(&mut *self.at_end.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// A line of the operation's own in the task's output log.

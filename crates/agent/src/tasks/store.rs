@@ -225,8 +225,36 @@ pub fn finish(
     error: Option<&str>,
     result: Option<&Value>,
 ) -> Result<Option<Task>, DbError> {
-    let tx = conn.transaction()?;
-    tx.prepare_cached(
+    finish_with(conn, id, status, error, result, Vec::new(), Vec::new())
+}
+
+/// A write an operation asked to commit with its task's completed end (see
+/// `OpCx::at_completion`).
+pub type EndWrite = Box<dyn FnOnce(&Connection) -> Result<(), DbError> + Send>;
+
+/// [`finish`], and when the task ends completed (and was still live), `writes` in the same
+/// transaction: either all of it is recorded or none of it. A failing write fails the whole.
+/// `cache`: writes of what is only kept to save host reads later (whatever the task's end);
+/// one that fails is rolled back alone and the end is still recorded.
+pub fn finish_with(
+    conn: &mut Connection,
+    id: &str,
+    status: TaskStatus,
+    error: Option<&str>,
+    result: Option<&Value>,
+    writes: Vec<EndWrite>,
+    cache: Vec<EndWrite>,
+) -> Result<Option<Task>, DbError> {
+    let mut tx = conn.transaction()?;
+    for w in cache {
+        let sp = tx.savepoint()?;
+        match w(&sp) {
+            Ok(()) => sp.commit()?,
+            // Dropped, the savepoint rolls back what this write did.
+            Err(e) => tracing::warn!(error = %e, "cannot keep what a task's settle read"),
+        }
+    }
+    let ended = tx.prepare_cached(
         "UPDATE tasks SET status = ?2, error_message = ?3, result = ?4, completed_at = ?5,
             updated_at = ?5, progress_percent = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress_percent END
          WHERE id = ?1 AND status IN ('pending', 'running')",
@@ -238,6 +266,11 @@ pub fn finish(
         result.map(Value::to_string),
         now_rfc3339()
     ])?;
+    if ended == 1 && status == TaskStatus::Completed {
+        for w in writes {
+            w(&tx)?;
+        }
+    }
     tx.prepare_cached("DELETE FROM task_secrets WHERE task_id = ?1")?
         .execute([id])?;
     let task = get(&tx, id)?;

@@ -128,6 +128,25 @@ pub struct HostView {
     pass: tokio::sync::Mutex<()>,
     /// A background refresh is spawned and has not started yet.
     queued: AtomicBool,
+    /// What refreshes run by a task's settle read, for the database: written with the
+    /// task's end ([`TaskObserver::end_writes`](crate::tasks::engine::TaskObserver)), not in
+    /// a commit of its own between the task's last command and its end.
+    unkept: Mutex<Unkept>,
+}
+
+/// Configurations read and zones gone, not yet written to the database.
+#[derive(Default)]
+struct Unkept {
+    reads: Vec<KeptConfig>,
+    gone: Vec<String>,
+}
+
+/// Who waits for a refresh: a task's settle (what it read is kept with the task's end) or a
+/// read (kept at once).
+#[derive(Clone, Copy, PartialEq)]
+enum By {
+    Settle,
+    Read,
 }
 
 impl HostView {
@@ -157,6 +176,7 @@ impl HostView {
             known: Mutex::new(known),
             pass: tokio::sync::Mutex::new(()),
             queued: AtomicBool::new(false),
+            unkept: Mutex::default(),
         }
     }
 
@@ -196,7 +216,7 @@ impl HostView {
             .map(|c| c.generation)
             .max();
         if let Some(must) = must {
-            if let Err(e) = self.fresh(Some(must)).await {
+            if let Err(e) = self.fresh(Some(must), By::Settle).await {
                 tracing::warn!(error = %e.detail(), "cannot refresh the zone listing");
             }
             // Covered, or if the host did not answer, left for the next read to wait for.
@@ -225,7 +245,7 @@ impl HostView {
                 })
             };
             if !current {
-                if let Err(e) = me.refresh().await {
+                if let Err(e) = me.refresh(By::Read).await {
                     tracing::warn!(error = %e.detail(), "cannot refresh the zone listing");
                 }
             }
@@ -254,7 +274,7 @@ impl HostView {
     /// One refresh; the caller holds `pass`. Lists the zones, reads the configurations that
     /// changed (by file signature, by the agent's own change, or never read), keeps them in
     /// the database, and installs the listing.
-    async fn refresh(&self) -> Result<(), ZoneadmError> {
+    async fn refresh(&self, by: By) -> Result<(), ZoneadmError> {
         let generation = self.generation.load(Ordering::SeqCst);
         let zones: Vec<ZoneEntry> = zoneadm::list(&self.runner)
             .await?
@@ -329,9 +349,13 @@ impl HostView {
             })
             .collect()
             .await;
-        if !reads.is_empty() || !gone.is_empty() {
-            // What a task's settle keeps is a zone or two, on that task's path: a small write.
-            // A cold start's thousand goes through the pool.
+        if by == By::Settle {
+            let mut u = self.unkept.lock().unwrap_or_else(|p| p.into_inner());
+            u.reads.extend(reads);
+            u.gone.extend(gone);
+        } else if !reads.is_empty() || !gone.is_empty() {
+            // What a read keeps is a zone or two after a change: a small write. A cold
+            // start's thousand goes through the pool.
             let small = reads.len() + gone.len() <= SMALL_KEEP;
             let keep = move |c: &mut rusqlite::Connection| store::keep_configs(c, &reads, &gone);
             let kept = if small {
@@ -397,13 +421,17 @@ impl HostView {
                 }
                 return Ok((seq, zones));
             }
-            return self.fresh(Some(must)).await;
+            return self.fresh(Some(must), By::Read).await;
         }
-        self.fresh(None).await
+        self.fresh(None, By::Read).await
     }
 
     /// Waits for (or makes) a listing that covers generation `must` (`None`: any listing).
-    async fn fresh(&self, must: Option<u64>) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
+    async fn fresh(
+        &self,
+        must: Option<u64>,
+        by: By,
+    ) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
         let _pass = self.pass.lock().await;
         let covered = |k: &Known| {
             k.listing
@@ -414,7 +442,7 @@ impl HostView {
         if let Some(out) = covered(&self.known()) {
             return Ok(out);
         }
-        self.refresh().await?;
+        self.refresh(by).await?;
         let k = self.known();
         let l = k.listing.as_ref().expect("a refresh installs a listing");
         Ok((l.seq, l.zones.clone()))
@@ -568,6 +596,15 @@ impl crate::tasks::engine::TaskObserver for HostView {
         _task: &'a crate::tasks::Task,
     ) -> futures_util::future::BoxFuture<'a, ()> {
         Box::pin(HostView::settle(self))
+    }
+
+    fn end_writes(&self) -> Vec<crate::tasks::store::EndWrite> {
+        let Unkept { reads, gone } =
+            std::mem::take(&mut *self.unkept.lock().unwrap_or_else(|p| p.into_inner()));
+        if reads.is_empty() && gone.is_empty() {
+            return Vec::new();
+        }
+        vec![Box::new(move |c| store::keep_configs_in(c, &reads, &gone))]
     }
 }
 

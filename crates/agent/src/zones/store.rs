@@ -283,20 +283,28 @@ pub fn keep_configs(
     gone: &[String],
 ) -> Result<(), DbError> {
     let tx = conn.transaction()?;
-    {
-        let mut put = tx.prepare_cached(
-            "INSERT INTO zone_configs (name, sig, export) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET sig = ?2, export = ?3",
-        )?;
-        for k in reads {
-            put.execute(params![k.name, k.sig, without_secrets(&k.export)])?;
-        }
-        let mut del = tx.prepare_cached("DELETE FROM zone_configs WHERE name = ?1")?;
-        for name in gone {
-            del.execute([name])?;
-        }
-    }
+    keep_configs_in(&tx, reads, gone)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// [`keep_configs`] inside the caller's transaction.
+pub fn keep_configs_in(
+    conn: &Connection,
+    reads: &[KeptConfig],
+    gone: &[String],
+) -> Result<(), DbError> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO zone_configs (name, sig, export) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET sig = ?2, export = ?3",
+    )?;
+    for k in reads {
+        put.execute(params![k.name, k.sig, without_secrets(&k.export)])?;
+    }
+    let mut del = conn.prepare_cached("DELETE FROM zone_configs WHERE name = ?1")?;
+    for name in gone {
+        del.execute([name])?;
+    }
     Ok(())
 }
 

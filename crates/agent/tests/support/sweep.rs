@@ -208,7 +208,7 @@ fn tree_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     }
 }
 
-fn write_fault(agent: &TestAgent, rule: Value) {
+pub fn write_fault(agent: &TestAgent, rule: Value) {
     std::fs::write(agent.host.join("faults"), rule.to_string()).unwrap();
 }
 

@@ -91,28 +91,37 @@ async fn create(
     cx.check_cancelled()?;
 
     cx.progress(10, "Preparing storage (ZFS volumes)").await?;
-    cx.will_make(&Made::Dataset { name: root.clone() }).await?;
-    zfs::create_filesystem(run, root, false, &[Prop::owner(zone.as_str())]).await?;
     let boot_volume: Option<&DatasetName> = spec.boot.as_ref().map(|b| &b.dataset);
-    if let (Some(b), None) = (&spec.boot, &spec.template) {
-        if b.create_new {
+    // A new boot volume (not from a template) is made right after the zone's dataset, below
+    // it: both are journalled in one transaction before the first is made. If the dataset
+    // cannot be made, the volume's undo finds nothing, as it would after a crash.
+    let new_volume = match (&spec.boot, &spec.template) {
+        (Some(b), None) if b.create_new => {
             let size = b
                 .size
                 .as_ref()
                 .ok_or_else(|| FieldError::new("boot_volume.size", "is required"))?;
-            cx.will_make(&Made::Dataset {
-                name: b.dataset.clone(),
-            })
-            .await?;
-            zfs::create_volume(
-                run,
-                &b.dataset,
-                size,
-                b.sparse,
-                &[Prop::owner(zone.as_str())],
-            )
-            .await?;
+            Some((b, size))
         }
+        _ => None,
+    };
+    let mut storage = vec![Made::Dataset { name: root.clone() }];
+    if let Some((b, _)) = new_volume {
+        storage.push(Made::Dataset {
+            name: b.dataset.clone(),
+        });
+    }
+    cx.will_make_all(&storage).await?;
+    zfs::create_filesystem(run, root, false, &[Prop::owner(zone.as_str())]).await?;
+    if let Some((b, size)) = new_volume {
+        zfs::create_volume(
+            run,
+            &b.dataset,
+            size,
+            b.sparse,
+            &[Prop::owner(zone.as_str())],
+        )
+        .await?;
     }
 
     if let (Some(t), Some(snap), Some(vol)) = (&spec.template, &template_snapshot, boot_volume) {
@@ -145,8 +154,13 @@ async fn create(
         .transpose()?
         .unwrap_or_default();
     let file = command_file(spec, &zonepath, boot_volume, secrets.password.as_deref())?;
-    cx.will_make(&Made::ZoneConfig { zone: zone.clone() })
-        .await?;
+    // The configuration and the install that follows it are journalled in one transaction:
+    // the install's undo finds a zone that is only configured (or none) if it never ran.
+    cx.will_make_all(&[
+        Made::ZoneConfig { zone: zone.clone() },
+        Made::Installed { zone: zone.clone() },
+    ])
+    .await?;
     zonecfg::apply_stdin(run, zone, &file).await?;
     svc.host.invalidate(zone.as_str());
 
@@ -186,8 +200,6 @@ async fn create(
     cx.check_cancelled()?;
 
     cx.progress(90, "Installing zone").await?;
-    cx.will_make(&Made::Installed { zone: zone.clone() })
-        .await?;
     zoneadm::install(run, zone).await?;
     // Several SSH keys: the file the `sshkey` attribute names, in the zonepath install made.
     if !spec.sshkeys.is_empty() {
@@ -203,8 +215,10 @@ async fn create(
     svc.host.invalidate(zone.as_str());
 
     cx.progress(95, "Creating database record").await?;
+    // The row turns `ready` with the task's completed end, in its transaction: a crash before
+    // that leaves it `creating`, and the undo after the restart removes it with the zone.
     let z = zone.to_string();
-    db_write(cx, move |c| store::set_status(c, &z, "ready")).await?;
+    cx.at_completion(move |c| store::set_status(c, &z, "ready"));
     cx.progress(100, "Complete").await?;
     Ok(Some(json!({
         "zone_name": zone.as_str(),
