@@ -20,6 +20,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::agent::Agent;
 use crate::percentile;
+use crate::stamped::{Marks, Stamped};
 
 /// Throughput and latency of `GET path` at `conns` connections.
 pub struct Load {
@@ -62,12 +63,15 @@ pub struct Conn {
     /// Sends `Accept-Encoding: gzip`, as browsers and Node's fetch do (the body is read,
     /// not decoded: the client's decoding is not the agent's time).
     gzip: bool,
+    /// The kernel's arrival stamps of what the connection reads.
+    marks: Arc<Marks>,
 }
 
 impl Conn {
     pub async fn open(agent: &Agent, tls: &TlsConnector) -> std::io::Result<Conn> {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", agent.port)).await?;
         tcp.set_nodelay(true)?;
+        let (tcp, marks) = Stamped::new(tcp)?;
         let name = ServerName::try_from("127.0.0.1").expect("an IP address name");
         let stream = tls.connect(name, tcp).await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -78,6 +82,7 @@ impl Conn {
             sender,
             auth: format!("Bearer {}", agent.key),
             gzip: false,
+            marks,
         })
     }
 
@@ -186,7 +191,7 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
     };
     let (samples, errors, elapsed) = get_until(agent, path, conns, false, &stop);
     let _ = timer.join();
-    let mut all: Vec<f64> = samples.into_iter().map(|(_, ms)| ms).collect();
+    let mut all: Vec<f64> = samples.into_iter().map(|(_, ms, _)| ms).collect();
     all.sort_by(f64::total_cmp);
     Load {
         rps: all.len() as f64 / elapsed,
@@ -196,8 +201,10 @@ pub fn get_load(agent: &Agent, path: &str, conns: usize, duration: Duration) -> 
     }
 }
 
-/// One answered request of a load: when it was sent and how many milliseconds it took.
-pub type Sample = (Instant, f64);
+/// One answered request of a load: when it was sent, how many milliseconds it took as the
+/// client saw it, and how many of them the agent took (the request written to its answer's
+/// last byte reaching the client's socket, by the kernel's stamp: [`crate::stamped`]).
+pub type Sample = (Instant, f64, Option<f64>);
 
 /// `GET path` on `conns` connections until `stop` is set (by another thread); every answered
 /// request with its send time, the number of failed ones, and the seconds the load ran.
@@ -227,8 +234,10 @@ pub fn get_until(
                     let mut errors = 0;
                     while !stop.load(Ordering::Relaxed) {
                         let t = Instant::now();
+                        c.marks.take();
                         if c.get_ok(&path).await {
-                            lat.push((t, t.elapsed().as_secs_f64() * 1e3));
+                            let agent = c.marks.take().map(|d| d.as_secs_f64() * 1e3);
+                            lat.push((t, t.elapsed().as_secs_f64() * 1e3, agent));
                         } else {
                             errors += 1;
                             if c.is_closed() {

@@ -12,6 +12,7 @@ mod load;
 mod network;
 mod pipeline;
 mod soak;
+mod stamped;
 mod vnc;
 mod zone_reads;
 mod zones;

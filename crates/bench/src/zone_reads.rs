@@ -18,8 +18,8 @@ const AFTER: Duration = Duration::from_secs(3);
 fn window(samples: &[Sample], from: Instant, to: Instant) -> (f64, f64, usize) {
     let mut ms: Vec<f64> = samples
         .iter()
-        .filter(|(at, _)| *at >= from && *at < to)
-        .map(|(_, ms)| *ms)
+        .filter(|(at, _, _)| *at >= from && *at < to)
+        .map(|(_, ms, _)| *ms)
         .collect();
     ms.sort_by(f64::total_cmp);
     (percentile(&ms, 0.5), percentile(&ms, 0.99), ms.len())
@@ -92,9 +92,11 @@ pub fn create_and_boot(conn: &mut BlockingConn, prefix: &str, n: usize) {
 }
 
 /// `GET /zones` at 32 connections on a warm listing, plain then gzip, with the CPU each
-/// answer costs the agent and this client (where a plain answer's time goes).
+/// answer costs the agent and this client (where a plain answer's time goes), how busy the
+/// client's one thread was, and the agent's own part of each answer's time.
 fn warm_loads(agent: &Agent, secs: f64, rows: &mut Vec<Row>) {
     let mut cpu_rows = Vec::new();
+    let mut own_rows = Vec::new();
     let plain = agent.get_raw("/zones").len();
     for gzip in [false, true] {
         let stop = Arc::new(AtomicBool::new(false));
@@ -106,18 +108,37 @@ fn warm_loads(agent: &Agent, secs: f64, rows: &mut Vec<Row>) {
             })
         };
         let (agent_cpu, own_cpu) = (cpu_secs(agent.pid()), own_cpu_secs());
+        // The load runs on this thread (the client's event loop).
+        let (own_sched, agent_sched) = (schedstat("/proc/thread-self"), agent_schedstat(agent));
         let (samples, errors, elapsed) = get_until(agent, "/zones", 32, gzip, &stop);
+        let own_sched = schedstat("/proc/thread-self").since(own_sched);
+        let agent_sched = agent_schedstat(agent).since(agent_sched);
         let _ = timer.join();
+        let kind = if gzip { "gzip" } else { "plain" };
         // Where the time goes: the CPU each answer costs the agent (JSON kept, so
         // mostly TLS and copies) and the client (TLS and reading), on 2 shared cores.
         let per = |secs: f64| secs * 1e3 / samples.len().max(1) as f64;
+        let client_cpu = own_cpu_secs() - own_cpu;
         cpu_rows.push(format!(
-            "{}: agent {:.2} ms, client {:.2} ms",
-            if gzip { "gzip" } else { "plain" },
+            "{kind}: agent {:.2} ms, client {:.2} ms",
             per(cpu_secs(agent.pid()) - agent_cpu),
-            per(own_cpu_secs() - own_cpu)
+            per(client_cpu)
         ));
-        let mut ms: Vec<f64> = samples.iter().map(|(_, ms)| *ms).collect();
+        // The client's one thread: on a core, runnable but waiting for one, or idle (waiting
+        // for the agent). On + waiting near 100 % means the client always had work: it is
+        // the bound, and the latency it measures includes its own queue.
+        let pct = |ns: u64| 100.0 * ns as f64 / 1e9 / elapsed;
+        let mut own: Vec<f64> = samples.iter().filter_map(|(_, _, a)| *a).collect();
+        own.sort_by(f64::total_cmp);
+        own_rows.push(format!(
+            "{kind}: client thread on a core {:.0} %, waiting for one {:.0} %; agent's part {:.2} / {:.2} ms; agent's threads waited for a core {:.2} ms per answer",
+            pct(own_sched.on_cpu),
+            pct(own_sched.waiting),
+            percentile(&own, 0.5),
+            percentile(&own, 0.99),
+            agent_sched.waiting as f64 / 1e6 / samples.len().max(1) as f64
+        ));
+        let mut ms: Vec<f64> = samples.iter().map(|(_, ms, _)| *ms).collect();
         ms.sort_by(f64::total_cmp);
         rows.push(Row {
             what: format!(
@@ -143,6 +164,12 @@ fn warm_loads(agent: &Agent, secs: f64, rows: &mut Vec<Row>) {
         what: "that load, CPU time per answer (process CPU over answers; the machine has 2 cores)"
             .into(),
         value: cpu_rows.join("; "),
+        target: String::new(),
+    });
+    rows.push(Row {
+        what: "that load: where the client's one thread spent the load's time; the agent's part of an answer's time, p50 / p99 (request written to the answer's last byte reaching the client's socket, by the kernel's stamp: the client's own lag left out)"
+            .into(),
+        value: own_rows.join("; "),
         target: String::new(),
     });
 }
@@ -186,6 +213,45 @@ fn seed_zones(host: &Path, n: usize) {
             .expect("zonecfg");
         assert!(out.status.success(), "zonecfg failed: {out:?}");
     }
+}
+
+/// Nanoseconds a thread (or threads) spent on a core and runnable but waiting for one, from
+/// the scheduler's own accounting (`/proc/.../schedstat`).
+#[derive(Clone, Copy, Default)]
+struct Sched {
+    on_cpu: u64,
+    waiting: u64,
+}
+
+impl Sched {
+    fn since(self, before: Sched) -> Sched {
+        Sched {
+            on_cpu: self.on_cpu.saturating_sub(before.on_cpu),
+            waiting: self.waiting.saturating_sub(before.waiting),
+        }
+    }
+}
+
+/// One thread's figures; zero where the kernel keeps none.
+fn schedstat(task: &str) -> Sched {
+    let text = std::fs::read_to_string(format!("{task}/schedstat")).unwrap_or_default();
+    let mut f = text.split_whitespace().map(|x| x.parse().unwrap_or(0));
+    Sched {
+        on_cpu: f.next().unwrap_or(0),
+        waiting: f.next().unwrap_or(0),
+    }
+}
+
+/// The agent's threads together (those alive when read: its workers live for the whole load).
+fn agent_schedstat(agent: &Agent) -> Sched {
+    let dir = format!("/proc/{}/task", agent.pid());
+    let mut sum = Sched::default();
+    for t in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let s = schedstat(&t.path().display().to_string());
+        sum.on_cpu += s.on_cpu;
+        sum.waiting += s.waiting;
+    }
+    sum
 }
 
 /// CPU seconds this process (the client) used so far.
