@@ -958,6 +958,38 @@ fn the_list_does_not_wait_for_the_host_while_a_change_is_unpublished() {
     assert_eq!(slow["state"], "installed", "{slow}");
 }
 
+/// Someone configures a zone of the same name while a create is on its way (after its check
+/// that the name is free, before its zonecfg): the create fails, and its undo leaves that zone
+/// alone instead of deleting a configuration it did not make.
+#[test]
+fn a_failed_create_leaves_alone_a_zone_of_its_name_made_meanwhile() {
+    let agent = TestAgent::start();
+    faults(
+        &agent,
+        &[json!({"tool": "zonecfg", "prefix": ["-z", "race1"], "action": "hold"})],
+    );
+    let r = agent.post("/zones", json!({"name": "race1", "brand": "bhyve"}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let id = r.body["task_id"].as_str().unwrap().to_owned();
+    let held = agent.host.join("held");
+    agent.eventually("the create's zonecfg is held", || held.exists(), |h| *h);
+    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    host(
+        &agent,
+        "zonecfg",
+        &[
+            "-z",
+            "race1",
+            "create -b; set zonepath=/rpool/zones/theirs; set brand=bhyve; set ip-type=exclusive",
+        ],
+    );
+    std::fs::remove_file(&held).unwrap();
+    let t = agent.wait(&id);
+    assert_eq!(t["status"], "failed", "{t}");
+    let theirs = host(&agent, "zonecfg", &["-z", "race1", "info", "zonepath"]);
+    assert!(theirs.contains("/rpool/zones/theirs"), "{theirs}");
+}
+
 /// A client that takes gzip (browsers, Node's fetch) gets the list gzip-encoded, the same JSON
 /// once decoded; one that does not gets it plain. Both are told the answer varies with
 /// Accept-Encoding.

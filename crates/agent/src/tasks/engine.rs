@@ -799,6 +799,10 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
             Ok(None) => {}
             Err(u) => error.push_str(&format!("; undo failed: {u}")),
         }
+        // The undo changed the host after the settle: reads show that too before the end.
+        if let Some(o) = &inner.observer {
+            o.settle(&task).await;
+        }
         log.flush().await;
         let id = task.id.clone();
         let error = (status != TaskStatus::Completed).then_some(error);
@@ -1042,6 +1046,9 @@ mod tests {
                 undone: undone.clone(),
             }),
             crate::tasks::op(Records),
+            crate::tasks::op(Unrecordable {
+                undone: undone.clone(),
+            }),
         ];
         let q = TaskQueue::start(
             db,
@@ -1386,6 +1393,107 @@ mod tests {
             assert_eq!(done.status, status, "{done:?}");
             assert_eq!(recorded(done.id.clone()), rows);
         }
+    }
+
+    /// A cache write during which SQLite rolled the whole end's transaction back (as it may on
+    /// a full disk) fails the end instead of letting its statements commit one by one: the
+    /// task stays running, without the completion's writes, for the engine to undo and end.
+    #[test]
+    fn an_end_whose_transaction_was_rolled_back_records_nothing() {
+        let dir = Dir::new("rolledback");
+        let db = Db::open(&dir.0.join("r.db")).unwrap();
+        let id = db
+            .write_blocking(|c| {
+                let t = store::insert(c, &NewTask::new("noop", "system"))?;
+                store::claim(c, &t.id)?;
+                Ok(t.id)
+            })
+            .unwrap();
+        let rolled_back: store::EndWrite = Box::new(|c| {
+            c.execute_batch("ROLLBACK")?;
+            Err(DbError::Join("the disk is full".into()))
+        });
+        let completion: store::EndWrite = Box::new(|c| {
+            c.execute(
+                "INSERT INTO zone_configs (name, sig, export) VALUES ('z', NULL, '')",
+                [],
+            )?;
+            Ok(())
+        });
+        let (tid, writes, cache) = (id.clone(), vec![completion], vec![rolled_back]);
+        let ended = db.write_blocking(move |c| {
+            store::finish_with(c, &tid, TaskStatus::Completed, None, None, writes, cache)
+        });
+        assert!(ended.is_err(), "{ended:?}");
+        db.read_blocking(move |c| {
+            assert_eq!(store::status_of(c, &id)?, Some(TaskStatus::Running));
+            let rows: i64 = c.query_row("SELECT COUNT(*) FROM zone_configs", [], |r| r.get(0))?;
+            assert_eq!(rows, 0);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// Journals a step, then asks for a completion record that cannot be written.
+    struct Unrecordable {
+        undone: Arc<Mutex<Vec<Value>>>,
+    }
+
+    impl TaskOp for Unrecordable {
+        type Params = Value;
+        type Entry = Value;
+        fn name(&self) -> &'static str {
+            "unrecordable"
+        }
+        async fn run(&self, cx: &Cx<'_, Value>, _p: Value) -> Result<Option<Value>, OpError> {
+            cx.will_make(&serde_json::json!({"made": "thing"})).await?;
+            cx.at_completion(|c| {
+                c.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+                Ok(())
+            });
+            Ok(None)
+        }
+        async fn undo(
+            &self,
+            _cx: &Cx<'_, Value>,
+            _p: Value,
+            journal: Vec<Value>,
+        ) -> Result<(), OpError> {
+            self.undone.lock().unwrap().extend(journal);
+            Ok(())
+        }
+    }
+
+    /// Counts the settles it is asked for.
+    #[derive(Default)]
+    struct CountedSettle(Mutex<usize>);
+
+    impl TaskObserver for CountedSettle {
+        fn finished(&self, _task: &Task) {}
+
+        fn settle<'a>(&'a self, _task: &'a Task) -> futures_util::future::BoxFuture<'a, ()> {
+            *self.0.lock().unwrap() += 1;
+            Box::pin(std::future::ready(()))
+        }
+    }
+
+    /// When the end's records cannot be written the task fails and its change is undone, and
+    /// it settles again after that undo, so reads show the host as the undo left it by the time
+    /// the failure is announced.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outcome_that_cannot_be_recorded_is_undone_and_settled_again() {
+        let dir = Dir::new("unrecordable");
+        let observer = Arc::new(CountedSettle::default());
+        let (q, undone) = engine_with(&dir, "exit 0", 4, Some(observer.clone())).await;
+        let done = run_to_end(&q, NewTask::new("unrecordable", "system")).await;
+        assert_eq!(done.status, TaskStatus::Failed, "{done:?}");
+        let error = done.error_message.unwrap_or_default();
+        assert!(error.contains("cannot record the outcome"), "{error}");
+        assert_eq!(
+            *undone.lock().unwrap(),
+            [serde_json::json!({"made": "thing"})]
+        );
+        assert_eq!(*observer.0.lock().unwrap(), 2);
     }
 
     /// Queues `task` and waits for its end.

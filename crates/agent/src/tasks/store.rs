@@ -250,8 +250,17 @@ pub fn finish_with(
         let sp = tx.savepoint()?;
         match w(&sp) {
             Ok(()) => sp.commit()?,
-            // Dropped, the savepoint rolls back what this write did.
-            Err(e) => tracing::warn!(error = %e, "cannot keep what a task's settle read"),
+            Err(e) => {
+                // Dropped, the savepoint rolls back what this write did.
+                drop(sp);
+                // Some errors (SQLITE_FULL, IOERR, NOMEM) make SQLite roll the whole
+                // transaction back: every statement after this would then commit on its own,
+                // the task's end without the writes that must come with it.
+                if tx.is_autocommit() {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "cannot keep what a task's settle read");
+            }
         }
     }
     let ended = tx.prepare_cached(

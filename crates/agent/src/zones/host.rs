@@ -349,14 +349,15 @@ impl HostView {
             })
             .collect()
             .await;
-        if by == By::Settle {
+        let small = reads.len() + gone.len() <= SMALL_KEEP;
+        if by == By::Settle && small {
+            // A zone or two: committed with the task's end (`end_writes`), on an async worker.
             let mut u = self.unkept.lock().unwrap_or_else(|p| p.into_inner());
             u.reads.extend(reads);
             u.gone.extend(gone);
         } else if !reads.is_empty() || !gone.is_empty() {
             // What a read keeps is a zone or two after a change: a small write. A cold
-            // start's thousand goes through the pool.
-            let small = reads.len() + gone.len() <= SMALL_KEEP;
+            // start's thousand (a read's or a settle's) goes through the pool.
             let keep = move |c: &mut rusqlite::Connection| store::keep_configs(c, &reads, &gone);
             let kept = if small {
                 self.db.write_small(keep).await

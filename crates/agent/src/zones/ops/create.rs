@@ -157,8 +157,14 @@ async fn create(
     // The configuration and the install that follows it are journalled in one transaction:
     // the install's undo finds a zone that is only configured (or none) if it never ran.
     cx.will_make_all(&[
-        Made::ZoneConfig { zone: zone.clone() },
-        Made::Installed { zone: zone.clone() },
+        Made::ZoneConfig {
+            zone: zone.clone(),
+            zonepath: Some(zonepath.as_str().to_owned()),
+        },
+        Made::Installed {
+            zone: zone.clone(),
+            zonepath: Some(zonepath.as_str().to_owned()),
+        },
     ])
     .await?;
     zonecfg::apply_stdin(run, zone, &file).await?;

@@ -28,10 +28,18 @@ pub const DELETE: &str = "zone_delete";
 pub enum Made {
     /// A dataset carrying this zone's ownership mark.
     Dataset { name: DatasetName },
-    /// The zone's configuration (zonecfg).
-    ZoneConfig { zone: ZoneName },
-    /// The zone's installation (zoneadm install).
-    Installed { zone: ZoneName },
+    /// The zone's configuration (zonecfg), at `zonepath` (absent in journals of older agents).
+    ZoneConfig {
+        zone: ZoneName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zonepath: Option<String>,
+    },
+    /// The zone's installation (zoneadm install), at `zonepath` as above.
+    Installed {
+        zone: ZoneName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zonepath: Option<String>,
+    },
     /// A configuration change is about to be applied to a zone whose `zonecfg export` hashed
     /// to `before`: if the export differs afterwards, the change took effect (a command file
     /// is all or nothing) and the operation rolls forward instead of undoing.
@@ -80,8 +88,8 @@ pub async fn undo_made(
     for made in journal {
         let step = match &made {
             Made::Dataset { name } => create::undo_dataset(cx, zone, name).await,
-            Made::ZoneConfig { zone } => undo_config(cx, zone).await,
-            Made::Installed { zone } => undo_install(cx, zone).await,
+            Made::ZoneConfig { zone, zonepath } => undo_config(cx, zone, zonepath.as_deref()).await,
+            Made::Installed { zone, zonepath } => undo_install(cx, zone, zonepath.as_deref()).await,
             Made::KeyFile { replaced } => super::sshkeys::undo(&svc.config, cx, replaced).await,
             // Markers for roll_forward; nothing to undo.
             Made::Applying { .. } | Made::Deleting { .. } => Ok(()),
@@ -95,23 +103,52 @@ pub async fn undo_made(
     first_error.map_or(Ok(()), Err)
 }
 
-async fn undo_install(cx: &OpCx, zone: &ZoneName) -> Result<(), OpError> {
+/// Uninstalls the zone this task installed. A zone of that name at another zonepath is not
+/// this task's (someone configured the name between the create's check and its zonecfg, which
+/// then failed): it is left alone.
+async fn undo_install(cx: &OpCx, zone: &ZoneName, zonepath: Option<&str>) -> Result<(), OpError> {
     match zoneadm::get(&cx.runner, zone).await? {
-        None => Ok(()),
-        Some(e) if e.state == zoneadm::ZoneState::Configured => Ok(()),
-        Some(e) => {
-            if e.state.is_booted() {
-                zoneadm::halt(&cx.runner, zone).await?;
-            }
-            Ok(zoneadm::uninstall(&cx.runner, zone).await?)
-        }
+        Some(e) if ours(cx, &e, zonepath) => uninstall(cx, zone, &e).await,
+        _ => Ok(()),
     }
 }
 
-async fn undo_config(cx: &OpCx, zone: &ZoneName) -> Result<(), OpError> {
-    // An install that began after the journal entry may have left the zone incomplete.
-    undo_install(cx, zone).await?;
-    Ok(zonecfg::delete(&cx.runner, zone).await?)
+/// Deletes the configuration this task made, under the same rule as [`undo_install`].
+async fn undo_config(cx: &OpCx, zone: &ZoneName, zonepath: Option<&str>) -> Result<(), OpError> {
+    match zoneadm::get(&cx.runner, zone).await? {
+        Some(e) if ours(cx, &e, zonepath) => {
+            // An install that began after the journal entry may have left the zone incomplete.
+            uninstall(cx, zone, &e).await?;
+            Ok(zonecfg::delete(&cx.runner, zone).await?)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Takes the zone back to only configured.
+async fn uninstall(cx: &OpCx, zone: &ZoneName, entry: &zoneadm::ZoneEntry) -> Result<(), OpError> {
+    if entry.state == zoneadm::ZoneState::Configured {
+        return Ok(());
+    }
+    if entry.state.is_booted() {
+        zoneadm::halt(&cx.runner, zone).await?;
+    }
+    Ok(zoneadm::uninstall(&cx.runner, zone).await?)
+}
+
+/// Whether `entry` is the zone the journal entry recorded (any zone of the name when the entry
+/// predates the zonepath being journalled).
+fn ours(cx: &OpCx, entry: &zoneadm::ZoneEntry, zonepath: Option<&str>) -> bool {
+    match zonepath {
+        Some(p) if p != entry.zonepath => {
+            cx.note(&format!(
+                "zone {} at {} is not the one this task configured (at {p}): left alone",
+                entry.name, entry.zonepath
+            ));
+            false
+        }
+        _ => true,
+    }
 }
 
 /// A zonecfg attribute the agent itself names (`disk3`, `cdrom0`, `bootdisk`).
