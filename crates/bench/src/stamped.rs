@@ -161,12 +161,13 @@ impl AsyncRead for Stamped {
 }
 
 impl Stamped {
-    /// Notes a write's end (`n` bytes written): the request's time starts here, and what was
-    /// read before belongs to the previous answer.
-    fn wrote(&self, n: usize) {
+    /// Notes a write of `n` bytes that began at `began`: the request's time starts there (not
+    /// when the write returned: the agent, woken by it, may run first and answer before this
+    /// thread gets a core again), and what was read before belongs to the previous answer.
+    fn wrote(&self, began: SystemTime, n: usize) {
         if n > 0 {
             *self.marks.lock() = Stamps {
-                sent: Some(SystemTime::now()),
+                sent: Some(began),
                 arrived: None,
             };
         }
@@ -180,8 +181,9 @@ impl AsyncWrite for Stamped {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let began = SystemTime::now();
         let n = ready!(Pin::new(&mut this.tcp).poll_write(cx, data))?;
-        this.wrote(n);
+        this.wrote(began, n);
         Poll::Ready(Ok(n))
     }
 
@@ -191,8 +193,9 @@ impl AsyncWrite for Stamped {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let began = SystemTime::now();
         let n = ready!(Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs))?;
-        this.wrote(n);
+        this.wrote(began, n);
         Poll::Ready(Ok(n))
     }
 

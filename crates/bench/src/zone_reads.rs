@@ -110,9 +110,12 @@ fn warm_loads(agent: &Agent, secs: f64, rows: &mut Vec<Row>) {
         let (agent_cpu, own_cpu) = (cpu_secs(agent.pid()), own_cpu_secs());
         // The load runs on this thread (the client's event loop).
         let (own_sched, agent_sched) = (schedstat("/proc/thread-self"), agent_schedstat(agent));
+        // The span the counters cover (the connections' set-up included), for their shares.
+        let counted = Instant::now();
         let (samples, errors, elapsed) = get_until(agent, "/zones", 32, gzip, &stop);
         let own_sched = schedstat("/proc/thread-self").since(own_sched);
         let agent_sched = agent_schedstat(agent).since(agent_sched);
+        let counted = counted.elapsed().as_secs_f64();
         let _ = timer.join();
         let kind = if gzip { "gzip" } else { "plain" };
         // Where the time goes: the CPU each answer costs the agent (JSON kept, so
@@ -127,15 +130,21 @@ fn warm_loads(agent: &Agent, secs: f64, rows: &mut Vec<Row>) {
         // The client's one thread: on a core, runnable but waiting for one, or idle (waiting
         // for the agent). On + waiting near 100 % means the client always had work: it is
         // the bound, and the latency it measures includes its own queue.
-        let pct = |ns: u64| 100.0 * ns as f64 / 1e9 / elapsed;
+        let pct = |ns: u64| 100.0 * ns as f64 / 1e9 / counted;
         let mut own: Vec<f64> = samples.iter().filter_map(|(_, _, a)| *a).collect();
         own.sort_by(f64::total_cmp);
+        let unstamped = samples.len() - own.len();
         own_rows.push(format!(
-            "{kind}: client thread on a core {:.0} %, waiting for one {:.0} %; agent's part {:.2} / {:.2} ms; agent's threads waited for a core {:.2} ms per answer",
+            "{kind}: client thread on a core {:.0} %, waiting for one {:.0} %; agent's part {:.2} / {:.2} ms{}; agent's threads waited for a core {:.2} ms per answer",
             pct(own_sched.on_cpu),
             pct(own_sched.waiting),
             percentile(&own, 0.5),
             percentile(&own, 0.99),
+            if unstamped > 0 {
+                format!(" ({unstamped} answers without a stamp)")
+            } else {
+                String::new()
+            },
             agent_sched.waiting as f64 / 1e6 / samples.len().max(1) as f64
         ));
         let mut ms: Vec<f64> = samples.iter().map(|(_, ms, _)| *ms).collect();

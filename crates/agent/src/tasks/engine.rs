@@ -769,6 +769,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
     let id = task.id.clone();
     let err = error.clone();
     let rides = !writes.is_empty();
+    let again = (!rides).then(|| result.clone());
     let mut finished = inner
         .db
         .write_small(move |c| {
@@ -783,6 +784,19 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
             )
         })
         .await;
+    if let (Err(e), Some(result)) = (&finished, again) {
+        // Nothing of that transaction was written; without records of its own the end is
+        // written again without what the settle read (only kept to save host reads).
+        tracing::warn!(task_id = %task.id, error = %e, "cannot record the end of a task with what it read; recording it alone");
+        let (id, err) = (task.id.clone(), error.clone());
+        finished = inner
+            .db
+            .write(move |c| {
+                let (result, nothing) = (result.as_ref(), Vec::new());
+                store::finish_with(c, &id, status, err.as_deref(), result, nothing, Vec::new())
+            })
+            .await;
+    }
     let mut status = status;
     if let (Err(e), true, Some(op)) = (&finished, rides, &op) {
         // The records of the outcome could not be written (nothing of that transaction was):
@@ -1494,6 +1508,32 @@ mod tests {
             [serde_json::json!({"made": "thing"})]
         );
         assert_eq!(*observer.0.lock().unwrap(), 2);
+    }
+
+    /// Keeps what it read with each task's end, in a write during which SQLite rolls the
+    /// whole transaction back (as it may on a full disk).
+    struct RolledBackKeep;
+
+    impl TaskObserver for RolledBackKeep {
+        fn finished(&self, _task: &Task) {}
+
+        fn end_writes(&self) -> Vec<store::EndWrite> {
+            vec![Box::new(|c| {
+                c.execute_batch("ROLLBACK")?;
+                Err(DbError::Join("the disk is full".into()))
+            })]
+        }
+    }
+
+    /// A task with no records of its own whose end could not be written with what its settle
+    /// read still ends, recorded without it, instead of staying running until a restart
+    /// undoes what it did.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_end_is_recorded_without_the_reads_that_could_not_be_kept() {
+        let dir = Dir::new("keepfails");
+        let (q, _) = engine_with(&dir, "exit 0", 4, Some(Arc::new(RolledBackKeep))).await;
+        let done = run_to_end(&q, NewTask::new("noop", "system")).await;
+        assert_eq!(done.status, TaskStatus::Completed, "{done:?}");
     }
 
     /// Queues `task` and waits for its end.

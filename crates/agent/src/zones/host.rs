@@ -357,7 +357,9 @@ impl HostView {
             u.gone.extend(gone);
         } else if !reads.is_empty() || !gone.is_empty() {
             // What a read keeps is a zone or two after a change: a small write. A cold
-            // start's thousand (a read's or a settle's) goes through the pool.
+            // start's thousand (a read's or a settle's) goes through the pool. (Written now,
+            // a settle's many may land before an older few ride another task's end; the file
+            // signature kept with each makes the next read export a zone overwritten so again.)
             let keep = move |c: &mut rusqlite::Connection| store::keep_configs(c, &reads, &gone);
             let kept = if small {
                 self.db.write_small(keep).await
