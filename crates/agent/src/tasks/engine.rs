@@ -769,6 +769,8 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
     let id = task.id.clone();
     let err = error.clone();
     let rides = !writes.is_empty();
+    // Shared, not copied: a second attempt needs it only when the first fails.
+    let result = Arc::new(result);
     let again = (!rides).then(|| result.clone());
     let mut finished = inner
         .db
@@ -778,7 +780,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
                 &id,
                 status,
                 err.as_deref(),
-                result.as_ref(),
+                (*result).as_ref(),
                 writes,
                 kept,
             )
@@ -792,7 +794,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
         finished = inner
             .db
             .write(move |c| {
-                let (result, nothing) = (result.as_ref(), Vec::new());
+                let (result, nothing) = ((*result).as_ref(), Vec::new());
                 store::finish_with(c, &id, status, err.as_deref(), result, nothing, Vec::new())
             })
             .await;
@@ -952,7 +954,8 @@ mod tests {
         }
     }
 
-    /// Runs the `zfs` of its tool directory (a script), journalling first.
+    /// Runs the `zfs` of its tool directory (a script), journalling first; with `unrecordable`
+    /// it also asks for a completion record that cannot be written.
     struct Script {
         undone: Arc<Mutex<Vec<Value>>>,
     }
@@ -965,6 +968,12 @@ mod tests {
         }
         async fn run(&self, cx: &Cx<'_, Value>, meta: Value) -> Result<Option<Value>, OpError> {
             cx.will_make(&serde_json::json!({"made": "thing"})).await?;
+            if meta["unrecordable"] == true {
+                cx.at_completion(|c| {
+                    c.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+                    Ok(())
+                });
+            }
             let arg: String = meta["arg"].as_str().unwrap_or("").to_owned();
             cx.runner
                 .output(&illumos::Cmd::new(illumos::Tool::Zfs).arg(arg))
@@ -1060,9 +1069,6 @@ mod tests {
                 undone: undone.clone(),
             }),
             crate::tasks::op(Records),
-            crate::tasks::op(Unrecordable {
-                undone: undone.clone(),
-            }),
         ];
         let q = TaskQueue::start(
             db,
@@ -1448,36 +1454,6 @@ mod tests {
         .unwrap();
     }
 
-    /// Journals a step, then asks for a completion record that cannot be written.
-    struct Unrecordable {
-        undone: Arc<Mutex<Vec<Value>>>,
-    }
-
-    impl TaskOp for Unrecordable {
-        type Params = Value;
-        type Entry = Value;
-        fn name(&self) -> &'static str {
-            "unrecordable"
-        }
-        async fn run(&self, cx: &Cx<'_, Value>, _p: Value) -> Result<Option<Value>, OpError> {
-            cx.will_make(&serde_json::json!({"made": "thing"})).await?;
-            cx.at_completion(|c| {
-                c.execute("INSERT INTO no_such_table VALUES (1)", [])?;
-                Ok(())
-            });
-            Ok(None)
-        }
-        async fn undo(
-            &self,
-            _cx: &Cx<'_, Value>,
-            _p: Value,
-            journal: Vec<Value>,
-        ) -> Result<(), OpError> {
-            self.undone.lock().unwrap().extend(journal);
-            Ok(())
-        }
-    }
-
     /// Counts the settles it is asked for.
     #[derive(Default)]
     struct CountedSettle(Mutex<usize>);
@@ -1499,7 +1475,9 @@ mod tests {
         let dir = Dir::new("unrecordable");
         let observer = Arc::new(CountedSettle::default());
         let (q, undone) = engine_with(&dir, "exit 0", 4, Some(observer.clone())).await;
-        let done = run_to_end(&q, NewTask::new("unrecordable", "system")).await;
+        let task =
+            NewTask::new("script", "system").metadata(serde_json::json!({"unrecordable": true}));
+        let done = run_to_end(&q, task).await;
         assert_eq!(done.status, TaskStatus::Failed, "{done:?}");
         let error = done.error_message.unwrap_or_default();
         assert!(error.contains("cannot record the outcome"), "{error}");
