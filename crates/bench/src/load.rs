@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -168,6 +168,11 @@ impl BlockingConn {
 
     pub fn json(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         self.rt.block_on(self.conn.json(method, path, body))
+    }
+
+    /// The kernel's stamps of the last request and its answer ([`Marks::take_stamps`]).
+    pub fn take_stamps(&self) -> Option<(SystemTime, SystemTime)> {
+        self.conn.marks.take_stamps()
     }
 }
 

@@ -48,8 +48,15 @@ impl Marks {
     /// byte read after it (the answer's last byte, once the answer is read whole); `None`
     /// without both.
     pub fn take(&self) -> Option<Duration> {
+        let (sent, arrived) = self.take_stamps()?;
+        arrived.duration_since(sent).ok()
+    }
+
+    /// The two stamps [`Marks::take`] subtracts: when the last write began, and when the last
+    /// byte read after it reached the socket.
+    pub fn take_stamps(&self) -> Option<(SystemTime, SystemTime)> {
         let s = std::mem::take(&mut *self.lock());
-        s.arrived?.duration_since(s.sent?).ok()
+        Some((s.sent?, s.arrived?))
     }
 }
 
