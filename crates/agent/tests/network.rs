@@ -183,6 +183,36 @@ fn a_failed_vnic_create_leaves_nothing() {
 
 const IPNAT: &str = "/etc/ipf/ipnat.conf";
 
+/// ipnat applies the first rule that matches, and a portmap's plain map goes with it when it
+/// is deleted: a portmap whose plain map is already in the file is refused, naming that map,
+/// and nothing is written; a plain map elsewhere survives the delete of a portmap.
+#[test]
+fn a_portmap_is_refused_while_its_plain_map_is_there_and_a_delete_keeps_others() {
+    let a = TestAgent::start();
+    let by_hand = "map igb0 10.190.190.0/24 -> 0/32\n";
+    std::fs::write(a.host_path(&format!("root{IPNAT}")), by_hand).unwrap();
+    let portmap = json!({"bridge": "igb0", "subnet": "10.190.190.0/24", "type": "portmap"});
+    let r = a.post("/network/nat/rules", portmap.clone());
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("must come before"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(file(&a, IPNAT).unwrap(), by_hand);
+
+    // With the plain map for another subnet, the pair is added and deleted as one.
+    let other = "map igb0 10.9.0.0/24 -> 0/32\n";
+    std::fs::write(a.host_path(&format!("root{IPNAT}")), other).unwrap();
+    let t = completed(&a, a.post("/network/nat/rules", portmap));
+    let id = t["result"]["rules"][0]["id"].as_str().unwrap().to_owned();
+    completed(&a, a.delete(&format!("/network/nat/rules/{id}")));
+    assert_eq!(file(&a, IPNAT).unwrap(), other);
+}
+
 #[test]
 fn nat_rules_follow_the_spec_examples() {
     let a = TestAgent::start();
@@ -998,6 +1028,54 @@ fn provisioning_setup_is_idempotent_and_teardown_undoes_it() {
     assert_eq!(a.get("/network/vnics").body["total"], 0);
     // Teardown of nothing is fine too.
     completed(&a, a.delete("/provisioning/network/teardown"));
+}
+
+/// The interfaces the DHCP service's start method would pass dhcpd (`config/listen_ifnames`
+/// as the emulated `svcprop` prints it; none is every interface).
+fn listening(a: &TestAgent) -> Vec<String> {
+    crate::support::host(a, "svcprop", &["-p", "config/listen_ifnames", DHCP4])
+        .split_whitespace()
+        .filter(|v| *v != "\"\"")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A dhcpd the admin runs for the site's own network goes on serving it: setup adds the
+/// provisioning VNIC to the interfaces listed, teardown takes only that VNIC away, and with
+/// another subnet declared the default (every interface) is left as it is.
+#[test]
+fn provisioning_keeps_the_interfaces_dhcpd_already_serves() {
+    let a = TestAgent::start();
+    let site = json!({"subnet": "192.168.1.0", "netmask": "255.255.255.0", "router": "192.168.1.1",
+        "range_start": "192.168.1.100", "range_end": "192.168.1.200", "listen_interface": "igb0"});
+    completed(&a, put(&a, "/network/dhcp/config", site.clone()));
+    assert_eq!(listening(&a), ["igb0"]);
+    completed(&a, a.post("/provisioning/network/setup", json!({})));
+    assert_eq!(listening(&a), ["igb0", "provision_interconnect0"]);
+    let text = file(&a, DHCPD).unwrap();
+    assert!(
+        text.contains("subnet 192.168.1.0 ") && text.contains("subnet 10.190.190.0 "),
+        "{text}"
+    );
+    completed(&a, a.delete("/provisioning/network/teardown"));
+    assert_eq!(listening(&a), ["igb0"]);
+    assert!(file(&a, DHCPD).unwrap().contains("subnet 192.168.1.0 "));
+
+    // Listening everywhere (the package's default) with the site's subnet declared: setup
+    // leaves the list alone, so dhcpd keeps serving the site.
+    let b = TestAgent::start();
+    let mut everywhere = site;
+    everywhere
+        .as_object_mut()
+        .unwrap()
+        .remove("listen_interface");
+    completed(&b, put(&b, "/network/dhcp/config", everywhere));
+    completed(&b, b.post("/provisioning/network/setup", json!({})));
+    assert_eq!(listening(&b), Vec::<String>::new());
+    // With nothing else to serve, setup listens on the provisioning VNIC (the spec's check).
+    let c = TestAgent::start();
+    completed(&c, c.post("/provisioning/network/setup", json!({})));
+    assert_eq!(listening(&c), ["provision_interconnect0"]);
 }
 
 #[test]

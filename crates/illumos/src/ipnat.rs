@@ -471,13 +471,31 @@ impl NatConf {
         self.trailing_newline = true;
     }
 
-    /// Appends the rule unless an equal rule (however written) is already there. Returns
-    /// whether it was added.
+    /// Adds the rule unless an equal rule (however written) is already there. Returns whether
+    /// it was added. ipnat applies the first rule that matches a packet, so a `portmap` map goes
+    /// just before a plain map of the same interface, source and target already in the file
+    /// (after it, the plain map would take every packet the portmap is for); any other rule goes
+    /// at the end.
     pub fn ensure(&mut self, rule: NatRule) -> bool {
         if self.contains(&rule) {
             return false;
         }
-        self.push(rule);
+        let shadowing = match &rule {
+            NatRule::Map(m) if m.portmap.is_some() => {
+                let plain = NatRule::Map(MapRule {
+                    portmap: None,
+                    ..m.clone()
+                });
+                self.lines
+                    .iter()
+                    .position(|l| matches!(l, Line::Rule(r) if r.rule == plain))
+            }
+            _ => None,
+        };
+        match shadowing {
+            Some(at) => self.lines.insert(at, Line::Rule(rule.into())),
+            None => self.push(rule),
+        }
         true
     }
 
@@ -812,6 +830,24 @@ map  net0\t10.3.0.0/24  ->  0/32";
         assert_eq!(conf.remove(&pm), 1);
         assert_eq!(conf.render(), text);
         assert_eq!(conf.remove(&pm), 0);
+    }
+
+    #[test]
+    fn a_portmap_goes_before_the_plain_map_it_would_otherwise_follow() {
+        let text = "map net0 10.9.0.0/24 -> 0/32\nmap igb0 10.190.190.0/24 -> 0/32 # by hand\n";
+        let mut conf = NatConf::parse(text);
+        let pm = rule("map igb0 10.190.190.0/24 -> 0/32 portmap tcp/udp auto");
+        assert!(conf.ensure(pm));
+        assert!(!conf.ensure(rule("map igb0 10.190.190.0/24 -> 0/32")));
+        assert_eq!(
+            conf.render(),
+            "map net0 10.9.0.0/24 -> 0/32\nmap igb0 10.190.190.0/24 -> 0/32 portmap tcp/udp auto\nmap igb0 10.190.190.0/24 -> 0/32 # by hand\n"
+        );
+        // A portmap with nothing to shadow it, and other kinds, go at the end.
+        assert!(conf.ensure(rule("map igb0 10.191.0.0/24 -> 0/32 portmap tcp auto")));
+        assert!(conf
+            .render()
+            .ends_with("map igb0 10.191.0.0/24 -> 0/32 portmap tcp auto\n"));
     }
 
     #[test]

@@ -71,8 +71,8 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
     match verb {
         Verb::Backup => {
             let existed = match read_regular(&dir, name, target)? {
-                Some((bytes, _)) => {
-                    replace(&dir, &format!("{name}{BACKUP}"), &bytes, target)?;
+                Some((bytes, st)) => {
+                    replace(&dir, &format!("{name}{BACKUP}"), &bytes, target, Some(&st))?;
                     true
                 }
                 None => false,
@@ -92,14 +92,14 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
                     "the new {target} is larger than {MAX_BYTES} bytes: refused"
                 ));
             }
-            replace(&dir, name, &bytes, target)
+            replace(&dir, name, &bytes, target, None)
         }
         Verb::Restore => {
             let backup = format!("{name}{BACKUP}");
-            let Some((bytes, _)) = read_regular(&dir, &backup, target)? else {
+            let Some((bytes, st)) = read_regular(&dir, &backup, target)? else {
                 return Err(format!("there is no {target}{BACKUP} to restore"));
             };
-            replace(&dir, name, &bytes, target)
+            replace(&dir, name, &bytes, target, Some(&st))
         }
         Verb::Remove => dir
             .unlink(name)
@@ -180,22 +180,35 @@ pub fn read_regular(
     Ok(Some((bytes, st)))
 }
 
-/// Replaces `name` in `dir` with `bytes`: a temp file beside it (exclusive create, root's,
-/// mode 0644, the group of the file it replaces), fsynced, renamed over it, the directory
-/// fsynced. A reader sees the old file or the new one; a crash leaves at most the temp file,
-/// which the next write or `remove` clears.
-fn replace(dir: &Dir, name: &str, bytes: &[u8], shown: &IPath) -> Result<(), String> {
+/// Replaces `name` in `dir` with `bytes`: a temp file beside it (exclusive create, root's),
+/// fsynced, renamed over it, the directory fsynced. A reader sees the old file or the new one;
+/// a crash leaves at most the temp file, which the next write or `remove` clears. The new file
+/// keeps the permission bits and group of `like` (the file a backup or restore copies), else of
+/// the file it replaces (a dhcpd.conf holding a TSIG key may be 0640 and must stay so), else it
+/// is 0644 with the directory's group.
+fn replace(
+    dir: &Dir,
+    name: &str,
+    bytes: &[u8],
+    shown: &IPath,
+    like: Option<&libc::stat>,
+) -> Result<(), String> {
     let shown_name = format!("{}/{name}", parent(shown));
-    let gid = match dir
+    let kept = |st: &libc::stat| (st.st_gid, st.st_mode & 0o777);
+    let (gid, mode) = match dir
         .kind(name)
         .map_err(|e| format!("cannot look at {shown_name}: {e}"))?
     {
-        Kind::File(st) => st.st_gid,
-        Kind::Missing => {
-            dir.stat()
-                .map_err(|e| format!("cannot look at {}: {e}", parent(shown)))?
-                .st_gid
-        }
+        Kind::File(st) => kept(like.unwrap_or(&st)),
+        Kind::Missing => match like {
+            Some(st) => kept(st),
+            None => (
+                dir.stat()
+                    .map_err(|e| format!("cannot look at {}: {e}", parent(shown)))?
+                    .st_gid,
+                0o644,
+            ),
+        },
         Kind::Link => return Err(format!("{shown_name} is a symbolic link")),
         _ => return Err(format!("{shown_name} is not a regular file")),
     };
@@ -203,10 +216,11 @@ fn replace(dir: &Dir, name: &str, bytes: &[u8], shown: &IPath) -> Result<(), Str
     let fail = |what: &str, e: std::io::Error| format!("cannot {what} {shown_name}: {e}");
     dir.unlink(&temp)
         .map_err(|e| fail("clear the temp file of", e))?;
+    // Created without group or other access: the mode is set once the owner is.
     let mut f = dir
-        .create_new(&temp, 0o644)
+        .create_new(&temp, 0o600)
         .map_err(|e| fail("create the temp file of", e))?;
-    let written = beneath::own_file(&f, 0, gid, 0o644)
+    let written = beneath::own_file(&f, 0, gid, mode)
         .and_then(|_| f.write_all(bytes))
         .and_then(|_| f.sync_all());
     drop(f);

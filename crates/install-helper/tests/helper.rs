@@ -192,6 +192,31 @@ fn backup_install_restore_remove_replace_an_allowed_file_atomically() {
     assert!(!conf.exists());
 }
 
+/// A file the admin keeps from other users (a dhcpd.conf with a TSIG key) stays so: the new
+/// version, its backup and a restore keep its permission bits and group.
+#[test]
+fn a_replaced_file_keeps_its_mode_and_group_and_so_does_its_backup() {
+    needs_root!();
+    let r = Root::new();
+    let conf = r.path("/etc/ipf/ipnat.conf");
+    std::fs::write(&conf, "map secret\n").unwrap();
+    set_mode(&conf, 0o640);
+    std::os::unix::fs::chown(&conf, None, Some(4)).unwrap();
+    let like = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.uid(), m.gid(), m.mode() & 0o7777)
+    };
+    ok(&r.run(&["backup", "/etc/ipf/ipnat.conf"], b""));
+    ok(&r.run(&["install", "/etc/ipf/ipnat.conf"], b"map two\n"));
+    assert_eq!(like(&conf), (0, 4, 0o640));
+    let backup = r.path("/etc/ipf/ipnat.conf.zw-backup");
+    assert_eq!(like(&backup), (0, 4, 0o640));
+    std::fs::remove_file(&conf).unwrap();
+    ok(&r.run(&["restore", "/etc/ipf/ipnat.conf"], b""));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "map secret\n");
+    assert_eq!(like(&conf), (0, 4, 0o640));
+}
+
 /// A bhyve zone's SSH key file: written, read, backed up, restored and removed inside a zonepath
 /// (root's, 0700) below the policy's directory, as a root file mode 0644; refused in a directory
 /// that is not shaped like a zonepath, and under any other name.

@@ -180,6 +180,12 @@ impl ConfFile {
         }
         let mut f =
             std::fs::File::create(&temp.local).map_err(|e| io_err("write", &temp.local, e))?;
+        // The new version keeps the permissions of the one it replaces (a file kept from other
+        // users stays so); the helper does the same for root's files.
+        if let Ok(m) = std::fs::metadata(&self.local) {
+            f.set_permissions(m.permissions())
+                .map_err(|e| io_err("write", &temp.local, e))?;
+        }
         f.write_all(text.as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(|e| io_err("write", &temp.local, e))?;
@@ -210,6 +216,10 @@ impl ConfFile {
             Ok(bytes) => {
                 let b = self.backup_path();
                 let mut f = std::fs::File::create(&b).map_err(|e| io_err("write", &b, e))?;
+                if let Ok(m) = std::fs::metadata(&self.local) {
+                    f.set_permissions(m.permissions())
+                        .map_err(|e| io_err("write", &b, e))?;
+                }
                 f.write_all(&bytes)
                     .and_then(|_| f.sync_all())
                     .map_err(|e| io_err("write", &b, e))?;
@@ -297,6 +307,24 @@ mod tests {
         f.restore(&runner(), &r).await.unwrap();
         f.restore(&runner(), &r).await.unwrap();
         assert_eq!(std::fs::read_to_string(&f.local).unwrap(), "old\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_replaced_file_and_its_backup_keep_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("zw-conffile5-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let f = file(&dir);
+        std::fs::create_dir_all(f.local.parent().unwrap()).unwrap();
+        std::fs::write(&f.local, "key secret\n").unwrap();
+        std::fs::set_permissions(&f.local, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        f.write_temp("new\n").unwrap();
+        f.keep_backup(&runner()).await.unwrap();
+        f.commit_temp(&runner()).await.unwrap();
+        assert_eq!(mode(&f.local), 0o640);
+        assert_eq!(mode(&f.backup_path()), 0o640);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -88,6 +88,34 @@ pub fn listen_value(ifnames: &[String]) -> Result<PropValue, OpError> {
     Ok(PropValue::Astrings(values))
 }
 
+/// Makes the service listen on `interface` as well as where it listens now; returns whether it
+/// changed. A list the admin set keeps its interfaces (a dhcpd that serves the site's own
+/// network goes on serving it). The package's default, an empty list, means every interface:
+/// it becomes `interface` alone only when `serves_others` is false (no other subnet declared,
+/// so no other interface has anything to be served), and stays as it is otherwise.
+pub async fn ensure_listening_on<E: Carries>(
+    svc: &NetworkServices,
+    cx: &Cx<'_, E>,
+    interface: &LinkName,
+    serves_others: bool,
+) -> Result<bool, OpError> {
+    let now = listen_ifnames(svc, &cx.runner).await?;
+    if (now.is_empty() && serves_others) || now.iter().any(|n| n == interface.as_str()) {
+        return Ok(false);
+    }
+    journal::will_make(
+        cx,
+        Entry::ListenIfnames {
+            previous: now.clone(),
+        },
+    )
+    .await?;
+    let mut with = now;
+    with.push(interface.to_string());
+    set_listen(svc, cx, listen_value(&with)?).await?;
+    Ok(true)
+}
+
 /// Makes the service listen on exactly `interface`; returns whether it changed.
 pub async fn ensure_listen<E: Carries>(
     svc: &NetworkServices,

@@ -23,8 +23,8 @@ use crate::network::NetworkServices;
 use crate::tasks::{op, Operation};
 
 pub use host::{
-    apply, dhcp_file, ensure_listen, host_conflict, listen_ifnames, listen_value, read_conf,
-    restart_if_running, set_listen, start, stop,
+    apply, dhcp_file, ensure_listen, ensure_listening_on, host_conflict, listen_ifnames,
+    listen_value, read_conf, restart_if_running, set_listen, start, stop,
 };
 pub use routes::router;
 

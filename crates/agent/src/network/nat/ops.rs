@@ -35,11 +35,8 @@ impl TaskOp for AddRulesOp {
     async fn run(&self, cx: &Cx<'_, Entry>, p: AddParams) -> Result<Option<Value>, OpError> {
         let rules = p.rules;
         let mut conf = read_conf(&self.0, &cx.runner).await?;
-        if rules.first().is_some_and(|r| conf.contains(r)) {
-            return Err(OpError::failed(format!(
-                "the rule {:?} already exists",
-                rules[0].to_string()
-            )));
+        if let Some(why) = clash(&conf, &rules) {
+            return Err(OpError::failed(why));
         }
         for r in rules.iter().cloned() {
             conf.ensure(r);
@@ -56,6 +53,40 @@ impl TaskOp for AddRulesOp {
     }
 
     journal::undo_by_journal!(AddParams);
+}
+
+/// Why `rules` (as a request makes them: the rule, then a portmap's plain map) cannot be added
+/// to `conf`: the rule is there already, or a portmap's plain map is. That map would then not
+/// be the portmap's companion (a delete of the portmap takes its companion with it), and ipnat
+/// applies the first rule that matches, so the portmap must come before it.
+pub fn clash(conf: &NatConf, rules: &[NatRule]) -> Option<String> {
+    let id_of = |rule: &NatRule| {
+        conf.lines()
+            .iter()
+            .find(|l| matches!(l, Line::Rule(r) if r.rule() == rule))
+            .map(rule_id)
+            .unwrap_or_default()
+    };
+    let first = rules.first()?;
+    if conf.contains(first) {
+        return Some(format!(
+            "the rule {:?} already exists (id {})",
+            first.to_string(),
+            id_of(first)
+        ));
+    }
+    let plain = rules
+        .get(1)
+        .filter(|p| companion(first).as_ref() == Some(*p))?;
+    conf.contains(plain).then(|| {
+        format!(
+            "the plain map {:?} is already in ipnat.conf (id {}): ipnat applies the first rule \
+             that matches, so a portmap must come before it; delete it, then add the portmap, \
+             which writes both",
+            plain.to_string(),
+            id_of(plain)
+        )
+    })
 }
 
 /// `network_nat_delete`: the stable id of the rule, and its text as it was (shown in the
@@ -80,29 +111,32 @@ fn companion(rule: &NatRule) -> Option<NatRule> {
     }
 }
 
-/// Removes the lines with this id (and a portmap's companion); returns their texts.
+/// Removes the lines with this id, and after a portmap its companion: the equal plain map on
+/// the very next line, as the agent writes the pair. A plain map elsewhere in the file is
+/// someone else's rule and stays. Returns the removed lines' rules.
 pub fn remove_by_id(conf: &NatConf, id: &str) -> (NatConf, Vec<String>) {
+    let lines = conf.lines();
+    let mut dropped = vec![false; lines.len()];
     let mut removed = Vec::new();
-    let mut companions = Vec::new();
-    let mut kept = String::new();
-    for line in conf.lines() {
-        if matches!(line, Line::Rule(_) | Line::Other(_)) && rule_id(line) == id {
-            removed.push(rule_text(line.text()));
-            if let Line::Rule(r) = line {
-                companions.extend(companion(r.rule()));
-            }
+    for (i, line) in lines.iter().enumerate() {
+        if dropped[i] || !matches!(line, Line::Rule(_) | Line::Other(_)) || rule_id(line) != id {
             continue;
         }
+        dropped[i] = true;
+        removed.push(rule_text(line.text()));
+        if let (Line::Rule(r), Some(Line::Rule(next))) = (line, lines.get(i + 1)) {
+            if companion(r.rule()).as_ref() == Some(next.rule()) {
+                dropped[i + 1] = true;
+                removed.push(next.rule().to_string());
+            }
+        }
+    }
+    let mut kept = String::new();
+    for (line, _) in lines.iter().zip(&dropped).filter(|(_, d)| !**d) {
         kept.push_str(line.text());
         kept.push('\n');
     }
-    let mut out = NatConf::parse(&kept);
-    for c in companions {
-        if out.remove(&c) > 0 {
-            removed.push(c.to_string());
-        }
-    }
-    (out, removed)
+    (NatConf::parse(&kept), removed)
 }
 
 impl TaskOp for DeleteRuleOp {
@@ -150,6 +184,17 @@ mod tests {
             "# keep me\nrdr igb0 1.2.3.4/32 port 80 -> 10.0.0.5 port 80 tcp\n"
         );
     }
+
+    #[test]
+    fn a_plain_map_that_does_not_follow_the_portmap_is_not_its_companion() {
+        let text = "map igb0 10.0.0.0/24 -> 0/32\n# between\nmap igb0 10.0.0.0/24 -> 0/32 portmap tcp/udp auto\n";
+        let conf = NatConf::parse(text);
+        let id = list(&conf)[1].id.clone();
+        let (new, removed) = remove_by_id(&conf, &id);
+        assert_eq!(removed.len(), 1);
+        assert_eq!(new.render(), "map igb0 10.0.0.0/24 -> 0/32\n# between\n");
+    }
+
     #[test]
     fn metadata_of_queued_nat_tasks_reads_and_keeps_its_shape() {
         crate::network::assert_same_shape::<AddParams>(json!({"rules": [

@@ -5,13 +5,13 @@ use crate::http::api::ApiRouter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use illumos::ipnat::{self, ActiveRule, Line, NatConf};
+use illumos::ipnat::{self, ActiveRule, NatConf};
 use illumos::smf::{self, ServiceState};
 
 use super::host::nat_file;
 use super::ops::{AddParams, DeleteParams, ADD_RULES, DELETE_RULE};
 use super::request::CreateNatRule;
-use super::view::{list, rule_id, NatRuleList, NatStatus};
+use super::view::{list, NatRuleList, NatStatus};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -59,7 +59,8 @@ async fn list_rules(_: Viewer, State(app): State<AppState>) -> Result<Json<NatRu
     }))
 }
 
-/// Add a NAT rule (`portmap` also writes the plain `map` after it). 409 if it exists.
+/// Add a NAT rule (`portmap` also writes the plain `map` after it). 409 if it exists, or if a
+/// portmap's plain map is already there (the portmap must come first).
 #[utoipa::path(post, path = "/network/nat/rules", tag = "network", request_body = CreateNatRule,
     security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody),
@@ -71,17 +72,8 @@ async fn create_rule(
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let rules = req.rules()?;
     let (conf, _) = read_for_api(&app).await?;
-    if conf.contains(&rules[0]) {
-        let line = conf
-            .lines()
-            .iter()
-            .find(|l| matches!(l, Line::Rule(r) if r.rule() == &rules[0]))
-            .map(rule_id)
-            .unwrap_or_default();
-        return Err(ApiError::conflict(format!(
-            "the rule {:?} already exists (id {line})",
-            rules[0].to_string()
-        )));
+    if let Some(why) = super::ops::clash(&conf, &rules) {
+        return Err(ApiError::conflict(why));
     }
     let id = uuid::Uuid::new_v4().to_string();
     let first = rules[0].to_string();

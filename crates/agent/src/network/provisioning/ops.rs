@@ -6,7 +6,7 @@ use illumos::dladm::{self, CreateVnic, LinkFailure, VnicMac};
 use illumos::ipadm::{self, AddrFilter, IpFailure, ListedAddr};
 use illumos::link::LinkName;
 use illumos::persistence::Persistence;
-use illumos::smf::{PropValue, ServiceState};
+use illumos::smf::ServiceState;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -201,7 +201,12 @@ impl SetupOp {
         cx: &Cx<'_, Entry>,
         p: &ProvisioningNet,
     ) -> Result<Action, OpError> {
-        let listen_changed = dhcp::ensure_listen(&self.0, cx, &p.host_vnic).await?;
+        let serves_others = dhcp::read_conf(&self.0, &cx.runner)
+            .await?
+            .subnets()
+            .any(|s| s.net() != p.subnet);
+        let listen_changed =
+            dhcp::ensure_listening_on(&self.0, cx, &p.host_vnic, serves_others).await?;
         let state = illumos::smf::service_state(&cx.runner, &self.0.settings.dhcp_service)
             .await?
             .map(|s| s.state);
@@ -325,8 +330,15 @@ impl TaskOp for TeardownOp {
                 dhcp::stop(svc, cx).await?;
                 removed.push("dhcp_service");
             }
-            if dhcp::listen_ifnames(svc, run).await? == [p.host_vnic.to_string()] {
-                dhcp::set_listen(svc, cx, PropValue::EmptyAstring).await?;
+            // Only the provisioning VNIC leaves the list: interfaces the admin listed stay
+            // (none left is the package's default, every interface).
+            let listening = dhcp::listen_ifnames(svc, run).await?;
+            if listening.iter().any(|n| n == p.host_vnic.as_str()) {
+                let rest: Vec<String> = listening
+                    .into_iter()
+                    .filter(|n| n != p.host_vnic.as_str())
+                    .collect();
+                dhcp::set_listen(svc, cx, dhcp::listen_value(&rest)?).await?;
             }
             cx.progress(20, "DHCP subnet").await?;
             let mut conf = dhcp::read_conf(svc, run).await?;
