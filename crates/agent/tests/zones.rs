@@ -520,6 +520,38 @@ fn a_crash_during_create_is_undone_at_restart() {
     );
 }
 
+/// A modify whose settle cannot read the zone's configuration back (one failed `zonecfg
+/// export`) still shows the change to the next read, which exports the zone again, instead of
+/// the configuration from before.
+#[test]
+fn a_change_is_read_again_when_the_settle_could_not_export_it() {
+    let agent = TestAgent::start();
+    completed(&create(
+        &agent,
+        json!({"name": "web", "brand": "bhyve", "ram": "1G", "nics": [{"physical": "vnic0", "global_nic": "igb0"}]}),
+    ));
+    assert_eq!(zone(&agent, "web")["attributes"]["ram"], "1G");
+    crate::network::set_faults(
+        &agent,
+        r#"{"tool":"zonecfg","prefix":["-z","web","export"],"nth":3,"action":"fail","stderr":"zonecfg: Could not open file: Resource temporarily unavailable"}"#,
+    );
+    let r = agent.request(
+        "PUT",
+        "/zones/web",
+        Some(&agent.key),
+        Some(&json!({"ram": "4G"})),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+    let failed_exports = agent
+        .invocations()
+        .iter()
+        .filter(|i| i["argv"] == json!(["zonecfg", "-z", "web", "export"]) && i["exit"] != 0)
+        .count();
+    assert_eq!(failed_exports, 1, "the settle's export failed once");
+    assert_eq!(zone(&agent, "web")["attributes"]["ram"], "4G");
+}
+
 #[test]
 fn modify_queues_changes_for_the_next_boot() {
     let agent = TestAgent::start();

@@ -119,8 +119,9 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let mut conn = db.writer.lock().unwrap_or_else(|p| p.into_inner());
             let r = f(&mut conn);
+            let checkpoint = db.wrote();
             drop(conn);
-            db.wrote();
+            db.checkpoint_if(checkpoint);
             r
         })
         .await
@@ -141,8 +142,9 @@ impl Db {
         let f = match self.writer.try_lock() {
             Ok(mut conn) => {
                 let r = f(&mut conn);
+                let checkpoint = self.wrote();
                 drop(conn);
-                self.wrote();
+                self.checkpoint_if(checkpoint);
                 return r;
             }
             Err(_) => f,
@@ -150,10 +152,13 @@ impl Db {
         self.write(f).await
     }
 
-    /// After each write: the epoch moves on, and every [`CHECKPOINT_EVERY`] writes the WAL is
-    /// copied back into the database on the blocking pool (passive: readers and the next
-    /// writes are not held up by it, except a writer waiting for the lock meanwhile).
-    fn wrote(&self) {
+    /// After each write, with the writer still held: the epochs move on. Held, because the
+    /// tables a write changed are gathered by the writer's update hook: moved on after the
+    /// writer is let go, another write's changes (made meanwhile, not yet committed) would be
+    /// counted now and not at their commit, and an answer built from before that commit could
+    /// be kept under the epoch it then leaves unchanged. Returns whether the WAL is due to be
+    /// checkpointed ([`Db::checkpoint_if`], once the writer is let go).
+    fn wrote(&self) -> bool {
         // After the commit: an answer filed under a table's epoch read before its reads began
         // is never newer than its key says.
         let touched: Vec<String> = self
@@ -169,7 +174,14 @@ impl Db {
             }
         }
         let n = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
-        if !n.is_multiple_of(CHECKPOINT_EVERY) {
+        n.is_multiple_of(CHECKPOINT_EVERY)
+    }
+
+    /// Every [`CHECKPOINT_EVERY`] writes the WAL is copied back into the database on the
+    /// blocking pool (passive: readers and the next writes are not held up by it, except a
+    /// writer waiting for the lock meanwhile).
+    fn checkpoint_if(&self, due: bool) {
+        if !due {
             return;
         }
         let writer = self.writer.clone();
@@ -223,8 +235,9 @@ impl Db {
     ) -> Result<T, DbError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let r = f(&mut conn);
+        let checkpoint = self.wrote();
         drop(conn);
-        self.wrote();
+        self.checkpoint_if(checkpoint);
         r
     }
 

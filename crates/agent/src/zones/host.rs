@@ -330,25 +330,29 @@ impl HostView {
             }
             (todo, gone)
         };
-        let reads: Vec<KeptConfig> = futures_util::stream::iter(todo)
+        let exported: Vec<_> = futures_util::stream::iter(todo)
             .map(|(zone, sig)| async move {
                 let text = zonecfg::export_text(&self.runner, &zone).await;
                 (zone, sig, text)
             })
             .buffer_unordered(EXPORTERS)
-            .filter_map(|(zone, sig, text)| async move {
-                match text {
-                    Ok(Some(t)) => Some(self.keep(zone.as_str(), generation, sig, t)),
-                    // Gone meanwhile: the next listing drops it.
-                    Ok(None) => None,
-                    Err(e) => {
-                        tracing::warn!(zone = %zone, error = %e.detail(), "cannot read a zone's configuration");
-                        None
-                    }
-                }
-            })
             .collect()
             .await;
+        // Zones whose export failed keep the agent's changes to them pending, so that the
+        // next read exports them again instead of serving the configuration from before.
+        let mut unread: HashSet<String> = HashSet::new();
+        let mut reads: Vec<KeptConfig> = Vec::with_capacity(exported.len());
+        for (zone, sig, text) in exported {
+            match text {
+                Ok(Some(t)) => reads.push(self.keep(zone.as_str(), generation, sig, t)),
+                // Gone meanwhile: the next listing drops it.
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(zone = %zone, error = %e.detail(), "cannot read a zone's configuration");
+                    unread.insert(zone.to_string());
+                }
+            }
+        }
         let small = reads.len() + gone.len() <= SMALL_KEEP;
         if by == By::Settle && small {
             // A zone or two: committed with the task's end (`end_writes`), on an async worker.
@@ -383,7 +387,8 @@ impl HostView {
             seq,
             zones: Arc::new(zones),
         });
-        k.changes.retain(|c| c.generation > generation);
+        k.changes
+            .retain(|c| c.generation > generation || unread.contains(&c.zone));
         Ok(())
     }
 
