@@ -648,12 +648,6 @@ fn a_new_reservation_is_served_only_after_the_restart_the_agent_does() {
         &a,
         put(&a, "/network/dhcp/status", json!({"action": "start"})),
     );
-    let served = |a: &TestAgent| {
-        dump(a)["dhcpd"][DHCP4]["config"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
     assert!(!served(&a).contains("web-01"));
     let t = completed(
         &a,
@@ -1018,16 +1012,26 @@ fn provisioning_setup_is_idempotent_and_teardown_undoes_it() {
     assert_eq!(s["components"]["host_vnic"]["exists"], false);
     assert_eq!(s["components"]["nat"]["configured"], false);
     assert_eq!(s["components"]["dhcp"]["configured"], false);
-    assert_eq!(s["components"]["dhcp"]["service_enabled"], false);
+    // dhcpd still serves the site's 192.168.1.0/24, without the provisioning subnet.
+    assert_eq!(s["components"]["dhcp"]["service_enabled"], true);
     let text = file(&a, DHCPD).unwrap();
     assert!(
         !text.contains("10.190.190.") && text.contains("host other"),
         "{text}"
     );
+    assert!(!served(&a).contains("10.190.190."), "{}", served(&a));
     assert_eq!(file(&a, IPNAT).unwrap(), "");
     assert_eq!(a.get("/network/vnics").body["total"], 0);
     // Teardown of nothing is fine too.
     completed(&a, a.delete("/provisioning/network/teardown"));
+}
+
+/// The configuration the emulated dhcpd loaded at its last start.
+fn served(a: &TestAgent) -> String {
+    dump(a)["dhcpd"][DHCP4]["config"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The interfaces the DHCP service's start method would pass dhcpd (`config/listen_ifnames`
@@ -1060,6 +1064,10 @@ fn provisioning_keeps_the_interfaces_dhcpd_already_serves() {
     completed(&a, a.delete("/provisioning/network/teardown"));
     assert_eq!(listening(&a), ["igb0"]);
     assert!(file(&a, DHCPD).unwrap().contains("subnet 192.168.1.0 "));
+    // The server goes on serving the site, without the provisioning subnet.
+    let s = a.get("/provisioning/network/status").body;
+    assert_eq!(s["components"]["dhcp"]["service_enabled"], true);
+    assert!(!served(&a).contains("10.190.190."), "{}", served(&a));
 
     // Listening everywhere (the package's default) with the site's subnet declared: setup
     // leaves the list alone, so dhcpd keeps serving the site.

@@ -322,11 +322,19 @@ impl TaskOp for TeardownOp {
             let mut removed = Vec::new();
 
             cx.progress(10, "DHCP service").await?;
+            // The DHCP server stops when the provisioning subnet is all it serves (the spec's
+            // teardown); one that serves the site's other subnets too goes on serving them,
+            // restarted below without the provisioning subnet. Read before anything changes:
+            // a file that cannot be read stops the teardown with nothing done.
+            let serves_others = dhcp::read_conf(svc, run)
+                .await?
+                .subnets()
+                .any(|s| s.net() != p.subnet);
             let state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
                 .await?
                 .map(|s| s.state);
             cx.will_make(&Entry::TeardownBegun).await?;
-            if !matches!(state, Some(ServiceState::Disabled) | None) {
+            if !serves_others && !matches!(state, Some(ServiceState::Disabled) | None) {
                 dhcp::stop(svc, cx).await?;
                 removed.push("dhcp_service");
             }
@@ -354,7 +362,9 @@ impl TaskOp for TeardownOp {
             for h in &inside {
                 conf.remove_host(h);
             }
-            dhcp::apply(svc, cx, &conf).await?;
+            if dhcp::apply(svc, cx, &conf).await? && serves_others {
+                dhcp::restart_if_running(svc, cx).await?;
+            }
 
             cx.progress(35, "NAT rules").await?;
             if nat::remove_rules(svc, cx, |r| is_provisioning_rule(&p, r)).await? {
