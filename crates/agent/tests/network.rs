@@ -204,13 +204,18 @@ fn a_portmap_is_refused_while_its_plain_map_is_there_and_a_delete_keeps_others()
     );
     assert_eq!(file(&a, IPNAT).unwrap(), by_hand);
 
-    // With the plain map for another subnet, the pair is added and deleted as one.
-    let other = "map igb0 10.9.0.0/24 -> 0/32\n";
-    std::fs::write(a.host_path(&format!("root{IPNAT}")), other).unwrap();
+    // Added through the API, the pair goes as one; an equal plain map that does not follow
+    // the portmap is someone else's and stays.
+    std::fs::write(a.host_path(&format!("root{IPNAT}")), "").unwrap();
     let t = completed(&a, a.post("/network/nat/rules", portmap));
     let id = t["result"]["rules"][0]["id"].as_str().unwrap().to_owned();
     completed(&a, a.delete(&format!("/network/nat/rules/{id}")));
-    assert_eq!(file(&a, IPNAT).unwrap(), other);
+    assert_eq!(file(&a, IPNAT).unwrap(), "");
+    let apart =
+        format!("map igb0 10.190.190.0/24 -> 0/32 portmap tcp/udp auto\n# by hand:\n{by_hand}");
+    std::fs::write(a.host_path(&format!("root{IPNAT}")), &apart).unwrap();
+    completed(&a, a.delete(&format!("/network/nat/rules/{id}")));
+    assert_eq!(file(&a, IPNAT).unwrap(), format!("# by hand:\n{by_hand}"));
 }
 
 #[test]
@@ -1012,14 +1017,13 @@ fn provisioning_setup_is_idempotent_and_teardown_undoes_it() {
     assert_eq!(s["components"]["host_vnic"]["exists"], false);
     assert_eq!(s["components"]["nat"]["configured"], false);
     assert_eq!(s["components"]["dhcp"]["configured"], false);
-    // dhcpd still serves the site's 192.168.1.0/24, without the provisioning subnet.
-    assert_eq!(s["components"]["dhcp"]["service_enabled"], true);
+    // Started by setup and listening on the VNIC alone: stopped.
+    assert_eq!(s["components"]["dhcp"]["service_enabled"], false);
     let text = file(&a, DHCPD).unwrap();
     assert!(
         !text.contains("10.190.190.") && text.contains("host other"),
         "{text}"
     );
-    assert!(!served(&a).contains("10.190.190."), "{}", served(&a));
     assert_eq!(file(&a, IPNAT).unwrap(), "");
     assert_eq!(a.get("/network/vnics").body["total"], 0);
     // Teardown of nothing is fine too.
@@ -1045,14 +1049,19 @@ fn listening(a: &TestAgent) -> Vec<String> {
 }
 
 /// A dhcpd the admin runs for the site's own network goes on serving it: setup adds the
-/// provisioning VNIC to the interfaces listed, teardown takes only that VNIC away, and with
-/// another subnet declared the default (every interface) is left as it is.
+/// provisioning VNIC to the interfaces it listens on (or leaves it listening everywhere), and
+/// teardown takes only that VNIC and its subnet away. One that was not running is started on
+/// the VNIC alone, as before.
 #[test]
 fn provisioning_keeps_the_interfaces_dhcpd_already_serves() {
     let a = TestAgent::start();
     let site = json!({"subnet": "192.168.1.0", "netmask": "255.255.255.0", "router": "192.168.1.1",
         "range_start": "192.168.1.100", "range_end": "192.168.1.200", "listen_interface": "igb0"});
     completed(&a, put(&a, "/network/dhcp/config", site.clone()));
+    completed(
+        &a,
+        put(&a, "/network/dhcp/status", json!({"action": "start"})),
+    );
     assert_eq!(listening(&a), ["igb0"]);
     completed(&a, a.post("/provisioning/network/setup", json!({})));
     assert_eq!(listening(&a), ["igb0", "provision_interconnect0"]);
@@ -1077,13 +1086,30 @@ fn provisioning_keeps_the_interfaces_dhcpd_already_serves() {
         .as_object_mut()
         .unwrap()
         .remove("listen_interface");
-    completed(&b, put(&b, "/network/dhcp/config", everywhere));
+    completed(&b, put(&b, "/network/dhcp/config", everywhere.clone()));
+    completed(
+        &b,
+        put(&b, "/network/dhcp/status", json!({"action": "start"})),
+    );
     completed(&b, b.post("/provisioning/network/setup", json!({})));
     assert_eq!(listening(&b), Vec::<String>::new());
-    // With nothing else to serve, setup listens on the provisioning VNIC (the spec's check).
+    completed(&b, b.delete("/provisioning/network/teardown"));
+    assert_eq!(listening(&b), Vec::<String>::new());
+    assert_eq!(
+        b.get("/provisioning/network/status").body["components"]["dhcp"]["service_enabled"],
+        true
+    );
+    // Not running, even with the site's subnet declared: started on the VNIC alone (the
+    // spec's check), and stopped again by teardown.
     let c = TestAgent::start();
+    completed(&c, put(&c, "/network/dhcp/config", everywhere));
     completed(&c, c.post("/provisioning/network/setup", json!({})));
     assert_eq!(listening(&c), ["provision_interconnect0"]);
+    completed(&c, c.delete("/provisioning/network/teardown"));
+    assert_eq!(
+        c.get("/provisioning/network/status").body["components"]["dhcp"]["service_enabled"],
+        false
+    );
 }
 
 #[test]

@@ -81,8 +81,9 @@ pub fn run(root: &Path, zones: usize, list_zones: usize, secs: f64, rows: &mut V
     let mut wall = Duration::ZERO;
     // The same span as the agent's side of the connection sees it: from the moment the POST's
     // write began to the kernel's arrival stamp of the wait answer's last byte. It leaves out
-    // the client's own work at both ends (building and encrypting the POST; waking, decrypting
-    // and parsing the answer), which the wall time above includes.
+    // the client's own work before the first write (building and encrypting the POST) and after
+    // the last byte (waking, decrypting and parsing the answer), which the wall time above
+    // includes; what the client does in between (the 202, the wait request) stays in.
     let mut agent_side = Duration::ZERO;
     let mut unstamped = 0;
     // The host's and the agent's sums are read once around the loop: reading /metrics between
@@ -141,7 +142,7 @@ pub fn run(root: &Path, zones: usize, list_zones: usize, secs: f64, rows: &mut V
         let side = agent_side.as_secs_f64() * 1e3 / stamped as f64 - spawned_per_zone;
         rows.push(Row {
             what: format!(
-                "the same from the agent's side of the connection (the POST's write to the kernel's arrival stamp of the answer's last byte: the client's own work left out){}",
+                "the same from the agent's side of the connection (the POST's write to the kernel's arrival stamp of the answer's last byte: the client's work before and after left out){}",
                 if unstamped > 0 {
                     format!("; {unstamped} creates without stamps")
                 } else {

@@ -99,7 +99,9 @@ pub fn run(verb: Verb, root: &Dir, policy: &Policy, target: &IPath) -> Result<()
             let Some((bytes, st)) = read_regular(&dir, &backup, target)? else {
                 return Err(format!("there is no {target}{BACKUP} to restore"));
             };
-            replace(&dir, name, &bytes, target, Some(&st))
+            // The file there now keeps its owner and mode; a removed one gets the backup's.
+            let live = matches!(dir.kind(name), Ok(Kind::File(_)));
+            replace(&dir, name, &bytes, target, (!live).then_some(&st))
         }
         Verb::Remove => dir
             .unlink(name)
@@ -183,9 +185,10 @@ pub fn read_regular(
 /// Replaces `name` in `dir` with `bytes`: a temp file beside it (exclusive create, root's),
 /// fsynced, renamed over it, the directory fsynced. A reader sees the old file or the new one;
 /// a crash leaves at most the temp file, which the next write or `remove` clears. The new file
-/// keeps the permission bits and group of `like` (the file a backup or restore copies), else of
-/// the file it replaces (a dhcpd.conf holding a TSIG key may be 0640 and must stay so), else it
-/// is 0644 with the directory's group.
+/// takes the owner, group and permission bits of `like` (the file a backup copies, the backup a
+/// restore puts back where there is no file), else of the file it replaces (a dhcpd.conf that
+/// holds a TSIG key may be `dhcpserv` 0600 or 0640 and must stay readable by it alone), less
+/// write access for others; with neither it is root's, 0644, in the directory's group.
 fn replace(
     dir: &Dir,
     name: &str,
@@ -194,8 +197,8 @@ fn replace(
     like: Option<&libc::stat>,
 ) -> Result<(), String> {
     let shown_name = format!("{}/{name}", parent(shown));
-    let kept = |st: &libc::stat| (st.st_gid, st.st_mode & 0o777);
-    let (gid, mode) = match dir
+    let kept = |st: &libc::stat| (st.st_uid, st.st_gid, st.st_mode & 0o775);
+    let (uid, gid, mode) = match dir
         .kind(name)
         .map_err(|e| format!("cannot look at {shown_name}: {e}"))?
     {
@@ -203,6 +206,7 @@ fn replace(
         Kind::Missing => match like {
             Some(st) => kept(st),
             None => (
+                0,
                 dir.stat()
                     .map_err(|e| format!("cannot look at {}: {e}", parent(shown)))?
                     .st_gid,
@@ -220,7 +224,7 @@ fn replace(
     let mut f = dir
         .create_new(&temp, 0o600)
         .map_err(|e| fail("create the temp file of", e))?;
-    let written = beneath::own_file(&f, 0, gid, mode)
+    let written = beneath::own_file(&f, uid, gid, mode)
         .and_then(|_| f.write_all(bytes))
         .and_then(|_| f.sync_all());
     drop(f);

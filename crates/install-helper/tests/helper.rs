@@ -193,7 +193,7 @@ fn backup_install_restore_remove_replace_an_allowed_file_atomically() {
 }
 
 /// A file the admin keeps from other users (a dhcpd.conf with a TSIG key) stays so: the new
-/// version, its backup and a restore keep its permission bits and group.
+/// version, its backup and a restore keep its owner, group and permission bits.
 #[test]
 fn a_replaced_file_keeps_its_mode_and_group_and_so_does_its_backup() {
     needs_root!();
@@ -201,20 +201,24 @@ fn a_replaced_file_keeps_its_mode_and_group_and_so_does_its_backup() {
     let conf = r.path("/etc/ipf/ipnat.conf");
     std::fs::write(&conf, "map secret\n").unwrap();
     set_mode(&conf, 0o640);
-    std::os::unix::fs::chown(&conf, None, Some(4)).unwrap();
+    std::os::unix::fs::chown(&conf, Some(7), Some(4)).unwrap();
     let like = |p: &Path| {
         let m = std::fs::metadata(p).unwrap();
         (m.uid(), m.gid(), m.mode() & 0o7777)
     };
     ok(&r.run(&["backup", "/etc/ipf/ipnat.conf"], b""));
     ok(&r.run(&["install", "/etc/ipf/ipnat.conf"], b"map two\n"));
-    assert_eq!(like(&conf), (0, 4, 0o640));
+    assert_eq!(like(&conf), (7, 4, 0o640));
     let backup = r.path("/etc/ipf/ipnat.conf.zw-backup");
-    assert_eq!(like(&backup), (0, 4, 0o640));
+    assert_eq!(like(&backup), (7, 4, 0o640));
     std::fs::remove_file(&conf).unwrap();
     ok(&r.run(&["restore", "/etc/ipf/ipnat.conf"], b""));
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "map secret\n");
-    assert_eq!(like(&conf), (0, 4, 0o640));
+    assert_eq!(like(&conf), (7, 4, 0o640));
+    // Write access for others is not kept.
+    set_mode(&conf, 0o666);
+    ok(&r.run(&["install", "/etc/ipf/ipnat.conf"], b"map three\n"));
+    assert_eq!(like(&conf), (7, 4, 0o664));
 }
 
 /// A bhyve zone's SSH key file: written, read, backed up, restored and removed inside a zonepath

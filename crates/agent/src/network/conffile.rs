@@ -178,14 +178,10 @@ impl ConfFile {
         if let Some(dir) = temp.local.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err("create", dir, e))?;
         }
-        let mut f =
-            std::fs::File::create(&temp.local).map_err(|e| io_err("write", &temp.local, e))?;
+        let mut f = fresh_file(&temp.local)?;
         // The new version keeps the permissions of the one it replaces (a file kept from other
         // users stays so); the helper does the same for root's files.
-        if let Ok(m) = std::fs::metadata(&self.local) {
-            f.set_permissions(m.permissions())
-                .map_err(|e| io_err("write", &temp.local, e))?;
-        }
+        keep_mode(&f, &self.local, &temp.local)?;
         f.write_all(text.as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(|e| io_err("write", &temp.local, e))?;
@@ -215,11 +211,8 @@ impl ConfFile {
         match std::fs::read(&self.local) {
             Ok(bytes) => {
                 let b = self.backup_path();
-                let mut f = std::fs::File::create(&b).map_err(|e| io_err("write", &b, e))?;
-                if let Ok(m) = std::fs::metadata(&self.local) {
-                    f.set_permissions(m.permissions())
-                        .map_err(|e| io_err("write", &b, e))?;
-                }
+                let mut f = fresh_file(&b)?;
+                keep_mode(&f, &self.local, &b)?;
                 f.write_all(&bytes)
                     .and_then(|_| f.sync_all())
                     .map_err(|e| io_err("write", &b, e))?;
@@ -273,6 +266,30 @@ impl ConfFile {
                 Err(e) => Err(io_err("remove", &self.local, e)),
             }
         }
+    }
+}
+
+/// Creates `path` anew: a copy left before (a backup kept read-only, like its file) is removed
+/// first, as its mode could refuse the write.
+fn fresh_file(path: &Path) -> Result<std::fs::File, OpError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("replace", path, e)),
+    }
+    std::fs::File::create(path).map_err(|e| io_err("write", path, e))
+}
+
+/// Gives `f` (at `path`) the permission bits of `like`, when that exists.
+fn keep_mode(f: &std::fs::File, like: &Path, path: &Path) -> Result<(), OpError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(like) {
+        Ok(m) => f
+            .set_permissions(std::fs::Permissions::from_mode(
+                m.permissions().mode() & 0o777,
+            ))
+            .map_err(|e| io_err("write", path, e)),
+        Err(_) => Ok(()),
     }
 }
 

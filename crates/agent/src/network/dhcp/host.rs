@@ -88,19 +88,19 @@ pub fn listen_value(ifnames: &[String]) -> Result<PropValue, OpError> {
     Ok(PropValue::Astrings(values))
 }
 
-/// Makes the service listen on `interface` as well as where it listens now; returns whether it
-/// changed. A list the admin set keeps its interfaces (a dhcpd that serves the site's own
-/// network goes on serving it). The package's default, an empty list, means every interface:
-/// it becomes `interface` alone only when `serves_others` is false (no other subnet declared,
-/// so no other interface has anything to be served), and stays as it is otherwise.
+/// Makes the service listen on `interface`; returns whether it changed. A server already
+/// running (`serving`) keeps the interfaces it serves and gains `interface`, or keeps listening
+/// everywhere (an empty list, the package's default); otherwise it is to listen on `interface`
+/// alone (the spec's check after a provisioning setup).
 pub async fn ensure_listening_on<E: Carries>(
     svc: &NetworkServices,
     cx: &Cx<'_, E>,
     interface: &LinkName,
-    serves_others: bool,
+    serving: bool,
 ) -> Result<bool, OpError> {
     let now = listen_ifnames(svc, &cx.runner).await?;
-    if (now.is_empty() && serves_others) || now.iter().any(|n| n == interface.as_str()) {
+    let present = now.iter().any(|n| n == interface.as_str());
+    if (serving && (present || now.is_empty())) || (!serving && now == [interface.to_string()]) {
         return Ok(false);
     }
     journal::will_make(
@@ -110,8 +110,13 @@ pub async fn ensure_listening_on<E: Carries>(
         },
     )
     .await?;
-    let mut with = now;
-    with.push(interface.to_string());
+    let with = if serving {
+        let mut with = now;
+        with.push(interface.to_string());
+        with
+    } else {
+        vec![interface.to_string()]
+    };
     set_listen(svc, cx, listen_value(&with)?).await?;
     Ok(true)
 }

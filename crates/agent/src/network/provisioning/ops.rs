@@ -201,16 +201,14 @@ impl SetupOp {
         cx: &Cx<'_, Entry>,
         p: &ProvisioningNet,
     ) -> Result<Action, OpError> {
-        let serves_others = dhcp::read_conf(&self.0, &cx.runner)
-            .await?
-            .subnets()
-            .any(|s| s.net() != p.subnet);
-        let listen_changed =
-            dhcp::ensure_listening_on(&self.0, cx, &p.host_vnic, serves_others).await?;
         let state = illumos::smf::service_state(&cx.runner, &self.0.settings.dhcp_service)
             .await?
             .map(|s| s.state);
-        if matches!(state, Some(ServiceState::Online | ServiceState::Degraded)) {
+        // A server the admin already runs goes on serving its interfaces, the VNIC added; one
+        // setup starts listens on the VNIC alone.
+        let serving = matches!(state, Some(ServiceState::Online | ServiceState::Degraded));
+        let listen_changed = dhcp::ensure_listening_on(&self.0, cx, &p.host_vnic, serving).await?;
+        if serving {
             return Ok(if listen_changed {
                 Action::Updated
             } else {
@@ -322,10 +320,8 @@ impl TaskOp for TeardownOp {
             let mut removed = Vec::new();
 
             cx.progress(10, "DHCP service").await?;
-            // The DHCP server stops when the provisioning subnet is all it serves (the spec's
-            // teardown); one that serves the site's other subnets too goes on serving them,
-            // restarted below without the provisioning subnet. Read before anything changes:
-            // a file that cannot be read stops the teardown with nothing done.
+            // Read before anything changes: a file that cannot be read stops the teardown with
+            // nothing done.
             let serves_others = dhcp::read_conf(svc, run)
                 .await?
                 .subnets()
@@ -333,19 +329,23 @@ impl TaskOp for TeardownOp {
             let state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
                 .await?
                 .map(|s| s.state);
+            let listening = dhcp::listen_ifnames(svc, run).await?;
+            let had_vnic = listening.iter().any(|n| n == p.host_vnic.as_str());
+            let rest: Vec<String> = listening
+                .into_iter()
+                .filter(|n| n != p.host_vnic.as_str())
+                .collect();
+            // The server stops when the provisioning network was all it served (the spec's
+            // teardown): no other subnet declared, or it listened on the VNIC alone. One that
+            // also serves the site's interfaces goes on serving them, without the VNIC and the
+            // provisioning subnet.
+            let stop = !serves_others || (had_vnic && rest.is_empty());
             cx.will_make(&Entry::TeardownBegun).await?;
-            if !serves_others && !matches!(state, Some(ServiceState::Disabled) | None) {
+            if stop && !matches!(state, Some(ServiceState::Disabled) | None) {
                 dhcp::stop(svc, cx).await?;
                 removed.push("dhcp_service");
             }
-            // Only the provisioning VNIC leaves the list: interfaces the admin listed stay
-            // (none left is the package's default, every interface).
-            let listening = dhcp::listen_ifnames(svc, run).await?;
-            if listening.iter().any(|n| n == p.host_vnic.as_str()) {
-                let rest: Vec<String> = listening
-                    .into_iter()
-                    .filter(|n| n != p.host_vnic.as_str())
-                    .collect();
+            if had_vnic {
                 dhcp::set_listen(svc, cx, dhcp::listen_value(&rest)?).await?;
             }
             cx.progress(20, "DHCP subnet").await?;
@@ -362,7 +362,9 @@ impl TaskOp for TeardownOp {
             for h in &inside {
                 conf.remove_host(h);
             }
-            if dhcp::apply(svc, cx, &conf).await? && serves_others {
+            // A rerun after a crash finds the file written already: a server still running
+            // may hold the provisioning subnet in memory.
+            if !dhcp::apply(svc, cx, &conf).await? && !stop {
                 dhcp::restart_if_running(svc, cx).await?;
             }
 
