@@ -1095,6 +1095,7 @@ fn provisioning_keeps_the_interfaces_dhcpd_already_serves() {
     assert_eq!(listening(&b), Vec::<String>::new());
     completed(&b, b.delete("/provisioning/network/teardown"));
     assert_eq!(listening(&b), Vec::<String>::new());
+    assert!(!served(&b).contains("10.190.190."), "{}", served(&b));
     assert_eq!(
         b.get("/provisioning/network/status").body["components"]["dhcp"]["service_enabled"],
         true

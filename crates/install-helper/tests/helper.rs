@@ -215,10 +215,15 @@ fn a_replaced_file_keeps_its_mode_and_group_and_so_does_its_backup() {
     ok(&r.run(&["restore", "/etc/ipf/ipnat.conf"], b""));
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "map secret\n");
     assert_eq!(like(&conf), (7, 4, 0o640));
+    // A restore onto the file there keeps that file's owner and mode, not the backup's.
+    std::os::unix::fs::chown(&conf, Some(8), Some(9)).unwrap();
+    set_mode(&conf, 0o600);
+    ok(&r.run(&["restore", "/etc/ipf/ipnat.conf"], b""));
+    assert_eq!(like(&conf), (8, 9, 0o600));
     // Write access for others is not kept.
     set_mode(&conf, 0o666);
     ok(&r.run(&["install", "/etc/ipf/ipnat.conf"], b"map three\n"));
-    assert_eq!(like(&conf), (7, 4, 0o664));
+    assert_eq!(like(&conf), (8, 9, 0o664));
 }
 
 /// A bhyve zone's SSH key file: written, read, backed up, restored and removed inside a zonepath

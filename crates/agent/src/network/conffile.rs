@@ -179,8 +179,7 @@ impl ConfFile {
             std::fs::create_dir_all(dir).map_err(|e| io_err("create", dir, e))?;
         }
         let mut f = fresh_file(&temp.local)?;
-        // The new version keeps the permissions of the one it replaces (a file kept from other
-        // users stays so); the helper does the same for root's files.
+        // The new version keeps the owner and mode of the one it replaces.
         keep_mode(&f, &self.local, &temp.local)?;
         f.write_all(text.as_bytes())
             .and_then(|_| f.sync_all())
@@ -269,28 +268,43 @@ impl ConfFile {
     }
 }
 
-/// Creates `path` anew: a copy left before (a backup kept read-only, like its file) is removed
-/// first, as its mode could refuse the write.
+/// Creates `path` anew, exclusively and readable by the agent alone until [`keep_mode`] sets
+/// its mode: a copy left before (a backup kept read-only, like its file) is removed first, as
+/// its mode could refuse the write.
 fn fresh_file(path: &Path) -> Result<std::fs::File, OpError> {
+    use std::os::unix::fs::OpenOptionsExt;
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err("replace", path, e)),
     }
-    std::fs::File::create(path).map_err(|e| io_err("write", path, e))
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io_err("write", path, e))
 }
 
-/// Gives `f` (at `path`) the permission bits of `like`, when that exists.
+/// Gives `f` (at `path`) the permission bits of `like` less write access for others, and its
+/// owner and group when the agent runs as root; 0644 when there is no `like`. The helper does
+/// the same for root's files (a dhcpd.conf that holds a TSIG key stays readable by its owner
+/// alone).
 fn keep_mode(f: &std::fs::File, like: &Path, path: &Path) -> Result<(), OpError> {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::metadata(like) {
-        Ok(m) => f
-            .set_permissions(std::fs::Permissions::from_mode(
-                m.permissions().mode() & 0o777,
-            ))
-            .map_err(|e| io_err("write", path, e)),
-        Err(_) => Ok(()),
-    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = match std::fs::metadata(like) {
+        Ok(m) => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            if unsafe { libc::geteuid() } == 0 {
+                std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid()))
+                    .map_err(|e| io_err("write", path, e))?;
+            }
+            m.mode() & 0o775
+        }
+        Err(_) => 0o644,
+    };
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| io_err("write", path, e))
 }
 
 #[cfg(test)]
@@ -336,12 +350,30 @@ mod tests {
         std::fs::create_dir_all(f.local.parent().unwrap()).unwrap();
         std::fs::write(&f.local, "key secret\n").unwrap();
         std::fs::set_permissions(&f.local, std::fs::Permissions::from_mode(0o640)).unwrap();
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root {
+            std::os::unix::fs::chown(&f.local, Some(7), Some(4)).unwrap();
+        }
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let owner = |p: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(p).unwrap();
+            (m.uid(), m.gid())
+        };
+        let before = owner(&f.local);
         f.write_temp("new\n").unwrap();
         f.keep_backup(&runner()).await.unwrap();
         f.commit_temp(&runner()).await.unwrap();
         assert_eq!(mode(&f.local), 0o640);
         assert_eq!(mode(&f.backup_path()), 0o640);
+        assert_eq!(owner(&f.local), before);
+        assert_eq!(owner(&f.backup_path()), before);
+        // A file that did not exist is made 0644.
+        std::fs::remove_file(&f.local).unwrap();
+        f.write_temp("fresh\n").unwrap();
+        f.commit_temp(&runner()).await.unwrap();
+        assert_eq!(mode(&f.local), 0o644);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

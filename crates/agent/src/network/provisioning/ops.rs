@@ -204,11 +204,12 @@ impl SetupOp {
         let state = illumos::smf::service_state(&cx.runner, &self.0.settings.dhcp_service)
             .await?
             .map(|s| s.state);
-        // A server the admin already runs goes on serving its interfaces, the VNIC added; one
-        // setup starts listens on the VNIC alone.
-        let serving = matches!(state, Some(ServiceState::Online | ServiceState::Degraded));
-        let listen_changed = dhcp::ensure_listening_on(&self.0, cx, &p.host_vnic, serving).await?;
-        if serving {
+        // A server the admin enabled (running, or waiting for a dependency, or in maintenance)
+        // keeps the interfaces it serves, the VNIC added; one setup starts listens on the VNIC
+        // alone.
+        let enabled = !matches!(state, Some(ServiceState::Disabled) | None);
+        let listen_changed = dhcp::ensure_listening_on(&self.0, cx, &p.host_vnic, enabled).await?;
+        if matches!(state, Some(ServiceState::Online | ServiceState::Degraded)) {
             return Ok(if listen_changed {
                 Action::Updated
             } else {
@@ -362,11 +363,7 @@ impl TaskOp for TeardownOp {
             for h in &inside {
                 conf.remove_host(h);
             }
-            // A rerun after a crash finds the file written already: a server still running
-            // may hold the provisioning subnet in memory.
-            if !dhcp::apply(svc, cx, &conf).await? && !stop {
-                dhcp::restart_if_running(svc, cx).await?;
-            }
+            dhcp::apply(svc, cx, &conf).await?;
 
             cx.progress(35, "NAT rules").await?;
             if nat::remove_rules(svc, cx, |r| is_provisioning_rule(&p, r)).await? {
