@@ -127,17 +127,7 @@ pub async fn ensure_listen<E: Carries>(
     cx: &Cx<'_, E>,
     interface: &LinkName,
 ) -> Result<bool, OpError> {
-    let now = listen_ifnames(svc, &cx.runner).await?;
-    if now == [interface.to_string()] {
-        return Ok(false);
-    }
-    journal::will_make(cx, Entry::ListenIfnames { previous: now }).await?;
-    let v: SmfString = interface
-        .as_str()
-        .parse()
-        .map_err(|e: illumos::link::InvalidValue| OpError::failed(e.to_string()))?;
-    set_listen(svc, cx, PropValue::Astrings(vec![v])).await?;
-    Ok(true)
+    ensure_listening_on(svc, cx, interface, false).await
 }
 
 pub async fn service_state(

@@ -323,10 +323,8 @@ impl TaskOp for TeardownOp {
             cx.progress(10, "DHCP service").await?;
             // Read before anything changes: a file that cannot be read stops the teardown with
             // nothing done.
-            let serves_others = dhcp::read_conf(svc, run)
-                .await?
-                .subnets()
-                .any(|s| s.net() != p.subnet);
+            let mut conf = dhcp::read_conf(svc, run).await?;
+            let serves_others = conf.subnets().any(|s| s.net() != p.subnet);
             let state = illumos::smf::service_state(run, &svc.settings.dhcp_service)
                 .await?
                 .map(|s| s.state);
@@ -350,7 +348,6 @@ impl TaskOp for TeardownOp {
                 dhcp::set_listen(svc, cx, dhcp::listen_value(&rest)?).await?;
             }
             cx.progress(20, "DHCP subnet").await?;
-            let mut conf = dhcp::read_conf(svc, run).await?;
             if conf.remove_subnet(p.subnet) {
                 removed.push("dhcp_subnet");
             }
