@@ -2,7 +2,8 @@
 //! prints a table. Build first: `cargo build --release --workspace`, then run
 //! `target/release/zoneweaver-bench [--quick] [SECTION...]` (sections: start, tasks, chain,
 //! drain, network, zones (with zones-burst), pipeline, vnc, consoles; all by default; zones-burst alone,
-//! and zones-scale, 1,000 zones, and zones-warm, its warm loads alone, only when named).
+//! and zones-scale, 1,000 zones, with zones-warm, its warm loads alone, and zones-refresh, its
+//! background refresh rows alone, only when named).
 //! A long mixed load: `target/release/zoneweaver-bench soak --minutes N [--clients C]`.
 
 mod agent;
@@ -38,7 +39,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "start",
     "tasks",
     "chain",
@@ -48,6 +49,7 @@ const SECTIONS: [&str; 12] = [
     "zones-burst",
     "zones-scale",
     "zones-warm",
+    "zones-refresh",
     "pipeline",
     "vnc",
     "consoles",
@@ -112,6 +114,9 @@ fn main() {
     }
     if picked.contains(&"zones-warm") {
         zone_reads::warm(&root, secs, &mut rows);
+    }
+    if picked.contains(&"zones-refresh") {
+        zone_reads::refresh(&root, secs, &mut rows);
     }
     if picked.contains(&"zones-scale") {
         zone_reads::scale(&root, secs, &mut rows);

@@ -14,7 +14,10 @@
 //!   [`UNSIGNED_CONFIG_TTL`] is read again.
 //! - A listing older than [`LISTING_TTL`] is refreshed in the background by the next read, with
 //!   the configuration files' signatures: a change made outside the agent shows within about
-//!   that time (plus the refresh itself).
+//!   that time (plus the refresh itself). On a big host, where listing every zone and
+//!   examining every file takes longer, the background refreshes are spaced so that they take
+//!   at most 1 / [`REFRESH_SHARE`] of the time (up to [`MAX_LISTING_AGE`] apart): what a
+//!   dashboard's polling costs the host stays bounded whatever the number of zones.
 //! - The configurations read are kept in the database with their file signature: after a
 //!   restart only the zones whose file changed are exported again.
 
@@ -36,6 +39,13 @@ use crate::db::Db;
 
 /// A listing this old is refreshed in the background by the next read.
 pub const LISTING_TTL: Duration = Duration::from_secs(2);
+/// A background refresh waits at least this many times as long as recent ones took.
+pub const REFRESH_SHARE: u32 = 100;
+/// ... but never longer than this: a change made outside the agent shows within it.
+pub const MAX_LISTING_AGE: Duration = Duration::from_secs(15);
+/// How many recent background refreshes the spacing looks at (their shortest counts, so one
+/// refresh slowed by a busy machine does not stretch the next wait).
+const RECENT_REFRESHES: usize = 4;
 /// A configuration whose file cannot be examined is read again after this long.
 pub const UNSIGNED_CONFIG_TTL: Duration = Duration::from_secs(30);
 /// `zonecfg export`s run at once by a refresh (no herd of 1,000 processes).
@@ -128,10 +138,35 @@ pub struct HostView {
     pass: tokio::sync::Mutex<()>,
     /// A background refresh is spawned and has not started yet.
     queued: AtomicBool,
+    /// How long the last background refreshes took (see [`REFRESH_SHARE`]).
+    recent: Mutex<RecentRefreshes>,
     /// What refreshes run by a task's settle read, for the database: written with the
     /// task's end ([`TaskObserver::end_writes`](crate::tasks::engine::TaskObserver)), not in
     /// a commit of its own between the task's last command and its end.
     unkept: Mutex<Unkept>,
+}
+
+/// The durations of the last few background refreshes, oldest overwritten first.
+#[derive(Default)]
+struct RecentRefreshes {
+    took: [Duration; RECENT_REFRESHES],
+    next: usize,
+}
+
+impl RecentRefreshes {
+    fn record(&mut self, took: Duration) {
+        self.took[self.next % RECENT_REFRESHES] = took;
+        self.next += 1;
+    }
+
+    /// How old the listing may grow before the next background refresh.
+    fn spacing(&self) -> Duration {
+        let seen = self.next.min(RECENT_REFRESHES);
+        let shortest = self.took[..seen].iter().min().copied().unwrap_or_default();
+        shortest
+            .saturating_mul(REFRESH_SHARE)
+            .clamp(LISTING_TTL, MAX_LISTING_AGE)
+    }
 }
 
 /// Configurations read and zones gone, not yet written to the database.
@@ -176,12 +211,21 @@ impl HostView {
             known: Mutex::new(known),
             pass: tokio::sync::Mutex::new(()),
             queued: AtomicBool::new(false),
+            recent: Mutex::default(),
             unkept: Mutex::default(),
         }
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How old the listing may grow before a read refreshes it in the background.
+    fn refresh_after(&self) -> Duration {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .spacing()
     }
 
     fn sig_of(&self, zone: &str) -> Option<String> {
@@ -238,15 +282,31 @@ impl HostView {
         rt.spawn(async move {
             let _pass = me.pass.lock().await;
             me.queued.store(false, Ordering::SeqCst);
+            let after = me.refresh_after();
             let current = {
                 let k = me.known();
                 k.listing.as_ref().is_some_and(|l| {
-                    l.covers >= me.generation.load(Ordering::SeqCst) && l.at.elapsed() < LISTING_TTL
+                    l.covers >= me.generation.load(Ordering::SeqCst) && l.at.elapsed() < after
                 })
             };
             if !current {
-                if let Err(e) = me.refresh(By::Read).await {
-                    tracing::warn!(error = %e.detail(), "cannot refresh the zone listing");
+                let started = Instant::now();
+                match me.refresh(By::Read).await {
+                    Ok(()) => {
+                        let took = started.elapsed();
+                        me.recent
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .record(took);
+                        tracing::debug!(
+                            took_ms = took.as_secs_f64() * 1e3,
+                            next_after_ms = me.refresh_after().as_millis() as u64,
+                            "refreshed the zone listing"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e.detail(), "cannot refresh the zone listing")
+                    }
                 }
             }
         });
@@ -424,7 +484,7 @@ impl HostView {
         if let Some((covers, seq, zones, age)) = have {
             let must = self.published().into_values().max().unwrap_or(0);
             if must <= covers {
-                if age >= LISTING_TTL {
+                if age >= self.refresh_after() {
                     self.kick();
                 }
                 return Ok((seq, zones));
@@ -670,4 +730,32 @@ pub async fn destroy_owned(
         report.destroyed.push(d.name.clone());
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn background_refreshes_are_spaced_by_what_recent_ones_took() {
+        let ms = Duration::from_millis;
+        let mut r = RecentRefreshes::default();
+        // Nothing measured yet, and a small host: the listing's TTL.
+        assert_eq!(r.spacing(), LISTING_TTL);
+        r.record(ms(3));
+        assert_eq!(r.spacing(), LISTING_TTL);
+        // A big host: a hundred times the refresh.
+        let mut big = RecentRefreshes::default();
+        big.record(ms(40));
+        assert_eq!(big.spacing(), ms(4000));
+        // One refresh slowed by a busy machine does not stretch the wait: the shortest of the
+        // last few counts.
+        big.record(ms(900));
+        assert_eq!(big.spacing(), ms(4000));
+        // Once every recent one is slow, they do; never past the longest age.
+        for _ in 0..RECENT_REFRESHES {
+            big.record(ms(900));
+        }
+        assert_eq!(big.spacing(), MAX_LISTING_AGE);
+    }
 }
