@@ -186,20 +186,30 @@ fn warm_loads(agent: &Agent, secs: f64, rows: &mut Vec<Row>) {
 /// Only the warm 1,000-zone loads of `zones-scale` (minutes less): the first answer is awaited,
 /// not timed (on a busy machine it may outlast the request timeout; the refresh goes on).
 pub fn warm(root: &Path, secs: f64, rows: &mut Vec<Row>) {
-    let mut agent = Agent::prepare(&root.join("warm"), "");
-    let host = agent.dir.join("host");
-    crate::zones::zero_delays(&host);
-    seed_zones(&host, 1000);
-    agent.start();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    while agent.send("GET", "/zones", None).1["total"] != 1000 {
-        assert!(
-            Instant::now() < deadline,
-            "the 1,000 zones were never listed"
-        );
-    }
+    let (mut agent, _) = seeded(root, "warm", 1000);
+    await_listed(&agent, 1000);
     warm_loads(&agent, secs, rows);
     agent.stop();
+}
+
+/// An agent started on a host (no emulated delays) that has `n` zones made by hand; and the
+/// host's directory.
+fn seeded(root: &Path, name: &str, n: usize) -> (Agent, std::path::PathBuf) {
+    let mut agent = Agent::prepare(&root.join(name), "");
+    let host = agent.dir.join("host");
+    crate::zones::zero_delays(&host);
+    seed_zones(&host, n);
+    agent.start();
+    (agent, host)
+}
+
+/// Waits (untimed) until the agent lists `n` zones: on a busy machine the first answer may
+/// outlast the client's request timeout, and the refresh goes on.
+fn await_listed(agent: &Agent, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while agent.send("GET", "/zones", None).1["total"] != n {
+        assert!(Instant::now() < deadline, "the {n} zones were never listed");
+    }
 }
 
 /// Makes `n` zones straight through the emulated host's zonecfg, each with a NIC, a boot disk
@@ -303,11 +313,7 @@ fn timed_list(agent: &Agent, zones: usize) -> f64 {
 pub fn scale(root: &Path, secs: f64, rows: &mut Vec<Row>) {
     let mut costs = Vec::new();
     for n in REFRESH_ZONES {
-        let mut agent = Agent::prepare(&root.join(format!("scale{n}")), "");
-        let host = agent.dir.join("host");
-        crate::zones::zero_delays(&host);
-        seed_zones(&host, n);
-        agent.start();
+        let (mut agent, host) = seeded(root, &format!("scale{n}"), n);
         let first = timed_list(&agent, n);
         if n == 1000 {
             rows.push(Row {
@@ -408,15 +414,8 @@ fn refresh_row(costs: &[RefreshCost]) -> Row {
 pub fn refresh(root: &Path, secs: f64, rows: &mut Vec<Row>) {
     let mut costs = Vec::new();
     for n in REFRESH_ZONES {
-        let mut agent = Agent::prepare(&root.join(format!("refresh{n}")), "");
-        let host = agent.dir.join("host");
-        crate::zones::zero_delays(&host);
-        seed_zones(&host, n);
-        agent.start();
-        let deadline = Instant::now() + Duration::from_secs(900);
-        while agent.send("GET", "/zones", None).1["total"] != n {
-            assert!(Instant::now() < deadline, "the zones were never listed");
-        }
+        let (mut agent, host) = seeded(root, &format!("refresh{n}"), n);
+        await_listed(&agent, n);
         costs.push(dashboard(&agent, &host, secs));
         agent.stop();
     }
