@@ -788,6 +788,50 @@ fn zones_made_outside_the_agent_are_listed() {
     assert_eq!(agent.get("/zones?state=running").body["total"], 0);
 }
 
+/// A host whose `zoneadm list` keeps failing is not shown as it last was for ever: once a
+/// background refresh has failed and the listing has aged past twice its refresh time, the list
+/// answers the host's failure (502), and the zones again once the host answers.
+#[test]
+fn the_zone_list_answers_the_hosts_failure_once_refreshes_keep_failing() {
+    let agent = TestAgent::start();
+    host(
+        &agent,
+        "zonecfg",
+        &[
+            "-z",
+            "kept",
+            "create -b; set zonepath=/rpool/zones/kept; set brand=bhyve; set ip-type=exclusive",
+        ],
+    );
+    assert_eq!(agent.get("/zones").body["total"], 1);
+    faults(
+        &agent,
+        &[
+            json!({"tool": "zoneadm", "prefix": ["list"], "action": "fail",
+                 "stderr": "zoneadm: failed to get zone list: I/O error"}),
+        ],
+    );
+    let failed = agent.eventually(
+        "the list answers the host's failure",
+        || {
+            let r = agent.get("/zones");
+            (r.status, r.body)
+        },
+        |(status, _)| *status != 200,
+    );
+    assert_eq!(failed.0, 502, "{:?}", failed.1);
+    assert!(
+        failed.1["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("I/O error")),
+        "{:?}",
+        failed.1
+    );
+    faults(&agent, &[]);
+    let r = agent.get("/zones");
+    assert_eq!((r.status, r.body["total"].clone()), (200, json!(1)));
+}
+
 /// The list is served from what the agent last read, but never after the agent's own change:
 /// a modify shows at once; a change made outside the agent shows once its TTL has passed.
 #[test]

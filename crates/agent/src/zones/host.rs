@@ -18,6 +18,9 @@
 //!   examining every file takes longer, the background refreshes are spaced so that they take
 //!   at most 1 / [`REFRESH_SHARE`] of the time (up to [`MAX_LISTING_AGE`] apart): what a
 //!   dashboard's polling costs the host stays bounded whatever the number of zones.
+//! - A listing is never served as current while the host cannot be read: once a background
+//!   refresh has failed and the listing is twice as old as a refresh should leave it, a read
+//!   lists the host itself and answers the host's failure if that fails too.
 //! - The configurations read are kept in the database with their file signature: after a
 //!   restart only the zones whose file changed are exported again.
 
@@ -140,6 +143,8 @@ pub struct HostView {
     queued: AtomicBool,
     /// How long the last background refreshes took (see [`REFRESH_SHARE`]).
     recent: Mutex<RecentRefreshes>,
+    /// The last background refresh failed (see the module's comment).
+    failing: AtomicBool,
     /// What refreshes run by a task's settle read, for the database: written with the
     /// task's end ([`TaskObserver::end_writes`](crate::tasks::engine::TaskObserver)), not in
     /// a commit of its own between the task's last command and its end.
@@ -212,6 +217,7 @@ impl HostView {
             pass: tokio::sync::Mutex::new(()),
             queued: AtomicBool::new(false),
             recent: Mutex::default(),
+            failing: AtomicBool::new(false),
             unkept: Mutex::default(),
         }
     }
@@ -291,7 +297,9 @@ impl HostView {
             };
             if !current {
                 let started = Instant::now();
-                match me.refresh(By::Read).await {
+                let refreshed = me.refresh(By::Read).await;
+                me.failing.store(refreshed.is_err(), Ordering::SeqCst);
+                match refreshed {
                     Ok(()) => {
                         let took = started.elapsed();
                         me.recent
@@ -483,8 +491,12 @@ impl HostView {
         };
         if let Some((covers, seq, zones, age)) = have {
             let must = self.published().into_values().max().unwrap_or(0);
+            let after = self.refresh_after();
+            if self.failing.load(Ordering::SeqCst) && age >= after * 2 {
+                return self.relist(seq).await;
+            }
             if must <= covers {
-                if age >= self.refresh_after() {
+                if age >= after {
                     self.kick();
                 }
                 return Ok((seq, zones));
@@ -492,6 +504,30 @@ impl HostView {
             return self.fresh(Some(must), By::Read).await;
         }
         self.fresh(None, By::Read).await
+    }
+
+    /// Lists the host now, for a read that may not be answered from listing `seq` (the host
+    /// failed to answer the last background refresh): a refresh another read made meanwhile
+    /// is taken; a failure is the read's.
+    async fn relist(&self, seq: u64) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
+        let _pass = self.pass.lock().await;
+        {
+            let k = self.known();
+            if let Some(l) = k.listing.as_ref().filter(|l| l.at.elapsed() < LISTING_TTL) {
+                return Ok((l.seq, l.zones.clone()));
+            }
+        }
+        let refreshed = self.refresh(By::Read).await;
+        self.failing.store(refreshed.is_err(), Ordering::SeqCst);
+        refreshed?;
+        let k = self.known();
+        let l = k.listing.as_ref().expect("a refresh installs a listing");
+        tracing::debug!(
+            was = seq,
+            now = l.seq,
+            "listed the host after failed refreshes"
+        );
+        Ok((l.seq, l.zones.clone()))
     }
 
     /// Waits for (or makes) a listing that covers generation `must` (`None`: any listing).

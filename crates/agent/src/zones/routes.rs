@@ -51,10 +51,12 @@ pub struct ListQuery {
 }
 
 /// List every zone on the host (including zones made outside the agent), with the agent's own
-/// record where it has one.
+/// record where it has one. A 502 when the host cannot list its zones (the agent's last
+/// listing is not passed off as current once refreshing it has failed).
 #[utoipa::path(get, path = "/zones", tag = "zones", params(ListQuery),
     security(("api_key" = ["viewer"])),
-    responses((status = 200, body = ZoneList), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ZoneList), (status = 400, body = ErrorBody),
+        (status = 502, body = ErrorBody)))]
 async fn list_zones(
     _: Viewer,
     State(app): State<AppState>,
