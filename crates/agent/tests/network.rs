@@ -1200,3 +1200,38 @@ fn a_listing_whose_service_cannot_name_its_file_is_a_502_saying_so() {
     std::fs::remove_file(agent.host.join("faults")).unwrap();
     assert_eq!(agent.get("/network/nat/rules").status, 200);
 }
+
+/// A running zone holds its VNIC on the etherstub, and `dladm delete-vnic` refuses a busy link:
+/// a forced teardown is refused (409, naming the zone) with nothing changed, instead of failing
+/// halfway through; once the zone is halted it deletes the zone's VNIC with the rest.
+#[test]
+fn a_forced_teardown_waits_for_running_zones_on_the_etherstub() {
+    use crate::support::host;
+    let a = TestAgent::start();
+    completed(&a, a.post("/provisioning/network/setup", json!({})));
+    host(
+        &a,
+        "zonecfg",
+        &["-z", "web02", "create -b; set zonepath=/rpool/zones/web02; set brand=bhyve; set ip-type=exclusive; add net; set physical=web02_prov0; set global-nic=estub_provision0; end"],
+    );
+    host(&a, "zoneadm", &["-z", "web02", "install"]);
+    host(&a, "zoneadm", &["-z", "web02", "boot"]);
+    assert!(
+        host(&a, "dladm", &["show-vnic", "-p", "-o", "link,zone"]).contains("web02_prov0:web02"),
+        "the booted zone holds its VNIC"
+    );
+    let before = dump(&a);
+    let r = a.delete("/provisioning/network/teardown?force=true");
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    let why = r.body["error"].as_str().unwrap();
+    assert!(
+        why.contains("web02_prov0") && why.contains("zone web02") && why.contains("halt"),
+        "{why}"
+    );
+    assert_eq!(dump(&a), before, "nothing on the host changed");
+    host(&a, "zoneadm", &["-z", "web02", "halt"]);
+    completed(&a, a.delete("/provisioning/network/teardown?force=true"));
+    let s = a.get("/provisioning/network/status").body;
+    assert_eq!(s["configured"], false, "{s}");
+    assert!(!host(&a, "dladm", &["show-vnic", "-p", "-o", "link"]).contains("web02_prov0"));
+}

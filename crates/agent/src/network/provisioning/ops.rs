@@ -320,6 +320,15 @@ impl TaskOp for TeardownOp {
             let run = &cx.runner;
             let mut removed = Vec::new();
 
+            // A running zone's VNIC cannot be deleted: found now, the teardown stops with
+            // nothing done instead of halfway (the request checked too; the zone may have
+            // booted since).
+            if params.force {
+                let vnics = dladm::show_vnics(run).await?;
+                if let Some(why) = super::view::held_by_running_zones(&vnics, &p) {
+                    return Err(OpError::failed(why));
+                }
+            }
             cx.progress(10, "DHCP service").await?;
             // Read before anything changes: a file that cannot be read stops the teardown with
             // nothing done.

@@ -8,7 +8,9 @@ use axum::Json;
 
 use super::ops::{TeardownParams, SETUP, TEARDOWN};
 use super::request::TeardownQuery;
-use super::view::{read_status, users, ProvisioningStatus, SetupAccepted, SetupComponents};
+use super::view::{
+    held_by_running_zones, read_status, users, ProvisioningStatus, SetupAccepted, SetupComponents,
+};
 use super::{all_locks, configured, nat_rules};
 use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
@@ -113,7 +115,7 @@ async fn status(
 /// Remove what setup made: the DHCP service is stopped and the provisioning subnet (with the
 /// host entries in it) removed, the NAT rules removed, the host address, VNIC and etherstub
 /// deleted. IP forwarding is left as it is. 409 while zones have NICs on the etherstub, unless
-/// `force=true`.
+/// `force=true` (which deletes those VNICs too); 409 even then while a running zone holds one.
 #[utoipa::path(delete, path = "/provisioning/network/teardown", tag = "provisioning",
     params(TeardownQuery), security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 409, body = ErrorBody)))]
@@ -124,6 +126,12 @@ async fn teardown(
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let force = q.force.unwrap_or(false);
     configured(&app.network)?;
+    let vnics = illumos::dladm::show_vnics(&app.network.runner)
+        .await
+        .map_err(ApiError::host)?;
+    if let Some(why) = held_by_running_zones(&vnics, &app.network.settings.provisioning) {
+        return Err(ApiError::conflict(why));
+    }
     let users = users(&app.network, &app.network.runner).await?;
     if !users.is_empty() && !force {
         return Err(ApiError::conflict(format!(

@@ -167,6 +167,27 @@ pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, Ap
 
 /// What still uses the etherstub: VNICs over it other than the host VNIC, and zones whose
 /// configuration puts a NIC on it (`global-nic`), by name.
+/// The VNICs on the provisioning etherstub that a running zone holds (`dladm show-vnic` names
+/// the zone a VNIC is lent to while the zone runs): `dladm delete-vnic` refuses them as busy,
+/// so even a forced teardown stops before changing anything while one is there. Empty when
+/// there is none; otherwise why, for the 409 or the failed task.
+pub fn held_by_running_zones(
+    vnics: &[dladm::Vnic],
+    p: &crate::network::settings::ProvisioningNet,
+) -> Option<String> {
+    let held: Vec<String> = vnics
+        .iter()
+        .filter(|v| v.over == p.etherstub && v.link != p.host_vnic)
+        .filter_map(|v| Some(format!("VNIC {} (zone {})", v.link, v.zone.as_ref()?)))
+        .collect();
+    (!held.is_empty()).then(|| {
+        format!(
+            "the provisioning etherstub has {} of running zones: halt them first (a VNIC a running zone holds cannot be deleted, even with force=true)",
+            held.join(", ")
+        )
+    })
+}
+
 pub async fn users(svc: &NetworkServices, run: &illumos::Runner) -> Result<Vec<String>, ApiError> {
     let p = &svc.settings.provisioning;
     let mut out = Vec::new();
