@@ -788,14 +788,11 @@ fn zones_made_outside_the_agent_are_listed() {
     assert_eq!(agent.get("/zones?state=running").body["total"], 0);
 }
 
-/// A host whose `zoneadm list` keeps failing is not shown as it last was for ever: once a
-/// background refresh has failed and the listing has aged past twice its refresh time, the list
-/// answers the host's failure (502), and the zones again once the host answers.
-#[test]
-fn the_zone_list_answers_the_hosts_failure_once_refreshes_keep_failing() {
-    let agent = TestAgent::start();
+/// An agent listing one zone made by hand, then a `zoneadm list` fault: the first answer of the
+/// list that is not a 200.
+fn list_once_the_host_misbehaves(agent: &TestAgent, fault: Value) -> (u16, Value) {
     host(
-        &agent,
+        agent,
         "zonecfg",
         &[
             "-z",
@@ -804,32 +801,59 @@ fn the_zone_list_answers_the_hosts_failure_once_refreshes_keep_failing() {
         ],
     );
     assert_eq!(agent.get("/zones").body["total"], 1);
-    faults(
-        &agent,
-        &[
-            json!({"tool": "zoneadm", "prefix": ["list"], "action": "fail",
-                 "stderr": "zoneadm: failed to get zone list: I/O error"}),
-        ],
-    );
-    let failed = agent.eventually(
-        "the list answers the host's failure",
+    faults(agent, &[fault]);
+    agent.eventually(
+        "the list answers the host's trouble",
         || {
             let r = agent.get("/zones");
             (r.status, r.body)
         },
         |(status, _)| *status != 200,
+    )
+}
+
+fn says(answer: &(u16, Value), what: &str) -> bool {
+    answer.0 == 502 && answer.1["error"].as_str().is_some_and(|e| e.contains(what))
+}
+
+/// A host whose `zoneadm list` keeps failing is not shown as it last was for ever: once a
+/// background refresh has failed and the listing has aged past twice its refresh time, the list
+/// answers the host's failure (502), and the zones again once the host answers.
+#[test]
+fn the_zone_list_answers_the_hosts_failure_once_refreshes_keep_failing() {
+    let agent = TestAgent::start();
+    let failed = list_once_the_host_misbehaves(
+        &agent,
+        json!({"tool": "zoneadm", "prefix": ["list"], "action": "fail",
+               "stderr": "zoneadm: failed to get zone list: I/O error"}),
     );
-    assert_eq!(failed.0, 502, "{:?}", failed.1);
-    assert!(
-        failed.1["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("I/O error")),
-        "{:?}",
-        failed.1
-    );
+    assert!(says(&failed, "I/O error"), "{failed:?}");
     faults(&agent, &[]);
     let r = agent.get("/zones");
     assert_eq!((r.status, r.body["total"].clone()), (200, json!(1)));
+}
+
+/// A `zoneadm list` that hangs is not waited for by every read, nor hidden behind the last
+/// listing: once it has run past the hang limit (10 s) and the listing is twice as old as the
+/// spacing allows, the list answers that the host has not answered (502); after the command
+/// ends, the zones again.
+#[test]
+fn the_zone_list_says_so_when_the_hosts_listing_hangs() {
+    let agent = TestAgent::start();
+    let hung = list_once_the_host_misbehaves(
+        &agent,
+        json!({"tool": "zoneadm", "prefix": ["list"], "nth": 1, "action": "hang", "ms": 15000,
+               "stderr": "zoneadm: interrupted"}),
+    );
+    assert!(says(&hung, "has not answered"), "{hung:?}");
+    agent.eventually(
+        "the zones are listed again once the command ended",
+        || {
+            let r = agent.get("/zones");
+            (r.status, r.body["total"].clone())
+        },
+        |(status, total)| *status == 200 && *total == json!(1),
+    );
 }
 
 /// The list is served from what the agent last read, but never after the agent's own change:

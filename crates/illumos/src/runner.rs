@@ -228,6 +228,29 @@ pub enum CommandError {
     OutputTooLarge { argv: String, limit: usize },
 }
 
+/// A copy for a second caller of the same failure (an I/O error is copied as its kind and
+/// message).
+impl Clone for CommandError {
+    fn clone(&self) -> Self {
+        match self {
+            CommandError::Spawn { argv, source } => CommandError::Spawn {
+                argv: argv.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            CommandError::Failed(f) => CommandError::Failed(f.clone()),
+            CommandError::TimedOut { argv, timeout } => CommandError::TimedOut {
+                argv: argv.clone(),
+                timeout: *timeout,
+            },
+            CommandError::Cancelled { argv } => CommandError::Cancelled { argv: argv.clone() },
+            CommandError::OutputTooLarge { argv, limit } => CommandError::OutputTooLarge {
+                argv: argv.clone(),
+                limit: *limit,
+            },
+        }
+    }
+}
+
 impl CommandError {
     /// The tool's stderr, when it ran to an exit.
     pub fn stderr(&self) -> Option<&str> {

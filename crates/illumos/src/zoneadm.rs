@@ -82,7 +82,7 @@ pub struct ZoneEntry {
     pub ip_type: String,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("unexpected zoneadm output line {line:?}: {why}")]
 pub struct ParseError {
     pub line: String,
@@ -144,7 +144,7 @@ pub fn parse_list(text: &str) -> Result<Vec<ZoneEntry>, ParseError> {
         .collect()
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ZoneadmFailure {
     #[error("no such zone configured")]
     NotFound,
@@ -152,11 +152,18 @@ pub enum ZoneadmFailure {
     InvalidState,
     #[error(transparent)]
     Command(CommandError),
+    /// A listing still running long after it should have ended (a hung `zoneadm`), for a
+    /// caller that will not wait for it.
+    #[error("{argv} has not answered for {}s", waited.as_secs())]
+    Unanswered {
+        argv: String,
+        waited: std::time::Duration,
+    },
     #[error(transparent)]
     Parse(#[from] ParseError),
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("zoneadm {op} of zone {zone}: {kind}")]
 pub struct ZoneadmError {
     pub op: &'static str,

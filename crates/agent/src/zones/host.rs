@@ -15,12 +15,16 @@
 //! - A listing older than [`LISTING_TTL`] is refreshed in the background by the next read, with
 //!   the configuration files' signatures: a change made outside the agent shows within about
 //!   that time (plus the refresh itself). On a big host, where listing every zone and
-//!   examining every file takes longer, the background refreshes are spaced so that they take
-//!   at most 1 / [`REFRESH_SHARE`] of the time (up to [`MAX_LISTING_AGE`] apart): what a
-//!   dashboard's polling costs the host stays bounded whatever the number of zones.
-//! - A listing is never served as current while the host cannot be read: once a background
-//!   refresh has failed and the listing is twice as old as a refresh should leave it, a read
-//!   lists the host itself and answers the host's failure if that fails too.
+//!   examining every file takes longer, a background refresh waits [`REFRESH_SHARE`] times as
+//!   long as the fastest recent one took, up to 2 s plus 13 ms a zone and at most
+//!   [`MAX_LISTING_AGE`]: a dashboard's polling then lists the host about 1 / [`REFRESH_SHARE`]
+//!   of the wall time until those caps, past which the share grows with the host; a host of a
+//!   few zones is listed every 2 s however busy the machine.
+//! - A listing is not served as current while the host cannot be read: once it is twice as old
+//!   as the spacing allows and the last refresh failed, a read lists the host itself and
+//!   answers the failure if that fails too (reads waiting meanwhile share that answer); while a
+//!   `zoneadm list` has been running for longer than the spacing and [`HUNG_LISTING`], such a
+//!   read answers that at once.
 //! - The configurations read are kept in the database with their file signature: after a
 //!   restart only the zones whose file changed are exported again.
 
@@ -46,6 +50,11 @@ pub const LISTING_TTL: Duration = Duration::from_secs(2);
 pub const REFRESH_SHARE: u32 = 100;
 /// ... but never longer than this: a change made outside the agent shows within it.
 pub const MAX_LISTING_AGE: Duration = Duration::from_secs(15);
+/// ... nor longer than [`LISTING_TTL`] and this for each zone listed (15 s at 1,000 zones).
+const PER_ZONE: Duration = Duration::from_millis(13);
+/// A `zoneadm list` running this long (or longer than the spacing) is taken as hung by a read
+/// that would otherwise serve a listing twice as old as the spacing allows.
+const HUNG_LISTING: Duration = Duration::from_secs(10);
 /// How many recent background refreshes the spacing looks at (their shortest counts, so one
 /// refresh slowed by a busy machine does not stretch the next wait).
 const RECENT_REFRESHES: usize = 4;
@@ -143,12 +152,21 @@ pub struct HostView {
     queued: AtomicBool,
     /// How long the last background refreshes took (see [`REFRESH_SHARE`]).
     recent: Mutex<RecentRefreshes>,
-    /// The last background refresh failed (see the module's comment).
-    failing: AtomicBool,
+    /// How the last refreshes went (see the module's comment).
+    trouble: Mutex<Trouble>,
     /// What refreshes run by a task's settle read, for the database: written with the
     /// task's end ([`TaskObserver::end_writes`](crate::tasks::engine::TaskObserver)), not in
     /// a commit of its own between the task's last command and its end.
     unkept: Mutex<Unkept>,
+}
+
+/// A refresh in progress and the last one's failure.
+#[derive(Default)]
+struct Trouble {
+    /// When the refresh now running started.
+    running_since: Option<Instant>,
+    /// The last refresh's failure and when it ended; a successful refresh clears it.
+    failed: Option<(Instant, ZoneadmError)>,
 }
 
 /// The durations of the last few background refreshes, oldest overwritten first.
@@ -165,12 +183,18 @@ impl RecentRefreshes {
     }
 
     /// How old the listing may grow before the next background refresh.
-    fn spacing(&self) -> Duration {
+    /// How old the listing of `zones` zones may grow before the next background refresh: the
+    /// host's size bounds how far it may stretch, so a small host is listed every
+    /// [`LISTING_TTL`] however slow a busy machine makes its refreshes.
+    fn spacing(&self, zones: usize) -> Duration {
         let seen = self.next.min(RECENT_REFRESHES);
         let shortest = self.took[..seen].iter().min().copied().unwrap_or_default();
+        let most = LISTING_TTL
+            .saturating_add(PER_ZONE.saturating_mul(u32::try_from(zones).unwrap_or(u32::MAX)))
+            .min(MAX_LISTING_AGE);
         shortest
             .saturating_mul(REFRESH_SHARE)
-            .clamp(LISTING_TTL, MAX_LISTING_AGE)
+            .clamp(LISTING_TTL, most)
     }
 }
 
@@ -217,7 +241,7 @@ impl HostView {
             pass: tokio::sync::Mutex::new(()),
             queued: AtomicBool::new(false),
             recent: Mutex::default(),
-            failing: AtomicBool::new(false),
+            trouble: Mutex::default(),
             unkept: Mutex::default(),
         }
     }
@@ -228,10 +252,11 @@ impl HostView {
 
     /// How old the listing may grow before a read refreshes it in the background.
     fn refresh_after(&self) -> Duration {
+        let zones = self.known().listing.as_ref().map_or(0, |l| l.zones.len());
         self.recent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .spacing()
+            .spacing(zones)
     }
 
     fn sig_of(&self, zone: &str) -> Option<String> {
@@ -297,9 +322,7 @@ impl HostView {
             };
             if !current {
                 let started = Instant::now();
-                let refreshed = me.refresh(By::Read).await;
-                me.failing.store(refreshed.is_err(), Ordering::SeqCst);
-                match refreshed {
+                match me.refresh(By::Read).await {
                     Ok(()) => {
                         let took = started.elapsed();
                         me.recent
@@ -343,12 +366,28 @@ impl HostView {
     /// changed (by file signature, by the agent's own change, or never read), keeps them in
     /// the database, and installs the listing.
     async fn refresh(&self, by: By) -> Result<(), ZoneadmError> {
+        self.trouble().running_since = Some(Instant::now());
+        let refreshed = self.refresh_now(by).await;
+        let mut t = self.trouble();
+        t.running_since = None;
+        t.failed = refreshed
+            .as_ref()
+            .err()
+            .map(|e| (Instant::now(), e.clone()));
+        refreshed
+    }
+
+    fn trouble(&self) -> std::sync::MutexGuard<'_, Trouble> {
+        self.trouble.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`HostView::refresh`] without the bookkeeping of [`Trouble`].
+    async fn refresh_now(&self, by: By) -> Result<(), ZoneadmError> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let zones: Vec<ZoneEntry> = zoneadm::list(&self.runner)
-            .await?
-            .into_iter()
-            .filter(|z| z.name != "global")
-            .collect();
+        let listed = zoneadm::list(&self.runner).await;
+        // What may hang is the listing; the exports after it are bounded by their number.
+        self.trouble().running_since = None;
+        let zones: Vec<ZoneEntry> = listed?.into_iter().filter(|z| z.name != "global").collect();
         let sigs: Vec<Option<String>> = zones.iter().map(|z| self.sig_of(&z.name)).collect();
         let (todo, gone): (Vec<(ZoneName, Option<String>)>, Vec<String>) = {
             let mut k = self.known();
@@ -491,25 +530,47 @@ impl HostView {
         };
         if let Some((covers, seq, zones, age)) = have {
             let must = self.published().into_values().max().unwrap_or(0);
+            if must > covers {
+                return self.fresh(Some(must), By::Read).await;
+            }
             let after = self.refresh_after();
-            if self.failing.load(Ordering::SeqCst) && age >= after * 2 {
-                return self.relist(seq).await;
-            }
-            if must <= covers {
-                if age >= after {
-                    self.kick();
+            if age >= after * 2 {
+                let (hung, failed) = {
+                    let t = self.trouble();
+                    let hung = t
+                        .running_since
+                        .map(|s| s.elapsed())
+                        .filter(|w| *w >= after.max(HUNG_LISTING));
+                    (hung, t.failed.is_some())
+                };
+                if let Some(waited) = hung {
+                    return Err(ZoneadmError {
+                        op: "list",
+                        zone: String::new(),
+                        kind: zoneadm::ZoneadmFailure::Unanswered {
+                            argv: "zoneadm list -cp".into(),
+                            waited,
+                        },
+                    });
                 }
-                return Ok((seq, zones));
+                if failed {
+                    return self.relist(seq).await;
+                }
             }
-            return self.fresh(Some(must), By::Read).await;
+            if age >= after {
+                self.kick();
+            }
+            return Ok((seq, zones));
         }
         self.fresh(None, By::Read).await
     }
 
-    /// Lists the host now, for a read that may not be answered from listing `seq` (the host
-    /// failed to answer the last background refresh): a refresh another read made meanwhile
-    /// is taken; a failure is the read's.
+    /// Lists the host now, for a read that may not be answered from listing `seq` (the last
+    /// refresh failed): a listing another read made meanwhile is taken, and so is a failure
+    /// that ended while this one waited (a host that keeps failing is asked once, not once per
+    /// waiting read).
     async fn relist(&self, seq: u64) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
+        let entered = Instant::now();
         let _pass = self.pass.lock().await;
         {
             let k = self.known();
@@ -517,15 +578,18 @@ impl HostView {
                 return Ok((l.seq, l.zones.clone()));
             }
         }
-        let refreshed = self.refresh(By::Read).await;
-        self.failing.store(refreshed.is_err(), Ordering::SeqCst);
-        refreshed?;
+        if let Some((at, e)) = &self.trouble().failed {
+            if *at >= entered {
+                return Err(e.clone());
+            }
+        }
+        self.refresh(By::Read).await?;
         let k = self.known();
         let l = k.listing.as_ref().expect("a refresh installs a listing");
         tracing::debug!(
             was = seq,
             now = l.seq,
-            "listed the host after failed refreshes"
+            "listed the host after a failed refresh"
         );
         Ok((l.seq, l.zones.clone()))
     }
@@ -776,22 +840,26 @@ mod tests {
     fn background_refreshes_are_spaced_by_what_recent_ones_took() {
         let ms = Duration::from_millis;
         let mut r = RecentRefreshes::default();
-        // Nothing measured yet, and a small host: the listing's TTL.
-        assert_eq!(r.spacing(), LISTING_TTL);
+        // Nothing measured yet, and a quick host: the listing's TTL.
+        assert_eq!(r.spacing(1000), LISTING_TTL);
         r.record(ms(3));
-        assert_eq!(r.spacing(), LISTING_TTL);
+        assert_eq!(r.spacing(1000), LISTING_TTL);
         // A big host: a hundred times the refresh.
         let mut big = RecentRefreshes::default();
         big.record(ms(40));
-        assert_eq!(big.spacing(), ms(4000));
+        assert_eq!(big.spacing(1000), ms(4000));
         // One refresh slowed by a busy machine does not stretch the wait: the shortest of the
         // last few counts.
         big.record(ms(900));
-        assert_eq!(big.spacing(), ms(4000));
+        assert_eq!(big.spacing(1000), ms(4000));
         // Once every recent one is slow, they do; never past the longest age.
         for _ in 0..RECENT_REFRESHES {
             big.record(ms(900));
         }
-        assert_eq!(big.spacing(), MAX_LISTING_AGE);
+        assert_eq!(big.spacing(1000), MAX_LISTING_AGE);
+        assert_eq!(big.spacing(100_000), MAX_LISTING_AGE);
+        // A small host on a busy machine: its size bounds the wait.
+        assert_eq!(big.spacing(10), ms(2130));
+        assert_eq!(big.spacing(0), LISTING_TTL);
     }
 }
