@@ -16,7 +16,7 @@
 //!   the configuration files' signatures: a change made outside the agent shows within about
 //!   that time (plus the refresh itself). On a big host, where listing every zone and
 //!   examining every file takes longer, a background refresh waits [`REFRESH_SHARE`] times as
-//!   long as the fastest recent one took, up to 2 s plus 13 ms a zone and at most
+//!   long as recent ones typically took, up to 2 s plus 13 ms a zone and at most
 //!   [`MAX_LISTING_AGE`]: a dashboard's polling then lists the host about 1 / [`REFRESH_SHARE`]
 //!   of the wall time until those caps, past which the share grows with the host; a host of a
 //!   few zones is listed every 2 s however busy the machine.
@@ -46,7 +46,7 @@ use crate::db::Db;
 
 /// A listing this old is refreshed in the background by the next read.
 pub const LISTING_TTL: Duration = Duration::from_secs(2);
-/// A background refresh waits at least this many times as long as recent ones took.
+/// A background refresh waits at least this many times as long as recent ones typically took.
 pub const REFRESH_SHARE: u32 = 100;
 /// ... but never longer than this: a change made outside the agent shows within it.
 pub const MAX_LISTING_AGE: Duration = Duration::from_secs(15);
@@ -55,8 +55,9 @@ const PER_ZONE: Duration = Duration::from_millis(13);
 /// A `zoneadm list` running this long (or longer than the spacing) is taken as hung by a read
 /// that would otherwise serve a listing twice as old as the spacing allows.
 const HUNG_LISTING: Duration = Duration::from_secs(10);
-/// How many recent background refreshes the spacing looks at (their shortest counts, so one
-/// refresh slowed by a busy machine does not stretch the next wait).
+/// How many recent background refreshes the spacing looks at (their lower median counts, so
+/// one or two slowed by a busy moment do not stretch the next wait, and one that found the
+/// host's pages warm does not shorten it).
 const RECENT_REFRESHES: usize = 4;
 /// A configuration whose file cannot be examined is read again after this long.
 pub const UNSIGNED_CONFIG_TTL: Duration = Duration::from_secs(30);
@@ -188,11 +189,17 @@ impl RecentRefreshes {
     /// [`LISTING_TTL`] however slow a busy machine makes its refreshes.
     fn spacing(&self, zones: usize) -> Duration {
         let seen = self.next.min(RECENT_REFRESHES);
-        let shortest = self.took[..seen].iter().min().copied().unwrap_or_default();
+        let mut took = self.took;
+        took[..seen].sort();
+        // The lower median: typical, and one or two slowed by a busy moment do not count.
+        let typical = took[..seen]
+            .get(seen.saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or_default();
         let most = LISTING_TTL
             .saturating_add(PER_ZONE.saturating_mul(u32::try_from(zones).unwrap_or(u32::MAX)))
             .min(MAX_LISTING_AGE);
-        shortest
+        typical
             .saturating_mul(REFRESH_SHARE)
             .clamp(LISTING_TTL, most)
     }
@@ -848,11 +855,16 @@ mod tests {
         let mut big = RecentRefreshes::default();
         big.record(ms(40));
         assert_eq!(big.spacing(1000), ms(4000));
-        // One refresh slowed by a busy machine does not stretch the wait: the shortest of the
-        // last few counts.
+        // One or two refreshes slowed by a busy moment do not stretch the wait (the lower
+        // median of the last four counts), nor does one that found everything warm shorten it.
         big.record(ms(900));
         assert_eq!(big.spacing(1000), ms(4000));
-        // Once every recent one is slow, they do; never past the longest age.
+        big.record(ms(50));
+        big.record(ms(900));
+        assert_eq!(big.spacing(1000), ms(5000));
+        big.record(ms(5));
+        assert_eq!(big.spacing(1000), ms(5000));
+        // Once most recent ones are slow, they count; never past the longest age.
         for _ in 0..RECENT_REFRESHES {
             big.record(ms(900));
         }
