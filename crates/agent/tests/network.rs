@@ -1209,10 +1209,18 @@ fn a_forced_teardown_waits_for_running_zones_on_the_etherstub() {
     use crate::support::host;
     let a = TestAgent::start();
     completed(&a, a.post("/provisioning/network/setup", json!({})));
+    // Made ahead (not on demand at boot), so it outlives the zone's halt.
+    completed(
+        &a,
+        a.post(
+            "/network/vnics",
+            json!({"name": "web02_prov0", "link": "estub_provision0"}),
+        ),
+    );
     host(
         &a,
         "zonecfg",
-        &["-z", "web02", "create -b; set zonepath=/rpool/zones/web02; set brand=bhyve; set ip-type=exclusive; add net; set physical=web02_prov0; set global-nic=estub_provision0; end"],
+        &["-z", "web02", "create -b; set zonepath=/rpool/zones/web02; set brand=bhyve; set ip-type=exclusive; add net; set physical=web02_prov0; end"],
     );
     host(&a, "zoneadm", &["-z", "web02", "install"]);
     host(&a, "zoneadm", &["-z", "web02", "boot"]);
@@ -1230,6 +1238,13 @@ fn a_forced_teardown_waits_for_running_zones_on_the_etherstub() {
     );
     assert_eq!(dump(&a), before, "nothing on the host changed");
     host(&a, "zoneadm", &["-z", "web02", "halt"]);
+    assert!(
+        host(&a, "dladm", &["show-vnic", "-p", "-o", "link"]).contains("web02_prov0"),
+        "the halted zone's VNIC is still there for the teardown to delete"
+    );
+    // Without force, the task itself refuses it before changing anything.
+    let r = a.delete("/provisioning/network/teardown");
+    assert_eq!(r.status, 409, "{:?}", r.body);
     completed(&a, a.delete("/provisioning/network/teardown?force=true"));
     let s = a.get("/provisioning/network/status").body;
     assert_eq!(s["configured"], false, "{s}");

@@ -812,6 +812,18 @@ fn list_once_the_host_misbehaves(agent: &TestAgent, fault: Value) -> (u16, Value
     )
 }
 
+/// Waits until the list answers again with its one zone.
+fn listed_again(agent: &TestAgent) {
+    agent.eventually(
+        "the zones are listed again once the host answers",
+        || {
+            let r = agent.get("/zones");
+            (r.status, r.body["total"].clone())
+        },
+        |(status, total)| *status == 200 && *total == json!(1),
+    );
+}
+
 fn says(answer: &(u16, Value), what: &str) -> bool {
     answer.0 == 502 && answer.1["error"].as_str().is_some_and(|e| e.contains(what))
 }
@@ -829,8 +841,8 @@ fn the_zone_list_answers_the_hosts_failure_once_refreshes_keep_failing() {
     );
     assert!(says(&failed, "I/O error"), "{failed:?}");
     faults(&agent, &[]);
-    let r = agent.get("/zones");
-    assert_eq!((r.status, r.body["total"].clone()), (200, json!(1)));
+    // A refresh that read the fault file before it was emptied may still fail once.
+    listed_again(&agent);
 }
 
 /// A `zoneadm list` that hangs is not waited for by every read, nor hidden behind the last
@@ -846,14 +858,7 @@ fn the_zone_list_says_so_when_the_hosts_listing_hangs() {
                "stderr": "zoneadm: interrupted"}),
     );
     assert!(says(&hung, "has not answered"), "{hung:?}");
-    agent.eventually(
-        "the zones are listed again once the command ended",
-        || {
-            let r = agent.get("/zones");
-            (r.status, r.body["total"].clone())
-        },
-        |(status, total)| *status == 200 && *total == json!(1),
-    );
+    listed_again(&agent);
 }
 
 /// The list is served from what the agent last read, but never after the agent's own change:

@@ -4,7 +4,7 @@
 //! The host is the truth; what is kept only saves asking it again:
 //! - A read never waits for a host command while there is a previous answer, except when the
 //!   agent's own change to a zone has been published and is not in that answer yet: then it
-//!   waits for a fresh one (read-your-writes). A task that changed a zone refreshes the
+//!   waits for a fresh one (read-your-writes); and except after a failed refresh (below). A task that changed a zone refreshes the
 //!   listing before its end is recorded (`settle`), so its change is in every answer by the
 //!   time a client can learn of it; a handler's change makes the next read wait.
 //! - A configuration is read again only when the zone's `/etc/zones/<zone>.xml` changed
@@ -373,14 +373,21 @@ impl HostView {
     /// changed (by file signature, by the agent's own change, or never read), keeps them in
     /// the database, and installs the listing.
     async fn refresh(&self, by: By) -> Result<(), ZoneadmError> {
+        /// Clears `running_since` however the refresh ends, a dropped request included (its
+        /// `zoneadm` is killed with it): a listing that no longer runs is never taken as hung.
+        struct Running<'a>(&'a HostView);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.trouble().running_since = None;
+            }
+        }
         self.trouble().running_since = Some(Instant::now());
+        let running = Running(self);
         let refreshed = self.refresh_now(by).await;
-        let mut t = self.trouble();
-        t.running_since = None;
-        t.failed = refreshed
-            .as_ref()
-            .err()
-            .map(|e| (Instant::now(), e.clone()));
+        drop(running);
+        if let Err(e) = &refreshed {
+            self.trouble().failed = Some((Instant::now(), e.clone()));
+        }
         refreshed
     }
 
@@ -392,8 +399,15 @@ impl HostView {
     async fn refresh_now(&self, by: By) -> Result<(), ZoneadmError> {
         let generation = self.generation.load(Ordering::SeqCst);
         let listed = zoneadm::list(&self.runner).await;
-        // What may hang is the listing; the exports after it are bounded by their number.
-        self.trouble().running_since = None;
+        {
+            // What may hang or fail is the listing; the exports after it are bounded by their
+            // number, and a host that lists its zones is answering.
+            let mut t = self.trouble();
+            t.running_since = None;
+            if listed.is_ok() {
+                t.failed = None;
+            }
+        }
         let zones: Vec<ZoneEntry> = listed?.into_iter().filter(|z| z.name != "global").collect();
         let sigs: Vec<Option<String>> = zones.iter().map(|z| self.sig_of(&z.name)).collect();
         let (todo, gone): (Vec<(ZoneName, Option<String>)>, Vec<String>) = {
@@ -551,17 +565,10 @@ impl HostView {
                     (hung, t.failed.is_some())
                 };
                 if let Some(waited) = hung {
-                    return Err(ZoneadmError {
-                        op: "list",
-                        zone: String::new(),
-                        kind: zoneadm::ZoneadmFailure::Unanswered {
-                            argv: "zoneadm list -cp".into(),
-                            waited,
-                        },
-                    });
+                    return Err(unanswered(waited));
                 }
                 if failed {
-                    return self.relist(seq).await;
+                    return self.relist(seq, after.max(HUNG_LISTING)).await;
                 }
             }
             if age >= after {
@@ -576,9 +583,17 @@ impl HostView {
     /// refresh failed): a listing another read made meanwhile is taken, and so is a failure
     /// that ended while this one waited (a host that keeps failing is asked once, not once per
     /// waiting read).
-    async fn relist(&self, seq: u64) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
+    async fn relist(
+        &self,
+        seq: u64,
+        patience: Duration,
+    ) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
         let entered = Instant::now();
-        let _pass = self.pass.lock().await;
+        // A refresh that holds the pass longer than a listing may take is hung: said at once
+        // rather than waited for up to the command's timeout.
+        let Ok(_pass) = tokio::time::timeout(patience, self.pass.lock()).await else {
+            return Err(unanswered(entered.elapsed()));
+        };
         {
             let k = self.known();
             if let Some(l) = k.listing.as_ref().filter(|l| l.at.elapsed() < LISTING_TTL) {
@@ -780,6 +795,18 @@ impl crate::tasks::engine::TaskObserver for HostView {
             return Vec::new();
         }
         vec![Box::new(move |c| store::keep_configs_in(c, &reads, &gone))]
+    }
+}
+
+/// The answer for a `zoneadm list` that has run `waited` without ending.
+fn unanswered(waited: Duration) -> ZoneadmError {
+    ZoneadmError {
+        op: "list",
+        zone: "*".into(),
+        kind: zoneadm::ZoneadmFailure::Unanswered {
+            argv: "zoneadm list -cp".into(),
+            waited,
+        },
     }
 }
 

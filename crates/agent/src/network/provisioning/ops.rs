@@ -320,14 +320,20 @@ impl TaskOp for TeardownOp {
             let run = &cx.runner;
             let mut removed = Vec::new();
 
-            // A running zone's VNIC cannot be deleted: found now, the teardown stops with
-            // nothing done instead of halfway (the request checked too; the zone may have
-            // booted since).
-            if params.force {
-                let vnics = dladm::show_vnics(run).await?;
-                if let Some(why) = super::view::held_by_running_zones(&vnics, &p) {
-                    return Err(OpError::failed(why));
-                }
+            // What would stop the teardown halfway is found now, before anything changes (the
+            // request checked too; a zone may have booted or a VNIC been made since): a running
+            // zone's VNIC cannot be deleted, and without force no other VNIC may be over the
+            // etherstub, which cannot be deleted under one.
+            let vnics = dladm::show_vnics(run).await?;
+            if let Some(why) = super::view::held_by_running_zones(&vnics, &p) {
+                return Err(OpError::failed(why));
+            }
+            let others = super::view::vnics_on_etherstub(&vnics, &p);
+            if !params.force && !others.is_empty() {
+                return Err(OpError::failed(format!(
+                    "the provisioning etherstub is still in use by {}; tear down with force=true to delete them",
+                    others.join(", ")
+                )));
             }
             cx.progress(10, "DHCP service").await?;
             // Read before anything changes: a file that cannot be read stops the teardown with

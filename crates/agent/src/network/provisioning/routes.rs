@@ -118,7 +118,8 @@ async fn status(
 /// `force=true` (which deletes those VNICs too); 409 even then while a running zone holds one.
 #[utoipa::path(delete, path = "/provisioning/network/teardown", tag = "provisioning",
     params(TeardownQuery), security(("api_key" = ["operator"])),
-    responses((status = 202, body = TaskAccepted), (status = 409, body = ErrorBody)))]
+    responses((status = 202, body = TaskAccepted), (status = 409, body = ErrorBody),
+        (status = 502, body = ErrorBody)))]
 async fn teardown(
     Auth(caller): Operator,
     State(app): State<AppState>,
@@ -132,7 +133,7 @@ async fn teardown(
     if let Some(why) = held_by_running_zones(&vnics, &app.network.settings.provisioning) {
         return Err(ApiError::conflict(why));
     }
-    let users = users(&app.network, &app.network.runner).await?;
+    let users = users(&app.network, &app.network.runner, &vnics).await?;
     if !users.is_empty() && !force {
         return Err(ApiError::conflict(format!(
             "the provisioning etherstub is still in use by {}; use force=true to tear down anyway",

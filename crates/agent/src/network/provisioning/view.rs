@@ -165,11 +165,9 @@ pub async fn read_status(svc: &NetworkServices) -> Result<ProvisioningStatus, Ap
     })
 }
 
-/// What still uses the etherstub: VNICs over it other than the host VNIC, and zones whose
-/// configuration puts a NIC on it (`global-nic`), by name.
 /// The VNICs on the provisioning etherstub that a running zone holds (`dladm show-vnic` names
 /// the zone a VNIC is lent to while the zone runs): `dladm delete-vnic` refuses them as busy,
-/// so even a forced teardown stops before changing anything while one is there. Empty when
+/// so even a forced teardown stops before changing anything while one is there. `None` when
 /// there is none; otherwise why, for the 409 or the failed task.
 pub fn held_by_running_zones(
     vnics: &[dladm::Vnic],
@@ -188,17 +186,31 @@ pub fn held_by_running_zones(
     })
 }
 
-pub async fn users(svc: &NetworkServices, run: &illumos::Runner) -> Result<Vec<String>, ApiError> {
+/// The VNICs over the etherstub other than the host VNIC, by name.
+pub fn vnics_on_etherstub(
+    vnics: &[dladm::Vnic],
+    p: &crate::network::settings::ProvisioningNet,
+) -> Vec<String> {
+    vnics
+        .iter()
+        .filter(|v| v.over == p.etherstub && v.link != p.host_vnic)
+        .map(|v| match &v.zone {
+            Some(z) => format!("VNIC {} (zone {z})", v.link),
+            None => format!("VNIC {}", v.link),
+        })
+        .collect()
+}
+
+/// What still uses the etherstub: VNICs over it other than the host VNIC (of `vnics`, as
+/// `dladm show-vnic` listed them), and zones whose configuration puts a NIC on it
+/// (`global-nic`), by name.
+pub async fn users(
+    svc: &NetworkServices,
+    run: &illumos::Runner,
+    vnics: &[dladm::Vnic],
+) -> Result<Vec<String>, ApiError> {
     let p = &svc.settings.provisioning;
-    let mut out = Vec::new();
-    for v in dladm::show_vnics(run).await.map_err(ApiError::host)?.iter() {
-        if v.over == p.etherstub && v.link != p.host_vnic {
-            out.push(match &v.zone {
-                Some(z) => format!("VNIC {} (zone {z})", v.link),
-                None => format!("VNIC {}", v.link),
-            });
-        }
-    }
+    let mut out = vnics_on_etherstub(vnics, p);
     let zones = illumos::zoneadm::list(run).await.map_err(ApiError::host)?;
     for z in zones.iter().filter(|z| z.name != "global") {
         let Ok(name) = z.name.parse::<illumos::names::ZoneName>() else {
