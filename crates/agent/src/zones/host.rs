@@ -260,6 +260,11 @@ impl HostView {
     /// How old the listing may grow before a read refreshes it in the background.
     fn refresh_after(&self) -> Duration {
         let zones = self.known().listing.as_ref().map_or(0, |l| l.zones.len());
+        self.spacing_for(zones)
+    }
+
+    /// [`HostView::refresh_after`] for a listing of `zones` zones the caller holds.
+    fn spacing_for(&self, zones: usize) -> Duration {
         self.recent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -554,7 +559,11 @@ impl HostView {
             if must > covers {
                 return self.fresh(Some(must), By::Read).await;
             }
-            let after = self.refresh_after();
+            // The spacing is never under the TTL: a young listing is served without more.
+            if age < LISTING_TTL {
+                return Ok((seq, zones));
+            }
+            let after = self.spacing_for(zones.len());
             if age >= after * 2 {
                 let (hung, failed) = {
                     let t = self.trouble();
