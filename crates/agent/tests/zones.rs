@@ -67,7 +67,31 @@ fn a_minimal_zone_is_created_with_one_zonecfg_file() {
     // The command file goes on zonecfg's stdin: no file to make and remove on the way (the
     // costliest step between two commands of a create), and no password on a disk.
     assert_eq!(zonecfg_calls, ["zonecfg -z test-vm-01 -f -"]);
+    // The configuration is read back once, to check it landed; the task's settle finds that
+    // read current (the file has not changed since) instead of exporting the zone again.
+    let task = format!("task:{}", t["id"].as_str().unwrap());
+    let exports = agent
+        .invocations()
+        .iter()
+        .filter(|i| i["origin"] == task.as_str() && i["argv"][3] == "export")
+        .count();
+    assert_eq!(exports, 1, "{:?}", agent.invocations());
     let z = zone(&agent, "test-vm-01");
+    // ... and what the zone's configuration answers is that read.
+    let cfg = agent.get("/zones/test-vm-01/config");
+    assert_eq!(
+        cfg.body["configuration"]["brand"], "bhyve",
+        "{:?}",
+        cfg.body
+    );
+    assert_eq!(
+        agent
+            .invocations()
+            .iter()
+            .filter(|i| i["argv"][3] == "export")
+            .count(),
+        1
+    );
     assert_eq!(z["state"], "installed");
     assert_eq!(z["brand"], "bhyve");
     assert_eq!(z["ip_type"], "exclusive");

@@ -170,6 +170,16 @@ impl BlockingConn {
         self.rt.block_on(self.conn.json(method, path, body))
     }
 
+    /// Whether `GET path` answered 200 with its whole body read (not decoded).
+    pub fn get_ok(&mut self, path: &str) -> bool {
+        self.rt.block_on(self.conn.get_ok(path))
+    }
+
+    /// Whether later requests send `Accept-Encoding: gzip`.
+    pub fn take_gzip(&mut self, gzip: bool) {
+        self.conn.gzip = gzip;
+    }
+
     /// The kernel's stamps of the last request and its answer ([`Marks::take_stamps`]).
     pub fn take_stamps(&self) -> Option<(SystemTime, SystemTime)> {
         self.conn.marks.take_stamps()

@@ -721,9 +721,30 @@ impl HostView {
         &self,
         zone: &ZoneName,
     ) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
+        self.export_and_keep(&self.runner, zone, By::Read).await
+    }
+
+    /// [`HostView::read_config`] for a running task, with its runner (the export is in the
+    /// task's log and stops with it): what it reads goes to the database with the task's end,
+    /// not in a commit of its own between the task's commands, and the task's settle does not
+    /// export the zone again unless its configuration file changes meanwhile.
+    pub(crate) async fn read_config_in_task(
+        &self,
+        run: &illumos::Runner,
+        zone: &ZoneName,
+    ) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
+        self.export_and_keep(run, zone, By::Settle).await
+    }
+
+    async fn export_and_keep(
+        &self,
+        run: &illumos::Runner,
+        zone: &ZoneName,
+        by: By,
+    ) -> Result<Option<Arc<ZoneConfig>>, ZonecfgError> {
         let generation = self.generation.load(Ordering::SeqCst);
         let sig = self.sig_of(zone.as_str());
-        match zonecfg::export_text(&self.runner, zone).await? {
+        match zonecfg::export_text(run, zone).await? {
             Some(text) => {
                 let kept = self.keep(zone.as_str(), generation, sig, text);
                 let config = self
@@ -731,7 +752,13 @@ impl HostView {
                     .configs
                     .get(zone.as_str())
                     .and_then(|c| c.config.clone());
-                if let Err(e) = self
+                if by == By::Settle {
+                    self.unkept
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .reads
+                        .push(kept);
+                } else if let Err(e) = self
                     .db
                     .write_small(move |c| store::keep_configs(c, &[kept], &[]))
                     .await

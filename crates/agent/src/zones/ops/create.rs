@@ -171,7 +171,9 @@ async fn create(
     svc.host.invalidate(zone.as_str());
 
     // The configuration went in as one file; read it back and check each part landed.
-    let applied = zonecfg::export(run, zone)
+    let applied = svc
+        .host
+        .read_config_in_task(run, zone)
         .await?
         .ok_or_else(|| OpError::failed("the zone vanished after configuration"))?;
     cx.progress(50, "Configuring boot disk").await?;
