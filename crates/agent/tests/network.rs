@@ -611,6 +611,47 @@ fn a_dhcp_start_that_fails_says_why() {
     assert!(t["error_message"].as_str().unwrap().contains("dhcp"), "{t}");
 }
 
+/// `svcadm restart` returns before svc.startd has stopped and started the server (the
+/// emulated host takes 300 ms here, as a real one does at its own pace): a new configuration
+/// the server cannot start with must fail the task once it goes to maintenance, not pass as
+/// done while the instance still shows its old contract online.
+#[test]
+fn a_dhcp_server_that_cannot_start_after_its_restart_fails_the_task() {
+    let a = TestAgent::start();
+    std::fs::write(
+        a.host_path(&format!("root{DHCPD}")),
+        "subnet 192.168.1.0 netmask 255.255.255.0 {\n  range 192.168.1.100 192.168.1.200;\n}\n",
+    )
+    .unwrap();
+    let sim = Command::new(crate::support::sim_bin())
+        .arg("config")
+        .arg(&a.host)
+        .arg("svc_start_ms=300")
+        .output()
+        .unwrap();
+    assert!(sim.status.success());
+    completed(
+        &a,
+        put(&a, "/network/dhcp/status", json!({"action": "start"})),
+    );
+    assert_eq!(a.get("/network/dhcp/status").body["state"], "online");
+    // The admin's edit leaves a subnet that covers none of the host's interfaces, and the
+    // server is asked to reload its configuration: dhcpd exits at start.
+    std::fs::write(
+        a.host_path(&format!("root{DHCPD}")),
+        "subnet 10.5.0.0 netmask 255.255.0.0 {\n  range 10.5.0.10 10.5.0.20;\n}\n",
+    )
+    .unwrap();
+    let t = failed(
+        &a,
+        put(&a, "/network/dhcp/status", json!({"action": "refresh"})),
+    );
+    let why = t["error_message"].as_str().unwrap();
+    assert!(why.contains("maintenance"), "{t}");
+    assert!(why.contains("svc:/network/service/dhcp:ipv4"), "{t}");
+    assert_eq!(a.get("/network/dhcp/status").body["state"], "maintenance");
+}
+
 #[test]
 fn dhcp_leases_are_read_from_the_leases_file() {
     let a = TestAgent::start();

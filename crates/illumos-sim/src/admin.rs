@@ -412,7 +412,7 @@ pub fn dump_value(host: &Host, st: &State) -> Value {
     for (section, keys) in [
         ("zones", &["id", "uuid", "booted_ms"][..]),
         ("datasets", &["txg", "guid", "creation"][..]),
-        ("services", &["stime", "until_ms"][..]),
+        ("services", &["stime", "until_ms", "starts"][..]),
     ] {
         if let Some(Value::Object(m)) = v.get_mut(section) {
             for item in m.values_mut() {

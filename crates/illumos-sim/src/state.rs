@@ -354,6 +354,17 @@ pub struct Service {
     /// Command names of the processes its contract holds while online (`svcs -p`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub procs: Vec<String>,
+    /// Start methods run since the host was made: each start is a new contract.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub starts: u64,
+    /// `svcadm restart` is pending: svc.startd stops and starts the instance at `until_ms`
+    /// (svcadm itself returns at once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restarting: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Service {

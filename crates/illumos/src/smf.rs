@@ -466,6 +466,15 @@ impl FromStr for ServiceState {
     }
 }
 
+/// One line of `svcs -H -o state,ctid,fmri`: the state and the instance's primary contract
+/// (`None`: `-`, none). Each start of a contract service is a new contract, so a restart is
+/// over once the instance has settled on another one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractStatus {
+    pub status: ServiceStatus,
+    pub ctid: Option<u64>,
+}
+
 /// One line of `svcs -H -o state,fmri`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceStatus {
@@ -504,6 +513,12 @@ pub fn svcs_cmd(fmris: &[Fmri]) -> Cmd {
     Cmd::new(Tool::Svcs)
         .args(["-H", "-o", "state,fmri"])
         .args(fmris.iter().map(Fmri::as_str))
+}
+
+pub fn svcs_contract_cmd(fmri: &Fmri) -> Cmd {
+    Cmd::new(Tool::Svcs)
+        .args(["-H", "-o", "state,ctid,fmri"])
+        .arg(fmri.as_str())
 }
 
 fn svcadm(action: &'static str, flags: &[&str], fmri: &Fmri) -> Cmd {
@@ -577,22 +592,55 @@ pub fn parse_svcs(text: &str) -> Result<Vec<ServiceStatus>, ParseError> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let bad = |r: String| ParseError::new("svcs", line, r);
             let cols: Vec<&str> = line.split_whitespace().collect();
             let [state, fmri] = cols[..] else {
-                return Err(bad(format!("expected 2 columns, found {}", cols.len())));
+                return Err(ParseError::new(
+                    "svcs",
+                    line,
+                    format!("expected 2 columns, found {}", cols.len()),
+                ));
             };
-            let (state, transitioning) = match state.strip_suffix('*') {
-                Some(s) => (s, true),
-                None => (state, false),
+            status(line, state, fmri)
+        })
+        .collect()
+}
+
+/// The lines of `svcs -H -o state,ctid,fmri`.
+pub fn parse_svcs_contracts(text: &str) -> Result<Vec<ContractStatus>, ParseError> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let bad = |r: String| ParseError::new("svcs", line, r);
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let [state, ctid, fmri] = cols[..] else {
+                return Err(bad(format!("expected 3 columns, found {}", cols.len())));
             };
-            Ok(ServiceStatus {
-                fmri: fmri.parse().map_err(|e: InvalidValue| bad(e.to_string()))?,
-                state: state.parse().map_err(bad)?,
-                transitioning,
+            let ctid = match ctid {
+                "-" => None,
+                n => Some(
+                    n.parse()
+                        .map_err(|_| bad(format!("bad contract id {n:?}")))?,
+                ),
+            };
+            Ok(ContractStatus {
+                status: status(line, state, fmri)?,
+                ctid,
             })
         })
         .collect()
+}
+
+fn status(line: &str, state: &str, fmri: &str) -> Result<ServiceStatus, ParseError> {
+    let bad = |r: String| ParseError::new("svcs", line, r);
+    let (state, transitioning) = match state.strip_suffix('*') {
+        Some(s) => (s, true),
+        None => (state, false),
+    };
+    Ok(ServiceStatus {
+        fmri: fmri.parse().map_err(|e: InvalidValue| bad(e.to_string()))?,
+        state: state.parse().map_err(bad)?,
+        transitioning,
+    })
 }
 
 /// Splits a line of svcprop/listprop values: whitespace separates values, `\` escapes the next
@@ -704,6 +752,26 @@ pub async fn service_state(run: &Runner, fmri: &Fmri) -> Result<Option<ServiceSt
         .await?
         .into_iter()
         .find(|s| &s.fmri == fmri))
+}
+
+/// One instance's state and primary contract, `None` if it does not exist.
+pub async fn contract_status(
+    run: &Runner,
+    fmri: &Fmri,
+) -> Result<Option<ContractStatus>, SvcsError> {
+    let err = |kind| SvcsError {
+        fmri: fmri.as_str().to_owned(),
+        kind,
+    };
+    let stdout = match run.output(&svcs_contract_cmd(fmri)).await {
+        Ok(out) => out.stdout,
+        Err(CommandError::Failed(f)) if only_unmatched(&f.stderr) => f.stdout,
+        Err(e) => return Err(err(classify(e))),
+    };
+    Ok(parse_svcs_contracts(&stdout)
+        .map_err(|e| err(e.into()))?
+        .into_iter()
+        .find(|s| &s.status.fmri == fmri))
 }
 
 async fn svcadm_run(
@@ -927,6 +995,20 @@ disabled       svc:/network/ipv4-forwarding:default
         }
         assert!("running".parse::<ServiceState>().is_err());
         assert!(ServiceState::Degraded.is_running());
+    }
+
+    #[test]
+    fn svcs_contract_ids_are_numbers_or_a_dash() {
+        let s = parse_svcs_contracts(
+            "online*          83 svc:/network/service/dhcp:ipv4\ndisabled          - svc:/network/ipv4-forwarding:default\n",
+        )
+        .unwrap();
+        assert_eq!(s[0].ctid, Some(83));
+        assert!(s[0].status.transitioning);
+        assert_eq!(s[0].status.state, ServiceState::Online);
+        assert_eq!(s[1].ctid, None);
+        assert!(parse_svcs_contracts("online 8x svc:/a:b\n").is_err());
+        assert!(parse_svcs_contracts("online svc:/a:b\n").is_err());
     }
 
     #[test]

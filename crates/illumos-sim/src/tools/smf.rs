@@ -14,20 +14,30 @@ pub const DHCP_V4: &str = "svc:/network/service/dhcp:ipv4";
 pub const DHCP_V6: &str = "svc:/network/service/dhcp:ipv6";
 use crate::timefmt;
 
-/// Finishes transitions whose time has come (`offline*` → `online`). Called first by every
-/// SMF tool, so states advance lazily with no daemon.
+/// Finishes transitions whose time has come (`offline*` → `online`, a pending restart's stop
+/// and start). Called first by every SMF tool, so states advance lazily with no daemon.
 pub fn settle(cx: &mut Ctx) {
     let now = timefmt::now_ms();
     let mut changed = false;
-    for s in cx.st.services.values_mut() {
+    let mut restarts = Vec::new();
+    for (fmri, s) in cx.st.services.iter_mut() {
         if let Some(next) = s.next_state.clone() {
             if s.until_ms <= now {
-                s.state = next;
                 s.next_state = None;
-                s.stime = now / 1000;
                 changed = true;
+                if std::mem::take(&mut s.restarting) {
+                    restarts.push(fmri.clone());
+                } else {
+                    s.state = next;
+                    s.stime = now / 1000;
+                }
             }
         }
+    }
+    for fmri in restarts {
+        log(cx, &fmri, "Stopping because service restarting");
+        stop_method(cx, &fmri);
+        start_now(cx, &fmri);
     }
     if changed {
         cx.touch();
@@ -270,29 +280,69 @@ fn set_state(cx: &mut Ctx, fmri: &str, state: &str, reason: &str) {
 
 /// Starts an enabled instance: online (after `svc_start_ms` in `offline*`) or maintenance.
 pub fn bring_up(cx: &mut Ctx, fmri: &str) {
+    let ms = cx.conf().svc_start_ms;
+    if ms == 0 {
+        return start_now(cx, fmri);
+    }
     log(cx, fmri, "Executing start method");
     match start_method(cx, fmri) {
         Ok(()) => {
-            let ms = cx.conf().svc_start_ms;
-            if ms > 0 {
-                set_state(cx, fmri, "offline", "");
-                if let Some(s) = cx.st.services.get_mut(fmri) {
-                    s.next_state = Some("online".into());
-                    s.until_ms = timefmt::now_ms() + ms;
-                }
-            } else {
-                set_state(cx, fmri, "online", "");
+            count_start(cx, fmri);
+            set_state(cx, fmri, "offline", "");
+            if let Some(s) = cx.st.services.get_mut(fmri) {
+                s.next_state = Some("online".into());
+                s.until_ms = timefmt::now_ms() + ms;
             }
             log(cx, fmri, "Method \"start\" exited with status 0");
         }
-        Err(why) => {
-            log(cx, fmri, &why);
-            log(cx, fmri, "Method \"start\" exited with status 95");
-            set_state(cx, fmri, "maintenance", &why);
-            stop_method(cx, fmri);
-        }
+        Err(why) => failed_start(cx, fmri, &why),
     }
     sync_forwarding(cx);
+}
+
+/// Runs the start method and ends online or in maintenance, with no transition between.
+fn start_now(cx: &mut Ctx, fmri: &str) {
+    log(cx, fmri, "Executing start method");
+    match start_method(cx, fmri) {
+        Ok(()) => {
+            count_start(cx, fmri);
+            set_state(cx, fmri, "online", "");
+            log(cx, fmri, "Method \"start\" exited with status 0");
+        }
+        Err(why) => failed_start(cx, fmri, &why),
+    }
+    sync_forwarding(cx);
+}
+
+fn count_start(cx: &mut Ctx, fmri: &str) {
+    if let Some(s) = cx.st.services.get_mut(fmri) {
+        s.starts += 1;
+    }
+}
+
+fn failed_start(cx: &mut Ctx, fmri: &str, why: &str) {
+    log(cx, fmri, why);
+    log(cx, fmri, "Method \"start\" exited with status 95");
+    set_state(cx, fmri, "maintenance", why);
+    stop_method(cx, fmri);
+}
+
+/// `svcadm restart` of an online or degraded instance: with `svc_start_ms` set, svc.startd
+/// stops and starts it that long after svcadm returns (`online*` until then); otherwise at
+/// once.
+pub fn restart(cx: &mut Ctx, fmri: &str) {
+    let ms = cx.conf().svc_start_ms;
+    if ms == 0 {
+        log(cx, fmri, "Stopping because service restarting");
+        stop_method(cx, fmri);
+        return start_now(cx, fmri);
+    }
+    if let Some(s) = cx.st.services.get_mut(fmri) {
+        s.next_state = Some("online".into());
+        s.until_ms = timefmt::now_ms() + ms;
+        s.restarting = true;
+    }
+    cx.touch();
 }
 
 pub fn bring_down(cx: &mut Ctx, fmri: &str) {

@@ -114,7 +114,7 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
             "restart" => {
                 let st = cx.st.services[&fmri].state.clone();
                 if st == "online" || st == "degraded" {
-                    smf::bring_up(cx, &fmri);
+                    smf::restart(cx, &fmri);
                 }
             }
             "refresh" => smf::refresh(cx, &fmri),

@@ -43,7 +43,7 @@ fn cell(col: &str, fmri: &str, s: &Service, now: u64) -> String {
     match col {
         "CTID" => {
             if s.state == "online" {
-                svcs_rel::ctid(fmri).to_string()
+                svcs_rel::ctid(fmri, s).to_string()
             } else {
                 "-".into()
             }

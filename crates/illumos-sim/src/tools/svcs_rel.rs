@@ -31,10 +31,12 @@ pub fn related(cx: &Ctx, fmris: &[String], dependents: bool) -> Vec<String> {
 }
 
 /// A stable contract id and process ids for an online instance.
-pub fn ctid(fmri: &str) -> u64 {
+pub fn ctid(fmri: &str, s: &Service) -> u64 {
+    // Each start is a new contract (an instance seeded online has the first).
     fmri.bytes()
         .fold(17u64, |h, b| (h * 31 + u64::from(b)) % 997)
         + 20
+        + 1000 * s.starts
 }
 
 /// `svcs -l` lines after the common ones: the contract of an online instance and one
@@ -42,7 +44,7 @@ pub fn ctid(fmri: &str) -> u64 {
 pub fn long_lines(cx: &Ctx, fmri: &str, s: &Service) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if s.state == "online" && !s.procs.is_empty() {
-        out.push(("contract_id".into(), ctid(fmri).to_string()));
+        out.push(("contract_id".into(), ctid(fmri, s).to_string()));
     }
     for d in &s.deps {
         let state = cx
@@ -69,7 +71,7 @@ pub fn process_lines(fmri: &str, s: &Service) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, cmd)| {
-            let pid = ctid(fmri) * 11 + i as u64 + 100;
+            let pid = ctid(fmri, s) * 11 + i as u64 + 100;
             format!(
                 "{:15}{:<8} {:>6} {cmd}",
                 "",

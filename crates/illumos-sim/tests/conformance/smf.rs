@@ -324,3 +324,34 @@ fn an_ipfilter_refresh_reloads_the_file_the_service_names() {
         serde_json::json!(["map igb0 10.20.0.0/24 -> 0.0.0.0/32"])
     );
 }
+
+/// `svcadm restart` returns once svc.startd has the request; the instance shows `online*`
+/// until it has been stopped and started again, on a new contract.
+#[test]
+fn a_restart_returns_at_once_and_starts_a_new_contract() {
+    let h = Host::new();
+    h.run("svcadm", &["enable", "-s", "ipfilter"]).ok();
+    let cols = |h: &Host| -> Vec<String> {
+        h.run("svcs", &["-H", "-o", "state,ctid", "ipfilter"])
+            .ok()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = cols(&h);
+    assert_eq!(before[0], "online");
+    h.config("svc_start_ms=2000");
+    h.run("svcadm", &["restart", "ipfilter"]).ok();
+    assert_eq!(cols(&h), ["online*", before[1].as_str()]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let now = cols(&h);
+        if now[0] != "online*" {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "still restarting");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(after[0], "online");
+    assert_ne!(after[1], before[1], "a restart is a new contract");
+}

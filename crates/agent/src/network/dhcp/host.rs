@@ -3,7 +3,9 @@
 
 use illumos::link::LinkName;
 use illumos::persistence::Persistence;
-use illumos::smf::{self, PropName, PropValue, ServiceState, SmfString, Wait};
+use std::time::{Duration, Instant};
+
+use illumos::smf::{self, Fmri, PropName, PropValue, ServiceState, SmfString, Wait};
 
 use super::check;
 use super::conf::{DhcpConf, HostEntry};
@@ -161,15 +163,69 @@ pub async fn restart_if_running<E: Carries>(
 /// [`restart_if_running`], for a task whose journal holds no network entries.
 pub async fn restart(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
     let fmri = &svc.settings.dhcp_service;
-    match service_state(svc, &cx.runner).await? {
-        Some(ServiceState::Online | ServiceState::Degraded) => {
-            smf::restart(&cx.runner, fmri).await?;
-            cx.note(&format!(
-                "svcadm restart {fmri}: dhcpd reads its configuration only at start"
-            ));
-            check_not_in_maintenance(svc, cx).await
+    let Some(before) = smf::contract_status(&cx.runner, fmri).await? else {
+        return Ok(());
+    };
+    if !before.status.state.is_running() {
+        return Ok(());
+    }
+    smf::restart(&cx.runner, fmri).await?;
+    cx.note(&format!(
+        "svcadm restart {fmri}: dhcpd reads its configuration only at start"
+    ));
+    await_restart(cx, fmri, before.ctid).await
+}
+
+/// How long a restarted DHCP server may take to be online again (its start method's own
+/// timeout on OmniOS is 60 s; dhcpd starts in well under a second).
+const RESTART_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until the instance restarted by `svcadm restart` (which returns as soon as svc.startd
+/// has the request) has settled on a new contract, online or degraded: a server that cannot
+/// start with the new configuration goes to maintenance a moment later, and that fails the
+/// task instead of passing unseen. (An instance that shows no contract is taken as restarted
+/// once it is settled online.)
+async fn await_restart(cx: &OpCx, fmri: &Fmri, before: Option<u64>) -> Result<(), OpError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        cx.check_cancelled()?;
+        let now = smf::contract_status(&cx.runner, fmri).await?;
+        let Some(now) = now else {
+            return Err(OpError::failed(format!(
+                "{fmri} vanished while it restarted"
+            )));
+        };
+        let state = now.status.state;
+        match state {
+            ServiceState::Maintenance => {
+                return Err(OpError::failed(format!(
+                "{fmri} went to maintenance when it restarted (see its SMF log: svcs -xv {fmri})"
+            )))
+            }
+            ServiceState::Disabled => {
+                return Err(OpError::failed(format!(
+                    "{fmri} was disabled while it restarted"
+                )))
+            }
+            _ if state.is_running()
+                && !now.status.transitioning
+                && (before.is_none() || now.ctid != before) =>
+            {
+                return Ok(());
+            }
+            _ => {}
         }
-        _ => Ok(()),
+        if started.elapsed() >= RESTART_WAIT {
+            return Err(OpError::failed(format!(
+                "{fmri} was not online again {} s after its restart (it is {}{})",
+                RESTART_WAIT.as_secs(),
+                state.as_str(),
+                if now.status.transitioning { "*" } else { "" }
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
     }
 }
 
