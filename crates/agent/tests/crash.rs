@@ -94,8 +94,8 @@ fn provisioning_pipeline_survives_a_crash_after_any_command() {
 }
 
 /// A create killed after its last step, while it waits for the listing to show the zone (its
-/// settle's `zoneadm list`: the listing read just before is young, so no read refreshes it
-/// meanwhile), is undone at restart like any other
+/// settle's `zoneadm list`, the only one a task runs in a create), is undone at restart like
+/// any other
 /// crash: the zone's row goes with it, so the same create is accepted again. (The row used
 /// to turn `ready` before the task's end was recorded: it outlived the undo, and every later
 /// create of that name was refused as already existing.)
@@ -104,10 +104,9 @@ fn a_create_undone_after_a_crash_in_its_last_step_leaves_the_name_free() {
     let op = ops::zone_create();
     let mut agent = TestAgent::start_with("");
     (op.setup)(&agent);
-    assert_eq!(agent.get("/zones").body["total"], 0);
     write_fault(
         &agent,
-        json!({"tool": "zoneadm", "prefix": ["list", "-cp"], "nth": 1, "action": "kill_parent"}),
+        json!({"tool": "zoneadm", "prefix": ["list", "-cp"], "origin": "task:", "nth": 1, "action": "kill_parent"}),
     );
     let body = op.body.as_ref();
     let id = agent
@@ -119,6 +118,14 @@ fn a_create_undone_after_a_crash_in_its_last_step_leaves_the_name_free() {
         "the task ended before the crash"
     );
     assert!(agent.wait_exit(Duration::from_secs(30)), "the agent lives");
+    // It died after the create's last step: the zone was installed.
+    assert!(
+        agent
+            .invocations()
+            .iter()
+            .any(|i| i["argv"] == json!(["zoneadm", "-z", "crash1", "install"])),
+        "the crash came before the install"
+    );
     std::fs::remove_file(agent.host.join("faults")).unwrap();
     agent.launch();
     assert_eq!(agent.wait(&id)["status"], "failed");

@@ -652,6 +652,49 @@ fn a_dhcp_server_that_cannot_start_after_its_restart_fails_the_task() {
     assert_eq!(a.get("/network/dhcp/status").body["state"], "maintenance");
 }
 
+/// A change the server cannot start with is undone, and the undo starts the server again
+/// on what it ran before (it had gone to maintenance with the change).
+#[test]
+fn a_dhcp_change_the_server_cannot_start_with_is_undone_and_the_server_runs_again() {
+    let a = TestAgent::start();
+    let before =
+        "subnet 192.168.1.0 netmask 255.255.255.0 {\n  range 192.168.1.100 192.168.1.200;\n}\n";
+    std::fs::write(a.host_path(&format!("root{DHCPD}")), before).unwrap();
+    let sim = Command::new(crate::support::sim_bin())
+        .arg("config")
+        .arg(&a.host)
+        .arg("svc_start_ms=300")
+        .output()
+        .unwrap();
+    assert!(sim.status.success());
+    completed(
+        &a,
+        put(&a, "/network/dhcp/status", json!({"action": "start"})),
+    );
+    // igb1 is plumbed but has no address: dhcpd cannot listen on it.
+    crate::support::host(&a, "ipadm", &["create-if", "igb1"]);
+    let t = failed(
+        &a,
+        put(
+            &a,
+            "/network/dhcp/config",
+            json!({"subnet": "192.168.1.0", "netmask": "255.255.255.0", "router": "192.168.1.1",
+                   "range_start": "192.168.1.100", "range_end": "192.168.1.150",
+                   "listen_interface": "igb1"}),
+        ),
+    );
+    assert!(
+        t["error_message"].as_str().unwrap().contains("maintenance"),
+        "{t}"
+    );
+    assert_eq!(file(&a, DHCPD).as_deref(), Some(before));
+    assert_eq!(a.get("/network/dhcp/status").body["state"], "online");
+    assert_eq!(
+        crate::support::host(&a, "svcprop", &["-p", "config/listen_ifnames", DHCP4]),
+        "\"\"\n"
+    );
+}
+
 #[test]
 fn dhcp_leases_are_read_from_the_leases_file() {
     let a = TestAgent::start();

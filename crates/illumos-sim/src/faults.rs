@@ -20,6 +20,10 @@ pub struct Rule {
     /// The arguments must start with these.
     #[serde(default)]
     pub prefix: Option<Vec<String>>,
+    /// The invoking agent's origin (`ZONEWEAVER_ORIGIN`: `task:<id>`, `request:<id>`; none
+    /// for its background reads) starts with this.
+    #[serde(default)]
+    pub origin: Option<String>,
     /// Which matching invocation triggers (1 = the first); absent = every one.
     #[serde(default)]
     pub nth: Option<u64>,
@@ -49,6 +53,12 @@ impl Rule {
         }
         if let Some(c) = &self.contains {
             if !args.join(" ").contains(c.as_str()) {
+                return false;
+            }
+        }
+        if let Some(o) = &self.origin {
+            let origin = std::env::var("ZONEWEAVER_ORIGIN").unwrap_or_default();
+            if !origin.starts_with(o.as_str()) {
                 return false;
             }
         }

@@ -615,11 +615,12 @@ pub fn parse_svcs_contracts(text: &str) -> Result<Vec<ContractStatus>, ParseErro
             let [state, ctid, fmri] = cols[..] else {
                 return Err(bad(format!("expected 3 columns, found {}", cols.len())));
             };
-            let ctid = match ctid {
+            // svcs marks with `*` an instance that names more than one primary contract.
+            let ctid = match ctid.trim_end_matches('*') {
                 "-" => None,
                 n => Some(
                     n.parse()
-                        .map_err(|_| bad(format!("bad contract id {n:?}")))?,
+                        .map_err(|_| bad(format!("bad contract id {ctid:?}")))?,
                 ),
             };
             Ok(ContractStatus {
@@ -1007,6 +1008,8 @@ disabled       svc:/network/ipv4-forwarding:default
         assert!(s[0].status.transitioning);
         assert_eq!(s[0].status.state, ServiceState::Online);
         assert_eq!(s[1].ctid, None);
+        let many = parse_svcs_contracts("online 91* svc:/a:b\n").unwrap();
+        assert_eq!(many[0].ctid, Some(91));
         assert!(parse_svcs_contracts("online 8x svc:/a:b\n").is_err());
         assert!(parse_svcs_contracts("online svc:/a:b\n").is_err());
     }

@@ -229,7 +229,7 @@ async fn undo_one<E: Carries>(
             conf.restore(run, file).await?;
             match reader {
                 Reader::Ipnat => super::nat::reload_if_online(svc, cx).await.map(drop),
-                Reader::Dhcpd => super::dhcp::restart_if_running(svc, cx).await,
+                Reader::Dhcpd => super::dhcp::restart_after_restore(svc, cx).await,
             }
         }
         Entry::ServiceEnabled { fmri } => {
@@ -280,7 +280,7 @@ async fn undo_one<E: Carries>(
         Entry::TeardownBegun | Entry::Existed { .. } | Entry::ExistedAddress { .. } => Ok(()),
         Entry::ListenIfnames { previous } => {
             let value = super::dhcp::listen_value(previous)?;
-            super::dhcp::set_listen(svc, cx, value).await
+            super::dhcp::restore_listen(svc, cx, value).await
         }
     }
 }

@@ -453,16 +453,24 @@ impl HostView {
                 }
             }
             let listed: HashSet<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+            // A configuration read after a change this listing does not cover (a create's
+            // read-back while the host was being listed) is not taken as gone.
             let gone: Vec<String> = k
                 .configs
-                .keys()
-                .filter(|n| !listed.contains(n.as_str()))
-                .cloned()
+                .iter()
+                .filter(|(n, c)| !listed.contains(n.as_str()) && c.covers <= generation)
+                .map(|(n, _)| n.clone())
                 .collect();
             for n in &gone {
                 k.configs.remove(n);
                 k.version += 1;
             }
+            // Nor may a read not yet written (it rides a task's end) bring a gone zone back.
+            self.unkept
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .reads
+                .retain(|r| !gone.contains(&r.name));
             (todo, gone)
         };
         let exported: Vec<_> = futures_util::stream::iter(todo)
@@ -479,7 +487,7 @@ impl HostView {
         let mut reads: Vec<KeptConfig> = Vec::with_capacity(exported.len());
         for (zone, sig, text) in exported {
             match text {
-                Ok(Some(t)) => reads.push(self.keep(zone.as_str(), generation, sig, t)),
+                Ok(Some(t)) => reads.push(self.keep(zone.as_str(), generation, sig, t).0),
                 // Gone meanwhile: the next listing drops it.
                 Ok(None) => {}
                 Err(e) => {
@@ -527,20 +535,29 @@ impl HostView {
         Ok(())
     }
 
-    /// Files one export read at `generation` and returns what the database keeps of it.
-    fn keep(&self, zone: &str, generation: u64, sig: Option<String>, text: String) -> KeptConfig {
+    /// Files one export read at `generation`; returns what the database keeps of it and the
+    /// configuration it says.
+    fn keep(
+        &self,
+        zone: &str,
+        generation: u64,
+        sig: Option<String>,
+        text: String,
+    ) -> (KeptConfig, Arc<ZoneConfig>) {
+        let config = Arc::new(zonecfg::parse_export(&text));
         let read = Cached {
-            config: Some(Arc::new(zonecfg::parse_export(&text))),
+            config: Some(config.clone()),
             sig: sig.clone(),
             covers: generation,
             at: Instant::now(),
         };
         self.known().store(zone, read);
-        KeptConfig {
+        let kept = KeptConfig {
             name: zone.to_owned(),
             sig,
             export: text,
-        }
+        };
+        (kept, config)
     }
 
     /// Every non-global zone.
@@ -748,12 +765,9 @@ impl HostView {
         let sig = self.sig_of(zone.as_str());
         match zonecfg::export_text(run, zone).await? {
             Some(text) => {
-                let kept = self.keep(zone.as_str(), generation, sig, text);
-                let config = self
-                    .known()
-                    .configs
-                    .get(zone.as_str())
-                    .and_then(|c| c.config.clone());
+                // What this export said, even if a newer read is kept meanwhile.
+                let (kept, config) = self.keep(zone.as_str(), generation, sig, text);
+                let config = Some(config);
                 if by == By::Settle {
                     self.unkept
                         .lock()

@@ -272,6 +272,7 @@ fn set_state(cx: &mut Ctx, fmri: &str, state: &str, reason: &str) {
     if let Some(s) = cx.st.services.get_mut(fmri) {
         s.state = state.into();
         s.next_state = None;
+        s.restarting = false;
         s.reason = reason.into();
         s.stime = timefmt::now_secs();
     }

@@ -137,6 +137,7 @@ pub fn run(cx: &mut Ctx, args: &[String]) -> i32 {
                 if let Some(s) = cx.st.services.get_mut(&fmri) {
                     s.state = mark_state.clone().unwrap_or_default();
                     s.next_state = None;
+                    s.restarting = false;
                     s.stime = timefmt::now_secs();
                 }
                 cx.touch();

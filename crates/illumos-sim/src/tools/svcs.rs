@@ -42,7 +42,7 @@ fn cell(col: &str, fmri: &str, s: &Service, now: u64) -> String {
     let star = if s.next_state.is_some() { "*" } else { "" };
     match col {
         "CTID" => {
-            if s.state == "online" {
+            if s.state == "online" || s.state == "degraded" {
                 svcs_rel::ctid(fmri, s).to_string()
             } else {
                 "-".into()

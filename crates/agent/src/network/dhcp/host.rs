@@ -65,15 +65,34 @@ pub async fn set_listen<E: Carries>(
     cx: &Cx<'_, E>,
     value: PropValue,
 ) -> Result<(), OpError> {
+    put_listen(svc, cx, &value).await?;
+    restart_if_running(svc, cx).await
+}
+
+/// [`set_listen`] for an undo: see [`restart_after_restore`].
+pub async fn restore_listen<E: Carries>(
+    svc: &NetworkServices,
+    cx: &Cx<'_, E>,
+    value: PropValue,
+) -> Result<(), OpError> {
+    put_listen(svc, cx, &value).await?;
+    restart_after_restore(svc, cx).await
+}
+
+async fn put_listen<E: Carries>(
+    svc: &NetworkServices,
+    cx: &Cx<'_, E>,
+    value: &PropValue,
+) -> Result<(), OpError> {
     smf::setprop(
         &cx.runner,
         &svc.settings.dhcp_service,
         &listen_prop(),
-        &value,
+        value,
     )
     .await?;
     smf::refresh(&cx.runner, &svc.settings.dhcp_service).await?;
-    restart_if_running(svc, cx).await
+    Ok(())
 }
 
 /// The property value for `ifnames`; none is the package's default, one empty value (every
@@ -157,6 +176,23 @@ pub async fn restart_if_running<E: Carries>(
     svc: &NetworkServices,
     cx: &Cx<'_, E>,
 ) -> Result<(), OpError> {
+    restart(svc, cx).await
+}
+
+/// After an undo put back dhcpd.conf (or the listen interfaces): a running server is
+/// restarted on it, and one the failed change left in maintenance is cleared and started
+/// again, so the server runs what it ran before the task.
+pub async fn restart_after_restore<E: Carries>(
+    svc: &NetworkServices,
+    cx: &Cx<'_, E>,
+) -> Result<(), OpError> {
+    if service_state(svc, &cx.runner).await? == Some(ServiceState::Maintenance) {
+        cx.note(&format!(
+            "{} is in maintenance: starting it again with the restored configuration",
+            svc.settings.dhcp_service
+        ));
+        return start(svc, cx).await;
+    }
     restart(svc, cx).await
 }
 

@@ -24,7 +24,8 @@ use crate::tasks::{op, Operation};
 
 pub use host::{
     apply, dhcp_file, ensure_listen, ensure_listening_on, host_conflict, listen_ifnames,
-    listen_value, read_conf, restart_if_running, set_listen, start, stop,
+    listen_value, read_conf, restart_after_restore, restart_if_running, restore_listen, set_listen,
+    start, stop,
 };
 pub use routes::router;
 
