@@ -611,18 +611,14 @@ fn a_dhcp_start_that_fails_says_why() {
     assert!(t["error_message"].as_str().unwrap().contains("dhcp"), "{t}");
 }
 
-/// `svcadm restart` returns before svc.startd has stopped and started the server (the
-/// emulated host takes 300 ms here, as a real one does at its own pace): a new configuration
-/// the server cannot start with must fail the task once it goes to maintenance, not pass as
-/// done while the instance still shows its old contract online.
-#[test]
-fn a_dhcp_server_that_cannot_start_after_its_restart_fails_the_task() {
-    let a = TestAgent::start();
-    std::fs::write(
-        a.host_path(&format!("root{DHCPD}")),
-        "subnet 192.168.1.0 netmask 255.255.255.0 {\n  range 192.168.1.100 192.168.1.200;\n}\n",
-    )
-    .unwrap();
+/// A dhcpd.conf whose subnet covers igb0's address.
+const SERVING_IGB0: &str =
+    "subnet 192.168.1.0 netmask 255.255.255.0 {\n  range 192.168.1.100 192.168.1.200;\n}\n";
+
+/// Starts the DHCP server on `conf` after making the emulated host's service starts and
+/// restarts take 300 ms (`offline*`, `online*`), as a real host's take their own time.
+fn dhcp_online_slowly(a: &TestAgent, conf: &str) {
+    std::fs::write(a.host_path(&format!("root{DHCPD}")), conf).unwrap();
     let sim = Command::new(crate::support::sim_bin())
         .arg("config")
         .arg(&a.host)
@@ -631,10 +627,20 @@ fn a_dhcp_server_that_cannot_start_after_its_restart_fails_the_task() {
         .unwrap();
     assert!(sim.status.success());
     completed(
-        &a,
-        put(&a, "/network/dhcp/status", json!({"action": "start"})),
+        a,
+        put(a, "/network/dhcp/status", json!({"action": "start"})),
     );
     assert_eq!(a.get("/network/dhcp/status").body["state"], "online");
+}
+
+/// `svcadm restart` returns before svc.startd has stopped and started the server (the
+/// emulated host takes 300 ms here, as a real one does at its own pace): a new configuration
+/// the server cannot start with must fail the task once it goes to maintenance, not pass as
+/// done while the instance still shows its old contract online.
+#[test]
+fn a_dhcp_server_that_cannot_start_after_its_restart_fails_the_task() {
+    let a = TestAgent::start();
+    dhcp_online_slowly(&a, SERVING_IGB0);
     // The admin's edit leaves a subnet that covers none of the host's interfaces, and the
     // server is asked to reload its configuration: dhcpd exits at start.
     std::fs::write(
@@ -657,20 +663,8 @@ fn a_dhcp_server_that_cannot_start_after_its_restart_fails_the_task() {
 #[test]
 fn a_dhcp_change_the_server_cannot_start_with_is_undone_and_the_server_runs_again() {
     let a = TestAgent::start();
-    let before =
-        "subnet 192.168.1.0 netmask 255.255.255.0 {\n  range 192.168.1.100 192.168.1.200;\n}\n";
-    std::fs::write(a.host_path(&format!("root{DHCPD}")), before).unwrap();
-    let sim = Command::new(crate::support::sim_bin())
-        .arg("config")
-        .arg(&a.host)
-        .arg("svc_start_ms=300")
-        .output()
-        .unwrap();
-    assert!(sim.status.success());
-    completed(
-        &a,
-        put(&a, "/network/dhcp/status", json!({"action": "start"})),
-    );
+    let before = SERVING_IGB0;
+    dhcp_online_slowly(&a, before);
     // igb1 is plumbed but has no address: dhcpd cannot listen on it.
     crate::support::host(&a, "ipadm", &["create-if", "igb1"]);
     let t = failed(
