@@ -340,7 +340,8 @@ fn a_restart_returns_at_once_and_starts_a_new_contract() {
     };
     let before = cols(&h);
     assert_eq!(before[0], "online");
-    h.config("svc_start_ms=2000");
+    // Long enough that the next svcs runs before it ends, even on a loaded machine.
+    h.config("svc_start_ms=5000");
     h.run("svcadm", &["restart", "ipfilter"]).ok();
     assert_eq!(cols(&h), ["online*", before[1].as_str()]);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
