@@ -659,12 +659,26 @@ fn a_dhcp_server_that_cannot_start_after_its_restart_fails_the_task() {
 }
 
 /// A change the server cannot start with is undone, and the undo starts the server again
-/// on what it ran before (it had gone to maintenance with the change).
+/// on what it ran before (it had gone to maintenance with the change), with `svcadm clear`
+/// alone: the administrator enabled it until the next boot, and so it stays.
 #[test]
 fn a_dhcp_change_the_server_cannot_start_with_is_undone_and_the_server_runs_again() {
     let a = TestAgent::start();
     let before = SERVING_IGB0;
     dhcp_online_slowly(&a, before);
+    let sim = |tool: &str, args: &[&str]| crate::support::host(&a, tool, args);
+    sim("svcadm", &["disable", "-s", DHCP4]);
+    sim("svcadm", &["enable", "-s", "-t", DHCP4]);
+    let enabled = |a: &TestAgent| {
+        crate::support::host(a, "svcs", &["-l", DHCP4])
+            .lines()
+            .find(|l| l.starts_with("enabled"))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        enabled(&a).as_deref(),
+        Some("enabled      true (temporary)")
+    );
     // igb1 is plumbed but has no address: dhcpd cannot listen on it.
     crate::support::host(&a, "ipadm", &["create-if", "igb1"]);
     let t = failed(
@@ -684,8 +698,12 @@ fn a_dhcp_change_the_server_cannot_start_with_is_undone_and_the_server_runs_agai
     assert_eq!(file(&a, DHCPD).as_deref(), Some(before));
     assert_eq!(a.get("/network/dhcp/status").body["state"], "online");
     assert_eq!(
-        crate::support::host(&a, "svcprop", &["-p", "config/listen_ifnames", DHCP4]),
+        sim("svcprop", &["-p", "config/listen_ifnames", DHCP4]),
         "\"\"\n"
+    );
+    assert_eq!(
+        enabled(&a).as_deref(),
+        Some("enabled      true (temporary)")
     );
 }
 

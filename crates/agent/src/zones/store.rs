@@ -294,16 +294,18 @@ pub fn keep_configs_in(
     reads: &[KeptConfig],
     gone: &[String],
 ) -> Result<(), DbError> {
+    // Gone first: a read of a zone made again with the same name after its deletion was
+    // seen (both waiting for a task's end) is the one to keep.
+    let mut del = conn.prepare_cached("DELETE FROM zone_configs WHERE name = ?1")?;
+    for name in gone {
+        del.execute([name])?;
+    }
     let mut put = conn.prepare_cached(
         "INSERT INTO zone_configs (name, sig, export) VALUES (?1, ?2, ?3)
          ON CONFLICT (name) DO UPDATE SET sig = ?2, export = ?3",
     )?;
     for k in reads {
         put.execute(params![k.name, k.sig, without_secrets(&k.export)])?;
-    }
-    let mut del = conn.prepare_cached("DELETE FROM zone_configs WHERE name = ?1")?;
-    for name in gone {
-        del.execute([name])?;
     }
     Ok(())
 }

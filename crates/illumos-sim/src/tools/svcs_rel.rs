@@ -43,7 +43,7 @@ pub fn ctid(fmri: &str, s: &Service) -> u64 {
 /// `dependency` line per service it requires, with that service's state.
 pub fn long_lines(cx: &Ctx, fmri: &str, s: &Service) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if s.state == "online" && !s.procs.is_empty() {
+    if (s.state == "online" || s.state == "degraded") && !s.procs.is_empty() {
         out.push(("contract_id".into(), ctid(fmri, s).to_string()));
     }
     for d in &s.deps {

@@ -180,20 +180,52 @@ pub async fn restart_if_running<E: Carries>(
 }
 
 /// After an undo put back dhcpd.conf (or the listen interfaces): a running server is
-/// restarted on it, and one the failed change left in maintenance is cleared and started
-/// again, so the server runs what it ran before the task.
+/// restarted on it, and one in maintenance (the failed change's doing, or already so) is
+/// cleared, `svcadm clear` alone: an instance in maintenance is still enabled, and enabling it
+/// again would make an administrator's temporary enable persistent. If it does not come up
+/// with the restored configuration, the task output says so; the undo has put back what was.
 pub async fn restart_after_restore<E: Carries>(
     svc: &NetworkServices,
     cx: &Cx<'_, E>,
 ) -> Result<(), OpError> {
-    if service_state(svc, &cx.runner).await? == Some(ServiceState::Maintenance) {
-        cx.note(&format!(
-            "{} is in maintenance: starting it again with the restored configuration",
-            svc.settings.dhcp_service
-        ));
-        return start(svc, cx).await;
+    let fmri = &svc.settings.dhcp_service;
+    if service_state(svc, &cx.runner).await? != Some(ServiceState::Maintenance) {
+        return restart(svc, cx).await;
     }
-    restart(svc, cx).await
+    smf::clear(&cx.runner, fmri).await?;
+    cx.note(&format!(
+        "svcadm clear {fmri}: it was in maintenance; it starts again with the restored configuration"
+    ));
+    if !await_cleared(cx, fmri).await? {
+        cx.note(&format!(
+            "{fmri} is not online with the restored configuration either (see svcs -xv {fmri})"
+        ));
+    }
+    Ok(())
+}
+
+/// How long a cleared instance may take to be online again before the undo says it is not.
+const CLEAR_WAIT: Duration = Duration::from_secs(15);
+
+/// Whether an instance `svcadm clear`ed (svcadm returns before svc.startd acts on it) is
+/// settled online or degraded within [`CLEAR_WAIT`].
+async fn await_cleared(cx: &OpCx, fmri: &Fmri) -> Result<bool, OpError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        cx.check_cancelled()?;
+        match smf::contract_status(&cx.runner, fmri).await? {
+            None => return Ok(false),
+            Some(s) if s.status.state.is_running() && !s.status.transitioning => return Ok(true),
+            Some(s) if s.status.state == ServiceState::Disabled => return Ok(false),
+            Some(_) => {}
+        }
+        if started.elapsed() >= CLEAR_WAIT {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
 }
 
 /// [`restart_if_running`], for a task whose journal holds no network entries.
@@ -215,15 +247,21 @@ pub async fn restart(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
 /// How long a restarted DHCP server may take to be online again (its start method's own
 /// timeout on OmniOS is 60 s; dhcpd starts in well under a second).
 const RESTART_WAIT: Duration = Duration::from_secs(60);
+/// How long an instance that shows no contract must stay settled online after `svcadm
+/// restart`, unless it was seen in another state meanwhile, to be taken as restarted.
+const NO_CONTRACT_GRACE: Duration = Duration::from_secs(2);
 
 /// Waits until the instance restarted by `svcadm restart` (which returns as soon as svc.startd
 /// has the request) has settled on a new contract, online or degraded: a server that cannot
 /// start with the new configuration goes to maintenance a moment later, and that fails the
 /// task instead of passing unseen. (An instance that shows no contract is taken as restarted
-/// once it is settled online.)
+/// once it has been seen moving and is settled online again, or has stayed settled
+/// [`NO_CONTRACT_GRACE`].)
 async fn await_restart(cx: &OpCx, fmri: &Fmri, before: Option<u64>) -> Result<(), OpError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(10);
+    // Without a contract to tell the restart by: seen moving, or settled this long.
+    let mut moved = false;
     loop {
         cx.check_cancelled()?;
         let now = smf::contract_status(&cx.runner, fmri).await?;
@@ -244,13 +282,14 @@ async fn await_restart(cx: &OpCx, fmri: &Fmri, before: Option<u64>) -> Result<()
                     "{fmri} was disabled while it restarted"
                 )))
             }
-            _ if state.is_running()
-                && !now.status.transitioning
-                && (before.is_none() || now.ctid != before) =>
-            {
-                return Ok(());
+            _ if state.is_running() && !now.status.transitioning => {
+                let restarted = now.ctid != before
+                    || before.is_none() && (moved || started.elapsed() >= NO_CONTRACT_GRACE);
+                if restarted {
+                    return Ok(());
+                }
             }
-            _ => {}
+            _ => moved = true,
         }
         if started.elapsed() >= RESTART_WAIT {
             return Err(OpError::failed(format!(
