@@ -735,16 +735,25 @@ fn only_unmatched(stderr: &str) -> bool {
 /// The states of the given instances. Instances that do not exist are left out: svcs reports
 /// them on stderr and still prints the others (exit 1).
 pub async fn svcs(run: &Runner, fmris: &[Fmri]) -> Result<Vec<ServiceStatus>, SvcsError> {
-    let err = |kind| SvcsError {
-        fmri: fmris.iter().map(Fmri::as_str).collect::<Vec<_>>().join(" "),
-        kind,
-    };
-    let stdout = match run.output(&svcs_cmd(fmris)).await {
-        Ok(out) => out.stdout,
-        Err(CommandError::Failed(f)) if only_unmatched(&f.stderr) => f.stdout,
-        Err(e) => return Err(err(classify(e))),
-    };
-    parse_svcs(&stdout).map_err(|e| err(e.into()))
+    let named = fmris.iter().map(Fmri::as_str).collect::<Vec<_>>().join(" ");
+    let stdout = svcs_output(run, &svcs_cmd(fmris), &named).await?;
+    parse_svcs(&stdout).map_err(|e| SvcsError {
+        fmri: named,
+        kind: e.into(),
+    })
+}
+
+/// What an `svcs` printed: an operand that matches no instance is reported on stderr (exit 1)
+/// and the others still printed, so that is not a failure.
+async fn svcs_output(run: &Runner, cmd: &Cmd, named: &str) -> Result<String, SvcsError> {
+    match run.output(cmd).await {
+        Ok(out) => Ok(out.stdout),
+        Err(CommandError::Failed(f)) if only_unmatched(&f.stderr) => Ok(f.stdout),
+        Err(e) => Err(SvcsError {
+            fmri: named.to_owned(),
+            kind: classify(e),
+        }),
+    }
 }
 
 /// The state of one instance, `None` if it does not exist.
@@ -760,17 +769,12 @@ pub async fn contract_status(
     run: &Runner,
     fmri: &Fmri,
 ) -> Result<Option<ContractStatus>, SvcsError> {
-    let err = |kind| SvcsError {
-        fmri: fmri.as_str().to_owned(),
-        kind,
-    };
-    let stdout = match run.output(&svcs_contract_cmd(fmri)).await {
-        Ok(out) => out.stdout,
-        Err(CommandError::Failed(f)) if only_unmatched(&f.stderr) => f.stdout,
-        Err(e) => return Err(err(classify(e))),
-    };
+    let stdout = svcs_output(run, &svcs_contract_cmd(fmri), fmri.as_str()).await?;
     Ok(parse_svcs_contracts(&stdout)
-        .map_err(|e| err(e.into()))?
+        .map_err(|e| SvcsError {
+            fmri: fmri.as_str().to_owned(),
+            kind: e.into(),
+        })?
         .into_iter()
         .find(|s| &s.status.fmri == fmri))
 }

@@ -189,14 +189,22 @@ pub async fn restart_after_restore<E: Carries>(
     cx: &Cx<'_, E>,
 ) -> Result<(), OpError> {
     let fmri = &svc.settings.dhcp_service;
-    if service_state(svc, &cx.runner).await? != Some(ServiceState::Maintenance) {
-        return restart(svc, cx).await;
+    let before = smf::contract_status(&cx.runner, fmri).await?;
+    if before.as_ref().map(|b| b.status.state) != Some(ServiceState::Maintenance) {
+        return restart_seen(cx, fmri, before).await;
     }
     smf::clear(&cx.runner, fmri).await?;
     cx.note(&format!(
         "svcadm clear {fmri}: it was in maintenance; it starts again with the restored configuration"
     ));
-    if !await_cleared(cx, fmri).await? {
+    let up = poll_state(cx, fmri, CLEAR_WAIT, |now| match now {
+        Some(s) if s.status.state.is_running() && !s.status.transitioning => Ok(Some(())),
+        None => Err(()),
+        Some(s) if s.status.state == ServiceState::Disabled => Err(()),
+        Some(_) => Ok(None),
+    })
+    .await?;
+    if !matches!(up, Polled::Decided(Ok(()))) {
         cx.note(&format!(
             "{fmri} is not online with the restored configuration either (see svcs -xv {fmri})"
         ));
@@ -207,36 +215,22 @@ pub async fn restart_after_restore<E: Carries>(
 /// How long a cleared instance may take to be online again before the undo says it is not.
 const CLEAR_WAIT: Duration = Duration::from_secs(15);
 
-/// Whether an instance `svcadm clear`ed (svcadm returns before svc.startd acts on it) is
-/// settled online or degraded within [`CLEAR_WAIT`].
-async fn await_cleared(cx: &OpCx, fmri: &Fmri) -> Result<bool, OpError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
-        cx.check_cancelled()?;
-        match smf::contract_status(&cx.runner, fmri).await? {
-            None => return Ok(false),
-            Some(s) if s.status.state.is_running() && !s.status.transitioning => return Ok(true),
-            Some(s) if s.status.state == ServiceState::Disabled => return Ok(false),
-            Some(_) => {}
-        }
-        if started.elapsed() >= CLEAR_WAIT {
-            return Ok(false);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(500));
-    }
-}
-
 /// [`restart_if_running`], for a task whose journal holds no network entries.
 pub async fn restart(svc: &NetworkServices, cx: &OpCx) -> Result<(), OpError> {
     let fmri = &svc.settings.dhcp_service;
-    let Some(before) = smf::contract_status(&cx.runner, fmri).await? else {
+    let before = smf::contract_status(&cx.runner, fmri).await?;
+    restart_seen(cx, fmri, before).await
+}
+
+/// Restarts the instance if `before` (its state just read) says it runs, and waits for it.
+async fn restart_seen(
+    cx: &OpCx,
+    fmri: &Fmri,
+    before: Option<smf::ContractStatus>,
+) -> Result<(), OpError> {
+    let Some(before) = before.filter(|b| b.status.state.is_running()) else {
         return Ok(());
     };
-    if !before.status.state.is_running() {
-        return Ok(());
-    }
     smf::restart(&cx.runner, fmri).await?;
     cx.note(&format!(
         "svcadm restart {fmri}: dhcpd reads its configuration only at start"
@@ -259,45 +253,75 @@ const NO_CONTRACT_GRACE: Duration = Duration::from_secs(2);
 /// [`NO_CONTRACT_GRACE`].)
 async fn await_restart(cx: &OpCx, fmri: &Fmri, before: Option<u64>) -> Result<(), OpError> {
     let started = Instant::now();
-    let mut pause = Duration::from_millis(10);
     // Without a contract to tell the restart by: seen moving, or settled this long.
     let mut moved = false;
+    let polled = poll_state(cx, fmri, RESTART_WAIT, |now| {
+        let Some(now) = now else {
+            return Err(format!("{fmri} vanished while it restarted"));
+        };
+        match now.status.state {
+            ServiceState::Maintenance => Err(format!(
+                "{fmri} went to maintenance when it restarted (see its SMF log: svcs -xv {fmri})"
+            )),
+            ServiceState::Disabled => Err(format!("{fmri} was disabled while it restarted")),
+            s if s.is_running() && !now.status.transitioning => {
+                let restarted = now.ctid != before
+                    || before.is_none() && (moved || started.elapsed() >= NO_CONTRACT_GRACE);
+                Ok(restarted.then_some(()))
+            }
+            _ => {
+                moved = true;
+                Ok(None)
+            }
+        }
+    })
+    .await?;
+    match polled {
+        Polled::Decided(done) => done.map_err(OpError::failed),
+        Polled::TimedOut(last) => Err(OpError::failed(format!(
+            "{fmri} was not online again {} s after its restart (it is {})",
+            RESTART_WAIT.as_secs(),
+            last.map_or_else(
+                || "absent".to_owned(),
+                |s| format!(
+                    "{}{}",
+                    s.status.state.as_str(),
+                    if s.status.transitioning { "*" } else { "" }
+                )
+            )
+        ))),
+    }
+}
+
+/// How a [`poll_state`] ended.
+enum Polled<T, E> {
+    /// The judge's answer.
+    Decided(Result<T, E>),
+    /// Its limit passed first; the last state seen.
+    TimedOut(Option<smf::ContractStatus>),
+}
+
+/// Reads the instance's state (`svcs -o state,ctid,fmri`) until `judge` decides (`Ok(Some)` or
+/// `Err`) or `limit` passes, backing off from 10 ms to 500 ms between reads and stopping with
+/// the task: what an `svcadm` that returns before svc.startd acts needs afterwards.
+async fn poll_state<T, E>(
+    cx: &OpCx,
+    fmri: &Fmri,
+    limit: Duration,
+    mut judge: impl FnMut(Option<&smf::ContractStatus>) -> Result<Option<T>, E>,
+) -> Result<Polled<T, E>, OpError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
     loop {
         cx.check_cancelled()?;
         let now = smf::contract_status(&cx.runner, fmri).await?;
-        let Some(now) = now else {
-            return Err(OpError::failed(format!(
-                "{fmri} vanished while it restarted"
-            )));
-        };
-        let state = now.status.state;
-        match state {
-            ServiceState::Maintenance => {
-                return Err(OpError::failed(format!(
-                "{fmri} went to maintenance when it restarted (see its SMF log: svcs -xv {fmri})"
-            )))
-            }
-            ServiceState::Disabled => {
-                return Err(OpError::failed(format!(
-                    "{fmri} was disabled while it restarted"
-                )))
-            }
-            _ if state.is_running() && !now.status.transitioning => {
-                let restarted = now.ctid != before
-                    || before.is_none() && (moved || started.elapsed() >= NO_CONTRACT_GRACE);
-                if restarted {
-                    return Ok(());
-                }
-            }
-            _ => moved = true,
+        match judge(now.as_ref()) {
+            Ok(Some(v)) => return Ok(Polled::Decided(Ok(v))),
+            Err(e) => return Ok(Polled::Decided(Err(e))),
+            Ok(None) => {}
         }
-        if started.elapsed() >= RESTART_WAIT {
-            return Err(OpError::failed(format!(
-                "{fmri} was not online again {} s after its restart (it is {}{})",
-                RESTART_WAIT.as_secs(),
-                state.as_str(),
-                if now.status.transitioning { "*" } else { "" }
-            )));
+        if started.elapsed() >= limit {
+            return Ok(Polled::TimedOut(now));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(500));
