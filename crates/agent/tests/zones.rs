@@ -1025,6 +1025,37 @@ fn a_configuration_changed_outside_the_agent_shows_in_the_list() {
     assert_eq!(exported_since(&agent, from), ["side1"]);
 }
 
+/// The same while tasks keep changing another zone: each task's end lists the host but
+/// examines only the files of the zones it changed, so the listing stays young; the change
+/// made by hand still shows within a few TTLs, since what ages toward the background refresh
+/// is the last examination of every file.
+#[test]
+fn a_configuration_changed_outside_the_agent_shows_while_tasks_keep_settling() {
+    let agent = TestAgent::start();
+    for n in ["busy1", "busy2"] {
+        completed(&create(&agent, json!({"name": n, "brand": "bhyve"})));
+    }
+    assert_eq!(autoboot_of(&agent, "busy1"), false);
+    host(&agent, "zonecfg", &["-z", "busy1", "set autoboot=true"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut flip = true;
+    while autoboot_of(&agent, "busy1") != true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change made by hand is not listed while tasks settle"
+        );
+        let r = agent.request(
+            "PUT",
+            "/zones/busy2",
+            Some(&agent.key),
+            Some(&json!({ "autoboot": flip })),
+        );
+        assert_eq!(r.status, 202, "{:?}", r.body);
+        completed(&agent.wait(r.body["task_id"].as_str().unwrap()));
+        flip = !flip;
+    }
+}
+
 /// The configurations read are kept in the database with their file's signature: after a
 /// restart the list is answered without exporting every zone again, only the one changed while
 /// the agent was down, and it shows that change.

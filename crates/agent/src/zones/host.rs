@@ -14,7 +14,9 @@
 //!   [`UNSIGNED_CONFIG_TTL`] is read again.
 //! - A listing older than [`LISTING_TTL`] is refreshed in the background by the next read, with
 //!   the configuration files' signatures: a change made outside the agent shows within about
-//!   that time (plus the refresh itself). On a big host, where listing every zone and
+//!   that time (plus the refresh itself). A task's settle lists the host too but examines only
+//!   the files of the zones it changed, so what ages toward that refresh is the last
+//!   examination of every file, not the listing. On a big host, where listing every zone and
 //!   examining every file takes longer, a background refresh waits [`REFRESH_SHARE`] times as
 //!   long as recent ones typically took, up to 2 s plus 13 ms a zone and at most
 //!   [`MAX_LISTING_AGE`]: a dashboard's polling then lists the host about 1 / [`REFRESH_SHARE`]
@@ -86,6 +88,10 @@ pub fn file_sig(path: &std::path::Path) -> Option<String> {
 
 struct Listing {
     at: Instant,
+    /// When a refresh last examined every listed zone's configuration file (a task's settle
+    /// examines only the zones it has reason to): what ages toward a background refresh, so
+    /// that a change made outside the agent shows however often tasks settle.
+    swept: Instant,
     /// The generation read before `zoneadm list` ran: every change up to it is in `zones`.
     covers: u64,
     /// Numbers the listings, so a caller can tell two apart.
@@ -331,7 +337,7 @@ impl HostView {
             let current = {
                 let k = me.known();
                 k.listing.as_ref().is_some_and(|l| {
-                    l.covers >= me.generation.load(Ordering::SeqCst) && l.at.elapsed() < after
+                    l.covers >= me.generation.load(Ordering::SeqCst) && l.swept.elapsed() < after
                 })
             };
             if !current {
@@ -416,7 +422,28 @@ impl HostView {
             }
         }
         let zones: Vec<ZoneEntry> = listed?.into_iter().filter(|z| z.name != "global").collect();
-        let sigs: Vec<Option<String>> = zones.iter().map(|z| self.sig_of(&z.name)).collect();
+        // A read's refresh examines every zone's file: it is how a change made outside the
+        // agent shows. A task's settle examines only the zones the agent changed or has not
+        // read (a file per zone is what made a task's end grow with the host); the listing it
+        // installs keeps the last full sweep's age, so reads still refresh on time.
+        let sweep = by == By::Read;
+        let examine: Vec<bool> = if sweep {
+            vec![true; zones.len()]
+        } else {
+            let k = self.known();
+            zones
+                .iter()
+                .map(|z| {
+                    k.changes.iter().any(|c| c.zone == z.name)
+                        || k.configs.get(&z.name).is_none_or(|c| c.config.is_none())
+                })
+                .collect()
+        };
+        let sigs: Vec<Option<Option<String>>> = zones
+            .iter()
+            .zip(&examine)
+            .map(|(z, e)| e.then(|| self.sig_of(&z.name)))
+            .collect();
         let (todo, gone): (Vec<(ZoneName, Option<String>)>, Vec<String>) = {
             let mut k = self.known();
             let mut changed: HashMap<&str, u64> = HashMap::new();
@@ -427,6 +454,8 @@ impl HostView {
             let mut todo = Vec::new();
             let mut unchanged = Vec::new();
             for (z, sig) in zones.iter().zip(&sigs) {
+                // Not examined: neither stale nor confirmed, its configuration stays as kept.
+                let Some(sig) = sig else { continue };
                 let stale = match k.configs.get(&z.name) {
                     // Never read, or read when the zone did not exist yet.
                     None | Some(Cached { config: None, .. }) => true,
@@ -524,8 +553,15 @@ impl HostView {
             Some(old) if *old.zones == zones => old.seq,
             _ => self.listing_seq.fetch_add(1, Ordering::SeqCst) + 1,
         };
+        let now = Instant::now();
+        let swept = match &k.listing {
+            Some(old) if !sweep => old.swept,
+            // A first listing counts as swept: every zone in it was never read, so examined.
+            _ => now,
+        };
         k.listing = Some(Listing {
-            at: Instant::now(),
+            at: now,
+            swept,
             covers: generation,
             seq,
             zones: Arc::new(zones),
@@ -569,17 +605,19 @@ impl HostView {
     pub async fn listing(self: &Arc<Self>) -> Result<(u64, Arc<Vec<ZoneEntry>>), ZoneadmError> {
         let have = {
             let k = self.known();
-            k.listing
-                .as_ref()
-                .map(|l| (l.covers, l.seq, l.zones.clone(), l.at.elapsed()))
+            k.listing.as_ref().map(|l| {
+                let (age, swept) = (l.at.elapsed(), l.swept.elapsed());
+                (l.covers, l.seq, l.zones.clone(), age, swept)
+            })
         };
-        if let Some((covers, seq, zones, age)) = have {
+        if let Some((covers, seq, zones, age, swept)) = have {
             let must = self.published().into_values().max().unwrap_or(0);
             if must > covers {
                 return self.fresh(Some(must), By::Read).await;
             }
-            // The spacing is never under the TTL: a young listing is served without more.
-            if age < LISTING_TTL {
+            // The spacing is never under the TTL: a young listing is served without more (the
+            // sweep is never younger than the listing).
+            if swept < LISTING_TTL {
                 return Ok((seq, zones));
             }
             let after = self.spacing_for(zones.len());
@@ -599,7 +637,7 @@ impl HostView {
                     return self.relist(seq, after.max(HUNG_LISTING)).await;
                 }
             }
-            if age >= after {
+            if swept >= after {
                 self.kick();
             }
             return Ok((seq, zones));
