@@ -115,7 +115,9 @@ struct Inner {
 }
 
 enum Msg {
-    Queued(Vec<Task>),
+    /// New tasks, and the caller that queued them, told once the first of them has taken its
+    /// first step or could not start (see [`TaskQueue::enqueue_with`]).
+    Queued(Vec<Task>, Option<Started>),
     /// The task's operation is over: it no longer runs host work, only waits for what it
     /// changed to show in reads and records its end. Its slot goes to the next task; its
     /// locks stay held until it has finished.
@@ -233,11 +235,22 @@ impl TaskQueue {
         for t in &tasks {
             let _ = self.inner.events.send(TaskEvent::of("task_created", t));
         }
-        let _ = self.inner.tx.send(Msg::Queued(tasks.clone()));
-        // The scheduler, woken from here, waits in this worker's LIFO slot (where no other
-        // worker takes it) until this task yields, which would otherwise be after the answer is
-        // built and written. Yielding now lets it claim the task while the caller answers.
-        tokio::task::yield_now().await;
+        // The caller answers once the first task has run up to its first wait (its first host
+        // command, typically) or could not start now. All of that happens on this worker, in
+        // turn: the scheduler, woken here, claims the task and spawns it; the task runs to its
+        // first wait; the caller, woken by it, answers while the host works. Answered at once
+        // instead, the task would start only once the answer was written, or on another
+        // worker woken for it; on a small machine both cost more than the answer's wait.
+        let (started, first_step) = oneshot::channel();
+        if self
+            .inner
+            .tx
+            .send(Msg::Queued(tasks.clone(), Some(started)))
+            .is_ok()
+        {
+            // An error only says the scheduler or the task dropped the sender: answer anyway.
+            let _ = first_step.await;
+        }
         Ok(tasks)
     }
 
@@ -400,6 +413,8 @@ struct Scheduler {
     running: usize,
     /// Running tasks that gave their slot back (see [`Msg::Released`]).
     released: HashSet<String>,
+    /// Callers of [`TaskQueue::enqueue_with`] waiting, by the first task they queued.
+    waiting_callers: HashMap<String, Started>,
 }
 
 impl Scheduler {
@@ -415,6 +430,7 @@ impl Scheduler {
             held: HashSet::new(),
             running: 0,
             released: HashSet::new(),
+            waiting_callers: HashMap::new(),
         }
     }
 
@@ -428,12 +444,20 @@ impl Scheduler {
                 self.handle(msg).await;
             }
             self.schedule().await;
+            // Their tasks could not start now (every slot taken, a lock held, a dependency
+            // running, or the queue refused them).
+            self.waiting_callers.clear();
         }
     }
 
     async fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Queued(tasks) => self.queued(tasks).await,
+            Msg::Queued(tasks, started) => {
+                if let (Some(s), Some(first)) = (started, tasks.first()) {
+                    self.waiting_callers.insert(first.id.clone(), s);
+                }
+                self.queued(tasks).await;
+            }
             Msg::Released(id) => {
                 if matches!(self.live.get(&id), Some(Live::Running(_))) && self.released.insert(id)
                 {
@@ -541,9 +565,10 @@ impl Scheduler {
                 .insert(task.id.clone(), Live::Running(cancel.clone()));
             let inner = self.inner.clone();
             let origin = format!("task:{}", task.id);
+            let caller = self.waiting_callers.remove(&task.id);
             tokio::spawn(illumos::runner::with_origin(
                 origin,
-                execute(inner, task, cancel),
+                execute(inner, task, cancel, caller),
             ));
         }
     }
@@ -718,7 +743,14 @@ impl Scheduler {
 }
 
 /// Runs one task to its end: the operation, its undo on failure or cancel, the final row.
-async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
+/// Runs a task; `caller`, whoever queued it and waits to answer, is told once its operation
+/// has taken its first step.
+async fn execute(
+    inner: Arc<Inner>,
+    task: Task,
+    cancel: CancellationToken,
+    caller: Option<Started>,
+) {
     let _ = inner.events.send(TaskEvent::of(
         "task_started",
         &Task {
@@ -748,7 +780,7 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
             None,
             Vec::new(),
         ),
-        Some(op) => run_operation(&inner, op.as_ref(), &task, &cancel, &log).await,
+        Some(op) => run_operation(&inner, op.as_ref(), &task, &cancel, &log, caller).await,
     };
     // The host work is over: the slot is free for the next task while this one waits for
     // its change to show in reads (a listing shared by every settling task, one refresh at a
@@ -846,6 +878,32 @@ async fn execute(inner: Arc<Inner>, task: Task, cancel: CancellationToken) {
     let _ = inner.tx.send(Msg::Finished(task.id, status));
 }
 
+/// Tells whoever queued a task that it has taken its first step (see
+/// [`TaskQueue::enqueue_with`]).
+type Started = oneshot::Sender<()>;
+
+/// An operation's run that tells its caller once it has been polled the first time: it has
+/// then run up to its first wait (or to its end).
+struct FirstStep<F> {
+    work: F,
+    caller: Option<Started>,
+}
+
+impl<F: std::future::Future + Unpin> std::future::Future for FirstStep<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let polled = std::pin::Pin::new(&mut self.work).poll(cx);
+        if let Some(caller) = self.caller.take() {
+            let _ = caller.send(());
+        }
+        polled
+    }
+}
+
 /// The task's end: its status, error and result, and the writes to commit with it.
 type End = (
     TaskStatus,
@@ -860,6 +918,7 @@ async fn run_operation(
     task: &Task,
     cancel: &CancellationToken,
     log: &Arc<TaskLog>,
+    caller: Option<Started>,
 ) -> End {
     let cx = OpCx {
         task: task.clone(),
@@ -873,7 +932,10 @@ async fn run_operation(
         at_end: Default::default(),
     };
     let config = &inner.config;
-    let mut work = op.run(&cx);
+    let mut work = FirstStep {
+        work: op.run(&cx),
+        caller,
+    };
     let outcome = tokio::select! {
         r = &mut work => Outcome::Done(r),
         _ = tokio::time::sleep(config.operation_timeout) => {
@@ -1134,6 +1196,31 @@ mod tests {
             *undone.lock().unwrap(),
             vec![serde_json::json!({"made": "thing"})]
         );
+    }
+
+    /// A caller is answered once its task has taken its first step: its task is running by
+    /// then. A task that cannot start yet (the only slot is taken) is answered at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn enqueue_returns_once_the_task_has_started_or_cannot_start() {
+        let dir = Dir::new("first-step");
+        let (q, _) = engine_with(&dir, "sleep 600", 1, None).await;
+        let first = q.enqueue(NewTask::new("script", "system")).await.unwrap();
+        let now = q.get(&first.id).await.unwrap().unwrap();
+        assert_eq!(now.status, TaskStatus::Running);
+        let second = tokio::time::timeout(
+            Duration::from_secs(10),
+            q.enqueue(NewTask::new("script", "system")),
+        )
+        .await
+        .expect("a task that cannot start yet is answered at once")
+        .unwrap();
+        let now = q.get(&second.id).await.unwrap().unwrap();
+        assert_eq!(now.status, TaskStatus::Pending);
+        for t in [&second, &first] {
+            q.cancel(&t.id, "test").await.unwrap();
+            let done = q.wait(&t.id, Duration::from_secs(10)).await.unwrap();
+            assert!(done.unwrap().status.is_terminal());
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
