@@ -117,7 +117,7 @@ pub fn parse_list(text: &str) -> Result<Vec<ZoneEntry>, ParseError> {
                 line: line.to_owned(),
                 why,
             };
-            let f = split_escaped(line);
+            let mut f = split_escaped(line);
             if f.len() < 7 {
                 return Err(err(format!(
                     "expected at least 7 fields, found {}",
@@ -131,14 +131,19 @@ pub fn parse_list(text: &str) -> Result<Vec<ZoneEntry>, ParseError> {
                         .map_err(|_| err("zone id is not a number".into()))?,
                 ),
             };
+            let state = f[2].parse().map_err(err)?;
+            // The fields are moved out, not copied: a settle parses every zone of the host.
+            f.truncate(7);
+            let [_, name, _, zonepath, uuid, brand, ip_type] =
+                <[String; 7]>::try_from(f).map_err(|_| err("expected at least 7 fields".into()))?;
             Ok(ZoneEntry {
                 id,
-                name: f[1].clone(),
-                state: f[2].parse().map_err(err)?,
-                zonepath: f[3].clone(),
-                uuid: (!f[4].is_empty()).then(|| f[4].clone()),
-                brand: f[5].clone(),
-                ip_type: f[6].clone(),
+                name,
+                state,
+                zonepath,
+                uuid: (!uuid.is_empty()).then_some(uuid),
+                brand,
+                ip_type,
             })
         })
         .collect()

@@ -52,6 +52,7 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let now = now_rfc3339();
+    let metadata = new.metadata.to_string();
     conn.prepare_cached(
         "INSERT INTO tasks (id, zone_name, operation, status, priority, depends_on, parent_task_id,
             is_group, locks, created_by, metadata, created_at, updated_at, requester_note)
@@ -67,7 +68,7 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
         new.is_group,
         serde_json::to_string(&new.locks).unwrap_or_else(|_| "[]".into()),
         new.created_by,
-        new.metadata.to_string(),
+        metadata,
         now,
         new.requester_note.as_ref().map(RequesterNote::as_str),
     ])?;
@@ -77,7 +78,31 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
             params![id, secrets.to_string()],
         )?;
     }
-    get(conn, &id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    // The row as written, without reading it back: a queued task is answered from this.
+    Ok(Task {
+        seq: conn.last_insert_rowid(),
+        id,
+        zone_name: new.zone_name.clone(),
+        operation: new.operation.clone(),
+        status: TaskStatus::Pending,
+        priority: new.priority,
+        depends_on: new.depends_on.clone(),
+        parent_task_id: new.parent_task_id.clone(),
+        is_group: new.is_group,
+        locks: new.locks.clone(),
+        created_by: new.created_by.clone(),
+        progress_percent: 0,
+        progress_info: None,
+        error_message: None,
+        metadata: serde_json::value::RawValue::from_string(metadata)
+            .map_err(|e| DbError::Sqlite(rusqlite::Error::ToSqlConversionFailure(e.into())))?,
+        result: None,
+        created_at: now.clone(),
+        started_at: None,
+        completed_at: None,
+        updated: Updated::new(now),
+        requester_note: new.requester_note.as_ref().map(|n| n.as_str().to_owned()),
+    })
 }
 
 /// Whether a pending or running task of `operation` (other than `except`) already claims
@@ -493,4 +518,34 @@ pub fn prune(conn: &mut Connection, cutoff: &str) -> Result<usize, DbError> {
     )?;
     tx.commit()?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::testing::TempDir;
+
+    /// What an insert answers is what a read of the row then says, field for field.
+    #[test]
+    fn an_inserted_task_is_answered_as_its_row_reads() {
+        let dir = TempDir::new("insert");
+        let db = crate::db::Db::open(&dir.0.join("agent.db")).unwrap();
+        let first = NewTask::for_zone("zone_create", "web1")
+            .metadata(serde_json::json!({"name": "web1", "ram": "1G", "nics": []}))
+            .secrets(serde_json::json!({"password": "x"}))
+            .priority(3)
+            .created_by(Some("ops".into()))
+            .requester_note(Some(RequesterNote::new("alice").unwrap()));
+        let first = db.write_blocking(move |c| insert(c, &first)).unwrap();
+        let second = NewTask::for_zone("zone_start", "web1").depends_on(Some(first.id.clone()));
+        let second = db.write_blocking(move |c| insert(c, &second)).unwrap();
+        for t in [first, second] {
+            let read = db.read_blocking(|c| get(c, &t.id)).unwrap().unwrap();
+            assert_eq!(
+                serde_json::to_value(&t).unwrap(),
+                serde_json::to_value(&read).unwrap()
+            );
+            assert_eq!((t.seq, &t.locks), (read.seq, &read.locks));
+        }
+    }
 }
