@@ -44,8 +44,8 @@ pub trait TaskObserver: Send + Sync {
     }
 
     /// After [`TaskObserver::settle`]: writes of what it read and keeps only to save host
-    /// reads later, committed in the transaction that records the task's end (whatever it
-    /// is) instead of in one of their own on the task's path.
+    /// reads later, committed together once the task's end is recorded and announced
+    /// (whatever it is), not between the task's commands nor in the end's own commit.
     fn end_writes(&self) -> Vec<store::EndWrite> {
         Vec::new()
     }
@@ -339,8 +339,7 @@ async fn recover(inner: &Arc<Inner>) -> Result<(), DbError> {
         let done = inner
             .db
             .write(move |c| {
-                let (result, cache) = (result.as_ref(), Vec::new());
-                store::finish_with(c, &id, status, error.as_deref(), result, writes, cache)
+                store::finish_with(c, &id, status, error.as_deref(), result.as_ref(), writes)
             })
             .await?;
         if let Some(t) = done {
@@ -801,36 +800,12 @@ async fn execute(
     let id = task.id.clone();
     let err = error.clone();
     let rides = !writes.is_empty();
-    // Shared, not copied: a second attempt needs it only when the first fails.
-    let result = Arc::new(result);
-    let again = (!rides).then(|| result.clone());
     let mut finished = inner
         .db
         .write_small(move |c| {
-            store::finish_with(
-                c,
-                &id,
-                status,
-                err.as_deref(),
-                (*result).as_ref(),
-                writes,
-                kept,
-            )
+            store::finish_with(c, &id, status, err.as_deref(), result.as_ref(), writes)
         })
         .await;
-    if let (Err(e), Some(result)) = (&finished, again) {
-        // Nothing of that transaction was written; without records of its own the end is
-        // written again without what the settle read (only kept to save host reads).
-        tracing::warn!(task_id = %task.id, error = %e, "cannot record the end of a task with what it read; recording it alone");
-        let (id, err) = (task.id.clone(), error.clone());
-        finished = inner
-            .db
-            .write(move |c| {
-                let (result, nothing) = ((*result).as_ref(), Vec::new());
-                store::finish_with(c, &id, status, err.as_deref(), result, nothing, Vec::new())
-            })
-            .await;
-    }
     let mut status = status;
     if let (Err(e), true, Some(op)) = (&finished, rides, &op) {
         // The records of the outcome could not be written (nothing of that transaction was):
@@ -857,15 +832,15 @@ async fn execute(
         finished = inner
             .db
             .write(move |c| {
-                let (result, cache) = (result.as_ref(), Vec::new());
-                store::finish_with(c, &id, status, error.as_deref(), result, writes, cache)
+                store::finish_with(c, &id, status, error.as_deref(), result.as_ref(), writes)
             })
             .await;
     }
     match finished {
         Ok(Some(t)) => {
-            tracing::info!(task_id = %t.id, operation = %t.operation, zone = %t.zone_name, status = t.status.as_str(), error = ?t.error_message, "task finished");
+            // Told first, whoever waits for the end answers while the rest is done.
             let _ = inner.events.send(TaskEvent::of("task_finished", &t));
+            tracing::info!(task_id = %t.id, operation = %t.operation, zone = %t.zone_name, status = t.status.as_str(), error = ?t.error_message, "task finished");
             if let Some(o) = &inner.observer {
                 o.finished(&t);
             }
@@ -873,6 +848,18 @@ async fn execute(
         Ok(None) => {}
         Err(e) => {
             tracing::error!(task_id = %task.id, error = %e, "cannot record the end of a task")
+        }
+    }
+    // What the settle read is only kept to spare host reads after a restart (each with its
+    // file's signature, which tells a stale one): written after the end is announced, in a
+    // commit of its own, it keeps the end's commit small and off nobody's wait.
+    if !kept.is_empty() {
+        if let Err(e) = inner
+            .db
+            .write_small(move |c| store::keep_reads(c, kept))
+            .await
+        {
+            tracing::warn!(task_id = %task.id, error = %e, "cannot keep what a task's settle read");
         }
     }
     let _ = inner.tx.send(Msg::Finished(task.id, status));
@@ -1502,38 +1489,27 @@ mod tests {
         }
     }
 
-    /// A cache write during which SQLite rolled the whole end's transaction back (as it may on
-    /// a full disk) fails the end instead of letting its statements commit one by one: the
-    /// task stays running, without the completion's writes, for the engine to undo and end.
+    /// Reads kept after a task's end, in a transaction SQLite rolled back part way (as it may
+    /// on a full disk), keep nothing: the writes after the failed one do not commit one by one.
     #[test]
-    fn an_end_whose_transaction_was_rolled_back_records_nothing() {
+    fn reads_kept_in_a_transaction_that_was_rolled_back_keep_nothing() {
         let dir = Dir::new("rolledback");
         let db = Db::open(&dir.0.join("r.db")).unwrap();
-        let id = db
-            .write_blocking(|c| {
-                let t = store::insert(c, &NewTask::new("noop", "system"))?;
-                store::claim(c, &t.id)?;
-                Ok(t.id)
-            })
-            .unwrap();
         let rolled_back: store::EndWrite = Box::new(|c| {
             c.execute_batch("ROLLBACK")?;
             Err(DbError::Join("the disk is full".into()))
         });
-        let completion: store::EndWrite = Box::new(|c| {
+        let later: store::EndWrite = Box::new(|c| {
             c.execute(
                 "INSERT INTO zone_configs (name, sig, export) VALUES ('z', NULL, '')",
                 [],
             )?;
             Ok(())
         });
-        let (tid, writes, cache) = (id.clone(), vec![completion], vec![rolled_back]);
-        let ended = db.write_blocking(move |c| {
-            store::finish_with(c, &tid, TaskStatus::Completed, None, None, writes, cache)
-        });
-        assert!(ended.is_err(), "{ended:?}");
+        let reads = vec![rolled_back, later];
+        let kept = db.write_blocking(move |c| store::keep_reads(c, reads));
+        assert!(kept.is_err(), "{kept:?}");
         db.read_blocking(move |c| {
-            assert_eq!(store::status_of(c, &id)?, Some(TaskStatus::Running));
             let rows: i64 = c.query_row("SELECT COUNT(*) FROM zone_configs", [], |r| r.get(0))?;
             assert_eq!(rows, 0);
             Ok(())
@@ -1575,7 +1551,7 @@ mod tests {
         assert_eq!(*observer.0.lock().unwrap(), 2);
     }
 
-    /// Keeps what it read with each task's end, in a write during which SQLite rolls the
+    /// Keeps what it read after each task's end, in a write during which SQLite rolls the
     /// whole transaction back (as it may on a full disk).
     struct RolledBackKeep;
 
@@ -1590,9 +1566,8 @@ mod tests {
         }
     }
 
-    /// A task with no records of its own whose end could not be written with what its settle
-    /// read still ends, recorded without it, instead of staying running until a restart
-    /// undoes what it did.
+    /// A task whose settle read what cannot be kept still ends, recorded without it, instead
+    /// of staying running until a restart undoes what it did.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_end_is_recorded_without_the_reads_that_could_not_be_kept() {
         let dir = Dir::new("keepfails");

@@ -250,7 +250,7 @@ pub fn finish(
     error: Option<&str>,
     result: Option<&Value>,
 ) -> Result<Option<Task>, DbError> {
-    finish_with(conn, id, status, error, result, Vec::new(), Vec::new())
+    finish_with(conn, id, status, error, result, Vec::new())
 }
 
 /// A write an operation asked to commit with its task's completed end (see
@@ -259,8 +259,6 @@ pub type EndWrite = Box<dyn FnOnce(&Connection) -> Result<(), DbError> + Send>;
 
 /// [`finish`], and when the task ends completed (and was still live), `writes` in the same
 /// transaction: either all of it is recorded or none of it. A failing write fails the whole.
-/// `cache`: writes of what is only kept to save host reads later (whatever the task's end);
-/// one that fails is rolled back alone and the end is still recorded.
 pub fn finish_with(
     conn: &mut Connection,
     id: &str,
@@ -268,26 +266,8 @@ pub fn finish_with(
     error: Option<&str>,
     result: Option<&Value>,
     writes: Vec<EndWrite>,
-    cache: Vec<EndWrite>,
 ) -> Result<Option<Task>, DbError> {
-    let mut tx = conn.transaction()?;
-    for w in cache {
-        let sp = tx.savepoint()?;
-        match w(&sp) {
-            Ok(()) => sp.commit()?,
-            Err(e) => {
-                // Dropped, the savepoint rolls back what this write did.
-                drop(sp);
-                // Some errors (SQLITE_FULL, IOERR, NOMEM) make SQLite roll the whole
-                // transaction back: every statement after this would then commit on its own,
-                // the task's end without the writes that must come with it.
-                if tx.is_autocommit() {
-                    return Err(e);
-                }
-                tracing::warn!(error = %e, "cannot keep what a task's settle read");
-            }
-        }
-    }
+    let tx = conn.transaction()?;
     let ended = tx.prepare_cached(
         "UPDATE tasks SET status = ?2, error_message = ?3, result = ?4, completed_at = ?5,
             updated_at = ?5, progress_percent = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress_percent END
@@ -310,6 +290,30 @@ pub fn finish_with(
     let task = get(&tx, id)?;
     tx.commit()?;
     Ok(task)
+}
+
+/// Writes of what is only kept to save host reads later (what a task's settle read), in one
+/// transaction of their own after the task's end: one that fails is rolled back alone, the
+/// others are kept. Fails, keeping nothing, when SQLite rolled the whole transaction back (as
+/// it may on a full disk), rather than letting the writes after it commit one by one.
+pub fn keep_reads(conn: &mut Connection, reads: Vec<EndWrite>) -> Result<(), DbError> {
+    let mut tx = conn.transaction()?;
+    for w in reads {
+        let sp = tx.savepoint()?;
+        match w(&sp) {
+            Ok(()) => sp.commit()?,
+            Err(e) => {
+                // Dropped, the savepoint rolls back what this write did.
+                drop(sp);
+                if tx.is_autocommit() {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "cannot keep what a task's settle read");
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 pub fn set_progress(

@@ -163,9 +163,9 @@ pub struct HostView {
     recent: Mutex<RecentRefreshes>,
     /// How the last refreshes went (see the module's comment).
     trouble: Mutex<Trouble>,
-    /// What refreshes run by a task's settle read, for the database: written with the
-    /// task's end ([`TaskObserver::end_writes`](crate::tasks::engine::TaskObserver)), not in
-    /// a commit of its own between the task's last command and its end.
+    /// What refreshes run by a task's settle read, for the database: written once the task's
+    /// end is recorded ([`TaskObserver::end_writes`](crate::tasks::engine::TaskObserver)),
+    /// not in a commit between the task's last command and its end.
     unkept: Mutex<Unkept>,
 }
 
@@ -220,7 +220,7 @@ struct Unkept {
     gone: Vec<String>,
 }
 
-/// Who waits for a refresh: a task's settle (what it read is kept with the task's end) or a
+/// Who waits for a refresh: a task's settle (what it read is kept after the task's end) or a
 /// read (kept at once).
 #[derive(Clone, Copy, PartialEq)]
 enum By {
@@ -494,7 +494,7 @@ impl HostView {
                 k.configs.remove(n);
                 k.version += 1;
             }
-            // Nor may a read not yet written (it rides a task's end) bring a gone zone back.
+            // Nor may a read not yet written (kept after a task's end) bring a gone zone back.
             self.unkept
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -527,14 +527,14 @@ impl HostView {
         }
         let small = reads.len() + gone.len() <= SMALL_KEEP;
         if by == By::Settle && small {
-            // A zone or two: committed with the task's end (`end_writes`), on an async worker.
+            // A zone or two: committed after the task's end (`end_writes`), on an async worker.
             let mut u = self.unkept.lock().unwrap_or_else(|p| p.into_inner());
             u.reads.extend(reads);
             u.gone.extend(gone);
         } else if !reads.is_empty() || !gone.is_empty() {
             // What a read keeps is a zone or two after a change: a small write. A cold
             // start's thousand (a read's or a settle's) goes through the pool. (Written now,
-            // a settle's many may land before an older few ride another task's end; the file
+            // a settle's many may land before an older few kept after another task's end; the file
             // signature kept with each makes the next read export a zone overwritten so again.)
             let keep = move |c: &mut rusqlite::Connection| store::keep_configs(c, &reads, &gone);
             let kept = if small {
@@ -782,8 +782,8 @@ impl HostView {
     }
 
     /// [`HostView::read_config`] for a running task, with its runner (the export is in the
-    /// task's log and stops with it): what it reads goes to the database with the task's end,
-    /// not in a commit of its own between the task's commands, and the task's settle does not
+    /// task's log and stops with it): what it reads goes to the database after the task's end,
+    /// not in a commit between the task's commands, and the task's settle does not
     /// export the zone again unless its configuration file changes meanwhile.
     pub(crate) async fn read_config_in_task(
         &self,
