@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::log::TaskLog;
-use super::model::{NewTask, Task, TaskEvent, TaskStatus};
+use super::model::{NewTask, Task, TaskEvent, TaskStatus, Updated};
 use super::operation::{OpCx, OpError, Operation};
 use super::store;
 use crate::db::{Db, DbError};
@@ -44,8 +44,9 @@ pub trait TaskObserver: Send + Sync {
     }
 
     /// After [`TaskObserver::settle`]: writes of what it read and keeps only to save host
-    /// reads later, committed together once the task's end is recorded and announced
-    /// (whatever it is), not between the task's commands nor in the end's own commit.
+    /// reads later, committed together once the task is over (whatever its end, and whether
+    /// or not the end could be recorded), not between the task's commands nor in the end's
+    /// own commit.
     fn end_writes(&self) -> Vec<store::EndWrite> {
         Vec::new()
     }
@@ -241,6 +242,8 @@ impl TaskQueue {
         // first wait; the caller, woken by it, answers while the host works. Answered at once
         // instead, the task would start only once the answer was written, or on another
         // worker woken for it; on a small machine both cost more than the answer's wait.
+        // The tasks are returned as queued (pending), which is what the API's answers to a
+        // queued change say, whether or not the first has started by then.
         let (started, first_step) = oneshot::channel();
         if self
             .inner
@@ -248,7 +251,7 @@ impl TaskQueue {
             .send(Msg::Queued(tasks.clone(), Some(started)))
             .is_ok()
         {
-            // An error only says the scheduler or the task dropped the sender: answer anyway.
+            // An error only says the first task did not start now (or the scheduler is gone).
             let _ = first_step.await;
         }
         Ok(tasks)
@@ -545,9 +548,14 @@ impl Scheduler {
                 .db
                 .write_small(move |c| store::claim(c, &id))
                 .await;
+            let mut task = task;
             match claimed {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(Some(at)) => {
+                    task.status = TaskStatus::Running;
+                    task.started_at = Some(at.clone());
+                    task.updated = Updated::new(at);
+                }
+                Ok(None) => {
                     self.forget(&task.id);
                     continue;
                 }
@@ -741,22 +749,16 @@ impl Scheduler {
     }
 }
 
-/// Runs one task to its end: the operation, its undo on failure or cancel, the final row.
-/// Runs a task; `caller`, whoever queued it and waits to answer, is told once its operation
-/// has taken its first step.
+/// Runs one task (as claimed: running) to its end: the operation, its undo on failure or
+/// cancel, the final row. `caller`, whoever queued it and waits to answer, is told once the
+/// operation has taken its first step.
 async fn execute(
     inner: Arc<Inner>,
     task: Task,
     cancel: CancellationToken,
     caller: Option<Started>,
 ) {
-    let _ = inner.events.send(TaskEvent::of(
-        "task_started",
-        &Task {
-            status: TaskStatus::Running,
-            ..task.clone()
-        },
-    ));
+    let _ = inner.events.send(TaskEvent::of("task_started", &task));
     if let Some(parent) = task.parent_task_id.clone() {
         if let Ok(Some(g)) = inner.db.write(move |c| store::roll_up(c, &parent)).await {
             let _ = inner.events.send(TaskEvent::of("task_progress", &g));
@@ -773,12 +775,15 @@ async fn execute(
     );
     let op = inner.ops.get(task.operation.as_str()).cloned();
     let (status, error, result, writes) = match &op {
-        None => (
-            TaskStatus::Failed,
-            Some(format!("unknown operation {}", task.operation)),
-            None,
-            Vec::new(),
-        ),
+        None => {
+            drop(caller);
+            (
+                TaskStatus::Failed,
+                Some(format!("unknown operation {}", task.operation)),
+                None,
+                Vec::new(),
+            )
+        }
         Some(op) => run_operation(&inner, op.as_ref(), &task, &cancel, &log, caller).await,
     };
     // The host work is over: the slot is free for the next task while this one waits for
@@ -800,12 +805,34 @@ async fn execute(
     let id = task.id.clone();
     let err = error.clone();
     let rides = !writes.is_empty();
+    // Shared, not copied: a second attempt needs it only when the first fails.
+    let result = Arc::new(result);
+    let again = (!rides).then(|| result.clone());
     let mut finished = inner
         .db
         .write_small(move |c| {
-            store::finish_with(c, &id, status, err.as_deref(), result.as_ref(), writes)
+            store::finish_with(c, &id, status, err.as_deref(), (*result).as_ref(), writes)
         })
         .await;
+    if let (Err(e), Some(result)) = (&finished, again) {
+        // Nothing of it was written (a busy database, a `keys` command holding the lock): an
+        // end without records of its own is tried once more, on the pool.
+        tracing::warn!(task_id = %task.id, error = %e, "cannot record the end of a task; trying again");
+        let (id, err) = (task.id.clone(), error.clone());
+        finished = inner
+            .db
+            .write(move |c| {
+                store::finish_with(
+                    c,
+                    &id,
+                    status,
+                    err.as_deref(),
+                    (*result).as_ref(),
+                    Vec::new(),
+                )
+            })
+            .await;
+    }
     let mut status = status;
     if let (Err(e), true, Some(op)) = (&finished, rides, &op) {
         // The records of the outcome could not be written (nothing of that transaction was):
@@ -850,19 +877,20 @@ async fn execute(
             tracing::error!(task_id = %task.id, error = %e, "cannot record the end of a task")
         }
     }
+    let id = task.id;
+    let _ = inner.tx.send(Msg::Finished(id.clone(), status));
     // What the settle read is only kept to spare host reads after a restart (each with its
-    // file's signature, which tells a stale one): written after the end is announced, in a
-    // commit of its own, it keeps the end's commit small and off nobody's wait.
+    // file's signature, which tells a stale one): in a commit of its own once the task is
+    // over, it keeps the end's commit small and holds back neither waiters nor the next task.
     if !kept.is_empty() {
         if let Err(e) = inner
             .db
             .write_small(move |c| store::keep_reads(c, kept))
             .await
         {
-            tracing::warn!(task_id = %task.id, error = %e, "cannot keep what a task's settle read");
+            tracing::warn!(task_id = %id, error = %e, "cannot keep what a task's settle read");
         }
     }
-    let _ = inner.tx.send(Msg::Finished(task.id, status));
 }
 
 /// Tells whoever queued a task that it has taken its first step (see
@@ -1194,6 +1222,8 @@ mod tests {
         let first = q.enqueue(NewTask::new("script", "system")).await.unwrap();
         let now = q.get(&first.id).await.unwrap().unwrap();
         assert_eq!(now.status, TaskStatus::Running);
+        // ... though the answer says what was queued.
+        assert_eq!(first.status, TaskStatus::Pending);
         let second = tokio::time::timeout(
             Duration::from_secs(10),
             q.enqueue(NewTask::new("script", "system")),
@@ -1202,7 +1232,10 @@ mod tests {
         .expect("a task that cannot start yet is answered at once")
         .unwrap();
         let now = q.get(&second.id).await.unwrap().unwrap();
-        assert_eq!(now.status, TaskStatus::Pending);
+        assert_eq!(
+            (now.status, second.status),
+            (TaskStatus::Pending, TaskStatus::Pending)
+        );
         for t in [&second, &first] {
             q.cancel(&t.id, "test").await.unwrap();
             let done = q.wait(&t.id, Duration::from_secs(10)).await.unwrap();

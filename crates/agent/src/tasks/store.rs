@@ -72,6 +72,8 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
         now,
         new.requester_note.as_ref().map(RequesterNote::as_str),
     ])?;
+    // Read before the secrets' row is inserted, which has a rowid of its own.
+    let seq = conn.last_insert_rowid();
     if let Some(secrets) = &new.secrets {
         conn.execute(
             "INSERT INTO task_secrets (task_id, secrets) VALUES (?1, ?2)",
@@ -80,7 +82,7 @@ pub fn insert(conn: &Connection, new: &NewTask) -> Result<Task, DbError> {
     }
     // The row as written, without reading it back: a queued task is answered from this.
     Ok(Task {
-        seq: conn.last_insert_rowid(),
+        seq,
         id,
         zone_name: new.zone_name.clone(),
         operation: new.operation.clone(),
@@ -231,15 +233,16 @@ pub fn count_by_status(
     Ok(counts)
 }
 
-/// Moves a pending task to running; false if it was no longer pending.
-pub fn claim(conn: &Connection, id: &str) -> Result<bool, DbError> {
+/// Moves a pending task to running; its start time, or `None` if it was no longer pending.
+pub fn claim(conn: &Connection, id: &str) -> Result<Option<String>, DbError> {
+    let now = now_rfc3339();
     let n = conn
         .prepare_cached(
             "UPDATE tasks SET status = 'running', started_at = ?2, updated_at = ?2
              WHERE id = ?1 AND status = 'pending'",
         )?
-        .execute(params![id, now_rfc3339()])?;
-    Ok(n == 1)
+        .execute(params![id, now])?;
+    Ok((n == 1).then_some(now))
 }
 
 /// Ends a task (pending or running) and drops its secrets.
@@ -529,11 +532,16 @@ mod tests {
     use super::*;
     use crate::tasks::testing::TempDir;
 
-    /// What an insert answers is what a read of the row then says, field for field.
+    /// What an insert answers is what a read of the row then says, field for field (a task
+    /// with secrets after two without: their row has a rowid of its own).
     #[test]
     fn an_inserted_task_is_answered_as_its_row_reads() {
         let dir = TempDir::new("insert");
         let db = crate::db::Db::open(&dir.0.join("agent.db")).unwrap();
+        for _ in 0..2 {
+            db.write_blocking(|c| insert(c, &NewTask::new("noop", "system")))
+                .unwrap();
+        }
         let first = NewTask::for_zone("zone_create", "web1")
             .metadata(serde_json::json!({"name": "web1", "ram": "1G", "nics": []}))
             .secrets(serde_json::json!({"password": "x"}))

@@ -426,7 +426,9 @@ impl HostView {
         // agent shows. A task's settle examines only the zones the agent changed or has not
         // read (a file per zone is what made a task's end grow with the host); the listing it
         // installs keeps the last full sweep's age, so reads still refresh on time.
-        let sweep = by == By::Read;
+        // The first listing examines every file whatever runs it: the configurations kept in
+        // the database since before a restart are checked against their files there.
+        let sweep = by == By::Read || self.known().listing.is_none();
         let examine: Vec<bool> = if sweep {
             vec![true; zones.len()]
         } else {
@@ -556,7 +558,6 @@ impl HostView {
         let now = Instant::now();
         let swept = match &k.listing {
             Some(old) if !sweep => old.swept,
-            // A first listing counts as swept: every zone in it was never read, so examined.
             _ => now,
         };
         k.listing = Some(Listing {
