@@ -127,6 +127,14 @@ fn main() -> anyhow::Result<()> {
                     if !db.write_blocking(|c| keys::store::revoke(c, id))? {
                         anyhow::bail!("no API key {id}");
                     }
+                    // A running agent trusts keys it accepted lately until told.
+                    if let Err(e) = keys::verified::signal_revocation(&config.data_dir, id) {
+                        eprintln!(
+                            "warning: cannot tell a running agent ({}: {e}); it refuses the key within {} s",
+                            config.data_dir.join(keys::verified::SIGNAL_FILE).display(),
+                            keys::verified::MAX_AGE.as_secs()
+                        );
+                    }
                     println!("revoked {id}");
                 }
             }

@@ -125,3 +125,21 @@ fn revoking_a_key_ends_its_streams_and_only_its_streams() {
     let cancel = agent.delete(&format!("/tasks/{long}")).status;
     assert!(matches!(cancel, 200 | 202), "cancel: {cancel}");
 }
+
+/// Keys the agent accepted lately are answered without the database; a revocation over the
+/// API must still refuse the key's very next request, and leave the other keys working.
+#[test]
+fn a_key_revoked_over_the_api_is_refused_at_its_next_request() {
+    let agent = TestAgent::start();
+    let (a_id, a) = viewer(&agent, "revoked-next");
+    let (_, b) = viewer(&agent, "kept");
+    for token in [&a, &b] {
+        assert_eq!(
+            agent.request("GET", "/tasks", Some(token), None).status,
+            200
+        );
+    }
+    assert_eq!(agent.delete(&format!("/api-keys/{a_id}")).status, 200);
+    assert_eq!(agent.request("GET", "/tasks", Some(&a), None).status, 401);
+    assert_eq!(agent.request("GET", "/tasks", Some(&b), None).status, 200);
+}

@@ -12,7 +12,8 @@ use axum::http::HeaderMap;
 use super::error::ApiError;
 use super::AppState;
 use crate::keys::store::Caller;
-use crate::keys::{looks_like_token, Role};
+use crate::keys::verified::Lookup;
+use crate::keys::{hash_token, looks_like_token, Role};
 
 /// The caller, authenticated, with at least role `R` (0 viewer, 1 operator, 2 admin).
 pub struct Auth<const R: u8>(pub Caller);
@@ -76,10 +77,18 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Api
     if !looks_like_token(token) {
         return Err(ApiError::unauthorized("invalid API key"));
     }
-    state
-        .db
-        .verify_key(token)?
-        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
+    let hash = hash_token(token);
+    match state.verified_keys.lookup(&hash) {
+        Lookup::Known(caller) => Ok(caller),
+        Lookup::Unknown(since) => {
+            let caller = state
+                .db
+                .verify_key(&hash)?
+                .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+            state.verified_keys.remember(hash, caller.clone(), since);
+            Ok(caller)
+        }
+    }
 }
 
 /// Records a key's last use at most once a minute, off the request path.

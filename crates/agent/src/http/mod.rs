@@ -58,6 +58,8 @@ pub struct AppInner {
     pub runner: illumos::Runner,
     pub metrics: Arc<Metrics>,
     pub key_usage: Arc<KeyUsage>,
+    /// Keys accepted lately, so most requests authenticate without the database.
+    pub verified_keys: crate::keys::verified::VerifiedKeys,
     /// Ends the streams of a key when it is revoked.
     pub revocations: Arc<crate::keys::revocations::Revocations>,
     pub zones: Arc<crate::zones::ZoneServices>,
@@ -94,6 +96,7 @@ impl AppState {
                 config.server.health_check_seconds,
             ))),
             revocations: Arc::new(crate::keys::revocations::Revocations::new(db.clone())),
+            verified_keys: crate::keys::verified::VerifiedKeys::new(&config.data_dir),
             host: Arc::new(crate::host::HostServices::new(runner.clone())),
             consoles: Arc::new(crate::consoles::ConsoleServices::new(
                 config.clone(),

@@ -6,6 +6,7 @@
 pub mod revocations;
 pub mod routes;
 pub mod store;
+pub mod verified;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -120,6 +120,7 @@ async fn revoke_key(
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no API key {id}")))?;
+    app.verified_keys.forget(&key.id);
     app.revocations.revoked(&key.id);
     tracing::info!(key_id = %key.id, name = %key.name, "API key revoked");
     Ok(Json(RevokedKey { success: true, key }))
