@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_task_updated_at.sql"),
     include_str!("migrations/0006_task_requester_note.sql"),
     include_str!("migrations/0007_monitoring.sql"),
+    include_str!("migrations/0008_partial_task_indexes.sql"),
 ];
 
 const READERS: usize = 4;
