@@ -53,6 +53,34 @@ impl TaskOp for CreateZone {
     }
 }
 
+/// Where the zone's dataset, made below a filesystem mounted at `parent_mountpoint` without a
+/// mountpoint of its own, puts the zonepath: ZFS mounts a child at its parent's mountpoint
+/// followed by its own name (zfsprops(7), `mountpoint`). `None` when the parent has no
+/// mountpoint (`none`, `legacy`, or `-` for a volume).
+fn expected_zonepath(parent_mountpoint: &str, root: &DatasetName) -> Option<String> {
+    let leaf = root.as_str().rsplit_once('/')?.1;
+    let parent = parent_mountpoint
+        .strip_suffix('/')
+        .unwrap_or(parent_mountpoint);
+    parent_mountpoint
+        .starts_with('/')
+        .then(|| format!("{parent}/{leaf}/path"))
+}
+
+/// The journal entries of the zone's configuration and install, at `zonepath`.
+fn zone_made(zone: &ZoneName, zonepath: &str) -> [Made; 2] {
+    [
+        Made::ZoneConfig {
+            zone: zone.clone(),
+            zonepath: Some(zonepath.to_owned()),
+        },
+        Made::Installed {
+            zone: zone.clone(),
+            zonepath: Some(zonepath.to_owned()),
+        },
+    ]
+}
+
 async fn create(
     svc: &ZoneServices,
     cx: &Cx<'_, Made>,
@@ -71,11 +99,13 @@ async fn create(
     let parent = root
         .parent()
         .ok_or_else(|| OpError::failed("the zone dataset has no parent"))?;
-    if zfs::get(run, &parent).await?.is_none() {
+    // The parent's mountpoint tells that it exists, and where the zone's dataset will be
+    // mounted (see `expected_zonepath`).
+    let Some(parent_mountpoint) = zfs::mountpoint(run, &parent).await? else {
         return Err(OpError::failed(format!(
             "dataset {parent} does not exist; create it (zfs create {parent}) or choose another boot_volume.pool/dataset"
         )));
-    }
+    };
     if zfs::get(run, root).await?.is_some() {
         return Err(OpError::failed(format!(
             "dataset {root} already exists; the agent does not reuse datasets it did not create for this zone"
@@ -110,6 +140,17 @@ async fn create(
         storage.push(Made::Dataset {
             name: b.dataset.clone(),
         });
+    }
+    // Without a template to import (whose volume must be undone before the zone that boots
+    // from it, so journalled after the zone), the configuration and install are journalled
+    // here too, at the zonepath the new dataset will have: one commit instead of two. If the
+    // dataset turns out mounted elsewhere, they are journalled again below at the real one.
+    let journalled_zonepath = match &spec.template {
+        None => expected_zonepath(&parent_mountpoint, root),
+        Some(_) => None,
+    };
+    if let Some(zonepath) = &journalled_zonepath {
+        storage.extend(zone_made(zone, zonepath));
     }
     cx.will_make_all(&storage).await?;
     zfs::create_filesystem(run, root, false, &[Prop::owner(zone.as_str())]).await?;
@@ -156,17 +197,10 @@ async fn create(
     let file = command_file(spec, &zonepath, boot_volume, secrets.password.as_deref())?;
     // The configuration and the install that follows it are journalled in one transaction:
     // the install's undo finds a zone that is only configured (or none) if it never ran.
-    cx.will_make_all(&[
-        Made::ZoneConfig {
-            zone: zone.clone(),
-            zonepath: Some(zonepath.as_str().to_owned()),
-        },
-        Made::Installed {
-            zone: zone.clone(),
-            zonepath: Some(zonepath.as_str().to_owned()),
-        },
-    ])
-    .await?;
+    if journalled_zonepath.as_deref() != Some(zonepath.as_str()) {
+        cx.will_make_all(&zone_made(zone, zonepath.as_str()))
+            .await?;
+    }
     zonecfg::apply_stdin(run, zone, &file).await?;
     svc.host.invalidate(zone.as_str());
 
@@ -350,6 +384,29 @@ pub async fn undo_dataset(cx: &OpCx, zone: &ZoneName, ds: &DatasetName) -> Resul
                 cx.note(&format!("destroyed {d}"));
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zonepath_follows_the_parents_mountpoint() {
+        let root: DatasetName = "rpool/zones/web1".parse().unwrap();
+        let top: DatasetName = "rpool/web1".parse().unwrap();
+        assert_eq!(
+            expected_zonepath("/zones", &root).as_deref(),
+            Some("/zones/web1/path")
+        );
+        assert_eq!(
+            expected_zonepath("/a/zones/", &root).as_deref(),
+            Some("/a/zones/web1/path")
+        );
+        assert_eq!(expected_zonepath("/", &top).as_deref(), Some("/web1/path"));
+        for unmounted in ["none", "legacy", "-", ""] {
+            assert_eq!(expected_zonepath(unmounted, &root), None, "{unmounted}");
         }
     }
 }
