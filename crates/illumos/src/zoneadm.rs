@@ -1,5 +1,6 @@
 //! zoneadm: list zones and drive their state machine.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use crate::cmd::{Cmd, Tool};
@@ -89,8 +90,12 @@ pub struct ParseError {
     pub why: String,
 }
 
-/// Splits on `:` honouring `\:` (zonepath colons are escaped, reference §1.3).
-fn split_escaped(line: &str) -> Vec<String> {
+/// Splits on `:` honouring `\:` (zonepath colons are escaped, reference §1.3). A line without
+/// a backslash (nearly every one) is split in place, without copying its fields.
+fn split_escaped(line: &str) -> Vec<Cow<'_, str>> {
+    if !line.contains('\\') {
+        return line.split(':').map(Cow::Borrowed).collect();
+    }
     let mut fields = vec![String::new()];
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
@@ -104,7 +109,7 @@ fn split_escaped(line: &str) -> Vec<String> {
             _ => fields.last_mut().expect("one field").push(c),
         }
     }
-    fields
+    fields.into_iter().map(Cow::Owned).collect()
 }
 
 /// Parses `zoneadm list -p` / `-cp`: `zoneid:zonename:state:zonepath:uuid:brand:ip-type`,
@@ -117,14 +122,14 @@ pub fn parse_list(text: &str) -> Result<Vec<ZoneEntry>, ParseError> {
                 line: line.to_owned(),
                 why,
             };
-            let mut f = split_escaped(line);
+            let f = split_escaped(line);
             if f.len() < 7 {
                 return Err(err(format!(
                     "expected at least 7 fields, found {}",
                     f.len()
                 )));
             }
-            let id = match f[0].as_str() {
+            let id = match &*f[0] {
                 "-" => None,
                 n => Some(
                     n.parse()
@@ -132,10 +137,13 @@ pub fn parse_list(text: &str) -> Result<Vec<ZoneEntry>, ParseError> {
                 ),
             };
             let state = f[2].parse().map_err(err)?;
-            // The fields are moved out, not copied: a settle parses every zone of the host.
-            f.truncate(7);
-            let [_, name, _, zonepath, uuid, brand, ip_type] =
-                <[String; 7]>::try_from(f).map_err(|_| err("expected at least 7 fields".into()))?;
+            // Only the fields kept are copied: a settle parses every zone of the host.
+            let mut fields = f.into_iter();
+            // The field `skip` fields after the last one taken (seven are there).
+            let mut take = |skip| fields.nth(skip).map(Cow::into_owned).unwrap_or_default();
+            let name = take(1);
+            let zonepath = take(1);
+            let (uuid, brand, ip_type) = (take(0), take(0), take(0));
             Ok(ZoneEntry {
                 id,
                 name,
@@ -348,6 +356,17 @@ mod tests {
     fn escaped_colons_stay_in_the_zonepath_and_extra_fields_are_tolerated() {
         let z = parse_list(r"-:vm1:installed:/zones/a\:b:u:bhyve:excl:extra").unwrap();
         assert_eq!(z[0].zonepath, "/zones/a:b");
+    }
+
+    #[test]
+    fn a_line_with_and_without_escapes_gives_the_same_fields() {
+        let plain = parse_list("-:vm1:installed:/zones/ab:u:bhyve:excl").unwrap();
+        let escaped = parse_list(r"-:vm\1:installed:/zones/a\b:u:bhyve:excl").unwrap();
+        assert_eq!(plain, escaped);
+        assert_eq!(plain[0].name, "vm1");
+        assert_eq!(plain[0].zonepath, "/zones/ab");
+        assert_eq!(plain[0].uuid.as_deref(), Some("u"));
+        assert_eq!(plain[0].brand, "bhyve");
     }
 
     #[test]
