@@ -1153,6 +1153,42 @@ fn a_failed_create_leaves_alone_a_zone_of_its_name_made_meanwhile() {
     assert!(theirs.contains("/rpool/zones/theirs"), "{theirs}");
 }
 
+/// The same race one step earlier, and at the very place the create meant to use: between the
+/// create's checks and its `zfs create`, someone makes the zone's dataset and a zone of its
+/// name in it, at the zonepath the create journalled. The create fails at `zfs create`; its
+/// undo finds a zone where it expected its own, but in a dataset without the zone's ownership
+/// mark, and leaves both alone.
+#[test]
+fn a_failed_create_leaves_alone_a_zone_made_meanwhile_at_its_own_zonepath() {
+    let agent = TestAgent::start();
+    faults(
+        &agent,
+        &[json!({"tool": "zfs", "prefix": ["create"], "action": "hold"})],
+    );
+    let r = agent.post("/zones", json!({"name": "race2", "brand": "bhyve"}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let id = r.body["task_id"].as_str().unwrap().to_owned();
+    let held = agent.host.join("held");
+    agent.eventually("the create's zfs create is held", || held.exists(), |h| *h);
+    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    host(&agent, "zfs", &["create", "rpool/zones/race2"]);
+    host(
+        &agent,
+        "zonecfg",
+        &[
+            "-z",
+            "race2",
+            "create -b; set zonepath=/rpool/zones/race2/path; set brand=bhyve; set ip-type=exclusive",
+        ],
+    );
+    std::fs::remove_file(&held).unwrap();
+    let t = agent.wait(&id);
+    assert_eq!(t["status"], "failed", "{t}");
+    let theirs = host(&agent, "zonecfg", &["-z", "race2", "info", "zonepath"]);
+    assert!(theirs.contains("/rpool/zones/race2/path"), "{theirs}");
+    host(&agent, "zfs", &["list", "rpool/zones/race2"]);
+}
+
 /// A client that takes gzip (browsers, Node's fetch) gets the list gzip-encoded, the same JSON
 /// once decoded; one that does not gets it plain. Both are told the answer varies with
 /// Accept-Encoding.

@@ -67,16 +67,20 @@ fn expected_zonepath(parent_mountpoint: &str, root: &DatasetName) -> Option<Stri
         .then(|| format!("{parent}/{leaf}/path"))
 }
 
-/// The journal entries of the zone's configuration and install, at `zonepath`.
-fn zone_made(zone: &ZoneName, zonepath: &str) -> [Made; 2] {
+/// The journal entries of the zone's configuration and install, at `zonepath` in the zone's
+/// own dataset `root` (journalled before `root` is made, the entries name it: see
+/// [`Made::ZoneConfig`]).
+fn zone_made(zone: &ZoneName, zonepath: &str, root: &DatasetName) -> [Made; 2] {
     [
         Made::ZoneConfig {
             zone: zone.clone(),
             zonepath: Some(zonepath.to_owned()),
+            dataset: Some(root.clone()),
         },
         Made::Installed {
             zone: zone.clone(),
             zonepath: Some(zonepath.to_owned()),
+            dataset: Some(root.clone()),
         },
     ]
 }
@@ -150,7 +154,7 @@ async fn create(
         Some(_) => None,
     };
     if let Some(zonepath) = &journalled_zonepath {
-        storage.extend(zone_made(zone, zonepath));
+        storage.extend(zone_made(zone, zonepath, root));
     }
     cx.will_make_all(&storage).await?;
     zfs::create_filesystem(run, root, false, &[Prop::owner(zone.as_str())]).await?;
@@ -198,7 +202,7 @@ async fn create(
     // The configuration and the install that follows it are journalled in one transaction:
     // the install's undo finds a zone that is only configured (or none) if it never ran.
     if journalled_zonepath.as_deref() != Some(zonepath.as_str()) {
-        cx.will_make_all(&zone_made(zone, zonepath.as_str()))
+        cx.will_make_all(&zone_made(zone, zonepath.as_str(), root))
             .await?;
     }
     zonecfg::apply_stdin(run, zone, &file).await?;

@@ -9,7 +9,7 @@ pub mod modify;
 mod tests;
 
 use illumos::names::{AttrName, DatasetName, ZoneName, ZonecfgValue};
-use illumos::{zoneadm, zonecfg};
+use illumos::{zfs, zoneadm, zonecfg};
 use serde::{Deserialize, Serialize};
 
 use super::ZoneServices;
@@ -29,16 +29,23 @@ pub enum Made {
     /// A dataset carrying this zone's ownership mark.
     Dataset { name: DatasetName },
     /// The zone's configuration (zonecfg), at `zonepath` (absent in journals of older agents).
+    /// `dataset`, when present, is the dataset holding the zonepath, journalled before it was
+    /// made: a zone there is this task's only if that dataset carries the zone's ownership
+    /// mark (one made by hand meanwhile, at the same path, is not).
     ZoneConfig {
         zone: ZoneName,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         zonepath: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset: Option<DatasetName>,
     },
-    /// The zone's installation (zoneadm install), at `zonepath` as above.
+    /// The zone's installation (zoneadm install), at `zonepath` in `dataset` as above.
     Installed {
         zone: ZoneName,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         zonepath: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset: Option<DatasetName>,
     },
     /// A configuration change is about to be applied to a zone whose `zonecfg export` hashed
     /// to `before`: if the export differs afterwards, the change took effect (a command file
@@ -88,8 +95,16 @@ pub async fn undo_made(
     for made in journal {
         let step = match &made {
             Made::Dataset { name } => create::undo_dataset(cx, zone, name).await,
-            Made::ZoneConfig { zone, zonepath } => undo_config(cx, zone, zonepath.as_deref()).await,
-            Made::Installed { zone, zonepath } => undo_install(cx, zone, zonepath.as_deref()).await,
+            Made::ZoneConfig {
+                zone,
+                zonepath,
+                dataset,
+            } => undo_config(cx, zone, Place::of(zonepath, dataset)).await,
+            Made::Installed {
+                zone,
+                zonepath,
+                dataset,
+            } => undo_install(cx, zone, Place::of(zonepath, dataset)).await,
             Made::KeyFile { replaced } => super::sshkeys::undo(&svc.config, cx, replaced).await,
             // Markers for roll_forward; nothing to undo.
             Made::Applying { .. } | Made::Deleting { .. } => Ok(()),
@@ -103,20 +118,35 @@ pub async fn undo_made(
     first_error.map_or(Ok(()), Err)
 }
 
-/// Uninstalls the zone this task installed. A zone of that name at another zonepath is not
-/// this task's (someone configured the name between the create's check and its zonecfg, which
-/// then failed): it is left alone.
-async fn undo_install(cx: &OpCx, zone: &ZoneName, zonepath: Option<&str>) -> Result<(), OpError> {
+/// Where a journal entry says the task's zone is: its zonepath, and the dataset holding it.
+struct Place<'a> {
+    zonepath: Option<&'a str>,
+    dataset: Option<&'a DatasetName>,
+}
+
+impl<'a> Place<'a> {
+    fn of(zonepath: &'a Option<String>, dataset: &'a Option<DatasetName>) -> Place<'a> {
+        Place {
+            zonepath: zonepath.as_deref(),
+            dataset: dataset.as_ref(),
+        }
+    }
+}
+
+/// Uninstalls the zone this task installed. A zone of that name at another zonepath, or in a
+/// dataset without the zone's ownership mark, is not this task's (someone configured the name
+/// between the create's check and its zonecfg, which then failed): it is left alone.
+async fn undo_install(cx: &OpCx, zone: &ZoneName, place: Place<'_>) -> Result<(), OpError> {
     match zoneadm::get(&cx.runner, zone).await? {
-        Some(e) if ours(cx, &e, zonepath) => uninstall(cx, zone, &e).await,
+        Some(e) if ours(cx, &e, &place).await? => uninstall(cx, zone, &e).await,
         _ => Ok(()),
     }
 }
 
 /// Deletes the configuration this task made, under the same rule as [`undo_install`].
-async fn undo_config(cx: &OpCx, zone: &ZoneName, zonepath: Option<&str>) -> Result<(), OpError> {
+async fn undo_config(cx: &OpCx, zone: &ZoneName, place: Place<'_>) -> Result<(), OpError> {
     match zoneadm::get(&cx.runner, zone).await? {
-        Some(e) if ours(cx, &e, zonepath) => {
+        Some(e) if ours(cx, &e, &place).await? => {
             // An install that began after the journal entry may have left the zone incomplete.
             uninstall(cx, zone, &e).await?;
             Ok(zonecfg::delete(&cx.runner, zone).await?)
@@ -138,17 +168,27 @@ async fn uninstall(cx: &OpCx, zone: &ZoneName, entry: &zoneadm::ZoneEntry) -> Re
 
 /// Whether `entry` is the zone the journal entry recorded (any zone of the name when the entry
 /// predates the zonepath being journalled).
-fn ours(cx: &OpCx, entry: &zoneadm::ZoneEntry, zonepath: Option<&str>) -> bool {
-    match zonepath {
-        Some(p) if p != entry.zonepath => {
+async fn ours(cx: &OpCx, entry: &zoneadm::ZoneEntry, place: &Place<'_>) -> Result<bool, OpError> {
+    if let Some(p) = place.zonepath.filter(|p| *p != entry.zonepath) {
+        cx.note(&format!(
+            "zone {} at {} is not the one this task configured (at {p}): left alone",
+            entry.name, entry.zonepath
+        ));
+        return Ok(false);
+    }
+    if let Some(ds) = place.dataset {
+        let marked = zfs::get(&cx.runner, ds)
+            .await?
+            .is_some_and(|d| d.is_owned_by(&entry.name));
+        if !marked {
             cx.note(&format!(
-                "zone {} at {} is not the one this task configured (at {p}): left alone",
+                "zone {} at {} is in {ds}, which does not carry this zone's ownership mark: left alone",
                 entry.name, entry.zonepath
             ));
-            false
+            return Ok(false);
         }
-        _ => true,
     }
+    Ok(true)
 }
 
 /// A zonecfg attribute the agent itself names (`disk3`, `cdrom0`, `bootdisk`).
