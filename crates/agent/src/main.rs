@@ -127,10 +127,12 @@ fn main() -> anyhow::Result<()> {
                     if !db.write_blocking(|c| keys::store::revoke(c, id))? {
                         anyhow::bail!("no API key {id}");
                     }
-                    // A running agent trusts keys it accepted lately until told.
+                    // A running agent trusts keys it accepted lately until told. Not told, it
+                    // may accept the key a while longer: that is a failure a script must see.
                     if let Err(e) = keys::verified::signal_revocation(&config.data_dir, id) {
-                        eprintln!(
-                            "warning: cannot tell a running agent ({}: {e}); it refuses the key within {} s",
+                        anyhow::bail!(
+                            "revoked {id} in the database, but cannot tell a running agent ({}: {e}): \
+                             it may accept the key for up to {} s more; revoking again retries",
                             config.data_dir.join(keys::verified::SIGNAL_FILE).display(),
                             keys::verified::MAX_AGE.as_secs()
                         );

@@ -110,18 +110,22 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<Json<RevokedKey>, ApiError> {
     let kid = id.clone();
+    let state = app.clone();
     let key = app
         .db
         .write(move |c| {
             if !store::revoke(c, &kid)? {
                 return Ok(None);
             }
+            // Here, right after the commit, and not after the await: the write finishes even
+            // if this request is dropped meanwhile (a timeout, a client gone), and so must
+            // the forgetting, or the key would keep working from memory.
+            state.verified_keys.forget(&kid);
+            state.revocations.revoked(&kid);
             store::get(c, &kid)
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no API key {id}")))?;
-    app.verified_keys.forget(&key.id);
-    app.revocations.revoked(&key.id);
     tracing::info!(key_id = %key.id, name = %key.name, "API key revoked");
     Ok(Json(RevokedKey { success: true, key }))
 }

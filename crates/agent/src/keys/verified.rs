@@ -23,10 +23,11 @@ const MAX_KEYS: usize = 1024;
 /// The file `keys revoke` appends to, in the data directory.
 pub const SIGNAL_FILE: &str = "keys.revoked";
 
-/// The signal file as last seen: device, inode and length (`None` while there is none). Its
-/// length grows with every revocation, so two revocations within one clock tick (which can
-/// share a modification time) still differ.
-type Signature = Option<(u64, u64, u64)>;
+/// The signal file as last seen: device, inode, length and change time (`None` while there is
+/// none). Its length grows with every revocation, so two revocations within one clock tick
+/// (which can share a time) still differ; the change time tells a file removed and made
+/// again (which may reuse the inode and have the same length).
+type Signature = Option<(u64, u64, u64, i64, i64)>;
 
 pub struct VerifiedKeys {
     signal: PathBuf,
@@ -119,19 +120,29 @@ fn signature(path: &Path) -> Signature {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path)
         .ok()
-        .map(|m| (m.dev(), m.ino(), m.len()))
+        .map(|m| (m.dev(), m.ino(), m.len(), m.ctime(), m.ctime_nsec()))
 }
 
 /// Tells an agent running on `data_dir` that a key was revoked beside it. Called by the
 /// command line after its revoke has committed.
 pub fn signal_revocation(data_dir: &Path, key_id: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let path = data_dir.join(SIGNAL_FILE);
+    // Not through a link: the directory belongs to the agent's own (unprivileged) user, and
+    // root may be the one revoking.
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .open(data_dir.join(SIGNAL_FILE))?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)?;
+    // Made by root, the file would refuse the agent's own user the next time it revokes: it
+    // belongs to whoever owns the data directory.
+    let (dir, own) = (std::fs::metadata(data_dir)?, file.metadata()?);
+    if own.uid() != dir.uid() || own.gid() != dir.gid() {
+        std::os::unix::fs::fchown(&file, Some(dir.uid()), Some(dir.gid()))?;
+    }
     // One write, so a line is never split by another revoking process.
     file.write_all(format!("{} {key_id}\n", crate::time::now_rfc3339()).as_bytes())
 }
@@ -206,6 +217,16 @@ mod tests {
         learn(&keys, "h1", "k1");
         std::fs::remove_file(dir.0.as_path().join(SIGNAL_FILE)).unwrap();
         assert_eq!(known(&keys, "h1"), None);
+    }
+
+    #[test]
+    fn the_signal_is_not_written_through_a_link() {
+        let dir = TempDir::new("verified-keys");
+        let target = dir.0.join("elsewhere");
+        std::fs::write(&target, "kept\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.0.join(SIGNAL_FILE)).unwrap();
+        assert!(signal_revocation(dir.0.as_path(), "k1").is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
     }
 
     #[test]
