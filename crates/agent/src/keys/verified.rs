@@ -168,10 +168,16 @@ mod tests {
         }
     }
 
-    fn learn(keys: &VerifiedKeys, hash: &str, id: &str) {
+    /// The generation a lookup of `hash`, which must miss, hands back.
+    fn miss(keys: &VerifiedKeys, hash: &str) -> Generation {
         let Lookup::Unknown(g) = keys.lookup(hash) else {
             panic!("{hash} was known already");
         };
+        g
+    }
+
+    fn learn(keys: &VerifiedKeys, hash: &str, id: &str) {
+        let g = miss(keys, hash);
         keys.remember(hash.into(), caller(id), g);
     }
 
@@ -192,9 +198,7 @@ mod tests {
     fn an_answer_from_before_a_revocation_is_not_kept() {
         let dir = TempDir::new("verified-keys");
         let keys = VerifiedKeys::new(dir.0.as_path());
-        let Lookup::Unknown(before) = keys.lookup("h1") else {
-            panic!("known");
-        };
+        let before = miss(&keys, "h1");
         // The database said "valid", then the key was revoked, then the answer arrives.
         keys.forget("k1");
         keys.remember("h1".into(), caller("k1"), before);
@@ -233,9 +237,7 @@ mod tests {
     fn an_answer_from_before_a_command_line_revocation_is_not_kept() {
         let dir = TempDir::new("verified-keys");
         let keys = VerifiedKeys::new(dir.0.as_path());
-        let Lookup::Unknown(before) = keys.lookup("h1") else {
-            panic!("known");
-        };
+        let before = miss(&keys, "h1");
         signal_revocation(dir.0.as_path(), "k1").unwrap();
         // Another request notices the signal before this one's answer arrives.
         assert_eq!(known(&keys, "h2"), None);
