@@ -788,15 +788,16 @@ async fn execute(
     };
     // The host work is over: the slot is free for the next task while this one waits for
     // its change to show in reads (a listing shared by every settling task, one refresh at a
-    // time, so what runs beyond the limit is bounded) and its log reaches the database. The
-    // two waits overlap: both must be over before the end is recorded.
+    // time, so what runs beyond the limit is bounded).
     let _ = inner.tx.send(Msg::Released(task.id.clone()));
     let settled = async {
         if let Some(o) = &inner.observer {
             o.settle(&task).await;
         }
     };
-    tokio::join!(log.flush(), settled);
+    // The log's last lines are written beside the settle's host command (see
+    // `TaskLog::flush_on_pool`), their write started first.
+    tokio::join!(log.flush_on_pool(), settled);
     let kept = inner
         .observer
         .as_ref()

@@ -1,40 +1,72 @@
-//! A task's output log: host command lines and the operation's notes, appended in batches by
-//! one writer per task so a chatty command costs one transaction per batch, not per line. The
-//! task's progress rides along: the latest percentage and stage of a batch are written in the
-//! same transaction (progress is for watching; what must be durable first, the undo journal,
-//! is written directly).
+//! A task's output log: host command lines and the operation's notes, appended in batches so
+//! a chatty command costs one transaction per batch, not per line. The task's progress rides
+//! along: the latest percentage and stage of a batch are written in the same transaction
+//! (progress is for watching; what must be durable first, the undo journal, is written
+//! directly).
+//!
+//! Lines wait in memory shared by two kinds of writer, one at a time and in order: the log's
+//! own writer task, which wakes once a window, and a flush, which writes what waits where it
+//! is called. A task's last lines so need no hand-off to the writer task: at a task's end that
+//! hand-off waited behind the settle's host command whenever the worker it was queued on was
+//! held in that command's spawn (see [`TaskLog::flush_on_pool`]).
 //!
 //! What a task keeps is bounded (`tasks.max_output_bytes`): a guest being provisioned decides
-//! how much its programs print, and neither the database nor the queue to the writer may grow
-//! with it. Lines past the budget are counted, not queued, and the count is written when the
-//! task's log is flushed at its end ("N bytes ... dropped").
+//! how much its programs print, and neither the database nor the memory may grow with it.
+//! Lines past the budget are counted, not kept, and the count is written when the task's log
+//! is flushed or ends ("N bytes ... dropped").
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use illumos::{Cmd, OutputSink, Stream};
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{broadcast, Notify};
 
-use super::model::TaskEvent;
-use super::store;
+use super::model::{Task, TaskEvent};
+use super::store::{self, OutputBatch};
 use crate::db::Db;
 use crate::time::now_rfc3339;
 
-enum Msg {
-    Line(&'static str, String, String),
-    Progress(i64, String),
-    Flush(oneshot::Sender<()>),
+pub struct TaskLog {
+    shared: Arc<Shared>,
+    budget: Mutex<Budget>,
 }
 
-pub struct TaskLog {
-    tx: mpsc::UnboundedSender<Msg>,
-    /// Wakes the writer before its window ends (a flush).
-    urgent: Arc<Notify>,
-    /// How many times the writer woke up (tests count them).
-    #[cfg_attr(not(test), allow(dead_code))]
-    woke: Arc<AtomicUsize>,
-    budget: Mutex<Budget>,
+struct Shared {
+    db: Db,
+    task_id: String,
+    /// The task's group, whose progress rolls up from it.
+    parent: Option<String>,
+    events: broadcast::Sender<TaskEvent>,
+    on_lines: broadcast::Sender<String>,
+    pending: Mutex<Pending>,
+    /// Something arrived while nothing waited: the writer task starts a window.
+    work: Notify,
+    /// Cuts the writer task's window short (the log is closing).
+    urgent: Notify,
+    /// A write is over: whoever waits for the pen tries again.
+    idle: Notify,
+    /// How many times the writer task woke up (tests count them).
+    woke: AtomicUsize,
+}
+
+/// What waits to be written, and who is writing.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<(&'static str, String, String)>,
+    progress: Option<(i64, String)>,
+    /// A batch was taken and is being written: the next taker waits, so lines land in order.
+    writing: bool,
+    /// The seq of the task's last line in the database, once a write has read or set it.
+    last_seq: Option<i64>,
+    /// The log was dropped: the writer task writes what is left and stops.
+    closed: bool,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.progress.is_none()
+    }
 }
 
 /// The output bytes a task may still keep, and what it dropped since the last summary.
@@ -75,45 +107,148 @@ impl Budget {
     }
 }
 
-/// How long a batch may wait for more lines before it is written.
+/// How long a batch may wait for more lines before the writer task writes it.
 pub const WINDOW: Duration = Duration::from_millis(20);
 
-/// What one transaction writes, and the flushes waiting for it.
-#[derive(Default)]
-struct Batch {
-    lines: Vec<(i64, &'static str, String, String)>,
-    progress: Option<(i64, String)>,
-    flushes: Vec<oneshot::Sender<()>>,
-}
-
-impl Batch {
-    fn take(&mut self, msg: Msg, seq: &mut i64) {
-        match msg {
-            Msg::Line(stream, line, ts) => {
-                *seq += 1;
-                self.lines.push((*seq, stream, line, ts));
-            }
-            Msg::Progress(percent, stage) => self.progress = Some((percent, stage)),
-            Msg::Flush(done) => self.flushes.push(done),
-        }
-    }
-}
-
-/// Most messages in one transaction.
+/// Most lines in one transaction of the writer task; the rest wait for its next one.
 const MAX_BATCH: usize = 512;
 
-/// Batches of at most this many lines are written on the task's own worker (see
+/// Batches of at most this many lines are written on the caller's worker (see
 /// `Db::write_small`); bigger ones go through the blocking pool.
 const SMALL_BATCH: usize = 64;
 
 /// Longest line kept; a runaway command cannot fill the database with one line.
 const MAX_LINE: usize = 8192;
 
+/// A batch taken for writing: it holds the pen until written. Dropped before its write took
+/// it, it puts its lines back in front of any that came since; dropped during the write (the
+/// caller gave up waiting), it frees the pen without knowing whether the write committed.
+struct Taken {
+    shared: Arc<Shared>,
+    batch: Option<OutputBatch>,
+    done: bool,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        match self.batch.take() {
+            Some(batch) => {
+                {
+                    let mut p = self.shared.lock();
+                    let later = std::mem::replace(&mut p.lines, batch.lines);
+                    p.lines.extend(later);
+                    if p.progress.is_none() {
+                        p.progress = batch.progress;
+                    }
+                    p.writing = false;
+                }
+                self.shared.idle.notify_waiters();
+                self.shared.work.notify_one();
+            }
+            // Handed to a write that was abandoned: whether it committed is unknown.
+            None => self.shared.wrote(None, false, &[]),
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes up to `max` waiting lines (and the progress) once nobody else writes; `None`
+    /// when nothing waits.
+    async fn take(self: &Arc<Self>, max: usize) -> Option<Taken> {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            {
+                let mut p = self.lock();
+                if !p.writing {
+                    if p.is_empty() {
+                        return None;
+                    }
+                    let lines = if p.lines.len() > max {
+                        let rest = p.lines.split_off(max);
+                        std::mem::replace(&mut p.lines, rest)
+                    } else {
+                        std::mem::take(&mut p.lines)
+                    };
+                    let progress = p.progress.take();
+                    p.writing = true;
+                    let batch = OutputBatch {
+                        lines,
+                        progress,
+                        after: p.last_seq,
+                    };
+                    return Some(Taken {
+                        shared: self.clone(),
+                        batch: Some(batch),
+                        done: false,
+                    });
+                }
+                // Registered before the lock is let go: the writer's end cannot be missed.
+                idle.as_mut().enable();
+            }
+            idle.await;
+        }
+    }
+
+    /// The pen is free again; `last_seq` is the task's last line in the database when known.
+    fn wrote(&self, last_seq: Option<i64>, has_lines: bool, changed: &[Task]) {
+        {
+            let mut p = self.lock();
+            p.last_seq = last_seq;
+            p.writing = false;
+        }
+        self.idle.notify_waiters();
+        if has_lines {
+            let _ = self.on_lines.send(self.task_id.clone());
+        }
+        for t in changed {
+            let _ = self.events.send(TaskEvent::of("task_progress", t));
+        }
+    }
+
+    /// Writes a taken batch in a transaction of its own. One that fails is given up (logged):
+    /// a log must not hold its task back.
+    async fn write(&self, mut taken: Taken, on_pool: bool) {
+        let batch = taken.batch.take().expect("a taken batch is written once");
+        let has_lines = !batch.lines.is_empty();
+        let small = !on_pool && batch.lines.len() <= SMALL_BATCH;
+        let (id, parent) = (self.task_id.clone(), self.parent.clone());
+        let write = move |c: &mut rusqlite::Connection| {
+            let tx = c.transaction()?;
+            let written = store::write_output(&tx, &id, parent.as_deref(), &batch)?;
+            tx.commit()?;
+            Ok(written)
+        };
+        // A task's usual batch (a few command lines and a progress step) is written where it
+        // is, without two hand-offs to and from the blocking pool.
+        let written = if small {
+            self.db.write_small(write).await
+        } else {
+            self.db.write(write).await
+        };
+        taken.done = true;
+        match written {
+            Ok((last_seq, changed)) => self.wrote(Some(last_seq), has_lines, &changed),
+            Err(e) => {
+                tracing::warn!(task_id = %self.task_id, error = %e, "cannot append task output");
+                self.wrote(None, false, &[]);
+            }
+        }
+    }
+}
+
 impl TaskLog {
     /// `parent`: the task's group, whose progress rolls up from it. `on_lines` hears the
     /// task's id after each batch of lines is committed. `max_output_bytes`: what the log
-    /// keeps of this run (see the module's doc). `window`: how long a batch collects lines
-    /// ([`WINDOW`] but in tests).
+    /// keeps of this run (see the module's doc). `window`: how long the writer task lets lines
+    /// gather ([`WINDOW`] but in tests).
     pub fn start(
         db: Db,
         task_id: String,
@@ -123,96 +258,49 @@ impl TaskLog {
         max_output_bytes: u64,
         window: Duration,
     ) -> Arc<TaskLog> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-        let urgent = Arc::new(Notify::new());
-        let woke = Arc::new(AtomicUsize::new(0));
-        let (wake, woken) = (urgent.clone(), woke.clone());
+        let shared = Arc::new(Shared {
+            db,
+            task_id,
+            parent,
+            events,
+            on_lines,
+            pending: Mutex::default(),
+            work: Notify::new(),
+            urgent: Notify::new(),
+            idle: Notify::new(),
+            woke: AtomicUsize::new(0),
+        });
+        let writer = shared.clone();
         tokio::spawn(async move {
-            let id = task_id.clone();
-            let mut seq = db
-                .read_small(move |c| store::next_output_seq(c, &id))
-                .await
-                .unwrap_or(0);
-            // A batch that stopped at MAX_BATCH leaves more waiting: the next one starts at once.
-            let mut backlog = false;
-            while let Some(first) = rx.recv().await {
-                woken.fetch_add(1, Ordering::Relaxed);
-                let mut b = Batch::default();
-                b.take(first, &mut seq);
+            loop {
+                writer.work.notified().await;
+                writer.woke.fetch_add(1, Ordering::Relaxed);
                 // Lines and progress arriving within a short window share one transaction.
                 // The writer sleeps through the window rather than waking for each line (a
                 // command's every line, each progress step): on a small machine those wake-ups
-                // competed for a core with the task's own next step. A flush (the task is
-                // ending) cuts the window short.
-                if !backlog && b.flushes.is_empty() {
+                // competed for a core with the task's own next step.
+                if !writer.lock().closed {
                     tokio::select! {
                         () = tokio::time::sleep(window) => {}
-                        () = wake.notified() => {}
+                        () = writer.urgent.notified() => {}
                     }
-                    woken.fetch_add(1, Ordering::Relaxed);
+                    writer.woke.fetch_add(1, Ordering::Relaxed);
                 }
-                let mut taken = 1;
-                backlog = false;
-                while let Ok(msg) = rx.try_recv() {
-                    b.take(msg, &mut seq);
-                    taken += 1;
-                    if taken >= MAX_BATCH {
-                        backlog = true;
+                while let Some(taken) = writer.take(MAX_BATCH).await {
+                    let more = taken.batch.as_ref().map_or(0, |b| b.lines.len()) == MAX_BATCH;
+                    writer.write(taken, false).await;
+                    if !more {
                         break;
                     }
                 }
-                let Batch {
-                    lines: batch,
-                    progress,
-                    flushes,
-                } = b;
-                if !batch.is_empty() || progress.is_some() {
-                    let has_lines = !batch.is_empty();
-                    let small = batch.len() <= SMALL_BATCH;
-                    let (id, parent) = (task_id.clone(), parent.clone());
-                    let write = move |c: &mut rusqlite::Connection| {
-                        let tx = c.transaction()?;
-                        store::append_output(&tx, &id, &batch)?;
-                        let mut changed = Vec::new();
-                        if let Some((percent, stage)) = progress {
-                            changed.extend(store::set_progress(&tx, &id, percent, Some(&stage))?);
-                            if let Some(p) = parent {
-                                changed.extend(store::roll_up(&tx, &p)?);
-                            }
-                        }
-                        tx.commit()?;
-                        Ok(changed)
-                    };
-                    // A task's usual batch (a few command lines and a progress step) is written
-                    // where it is, without two hand-offs to and from the blocking pool.
-                    let written = if small {
-                        db.write_small(write).await
-                    } else {
-                        db.write(write).await
-                    };
-                    match written {
-                        Ok(changed) => {
-                            if has_lines {
-                                let _ = on_lines.send(task_id.clone());
-                            }
-                            for t in &changed {
-                                let _ = events.send(TaskEvent::of("task_progress", t));
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(task_id = %task_id, error = %e, "cannot append task output")
-                        }
-                    }
-                }
-                for done in flushes {
-                    let _ = done.send(());
+                let p = writer.lock();
+                if p.closed && p.is_empty() {
+                    return;
                 }
             }
         });
         Arc::new(TaskLog {
-            tx,
-            urgent,
-            woke,
+            shared,
             budget: Mutex::new(Budget {
                 max: max_output_bytes,
                 kept: 0,
@@ -244,7 +332,16 @@ impl TaskLog {
             line.truncate(cut);
             line.push_str(" [truncated]");
         }
-        let _ = self.tx.send(Msg::Line(stream, line, now_rfc3339()));
+        let ts = now_rfc3339();
+        let first = {
+            let mut p = self.shared.lock();
+            let first = p.is_empty();
+            p.lines.push((stream, line, ts));
+            first
+        };
+        if first {
+            self.shared.work.notify_one();
+        }
     }
 
     pub fn note(&self, line: &str) {
@@ -253,12 +350,19 @@ impl TaskLog {
 
     /// Records the task's progress with the next batch.
     pub fn progress(&self, percent: i64, stage: &str) {
-        let _ = self.tx.send(Msg::Progress(percent, stage.to_owned()));
+        let first = {
+            let mut p = self.shared.lock();
+            let first = p.is_empty();
+            p.progress = Some((percent, stage.to_owned()));
+            first
+        };
+        if first {
+            self.shared.work.notify_one();
+        }
     }
 
-    /// Returns once every line sent before the call is in the database, the summary of any
-    /// dropped output included.
-    pub async fn flush(&self) {
+    /// The summary of dropped output, if any, as the log's next line.
+    fn summarise(&self) {
         let summary = self
             .budget
             .lock()
@@ -267,11 +371,36 @@ impl TaskLog {
         if let Some(s) = summary {
             self.send("agent", &s);
         }
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).is_ok() {
-            self.urgent.notify_one();
-            let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
+    }
+
+    /// Returns once every line sent before the call is in the database, the summary of any
+    /// dropped output included. What still waits is written here, not handed to the writer
+    /// task.
+    pub async fn flush(&self) {
+        self.flush_to(false).await;
+    }
+
+    /// [`TaskLog::flush`], writing on the blocking pool. At a task's end the write so runs
+    /// beside the settle's host command: on the worker, it would wait for that command's spawn,
+    /// which holds the worker until the child has exec'd (and, on a busy core, often until it
+    /// has run: measured).
+    pub async fn flush_on_pool(&self) {
+        self.flush_to(true).await;
+    }
+
+    async fn flush_to(&self, on_pool: bool) {
+        self.summarise();
+        while let Some(taken) = self.shared.take(usize::MAX).await {
+            self.shared.write(taken, on_pool).await;
         }
+    }
+}
+
+impl Drop for TaskLog {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.work.notify_one();
+        self.shared.urgent.notify_one();
     }
 }
 
@@ -307,27 +436,12 @@ mod tests {
     use super::*;
 
     /// A command's lines and an operation's progress steps, sent one by one while the task
-    /// works, wake the writer once for the window and once for the flush that ends it, and
-    /// land in one transaction (the old writer woke for every line).
+    /// works, wake the writer task once for its window, and land in one transaction (an older
+    /// writer woke for every line). The flush that ends them writes them where it is called.
     #[tokio::test]
     async fn lines_within_a_window_wake_the_writer_once() {
-        let dir = crate::tasks::testing::TempDir::new("log-wakes");
-        let db = Db::open(&dir.0.join("t.db")).unwrap();
-        let task = db
-            .write_blocking(|c| store::insert(c, &super::super::NewTask::new("noop", "system")))
-            .unwrap();
-        let (events, _) = broadcast::channel(16);
-        let (lines, _) = broadcast::channel(16);
-        // A window no test run outlasts: only the lines and the flush can wake the writer.
-        let log = TaskLog::start(
-            db.clone(),
-            task.id.clone(),
-            None,
-            events,
-            lines,
-            1 << 20,
-            Duration::from_secs(3600),
-        );
+        let (_dir, db, task) = with_a_task("log-wakes");
+        let log = quiet_log(&db, &task.id);
         // The writer takes its first line and starts its window.
         log.note("first");
         tokio::task::yield_now().await;
@@ -338,13 +452,83 @@ mod tests {
             tokio::task::yield_now().await;
         }
         log.flush().await;
-        assert_eq!(log.woke.load(Ordering::Relaxed), 2, "woken per line");
+        assert_eq!(log.shared.woke.load(Ordering::Relaxed), 1, "woken per line");
         assert_eq!(db.epoch(), writes_before + 1, "one transaction");
         let id = task.id.clone();
         let kept = db
             .read_blocking(move |c| store::next_output_seq(c, &id))
             .unwrap();
         assert_eq!(kept, 51);
+    }
+
+    fn lines_of(db: &Db, id: &str) -> Vec<(i64, String)> {
+        let id = id.to_owned();
+        db.read_blocking(move |c| {
+            Ok(store::output(c, &id, 0, 1000)?
+                .into_iter()
+                .map(|l| (l.seq, l.line))
+                .collect())
+        })
+        .unwrap()
+    }
+
+    fn with_a_task(label: &str) -> (crate::tasks::testing::TempDir, Db, Task) {
+        let dir = crate::tasks::testing::TempDir::new(label);
+        let db = Db::open(&dir.0.join("t.db")).unwrap();
+        let task = db
+            .write_blocking(|c| store::insert(c, &super::super::NewTask::new("noop", "system")))
+            .unwrap();
+        (dir, db, task)
+    }
+
+    /// A log whose writer task's window no test run outlasts: only lines and flushes wake it.
+    fn quiet_log(db: &Db, id: &str) -> Arc<TaskLog> {
+        let (events, _) = broadcast::channel(16);
+        let (lines, _) = broadcast::channel(16);
+        TaskLog::start(
+            db.clone(),
+            id.to_owned(),
+            None,
+            events,
+            lines,
+            1 << 20,
+            Duration::from_secs(3600),
+        )
+    }
+
+    /// A flush while another write holds the pen (the writer task's, here taken by hand)
+    /// waits for it, then writes what came since: lines land in the order they were sent.
+    /// A batch whose write never began goes back in front of later lines.
+    #[tokio::test]
+    async fn a_flush_waits_for_the_write_in_progress_and_keeps_the_order() {
+        let (_dir, db, task) = with_a_task("log-order");
+        let log = quiet_log(&db, &task.id);
+        log.note("one");
+        log.flush().await;
+        log.note("two");
+        let abandoned = log.shared.take(usize::MAX).await.expect("a line waits");
+        assert_eq!(abandoned.batch.as_ref().unwrap().after, Some(1));
+        log.note("three");
+        drop(abandoned);
+        let taken = log.shared.take(usize::MAX).await.expect("lines wait");
+        log.note("four");
+        let flushed = {
+            let log = log.clone();
+            tokio::spawn(async move { log.flush_on_pool().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!flushed.is_finished(), "a flush waits for the pen");
+        log.shared.write(taken, false).await;
+        flushed.await.unwrap();
+        assert_eq!(
+            lines_of(&db, &task.id),
+            [
+                (1, "one".to_owned()),
+                (2, "two".to_owned()),
+                (3, "three".to_owned()),
+                (4, "four".to_owned())
+            ]
+        );
     }
 
     #[test]

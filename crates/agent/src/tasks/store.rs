@@ -426,19 +426,44 @@ pub fn next_output_seq(conn: &Connection, id: &str) -> Result<i64, DbError> {
     )?)
 }
 
-/// Appends output lines (inside the caller's transaction: one per batch).
-pub fn append_output(
+/// A task's output lines and its latest progress, written in one transaction (see
+/// `tasks::log`).
+pub struct OutputBatch {
+    /// Stream, line, timestamp.
+    pub lines: Vec<(&'static str, String, String)>,
+    pub progress: Option<(i64, String)>,
+    /// The seq of the task's last line already in the database, when the log knows it.
+    pub after: Option<i64>,
+}
+
+/// Writes `batch` in the caller's transaction: its lines numbered after the task's last, its
+/// progress, and the progress of its group (`parent`) rolled up from it. Returns the seq of
+/// the task's last line and the tasks whose progress changed.
+pub fn write_output(
     conn: &Connection,
     id: &str,
-    lines: &[(i64, &'static str, String, String)],
-) -> Result<(), DbError> {
+    parent: Option<&str>,
+    batch: &OutputBatch,
+) -> Result<(i64, Vec<Task>), DbError> {
+    let mut seq = match batch.after {
+        Some(s) => s,
+        None => next_output_seq(conn, id)?,
+    };
     let mut stmt = conn.prepare_cached(
         "INSERT INTO task_output (task_id, seq, stream, line, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for (seq, stream, line, ts) in lines {
+    for (stream, line, ts) in &batch.lines {
+        seq += 1;
         stmt.execute(params![id, seq, stream, line, ts])?;
     }
-    Ok(())
+    let mut changed = Vec::new();
+    if let Some((percent, stage)) = &batch.progress {
+        changed.extend(set_progress(conn, id, *percent, Some(stage))?);
+        if let Some(p) = parent {
+            changed.extend(roll_up(conn, p)?);
+        }
+    }
+    Ok((seq, changed))
 }
 
 pub fn output(
