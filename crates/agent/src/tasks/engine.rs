@@ -790,14 +790,11 @@ async fn execute(
     // its change to show in reads (a listing shared by every settling task, one refresh at a
     // time, so what runs beyond the limit is bounded).
     let _ = inner.tx.send(Msg::Released(task.id.clone()));
-    let settled = async {
-        if let Some(o) = &inner.observer {
-            o.settle(&task).await;
-        }
-    };
-    // The log's last lines are written beside the settle's host command (see
-    // `TaskLog::flush_on_pool`), their write started first.
-    tokio::join!(log.flush_on_pool(), settled);
+    if let Some(o) = &inner.observer {
+        o.settle(&task).await;
+    }
+    // The log's last lines are written with the end, in its transaction (see `tasks::log`).
+    let mut last_lines = log.take_for_end().await;
     let kept = inner
         .observer
         .as_ref()
@@ -809,16 +806,39 @@ async fn execute(
     // Shared, not copied: a second attempt needs it only when the first fails.
     let result = Arc::new(result);
     let again = (!rides).then(|| result.clone());
-    let mut finished = inner
+    let (lines, parent) = (
+        last_lines.as_ref().map(|t| t.batch().clone()),
+        task.parent_task_id.clone(),
+    );
+    let mut finished = match inner
         .db
         .write_small(move |c| {
-            store::finish_with(c, &id, status, err.as_deref(), (*result).as_ref(), writes)
+            let tx = c.transaction()?;
+            let written = match &lines {
+                Some(b) => Some(store::write_output(&tx, &id, parent.as_deref(), b)?),
+                None => None,
+            };
+            let t = store::finish_in(&tx, &id, status, err.as_deref(), (*result).as_ref(), writes)?;
+            tx.commit()?;
+            Ok((t, written))
         })
-        .await;
+        .await
+    {
+        Ok((t, written)) => {
+            if let (Some(taken), Some((last, changed))) = (last_lines.take(), written) {
+                taken.written(last, &changed);
+            }
+            Ok(t)
+        }
+        Err(e) => Err(e),
+    };
+    // Not written (nothing of the end's transaction was): the lines go back to the log.
+    drop(last_lines);
     if let (Err(e), Some(result)) = (&finished, again) {
         // Nothing of it was written (a busy database, a `keys` command holding the lock): an
-        // end without records of its own is tried once more, on the pool.
+        // end without records of its own is tried once more, on the pool, its lines first.
         tracing::warn!(task_id = %task.id, error = %e, "cannot record the end of a task; trying again");
+        log.flush().await;
         let (id, err) = (task.id.clone(), error.clone());
         finished = inner
             .db

@@ -4,11 +4,15 @@
 //! (progress is for watching; what must be durable first, the undo journal, is written
 //! directly).
 //!
-//! Lines wait in memory shared by two kinds of writer, one at a time and in order: the log's
-//! own writer task, which wakes once a window, and a flush, which writes what waits where it
-//! is called. A task's last lines so need no hand-off to the writer task: at a task's end that
-//! hand-off waited behind the settle's host command whenever the worker it was queued on was
-//! held in that command's spawn (see [`TaskLog::flush_on_pool`]).
+//! Lines wait in memory shared by three writers, one at a time and in order: the log's own
+//! writer task, which wakes once a window; a flush, which writes what waits where it is called;
+//! and the task's end, which takes what waits into its own transaction. A task's last lines so
+//! cost neither a commit of their own nor a hand-off to another thread. Handed to the writer
+//! task, they waited behind the settle's host command whenever the worker holding that task
+//! was held in the command's spawn (the kernel runs a `vfork` child until it has exec'd, and
+//! on a busy core the new program often runs on before the parent resumes: measured up to the
+//! whole command). Handed to the blocking pool instead, the write was often run on the same
+//! core as the worker that handed it over, which then waited for it.
 //!
 //! What a task keeps is bounded (`tasks.max_output_bytes`): a guest being provisioned decides
 //! how much its programs print, and neither the database nor the memory may grow with it.
@@ -120,13 +124,31 @@ const SMALL_BATCH: usize = 64;
 /// Longest line kept; a runaway command cannot fill the database with one line.
 const MAX_LINE: usize = 8192;
 
-/// A batch taken for writing: it holds the pen until written. Dropped before its write took
-/// it, it puts its lines back in front of any that came since; dropped during the write (the
-/// caller gave up waiting), it frees the pen without knowing whether the write committed.
-struct Taken {
+/// A batch taken for writing: it holds the pen until written. Dropped before it was written
+/// (its transaction failed), it puts its lines back in front of any that came since; dropped
+/// during the write (the caller gave up waiting), it frees the pen without knowing whether the
+/// write committed.
+pub struct Taken {
     shared: Arc<Shared>,
     batch: Option<OutputBatch>,
     done: bool,
+}
+
+impl Taken {
+    /// What to write: [`store::write_output`] in the caller's transaction.
+    pub fn batch(&self) -> &OutputBatch {
+        self.batch
+            .as_ref()
+            .expect("a taken batch is kept until written")
+    }
+
+    /// The batch is committed (`last_seq` and `changed` as [`store::write_output`] returned
+    /// them): the pen is free, and watchers hear of it.
+    pub fn written(mut self, last_seq: i64, changed: &[Task]) {
+        let has_lines = self.batch.take().is_some_and(|b| !b.lines.is_empty());
+        self.done = true;
+        self.shared.wrote(Some(last_seq), has_lines, changed);
+    }
 }
 
 impl Drop for Taken {
@@ -215,10 +237,10 @@ impl Shared {
 
     /// Writes a taken batch in a transaction of its own. One that fails is given up (logged):
     /// a log must not hold its task back.
-    async fn write(&self, mut taken: Taken, on_pool: bool) {
+    async fn write(&self, mut taken: Taken) {
         let batch = taken.batch.take().expect("a taken batch is written once");
         let has_lines = !batch.lines.is_empty();
-        let small = !on_pool && batch.lines.len() <= SMALL_BATCH;
+        let small = batch.lines.len() <= SMALL_BATCH;
         let (id, parent) = (self.task_id.clone(), self.parent.clone());
         let write = move |c: &mut rusqlite::Connection| {
             let tx = c.transaction()?;
@@ -287,8 +309,8 @@ impl TaskLog {
                     writer.woke.fetch_add(1, Ordering::Relaxed);
                 }
                 while let Some(taken) = writer.take(MAX_BATCH).await {
-                    let more = taken.batch.as_ref().map_or(0, |b| b.lines.len()) == MAX_BATCH;
-                    writer.write(taken, false).await;
+                    let more = taken.batch().lines.len() == MAX_BATCH;
+                    writer.write(taken).await;
                     if !more {
                         break;
                     }
@@ -377,22 +399,17 @@ impl TaskLog {
     /// dropped output included. What still waits is written here, not handed to the writer
     /// task.
     pub async fn flush(&self) {
-        self.flush_to(false).await;
-    }
-
-    /// [`TaskLog::flush`], writing on the blocking pool. At a task's end the write so runs
-    /// beside the settle's host command: on the worker, it would wait for that command's spawn,
-    /// which holds the worker until the child has exec'd (and, on a busy core, often until it
-    /// has run: measured).
-    pub async fn flush_on_pool(&self) {
-        self.flush_to(true).await;
-    }
-
-    async fn flush_to(&self, on_pool: bool) {
         self.summarise();
         while let Some(taken) = self.shared.take(usize::MAX).await {
-            self.shared.write(taken, on_pool).await;
+            self.shared.write(taken).await;
         }
+    }
+
+    /// For the task's end: what waits (the summary of dropped output included), taken to be
+    /// written in the end's own transaction. The pen is held until it is written or dropped.
+    pub async fn take_for_end(&self) -> Option<Taken> {
+        self.summarise();
+        self.shared.take(usize::MAX).await
     }
 }
 
@@ -496,29 +513,41 @@ mod tests {
         )
     }
 
-    /// A flush while another write holds the pen (the writer task's, here taken by hand)
-    /// waits for it, then writes what came since: lines land in the order they were sent.
-    /// A batch whose write never began goes back in front of later lines.
+    /// The task's end takes what waits into its own transaction, numbered after what the log
+    /// wrote before; a flush meanwhile waits for it, so lines land in the order they were
+    /// sent. An end whose transaction failed gives its lines back, in front of later ones.
     #[tokio::test]
-    async fn a_flush_waits_for_the_write_in_progress_and_keeps_the_order() {
-        let (_dir, db, task) = with_a_task("log-order");
+    async fn the_end_writes_the_last_lines_in_order_or_gives_them_back() {
+        let (_dir, db, task) = with_a_task("log-end");
         let log = quiet_log(&db, &task.id);
         log.note("one");
         log.flush().await;
         log.note("two");
-        let abandoned = log.shared.take(usize::MAX).await.expect("a line waits");
-        assert_eq!(abandoned.batch.as_ref().unwrap().after, Some(1));
+        let failed = log.take_for_end().await.expect("a line waits");
+        assert_eq!(failed.batch().after, Some(1));
         log.note("three");
-        drop(abandoned);
-        let taken = log.shared.take(usize::MAX).await.expect("lines wait");
+        // Nothing of the end's transaction was committed: its line goes back first.
+        drop(failed);
+        let end = log.take_for_end().await.expect("lines wait");
+        let texts: Vec<&str> = end.batch().lines.iter().map(|l| l.1.as_str()).collect();
+        assert_eq!(texts, ["two", "three"]);
         log.note("four");
         let flushed = {
             let log = log.clone();
-            tokio::spawn(async move { log.flush_on_pool().await })
+            tokio::spawn(async move { log.flush().await })
         };
         tokio::task::yield_now().await;
-        assert!(!flushed.is_finished(), "a flush waits for the pen");
-        log.shared.write(taken, false).await;
+        assert!(!flushed.is_finished(), "a flush waits for the end's pen");
+        let (id, batch) = (task.id.clone(), end.batch().clone());
+        let (last, changed) = db
+            .write_blocking(move |c| {
+                let tx = c.transaction()?;
+                let w = store::write_output(&tx, &id, None, &batch)?;
+                tx.commit()?;
+                Ok(w)
+            })
+            .unwrap();
+        end.written(last, &changed);
         flushed.await.unwrap();
         assert_eq!(
             lines_of(&db, &task.id),

@@ -271,6 +271,20 @@ pub fn finish_with(
     writes: Vec<EndWrite>,
 ) -> Result<Option<Task>, DbError> {
     let tx = conn.transaction()?;
+    let task = finish_in(&tx, id, status, error, result, writes)?;
+    tx.commit()?;
+    Ok(task)
+}
+
+/// [`finish_with`] in the caller's transaction.
+pub fn finish_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    status: TaskStatus,
+    error: Option<&str>,
+    result: Option<&Value>,
+    writes: Vec<EndWrite>,
+) -> Result<Option<Task>, DbError> {
     let ended = tx.prepare_cached(
         "UPDATE tasks SET status = ?2, error_message = ?3, result = ?4, completed_at = ?5,
             updated_at = ?5, progress_percent = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress_percent END
@@ -285,14 +299,12 @@ pub fn finish_with(
     ])?;
     if ended == 1 && status == TaskStatus::Completed {
         for w in writes {
-            w(&tx)?;
+            w(tx)?;
         }
     }
     tx.prepare_cached("DELETE FROM task_secrets WHERE task_id = ?1")?
         .execute([id])?;
-    let task = get(&tx, id)?;
-    tx.commit()?;
-    Ok(task)
+    get(tx, id)
 }
 
 /// Writes of what is only kept to save host reads later (what a task's settle read), in one
@@ -428,6 +440,7 @@ pub fn next_output_seq(conn: &Connection, id: &str) -> Result<i64, DbError> {
 
 /// A task's output lines and its latest progress, written in one transaction (see
 /// `tasks::log`).
+#[derive(Clone)]
 pub struct OutputBatch {
     /// Stream, line, timestamp.
     pub lines: Vec<(&'static str, String, String)>,
