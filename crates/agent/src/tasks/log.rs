@@ -125,9 +125,9 @@ const SMALL_BATCH: usize = 64;
 const MAX_LINE: usize = 8192;
 
 /// A batch taken for writing: it holds the pen until written. Dropped before it was written
-/// (its transaction failed), it puts its lines back in front of any that came since; dropped
-/// during the write (the caller gave up waiting), it frees the pen without knowing whether the
-/// write committed.
+/// (its transaction failed), it puts its lines back in front of any that came since. Dropped
+/// during its write (only a runtime shutting down drops a flush or an end midway), it frees
+/// the pen without knowing whether the write committed.
 pub struct Taken {
     shared: Arc<Shared>,
     batch: Option<OutputBatch>,
@@ -221,12 +221,17 @@ impl Shared {
 
     /// The pen is free again; `last_seq` is the task's last line in the database when known.
     fn wrote(&self, last_seq: Option<i64>, has_lines: bool, changed: &[Task]) {
-        {
+        let closed = {
             let mut p = self.lock();
             p.last_seq = last_seq;
             p.writing = false;
-        }
+            p.closed
+        };
         self.idle.notify_waiters();
+        if closed {
+            // The writer task of a dropped log waits for this pen to end before it stops.
+            self.work.notify_one();
+        }
         if has_lines {
             let _ = self.on_lines.send(self.task_id.clone());
         }
@@ -316,7 +321,7 @@ impl TaskLog {
                     }
                 }
                 let p = writer.lock();
-                if p.closed && p.is_empty() {
+                if p.closed && p.is_empty() && !p.writing {
                     return;
                 }
             }
@@ -400,16 +405,24 @@ impl TaskLog {
     /// task.
     pub async fn flush(&self) {
         self.summarise();
-        while let Some(taken) = self.shared.take(usize::MAX).await {
+        while let Some(taken) = self.shared.take(MAX_BATCH).await {
             self.shared.write(taken).await;
         }
     }
 
     /// For the task's end: what waits (the summary of dropped output included), taken to be
     /// written in the end's own transaction. The pen is held until it is written or dropped.
+    /// Only a small batch rides with the end: a chatty last command's lines are written
+    /// first, in batches of their own (big ones on the blocking pool).
     pub async fn take_for_end(&self) -> Option<Taken> {
         self.summarise();
-        self.shared.take(usize::MAX).await
+        loop {
+            let taken = self.shared.take(MAX_BATCH).await?;
+            if taken.batch().lines.len() <= SMALL_BATCH {
+                return Some(taken);
+            }
+            self.shared.write(taken).await;
+        }
     }
 }
 
@@ -557,6 +570,31 @@ mod tests {
                 (3, "three".to_owned()),
                 (4, "four".to_owned())
             ]
+        );
+    }
+
+    /// Dropped, the log's writer task writes what still waits and stops, also when the end
+    /// held the pen at the time and gave its lines back.
+    #[tokio::test]
+    async fn a_dropped_log_writes_what_waits_and_its_writer_stops() {
+        let (_dir, db, task) = with_a_task("log-drop");
+        let log = quiet_log(&db, &task.id);
+        log.note("one");
+        let end = log.take_for_end().await.expect("a line waits");
+        log.note("two");
+        let shared = Arc::downgrade(&log.shared);
+        drop(log);
+        drop(end);
+        for _ in 0..500 {
+            if shared.upgrade().is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(shared.upgrade().is_none(), "the writer task still runs");
+        assert_eq!(
+            lines_of(&db, &task.id),
+            [(1, "one".to_owned()), (2, "two".to_owned())]
         );
     }
 
