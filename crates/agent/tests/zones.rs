@@ -1121,6 +1121,23 @@ fn the_list_does_not_wait_for_the_host_while_a_change_is_unpublished() {
     assert_eq!(slow["state"], "installed", "{slow}");
 }
 
+/// Queues a create of zone `name` with a hold fault already set, and waits until its host
+/// command (`what`) is held; the faults are cleared, so nothing after it is held. Returns the
+/// task's id and the file whose removal lets the held command go on.
+fn create_held(agent: &TestAgent, name: &str, what: &str) -> (String, std::path::PathBuf) {
+    let r = agent.post("/zones", json!({"name": name, "brand": "bhyve"}));
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let id = r.body["task_id"].as_str().unwrap().to_owned();
+    let held = agent.host.join("held");
+    agent.eventually(
+        &format!("the create's {what} is held"),
+        || held.exists(),
+        |h| *h,
+    );
+    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    (id, held)
+}
+
 /// Someone configures a zone of the same name while a create is on its way (after its check
 /// that the name is free, before its zonecfg): the create fails, and its undo leaves that zone
 /// alone instead of deleting a configuration it did not make.
@@ -1131,12 +1148,7 @@ fn a_failed_create_leaves_alone_a_zone_of_its_name_made_meanwhile() {
         &agent,
         &[json!({"tool": "zonecfg", "prefix": ["-z", "race1"], "action": "hold"})],
     );
-    let r = agent.post("/zones", json!({"name": "race1", "brand": "bhyve"}));
-    assert_eq!(r.status, 202, "{:?}", r.body);
-    let id = r.body["task_id"].as_str().unwrap().to_owned();
-    let held = agent.host.join("held");
-    agent.eventually("the create's zonecfg is held", || held.exists(), |h| *h);
-    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    let (id, held) = create_held(&agent, "race1", "zonecfg");
     host(
         &agent,
         "zonecfg",
@@ -1165,12 +1177,7 @@ fn a_failed_create_leaves_alone_a_zone_made_meanwhile_at_its_own_zonepath() {
         &agent,
         &[json!({"tool": "zfs", "prefix": ["create"], "action": "hold"})],
     );
-    let r = agent.post("/zones", json!({"name": "race2", "brand": "bhyve"}));
-    assert_eq!(r.status, 202, "{:?}", r.body);
-    let id = r.body["task_id"].as_str().unwrap().to_owned();
-    let held = agent.host.join("held");
-    agent.eventually("the create's zfs create is held", || held.exists(), |h| *h);
-    std::fs::remove_file(agent.host.join("faults")).unwrap();
+    let (id, held) = create_held(&agent, "race2", "zfs create");
     host(&agent, "zfs", &["create", "rpool/zones/race2"]);
     host(
         &agent,

@@ -810,7 +810,7 @@ async fn execute(
         last_lines.as_ref().map(|t| t.batch().clone()),
         task.parent_task_id.clone(),
     );
-    let mut finished = match inner
+    let mut finished = inner
         .db
         .write_small(move |c| {
             let tx = c.transaction()?;
@@ -823,15 +823,12 @@ async fn execute(
             Ok((t, written))
         })
         .await
-    {
-        Ok((t, written)) => {
+        .map(|(t, written)| {
             if let (Some(taken), Some((last, changed))) = (last_lines.take(), written) {
                 taken.written(last, &changed);
             }
-            Ok(t)
-        }
-        Err(e) => Err(e),
-    };
+            t
+        });
     // Not written (nothing of the end's transaction was): the lines go back to the log.
     drop(last_lines);
     if let (Err(e), Some(result)) = (&finished, again) {
