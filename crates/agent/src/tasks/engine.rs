@@ -806,26 +806,34 @@ async fn execute(
     // Shared, not copied: a second attempt needs it only when the first fails.
     let result = Arc::new(result);
     let again = (!rides).then(|| result.clone());
-    let (lines, parent) = (
-        last_lines.as_ref().map(|t| t.batch().clone()),
-        task.parent_task_id.clone(),
-    );
+    let lines = last_lines.as_ref().map(|t| t.batch().clone());
     let mut finished = inner
         .db
         .write_small(move |c| {
             let tx = c.transaction()?;
+            // The lines only: their progress rides in the end's own update, and the group
+            // rolls up once the scheduler hears of the end.
             let written = match &lines {
-                Some(b) => Some(store::write_output(&tx, &id, parent.as_deref(), b)?),
+                Some(b) => Some(store::write_lines(&tx, &id, b)?),
                 None => None,
             };
-            let t = store::finish_in(&tx, &id, status, err.as_deref(), (*result).as_ref(), writes)?;
+            let progress = lines.as_ref().and_then(|b| b.progress.as_ref());
+            let t = store::finish_in(
+                &tx,
+                &id,
+                status,
+                err.as_deref(),
+                (*result).as_ref(),
+                progress,
+                writes,
+            )?;
             tx.commit()?;
             Ok((t, written))
         })
         .await
         .map(|(t, written)| {
-            if let (Some(taken), Some((last, changed))) = (last_lines.take(), written) {
-                taken.written(last, &changed);
+            if let (Some(taken), Some(last)) = (last_lines.take(), written) {
+                taken.written(last);
             }
             t
         });

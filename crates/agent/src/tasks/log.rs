@@ -46,7 +46,8 @@ struct Shared {
     pending: Mutex<Pending>,
     /// Something arrived while nothing waited: the writer task starts a window.
     work: Notify,
-    /// Cuts the writer task's window short (the log is closing).
+    /// Cuts the writer task's window short (the log is closing, or a host command starts with
+    /// lines waiting).
     urgent: Notify,
     /// A write is over: whoever waits for the pen tries again.
     idle: Notify,
@@ -124,6 +125,10 @@ const SMALL_BATCH: usize = 64;
 /// Longest line kept; a runaway command cannot fill the database with one line.
 const MAX_LINE: usize = 8192;
 
+/// At a host command's start, at least this many waiting lines are written without waiting
+/// for the window's end (see [`TaskLog::started`]).
+const EARLY_LINES: usize = 6;
+
 /// A batch taken for writing: it holds the pen until written. Dropped before it was written
 /// (its transaction failed), it puts its lines back in front of any that came since. Dropped
 /// during its write (only a runtime shutting down drops a flush or an end midway), it frees
@@ -142,12 +147,12 @@ impl Taken {
             .expect("a taken batch is kept until written")
     }
 
-    /// The batch is committed (`last_seq` and `changed` as [`store::write_output`] returned
-    /// them): the pen is free, and watchers hear of it.
-    pub fn written(mut self, last_seq: i64, changed: &[Task]) {
+    /// The batch's lines are committed (`last_seq` as [`store::write_lines`] returned it), its
+    /// progress with them: the pen is free, and watchers of the lines hear of it.
+    pub fn written(mut self, last_seq: i64) {
         let has_lines = self.batch.take().is_some_and(|b| !b.lines.is_empty());
         self.done = true;
-        self.shared.wrote(Some(last_seq), has_lines, changed);
+        self.shared.wrote(Some(last_seq), has_lines, &[]);
     }
 }
 
@@ -437,6 +442,13 @@ impl Drop for TaskLog {
 impl OutputSink for TaskLog {
     fn started(&self, cmd: &Cmd) {
         self.push("agent", &format!("$ pfexec {cmd}"));
+        // The task now waits for the command: lines that gathered are written meanwhile, on a
+        // core the command leaves free, rather than with the task's end, where their write
+        // holds back whoever waits for it. A few at a time, so a task of many quick commands
+        // does not pay a commit for each.
+        if self.shared.lock().lines.len() >= EARLY_LINES {
+            self.shared.urgent.notify_one();
+        }
     }
 
     fn line(&self, stream: Stream, line: &str) {
@@ -489,6 +501,45 @@ mod tests {
             .read_blocking(move |c| store::next_output_seq(c, &id))
             .unwrap();
         assert_eq!(kept, 51);
+    }
+
+    /// A host command that starts with lines waiting has them written while it runs, long
+    /// before the window would end; with only a line or two waiting, it leaves them to the
+    /// window.
+    #[tokio::test]
+    async fn a_command_starting_with_lines_waiting_has_them_written_meanwhile() {
+        let (_dir, db, task) = with_a_task("log-early");
+        let (events, _) = broadcast::channel(16);
+        let (on_lines, mut written) = broadcast::channel(16);
+        let log = TaskLog::start(
+            db.clone(),
+            task.id.clone(),
+            None,
+            events,
+            on_lines,
+            1 << 20,
+            Duration::from_secs(3600),
+        );
+        let cmd = Cmd::new(illumos::Tool::Zfs).arg("list");
+        log.note("one");
+        log.started(&cmd);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            lines_of(&db, &task.id).is_empty(),
+            "written before enough waited"
+        );
+        for i in 0..EARLY_LINES {
+            log.note(&format!("line {i}"));
+        }
+        log.started(&cmd);
+        // The window is an hour long: only the command's start can have cut it short.
+        tokio::time::timeout(Duration::from_secs(30), written.recv())
+            .await
+            .expect("written while the command runs")
+            .unwrap();
+        assert_eq!(lines_of(&db, &task.id).len(), EARLY_LINES + 3);
     }
 
     fn lines_of(db: &Db, id: &str) -> Vec<(i64, String)> {
@@ -552,15 +603,15 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!flushed.is_finished(), "a flush waits for the end's pen");
         let (id, batch) = (task.id.clone(), end.batch().clone());
-        let (last, changed) = db
+        let last = db
             .write_blocking(move |c| {
                 let tx = c.transaction()?;
-                let w = store::write_output(&tx, &id, None, &batch)?;
+                let w = store::write_lines(&tx, &id, &batch)?;
                 tx.commit()?;
                 Ok(w)
             })
             .unwrap();
-        end.written(last, &changed);
+        end.written(last);
         flushed.await.unwrap();
         assert_eq!(
             lines_of(&db, &task.id),

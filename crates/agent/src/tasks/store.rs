@@ -271,32 +271,40 @@ pub fn finish_with(
     writes: Vec<EndWrite>,
 ) -> Result<Option<Task>, DbError> {
     let tx = conn.transaction()?;
-    let task = finish_in(&tx, id, status, error, result, writes)?;
+    let task = finish_in(&tx, id, status, error, result, None, writes)?;
     tx.commit()?;
     Ok(task)
 }
 
-/// [`finish_with`] in the caller's transaction.
+/// [`finish_with`] in the caller's transaction, with the task's last progress (percent and
+/// stage) when one is still to be recorded: it is written with the end, not before it.
 pub fn finish_in(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     status: TaskStatus,
     error: Option<&str>,
     result: Option<&Value>,
+    progress: Option<&(i64, String)>,
     writes: Vec<EndWrite>,
 ) -> Result<Option<Task>, DbError> {
-    let ended = tx.prepare_cached(
-        "UPDATE tasks SET status = ?2, error_message = ?3, result = ?4, completed_at = ?5,
-            updated_at = ?5, progress_percent = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress_percent END
+    let ended = tx
+        .prepare_cached(
+            "UPDATE tasks SET status = ?2, error_message = ?3, result = ?4, completed_at = ?5,
+            updated_at = ?5,
+            progress_percent = CASE WHEN ?2 = 'completed' THEN 100
+                ELSE COALESCE(?6, progress_percent) END,
+            progress_info = COALESCE(?7, progress_info)
          WHERE id = ?1 AND status IN ('pending', 'running')",
-    )?
-    .execute(params![
-        id,
-        status.as_str(),
-        error,
-        result.map(Value::to_string),
-        now_rfc3339()
-    ])?;
+        )?
+        .execute(params![
+            id,
+            status.as_str(),
+            error,
+            result.map(Value::to_string),
+            now_rfc3339(),
+            progress.map(|p| p.0.clamp(0, 100)),
+            progress.map(|p| p.1.as_str()),
+        ])?;
     if ended == 1 && status == TaskStatus::Completed {
         for w in writes {
             w(tx)?;
@@ -458,6 +466,20 @@ pub fn write_output(
     parent: Option<&str>,
     batch: &OutputBatch,
 ) -> Result<(i64, Vec<Task>), DbError> {
+    let seq = write_lines(conn, id, batch)?;
+    let mut changed = Vec::new();
+    if let Some((percent, stage)) = &batch.progress {
+        changed.extend(set_progress(conn, id, *percent, Some(stage))?);
+        if let Some(p) = parent {
+            changed.extend(roll_up(conn, p)?);
+        }
+    }
+    Ok((seq, changed))
+}
+
+/// Writes only the lines of `batch` (its progress is the caller's); returns the seq of the
+/// task's last line.
+pub fn write_lines(conn: &Connection, id: &str, batch: &OutputBatch) -> Result<i64, DbError> {
     let mut seq = match batch.after {
         Some(s) => s,
         None => next_output_seq(conn, id)?,
@@ -469,14 +491,7 @@ pub fn write_output(
         seq += 1;
         stmt.execute(params![id, seq, stream, line, ts])?;
     }
-    let mut changed = Vec::new();
-    if let Some((percent, stage)) = &batch.progress {
-        changed.extend(set_progress(conn, id, *percent, Some(stage))?);
-        if let Some(p) = parent {
-            changed.extend(roll_up(conn, p)?);
-        }
-    }
-    Ok((seq, changed))
+    Ok(seq)
 }
 
 pub fn output(
@@ -596,6 +611,35 @@ mod tests {
                 serde_json::to_value(&read).unwrap()
             );
             assert_eq!((t.seq, &t.locks), (read.seq, &read.locks));
+        }
+    }
+
+    /// The last progress a task reported rides in its end's update: a failed task keeps its
+    /// percent and stage, a completed one shows 100 % with its last stage.
+    #[test]
+    fn the_last_progress_is_recorded_with_the_end() {
+        let dir = TempDir::new("end-progress");
+        let db = crate::db::Db::open(&dir.0.join("agent.db")).unwrap();
+        for (status, percent) in [(TaskStatus::Failed, 40), (TaskStatus::Completed, 100)] {
+            let ended = db
+                .write_blocking(move |c| {
+                    let t = insert(c, &NewTask::new("noop", "system"))?;
+                    claim(c, &t.id)?;
+                    set_progress(c, &t.id, 10, Some("Starting"))?;
+                    let tx = c.transaction()?;
+                    let progress = (40, "Applying zone configuration".to_owned());
+                    let ended = finish_in(&tx, &t.id, status, None, None, Some(&progress), vec![])?;
+                    tx.commit()?;
+                    Ok(ended)
+                })
+                .unwrap()
+                .expect("ended");
+            assert_eq!(ended.status, status);
+            assert_eq!(ended.progress_percent, percent);
+            assert_eq!(
+                ended.progress_info.as_deref(),
+                Some("Applying zone configuration")
+            );
         }
     }
 }

@@ -192,12 +192,16 @@ async fn create(
     let zonepath: HostPath = format!("{mountpoint}/path")
         .parse()
         .map_err(|e| OpError::failed(format!("zonepath: {e}")))?;
-    let secrets: CreateSecrets = cx
-        .secrets()
-        .await?
-        .map(serde_json::from_value)
-        .transpose()?
-        .unwrap_or_default();
+    // The secrets' row exists only when the request carried a password: no read without one.
+    let secrets: CreateSecrets = if spec.has_password {
+        cx.secrets()
+            .await?
+            .map(serde_json::from_value)
+            .transpose()?
+            .ok_or_else(|| OpError::failed("the password was not kept for this task"))?
+    } else {
+        CreateSecrets::default()
+    };
     let file = command_file(spec, &zonepath, boot_volume, secrets.password.as_deref())?;
     // The configuration and the install that follows it are journalled in one transaction:
     // the install's undo finds a zone that is only configured (or none) if it never ran.
