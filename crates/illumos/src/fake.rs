@@ -193,7 +193,7 @@ impl FakeHost {
             let stderr = lines(runner, Stream::Stderr, true, &reply.stderr);
             finish(
                 cmd.tool(),
-                cmd.to_string(),
+                cmd,
                 ExitStatus::from_raw(reply.code << 8),
                 stdout,
                 stderr,

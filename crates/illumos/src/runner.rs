@@ -321,6 +321,22 @@ impl Runner {
         }
     }
 
+    /// The command that runs `cmd` ([`Runner::command_line`]), built without copying its
+    /// arguments first.
+    pub(crate) fn command(&self, cmd: &Cmd) -> Command {
+        let tool = self.config.tool_path(cmd.tool());
+        let mut c = match &self.config.pfexec {
+            Some(pfexec) => {
+                let mut c = self.base_command(pfexec);
+                c.arg(tool);
+                c
+            }
+            None => self.base_command(&tool),
+        };
+        c.args(cmd.get_args());
+        c
+    }
+
     pub(crate) fn base_command(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         // The tools' output is parsed: fix the locale; nothing of the agent's own environment
@@ -342,15 +358,14 @@ impl Runner {
         if let Some(host) = &self.fake {
             return host.output(self, cmd);
         }
-        let (program, args) = self.command_line(cmd);
-        let argv = cmd.to_string();
-        let mut command = self.base_command(&program);
-        command.args(&args);
+        let mut command = self.command(cmd);
         for s in &self.sinks {
             s.started(cmd);
         }
         let started = Instant::now();
-        let span = tracing::debug_span!("host_command", cmd = %argv);
+        // The command's text is made only where it is used: a disabled span and a command
+        // that succeeds never need it.
+        let span = tracing::debug_span!("host_command", cmd = %cmd);
         let mut supervisor = self.supervisor();
         if let Some(t) = cmd.get_timeout() {
             supervisor.timeout = t;
@@ -373,15 +388,17 @@ impl Runner {
         let elapsed = started.elapsed();
         let result = match outcome {
             Err(source) => Err(CommandError::Spawn {
-                argv: argv.clone(),
+                argv: cmd.to_string(),
                 source,
             }),
-            Ok(Ended::Done(status)) => finish(cmd.tool(), argv, status, stdout, stderr, elapsed),
+            Ok(Ended::Done(status)) => finish(cmd.tool(), cmd, status, stdout, stderr, elapsed),
             Ok(Ended::TimedOut) => Err(CommandError::TimedOut {
-                argv,
+                argv: cmd.to_string(),
                 timeout: supervisor.timeout,
             }),
-            Ok(Ended::Cancelled) => Err(CommandError::Cancelled { argv }),
+            Ok(Ended::Cancelled) => Err(CommandError::Cancelled {
+                argv: cmd.to_string(),
+            }),
         };
         self.finished(cmd, elapsed, &result);
         result
@@ -427,8 +444,6 @@ impl Runner {
             return host.pipe(self, producer, consumer);
         }
         let argv = format!("{producer} | {consumer}");
-        let (p_prog, p_args) = self.command_line(producer);
-        let (c_prog, c_args) = self.command_line(consumer);
         for s in &self.sinks {
             s.started(producer);
             s.started(consumer);
@@ -439,9 +454,8 @@ impl Runner {
             .get_timeout()
             .or(producer.get_timeout())
             .unwrap_or(self.config.timeout);
-        let mut first = self.base_command(&p_prog);
+        let mut first = self.command(producer);
         first
-            .args(&p_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -455,9 +469,8 @@ impl Runner {
             argv: argv.clone(),
             source,
         })?;
-        let mut second = self.base_command(&c_prog);
+        let mut second = self.command(consumer);
         second
-            .args(&c_args)
             .stdin(p_out)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -504,7 +517,7 @@ impl Runner {
                     // after it).
                     (_, Ok(c_status)) if !c_status.success() => finish(
                         consumer.tool(),
-                        consumer.to_string(),
+                        consumer,
                         c_status,
                         c_stdout,
                         c_stderr,
@@ -512,7 +525,7 @@ impl Runner {
                     ),
                     (Ok(p_status), _) if !p_status.success() => finish(
                         producer.tool(),
-                        producer.to_string(),
+                        producer,
                         p_status,
                         Keep::new(0, End::Head),
                         p_stderr,
@@ -520,7 +533,7 @@ impl Runner {
                     ),
                     (_, Ok(c_status)) => finish(
                         consumer.tool(),
-                        argv,
+                        &argv,
                         c_status,
                         c_stdout,
                         merged(p_stderr, c_stderr),
@@ -575,7 +588,7 @@ fn merged(first: Keep, second: Keep) -> Keep {
 
 pub(crate) fn finish(
     tool: Tool,
-    argv: String,
+    argv: &dyn fmt::Display,
     status: ExitStatus,
     stdout: Keep,
     stderr: Keep,
@@ -587,7 +600,7 @@ pub(crate) fn finish(
         let euid = unsafe { libc::geteuid() };
         let hint = privilege_hint(tool, &stderr, euid, agent_user());
         return Err(CommandError::Failed(CommandFailed {
-            argv,
+            argv: argv.to_string(),
             code: status.code(),
             stdout: stdout.into_marked(),
             stderr,
@@ -596,7 +609,7 @@ pub(crate) fn finish(
     }
     if stdout.dropped() > 0 {
         return Err(CommandError::OutputTooLarge {
-            argv,
+            argv: argv.to_string(),
             limit: stdout.max(),
         });
     }

@@ -36,10 +36,8 @@ impl Runner {
                 "the fake host answers commands, it cannot stream",
             )));
         }
-        let (program, args) = self.command_line(cmd);
-        let mut command = self.base_command(&program);
+        let mut command = self.command(cmd);
         command
-            .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

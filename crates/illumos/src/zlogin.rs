@@ -137,12 +137,10 @@ impl Runner {
             )));
         }
         let (master, slave) = open_pty().map_err(spawn_err)?;
-        let (program, args) = self.command_line(cmd);
-        let mut command = self.base_command(&program);
+        let mut command = self.command(cmd);
         let stdin = slave.try_clone().map_err(spawn_err)?;
         let stdout = slave.try_clone().map_err(spawn_err)?;
         command
-            .args(&args)
             .stdin(Stdio::from(stdin))
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(slave));

@@ -342,20 +342,24 @@ impl TaskLog {
         })
     }
 
-    fn push(&self, stream: &'static str, line: &str) {
+    /// Adds a line within the budget; returns how many lines then wait (none when the line
+    /// was dropped).
+    fn push(&self, stream: &'static str, line: impl AsRef<str> + Into<String>) -> usize {
         // The budget counts what the line had (newline included), before any cut below.
         let admitted = self
             .budget
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .admit(line.len() as u64 + 1);
+            .admit(line.as_ref().len() as u64 + 1);
         if admitted {
-            self.send(stream, line);
+            self.send(stream, line.into())
+        } else {
+            0
         }
     }
 
-    fn send(&self, stream: &'static str, line: &str) {
-        let mut line = line.to_owned();
+    /// Adds a line; returns how many lines then wait.
+    fn send(&self, stream: &'static str, mut line: String) -> usize {
         if line.len() > MAX_LINE {
             let mut cut = MAX_LINE;
             while !line.is_char_boundary(cut) {
@@ -365,15 +369,16 @@ impl TaskLog {
             line.push_str(" [truncated]");
         }
         let ts = now_rfc3339();
-        let first = {
+        let (first, waiting) = {
             let mut p = self.shared.lock();
             let first = p.is_empty();
             p.lines.push((stream, line, ts));
-            first
+            (first, p.lines.len())
         };
         if first {
             self.shared.work.notify_one();
         }
+        waiting
     }
 
     pub fn note(&self, line: &str) {
@@ -401,7 +406,7 @@ impl TaskLog {
             .unwrap_or_else(|e| e.into_inner())
             .summary();
         if let Some(s) = summary {
-            self.send("agent", &s);
+            self.send("agent", s);
         }
     }
 
@@ -441,12 +446,12 @@ impl Drop for TaskLog {
 
 impl OutputSink for TaskLog {
     fn started(&self, cmd: &Cmd) {
-        self.push("agent", &format!("$ pfexec {cmd}"));
+        let waiting = self.push("agent", format!("$ pfexec {cmd}"));
         // The task now waits for the command: lines that gathered are written meanwhile, on a
         // core the command leaves free, rather than with the task's end, where their write
         // holds back whoever waits for it. A few at a time, so a task of many quick commands
         // does not pay a commit for each.
-        if self.shared.lock().lines.len() >= EARLY_LINES {
+        if waiting >= EARLY_LINES {
             self.shared.urgent.notify_one();
         }
     }
@@ -463,7 +468,7 @@ impl OutputSink for TaskLog {
             };
             self.push(
                 "agent",
-                &format!(
+                format!(
                     "{} {how} after {:.0} ms",
                     cmd.tool(),
                     elapsed.as_secs_f64() * 1e3
