@@ -308,21 +308,8 @@ impl Runner {
         self.cancel.as_ref()
     }
 
-    /// The program and arguments actually executed: `pfexec /abs/tool args...`.
-    pub fn command_line(&self, cmd: &Cmd) -> (PathBuf, Vec<std::ffi::OsString>) {
-        let tool = self.config.tool_path(cmd.tool());
-        match &self.config.pfexec {
-            Some(pfexec) => {
-                let mut args = vec![tool.into_os_string()];
-                args.extend(cmd.get_args().iter().cloned());
-                (pfexec.clone(), args)
-            }
-            None => (tool, cmd.get_args().to_vec()),
-        }
-    }
-
-    /// The command that runs `cmd` ([`Runner::command_line`]), built without copying its
-    /// arguments first.
+    /// The command that runs `cmd`: `pfexec /abs/tool args...` in a cleared environment
+    /// ([`Runner::base_command`]), its arguments taken straight from the `Cmd`.
     pub(crate) fn command(&self, cmd: &Cmd) -> Command {
         let tool = self.config.tool_path(cmd.tool());
         let mut c = match &self.config.pfexec {
@@ -891,8 +878,16 @@ mod tests {
     #[test]
     fn pfexec_prefixes_the_absolute_tool_path() {
         let runner = Runner::new(RunnerConfig::default());
-        let (program, args) = runner.command_line(&Cmd::new(Tool::Dladm).arg("show-link"));
-        assert_eq!(program, PathBuf::from("/usr/bin/pfexec"));
+        let command = runner.command(&Cmd::new(Tool::Dladm).arg("show-link"));
+        let command = command.as_std();
+        assert_eq!(command.get_program(), "/usr/bin/pfexec");
+        let args: Vec<_> = command.get_args().collect();
         assert_eq!(args, ["/usr/sbin/dladm", "show-link"]);
+        let direct = Runner::new(RunnerConfig {
+            pfexec: None,
+            ..Default::default()
+        });
+        let command = direct.command(&Cmd::new(Tool::Dladm).arg("show-link"));
+        assert_eq!(command.as_std().get_program(), "/usr/sbin/dladm");
     }
 }

@@ -10,6 +10,7 @@
 //! a 0.0.4 parser requires to type the samples (the official Python parser files a sample
 //! whose name its `# TYPE` line does not name as an untyped family of its own).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -73,6 +74,9 @@ pub struct Metrics {
     latency: HistogramFamily<RouteLabels>,
     tasks: Family<TaskLabels, Counter>,
     commands: HistogramFamily<ToolLabels>,
+    /// The family's histogram of each tool and outcome once looked up: a host command's end
+    /// then builds no label strings and hashes none (it is on every task's path).
+    command_histograms: Mutex<HashMap<(illumos::Tool, &'static str), Histogram>>,
 }
 
 fn seconds_buckets() -> Histogram {
@@ -113,6 +117,7 @@ impl Default for Metrics {
             latency,
             tasks,
             commands,
+            command_histograms: Mutex::default(),
         }
     }
 }
@@ -426,10 +431,19 @@ impl illumos::OutputSink for Metrics {
             Some(_) => "failed",
             None => "killed",
         };
-        self.commands
-            .get_or_create(&ToolLabels {
-                tool: cmd.tool().name().to_owned(),
-                outcome: outcome.to_owned(),
+        let mut known = self
+            .command_histograms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        known
+            .entry((cmd.tool(), outcome))
+            .or_insert_with(|| {
+                self.commands
+                    .get_or_create(&ToolLabels {
+                        tool: cmd.tool().name().to_owned(),
+                        outcome: outcome.to_owned(),
+                    })
+                    .clone()
             })
             .observe(elapsed.as_secs_f64());
     }
@@ -446,6 +460,28 @@ mod tests {
             to_text_0_0_4(om),
             "# HELP zw_requests_total Requests.\n# TYPE zw_requests_total counter\nzw_requests_total{a=\"b\"} 1\n# HELP zw_up Up.\n# TYPE zw_up gauge\nzw_up 1\n"
         );
+    }
+
+    /// A tool's histogram, once looked up, is still the one the registry renders.
+    #[test]
+    fn host_commands_are_counted_by_tool_and_outcome() {
+        let m = Metrics::default();
+        let zfs = illumos::Cmd::new(illumos::Tool::Zfs).arg("list");
+        for code in [Some(0), Some(0), Some(1)] {
+            illumos::OutputSink::finished(&m, &zfs, Duration::from_millis(2), code);
+        }
+        let text = m.render(&Snapshot::default());
+        let count = |outcome: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with("zoneweaver_host_command_duration_seconds_count")
+                        && l.contains(&format!("outcome=\"{outcome}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        assert_eq!(count("ok").as_deref(), Some("2"), "{text}");
+        assert_eq!(count("failed").as_deref(), Some("1"), "{text}");
     }
 
     #[test]

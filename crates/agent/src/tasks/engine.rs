@@ -1122,7 +1122,7 @@ mod tests {
             // Written past the typed journal, as another version of the agent would have.
             let (id, entry) = (
                 cx.task.id.clone(),
-                serde_json::json!({"made": "dataset", "by": "a later version"}),
+                serde_json::json!({"made": "dataset", "by": "a later version"}).to_string(),
             );
             cx.db
                 .write_small(move |c| store::journal_append(c, &id, &entry))

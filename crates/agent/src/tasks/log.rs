@@ -140,7 +140,8 @@ pub struct Taken {
 }
 
 impl Taken {
-    /// What to write: [`store::write_output`] in the caller's transaction.
+    /// What to write, in the caller's transaction: [`store::write_output`], or (the task's
+    /// end) [`store::write_lines`] with the progress passed to [`store::finish_in`].
     pub fn batch(&self) -> &OutputBatch {
         self.batch
             .as_ref()

@@ -284,8 +284,8 @@ impl OpCx {
     async fn journal<T: Serialize>(&self, entries: &[T]) -> Result<(), OpError> {
         let entries = entries
             .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<Vec<Value>, _>>()?;
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<String>, _>>()?;
         let id = self.task.id.clone();
         self.db
             .write_small(move |c| {

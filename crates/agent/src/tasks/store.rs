@@ -517,12 +517,13 @@ pub fn output(
     Ok(lines)
 }
 
-pub fn journal_append(conn: &Connection, id: &str, entry: &Value) -> Result<(), DbError> {
+/// Appends an entry (its JSON text) to the task's journal.
+pub fn journal_append(conn: &Connection, id: &str, entry: &str) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO task_journal (task_id, seq, entry)
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_journal WHERE task_id = ?1), ?2)",
     )?
-    .execute(params![id, entry.to_string()])?;
+    .execute(params![id, entry])?;
     Ok(())
 }
 

@@ -196,8 +196,9 @@ async fn create(
     let secrets: CreateSecrets = if spec.has_password {
         cx.secrets()
             .await?
-            .map(serde_json::from_value)
+            .map(serde_json::from_value::<CreateSecrets>)
             .transpose()?
+            .filter(|s| s.password.is_some())
             .ok_or_else(|| OpError::failed("the password was not kept for this task"))?
     } else {
         CreateSecrets::default()
