@@ -198,6 +198,79 @@ fn an_action_is_a_task_that_changes_the_instance() {
     assert!(l.contains("false (temporary)"), "{l}");
 }
 
+/// Makes the emulated host's service starts and restarts take `ms` (`offline*`, `online*`
+/// until then), as a real host's take their own time.
+fn slow_starts(agent: &TestAgent, ms: u64) {
+    let out = std::process::Command::new(crate::support::sim_bin())
+        .arg("config")
+        .arg(&agent.host)
+        .arg(format!("svc_start_ms={ms}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// The instance's state as `svcs` shows it (`online*` while it restarts) and its contract.
+fn shown(agent: &TestAgent, fmri: &str) -> (String, String) {
+    let line = host(agent, "svcs", &["-H", "-o", "state,ctid", fmri]);
+    let mut cols = line.split_whitespace().map(str::to_owned);
+    (cols.next().unwrap(), cols.next().unwrap_or_default())
+}
+
+/// The task of a restart through the API, once it has ended.
+fn restarted(agent: &TestAgent, fmri: &str) -> Value {
+    let r = agent.post(
+        "/services/action",
+        json!({"fmri": fmri, "action": "restart"}),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    agent.wait(r.body["task_id"].as_str().unwrap())
+}
+
+/// `svcadm restart` returns before svc.startd has stopped and started the instance: the task
+/// ends once it runs again (on a new contract), not while it still shows `online*`, and says
+/// the state it ended in.
+#[test]
+fn a_restart_ends_once_the_instance_runs_again() {
+    let agent = TestAgent::start();
+    let fmri = "svc:/network/ipfilter:default";
+    host(&agent, "svcadm", &["enable", "-s", fmri]);
+    let before = shown(&agent, fmri);
+    assert_eq!(before.0, "online");
+    slow_starts(&agent, 400);
+    let t = restarted(&agent, fmri);
+    let after = shown(&agent, fmri);
+    assert_eq!(t["status"], "completed", "{t:?}");
+    assert_eq!(
+        after.0, "online",
+        "the task ended while the instance restarted"
+    );
+    assert_ne!(after.1, before.1, "restarted on a new contract");
+    assert_eq!(t["result"]["state"], "online", "{t:?}");
+}
+
+/// A restart whose start fails puts the instance in maintenance a moment after `svcadm`
+/// returned: the task fails and says so, rather than passing as done.
+#[test]
+fn a_restart_whose_start_fails_fails_the_task() {
+    let agent = TestAgent::start();
+    let fmri = "svc:/network/ipfilter:default";
+    host(&agent, "svcadm", &["enable", "-s", fmri]);
+    assert_eq!(state(&agent, fmri), "online");
+    // An edit by hand that ipnat cannot load: the next start fails.
+    std::fs::write(
+        agent.host_path("root/etc/ipf/ipnat.conf"),
+        "map igb0 this is not a rule\n",
+    )
+    .unwrap();
+    slow_starts(&agent, 300);
+    let t = restarted(&agent, fmri);
+    assert_eq!(t["status"], "failed", "{t:?}");
+    let why = t["error_message"].as_str().unwrap();
+    assert!(why.contains("maintenance") && why.contains(fmri), "{t:?}");
+    assert_eq!(state(&agent, fmri), "maintenance");
+}
+
 #[test]
 fn refused_actions_say_why_and_queue_nothing() {
     let agent = TestAgent::start();

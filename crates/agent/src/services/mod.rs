@@ -9,6 +9,7 @@
 pub mod ops;
 pub mod request;
 pub mod routes;
+pub mod settle;
 pub mod view;
 
 use std::sync::Arc;

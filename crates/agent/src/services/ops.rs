@@ -1,4 +1,4 @@
-//! `service_<action>`: one svcadm call on one instance.
+//! `service_<action>`: one svcadm call on one instance (a restart waits for it to run again).
 
 use illumos::persistence::Persistence;
 use illumos::smf::{self, Fmri, Wait};
@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use super::settle::{self, Restart};
 use crate::tasks::{Cx, OpError, TaskOp};
 
 /// The operation names, the original's `service_<action>`.
@@ -103,7 +104,7 @@ impl TaskOp for ServiceActionOp {
         match p.action {
             Action::Enable => smf::enable(run, &p.fmri, wait, persistence).await?,
             Action::Disable => smf::disable(run, &p.fmri, wait, persistence).await?,
-            Action::Restart => smf::restart(run, &p.fmri).await?,
+            Action::Restart => restart(cx, &p.fmri).await?,
             Action::Refresh => smf::refresh(run, &p.fmri).await?,
             Action::Clear => smf::clear(run, &p.fmri).await?,
         }
@@ -114,6 +115,27 @@ impl TaskOp for ServiceActionOp {
             "state": state.map(|s| s.state.as_str()),
         })))
     }
+}
+
+/// `svcadm restart`, then the wait for svc.startd to carry it out: the task ends once the
+/// instance runs again, and fails if its start failed (maintenance). An instance that was not
+/// running has nothing to restart, and one still restarting after [`settle::RESTART_WAIT`]
+/// (a slow start method) ends the task with a note: the restart was asked for, and the state
+/// reported is the one it is in.
+async fn restart(cx: &Cx<'_, ()>, fmri: &Fmri) -> Result<(), OpError> {
+    let before = smf::contract_status(&cx.runner, fmri).await?;
+    smf::restart(&cx.runner, fmri).await?;
+    let Some(before) = before.filter(|b| b.status.state.is_running()) else {
+        return Ok(());
+    };
+    if let Restart::StillGoing(last) = settle::await_restart(cx, fmri, before.ctid).await? {
+        cx.note(&format!(
+            "{fmri} is still restarting after {} s (it is {})",
+            settle::RESTART_WAIT.as_secs(),
+            settle::shown(last.as_ref())
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

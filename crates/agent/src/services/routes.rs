@@ -103,7 +103,9 @@ async fn service_properties(
 /// Enable, disable, restart, refresh or clear an instance, as a task (`service_<action>`).
 /// The agent's own service is refused, and so is disabling or restarting a service an
 /// administrator needs to reach the host (ssh, the network, the restarter): a 403
-/// `protected-service` saying why. An unknown instance is a 404; nothing is queued.
+/// `protected-service` saying why. An unknown instance is a 404; nothing is queued. A
+/// restart's task ends once the instance runs again (svcadm returns before svc.startd acts),
+/// and fails if it does not start (maintenance).
 #[utoipa::path(post, path = "/services/action", tag = "services", request_body = ActionRequest,
     security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody),

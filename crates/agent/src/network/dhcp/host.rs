@@ -3,7 +3,7 @@
 
 use illumos::link::LinkName;
 use illumos::persistence::Persistence;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use illumos::smf::{self, Fmri, PropName, PropValue, ServiceState, SmfString, Wait};
 
@@ -13,6 +13,7 @@ use crate::network::conffile::{ConfFile, Loaded};
 use crate::network::journal::{self, Carries, Entry, Reader};
 use crate::network::paths::HostFile;
 use crate::network::NetworkServices;
+use crate::services::settle::{self, poll_state, Polled};
 use crate::tasks::{Cx, OpCx, OpError};
 
 /// dhcpd.conf as the service names it now (or as config.yaml overrides it).
@@ -235,97 +236,9 @@ async fn restart_seen(
     cx.note(&format!(
         "svcadm restart {fmri}: dhcpd reads its configuration only at start"
     ));
-    await_restart(cx, fmri, before.ctid).await
-}
-
-/// How long a restarted DHCP server may take to be online again (its start method's own
-/// timeout on OmniOS is 60 s; dhcpd starts in well under a second).
-const RESTART_WAIT: Duration = Duration::from_secs(60);
-/// How long an instance that shows no contract must stay settled online after `svcadm
-/// restart`, unless it was seen in another state meanwhile, to be taken as restarted.
-const NO_CONTRACT_GRACE: Duration = Duration::from_secs(2);
-
-/// Waits until the instance restarted by `svcadm restart` (which returns as soon as svc.startd
-/// has the request) has settled on a new contract, online or degraded: a server that cannot
-/// start with the new configuration goes to maintenance a moment later, and that fails the
-/// task instead of passing unseen. (An instance that shows no contract is taken as restarted
-/// once it has been seen moving and is settled online again, or has stayed settled
-/// [`NO_CONTRACT_GRACE`].)
-async fn await_restart(cx: &OpCx, fmri: &Fmri, before: Option<u64>) -> Result<(), OpError> {
-    let started = Instant::now();
-    // Without a contract to tell the restart by: seen moving, or settled this long.
-    let mut moved = false;
-    let polled = poll_state(cx, fmri, RESTART_WAIT, |now| {
-        let Some(now) = now else {
-            return Err(format!("{fmri} vanished while it restarted"));
-        };
-        match now.status.state {
-            ServiceState::Maintenance => Err(format!(
-                "{fmri} went to maintenance when it restarted (see its SMF log: svcs -xv {fmri})"
-            )),
-            ServiceState::Disabled => Err(format!("{fmri} was disabled while it restarted")),
-            s if s.is_running() && !now.status.transitioning => {
-                let restarted = now.ctid != before
-                    || before.is_none() && (moved || started.elapsed() >= NO_CONTRACT_GRACE);
-                Ok(restarted.then_some(()))
-            }
-            _ => {
-                moved = true;
-                Ok(None)
-            }
-        }
-    })
-    .await?;
-    match polled {
-        Polled::Decided(done) => done.map_err(OpError::failed),
-        Polled::TimedOut(last) => Err(OpError::failed(format!(
-            "{fmri} was not online again {} s after its restart (it is {})",
-            RESTART_WAIT.as_secs(),
-            last.map_or_else(
-                || "absent".to_owned(),
-                |s| format!(
-                    "{}{}",
-                    s.status.state.as_str(),
-                    if s.status.transitioning { "*" } else { "" }
-                )
-            )
-        ))),
-    }
-}
-
-/// How a [`poll_state`] ended.
-enum Polled<T, E> {
-    /// The judge's answer.
-    Decided(Result<T, E>),
-    /// Its limit passed first; the last state seen.
-    TimedOut(Option<smf::ContractStatus>),
-}
-
-/// Reads the instance's state (`svcs -o state,ctid,fmri`) until `judge` decides (`Ok(Some)` or
-/// `Err`) or `limit` passes, backing off from 10 ms to 500 ms between reads and stopping with
-/// the task: what an `svcadm` that returns before svc.startd acts needs afterwards.
-async fn poll_state<T, E>(
-    cx: &OpCx,
-    fmri: &Fmri,
-    limit: Duration,
-    mut judge: impl FnMut(Option<&smf::ContractStatus>) -> Result<Option<T>, E>,
-) -> Result<Polled<T, E>, OpError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
-        cx.check_cancelled()?;
-        let now = smf::contract_status(&cx.runner, fmri).await?;
-        match judge(now.as_ref()) {
-            Ok(Some(v)) => return Ok(Polled::Decided(Ok(v))),
-            Err(e) => return Ok(Polled::Decided(Err(e))),
-            Ok(None) => {}
-        }
-        if started.elapsed() >= limit {
-            return Ok(Polled::TimedOut(now));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(500));
-    }
+    settle::await_restart(cx, fmri, before.ctid)
+        .await?
+        .required(fmri)
 }
 
 /// Writes `conf` atomically (see the module doc). Returns false when the file already had
