@@ -237,7 +237,8 @@ fn a_restart_ends_once_the_instance_runs_again() {
     host(&agent, "svcadm", &["enable", "-s", fmri]);
     let before = shown(&agent, fmri);
     assert_eq!(before.0, "online");
-    slow_starts(&agent, 400);
+    // Long enough that a task ending at svcadm's return would be seen restarting below.
+    slow_starts(&agent, 1500);
     let t = restarted(&agent, fmri);
     let after = shown(&agent, fmri);
     assert_eq!(t["status"], "completed", "{t:?}");

@@ -118,19 +118,27 @@ impl TaskOp for ServiceActionOp {
 }
 
 /// `svcadm restart`, then the wait for svc.startd to carry it out: the task ends once the
-/// instance runs again, and fails if its start failed (maintenance). An instance that was not
-/// running has nothing to restart, and one still restarting after [`settle::RESTART_WAIT`]
-/// (a slow start method) ends the task with a note: the restart was asked for, and the state
-/// reported is the one it is in.
+/// instance runs again, and fails if its start failed (maintenance). svc.startd restarts only
+/// an instance that runs (online or degraded): for any other the task says so and ends. One
+/// not settled after [`settle::RESTART_WAIT`] (slow methods, or a dependency it now waits
+/// for) ends the task with a note naming the state `svcs` shows: the restart was asked for,
+/// and failing would say it was not.
 async fn restart(cx: &Cx<'_, ()>, fmri: &Fmri) -> Result<(), OpError> {
     let before = smf::contract_status(&cx.runner, fmri).await?;
     smf::restart(&cx.runner, fmri).await?;
-    let Some(before) = before.filter(|b| b.status.state.is_running()) else {
-        return Ok(());
+    let before = match before {
+        Some(b) if b.status.state.is_running() => b,
+        other => {
+            cx.note(&format!(
+                "{fmri} is {}: svc.startd restarts only an instance that runs",
+                settle::shown(other.as_ref())
+            ));
+            return Ok(());
+        }
     };
     if let Restart::StillGoing(last) = settle::await_restart(cx, fmri, before.ctid).await? {
         cx.note(&format!(
-            "{fmri} is still restarting after {} s (it is {})",
+            "{fmri} had not settled {} s after its restart (it is {})",
             settle::RESTART_WAIT.as_secs(),
             settle::shown(last.as_ref())
         ));

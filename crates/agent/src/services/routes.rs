@@ -105,7 +105,8 @@ async fn service_properties(
 /// administrator needs to reach the host (ssh, the network, the restarter): a 403
 /// `protected-service` saying why. An unknown instance is a 404; nothing is queued. A
 /// restart's task ends once the instance runs again (svcadm returns before svc.startd acts),
-/// and fails if it does not start (maintenance).
+/// and fails if it does not start (maintenance); an instance that was not running is not
+/// restarted, and one not settled after 60 s ends the task with a note saying its state.
 #[utoipa::path(post, path = "/services/action", tag = "services", request_body = ActionRequest,
     security(("api_key" = ["operator"])),
     responses((status = 202, body = TaskAccepted), (status = 400, body = ErrorBody),

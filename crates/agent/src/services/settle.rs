@@ -10,8 +10,9 @@ use illumos::smf::{self, ContractStatus, Fmri, ServiceState};
 
 use crate::tasks::{OpCx, OpError};
 
-/// How long a restarted instance may take to settle (OmniOS's start methods time out after
-/// 60 s by default).
+/// How long a restarted instance may take to settle. Each manifest sets its own method
+/// timeouts (a restart runs the stop method, then the start method); 60 s is a common start
+/// timeout, and that of OmniOS's DHCP server.
 pub const RESTART_WAIT: Duration = Duration::from_secs(60);
 
 /// How long an instance that shows no contract must stay settled online after `svcadm
@@ -125,7 +126,7 @@ pub async fn poll_state<T, E>(
         if started.elapsed() >= limit {
             return Ok(Polled::TimedOut(now));
         }
-        tokio::time::sleep(pause).await;
+        cx.sleep(pause).await?;
         pause = (pause * 2).min(Duration::from_millis(500));
     }
 }
